@@ -1,0 +1,14 @@
+/* Compiler helpers shared by kernel, user and host builds. */
+#pragma once
+
+#define likely(x)    __builtin_expect(!!(x), 1)
+#define unlikely(x)  __builtin_expect(!!(x), 0)
+#define unused       __attribute__((unused))
+#define packed       __attribute__((packed))
+#define aligned(n)   __attribute__((aligned(n)))
+#define noreturn     _Noreturn
+#define section(s)   __attribute__((section(s)))
+
+#define barrier()    __asm__ __volatile__("" ::: "memory")
+#define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
