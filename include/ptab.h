@@ -1,0 +1,144 @@
+/*
+ * The generic page-table engine (lecture: "Generic page table entry handling",
+ * NOVA's Pte<P,E,L,B>): one walker with walk/lookup/update/sync_from, and small
+ * format descriptors (Hpt/Npt, Ept, Dpt) that state geometry and how generic
+ * attributes encode into entries. Pure logic: the same source builds into the
+ * kernel and into host tests; memory comes in through struct ptab_env.
+ *
+ * Levels are numbered from the leaves: level 0 entries map 4 KiB, level 1
+ * entries 2 MiB, level 2 entries 1 GiB; the root table is level levels-1.
+ * A "table at level l" holds the entries of level l.
+ */
+#pragma once
+#include "types.h"
+
+typedef uint64_t pte_t;
+
+#define PTAB_PAGE_BITS  12                      /* 4 KiB base page */
+#define PTAB_PAGE_SIZE  (1UL << PTAB_PAGE_BITS)
+#define PTAB_MAX_LEVELS 5
+#define PTAB_ENTRIES    512                     /* entries per table (9 bits per level) */
+
+/* Generic permissions (enum ptab_perm bits). No R/W/X bit set means "unmapped". */
+#define PTAB_R   BIT(0)   /* read */
+#define PTAB_W   BIT(1)   /* write */
+#define PTAB_XU  BIT(2)   /* execute in user mode */
+#define PTAB_XS  BIT(3)   /* execute in supervisor mode */
+#define PTAB_U   BIT(4)   /* user accessible (Hpt only) */
+#define PTAB_G   BIT(5)   /* global: survives CR3 reload (Hpt only) */
+#define PTAB_PERM_ALL (PTAB_R | PTAB_W | PTAB_XU | PTAB_XS | PTAB_U | PTAB_G)
+#define PTAB_ACCESS   (PTAB_R | PTAB_W | PTAB_XU | PTAB_XS) /* bits that make an entry present */
+
+/* Memory types. Values equal the Hpt PAT index (see PTAB_HPT_PAT_MSR). */
+enum ptab_mtype {
+    PTAB_WB = 0, PTAB_WT = 1, PTAB_UC_MINUS = 2, PTAB_UC = 3, PTAB_WC = 4, PTAB_WP = 5,
+    PTAB_MTYPES
+};
+
+/* Attributes of one mapping. */
+struct ptab_attr {
+    unsigned perm;          /* PTAB_R | ... */
+    enum ptab_mtype mt;     /* memory type */
+};
+
+/* Run-time format options (struct ptab.caps), set by the kernel from CPUID / IOMMU caps. */
+#define PTAB_CAP_EPT_MBEC  BIT(0)   /* Ept: mode-based execute: bit 2 = XS, bit 10 = XU */
+#define PTAB_CAP_DPT_X     BIT(1)   /* Dpt: execute requests supported (bit 2 honoured) */
+#define PTAB_CAP_DPT_EMT   BIT(2)   /* Dpt: extended memory type (EMT bits 5:3, IPAT bit 6) */
+#define PTAB_CAP_DPT_SNP   BIT(3)   /* Dpt: snoop control: set SNP (bit 11) in leaves */
+#define PTAB_CAP_CLFLUSH   BIT(4)   /* walker is not cache coherent: flush every entry write */
+
+/* A page-table format: geometry plus entry encoding (include/ptab_fmt.h has the helpers). */
+struct ptab_fmt {
+    const char *name;
+    unsigned min_levels, max_levels;    /* number of levels a table may have */
+    unsigned leaf_mask;                 /* BIT(l): level l may hold leaves (before run-time limits) */
+    pte_t    addr_mask;                 /* frame field of every entry */
+    pte_t    (*table)(unsigned caps);                              /* bits of an entry pointing to a table */
+    pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a); /* bits of a leaf (no frame) */
+    bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a); /* leaf -> attr */
+    bool     (*present)(pte_t e);       /* entry is present */
+    bool     (*is_leaf)(unsigned level, pte_t e); /* present entry at level is a leaf */
+};
+
+extern const struct ptab_fmt ptab_hpt;  /* x86-64 host tables, 4 or 5 levels */
+extern const struct ptab_fmt ptab_npt;  /* AMD nested paging: the Hpt format */
+extern const struct ptab_fmt ptab_ept;  /* Intel EPT, 4 levels */
+extern const struct ptab_fmt ptab_dpt;  /* VT-d second-level tables, 3, 4 or 5 levels */
+
+/* IA32_PAT value that makes enum ptab_mtype the PAT index: WB WT UC- UC WC WP UC- UC. */
+#define PTAB_HPT_PAT_MSR 0x0007050100070406ULL
+
+/* Everything hardware-specific the engine needs; the host tests supply fakes. */
+struct ptab_env {
+    void   *ctx;
+    void   *(*p2v)(void *ctx, paddr_t pa);                 /* physical -> accessible virtual */
+    paddr_t (*alloc)(void *ctx);                           /* zeroed 4 KiB frame, 0 if none */
+    void    (*free)(void *ctx, paddr_t pa);                /* give a frame back */
+    void    (*flush)(void *ctx, const void *va);           /* write back one cache line (may be NULL) */
+    void    (*trace)(void *ctx, const pte_t *entry, pte_t val); /* observe an entry write (NULL in kernel) */
+};
+
+/* A page table (lecture: Hpt, Ept, Dpt objects). */
+struct ptab {
+    const struct ptab_fmt *fmt;
+    const struct ptab_env *env;
+    paddr_t  root;          /* frame of the root table */
+    unsigned levels;        /* number of levels */
+    unsigned leaf_mask;     /* fmt->leaf_mask limited by CPU/IOMMU (e.g. no 1G pages) */
+    unsigned caps;          /* PTAB_CAP_* */
+    unsigned keep_level;    /* tables at level >= keep_level are never detached (shared via sync_from) */
+    unsigned own_level;     /* release frees only tables at level >= own_level (per-core roots) */
+};
+
+/* Detached table frames, freed by the caller only after the TLB shootdown. */
+#define PTAB_DFREE_SLOTS 64
+struct ptab_dfree {
+    unsigned n;                         /* used slots */
+    paddr_t  slot[PTAB_DFREE_SLOTS];    /* frames detached by a map (still walkable until flushed) */
+    paddr_t  chain;                     /* frames detached by an unmap, linked through word 0 */
+    size_t   count;                     /* total frames held */
+};
+
+/* What an update did: the caller decides the TLB shootdown from it. */
+struct ptab_result {
+    bool   flush;           /* a translation changed, was removed or lost rights */
+    bool   detached;        /* a table was detached: flush the whole TLB, not single pages */
+    size_t changed;         /* leaf entries written */
+};
+
+/* Result of a lookup. */
+struct ptab_map {
+    paddr_t pa;             /* frame of the whole mapping (aligned to size) */
+    vaddr_t va;             /* start of the mapping or hole */
+    size_t  size;           /* size of the mapping, or of the hole */
+    unsigned level;         /* level of the entry */
+    struct ptab_attr attr;
+};
+
+/* Set up an empty table with its own root; E_NOMEM if no frame. */
+int  ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
+               unsigned levels, unsigned caps);
+/* Free every table frame owned by t (all levels >= own_level), root included. */
+void ptab_release(struct ptab *t);
+/* Bytes of address space t translates. */
+uint64_t ptab_span(const struct ptab *t);
+
+/* Pointer to the entry for va at level (or at the leaf/hole above it); *reached = its level.
+ * With alloc, holes on the way are filled with new tables (CAS). NULL only if alloc failed. */
+pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached);
+/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe it). */
+bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m);
+/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE, E_NOMEM. */
+int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
+                 struct ptab_dfree *df, struct ptab_result *res);
+/* Copy src's entry for addr into dst at the level where lo and hi-1 differ (ptab_sync_level).
+ * E_OK if dst changed, E_NOENT if src has nothing there or dst already has it, E_NOMEM. */
+int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
+/* Level of the single entry that sync_from copies for the region [lo, hi). */
+unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
+
+/* Empty deferred-free list. */
+static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
+/* Free every frame on df (call after the shootdown). */
+void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

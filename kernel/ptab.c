@@ -1,0 +1,453 @@
+/*
+ * The generic page-table engine (lecture: "Generic page table entry handling").
+ *
+ * A virtual address splits into one 9-bit index per level above the 12-bit
+ * page offset (4 levels shown; LA57 and 5-level Dpt add a level 4 on top):
+ *
+ *   47        39 38        30 29        21 20        12 11           0
+ *  +------------+------------+------------+------------+--------------+
+ *  |  level 3   |  level 2   |  level 1   |  level 0   | page offset  |
+ *  +------------+------------+------------+------------+--------------+
+ *
+ * Concurrency: updates of one table are serialised by the caller; walkers
+ * (hardware, lookups, sync_from on other cores) run concurrently. Every entry
+ * changes with one atomic store, a new table is complete before its entry is
+ * published, and a table that an update detaches is never written through its
+ * live entries again: it waits on a ptab_dfree list for the TLB shootdown.
+ */
+#include "ptab.h"
+#include "abi.h"
+#include "panic.h"
+
+#define LEVEL_SHIFT(l)  (PTAB_PAGE_BITS + 9 * (l))
+#define LEVEL_SIZE(l)   (1UL << LEVEL_SHIFT(l))
+#define LEVEL_INDEX(va, l) (((va) >> LEVEL_SHIFT(l)) & (PTAB_ENTRIES - 1))
+#define LINK_MASK       BITS(51, 12)    /* frame field of a dfree chain link (inverted, see dfree_push) */
+
+/* The state of one ptab_update, passed down the recursion. */
+struct upd {
+    struct ptab *t;
+    vaddr_t va, end;                    /* range, truncated to the table's span */
+    paddr_t pa;                         /* frame for va */
+    struct ptab_attr attr;
+    bool unmap;
+    pte_t bits[PTAB_MAX_LEVELS];        /* leaf bits per level, encoded once */
+    struct ptab_dfree *df;
+    struct ptab_result *res;
+};
+
+/* Virtual address of the table in frame pa. */
+static pte_t *tab(const struct ptab *t, paddr_t pa)
+{
+    return t->env->p2v(t->env->ctx, pa);
+}
+
+/* Read an entry that other cores may be writing. */
+static pte_t load(const pte_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Tell the environment an entry changed: cache flush for non-coherent walkers, test trace. */
+static void written(const struct ptab *t, pte_t *p, pte_t v)
+{
+    if (t->caps & PTAB_CAP_CLFLUSH)
+        t->env->flush(t->env->ctx, p);
+    if (t->env->trace)
+        t->env->trace(t->env->ctx, p, v);
+}
+
+/* Atomically replace an entry (release: what it points to is visible first). */
+static void store(const struct ptab *t, pte_t *p, pte_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+    written(t, p, v);
+}
+
+/* Frame an entry at level l points to (a leaf's frame without its attribute bits). */
+static paddr_t frame(const struct ptab *t, unsigned l, pte_t e)
+{
+    return e & t->fmt->addr_mask & ~(LEVEL_SIZE(l) - 1);
+}
+
+/* Frame of the table that the table entry e points to. */
+static paddr_t next(const struct ptab *t, pte_t e)
+{
+    return e & t->fmt->addr_mask;
+}
+
+/* True if the present entry e at level l refers to a table. */
+static bool is_table(const struct ptab *t, unsigned l, pte_t e)
+{
+    return t->fmt->present(e) && !t->fmt->is_leaf(l, e);
+}
+
+/* Bytes of address space t translates. */
+uint64_t ptab_span(const struct ptab *t)
+{
+    return 1UL << LEVEL_SHIFT(t->levels);
+}
+
+/* Set up an empty table with its own root; E_NOMEM if no frame. */
+int ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
+              unsigned levels, unsigned caps)
+{
+    ASSERT(levels >= fmt->min_levels && levels <= fmt->max_levels);
+    ASSERT(!(caps & PTAB_CAP_CLFLUSH) || env->flush);
+    t->fmt = fmt;
+    t->env = env;
+    t->levels = levels;
+    t->leaf_mask = fmt->leaf_mask;
+    t->caps = caps;
+    t->keep_level = levels;
+    t->own_level = 0;
+    t->root = env->alloc(env->ctx);
+    return t->root ? E_OK : E_NOMEM;
+}
+
+/* Free the table at level l in frame pa and every owned table below it. */
+static void free_tree(const struct ptab *t, paddr_t pa, unsigned l)
+{
+    if (l < t->own_level)
+        return;
+    pte_t *tb = tab(t, pa);
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
+        if (is_table(t, l, tb[i]))
+            free_tree(t, next(t, tb[i]), l - 1);
+    t->env->free(t->env->ctx, pa);
+}
+
+/* Free every table frame owned by t (all levels >= own_level), root included. */
+void ptab_release(struct ptab *t)
+{
+    if (t->root)
+        free_tree(t, t->root, t->levels - 1);
+    t->root = 0;
+}
+
+/* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry now, 0 if no memory. */
+static pte_t install(const struct ptab *t, pte_t *p)
+{
+    paddr_t pa = t->env->alloc(t->env->ctx);
+    if (!pa)
+        return 0;
+    pte_t old = 0, e = pa | t->fmt->table(t->caps);
+    if (__atomic_compare_exchange_n(p, &old, e, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        written(t, p, e);
+        return e;
+    }
+    /* Another core won the race: ours was never published, free it at once. */
+    t->env->free(t->env->ctx, pa);
+    return old;
+}
+
+/* Pointer to the entry for va at level (or at the leaf/hole above it); *reached = its level.
+ * With alloc, holes on the way are filled with new tables (CAS). NULL only if alloc failed. */
+pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached)
+{
+    paddr_t tpa = t->root;
+    for (unsigned l = t->levels - 1;; l--) {
+        pte_t *p = tab(t, tpa) + LEVEL_INDEX(va, l);
+        pte_t e = load(p);
+        *reached = l;
+        if (l <= level)
+            return p;
+        if (!t->fmt->present(e)) {
+            if (!alloc)
+                return p;
+            if (!(e = install(t, p)))
+                return NULL;
+        }
+        if (t->fmt->is_leaf(l, e))
+            return p;
+        tpa = next(t, e);
+    }
+}
+
+/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe it). */
+bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m)
+{
+    unsigned l;
+    pte_t e = load(ptab_walk(t, va, 0, false, &l));
+    m->level = l;
+    m->size = LEVEL_SIZE(l);
+    m->va = ALIGN_DOWN(va, m->size);
+    m->pa = 0;
+    m->attr.perm = 0;
+    m->attr.mt = PTAB_WB;
+    if (!t->fmt->present(e))
+        return false;
+    m->pa = frame(t, l, e);
+    return t->fmt->decode(t->caps, l, e, &m->attr);
+}
+
+/* Put a detached frame on df. Frames detached by an unmap are chained through word 0 (the link is
+ * non-present, its frame field inverted like Linux's L1TF PTE inversion); other frames need a slot
+ * because stale walkers must still see their old entries. False if no slot is free. */
+static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, bool unmap)
+{
+    if (unmap) {
+        *tab(t, pa) = df->chain ? (~df->chain & LINK_MASK) : 0;
+        df->chain = pa;
+    } else if (df->n < PTAB_DFREE_SLOTS) {
+        df->slot[df->n++] = pa;
+    } else {
+        return false;
+    }
+    df->count++;
+    return true;
+}
+
+/* Free every frame on df (call after the shootdown). */
+void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
+{
+    for (unsigned i = 0; i < df->n; i++)
+        env->free(env->ctx, df->slot[i]);
+    while (df->chain) {
+        paddr_t pa = df->chain;
+        pte_t link = *(pte_t *)env->p2v(env->ctx, pa);
+        df->chain = link ? (~link & LINK_MASK) : 0;
+        env->free(env->ctx, pa);
+    }
+    ptab_dfree_init(df);
+}
+
+/* Number of table frames in the subtree at level l in frame pa. */
+static size_t count_tree(const struct ptab *t, paddr_t pa, unsigned l)
+{
+    size_t n = 1;
+    const pte_t *tb = tab(t, pa);
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
+        if (is_table(t, l, load(&tb[i])))
+            n += count_tree(t, next(t, load(&tb[i])), l - 1);
+    return n;
+}
+
+/* Move the unlinked subtree at level l in frame pa onto the deferred-free list. */
+static void detach_tree(struct upd *u, paddr_t pa, unsigned l)
+{
+    const pte_t *tb = tab(u->t, pa);
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
+        if (is_table(u->t, l, tb[i]))
+            detach_tree(u, next(u->t, tb[i]), l - 1);
+    if (!dfree_push(u->df, u->t, pa, u->unmap))
+        panic("ptab: detach_tree without a free slot");
+    u->res->detached = u->res->flush = true;
+}
+
+/* True if the change old -> new of a present leaf only adds access rights. */
+static bool upgrade_only(const struct ptab *t, unsigned l, pte_t old, pte_t new)
+{
+    struct ptab_attr a, b;
+    if (frame(t, l, old) != frame(t, l, new))
+        return false;
+    t->fmt->decode(t->caps, l, old, &a);
+    t->fmt->decode(t->caps, l, new, &b);
+    return a.mt == b.mt && (a.perm & ~b.perm) == 0 && ((a.perm ^ b.perm) & ~PTAB_ACCESS) == 0;
+}
+
+/* Write leaf value new over the leaf or hole old at p and record the flush decision. */
+static void set_leaf(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t new)
+{
+    const struct ptab_fmt *f = u->t->fmt;
+    if (old == new)
+        return;
+    store(u->t, p, new);
+    u->res->changed++;
+    if (f->present(old) && (!f->present(new) || !upgrade_only(u->t, l, old, new)))
+        u->res->flush = true;
+}
+
+/* The leaf entry that maps the entry at level l starting at va lo. */
+static pte_t leaf_for(const struct upd *u, unsigned l, vaddr_t lo)
+{
+    return u->unmap ? 0 : (u->pa + (lo - u->va)) | u->bits[l];
+}
+
+/* True if level l may hold a leaf for lo (format, run-time limit and frame alignment). */
+static bool leaf_fits(const struct upd *u, unsigned l, vaddr_t lo)
+{
+    return (u->t->leaf_mask & BIT(l)) && IS_ALIGNED(u->pa + (lo - u->va), LEVEL_SIZE(l));
+}
+
+/* Replace the table entry old at p (level l) by the leaf/hole new; false if it must stay. */
+static bool replace_table(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t new)
+{
+    paddr_t child = next(u->t, old);
+    if (l - 1 >= u->t->keep_level)
+        return false;
+    if (!u->unmap && count_tree(u->t, child, l - 1) > PTAB_DFREE_SLOTS - u->df->n)
+        return false;
+    /* Atomically replace the table, then hand the old subtree to the deferred list. */
+    store(u->t, p, new);
+    u->res->changed += u->t->fmt->present(new);
+    detach_tree(u, child, l - 1);
+    return true;
+}
+
+/* Replace the large leaf old at p (level l) by a table replicating it; E_NOMEM if no frame. */
+static int split(struct upd *u, pte_t *p, unsigned l, pte_t old)
+{
+    const struct ptab *t = u->t;
+    struct ptab_attr a;
+    paddr_t pa = t->env->alloc(t->env->ctx);
+    if (!pa)
+        return E_NOMEM;
+    /* Fill the new table with the same translation in smaller leaves... */
+    t->fmt->decode(t->caps, l, old, &a);
+    pte_t bits = t->fmt->leaf(t->caps, l - 1, a), *tb = tab(t, pa);
+    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
+        store(t, &tb[i], (frame(t, l, old) + i * LEVEL_SIZE(l - 1)) | bits);
+    /* ...then swap it in: every walker sees the old or the identical new translation. */
+    store(t, p, pa | t->fmt->table(t->caps));
+    return E_OK;
+}
+
+/* The leaf that could replace the table tb at level l-1 (all leaves, uniform, contiguous), or 0. */
+static pte_t collapsed(const struct ptab *t, const pte_t *tb, unsigned l)
+{
+    struct ptab_attr a;
+    pte_t e0 = load(&tb[0]);
+    if (!(t->leaf_mask & BIT(l)) || !t->fmt->present(e0) || !t->fmt->is_leaf(l - 1, e0) ||
+        !IS_ALIGNED(frame(t, l - 1, e0), LEVEL_SIZE(l)))
+        return 0;
+    for (unsigned i = 1; i < PTAB_ENTRIES; i++)
+        if (load(&tb[i]) != e0 + i * LEVEL_SIZE(l - 1))
+            return 0;
+    t->fmt->decode(t->caps, l - 1, e0, &a);
+    return frame(t, l - 1, e0) | t->fmt->leaf(t->caps, l, a);
+}
+
+/* True if the table tb has no present entry. */
+static bool empty(const pte_t *tb)
+{
+    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
+        if (load(&tb[i]))
+            return false;
+    return true;
+}
+
+/* After an update below the table entry p at level l: drop the table if empty, or collapse it
+ * into one large leaf if it maps uniformly. Kept tables (keep_level) stay. */
+static void tidy(struct upd *u, pte_t *p, unsigned l)
+{
+    const struct ptab *t = u->t;
+    pte_t e = load(p);
+    if (!is_table(t, l, e) || l - 1 >= t->keep_level)
+        return;
+    const pte_t *tb = tab(t, next(t, e));
+    pte_t leaf = collapsed(t, tb, l);
+    bool unmap = u->unmap;
+    if (!leaf && !empty(tb))
+        return;
+    /* An empty table holds no translation a stale walker could need: it may go on the chain. */
+    u->unmap = !leaf;
+    if (u->unmap || u->df->n < PTAB_DFREE_SLOTS) {
+        store(t, p, leaf);
+        detach_tree(u, next(t, e), l - 1);
+    }
+    u->unmap = unmap;
+}
+
+static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base);
+
+/* Apply the update to the entry p at level l that covers [lo, lo + LEVEL_SIZE(l)). */
+static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
+{
+    const struct ptab_fmt *f = u->t->fmt;
+    bool full = u->va <= lo && lo + LEVEL_SIZE(l) <= u->end;
+    pte_t old = load(p);
+    int r = E_OK;
+
+    /* The whole entry changes and a leaf fits: one store (a table below is detached). */
+    if (full && (u->unmap || leaf_fits(u, l, lo))) {
+        if (!is_table(u->t, l, old)) {
+            set_leaf(u, p, l, old, leaf_for(u, l, lo));
+            return E_OK;
+        }
+        if (replace_table(u, p, l, old, leaf_for(u, l, lo)))
+            return E_OK;
+    }
+    /* Otherwise descend: fill a hole with a table, or split a leaf that only partly changes. */
+    if (!f->present(old)) {
+        if (u->unmap)
+            return E_OK;
+        if (!install(u->t, p))
+            return E_NOMEM;
+    } else if (f->is_leaf(l, old)) {
+        if (!u->unmap && old == ((u->pa + (lo - u->va)) | u->bits[l]))
+            return E_OK;    /* the leaf already maps exactly this */
+        if ((r = split(u, p, l, old)) != E_OK)
+            return r;
+    }
+    r = update_table(u, next(u->t, load(p)), l - 1, lo);
+    tidy(u, p, l);
+    return r;
+}
+
+/* Apply the update to the entries of the table at level l in frame tpa, whose entry 0 maps base. */
+static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
+{
+    pte_t *tb = tab(u->t, tpa);
+    vaddr_t size = LEVEL_SIZE(l);
+    vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
+    for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
+        int r = update_entry(u, &tb[i], l, base + i * size);
+        if (r != E_OK)
+            return r;
+    }
+    return E_OK;
+}
+
+/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE, E_NOMEM. */
+int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
+                struct ptab_dfree *df, struct ptab_result *res)
+{
+    struct upd u = { .t = t, .va = va & (ptab_span(t) - 1), .pa = pa, .attr = attr, .df = df, .res = res };
+    res->flush = res->detached = false;
+    res->changed = 0;
+    if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
+        return E_ALIGN;
+    if (attr.mt >= PTAB_MTYPES || (attr.perm & ~PTAB_PERM_ALL))
+        return E_ARG;
+    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(t->fmt->leaf(t->caps, 0, attr));
+    if (size == 0)
+        return E_OK;
+    if (size > ptab_span(t) - u.va)
+        return E_RANGE;
+    paddr_t last = pa + size - 1;
+    if (!u.unmap && (last < pa || (last & ~t->fmt->addr_mask & ~(PTAB_PAGE_SIZE - 1))))
+        return E_RANGE;
+    u.end = u.va + size;
+    for (unsigned l = 0; l < t->levels && !u.unmap; l++)
+        u.bits[l] = (t->leaf_mask & BIT(l)) ? t->fmt->leaf(t->caps, l, attr) : 0;
+    return update_table(&u, t->root, t->levels - 1, 0);
+}
+
+/* Level of the single entry that sync_from copies for the region [lo, hi). */
+unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi)
+{
+    /* The entry must cover every bit in which the region's first and last byte differ. */
+    vaddr_t diff = lo ^ (hi - 1);
+    unsigned bits = diff ? 64 - (unsigned)__builtin_clzl(diff) : 0;
+    unsigned l = bits > PTAB_PAGE_BITS ? (bits - PTAB_PAGE_BITS) / 9 : 0;
+    return MIN(l, t->levels - 1);
+}
+
+/* Copy src's entry for addr into dst at the level where lo and hi-1 differ (ptab_sync_level).
+ * E_OK if dst changed, E_NOENT if src has nothing there or dst already has it, E_NOMEM. */
+int ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi)
+{
+    unsigned ls, ld;
+    ASSERT(dst->fmt == src->fmt && dst->levels == src->levels);
+    pte_t e = load(ptab_walk(src, addr, ptab_sync_level(src, lo, hi), false, &ls));
+    if (!src->fmt->present(e))
+        return E_NOENT;
+    pte_t *p = ptab_walk(dst, addr, ls, true, &ld);
+    if (!p)
+        return E_NOMEM;
+    if (ld != ls || load(p) == e)
+        return E_NOENT;
+    store(dst, p, e);
+    return E_OK;
+}
