@@ -1,0 +1,139 @@
+/*
+ * The system-call interface shared by the kernel, user programs and host
+ * tests: call numbers, argument encodings, selector limits and the records
+ * the kernel writes to user buffers. docs/abi.md is the specification:
+ * calling convention, arguments, rights needed, and every error code.
+ *
+ *   rax = call number             -> rax = status (enum status, include/abi.h)
+ *   rdi, rsi, rdx, r10, r8, r9    -> rdx = second result (where a call has one)
+ *   rcx, r11 clobbered by syscall/sysret; rdi rsi rdx r8 r9 r10 not preserved.
+ */
+#pragma once
+#include "types.h"
+#include "abi.h"
+
+/* Call numbers (rax). 0 is never a call: a forgotten number gets E_NOSYS. */
+enum sysno {
+    SYS_CREATE_PD     = 1,  /* (dst_sel, parent_pd_sel) */
+    SYS_CREATE_EC     = 2,  /* (dst_sel, pd_sel, cpu, entry_ip, stack_ptr, arg) */
+    SYS_DELEGATE      = 3,  /* (src_pd_sel, dst_pd_sel, XFER(kind, rights), src_base, dst_base, count) */
+    SYS_REVOKE        = 4,  /* (pd_sel, flags, XFER(kind, rights), base, count) */
+    SYS_LOOKUP        = 5,  /* (pd_sel, kind, addr, struct lookup_info *out) */
+    SYS_EC_STATUS     = 6,  /* (ec_sel, flags, struct ec_info *out) */
+    SYS_YIELD         = 7,  /* () */
+    SYS_EXIT          = 8,  /* (code); never returns */
+    SYS_CONSOLE_WRITE = 9,  /* (buf, len) */
+    SYS_COUNTERS      = 10, /* (cpu, struct core_counters *out) */
+    SYS_COUNT               /* first number that is not a call */
+};
+
+/*
+ * Object space (capability table): selector s names slot s of the caller's
+ * table in the 512 MiB "Capabilities" region, one CAP_SLOT_SIZE slot each.
+ * Selector 0 is the null capability and can never be written.
+ */
+#define CAP_SLOT_SIZE   16u                              /* bytes per capability slot */
+#define CAP_REGION_SIZE MiB(512)                         /* layout: "Capabilities" */
+#define SEL_COUNT       (CAP_REGION_SIZE / CAP_SLOT_SIZE) /* 2^25 selectors: 0 .. SEL_COUNT-1 */
+#define SEL_NULL        0u                               /* always the null capability */
+
+/* Well-known selectors in the root PD's object space at boot. */
+#define SEL_ROOT_PD     1u      /* the root PD itself, PD_R_ALL */
+#define SEL_ROOT_EC     2u      /* the root's first EC (core 0), EC_R_ALL */
+#define SEL_ROOT_FREE   16u     /* first selector the kernel leaves free; 3..15 reserved */
+
+/*
+ * User part of every memory space: [0, USER_LIMIT). Addresses, ranges,
+ * entry points and stack pointers at or above it are E_RANGE.
+ */
+#define USER_LIMIT      0x00007ffffffff000UL    /* lecture layout: end of "User" */
+#define PAGE_SIZE_USER  4096UL                  /* unit of SPACE_MEM: one 4 KiB page */
+#define PIO_PORTS       0x10000UL               /* SPACE_PIO: ports 0 .. 0xffff */
+
+/*
+ * Second argument of delegate/revoke (rdx): which space, and a rights mask.
+ * Bits 7:0 kind (enum space_kind), bits 15:8 rights, every other bit zero.
+ */
+#define XFER_KIND_MASK   0xffUL     /* bits 7:0: enum space_kind */
+#define XFER_RIGHTS_SHIFT 8         /* bits 15:8: MEM_* / PIO_A / PD_R_* / EC_R_* */
+#define XFER_RIGHTS_MASK 0xffUL
+#define XFER(kind, rights) \
+    ((mword)(kind) | ((mword)(rights) << XFER_RIGHTS_SHIFT))
+#define XFER_KIND(x)     ((unsigned)((x) & XFER_KIND_MASK))
+#define XFER_RIGHTS(x)   ((unsigned)(((x) >> XFER_RIGHTS_SHIFT) & XFER_RIGHTS_MASK))
+#define XFER_VALID(x)    (((x) >> 16) == 0)
+
+/* Valid rights bits per space kind (a delegate/revoke mask must be a non-empty subset). */
+#define OBJ_R_ALL  (PD_R_ALL | EC_R_ALL)
+
+/* revoke() flags (rsi). */
+#define REVOKE_SELF   (1u << 0)     /* also remove the rights from pd's own space, not only derived ones */
+
+/* ec_status() flags (rsi). */
+#define EC_WAIT       (1u << 0)     /* block until the EC has stopped (faulted or exited) */
+
+/* lookup(): what a PD holds at one place of one of its spaces. */
+struct lookup_info {
+    uint64_t base;      /* MEM: first byte of the mapping containing addr; PIO/OBJ: addr */
+    uint64_t size;      /* MEM: bytes of that mapping (4K, 2M or 1G); PIO/OBJ: 1 */
+    uint64_t phys;      /* MEM: physical address of base; PIO/OBJ: 0 */
+    uint32_t rights;    /* MEM_* / PIO_A / capability rights */
+    uint32_t type;      /* OBJ: enum cap_type; MEM/PIO: 0 */
+};
+
+/* States of an EC as reported by ec_status(). */
+enum ec_state {
+    EC_RUNNING = 0,     /* runnable, running or blocked in the kernel */
+    EC_FAULTED = 1,     /* stopped by a fault the kernel could not resolve; see fault */
+    EC_EXITED  = 2,     /* stopped by exit(); see exit_code */
+};
+
+/* Access type of a fault (fault_record.access). */
+#define FAULT_R  MEM_R      /* read */
+#define FAULT_W  MEM_W      /* write */
+#define FAULT_X  MEM_X      /* instruction fetch */
+
+/* Where and why an EC stopped on a fault. */
+struct fault_record {
+    uint64_t addr;      /* #PF: faulting linear address (CR2); other vectors: 0 */
+    uint64_t rip;       /* instruction that faulted */
+    uint64_t error;     /* hardware error code (0 for vectors without one) */
+    uint8_t  vector;    /* exception vector: 14 #PF, 13 #GP, 6 #UD, 0 #DE, ... */
+    uint8_t  access;    /* #PF: FAULT_R, FAULT_W or FAULT_X; other vectors: 0 */
+    uint8_t  user;      /* 1: the access was a user access (error code bit U) */
+    uint8_t  pad[5];
+};
+
+/* ec_status() result. */
+struct ec_info {
+    uint32_t state;     /* enum ec_state */
+    uint32_t cpu;       /* the core the EC is bound to */
+    int64_t  exit_code; /* EC_EXITED: the argument of exit() */
+    struct fault_record fault;   /* EC_FAULTED: the fault */
+};
+
+/* Per-core event counters, read with counters(cpu, out). Counted since boot. */
+struct core_counters {
+    uint64_t lazy_syncs;        /* top-level user entries copied from hpt into loc[cpu] */
+    uint64_t page_faults;       /* #PF taken on this core (user and kernel) */
+    uint64_t ipis_sent;         /* shootdown IPIs this core sent */
+    uint64_t ipis_received;     /* shootdown IPIs this core handled */
+    uint64_t full_flushes;      /* CR3 reloads done to flush the TLB */
+    uint64_t invlpgs;           /* single-page invalidations */
+    uint64_t flushes_avoided;   /* shootdowns skipped: core not in htlb */
+    uint64_t tables_freed;      /* page-table frames freed after a shootdown (deferred) */
+    uint64_t syscalls;          /* system calls entered on this core */
+    uint64_t ctx_switches;      /* EC switches on this core */
+    uint64_t reserved[6];       /* zero; room for issue 5 without changing the size */
+};
+
+_Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
+_Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
+_Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
+_Static_assert(sizeof(struct core_counters) == 128, "ABI: core_counters is 128 bytes");
+
+/* Largest len console_write() accepts in one call. */
+#define CONSOLE_MAX   4096u
+
+/* Register state of a new EC (create_ec): rip=entry_ip, rsp=stack_ptr, rdi=arg, rflags=IF, rest 0. */
+#define EC_START_RFLAGS  0x202UL    /* IF | reserved bit 1 */
