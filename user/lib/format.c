@@ -153,7 +153,7 @@ static void emit_conv(struct out *o, struct spec *sp, va_list *ap)
         int n = 0;
         if (s == NULL)
             s = "(null)";
-        while (s[n] != '\0' && (sp->prec < 0 || n < sp->prec))
+        while ((sp->prec < 0 || n < sp->prec) && s[n] != '\0')   /* limit first: s may be unterminated */
             n++;
         emit_field(o, sp, "", s, n);
         break;
