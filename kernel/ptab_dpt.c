@@ -8,7 +8,7 @@
  * mapping decodes as WB (snooped DMA). With PTAB_CAP_DPT_SNP every leaf sets
  * SNP. A non-coherent IOMMU (ECAP.C = 0) needs PTAB_CAP_CLFLUSH on the table.
  */
-#include "ptab.h"
+#include "ptab_fmt.h"
 
 #define DPT_R       BIT(0)          /* read */
 #define DPT_W       BIT(1)          /* write */
@@ -19,11 +19,6 @@
 #define DPT_PS      BIT(7)          /* level 1/2: entry is a 2M/1G leaf */
 #define DPT_SNP     BIT(11)         /* snoop behaviour: force snooped access */
 #define DPT_ADDR    BITS(51, 12)    /* frame field */
-
-/* EMT encodings (as MTRR/EPT) by enum ptab_mtype. */
-static const uint8_t dpt_emt[PTAB_MTYPES] = {
-    [PTAB_WB] = 6, [PTAB_WT] = 4, [PTAB_UC_MINUS] = 0, [PTAB_UC] = 0, [PTAB_WC] = 1, [PTAB_WP] = 5,
-};
 
 /* Bits of an entry pointing to a table: leaves decide the rights. */
 static pte_t dpt_table(unsigned caps)
@@ -38,7 +33,7 @@ static pte_t dpt_leaf(unsigned caps, unsigned l, struct ptab_attr a)
         return 0;
     pte_t e = ((a.perm & PTAB_R) ? DPT_R : 0) | ((a.perm & PTAB_W) ? DPT_W : 0);
     e |= ((caps & PTAB_CAP_DPT_X) && (a.perm & (PTAB_XU | PTAB_XS))) ? DPT_X : 0;
-    e |= (caps & PTAB_CAP_DPT_EMT) ? (pte_t)dpt_emt[a.mt] << DPT_EMT_SHIFT : 0;
+    e |= (caps & PTAB_CAP_DPT_EMT) ? (pte_t)ptab_mtrr_enc(a.mt) << DPT_EMT_SHIFT : 0;
     e |= (caps & PTAB_CAP_DPT_SNP) ? DPT_SNP : 0;
     return e | (l ? DPT_PS : 0);
 }
@@ -50,15 +45,7 @@ static bool dpt_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
     unsigned emt = (unsigned)((e & DPT_EMT_MASK) >> DPT_EMT_SHIFT);
     a->perm = ((e & DPT_R) ? PTAB_R : 0) | ((e & DPT_W) ? PTAB_W : 0) |
               ((e & DPT_X) ? PTAB_XU | PTAB_XS : 0);
-    a->mt = PTAB_WB;
-    if (caps & PTAB_CAP_DPT_EMT) {
-        a->mt = PTAB_UC;
-        for (unsigned i = 0; i < PTAB_MTYPES; i++)
-            if (dpt_emt[i] == emt && i != PTAB_UC_MINUS) {
-                a->mt = (enum ptab_mtype)i;
-                break;
-            }
-    }
+    a->mt = (caps & PTAB_CAP_DPT_EMT) ? ptab_mtrr_dec(emt) : PTAB_WB;
     return true;
 }
 

@@ -9,7 +9,7 @@
  * encoding and maps to UC. IPAT stays clear: the guest PAT combines with the
  * EPT memory type as on hardware.
  */
-#include "ptab.h"
+#include "ptab_fmt.h"
 
 #define EPT_R       BIT(0)          /* read */
 #define EPT_W       BIT(1)          /* write */
@@ -21,11 +21,6 @@
 #define EPT_XU      BIT(10)         /* user execute (MBEC only) */
 #define EPT_ADDR    BITS(51, 12)    /* frame field */
 
-/* EPT/MTRR memory type encodings by enum ptab_mtype. */
-static const uint8_t ept_mt[PTAB_MTYPES] = {
-    [PTAB_WB] = 6, [PTAB_WT] = 4, [PTAB_UC_MINUS] = 0, [PTAB_UC] = 0, [PTAB_WC] = 1, [PTAB_WP] = 5,
-};
-
 /* Bits of an entry pointing to a table: leaves decide the rights. */
 static pte_t ept_table(unsigned caps)
 {
@@ -35,7 +30,7 @@ static pte_t ept_table(unsigned caps)
 /* Bits of a leaf at level l with attributes a. */
 static pte_t ept_leaf(unsigned caps, unsigned l, struct ptab_attr a)
 {
-    pte_t e = (pte_t)ept_mt[a.mt] << EPT_MT_SHIFT;
+    pte_t e = (pte_t)ptab_mtrr_enc(a.mt) << EPT_MT_SHIFT;
     e |= (a.perm & (PTAB_R | PTAB_W)) ? EPT_R : 0;
     e |= (a.perm & PTAB_W) ? EPT_W : 0;
     if (caps & PTAB_CAP_EPT_MBEC)
@@ -55,12 +50,7 @@ static bool ept_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
         a->perm |= ((e & EPT_X) ? PTAB_XS : 0) | ((e & EPT_XU) ? PTAB_XU : 0);
     else
         a->perm |= (e & EPT_X) ? PTAB_XU | PTAB_XS : 0;
-    a->mt = PTAB_UC;
-    for (unsigned i = 0; i < PTAB_MTYPES; i++)
-        if (ept_mt[i] == mt && i != PTAB_UC_MINUS) {
-            a->mt = (enum ptab_mtype)i;
-            break;
-        }
+    a->mt = ptab_mtrr_dec(mt);
     return true;
 }
 
