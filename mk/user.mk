@@ -20,16 +20,20 @@ USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
 USER_HDRS      := $(wildcard include/*.h user/include/*.h)
 
+# Rebuild everything when CC changes, so gcc and clang objects never mix.
+USER_STAMP := $(BUILD)/user/config.stamp
+$(shell mkdir -p $(BUILD)/user && echo '$(CC)' | cmp -s - $(USER_STAMP) || echo '$(CC)' > $(USER_STAMP))
+
 all: $(BUILD)/root.elf $(USER_TEST_ELFS)
 
 .PHONY: user
 user: $(BUILD)/root.elf $(USER_TEST_ELFS)
 
-$(BUILD)/user/%.c.o: user/%.c $(USER_HDRS)
+$(BUILD)/user/%.c.o: user/%.c $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
 
-$(BUILD)/user/%.S.o: user/%.S $(USER_HDRS)
+$(BUILD)/user/%.S.o: user/%.S $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
 
