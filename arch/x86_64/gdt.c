@@ -1,0 +1,83 @@
+/* Per-core GDT, TSS and IDT. GDT and TSS live in the core-local data page. */
+#include "cpu_local.h"
+#include "trap.h"
+#include "kstring.h"
+
+/*      descriptor          value                          meaning */
+#define DESC_KCODE      0x00209A0000000000UL    /* present, ring 0, code, long mode */
+#define DESC_KDATA      0x0000920000000000UL    /* present, ring 0, data, writable */
+#define DESC_UDATA      0x0000F20000000000UL    /* present, ring 3, data, writable */
+#define DESC_UCODE      0x0020FA0000000000UL    /* present, ring 3, code, long mode */
+#define DESC_TSS_TYPE   0x0000890000000000UL    /* present, ring 0, available 64-bit TSS */
+
+#define GATE_INTR       0x8E    /* present, ring 0, 64-bit interrupt gate */
+#define STUB_SIZE       16      /* entry.S: bytes per stub */
+
+struct idt_gate {
+    uint16_t off_lo, sel;
+    uint8_t ist, type;
+    uint16_t off_mid;
+    uint32_t off_hi, zero;
+} packed;
+
+struct dtr {
+    uint16_t limit;
+    uint64_t base;
+} packed;
+
+extern const char isr_stubs[];
+
+/* 16-byte TSS descriptor for the TSS at base: two GDT slots. */
+static void tss_desc(uint64_t *d, vaddr_t base, uint32_t limit)
+{
+    d[0] = DESC_TSS_TYPE | (limit & 0xFFFF) | ((uint64_t)(limit >> 16) & 0xF) << 48 |
+           (base & 0xFFFFFF) << 16 | ((base >> 24) & 0xFF) << 56;
+    d[1] = base >> 32;
+}
+
+/* Fill the IDT: every vector to its stub, the double fault on its own stack. */
+static void idt_fill(struct idt_gate *idt)
+{
+    for (unsigned v = 0; v < 256; v++) {
+        vaddr_t a = (vaddr_t)isr_stubs + v * STUB_SIZE;
+        idt[v] = (struct idt_gate){
+            .off_lo = a & 0xFFFF, .sel = SEL_KCODE, .ist = v == VEC_DF ? IST_DF : 0,
+            .type = GATE_INTR, .off_mid = (a >> 16) & 0xFFFF, .off_hi = a >> 32,
+        };
+    }
+}
+
+/* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
+void cpu_tables_init(void)
+{
+    struct cpu_local *c = this_cpu();
+    struct dtr gdtr = { sizeof(c->gdt) - 1, (vaddr_t)c->gdt };
+    struct dtr idtr = { 256 * sizeof(struct idt_gate) - 1, c->idt };
+
+    c->gdt[0] = 0;
+    c->gdt[SEL_KCODE / 8] = DESC_KCODE;
+    c->gdt[SEL_KDATA / 8] = DESC_KDATA;
+    c->gdt[SEL_UDATA / 8] = DESC_UDATA;
+    c->gdt[SEL_UCODE / 8] = DESC_UCODE;
+    /* The TSS is addressed through CPU_LOCAL: each core sees its own. */
+    memset(&c->tss, 0, sizeof(c->tss));
+    c->tss.rsp[0] = CPU_STACK_TOP;
+    c->tss.ist[IST_DF - 1] = c->ist_df;
+    c->tss.iomap_base = sizeof(c->tss);     /* no I/O bitmap yet */
+    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, sizeof(c->tss) - 1);
+    idt_fill((struct idt_gate *)c->idt);
+
+    /* Load the GDT, reload CS with a far return and the data segments, then TR and IDT. */
+    __asm__ __volatile__(
+        "lgdt %0\n\t"
+        "pushq %1\n\t"
+        "leaq 1f(%%rip), %%rax\n\t"
+        "pushq %%rax\n\t"
+        "lretq\n"
+        "1:\tmov %w2, %%ds\n\t"
+        "mov %w2, %%es\n\t"
+        "mov %w2, %%ss\n\t"
+        "ltr %w3\n\t"
+        "lidt %4"
+        :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr) : "rax", "memory");
+}

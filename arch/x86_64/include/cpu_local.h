@@ -1,0 +1,66 @@
+/*
+ * Core-local data (lecture slide "Core-local Mappings").
+ *
+ * Every core's data page is mapped at the same virtual address CPU_LOCAL in
+ * that core's own root table, so the hot path finds the core id at a constant
+ * address: no GS base, no LAPIC read, no cpuid. The same page is also mapped
+ * at CPU_GLOBAL + id * 4 KiB on all cores (cpu_remote) so other cores can
+ * read it. Later issues add fields at the end; the struct may grow to 4 KiB.
+ */
+#pragma once
+#include "layout.h"
+#include "types.h"
+#include "compiler.h"
+#include "cpu.h"
+
+/* 64-bit task state segment (Intel SDM Vol. 3, 8.7). */
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];        /* stack for CPL 0..2 on privilege change */
+    uint64_t reserved1;
+    uint64_t ist[7];        /* interrupt stack table 1..7 */
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;    /* offset of the I/O permission bitmap */
+} packed;
+
+typedef void (*cpu_call_fn)(void *arg);
+
+struct cpu_local {
+    struct cpu_local *self;         /* this page through the global alias */
+    uint32_t id;                    /* core id = index of the core in the MADT */
+    uint32_t apic_id;               /* LAPIC id (x2APIC id when in x2APIC mode) */
+    volatile uint32_t online;       /* set by the core when it finished start-up */
+    uint32_t pad0;
+    volatile uint64_t ipi_count;    /* IPIs handled by this core (written only by it) */
+    volatile uint64_t ticks;        /* LAPIC timer interrupts taken */
+    volatile uint64_t scratch;      /* free word for self-checks */
+    paddr_t root;                   /* physical address of this core's root table (PML4) */
+    paddr_t pd_phys;                /* this core's private PD for PML4 511 / PDPT 510 */
+    cpu_call_fn volatile call_fn;   /* smp_call: function to run, cleared when done */
+    void *volatile call_arg;
+    vaddr_t idt;                    /* this core's IDT (a pool page) */
+    vaddr_t ist_df;                 /* top of the double-fault stack (a pool page) */
+    uint64_t gdt[GDT_ENTRIES] aligned(8);
+    struct tss tss aligned(16);
+};
+
+/* The running core's data, through the core-local mapping. */
+static inline struct cpu_local *this_cpu(void)
+{
+    return (struct cpu_local *)CPU_LOCAL;
+}
+
+/* The running core's id (MADT index): one load from a constant address. */
+static inline unsigned cpu_id(void)
+{
+    return this_cpu()->id;
+}
+
+/* Core c's data page through the global alias (valid on every core). */
+static inline struct cpu_local *cpu_remote(unsigned c)
+{
+    return (struct cpu_local *)(CPU_GLOBAL + (vaddr_t)c * PAGE_SIZE);
+}
+
+_Static_assert(sizeof(struct cpu_local) <= PAGE_SIZE, "core-local data fits its page");

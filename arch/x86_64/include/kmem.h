@@ -1,0 +1,74 @@
+/*
+ * Kernel memory: the linear map of the kernel pool and the per-core root tables.
+ *
+ * Root for core c: private PML4 + private PDPT for PML4 slot 511. PDPT 510 points
+ * to the core's private PD: a copy of the master kernel PD (its entries for the
+ * linear map and the global alias never change after boot, so the copy shares
+ * everything below) whose entry 511 points to a private PT with the core's stack,
+ * LAPIC and data page. PDPT 511 (I/O bitmap, temporal mappings, capabilities) is
+ * per PD and empty here. The user half (PML4 0..255) is empty.
+ */
+#pragma once
+#include "layout.h"
+#include "types.h"
+#include "compiler.h"
+
+/* Kernel virtual address of pool frame pa (linear map). */
+static inline void *phys_to_virt(paddr_t pa)
+{
+    return (void *)(pa + KERNEL_VOFFSET);
+}
+
+/* Physical address of a linear-map (kernel image or pool) address. */
+static inline paddr_t virt_to_phys(const void *va)
+{
+    return (vaddr_t)va - KERNEL_VOFFSET;
+}
+
+/* Is [pa, pa+len) inside the linearly mapped kernel pool? */
+static inline bool kmem_in_pool(paddr_t pa, size_t len)
+{
+    return pa >= KERNEL_LOAD && pa + len <= POOL_END_PHYS && pa + len >= pa;
+}
+
+/* Build the master kernel PD and ncpu cores' data pages and roots (LAPIC at lapic); panics on OOM. */
+void kmem_init_cores(unsigned ncpu, paddr_t lapic);
+
+/* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */
+paddr_t kmem_core_pd(unsigned c);
+
+/* Initialise a new root for core c in two zeroed pool frames; returns the PML4 address. */
+paddr_t kmem_root_init(unsigned c, paddr_t pml4, paddr_t pdpt);
+
+/* Walk the kernel half of root (software walk); count W+X and user-accessible leaves. */
+unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
+
+/* Look up va in root; returns the leaf entry or 0 if unmapped. */
+uint64_t kmem_lookup(paddr_t root, vaddr_t va);
+
+/* Physical address of the boot root that also identity-maps 0..4 GiB (AP start-up only). */
+paddr_t kmem_boot_root(void);
+
+struct frame_pool;
+extern struct frame_pool kernel_pool;
+
+/* Set up the kernel pool from boot_info's memory map, minus reserved ranges. */
+void kmem_pool_init(void);
+
+/* Allocate one zeroed pool frame; panics when the pool is exhausted (boot only). */
+paddr_t kmem_alloc_zeroed(void);
+
+/* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
+noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void));
+
+/* Free memory in the kernel pool, in KiB. */
+size_t kernel_pool_free_kib(void);
+
+/* Pointer to physical address pa through the boot root's identity map (early boot only).
+ * The empty asm hides the constant from the compiler's bounds checks. */
+static inline void *phys_ident(paddr_t pa)
+{
+    void *p;
+    __asm__("" : "=r"(p) : "0"(pa));
+    return p;
+}

@@ -1,0 +1,30 @@
+/* Interrupt vectors, the trap frame built by entry.S, and descriptor-table set-up. */
+#pragma once
+#include "types.h"
+
+/*      name            vector     use */
+#define VEC_NMI         2       /* panic: stop this core */
+#define VEC_DF          8       /* double fault (IST 1) */
+#define VEC_PF          14      /* page fault */
+#define VEC_EXC_LAST    31      /* vectors 0..31 are exceptions */
+#define VEC_PIC_BASE    0x30    /* legacy PIC, remapped and masked: 0x30..0x3F ignored */
+#define VEC_TIMER       0x20    /* LAPIC timer */
+#define VEC_IPI_CALL    0xF0    /* run the function posted by smp_call */
+#define VEC_IPI_TEST    0xF1    /* count only (self-checks) */
+#define VEC_SPURIOUS    0xFF    /* LAPIC spurious vector: no EOI */
+
+#define IST_DF          1       /* TSS IST slot for the double fault */
+
+/* Registers as pushed by entry.S (lowest address first). */
+struct trap_frame {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;      /* pushed by the CPU */
+};
+
+/* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
+void cpu_tables_init(void);
+
+/* C side of every interrupt and exception. */
+void trap_dispatch(struct trap_frame *f);

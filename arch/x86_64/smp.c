@@ -1,0 +1,220 @@
+/* SMP: MADT discovery, AP start-up through the trampoline, cross-core calls, panic stop. */
+#include "smp.h"
+#include "bootinfo.h"
+#include "cpu.h"
+#include "kmem.h"
+#include "kstring.h"
+#include "lapic.h"
+#include "panic.h"
+#include "printk.h"
+#include "spinlock.h"
+#include "trap.h"
+#include "selftest.h"
+
+#define BIOS_EBDA_PTR       0x40E           /* BDA: EBDA segment */
+#define EBDA_SEARCH_LEN     1024
+#define BIOS_ROM_START      0xE0000         /* RSDP search area (ACPI spec 5.2.5.1) */
+#define BIOS_ROM_LEN        0x20000
+#define IDENT_LIMIT         (4UL << 30)     /* boot root identity map */
+#define AP_START_TIMEOUT_US 3000000
+#define CALL_TIMEOUT_US     3000000
+#define DEBUG_EXIT_PORT     0x501           /* QEMU isa-debug-exit */
+#define DEBUG_EXIT_FAIL     1               /* QEMU exits with (1 << 1) | 1 = 3 */
+#define CPUID_LEAF_TOPO     0xB             /* x2APIC id in EDX */
+
+struct acpi_cpus smp_cpus;
+unsigned smp_bsp;
+static unsigned online;
+static struct spinlock call_lock = SPINLOCK_INIT;
+extern uint64_t ap_boot_root;
+extern const char tramp_start[], tramp_root[], tramp_end[];
+
+struct rsdp_copy {
+    const void *copy;                       /* multiboot2's RSDP copy, "at" address 0 */
+    size_t len;
+};
+
+/* ACPI map function on the boot root: identity below 4 GiB, the RSDP copy at 0. */
+static const void *map_ident(paddr_t pa, size_t len, void *ctx)
+{
+    struct rsdp_copy *rc = ctx;
+    if (pa == 0)
+        return len <= rc->len ? rc->copy : NULL;
+    return pa + len <= IDENT_LIMIT && pa + len > pa ? phys_ident(pa) : NULL;
+}
+
+/* Physical address of the RSDP from the EBDA or BIOS ROM area, 0 if none. */
+static paddr_t find_rsdp(void)
+{
+    paddr_t ebda = (paddr_t)*(volatile uint16_t *)phys_ident(BIOS_EBDA_PTR) << 4;
+    long off;
+    if (ebda && (off = acpi_find_rsdp(phys_ident(ebda), EBDA_SEARCH_LEN)) >= 0)
+        return ebda + off;
+    if ((off = acpi_find_rsdp(phys_ident(BIOS_ROM_START), BIOS_ROM_LEN)) >= 0)
+        return BIOS_ROM_START + off;
+    return 0;
+}
+
+/* APIC id of the running core from CPUID (boot only, before the LAPIC is mapped). */
+static uint32_t boot_apic_id(void)
+{
+    uint32_t r[4];
+    cpuid(0, 0, r);
+    if (r[0] >= CPUID_LEAF_TOPO) {
+        cpuid(CPUID_LEAF_TOPO, 0, r);
+        if (r[1])
+            return r[3];
+    }
+    cpuid(1, 0, r);
+    return r[1] >> 24;
+}
+
+/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped). */
+void smp_discover(void)
+{
+    struct rsdp_copy rc = { boot_info.rsdp_copy, boot_info.rsdp_copy_len };
+    paddr_t rsdp = find_rsdp();
+    uint32_t me = boot_apic_id();
+    int r = rsdp || rc.len ? acpi_parse(rsdp, map_ident, &rc, NUM_CPU, &smp_cpus) : ACPI_E_RSDP;
+
+    if (r != ACPI_OK || smp_cpus.count == 0) {
+        printk("tessera: ACPI/MADT unusable (%d): running on the boot core only\n", r);
+        smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = 0xFEE00000 };
+    }
+    for (smp_bsp = 0; smp_bsp < smp_cpus.count && smp_cpus.apic_id[smp_bsp] != me; smp_bsp++)
+        ;
+    if (smp_bsp == smp_cpus.count)
+        panic("smp: boot core (APIC id %u) is not among the first %u MADT cores", me, smp_cpus.count);
+    printk("tessera: MADT lists %u usable cores (%u skipped), LAPIC at 0x%lx\n",
+           smp_cpus.count + smp_cpus.excess, smp_cpus.skipped, smp_cpus.lapic_base);
+    if (smp_cpus.excess)
+        printk("tessera: %u cores beyond NUM_CPU=%d are left parked\n", smp_cpus.excess, NUM_CPU);
+}
+
+/* Copy the AP trampoline to TRAMPOLINE_PA and tell it the boot root (boot root only). */
+void smp_install_trampoline(void)
+{
+    char *t = phys_ident(TRAMPOLINE_PA);
+    memcpy(t, tramp_start, tramp_end - tramp_start);
+    *(uint32_t *)(t + (tramp_root - tramp_start)) = (uint32_t)kmem_boot_root();
+}
+
+/* Turn on SMEP and SMAP if the CPU has them. */
+static void enable_protection(void)
+{
+    uint32_t r[4] = { 0 };
+    cpuid(0, 0, r);
+    if (r[0] >= 7)
+        cpuid(7, 0, r);
+    else
+        r[1] = 0;
+    mword cr4 = read_cr4();
+    if (r[1] & CPUID_7_EBX_SMEP)
+        cr4 |= CR4_SMEP;
+    if (r[1] & CPUID_7_EBX_SMAP)
+        cr4 |= CR4_SMAP;
+    write_cr4(cr4);
+}
+
+/* This core: GDT/TSS/IDT, SMEP/SMAP, LAPIC and timer, mark online, print its line. */
+void smp_setup_core(void)
+{
+    struct cpu_local *c = this_cpu();
+    cpu_tables_init();
+    enable_protection();
+    lapic_init();
+    printk("core %u: id %u (core-local), APIC id %u, data page %lx local, %lx global\n",
+           c->id, cpu_id(), lapic_id(), (vaddr_t)CPU_LOCAL, (vaddr_t)c->self);
+    __atomic_add_fetch(&online, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&c->online, 1, __ATOMIC_RELEASE);
+}
+
+/* Entry of every AP on its own root and stack (from ap_entry64). */
+noreturn void ap_main(void)
+{
+    smp_setup_core();
+    for (;;) {
+        cpu_sti();
+        cpu_hlt();
+    }
+}
+
+/* Start core c and wait until it is online; false on timeout. */
+static bool start_ap(unsigned c)
+{
+    struct cpu_local *r = cpu_remote(c);
+    uint64_t t0 = time_us();
+
+    ap_boot_root = r->root;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    lapic_start_ap(r->apic_id, TRAMPOLINE_PA / PAGE_SIZE);
+    while (!__atomic_load_n(&r->online, __ATOMIC_ACQUIRE))
+        if (time_us() - t0 > AP_START_TIMEOUT_US)
+            return false;
+        else
+            cpu_pause();
+    return true;
+}
+
+/* Start every other core in MADT order; returns the number of cores online. */
+unsigned smp_boot_aps(void)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        cpu_remote(c)->apic_id = smp_cpus.apic_id[c];
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (c != smp_bsp && !start_ap(c))
+            /* A late AP would take the next core's root: stop here. */
+            panic("smp: core %u (APIC id %u) did not start", c, smp_cpus.apic_id[c]);
+    return online;
+}
+
+/* Number of cores online. */
+unsigned smp_online(void)
+{
+    return __atomic_load_n(&online, __ATOMIC_ACQUIRE);
+}
+
+/* Run fn(arg) on core c (through an IPI unless c is this core); false on timeout. */
+bool smp_call(unsigned c, cpu_call_fn fn, void *arg)
+{
+    struct cpu_local *r = cpu_remote(c);
+    bool done = true;
+
+    if (c == cpu_id()) {
+        fn(arg);
+        return true;
+    }
+    spin_lock(&call_lock);
+    r->call_arg = arg;
+    __atomic_store_n(&r->call_fn, fn, __ATOMIC_RELEASE);
+    lapic_send_ipi(r->apic_id, VEC_IPI_CALL);
+    /* The target clears call_fn when fn has returned. */
+    for (uint64_t t0 = time_us(); __atomic_load_n(&r->call_fn, __ATOMIC_ACQUIRE);) {
+        if (time_us() - t0 > CALL_TIMEOUT_US) {
+            done = false;
+            break;
+        }
+        cpu_pause();
+    }
+    spin_unlock(&call_lock);
+    return done;
+}
+
+/* Stop the other cores and leave the machine with the failure status. */
+noreturn void arch_panic_stop(void)
+{
+    cpu_cli();
+    lapic_nmi_others();
+    outw(DEBUG_EXIT_PORT, DEBUG_EXIT_FAIL);
+    cpu_halt_forever();
+}
+
+/* Leave QEMU through isa-debug-exit: pass -> status 1, fail -> status 3. */
+noreturn void arch_exit(bool pass)
+{
+    cpu_cli();
+    if (!pass)
+        lapic_nmi_others();
+    outw(DEBUG_EXIT_PORT, pass ? 0 : DEBUG_EXIT_FAIL);
+    cpu_halt_forever();
+}

@@ -1,0 +1,72 @@
+/* Interrupt and exception dispatch; exceptions print their state and panic. */
+#include "trap.h"
+#include "cpu_local.h"
+#include "lapic.h"
+#include "panic.h"
+#include "printk.h"
+
+static const char *const exc_names[32] = {
+    "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
+    "#UD invalid opcode", "#NM device not available", "#DF double fault", "coprocessor overrun",
+    "#TS invalid TSS", "#NP segment not present", "#SS stack fault", "#GP general protection",
+    "#PF page fault", "reserved", "#MF x87 error", "#AC alignment check", "#MC machine check",
+    "#XM SIMD error", "#VE virtualisation", "#CP control protection",
+};
+
+/* Print vector, error code, CR2, RIP and all registers of f, then panic. */
+static noreturn void exception(const struct trap_frame *f)
+{
+    const char *name = exc_names[f->vector] ? exc_names[f->vector] : "reserved";
+    console_force();
+    printk("\nEXCEPTION %lu (%s) on core %u: error 0x%lx\n", f->vector, name, cpu_id(), f->error);
+    printk("  CR2=%016lx RIP=%016lx CS=%lx RFLAGS=%lx RSP=%016lx SS=%lx\n",
+           read_cr2(), f->rip, f->cs, f->rflags, f->rsp, f->ss);
+    printk("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", f->rax, f->rbx, f->rcx, f->rdx);
+    printk("  RSI=%016lx RDI=%016lx RBP=%016lx R8 =%016lx\n", f->rsi, f->rdi, f->rbp, f->r8);
+    printk("  R9 =%016lx R10=%016lx R11=%016lx R12=%016lx\n", f->r9, f->r10, f->r11, f->r12);
+    printk("  R13=%016lx R14=%016lx R15=%016lx CR3=%016lx\n", f->r13, f->r14, f->r15, read_cr3());
+    panic("kernel exception %lu at %016lx", f->vector, f->rip);
+}
+
+/* Run the function posted by smp_call on this core, then clear it to signal completion. */
+static void run_call(struct cpu_local *c)
+{
+    cpu_call_fn fn = c->call_fn;
+    if (fn) {
+        fn(c->call_arg);
+        __atomic_store_n(&c->call_fn, NULL, __ATOMIC_RELEASE);
+    }
+}
+
+/* C side of every interrupt and exception. */
+void trap_dispatch(struct trap_frame *f)
+{
+    struct cpu_local *c = this_cpu();
+
+    switch (f->vector) {
+    case VEC_NMI:
+        /* NMIs come only from a panicking core: stop here. */
+        cpu_halt_forever();
+    case VEC_TIMER:
+        c->ticks++;
+        lapic_eoi();
+        return;
+    case VEC_IPI_CALL:
+        c->ipi_count++;
+        run_call(c);
+        lapic_eoi();
+        return;
+    case VEC_IPI_TEST:
+        c->ipi_count++;
+        lapic_eoi();
+        return;
+    case VEC_SPURIOUS:
+        return;
+    }
+    if (f->vector <= VEC_EXC_LAST)
+        exception(f);
+    if (f->vector >= VEC_PIC_BASE && f->vector < VEC_PIC_BASE + 16)
+        return;                 /* spurious legacy PIC interrupt: no LAPIC EOI */
+    printk("core %u: unexpected interrupt %lu\n", cpu_id(), f->vector);
+    lapic_eoi();
+}

@@ -1,0 +1,35 @@
+/*
+ * ACPI: find the cores (RSDP -> RSDT/XSDT -> MADT). Pure logic, host-tested:
+ * physical memory is reached through a caller-supplied map function.
+ */
+#pragma once
+#include "types.h"
+#include "layout.h"
+
+#define ACPI_MAX_CPUS   NUM_CPU
+
+enum acpi_status {
+    ACPI_OK       = 0,
+    ACPI_E_RSDP   = -1,   /* RSDP missing, bad signature or checksum */
+    ACPI_E_ROOT   = -2,   /* RSDT/XSDT unreadable, bad signature or checksum */
+    ACPI_E_NOMADT = -3,   /* no MADT ("APIC") in the root table */
+    ACPI_E_MADT   = -4,   /* MADT bad checksum or malformed entries */
+};
+
+/* The cores found in the MADT, in MADT order: core id = index. */
+struct acpi_cpus {
+    unsigned count;                     /* enabled cores recorded */
+    unsigned excess;                    /* enabled cores beyond the limit: left parked */
+    unsigned skipped;                   /* disabled (incl. online-capable) or duplicate entries */
+    uint32_t apic_id[ACPI_MAX_CPUS];    /* APIC id (x2APIC id for type 9 entries) */
+    paddr_t lapic_base;                 /* LAPIC MMIO base (override entry wins) */
+};
+
+/* Map [pa, pa+len) for reading; NULL if it cannot be reached. */
+typedef const void *(*acpi_map_fn)(paddr_t pa, size_t len, void *ctx);
+
+/* Offset of a valid RSDP in buf (16-byte steps), or -1. */
+long acpi_find_rsdp(const void *buf, size_t len);
+
+/* Parse the tables reached from the RSDP at rsdp_pa; record at most max cores. */
+int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct acpi_cpus *out);

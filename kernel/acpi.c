@@ -1,0 +1,182 @@
+/* ACPI table parsing: RSDP, RSDT/XSDT and the MADT's LAPIC / x2APIC entries. */
+#include "acpi.h"
+
+#define RSDP_SIG        "RSD PTR "
+#define RSDP_V1_LEN     20      /* bytes covered by the first checksum */
+#define RSDP_REV        15      /* offset: revision (0 = ACPI 1.0, 2+ has XSDT) */
+#define RSDP_RSDT       16      /* offset: u32 RSDT address */
+#define RSDP_LEN        20      /* offset: u32 length of the extended RSDP */
+#define RSDP_XSDT       24      /* offset: u64 XSDT address */
+#define RSDP_V2_LEN     36      /* minimum length of an extended RSDP */
+
+#define SDT_HDR_LEN     36      /* signature, length, revision, checksum, OEM ... */
+#define SDT_LENGTH      4       /* offset: u32 total length */
+#define SDT_MAX_LEN     (1UL << 20)
+
+#define MADT_LAPIC_ADDR 36      /* offset: u32 LAPIC address */
+#define MADT_ENTRIES    44      /* offset of the first interrupt controller entry */
+#define MADT_LAPIC      0       /* entry: processor local APIC */
+#define MADT_LAPIC_OVR  5       /* entry: 64-bit LAPIC address override */
+#define MADT_X2APIC     9       /* entry: processor local x2APIC */
+#define LAPIC_ENABLED   (1u << 0)  /* flags: core is usable */
+
+/* Little-endian field readers (tables are not aligned). */
+static uint32_t rd8(const uint8_t *p)  { return p[0]; }
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
+
+/* Do len bytes at p sum to 0 mod 256? */
+static bool checksum_ok(const uint8_t *p, size_t len)
+{
+    uint8_t sum = 0;
+    for (size_t i = 0; i < len; i++)
+        sum += p[i];
+    return sum == 0;
+}
+
+/* Does p start with the n-byte signature sig? */
+static bool sig_is(const uint8_t *p, const char *sig, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != (uint8_t)sig[i])
+            return false;
+    return true;
+}
+
+/* Is there a valid RSDP (signature, v1 checksum, v2 checksum if revision >= 2) at p? */
+static bool rsdp_ok(const uint8_t *p, size_t avail)
+{
+    if (avail < RSDP_V1_LEN || !sig_is(p, RSDP_SIG, 8) || !checksum_ok(p, RSDP_V1_LEN))
+        return false;
+    if (rd8(p + RSDP_REV) < 2)
+        return true;
+    uint32_t len = rd32(p + RSDP_LEN);
+    return len >= RSDP_V2_LEN && len <= avail && checksum_ok(p, len);
+}
+
+/* Offset of a valid RSDP in buf (16-byte steps), or -1. */
+long acpi_find_rsdp(const void *buf, size_t len)
+{
+    const uint8_t *b = buf;
+    for (size_t off = 0; off + RSDP_V1_LEN <= len; off += 16)
+        if (rsdp_ok(b + off, len - off))
+            return (long)off;
+    return -1;
+}
+
+/* Map the whole table at pa after checking its header; NULL if unreachable or bad. */
+static const uint8_t *map_table(paddr_t pa, acpi_map_fn map, void *ctx, uint32_t *len)
+{
+    const uint8_t *h = map(pa, SDT_HDR_LEN, ctx);
+    if (!h)
+        return NULL;
+    *len = rd32(h + SDT_LENGTH);
+    if (*len < SDT_HDR_LEN || *len > SDT_MAX_LEN)
+        return NULL;
+    const uint8_t *t = map(pa, *len, ctx);
+    return t && checksum_ok(t, *len) ? t : NULL;
+}
+
+/* Record one enabled core, skipping duplicates and counting those beyond max. */
+static void add_cpu(struct acpi_cpus *out, unsigned max, uint32_t apic_id)
+{
+    for (unsigned i = 0; i < out->count; i++)
+        if (out->apic_id[i] == apic_id) {
+            out->skipped++;
+            return;
+        }
+    if (out->count < max)
+        out->apic_id[out->count++] = apic_id;
+    else
+        out->excess++;
+}
+
+/* Handle one MADT entry e of length len. Returns false if it is malformed. */
+static bool madt_entry(const uint8_t *e, uint32_t len, unsigned max, struct acpi_cpus *out)
+{
+    switch (rd8(e)) {
+    case MADT_LAPIC:            /* type, len, ACPI id, APIC id, flags(4) */
+        if (len < 8)
+            return false;
+        if (rd32(e + 4) & LAPIC_ENABLED)
+            add_cpu(out, max, rd8(e + 3));
+        else
+            out->skipped++;
+        return true;
+    case MADT_X2APIC:           /* type, len, reserved(2), x2APIC id(4), flags(4), uid(4) */
+        if (len < 16)
+            return false;
+        if (rd32(e + 8) & LAPIC_ENABLED)
+            add_cpu(out, max, rd32(e + 4));
+        else
+            out->skipped++;
+        return true;
+    case MADT_LAPIC_OVR:        /* type, len, reserved(2), address(8) */
+        if (len < 12)
+            return false;
+        out->lapic_base = rd64(e + 4);
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* Parse the MADT at pa into out. */
+static int parse_madt(paddr_t pa, acpi_map_fn map, void *ctx, unsigned max, struct acpi_cpus *out)
+{
+    uint32_t len;
+    const uint8_t *t = map_table(pa, map, ctx, &len);
+
+    if (!t || len < MADT_ENTRIES)
+        return ACPI_E_MADT;
+    out->lapic_base = rd32(t + MADT_LAPIC_ADDR);
+    for (uint32_t off = MADT_ENTRIES; off < len;) {
+        uint32_t elen = off + 2 <= len ? rd8(t + off + 1) : 0;
+        if (elen < 2 || off + elen > len || !madt_entry(t + off, elen, max, out))
+            return ACPI_E_MADT;
+        off += elen;
+    }
+    return ACPI_OK;
+}
+
+/* Parse the tables reached from the RSDP at rsdp_pa; record at most max cores. */
+int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct acpi_cpus *out)
+{
+    const uint8_t *r = map(rsdp_pa, RSDP_V1_LEN, ctx);
+    bool xsdt;
+    uint32_t len;
+    paddr_t root;
+
+    *out = (struct acpi_cpus){ 0 };
+    if (max > ACPI_MAX_CPUS)
+        max = ACPI_MAX_CPUS;
+    if (!r)
+        return ACPI_E_RSDP;
+    /* An extended RSDP is checked over its whole length. */
+    len = RSDP_V1_LEN;
+    xsdt = rd8(r + RSDP_REV) >= 2;
+    if (xsdt) {
+        if (!(r = map(rsdp_pa, RSDP_V2_LEN, ctx)))
+            return ACPI_E_RSDP;
+        len = rd32(r + RSDP_LEN);
+        if (len < RSDP_V2_LEN || len > PAGE_SIZE || !(r = map(rsdp_pa, len, ctx)))
+            return ACPI_E_RSDP;
+    }
+    if (!rsdp_ok(r, len))
+        return ACPI_E_RSDP;
+    xsdt = xsdt && rd64(r + RSDP_XSDT) != 0;
+    root = xsdt ? rd64(r + RSDP_XSDT) : rd32(r + RSDP_RSDT);
+
+    const uint8_t *t = map_table(root, map, ctx, &len);
+    if (!t || !sig_is(t, xsdt ? "XSDT" : "RSDT", 4))
+        return ACPI_E_ROOT;
+    /* Root table: header, then 8-byte (XSDT) or 4-byte (RSDT) table addresses. */
+    unsigned step = xsdt ? 8 : 4;
+    for (uint32_t off = SDT_HDR_LEN; off + step <= len; off += step) {
+        paddr_t pa = xsdt ? rd64(t + off) : rd32(t + off);
+        const uint8_t *h = map(pa, SDT_HDR_LEN, ctx);
+        if (h && sig_is(h, "APIC", 4))
+            return parse_madt(pa, map, ctx, max, out);
+    }
+    return ACPI_E_NOMADT;
+}

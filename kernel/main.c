@@ -1,0 +1,72 @@
+/*
+ * Boot sequence of the boot core (BSP). APs start in ap_main (arch/x86_64/smp.c).
+ *
+ * Command line words: "selftest" runs the self-checks and leaves QEMU with the
+ * result; "fault-test" makes a deliberate kernel page fault; "nox2apic" keeps
+ * the LAPIC in xAPIC mode.
+ */
+#include "bootinfo.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "kmem.h"
+#include "lapic.h"
+#include "panic.h"
+#include "printk.h"
+#include "selftest.h"
+#include "smp.h"
+
+void serial_init(void);
+noreturn void kernel_main(uint32_t magic, paddr_t info);
+
+/* Panic if any core's root maps a kernel page writable+executable or user-accessible. */
+static void check_wx_all(void)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        vaddr_t bad = 0;
+        unsigned n = kmem_check_wx(cpu_remote(c)->root, &bad);
+        if (n)
+            panic("W^X: core %u's root has %u bad kernel mappings, first at %lx", c, n, bad);
+    }
+    printk("tessera: W^X check passed on %u roots\n", smp_cpus.count);
+}
+
+/* Touch the unmapped guard page below the stack: the exception path must report it. */
+static void fault_test(void)
+{
+    printk("tessera: fault-test: reading %lx (stack guard page)\n", (vaddr_t)CPU_STACK_GUARD);
+    (void)*(volatile uint64_t *)CPU_STACK_GUARD;
+    panic("fault-test: the read of the guard page did not fault");
+}
+
+/* Second half of the BSP's boot, on its own root and on its stack at CPU_STACK. */
+static noreturn void bsp_main(void)
+{
+    lapic_setup(!cmdline_has("nox2apic"));
+    check_wx_all();
+    smp_setup_core();
+    cpu_sti();
+    unsigned n = smp_boot_aps();
+    printk("tessera: %u cores online\n", n);
+    if (cmdline_has("fault-test"))
+        fault_test();
+    if (cmdline_has("selftest"))
+        arch_exit(selftest_run_all() == 0);
+    for (;;)
+        cpu_hlt();
+}
+
+/* First C code: on the boot root, boot stack; parse boot data, build the tables, switch. */
+noreturn void kernel_main(uint32_t magic, paddr_t info)
+{
+    serial_init();
+    printk("\ntessera: booting\n");
+    if (!multiboot_parse(magic, info))
+        panic("not started by a multiboot loader (eax=%x)", magic);
+    printk("tessera: multiboot%u, command line \"%s\"\n", boot_info.version, boot_info.cmdline);
+    smp_discover();
+    smp_install_trampoline();
+    kmem_pool_init();
+    printk("tessera: kernel pool %lu KiB free\n", kernel_pool_free_kib());
+    kmem_init_cores(smp_cpus.count, smp_cpus.lapic_base);
+    kmem_switch_bsp(smp_bsp, bsp_main);
+}
