@@ -23,7 +23,7 @@ struct selftest {
 
 #define SELFTEST(id) \
     static bool selftest_fn_##id(char *why, size_t why_len); \
-    __attribute__((used, section(".selftests"), aligned(8))) \
+    __attribute__((used, __section__(".selftests"), __aligned__(8))) \
     static const struct selftest selftest_##id = { #id, selftest_fn_##id }; \
     static bool selftest_fn_##id(char *why, unused size_t why_len)
 

@@ -15,6 +15,7 @@
 #include "paging.h"
 #include "cpu.h"
 #include "multiboot.h"
+#include "longmode.h"
 
 #define PHYS(x)         ((x) - KERNEL_VOFFSET)
 #define BOOT_STACK_SIZE 16384
@@ -110,18 +111,8 @@ boot_entry:
     cmp     $PD_LINEAR_COUNT, %ecx
     jb      1b
 
-    /* PAE + PGE, root, EFER.LME + NXE, then paging with WP: long mode is active. */
-    mov     $(CR4_PAE | CR4_PGE), %eax
-    mov     %eax, %cr4
-    mov     $PHYS(boot_pml4), %eax
-    mov     %eax, %cr3
-    mov     $MSR_EFER, %ecx
-    rdmsr
-    or      $(EFER_LME | EFER_NXE), %eax
-    wrmsr
-    mov     %cr0, %eax
-    or      $(CR0_PG | CR0_WP | CR0_PE), %eax
-    mov     %eax, %cr0
+    mov     $PHYS(boot_pml4), %edx
+    ENTER_LONG_MODE
     lgdt    PHYS(boot_gdtr)
     ljmp    $BOOT_SEL_CODE, $PHYS(boot_64)
 

@@ -1,1 +1,224 @@
-int dummy_selfchecks;
+/*
+ * Self-checks of this issue (run with the command-line word "selftest"):
+ * W^X and no user-accessible kernel page, per-core roots and core-local
+ * mappings, core ids, IPIs between all pairs of cores, the LAPIC timer.
+ */
+#include "cpu.h"
+#include "cpu_local.h"
+#include "kmem.h"
+#include "lapic.h"
+#include "paging.h"
+#include "selftest.h"
+#include "smp.h"
+#include "trap.h"
+
+#define SCRATCH_MAGIC   0x7E55E4A000000000UL
+#define WAIT_US         3000000
+#define LEAF_ATTR_MASK  (PTE_P | PTE_W | PTE_U | PTE_G | PTE_NX | PTE_PCD)
+
+extern char __text_start[], __rodata_start[], __data_start[];
+
+/* Per-core answers gathered through smp_call (indexed by core id). */
+static volatile uint64_t answer[NUM_CPU];
+
+/* Wait until cond() holds, with a bound; true if it did. */
+static bool wait_for(bool (*cond)(void))
+{
+    for (uint64_t t0 = time_us(); !cond();) {
+        if (time_us() - t0 > WAIT_US)
+            return false;
+        cpu_pause();
+    }
+    return true;
+}
+
+SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        vaddr_t bad = 0;
+        unsigned n = kmem_check_wx(cpu_remote(c)->root, &bad);
+        if (n)
+            return SELFTEST_FAIL("core %u: %u bad mappings, first at %lx", c, n, bad);
+    }
+    return true;
+}
+
+/* Does va map with exactly the attributes want (among LEAF_ATTR_MASK) in root? */
+static bool attr_is(paddr_t root, vaddr_t va, uint64_t want)
+{
+    return (kmem_lookup(root, va) & LEAF_ATTR_MASK) == want;
+}
+
+SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
+{
+    paddr_t root = this_cpu()->root;
+    if (!attr_is(root, (vaddr_t)__text_start, PTE_P | PTE_G))
+        return SELFTEST_FAIL("text: %lx", kmem_lookup(root, (vaddr_t)__text_start));
+    if (!attr_is(root, (vaddr_t)__rodata_start, PTE_P | PTE_G | PTE_NX))
+        return SELFTEST_FAIL("rodata: %lx", kmem_lookup(root, (vaddr_t)__rodata_start));
+    if (!attr_is(root, (vaddr_t)__data_start, PTE_P | PTE_W | PTE_G | PTE_NX))
+        return SELFTEST_FAIL("data: %lx", kmem_lookup(root, (vaddr_t)__data_start));
+    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTE_P | PTE_W | PTE_G | PTE_NX))
+        return SELFTEST_FAIL("pool: %lx", kmem_lookup(root, KERNEL_LINEAR_END - PAGE_SIZE));
+    if (!attr_is(root, CPU_LAPIC, PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD))
+        return SELFTEST_FAIL("LAPIC: %lx", kmem_lookup(root, CPU_LAPIC));
+    if (kmem_lookup(root, CPU_STACK_GUARD) || kmem_lookup(root, PD_IOBMP) || kmem_lookup(root, USER_ADDR - PAGE_SIZE))
+        return SELFTEST_FAIL("stack guard, per-PD slot or user half mapped");
+    return true;
+}
+
+/* Record this core's control-register bits that must be set (0 if all are). */
+static void read_cr_bits(void *arg)
+{
+    (void)arg;
+    uint32_t r[4];
+    uint64_t missing = 0, cr4 = read_cr4();
+    cpuid(7, 0, r);
+    if (!(read_cr0() & CR0_WP))   missing |= 1;
+    if (!(rdmsr(MSR_EFER) & EFER_NXE)) missing |= 2;
+    if (!(cr4 & CR4_PGE))         missing |= 4;
+    if ((r[1] & CPUID_7_EBX_SMEP) && !(cr4 & CR4_SMEP)) missing |= 8;
+    if ((r[1] & CPUID_7_EBX_SMAP) && !(cr4 & CR4_SMAP)) missing |= 16;
+    answer[cpu_id()] = missing;
+}
+
+SELFTEST(every_core_runs_with_wp_nxe_pge_and_smep_smap_when_present)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        answer[c] = ~0UL;
+        if (!smp_call(c, read_cr_bits, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+        if (answer[c])
+            return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c, answer[c]);
+    }
+    return true;
+}
+
+/* Record (core-local id, LAPIC id) of this core. */
+static void read_ids(void *arg)
+{
+    (void)arg;
+    answer[cpu_id()] = (uint64_t)this_cpu()->id << 32 | lapic_id();
+}
+
+SELFTEST(core_id_read_through_core_local_mapping_equals_madt_index)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        answer[c] = ~0UL;
+        if (!smp_call(c, read_ids, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+        if (answer[c] != ((uint64_t)c << 32 | smp_cpus.apic_id[c]))
+            return SELFTEST_FAIL("core %u: id/APIC %lx, expected %u/%u", c, answer[c], c, smp_cpus.apic_id[c]);
+    }
+    return true;
+}
+
+SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
+{
+    paddr_t root0 = cpu_remote(0)->root;
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        struct cpu_local *r = cpu_remote(c);
+        uint64_t *pd = phys_to_virt(r->pd_phys), *pd0 = phys_to_virt(cpu_remote(0)->pd_phys);
+        if (c && (r->root == root0 || r->pd_phys == cpu_remote(0)->pd_phys))
+            return SELFTEST_FAIL("core %u shares its root or PD with core 0", c);
+        for (unsigned i = 0; i < PT_ENTRIES - 1; i++)
+            if (pd[i] != pd0[i])
+                return SELFTEST_FAIL("core %u: PD entry %u differs", c, i);
+        /* The data page at CPU_LOCAL is the one at the global alias. */
+        if ((kmem_lookup(r->root, CPU_LOCAL) & PTE_ADDR) != (kmem_lookup(r->root, (vaddr_t)r->self) & PTE_ADDR))
+            return SELFTEST_FAIL("core %u: CPU_LOCAL and its global alias differ", c);
+    }
+    return true;
+}
+
+/* Write this core's marker into its core-local page at CPU_LOCAL. */
+static void write_marker(void *arg)
+{
+    (void)arg;
+    this_cpu()->scratch = SCRATCH_MAGIC | cpu_id();
+}
+
+/* Read the scratch word at CPU_LOCAL on this core. */
+static void read_marker(void *arg)
+{
+    (void)arg;
+    answer[cpu_id()] = this_cpu()->scratch;
+}
+
+SELFTEST(core_local_write_is_private_at_cpu_local_and_visible_through_global_alias)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (!smp_call(c, write_marker, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        if (!smp_call(c, read_marker, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+        /* Every core wrote the same virtual address; each must still see its own value. */
+        if (answer[c] != (SCRATCH_MAGIC | c))
+            return SELFTEST_FAIL("core %u sees %lx at CPU_LOCAL", c, answer[c]);
+        if (cpu_remote(c)->scratch != (SCRATCH_MAGIC | c))
+            return SELFTEST_FAIL("global alias of core %u shows %lx", c, cpu_remote(c)->scratch);
+    }
+    return true;
+}
+
+static uint64_t ipi_before[NUM_CPU], ipi_expect[NUM_CPU];
+
+/* Send a test IPI from this core to every other online core. */
+static void send_to_all_others(void *arg)
+{
+    (void)arg;
+    for (unsigned d = 0; d < smp_cpus.count; d++)
+        if (d != cpu_id())
+            lapic_send_ipi(cpu_remote(d)->apic_id, VEC_IPI_TEST);
+}
+
+/* Have all cores reached their expected IPI counts? */
+static bool ipi_counts_reached(void)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (cpu_remote(c)->ipi_count - ipi_before[c] < ipi_expect[c])
+            return false;
+    return true;
+}
+
+SELFTEST(an_ipi_from_every_core_to_every_other_core_is_received_and_counted)
+{
+    unsigned n = smp_cpus.count, me = cpu_id();
+    for (unsigned c = 0; c < n; c++) {
+        ipi_before[c] = cpu_remote(c)->ipi_count;
+        /* n-1 test IPIs, plus the smp_call IPI that makes core c send (none for us). */
+        ipi_expect[c] = n - 1 + (c != me);
+    }
+    for (unsigned c = 0; c < n; c++)
+        if (!smp_call(c, send_to_all_others, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+    bool ok = wait_for(ipi_counts_reached);
+    delay_us(10000);            /* let stray extra IPIs arrive, then count exactly */
+    for (unsigned c = 0; c < n; c++) {
+        uint64_t got = cpu_remote(c)->ipi_count - ipi_before[c];
+        if (!ok || got != ipi_expect[c])
+            return SELFTEST_FAIL("core %u counted %lu IPIs, expected %lu", c, got, ipi_expect[c]);
+    }
+    return true;
+}
+
+static uint64_t ticks_before[NUM_CPU];
+
+/* Has every core taken at least two more timer interrupts? */
+static bool ticks_advanced(void)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (cpu_remote(c)->ticks < ticks_before[c] + 2)
+            return false;
+    return true;
+}
+
+SELFTEST(the_lapic_timer_ticks_on_every_core)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        ticks_before[c] = cpu_remote(c)->ticks;
+    if (!wait_for(ticks_advanced))
+        return SELFTEST_FAIL("some core's tick count did not advance by 2 in %u us", WAIT_US);
+    return true;
+}

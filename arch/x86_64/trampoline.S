@@ -8,6 +8,7 @@
 #include "layout.h"
 #include "paging.h"
 #include "cpu.h"
+#include "longmode.h"
 
 #define TA(x)           (TRAMPOLINE_PA + ((x) - tramp_start))   /* run-time address */
 #define T_SEL_CODE32    0x08
@@ -34,18 +35,8 @@ tramp_32:
     mov     %ax, %ds
     mov     %ax, %es
     mov     %ax, %ss
-    /* Same steps as boot.S: PAE + PGE, root, EFER.LME + NXE, paging + WP. */
-    mov     $(CR4_PAE | CR4_PGE), %eax
-    mov     %eax, %cr4
-    mov     TA(tramp_root), %eax
-    mov     %eax, %cr3
-    mov     $MSR_EFER, %ecx
-    rdmsr
-    or      $(EFER_LME | EFER_NXE), %eax
-    wrmsr
-    mov     %cr0, %eax
-    or      $(CR0_PG | CR0_WP), %eax
-    mov     %eax, %cr0
+    mov     TA(tramp_root), %edx
+    ENTER_LONG_MODE
     ljmp    $T_SEL_CODE64, $TA(tramp_64)
 
     .code64
