@@ -44,5 +44,7 @@ $(BUILD)/user/libtessera.a: $(USER_LIB_OBJS)
 $(BUILD)/root.elf: $(USER_CRT0) $(USER_ROOT_OBJS) $(BUILD)/user/libtessera.a user/user.ld
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $(USER_CRT0) $(USER_ROOT_OBJS) $(BUILD)/user/libtessera.a
 
+.PRECIOUS: $(BUILD)/user/%.c.o     # keep test objects make would delete as intermediate
+
 $(BUILD)/user/tests/%.elf: $(BUILD)/user/tests/%.c.o $(USER_CRT0) $(BUILD)/user/libtessera.a user/user.ld
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $(USER_CRT0) $< $(BUILD)/user/libtessera.a
