@@ -101,7 +101,7 @@ struct ptab_op model_random_op(const struct ptab_model *m, const struct ptab *t,
     if (kind < 70) {
         align = PAGE;
         pages = 1 + model_rand(seed) % ((kind < 50) ? 8 : 1100);
-    } else if (kind < 98) {
+    } else if (kind < 99) {
         align = MiB(2);
         pages = (1 + model_rand(seed) % 3) * 512;
     } else {
