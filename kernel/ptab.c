@@ -307,40 +307,45 @@ static int split(struct upd *u, pte_t *p, unsigned l, pte_t old)
 static pte_t collapsed(const struct ptab *t, const pte_t *tb, unsigned l)
 {
     struct ptab_attr a;
-    pte_t e0 = load(&tb[0]);
+    pte_t e0 = load(&tb[0]), step = LEVEL_SIZE(l - 1);
     if (!(t->leaf_mask & BIT(l)) || !t->fmt->present(e0) || !t->fmt->is_leaf(l - 1, e0) ||
         !IS_ALIGNED(frame(t, l - 1, e0), LEVEL_SIZE(l)))
         return 0;
-    for (unsigned i = 1; i < PTAB_ENTRIES; i++)
-        if (load(&tb[i]) != e0 + i * LEVEL_SIZE(l - 1))
+    /* The last entry first: a table being filled in order fails here at once. */
+    if (load(&tb[PTAB_ENTRIES - 1]) != e0 + (PTAB_ENTRIES - 1) * step)
+        return 0;
+    for (unsigned i = 1; i < PTAB_ENTRIES - 1; i++)
+        if (load(&tb[i]) != e0 + i * step)
             return 0;
     t->fmt->decode(t->caps, l - 1, e0, &a);
     return frame(t, l - 1, e0) | t->fmt->leaf(t->caps, l, a);
 }
 
-/* True if the table tb has no present entry. */
-static bool empty(const pte_t *tb)
+/* True if the table tb has no present entry; the scan starts at index from (a likely survivor). */
+static bool empty(const pte_t *tb, unsigned from)
 {
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
-        if (load(&tb[i]))
+        if (load(&tb[(from + i) % PTAB_ENTRIES]))
             return false;
     return true;
 }
 
-/* After an update below the table entry p at level l: drop the table if empty, or collapse it
- * into one large leaf if it maps uniformly. Kept tables (keep_level) stay. */
-static void tidy(struct upd *u, pte_t *p, unsigned l)
+/* After an update below the table entry p at level l: drop the table if the update emptied it
+ * (unmap or failure), or collapse it into one large leaf if a map made it uniform.
+ * Kept tables (keep_level) stay. */
+static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
 {
     const struct ptab *t = u->t;
-    pte_t e = load(p);
+    pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
     const pte_t *tb = tab(t, next(t, e));
-    pte_t leaf = collapsed(t, tb, l);
-    bool unmap = u->unmap;
-    if (!leaf && !empty(tb))
+    if (!u->unmap && r == E_OK)
+        leaf = collapsed(t, tb, l);
+    if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->end, l - 1))))
         return;
     /* An empty table holds no translation a stale walker could need: it may go on the chain. */
+    bool unmap = u->unmap;
     u->unmap = !leaf;
     if (u->unmap || u->df->n < PTAB_DFREE_SLOTS) {
         store(t, p, leaf);
@@ -381,7 +386,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return r;
     }
     r = update_table(u, next(u->t, load(p)), l - 1, lo);
-    tidy(u, p, l);
+    tidy(u, p, l, r);
     return r;
 }
 
