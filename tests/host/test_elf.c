@@ -133,6 +133,13 @@ static void a_segment_ending_exactly_at_the_limit_is_accepted(void **state)
     expect(ELF_OK);
 }
 
+static void a_segment_starting_exactly_at_the_lowest_address_is_accepted(void **state)
+{
+    (void)state;
+    img.h.ph[1].p_vaddr = LO;           /* LO is page aligned, like the offset 0x2000 */
+    expect(ELF_OK);
+}
+
 static void a_program_header_table_at_an_odd_offset_is_read_correctly(void **state)
 {
     (void)state;
@@ -408,6 +415,7 @@ int main(void)
         T(program_headers_other_than_load_are_skipped),
         T(a_bss_only_segment_without_file_bytes_is_accepted),
         T(a_segment_ending_exactly_at_the_limit_is_accepted),
+        T(a_segment_starting_exactly_at_the_lowest_address_is_accepted),
         T(a_program_header_table_at_an_odd_offset_is_read_correctly),
         T(an_image_shorter_than_the_header_is_rejected),
         T(a_wrong_magic_is_rejected),
