@@ -32,6 +32,7 @@ FUZZ_TARGETS  :=   # phony targets that run one bounded fuzzer each
 -include mk/*.mk
 -include tests/host/*.mk
 -include bench/*.mk
+-include tests/fuzz/*.mk
 include mk/host.rules      # evaluated after the fragments: rules for HOST_TESTS
 
 QEMU_TESTS += $(sort $(wildcard tests/qemu/*.sh))
