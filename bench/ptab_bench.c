@@ -155,10 +155,10 @@ int main(int argc, char **argv)
     memset(arena, 0, (size_t)FRAMES * PG);
 
     struct { const char *name; uint64_t page; bool per_page; } cases[] = {
-        { "4K leaves, one update for 1 GiB", PG, false },
-        { "4K leaves, one update per page", PG, true },
-        { "2M leaves, one update for 1 GiB", MiB(2), false },
-        { "2M leaves, one update per page", MiB(2), true },
+        { "4K leaves: one update for 1 GiB", PG, false },
+        { "4K leaves: one update per page", PG, true },
+        { "2M leaves: one update for 1 GiB", MiB(2), false },
+        { "2M leaves: one update per page", MiB(2), true },
     };
     double ms4k = memset_ns(GiB(1) / PG), ms2m = memset_ns(GiB(1) / MiB(2));
     char path[512];
@@ -186,8 +186,8 @@ int main(int argc, char **argv)
     }
     double l4 = lookup_ns(PG), l2 = lookup_ns(MiB(2));
     for (int f = 0; f < 2; f++) {
-        fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups, 4K leaves", "lookup", LOOKUPS, l4, "-");
-        fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups, 2M leaves", "lookup", LOOKUPS, l2, "-");
+        fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups: 4K leaves", "lookup", LOOKUPS, l4, "-");
+        fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups: 2M leaves", "lookup", LOOKUPS, l2, "-");
     }
     fprintf(csv, "random lookups 4K leaves,lookup,%d,%.3f,\nrandom lookups 2M leaves,lookup,%d,%.3f,\n",
             LOOKUPS, l4, LOOKUPS, l2);

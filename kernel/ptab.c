@@ -246,15 +246,15 @@ static bool upgrade_only(const struct ptab *t, unsigned l, pte_t old, pte_t new)
     return a.mt == b.mt && (a.perm & ~b.perm) == 0 && ((a.perm ^ b.perm) & ~PTAB_ACCESS) == 0;
 }
 
-/* Write leaf value new over the leaf or hole old at p and record the flush decision. */
+/* Write leaf value new over the leaf or hole old at p and record the flush decision.
+ * (Invariant: an entry is present iff it is non-zero; holes are all-zero for L1TF.) */
 static void set_leaf(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t new)
 {
-    const struct ptab_fmt *f = u->t->fmt;
     if (old == new)
         return;
     store(u->t, p, new);
     u->res->changed++;
-    if (f->present(old) && (!f->present(new) || !upgrade_only(u->t, l, old, new)))
+    if (old && (!new || !upgrade_only(u->t, l, old, new)))
         u->res->flush = true;
 }
 
@@ -396,6 +396,11 @@ static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
     pte_t *tb = tab(u->t, tpa);
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
+    if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */
+        for (unsigned i = LEVEL_INDEX(lo, 0); i <= LEVEL_INDEX(hi, 0); i++)
+            set_leaf(u, &tb[i], 0, load(&tb[i]), leaf_for(u, 0, base + i * size));
+        return E_OK;
+    }
     for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
         int r = update_entry(u, &tb[i], l, base + i * size);
         if (r != E_OK)
