@@ -571,6 +571,54 @@ static void kept_table_is_not_replaced_by_large_leaf(void **state)
     fx_done(&x);
 }
 
+/* A walker on "another core" that installs a table while ours is being allocated. */
+static struct { struct fx *x; vaddr_t va; bool armed; } racer;
+
+/* env->alloc that lets the racing walker win before handing out our frame. */
+static paddr_t racing_alloc(void *ctx)
+{
+    unsigned l;
+    if (racer.armed) {
+        racer.armed = false;
+        assert_non_null(ptab_walk(&racer.x->t, racer.va, 0, true, &l));
+    }
+    return racer.x->fm.env.alloc(ctx);
+}
+
+/* A walker that loses the race to install a table frees its own at once and uses the winner's. */
+static void walker_losing_install_race_frees_its_table(void **state)
+{
+    (void)state;
+    struct fx x; unsigned l;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    struct ptab_env env = x.fm.env;
+    env.alloc = racing_alloc;
+    x.t.env = &env;
+    racer.x = &x; racer.va = GiB(7); racer.armed = true;
+    pte_t *p = ptab_walk(&x.t, GiB(7), 0, true, &l);
+    x.t.env = &x.fm.env;
+    assert_int_equal(l, 0);
+    unsigned l2;
+    assert_ptr_equal(p, ptab_walk(&x.t, GiB(7), 0, false, &l2));
+    assert_int_equal(fx_count(&x), 4);
+    assert_int_equal(x.fm.nlive, 4);        /* the loser's frame went back at once */
+    fx_done(&x);
+}
+
+/* sync_from reports E_NOMEM when the per-core root needs a table and none is left; nothing changes. */
+static void sync_without_memory_reports_nomem(void **state)
+{
+    (void)state;
+    struct pair p; struct ptab_map m;
+    pair_init(&p);
+    assert_int_equal(fx_upd(&p.m, MiB(2), PG, PA, RW), E_OK);
+    p.m.fm.fail_after = 0;
+    assert_int_equal(ptab_sync_from(&p.loc, &p.m.t, MiB(2), MiB(2), MiB(4)), E_NOMEM);
+    assert_false(ptab_lookup(&p.loc, MiB(2), &m));
+    p.m.fm.fail_after = -1;
+    pair_done(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +662,8 @@ int main(void)
         cmocka_unit_test(sync_without_master_mapping_reports_noent),
         cmocka_unit_test(keep_level_keeps_shared_tables_after_unmap),
         cmocka_unit_test(kept_table_is_not_replaced_by_large_leaf),
+        cmocka_unit_test(walker_losing_install_race_frees_its_table),
+        cmocka_unit_test(sync_without_memory_reports_nomem),
     };
     return cmocka_run_group_tests_name("ptab_ops", tests, NULL, NULL);
 }
