@@ -8,6 +8,15 @@
  * Levels are numbered from the leaves: level 0 entries map 4 KiB, level 1
  * entries 2 MiB, level 2 entries 1 GiB; the root table is level levels-1.
  * A "table at level l" holds the entries of level l.
+ *
+ * Use for the lecture's Space_mem (levels = 4 or 5):
+ *   master hpt:  ptab_init(&hpt, &ptab_hpt, env, levels, 0); hpt.keep_level = levels - 2;
+ *                (tables below the root are shared with per-core roots: never detached)
+ *   loc[cpu]:    ptab_init(&loc, &ptab_hpt, env, levels, 0); loc.own_level = levels - 1;
+ *                fault: ptab_sync_from(&loc, &hpt, addr, 0, USER_ADDR) == E_OK -> retry
+ *   update:      ptab_update(&hpt, ...) -> res.flush: shoot down (res.detached: full flush,
+ *                else INVLPG per page); then ptab_dfree_release(&df, env).
+ * Invariant: an entry is present iff it is non-zero (holes are all-zero: L1TF).
  */
 #pragma once
 #include "types.h"
