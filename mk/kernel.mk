@@ -39,7 +39,10 @@ $(KOBJ)/%.o: %.S $(KERNEL_STAMP)
 $(KOBJ)/kernel64.elf: $(KERNEL_OBJS) arch/x86_64/kernel.ld
 	$(KERNEL_LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS)
 
-$(BUILD)/kernel.elf: $(KOBJ)/kernel64.elf
-	objcopy -O elf32-i386 $< $@
+# 32-bit copy for the loaders: virtual = physical addresses (GRUB's multiboot2
+# wants the physical entry inside a segment's p_vaddr range; QEMU loads by p_paddr).
+KERNEL_VOFFSET := 0xffffffff80e00000
+$(BUILD)/kernel.elf: $(KOBJ)/kernel64.elf mk/kernel.mk
+	objcopy -O elf32-i386 --change-section-vma '*-$(KERNEL_VOFFSET)' $< $@
 
 -include $(KERNEL_OBJS:.o=.d)

@@ -1,0 +1,37 @@
+# Running the kernel in QEMU.
+#
+#   make run [SMP=n] [MEM=size] [CMDLINE="words"]   boot build/kernel.elf (COM1 on stdio; Ctrl-A X quits)
+#   make debug                                        same, stopped at the first instruction with a
+#                                                     gdb stub on :1234 (see README: gdb)
+#   make iso                                          GRUB rescue ISO build/tessera.iso (multiboot2)
+#
+# build/root.elf is passed as a multiboot module when it exists.
+
+QEMU       ?= qemu-system-x86_64
+CMDLINE    ?=
+# ISO_CMDLINE: kernel command line baked into the ISO's grub.cfg
+ISO_CMDLINE ?=
+ISO         ?= $(BUILD)/tessera.iso
+QEMU_FLAGS := -cpu max -nographic -no-reboot -serial mon:stdio \
+              -device isa-debug-exit,iobase=0x501,iosize=2 -smp $(SMP) -m $(MEM)
+ROOT_MOD    = $(if $(wildcard $(BUILD)/root.elf),-initrd $(BUILD)/root.elf)
+
+.PHONY: run debug iso
+
+run: all setup
+	$(QEMU) $(QEMU_FLAGS) -kernel $(BUILD)/kernel.elf -append "$(CMDLINE)" $(ROOT_MOD)
+
+debug: all setup
+	$(QEMU) $(QEMU_FLAGS) -kernel $(BUILD)/kernel.elf -append "$(CMDLINE)" $(ROOT_MOD) -s -S
+
+iso: $(ISO)
+
+# The ISO is rebuilt every time: its grub.cfg depends on ISO_CMDLINE.
+.PHONY: $(ISO)
+$(ISO): $(BUILD)/kernel.elf
+	@rm -rf $@.d && mkdir -p $@.d/boot/grub
+	cp $(BUILD)/kernel.elf $@.d/boot/kernel.elf
+	$(if $(wildcard $(BUILD)/root.elf),cp $(BUILD)/root.elf $@.d/boot/root.elf)
+	printf 'set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_output serial\nmenuentry "Tessera" {\n  multiboot2 /boot/kernel.elf %s\n%b  boot\n}\n' \
+	    "$(ISO_CMDLINE)" "$(if $(wildcard $(BUILD)/root.elf),  module2 /boot/root.elf root\n)" > $@.d/boot/grub/grub.cfg
+	grub-mkrescue -o $@ $@.d 2>/dev/null
