@@ -86,10 +86,16 @@ static size_t probes(const struct op *op, vaddr_t *p)
     return n;
 }
 
+/* Formats the scenarios run on. */
+static const struct { const struct ptab_fmt *f; unsigned levels, caps; } fmts[] = {
+    { &ptab_hpt, 4, 0 }, { &ptab_ept, 4, PTAB_CAP_EPT_MBEC }, { &ptab_dpt, 3, PTAB_CAP_DPT_SNP },
+};
+static size_t cur_fmt;
+
 /* Build the scenario's old state in x (setup updates, deferred frames released). */
 static void build(struct fx *x, const struct scenario *s)
 {
-    fx_init(x, &ptab_hpt, 4, 0, 4096);
+    fx_init(x, fmts[cur_fmt].f, fmts[cur_fmt].levels, fmts[cur_fmt].caps, 4096);
     for (size_t i = 0; i < ARRAY_SIZE(s->setup); i++)
         if (s->setup[i].size)
             assert_int_equal(fx_upd(x, s->setup[i].va, s->setup[i].size, s->setup[i].pa, s->setup[i].attr), E_OK);
@@ -214,5 +220,11 @@ int main(void)
         cmocka_unit_test(out_of_memory_at_every_allocation_keeps_tables_consistent),
         cmocka_unit_test(retry_after_out_of_memory_completes_update),
     };
-    return cmocka_run_group_tests_name("ptab_atomic", tests, NULL, NULL);
+    int failed = 0;
+    for (cur_fmt = 0; cur_fmt < ARRAY_SIZE(fmts); cur_fmt++) {
+        char name[64];
+        snprintf(name, sizeof(name), "ptab_atomic_%s", fmts[cur_fmt].f->name);
+        failed |= cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    }
+    return failed;
 }

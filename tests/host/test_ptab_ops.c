@@ -619,6 +619,23 @@ static void sync_without_memory_reports_nomem(void **state)
     pair_done(&p);
 }
 
+/* With the deferred list's slots used up, a large map over a table goes into the table instead. */
+static void full_deferred_list_maps_into_table_instead_of_replacing_it(void **state)
+{
+    (void)state;
+    struct fx x;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(fx_upd(&x, MiB(2), 4 * PG, PA, RO), E_OK);
+    x.df.n = PTAB_DFREE_SLOTS;              /* pretend earlier updates filled every slot */
+    assert_int_equal(fx_upd(&x, MiB(2), MiB(2), PA + GiB(1), RW), E_OK);
+    x.df.n = 0;
+    fx_expect(&x, MiB(2), PA + GiB(1), PG);
+    fx_expect(&x, MiB(4) - PG, PA + GiB(1) + MiB(2) - PG, PG);
+    assert_false(x.res.detached);
+    assert_int_equal(x.res.changed, 512);
+    fx_done(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +681,7 @@ int main(void)
         cmocka_unit_test(kept_table_is_not_replaced_by_large_leaf),
         cmocka_unit_test(walker_losing_install_race_frees_its_table),
         cmocka_unit_test(sync_without_memory_reports_nomem),
+        cmocka_unit_test(full_deferred_list_maps_into_table_instead_of_replacing_it),
     };
     return cmocka_run_group_tests_name("ptab_ops", tests, NULL, NULL);
 }
