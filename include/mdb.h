@@ -1,0 +1,100 @@
+/*
+ * Mapping database: delegation and recursive revocation (lecture: "Mapping Concept").
+ *
+ * One mechanism for all three space kinds; the unit is a page (SPACE_MEM), a port
+ * (SPACE_PIO) or a selector (SPACE_OBJ). A node says: space S holds units
+ * [base, base+size) with `rights`, and unit base+i refers to target+i (physical page
+ * number, port number, or object value). Every node except a root (inserted with
+ * mdb_insert_root) has a parent, the node it was delegated from. Delegation keeps the
+ * target, so a child's target range lies inside its parent's target range and its
+ * rights are a subset of its parent's. Revocation works on target ranges: revoking
+ * in N removes rights from the overlapping part of every node derived from N.
+ *
+ * The database applies its effects through the space's hooks (struct mdb_ops); the
+ * kernel implements them with the page tables, the I/O bitmap or capability slots.
+ *
+ * Concurrency: the database has no lock of its own. Every call that takes a
+ * struct mdb * must be serialised by the caller (one lock per database). Between two
+ * mdb_revoke_step() calls of one revoke the lock may be dropped and any other call may
+ * run, including other revokes, delegations and teardowns of other spaces; the only
+ * rule is that the revoke's space must not be torn down while the revoke is pending.
+ * mdb_lookup() only reads; it still needs the lock (or the caller's own exclusion).
+ */
+#pragma once
+#include "types.h"
+#include "abi.h"
+
+struct mdb_space;
+
+/* Hooks into a space; called with the database lock held. They must not fail. */
+struct mdb_ops {
+    /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
+    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
+    /* Reduce the rights of [base, base+size) to rights (non-zero, a subset). */
+    void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
+    /* Remove [base, base+size) entirely. */
+    void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
+};
+
+/* Node memory, injected so the host tests can fail any allocation. */
+struct mdb {
+    void *(*alloc)(size_t size);    /* returns NULL when out of memory */
+    void (*free)(void *p);
+    uint64_t pass;                  /* internal: numbers split passes */
+};
+
+struct mdb_node;
+
+/* One space of one PD as the database sees it. Initialise with mdb_space_init. */
+struct mdb_space {
+    const struct mdb_ops *ops;
+    void *owner;                    /* the kernel's space object (for the hooks) */
+    uint64_t limit;                 /* valid units are [0, limit) */
+    struct mdb_node *root;          /* internal: AVL tree of nodes keyed by base */
+    size_t nodes;                   /* number of nodes in this space */
+};
+
+/* A node as reported by lookups and walks. */
+struct mdb_info {
+    const struct mdb_node *node;    /* identity of the node */
+    const struct mdb_node *parent;  /* NULL for a root */
+    struct mdb_space *space;
+    uint64_t base, size, target;
+    unsigned rights;
+    struct mdb_space *src_space;    /* parent's space, NULL for a root */
+    uint64_t src_unit;              /* the parent's unit that base derives from */
+};
+
+/* What a delegation did at the destination (for the TLB flush decision). */
+#define MDB_CREATED  (1u << 0)  /* a translation was added into a hole: no flush needed */
+#define MDB_UPGRADED (1u << 1)  /* rights of an existing translation grew: no flush needed */
+/* Never reported: an existing translation overwritten or downgraded (refused with E_BUSY). */
+
+/* A resumable revoke; its fields are private. */
+struct mdb_revoke {
+    struct mdb_space *space;
+    uint64_t next, end;             /* units still to do: [next, end) */
+    unsigned rights;                /* rights to remove */
+    bool include_self;
+};
+
+/* Step results besides the status codes of abi.h. */
+#define MDB_MORE (-1)               /* mdb_revoke_step/mdb_teardown_step: call again */
+
+void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
+void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
+
+int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights);
+int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
+                 struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+                 unsigned mask, unsigned *effect);
+int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
+                     uint64_t size, unsigned rights, bool include_self);
+int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t budget);
+int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
+               unsigned rights, bool include_self);
+int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget);
+int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out);
+size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max);
+bool mdb_check(struct mdb_space *s);

@@ -1,0 +1,526 @@
+/* Mapping database: delegation, recursive revocation, validation, OOM, preemption. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include "test_mdb_fake.h"
+
+#define MEM_RW (MEM_R | MEM_W)
+#define MEM_RX (MEM_R | MEM_X)
+
+#define ROOT_SIZE   64      /* units A holds from boot */
+#define ROOT_TARGET 1000    /* target of A's unit 0 */
+
+static struct mdb db;
+static struct fake_space A, B, C, D;
+static unsigned effect;
+
+/* Fixture: A holds [0, 64) -> 1000.. with all rights; B, C, D are empty. */
+static int setup(void **state)
+{
+    (void)state;
+    fake_db_init(&db);
+    fake_space_init(&A, FAKE_UNITS);
+    fake_space_init(&B, FAKE_UNITS);
+    fake_space_init(&C, FAKE_UNITS);
+    fake_space_init(&D, FAKE_UNITS);
+    return mdb_insert_root(&db, &A.s, 0, ROOT_SIZE, ROOT_TARGET, MEM_RWX);
+}
+
+/* Fixture end: tearing every space down frees every node; hooks agreed throughout. */
+static int teardown(void **state)
+{
+    (void)state;
+    struct fake_space *all[] = { &A, &B, &C, &D };
+    for (unsigned i = 0; i < ARRAY_SIZE(all); i++)
+        if (!fake_agrees(all[i]))
+            return -1;
+    for (unsigned i = 0; i < ARRAY_SIZE(all); i++)
+        fake_teardown(&db, all[i]);
+    return fake_live == 0 ? 0 : -1;
+}
+
+/* Delegate and return the status (effect in the global). */
+static int deleg(struct fake_space *s, uint64_t sb, struct fake_space *d, uint64_t dbase,
+                 uint64_t n, unsigned mask)
+{
+    effect = 0;
+    return mdb_delegate(&db, &s->s, sb, &d->s, dbase, n, mask, &effect);
+}
+
+/* Number of nodes space f consists of. */
+static size_t nodes(struct fake_space *f)
+{
+    return f->s.nodes;
+}
+
+/* Dumps of all four spaces. */
+struct world {
+    struct fake_dump d[4];
+};
+
+/* Record everything observable. */
+static void snapshot(struct world *w)
+{
+    fake_dump(&A, &w->d[0]);
+    fake_dump(&B, &w->d[1]);
+    fake_dump(&C, &w->d[2]);
+    fake_dump(&D, &w->d[3]);
+}
+
+/* Whether nothing observable changed since w. */
+static bool unchanged(const struct world *w)
+{
+    struct world now;
+    snapshot(&now);
+    for (int i = 0; i < 4; i++)
+        if (!fake_dump_equal(&w->d[i], &now.d[i]))
+            return false;
+    return true;
+}
+
+/* Build A -> B -> C over the first 16 units. */
+static void chain_abc(void)
+{
+    assert_int_equal(deleg(&A, 0, &B, 100, 16, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 100, &C, 200, 16, MEM_RWX), E_OK);
+}
+
+static void a_root_maps_its_range_into_the_space(void **state)
+{
+    (void)state;
+    struct mdb_info in;
+    assert_int_equal(mdb_lookup(&A.s, 5, &in), E_OK);
+    assert_int_equal(in.target + (5 - in.base), ROOT_TARGET + 5);
+    assert_int_equal(in.rights, MEM_RWX);
+    assert_null(in.src_space);
+    assert_int_equal(A.rights[63], MEM_RWX);
+    assert_int_equal(A.rights[64], 0);
+}
+
+static void a_root_over_an_occupied_range_is_refused_busy(void **state)
+{
+    (void)state;
+    assert_int_equal(mdb_insert_root(&db, &A.s, 63, 2, 5000, MEM_R), E_BUSY);
+    assert_int_equal(mdb_insert_root(&db, &A.s, 64, 2, 5000, MEM_R), E_OK);
+}
+
+static void lookup_of_an_empty_unit_is_noent(void **state)
+{
+    (void)state;
+    struct mdb_info in;
+    assert_int_equal(mdb_lookup(&B.s, 0, &in), E_NOENT);
+}
+
+static void delegation_into_a_hole_creates_a_mapping_with_intersected_rights(void **state)
+{
+    (void)state;
+    struct mdb_info in;
+    assert_int_equal(deleg(&A, 4, &B, 10, 2, MEM_R | MEM_X), E_OK);
+    assert_int_equal(effect, MDB_CREATED);
+    assert_int_equal(mdb_lookup(&B.s, 11, &in), E_OK);
+    assert_int_equal(in.rights, MEM_R | MEM_X);
+    assert_int_equal(in.target + (11 - in.base), ROOT_TARGET + 5);
+    assert_ptr_equal(in.src_space, &A.s);
+    assert_int_equal(in.src_unit + (11 - in.base), 5);
+    assert_int_equal(B.rights[12], 0);
+}
+
+static void revoking_at_a_removes_access_in_b_and_c(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_RWX, false), E_OK);
+    for (int i = 0; i < 16; i++) {
+        assert_int_equal(B.rights[100 + i], 0);
+        assert_int_equal(C.rights[200 + i], 0);
+    }
+    assert_int_equal(nodes(&B) + nodes(&C), 0);
+}
+
+static void revoking_at_b_leaves_a_intact(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &B.s, 100, 16, MEM_RWX, true), E_OK);
+    assert_int_equal(A.rights[0], MEM_RWX);
+    assert_int_equal(B.rights[100], 0);
+    assert_int_equal(C.rights[200], 0);
+}
+
+static void revoke_without_include_self_keeps_the_callers_mapping(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &B.s, 100, 16, MEM_RWX, false), E_OK);
+    assert_int_equal(B.rights[105], MEM_RWX);
+    assert_int_equal(C.rights[205], 0);
+}
+
+static void revoke_with_include_self_removes_the_callers_mapping_too(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_RWX, true), E_OK);
+    assert_int_equal(A.rights[0], 0);
+    assert_int_equal(A.rights[16], MEM_RWX);
+}
+
+static void revoking_a_fan_out_tree_reaches_every_branch(void **state)
+{
+    (void)state;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&A, 0, &C, 0, 8, MEM_RW), E_OK);
+    assert_int_equal(deleg(&B, 0, &D, 0, 4, MEM_R), E_OK);
+    assert_int_equal(deleg(&B, 4, &D, 10, 4, MEM_W), E_OK);
+    assert_int_equal(deleg(&C, 2, &D, 20, 4, MEM_RW), E_OK);
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(nodes(&B) + nodes(&C) + nodes(&D), 0);
+    assert_int_equal(A.rights[7], MEM_RWX);
+}
+
+static void revoking_one_right_downgrades_every_derived_mapping(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_W, false), E_OK);
+    assert_int_equal(A.rights[3], MEM_RWX);
+    assert_int_equal(B.rights[103], MEM_R | MEM_X);
+    assert_int_equal(C.rights[203], MEM_R | MEM_X);
+    assert_true(B.protects > 0 && C.protects > 0);
+    assert_int_equal(B.unmaps + C.unmaps, 0);
+}
+
+static void revoking_the_middle_of_a_mapping_splits_it_into_three(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &B.s, 104, 4, MEM_W, true), E_OK);
+    assert_int_equal(nodes(&B), 3);
+    assert_int_equal(nodes(&C), 3);
+    assert_int_equal(B.rights[103], MEM_RWX);
+    assert_int_equal(B.rights[104], MEM_R | MEM_X);
+    assert_int_equal(B.rights[107], MEM_R | MEM_X);
+    assert_int_equal(B.rights[108], MEM_RWX);
+    assert_int_equal(C.rights[207], MEM_R | MEM_X);
+    assert_int_equal(C.rights[208], MEM_RWX);
+}
+
+static void removing_the_middle_of_a_mapping_leaves_two_pieces(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &A.s, 4, 4, MEM_RWX, false), E_OK);
+    assert_int_equal(nodes(&B), 2);
+    assert_int_equal(nodes(&C), 2);
+    assert_int_equal(C.rights[203], MEM_RWX);
+    assert_int_equal(C.rights[204], 0);
+    assert_int_equal(C.rights[208], MEM_RWX);
+}
+
+static void partial_delegation_derives_only_the_delegated_units(void **state)
+{
+    (void)state;
+    assert_int_equal(deleg(&A, 0, &B, 0, 16, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 5, &C, 0, 3, MEM_R), E_OK);
+    assert_int_equal(mdb_revoke(&db, &B.s, 0, 5, MEM_RWX, false), E_OK);
+    assert_int_equal(C.rights[0], MEM_R);
+    assert_int_equal(mdb_revoke(&db, &B.s, 7, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(C.rights[1], MEM_R);
+    assert_int_equal(C.rights[2], 0);
+}
+
+static void a_source_range_over_adjacent_nodes_gives_one_child_per_piece(void **state)
+{
+    (void)state;
+    struct mdb_info in[4];
+    assert_int_equal(deleg(&A, 0, &B, 0, 4, MEM_RW), E_OK);
+    assert_int_equal(deleg(&A, 10, &B, 4, 4, MEM_R), E_OK);
+    assert_int_equal(deleg(&B, 2, &C, 0, 4, MEM_RWX), E_OK);
+    assert_int_equal(mdb_walk(&C.s, in, 4), 2);
+    assert_int_equal(in[0].rights, MEM_RW);
+    assert_int_equal(in[1].rights, MEM_R);
+    assert_int_equal(in[1].target, ROOT_TARGET + 10);
+}
+
+static void redelegating_with_more_rights_upgrades_without_overwriting(void **state)
+{
+    (void)state;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_R), E_OK);
+    assert_int_equal(deleg(&B, 0, &C, 0, 8, MEM_R), E_OK);
+    assert_int_equal(deleg(&A, 2, &B, 2, 2, MEM_W), E_OK);
+    assert_int_equal(effect, MDB_UPGRADED);
+    assert_int_equal(B.rights[1], MEM_R);
+    assert_int_equal(B.rights[2], MEM_RW);
+    assert_int_equal(B.rights[4], MEM_R);
+    assert_int_equal(C.rights[2], MEM_R);
+    /* The derived mapping in C still hangs off B: revoking B reaches it. */
+    assert_int_equal(mdb_revoke(&db, &B.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(nodes(&C), 0);
+}
+
+static void a_delegation_that_half_fills_a_hole_creates_and_upgrades(void **state)
+{
+    (void)state;
+    assert_int_equal(deleg(&A, 0, &B, 0, 4, MEM_R), E_OK);
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RW), E_OK);
+    assert_int_equal(effect, MDB_CREATED | MDB_UPGRADED);
+    assert_int_equal(nodes(&B), 1);
+    assert_int_equal(B.rights[7], MEM_RW);
+}
+
+static void redelegating_the_same_rights_reports_no_effect(void **state)
+{
+    (void)state;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RW), E_OK);
+    unsigned maps = B.maps;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_R), E_OK);
+    assert_int_equal(effect, 0);
+    assert_int_equal(B.maps, maps);
+}
+
+static void delegation_over_a_foreign_mapping_is_busy_and_changes_nothing(void **state)
+{
+    (void)state;
+    struct world w;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RW), E_OK);
+    snapshot(&w);
+    assert_int_equal(deleg(&A, 1, &B, 0, 8, MEM_RW), E_BUSY);     /* other source unit */
+    assert_int_equal(deleg(&A, 0, &B, 4, 8, MEM_RW), E_BUSY);     /* shifted */
+    assert_int_equal(deleg(&A, 0, &A, 10, 20, MEM_RW), E_BUSY);   /* onto itself */
+    assert_true(unchanged(&w));
+}
+
+static void every_delegation_error_leaves_the_database_unchanged(void **state)
+{
+    (void)state;
+    struct world w;
+    assert_int_equal(deleg(&A, 0, &B, 0, 4, MEM_R), E_OK);
+    snapshot(&w);
+    assert_int_equal(deleg(&A, 0, &C, 0, 0, MEM_R), E_ARG);
+    assert_int_equal(deleg(&A, 0, &C, 0, 4, 0), E_ARG);
+    assert_int_equal(deleg(&A, UINT64_MAX - 1, &C, 0, 4, MEM_R), E_RANGE);
+    assert_int_equal(deleg(&A, 0, &C, UINT64_MAX - 1, 4, MEM_R), E_RANGE);
+    assert_int_equal(deleg(&A, 0, &C, FAKE_UNITS - 2, 4, MEM_R), E_RANGE);
+    assert_int_equal(deleg(&A, 60, &C, 0, 8, MEM_R), E_NOENT);     /* runs off A's root */
+    assert_int_equal(deleg(&B, 0, &C, 0, 4, MEM_W), E_PERM);       /* B only has R */
+    assert_int_equal(deleg(&A, 10, &B, 2, 4, MEM_R), E_BUSY);
+    assert_true(unchanged(&w));
+}
+
+static void every_revoke_error_leaves_the_database_unchanged(void **state)
+{
+    (void)state;
+    struct world w;
+    struct mdb_revoke op;
+    chain_abc();
+    snapshot(&w);
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 0, MEM_R, true), E_ARG);
+    assert_int_equal(mdb_revoke(&db, &A.s, 0, 4, 0, true), E_ARG);
+    assert_int_equal(mdb_revoke(&db, &A.s, UINT64_MAX, 2, MEM_R, true), E_RANGE);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, FAKE_UNITS - 1, 2, MEM_R, true), E_RANGE);
+    assert_true(unchanged(&w));
+}
+
+static void revoking_an_empty_range_succeeds_and_changes_nothing(void **state)
+{
+    (void)state;
+    struct world w;
+    chain_abc();
+    snapshot(&w);
+    assert_int_equal(mdb_revoke(&db, &D.s, 0, 100, MEM_RWX, true), E_OK);
+    assert_true(unchanged(&w));
+}
+
+static void delegation_out_of_memory_at_every_allocation_changes_nothing(void **state)
+{
+    (void)state;
+    struct world w;
+    int err = E_NOMEM;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
+    assert_int_equal(deleg(&A, 20, &B, 116, 4, MEM_R), E_OK);
+    snapshot(&w);
+    /* Upgrade B's middle (splits in B and C) and fill the hole after B: many nodes. */
+    for (long k = 0; err == E_NOMEM; k++) {
+        fake_reset();
+        fake_fail_at = k;
+        err = deleg(&A, 2, &B, 102, 20, MEM_RWX);
+        if (err == E_NOMEM)
+            assert_true(unchanged(&w));
+    }
+    fake_reset();
+    assert_int_equal(err, E_BUSY);                     /* 116.. comes from A's 20.. */
+    for (err = E_NOMEM, w.d[0].n = 0; err == E_NOMEM;) {
+        long k = w.d[0].n++;
+        struct world v;
+        snapshot(&v);
+        fake_reset();
+        fake_fail_at = k;
+        err = deleg(&A, 2, &B, 102, 12, MEM_RWX);
+        if (err == E_NOMEM)
+            assert_true(unchanged(&v));
+    }
+    fake_reset();
+    assert_int_equal(err, E_OK);
+    assert_int_equal(effect, MDB_UPGRADED);
+    assert_int_equal(B.rights[105], MEM_RWX);
+    assert_int_equal(C.rights[205], MEM_R | MEM_X);
+}
+
+static void revoke_out_of_memory_changes_nothing_and_can_be_retried(void **state)
+{
+    (void)state;
+    struct world w;
+    struct mdb_revoke op;
+    chain_abc();
+    snapshot(&w);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 4, 4, MEM_W, true), E_OK);
+    for (long k = 0; k < 6; k++) {       /* a later allocation fails: still nothing */
+        fake_reset();
+        fake_fail_at = k;
+        assert_int_equal(mdb_revoke_step(&db, &op, 64), E_NOMEM);
+        assert_true(unchanged(&w));
+    }
+    fake_reset();
+    assert_int_equal(mdb_revoke_step(&db, &op, 64), E_OK);
+    assert_int_equal(C.rights[204], MEM_R | MEM_X);
+}
+
+/* Build the same delegation tree in the current world (fan-out plus a chain). */
+static void build_tree(void)
+{
+    assert_int_equal(deleg(&A, 0, &B, 0, 40, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 3, &C, 50, 30, MEM_RW), E_OK);
+    assert_int_equal(deleg(&A, 10, &D, 0, 20, MEM_RX), E_OK);
+    assert_int_equal(deleg(&C, 55, &D, 30, 10, MEM_R), E_OK);
+    assert_int_equal(deleg(&B, 0, &B, 100, 20, MEM_RW), E_OK);   /* within one space */
+}
+
+/* Per-unit contents of the four arrays (node identities aside). */
+struct arrays {
+    unsigned r[4][FAKE_UNITS];
+    size_t n[4];
+};
+
+/* Record the per-unit rights and node counts. */
+static void arrays_get(struct arrays *a)
+{
+    struct fake_space *all[] = { &A, &B, &C, &D };
+    for (int i = 0; i < 4; i++) {
+        memcpy(a->r[i], all[i]->rights, sizeof(a->r[i]));
+        a->n[i] = nodes(all[i]);
+        assert_true(fake_agrees(all[i]));
+    }
+}
+
+static void a_revoke_in_budget_one_steps_equals_one_big_step(void **state)
+{
+    struct arrays big, small;
+    struct mdb_revoke op;
+    int err, steps = 0;
+    build_tree();
+    assert_int_equal(mdb_revoke(&db, &A.s, 5, 30, MEM_W, true), E_OK);
+    arrays_get(&big);
+    teardown(state);
+    setup(state);
+    build_tree();
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 5, 30, MEM_W, true), E_OK);
+    while ((err = mdb_revoke_step(&db, &op, 1)) == MDB_MORE)
+        steps++;
+    assert_int_equal(err, E_OK);
+    assert_int_equal(steps, 29);
+    arrays_get(&small);
+    assert_memory_equal(&big, &small, sizeof(big));
+}
+
+static void a_partial_right_revoke_in_small_steps_does_not_fragment(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    chain_abc();
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_X, false), E_OK);
+    while (mdb_revoke_step(&db, &op, 1) == MDB_MORE)
+        ;
+    assert_int_equal(nodes(&B), 1);
+    assert_int_equal(nodes(&C), 1);
+    assert_int_equal(C.rights[215], MEM_RW);
+}
+
+static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 2), MDB_MORE);        /* units 0, 1 done */
+    assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
+    assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
+    assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
+    while (mdb_revoke_step(&db, &op, 2) == MDB_MORE)
+        ;
+    assert_int_equal(C.rights[6], 0);
+    assert_int_equal(C.rights[0], MEM_RW);
+}
+
+static void teardown_of_a_middle_space_removes_it_and_what_derives_from_it(void **state)
+{
+    (void)state;
+    chain_abc();
+    assert_int_equal(deleg(&A, 20, &D, 0, 4, MEM_R), E_OK);
+    long before = fake_live;
+    while (mdb_teardown_step(&db, &B.s, 1) == MDB_MORE)
+        ;
+    assert_int_equal(nodes(&B) + nodes(&C), 0);
+    assert_int_equal(fake_live, before - 2);
+    assert_int_equal(A.rights[0], MEM_RWX);
+    assert_int_equal(D.rights[0], MEM_R);
+}
+
+static void teardown_frees_every_node(void **state)
+{
+    (void)state;
+    build_tree();
+    fake_teardown(&db, &A);
+    assert_int_equal(nodes(&A) + nodes(&B) + nodes(&C) + nodes(&D), 0);
+    assert_int_equal(fake_live, 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(a_root_maps_its_range_into_the_space),
+        T(a_root_over_an_occupied_range_is_refused_busy),
+        T(lookup_of_an_empty_unit_is_noent),
+        T(delegation_into_a_hole_creates_a_mapping_with_intersected_rights),
+        T(revoking_at_a_removes_access_in_b_and_c),
+        T(revoking_at_b_leaves_a_intact),
+        T(revoke_without_include_self_keeps_the_callers_mapping),
+        T(revoke_with_include_self_removes_the_callers_mapping_too),
+        T(revoking_a_fan_out_tree_reaches_every_branch),
+        T(revoking_one_right_downgrades_every_derived_mapping),
+        T(revoking_the_middle_of_a_mapping_splits_it_into_three),
+        T(removing_the_middle_of_a_mapping_leaves_two_pieces),
+        T(partial_delegation_derives_only_the_delegated_units),
+        T(a_source_range_over_adjacent_nodes_gives_one_child_per_piece),
+        T(redelegating_with_more_rights_upgrades_without_overwriting),
+        T(a_delegation_that_half_fills_a_hole_creates_and_upgrades),
+        T(redelegating_the_same_rights_reports_no_effect),
+        T(delegation_over_a_foreign_mapping_is_busy_and_changes_nothing),
+        T(every_delegation_error_leaves_the_database_unchanged),
+        T(every_revoke_error_leaves_the_database_unchanged),
+        T(revoking_an_empty_range_succeeds_and_changes_nothing),
+        T(delegation_out_of_memory_at_every_allocation_changes_nothing),
+        T(revoke_out_of_memory_changes_nothing_and_can_be_retried),
+        T(a_revoke_in_budget_one_steps_equals_one_big_step),
+        T(a_partial_right_revoke_in_small_steps_does_not_fragment),
+        T(a_delegation_between_revoke_steps_does_not_escape_the_revoke),
+        T(teardown_of_a_middle_space_removes_it_and_what_derives_from_it),
+        T(teardown_frees_every_node),
+    };
+    return cmocka_run_group_tests_name("mdb", tests, NULL, NULL);
+}

@@ -1,0 +1,130 @@
+/* Host fakes for the mapping database: see test_mdb_fake.h. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "test_mdb_fake.h"
+
+long fake_live, fake_fail_at = -1, fake_allocs;
+
+/* The fake space that contains s. */
+static struct fake_space *fake_of(struct mdb_space *s)
+{
+    return (struct fake_space *)s;
+}
+
+/* Hook: map into a hole, or raise rights on the same target. */
+static void fake_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+{
+    struct fake_space *f = fake_of(s);
+    f->maps++;
+    for (uint64_t i = 0; i < size; i++) {
+        unsigned old = f->rights[base + i];
+        assert_true(rights != 0);
+        assert_true(old == 0 || (!(old & ~rights) && f->target[base + i] == target + i));
+        f->rights[base + i] = rights;
+        f->target[base + i] = target + i;
+    }
+}
+
+/* Hook: lower rights of mapped units to a non-empty subset. */
+static void fake_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+{
+    struct fake_space *f = fake_of(s);
+    f->protects++;
+    for (uint64_t i = 0; i < size; i++) {
+        unsigned old = f->rights[base + i];
+        assert_true(old != 0 && rights != 0 && !(rights & ~old));
+        f->rights[base + i] = rights;
+    }
+}
+
+/* Hook: remove mapped units. */
+static void fake_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+{
+    struct fake_space *f = fake_of(s);
+    f->unmaps++;
+    for (uint64_t i = 0; i < size; i++) {
+        assert_true(f->rights[base + i] != 0);
+        f->rights[base + i] = 0;
+        f->target[base + i] = 0;
+    }
+}
+
+const struct mdb_ops fake_ops = { fake_map, fake_protect, fake_unmap };
+
+/* Forget injected failures and the allocation count. */
+void fake_reset(void)
+{
+    fake_fail_at = -1;
+    fake_allocs = 0;
+}
+
+/* malloc, except that allocation number fake_fail_at fails. */
+void *fake_alloc(size_t size)
+{
+    if (fake_allocs++ == fake_fail_at)
+        return NULL;
+    fake_live++;
+    return malloc(size);
+}
+
+/* free, counting live nodes. */
+void fake_free(void *p)
+{
+    fake_live--;
+    free(p);
+}
+
+/* An empty fake space with valid units [0, limit). */
+void fake_space_init(struct fake_space *f, uint64_t limit)
+{
+    memset(f, 0, sizeof(*f));
+    mdb_space_init(&f->s, &fake_ops, f, limit);
+}
+
+/* A database on the fake allocator. */
+void fake_db_init(struct mdb *db)
+{
+    fake_reset();
+    mdb_init(db, fake_alloc, fake_free);
+}
+
+/* Whether the hooks' array agrees with the database's nodes of f, unit by unit. */
+bool fake_agrees(struct fake_space *f)
+{
+    for (uint64_t u = 0; u < FAKE_UNITS; u++) {
+        struct mdb_info in;
+        if (mdb_lookup(&f->s, u, &in) != E_OK) {
+            if (f->rights[u])
+                return false;
+        } else if (f->rights[u] != in.rights || f->target[u] != in.target + (u - in.base)) {
+            return false;
+        }
+    }
+    return mdb_check(&f->s);
+}
+
+/* Copy of everything observable about f. */
+void fake_dump(struct fake_space *f, struct fake_dump *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->n = mdb_walk(&f->s, d->node, FAKE_UNITS);
+    memcpy(d->rights, f->rights, sizeof(d->rights));
+    memcpy(d->target, f->target, sizeof(d->target));
+}
+
+/* Whether two dumps are identical (nodes by identity and contents). */
+bool fake_dump_equal(const struct fake_dump *a, const struct fake_dump *b)
+{
+    return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+/* Tear f down completely with small steps. */
+void fake_teardown(struct mdb *db, struct fake_space *f)
+{
+    while (mdb_teardown_step(db, &f->s, 3) == MDB_MORE)
+        ;
+}
