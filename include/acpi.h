@@ -23,6 +23,7 @@ struct acpi_cpus {
     unsigned skipped;                   /* disabled (incl. online-capable) or duplicate entries */
     uint32_t apic_id[ACPI_MAX_CPUS];    /* APIC id (x2APIC id for type 9 entries) */
     paddr_t lapic_base;                 /* LAPIC MMIO base (override entry wins) */
+    paddr_t root_pa, madt_pa;           /* where the RSDT/XSDT and the MADT were found */
 };
 
 /* Map [pa, pa+len) for reading; NULL if it cannot be reached. */

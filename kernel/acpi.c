@@ -130,6 +130,7 @@ static int parse_madt(paddr_t pa, acpi_map_fn map, void *ctx, unsigned max, stru
     if (!t || len < MADT_ENTRIES)
         return ACPI_E_MADT;
     out->lapic_base = rd32(t + MADT_LAPIC_ADDR);
+    out->madt_pa = pa;
     for (uint32_t off = MADT_ENTRIES; off < len;) {
         uint32_t elen = off + 2 <= len ? rd8(t + off + 1) : 0;
         if (elen < 2 || off + elen > len || !madt_entry(t + off, elen, max, out))
@@ -170,6 +171,7 @@ int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct
     const uint8_t *t = map_table(root, map, ctx, &len);
     if (!t || !sig_is(t, xsdt ? "XSDT" : "RSDT", 4))
         return ACPI_E_ROOT;
+    out->root_pa = root;
     /* Root table: header, then 8-byte (XSDT) or 4-byte (RSDT) table addresses. */
     unsigned step = xsdt ? 8 : 4;
     for (uint32_t off = SDT_HDR_LEN; off + step <= len; off += step) {

@@ -69,6 +69,26 @@ static uint32_t boot_apic_id(void)
     return r[1] >> 24;
 }
 
+/* Print len bytes at physical pa as a C array (command-line word "acpi-dump"). */
+static void dump_table(const char *name, paddr_t pa, size_t len)
+{
+    const uint8_t *p = phys_ident(pa);
+    printk("/* %s at physical 0x%lx, %zu bytes */\nstatic const uint8_t %s[] = {", name, pa, len, name);
+    for (size_t i = 0; i < len; i++)
+        printk("%s0x%02x,", i % 12 ? " " : "\n    ", p[i]);
+    printk("\n};\n");
+}
+
+/* Dump RSDP, root table and MADT, to record real firmware tables for host tests. */
+static void dump_acpi(paddr_t rsdp)
+{
+    const uint8_t *r = phys_ident(rsdp);
+    size_t rlen = r[15] >= 2 ? *(const uint32_t *)(r + 20) : 20;
+    dump_table("rsdp", rsdp, rlen);
+    dump_table("root", smp_cpus.root_pa, *(const uint32_t *)phys_ident(smp_cpus.root_pa + 4));
+    dump_table("madt", smp_cpus.madt_pa, *(const uint32_t *)phys_ident(smp_cpus.madt_pa + 4));
+}
+
 /* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped). */
 void smp_discover(void)
 {
@@ -81,6 +101,8 @@ void smp_discover(void)
         printk("tessera: ACPI/MADT unusable (%d): running on the boot core only\n", r);
         smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = 0xFEE00000 };
     }
+    else if (rsdp && cmdline_has("acpi-dump"))
+        dump_acpi(rsdp);
     for (smp_bsp = 0; smp_bsp < smp_cpus.count && smp_cpus.apic_id[smp_bsp] != me; smp_bsp++)
         ;
     if (smp_bsp == smp_cpus.count)

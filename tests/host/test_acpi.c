@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "acpi.h"
+#include "data/qemu72_pc_smp2_max4.h"
 
 #define MEM_BASE    0x7FE0000UL         /* where QEMU -m 128M puts its tables */
 #define MEM_SIZE    0x4000
@@ -353,6 +354,59 @@ static void tables_outside_reachable_memory_are_reported_not_read(void **state)
     assert_int_equal(acpi_parse(0x1000, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_E_RSDP);
 }
 
+/* Recorded QEMU tables at their recorded physical addresses; other tables unreachable. */
+static const void *map_qemu(paddr_t pa, size_t len, void *ctx)
+{
+    static const struct { paddr_t pa; const uint8_t *b; size_t len; } t[] = {
+        { QEMU_RSDP_PA, qemu_rsdp, sizeof(qemu_rsdp) },
+        { QEMU_ROOT_PA, qemu_root, sizeof(qemu_root) },
+        { QEMU_MADT_PA, qemu_madt, sizeof(qemu_madt) },
+    };
+    (void)ctx;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (pa >= t[i].pa && pa + len <= t[i].pa + t[i].len)
+            return t[i].b + (pa - t[i].pa);
+    return NULL;
+}
+
+static void recorded_qemu_tables_give_the_two_enabled_cores_and_skip_two_hotpluggable(void **state)
+{
+    (void)state;
+    assert_int_equal(acpi_find_rsdp(qemu_rsdp, sizeof(qemu_rsdp)), 0);
+    assert_int_equal(acpi_parse(QEMU_RSDP_PA, map_qemu, NULL, ACPI_MAX_CPUS, &cpus), ACPI_OK);
+    assert_int_equal(cpus.count, 2);
+    assert_int_equal(cpus.apic_id[0], 0);
+    assert_int_equal(cpus.apic_id[1], 1);
+    assert_int_equal(cpus.skipped, 2);
+    assert_int_equal(cpus.excess, 0);
+    assert_int_equal(cpus.lapic_base, 0xFEE00000);
+    assert_int_equal(cpus.madt_pa, QEMU_MADT_PA);
+}
+
+static void recorded_qemu_tables_with_one_flipped_madt_byte_are_rejected(void **state)
+{
+    (void)state;
+    static uint8_t madt[sizeof(qemu_madt)];
+    memcpy(madt, qemu_madt, sizeof(madt));
+    madt[sizeof(madt) - 1] ^= 0x80;
+    memcpy(mem, madt, sizeof(madt));
+    /* Point a copy of the RSDT at the damaged copy in fake memory. */
+    uint8_t *root = mem + 0x1000;
+    memcpy(root, qemu_root, sizeof(qemu_root));
+    for (size_t off = 36; off + 4 <= sizeof(qemu_root); off += 4) {
+        uint32_t v;
+        memcpy(&v, root + off, 4);
+        if (v == QEMU_MADT_PA)
+            put32(root + off, (uint32_t)MEM_BASE);
+    }
+    fix_checksum(root, sizeof(qemu_root), 9);
+    uint8_t *r = mem + 0x2000;
+    memcpy(r, qemu_rsdp, sizeof(qemu_rsdp));
+    put32(r + 16, (uint32_t)(MEM_BASE + 0x1000));
+    fix_checksum(r, 20, 8);
+    assert_int_equal(acpi_parse(MEM_BASE + 0x2000, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_E_MADT);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 int main(void)
 {
@@ -373,6 +427,8 @@ int main(void)
         T(a_madt_entry_of_length_zero_is_rejected_not_looped_on),
         T(a_madt_entry_running_past_the_table_is_rejected),
         T(tables_outside_reachable_memory_are_reported_not_read),
+        T(recorded_qemu_tables_give_the_two_enabled_cores_and_skip_two_hotpluggable),
+        T(recorded_qemu_tables_with_one_flipped_madt_byte_are_rejected),
     };
     return cmocka_run_group_tests_name("acpi", tests, NULL, NULL);
 }
