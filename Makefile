@@ -28,6 +28,8 @@ HOST_TESTS    :=   # names of host test binaries (build/host/<name>)
 QEMU_TESTS    :=   # QEMU suite scripts
 BENCH_TARGETS :=   # phony targets that run one benchmark each
 FUZZ_TARGETS  :=   # phony targets that run one bounded fuzzer each
+# seconds each fuzzer runs in make fuzz
+FUZZ_TIME     ?= 60
 
 -include mk/*.mk
 -include tests/host/*.mk

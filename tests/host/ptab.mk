@@ -20,7 +20,7 @@ ptab-kcheck:
 # make fuzz-ptab: random operations decoded from fuzzer input, checked against the model, with
 # out-of-memory injection. Bounded: FUZZ_TIME seconds (default 60).
 FUZZ_TARGETS += fuzz-ptab
-PTAB_FUZZ_TIME = $(or $(FUZZ_TIME),60)
+
 PTAB_FUZZ_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -g -O1 -Iinclude -Itests/host -DTESSERA_HOST \
                     -fsanitize=address,undefined -fno-sanitize-recover=all
 .PHONY: fuzz-ptab
@@ -34,5 +34,5 @@ $(BUILD)/fuzz/fuzz_ptab: tests/fuzz/fuzz_ptab.c tests/host/ptab_model.c $(PTAB_S
 	clang -fsanitize=fuzzer,address,undefined -o $@ $(@D)/ptab-obj/*.o
 fuzz-ptab: $(BUILD)/fuzz/fuzz_ptab
 	@mkdir -p $(BUILD)/fuzz/ptab-corpus
-	$(BUILD)/fuzz/fuzz_ptab -max_total_time=$(PTAB_FUZZ_TIME) -max_len=1024 -rss_limit_mb=4096 \
+	$(BUILD)/fuzz/fuzz_ptab -max_total_time=$(FUZZ_TIME) -max_len=1024 -rss_limit_mb=4096 \
 	    $(BUILD)/fuzz/ptab-corpus
