@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Boot tests (issue 2): the kernel comes up on 1..64 cores, with 128 MiB and
-# 4 GiB, from GRUB's ISO, passes its self-checks, and reports a deliberate
-# kernel page fault. Prints one TAP line per check: "ok - <config>: <check>".
+# 4 GiB, from GRUB's ISO, with more cores than NUM_CPU, passes its self-checks,
+# and reports a deliberate kernel page fault. Prints one TAP line per check: "ok - <config>: <check>".
 # Run from the repository root after `make`; serial logs in build/test-logs/qemu/.
 set -u
 KERNEL=build/kernel.elf
@@ -58,6 +58,24 @@ if make --no-print-directory -s iso ISO="$ISO" ISO_CMDLINE=selftest >"$LOGS/iso-
     grep -aq "^tessera: multiboot2" "$LOGS/iso.log"; tap $? iso "booted through multiboot2"
 else
     tap 1 iso "make iso"
+fi
+
+# More cores than NUM_CPU: a kernel built for 4 cores on 6 reports 2 and leaves them parked.
+NK=build/test-ncpu4/kernel.elf
+if make --no-print-directory -s BUILD=build/test-ncpu4 NUM_CPU=4 "$NK" >"$LOGS/ncpu4-build.log" 2>&1; then
+    selftest ncpu4-smp6 4 -smp 6 -m 256M -kernel "$NK" -append selftest
+    grep -aq "^tessera: 2 cores beyond NUM_CPU=4 are left parked" "$LOGS/ncpu4-smp6.log"
+    tap $? ncpu4-smp6 "the 2 cores beyond NUM_CPU are reported as parked"
+else
+    tap 1 ncpu4-smp6 "build with NUM_CPU=4"
+fi
+
+# The clang-built kernel boots and passes the same checks.
+CK=build/test-clang/kernel.elf
+if make --no-print-directory -s BUILD=build/test-clang CC=clang "$CK" >"$LOGS/clang-build.log" 2>&1; then
+    selftest clang-smp4 4 -smp 4 -m 512M -kernel "$CK" -append selftest
+else
+    tap 1 clang-smp4 "build with CC=clang"
 fi
 
 # A deliberate kernel page fault: CR2 printed, failure status.
