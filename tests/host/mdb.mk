@@ -1,6 +1,7 @@
 # Mapping database (kernel/mdb.c): unit tests and the randomized model test.
-HOST_TESTS += mdb
+HOST_TESTS += mdb mdb_random
 mdb_SRCS := tests/host/test_mdb.c tests/host/test_mdb_fake.c kernel/mdb.c
+mdb_random_SRCS := tests/host/test_mdb_random.c tests/host/test_mdb_fake.c kernel/mdb.c
 
 # kernel/mdb.c must build freestanding for the kernel with both compilers.
 MDB_KFLAGS := -std=gnu17 -ffreestanding -fno-pic -mcmodel=kernel -mno-red-zone \

@@ -449,6 +449,24 @@ static void a_partial_right_revoke_in_small_steps_does_not_fragment(void **state
     assert_int_equal(C.rights[215], MEM_RW);
 }
 
+static void a_revoke_step_touches_at_most_budget_units_per_mapping(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int steps = 0;
+    assert_int_equal(deleg(&A, 0, &B, 0, 64, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 0, &C, 0, 64, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 64, MEM_W, true), E_OK);
+    while (mdb_revoke_step(&db, &op, 4) == MDB_MORE)
+        steps++;
+    assert_int_equal(steps, 15);
+    assert_int_equal(A.max_cut, 4);
+    assert_int_equal(B.max_cut, 4);
+    assert_int_equal(C.max_cut, 4);
+    assert_int_equal(C.rights[63], MEM_R | MEM_X);
+    assert_int_equal(nodes(&A) + nodes(&B) + nodes(&C), 3);
+}
+
 static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **state)
 {
     (void)state;
@@ -518,6 +536,7 @@ int main(void)
         T(revoke_out_of_memory_changes_nothing_and_can_be_retried),
         T(a_revoke_in_budget_one_steps_equals_one_big_step),
         T(a_partial_right_revoke_in_small_steps_does_not_fragment),
+        T(a_revoke_step_touches_at_most_budget_units_per_mapping),
         T(a_delegation_between_revoke_steps_does_not_escape_the_revoke),
         T(teardown_of_a_middle_space_removes_it_and_what_derives_from_it),
         T(teardown_frees_every_node),

@@ -34,6 +34,7 @@ static void fake_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsi
 {
     struct fake_space *f = fake_of(s);
     f->protects++;
+    f->max_cut = MAX(f->max_cut, size);
     for (uint64_t i = 0; i < size; i++) {
         unsigned old = f->rights[base + i];
         assert_true(old != 0 && rights != 0 && !(rights & ~old));
@@ -46,6 +47,7 @@ static void fake_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
 {
     struct fake_space *f = fake_of(s);
     f->unmaps++;
+    f->max_cut = MAX(f->max_cut, size);
     for (uint64_t i = 0; i < size; i++) {
         assert_true(f->rights[base + i] != 0);
         f->rights[base + i] = 0;

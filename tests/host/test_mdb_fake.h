@@ -10,6 +10,7 @@ struct fake_space {
     unsigned rights[FAKE_UNITS];    /* 0: not mapped */
     uint64_t target[FAKE_UNITS];
     unsigned maps, protects, unmaps; /* hook calls */
+    uint64_t max_cut;               /* largest range one protect/unmap call covered */
 };
 
 extern const struct mdb_ops fake_ops;
