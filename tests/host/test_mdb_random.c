@@ -1,9 +1,8 @@
 /*
- * Mapping database against a reference model: random delegate/revoke/teardown
- * sequences over several spaces, checked unit by unit after every operation.
- * The model keeps, per unit, (rights, target, parent unit) and implements the
- * documented semantics directly. Seeded and reproducible: MDB_SEED=<n> reruns one
- * sequence; the seed is printed on failure.
+ * Mapping database against a reference model (test_mdb_model.c): random
+ * delegate/revoke/teardown sequences over several spaces, checked unit by unit after
+ * every operation. Seeded and reproducible: MDB_SEED=<n> reruns one sequence; the
+ * seed is printed on failure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,31 +10,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <cmocka.h>
-#include "test_mdb_fake.h"
+#include "test_mdb_model.h"
 
-#define NS      4       /* spaces */
-#define NU      48      /* units per space (the spaces' limit) */
-#define OPS     10000    /* operations per seed */
+#define OPS     10000   /* operations per seed */
 #define SEEDS   4       /* seeds per run: 40,000 operations */
 
-struct munit {
-    unsigned rights;    /* 0: empty */
-    uint64_t target;
-    int ps, pu;         /* parent unit; ps < 0 for a root */
-};
-
-static struct munit model[NS][NU];
-static struct fake_space sp[NS];
-static struct mdb db;
-static uint64_t rng;
-static uint64_t seed;
-static long op_no;
-static long seen[E_NOENT + 1], upgrades, creates, nomems, max_nodes; /* coverage */
+static uint64_t rng, seed;
 
 /* xorshift64: the next pseudo-random number. */
-static uint64_t rnd(void)
+static uint64_t xorshift(void)
 {
     rng ^= rng << 13;
     rng ^= rng >> 7;
@@ -43,251 +27,24 @@ static uint64_t rnd(void)
     return rng;
 }
 
-/* A pseudo-random number below n. */
-static unsigned below(unsigned n)
-{
-    return (unsigned)(rnd() % n);
-}
-
 /* Fail with the seed and operation number so that the run can be repeated. */
-static void check(bool ok, const char *what)
+static void fail_with_seed(const char *what)
 {
-    if (!ok)
-        fail_msg("seed %llu, operation %ld: %s (rerun with MDB_SEED=%llu)",
-                 (unsigned long long)seed, op_no, what, (unsigned long long)seed);
+    fail_msg("seed %llu, operation %ld: %s (rerun with MDB_SEED=%llu)",
+             (unsigned long long)seed, model_op_no, what, (unsigned long long)seed);
 }
 
-/* Give space s a root range in database and model. */
-static void root(int s, unsigned base, unsigned n, uint64_t target, unsigned rights)
-{
-    check(mdb_insert_root(&db, &sp[s].s, base, n, target, rights) == E_OK, "root");
-    for (unsigned i = 0; i < n; i++)
-        model[s][base + i] = (struct munit){ rights, target + i, -1, 0 };
-}
-
-/* The model's answer to a delegation; performs it unless it fails. */
-static int model_delegate(int ss, unsigned sb, int ds, unsigned dbase, unsigned n,
-                          unsigned mask, unsigned *effect)
-{
-    if (!n)
-        return E_ARG;
-    if (sb + n > NU || dbase + n > NU)
-        return E_RANGE;
-    if (!mask)
-        return E_ARG;
-    for (unsigned i = 0; i < n; i++) {
-        struct munit *s = &model[ss][sb + i], *d = &model[ds][dbase + i];
-        if (!s->rights)
-            return E_NOENT;
-        if (!(s->rights & mask))
-            return E_PERM;
-        if (d->rights && (d->ps != ss || d->pu != (int)(sb + i) || d->target != s->target))
-            return E_BUSY;
-    }
-    *effect = 0;
-    for (unsigned i = 0; i < n; i++) {
-        struct munit *s = &model[ss][sb + i], *d = &model[ds][dbase + i];
-        unsigned r = s->rights & mask;
-        if (!d->rights) {
-            *d = (struct munit){ r, s->target, ss, (int)(sb + i) };
-            *effect |= MDB_CREATED;
-        } else if (r & ~d->rights) {
-            d->rights |= r;
-            *effect |= MDB_UPGRADED;
-        }
-    }
-    return E_OK;
-}
-
-/* Extend mark to every unit derived (transitively) from a marked unit. */
-static void mark_derived(bool mark[NS][NU], bool seedset[NS][NU])
-{
-    bool changed = true;
-    while (changed) {
-        changed = false;
-        for (int s = 0; s < NS; s++)
-            for (int u = 0; u < NU; u++) {
-                struct munit *m = &model[s][u];
-                if (!m->rights || m->ps < 0 || mark[s][u])
-                    continue;
-                if (mark[m->ps][m->pu] || seedset[m->ps][m->pu]) {
-                    mark[s][u] = true;
-                    changed = true;
-                }
-            }
-    }
-}
-
-/* Remove rights from every marked unit; units left without rights become empty. */
-static void model_strip(bool mark[NS][NU], unsigned rights)
-{
-    for (int s = 0; s < NS; s++)
-        for (int u = 0; u < NU; u++)
-            if (mark[s][u]) {
-                model[s][u].rights &= ~rights;
-                if (!model[s][u].rights)
-                    model[s][u] = (struct munit){ 0, 0, 0, 0 };
-            }
-}
-
-/* The model's answer to a revoke; performs it unless it fails. */
-static int model_revoke(int s, unsigned base, unsigned n, unsigned rights, bool self)
-{
-    static bool mark[NS][NU], seedset[NS][NU];
-    if (!n)
-        return E_ARG;
-    if (base + n > NU)
-        return E_RANGE;
-    if (!rights)
-        return E_ARG;
-    memset(mark, 0, sizeof(mark));
-    memset(seedset, 0, sizeof(seedset));
-    for (unsigned i = 0; i < n; i++)
-        seedset[s][base + i] = model[s][base + i].rights != 0;
-    mark_derived(mark, seedset);
-    if (self)
-        for (unsigned i = 0; i < n; i++)
-            mark[s][base + i] |= seedset[s][base + i];
-    model_strip(mark, rights);
-    return E_OK;
-}
-
-/* The model's teardown of space s: its units and everything derived from them. */
-static void model_teardown(int s)
-{
-    static bool mark[NS][NU], seedset[NS][NU];
-    memset(mark, 0, sizeof(mark));
-    memset(seedset, 0, sizeof(seedset));
-    for (int u = 0; u < NU; u++)
-        seedset[s][u] = mark[s][u] = model[s][u].rights != 0;
-    mark_derived(mark, seedset);
-    model_strip(mark, ~0u);
-}
-
-/* Index of the fake space that contains s, or -1. */
-static int space_index(const struct mdb_space *s)
-{
-    for (int i = 0; i < NS; i++)
-        if (s == &sp[i].s)
-            return i;
-    return -1;
-}
-
-/* Whether database, hook arrays and model agree on every unit. */
-static void compare(void)
-{
-    for (int s = 0; s < NS; s++) {
-        check(fake_agrees(&sp[s]), "hook array or invariants disagree with the nodes");
-        for (int u = 0; u < NU; u++) {
-            struct mdb_info in;
-            struct munit *m = &model[s][u];
-            if (mdb_lookup(&sp[s].s, u, &in) != E_OK) {
-                check(m->rights == 0, "unit missing in the database");
-                continue;
-            }
-            check(in.rights == m->rights, "rights differ");
-            check(in.target + (u - in.base) == m->target, "target differs");
-            if (!in.src_space) {
-                check(m->ps < 0, "parent differs (root)");
-                continue;
-            }
-            check(space_index(in.src_space) == m->ps, "parent space differs");
-            check(in.src_unit + (u - in.base) == (uint64_t)m->pu, "parent unit differs");
-        }
-    }
-}
-
-/* A delegation between random units, or (often) a re-delegation onto a derived unit. */
-static void random_delegate(void)
-{
-    int ss = below(NS), ds = below(NS);
-    unsigned sb = below(NU), dbase = below(NU), n = 1 + below(8), mask = below(8);
-    unsigned eff = 0, meff = 0;
-    for (int tries = 0; tries < 4 && !model[ss][sb].rights; tries++) {
-        ss = below(NS);                     /* prefer a source that holds something */
-        sb = below(NU);
-    }
-    if (below(2) == 0) {                    /* aim at an existing derived unit */
-        int s = below(NS), u = below(NU);
-        if (model[s][u].rights && model[s][u].ps >= 0) {
-            ds = s;
-            dbase = u;
-            ss = model[s][u].ps;
-            sb = model[s][u].pu;
-        }
-    }
-    if (below(4) == 0)
-        fake_fail_at = fake_allocs + below(3);  /* out of memory at some allocation */
-    int err = mdb_delegate(&db, &sp[ss].s, sb, &sp[ds].s, dbase, n, mask, &eff);
-    fake_fail_at = -1;
-    if (err == E_NOMEM) {
-        nomems++;
-        return;                              /* compare() proves nothing changed */
-    }
-    int merr = model_delegate(ss, sb, ds, dbase, n, mask, &meff);
-    check(err == merr, "delegate status differs");
-    check(eff == meff || err, "delegate effect differs");
-    seen[err]++;
-    upgrades += !!(eff & MDB_UPGRADED);
-    creates += !!(eff & MDB_CREATED);
-}
-
-/* A revoke over a random range with random rights, in steps of a random budget. */
-static void random_revoke(void)
-{
-    int s = below(NS);
-    unsigned base = below(NU), n = below(17), rights = below(8), budget = 1 + below(5);
-    bool self = below(2);
-    struct mdb_revoke op;
-    int err = mdb_revoke_begin(&op, &sp[s].s, base, n, rights, self);
-    if (!err)
-        while ((err = mdb_revoke_step(&db, &op, budget)) == MDB_MORE)
-            ;
-    int merr = model_revoke(s, base, n, rights, self);
-    if (err != merr)
-        fprintf(stderr, "revoke s%d [%u,+%u) r%u self%d: %d vs model %d\n", s, base, n, rights, self, err, merr);
-    check(err == merr, "revoke status differs");
-}
-
-/* Tear a random space down; boot resources come back for the root spaces. */
-static void random_teardown(void)
-{
-    int s = below(NS);
-    fake_teardown(&db, &sp[s]);
-    model_teardown(s);
-    compare();
-    if (s == 0)
-        root(0, 0, NU, 1000, MEM_RWX);
-    if (s == 1)
-        root(1, 0, 16, 5000, MEM_R | MEM_W);
-}
-
-/* Run one seeded sequence and check the model after every operation. */
+/* Run one seeded sequence of OPS operations. */
 static void run_sequence(uint64_t sd)
 {
     seed = sd;
     rng = sd * 0x9e3779b97f4a7c15ULL + 1;
-    memset(model, 0, sizeof(model));
-    fake_db_init(&db);
-    for (int s = 0; s < NS; s++)
-        fake_space_init(&sp[s], NU);
-    root(0, 0, NU, 1000, MEM_RWX);
-    root(1, 0, 16, 5000, MEM_R | MEM_W);
-    for (op_no = 0; op_no < OPS; op_no++) {
-        unsigned k = below(100);
-        if (k < 58)
-            random_delegate();
-        else if (k < 98)
-            random_revoke();
-        else
-            random_teardown();
-        compare();
-        for (int s = 0; s < NS; s++)
-            max_nodes = MAX(max_nodes, (long)sp[s].s.nodes);
-    }
-    for (int s = 0; s < NS; s++)
-        fake_teardown(&db, &sp[s]);
-    check(fake_live == 0, "nodes leaked after teardown");
+    model_rand = xorshift;
+    model_fail = fail_with_seed;
+    model_start();
+    while (model_op_no < OPS)
+        model_op();
+    model_finish();
 }
 
 /* Random delegate/revoke/teardown sequences behave exactly like the reference model. */
@@ -302,12 +59,13 @@ static void random_sequences_match_the_reference_model(void **state)
     for (uint64_t sd = 1; sd <= SEEDS; sd++)
         run_sequence(sd);
     printf("# delegations: ok %ld, busy %ld, noent %ld, perm %ld, range %ld, arg %ld, nomem %ld;"
-           " created %ld, upgraded %ld; max nodes per space %ld\n", seen[E_OK], seen[E_BUSY],
-           seen[E_NOENT], seen[E_PERM], seen[E_RANGE], seen[E_ARG], nomems, creates, upgrades,
-           max_nodes);
+           " created %ld, upgraded %ld; max nodes per space %ld\n", model_seen[E_OK],
+           model_seen[E_BUSY], model_seen[E_NOENT], model_seen[E_PERM], model_seen[E_RANGE],
+           model_seen[E_ARG], model_nomems, model_creates, model_upgrades, model_max_nodes);
     /* The sequence must reach every outcome, or the comparison proves little. */
-    assert_true(seen[E_OK] > 1000 && seen[E_BUSY] > 100 && seen[E_NOENT] > 100);
-    assert_true(seen[E_PERM] > 10 && upgrades > 100 && nomems > 100 && max_nodes > 8);
+    assert_true(model_seen[E_OK] > 1000 && model_seen[E_BUSY] > 100 && model_seen[E_NOENT] > 100);
+    assert_true(model_seen[E_PERM] > 10 && model_upgrades > 100 && model_nomems > 100 &&
+                model_max_nodes > 8);
 }
 
 int main(void)
