@@ -782,12 +782,15 @@ int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
  * (progress so far kept; call again later). The work of one step is proportional to
  * budget times the number of mappings derived from those units.
  *
- * Guarantee: once E_OK is returned, no unit derived (at begin time or later) from the
- * range holds any of the rights, provided every other call between steps ran under the
- * database lock. Why interleaving is safe: op holds only unit numbers, no node pointers;
- * units before op->next have been processed; a mapping derived from a processed unit
- * after it was processed is a later delegation, which may keep its rights only if the
- * source still had them (include_self false), exactly as if it came after the revoke.
+ * Semantics: each step is an atomic revoke of the units it covers (op->next on), and
+ * units are done in increasing order. So when E_OK is returned, every mapping derived
+ * from the range before its unit was processed -- in particular everything derived at
+ * mdb_revoke_begin time -- has lost the rights, whatever ran between the steps under the
+ * database lock (other delegations, revokes, teardowns of other spaces). A delegation
+ * from an already processed unit is simply later than the revoke of that unit: with
+ * include_self false the unit still holds the rights and may pass them on. This holds
+ * because op keeps only unit numbers, never node pointers, and derivation only grows by
+ * delegation. The host model test checks exactly this with random interleavings.
  */
 int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t budget)
 {

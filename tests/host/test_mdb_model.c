@@ -32,6 +32,7 @@ uint64_t (*model_rand)(void);
 void (*model_fail)(const char *what);
 long model_op_no;
 long model_seen[E_NOENT + 1], model_upgrades, model_creates, model_nomems, model_max_nodes;
+long model_interleaved;
 
 /* The next pseudo-random number from the driver. */
 static uint64_t rnd(void)
@@ -227,19 +228,46 @@ static void random_delegate(void)
     model_creates += !!(eff & MDB_CREATED);
 }
 
+static void random_revoke(bool nested);
+
+/*
+ * Step op to the end; each step must equal an atomic revoke of the units it covered.
+ * Unless nested, other random delegations and revokes run between steps (the database
+ * lock is dropped between steps in the kernel).
+ */
+static void revoke_steps(struct mdb_revoke *op, int s, unsigned rights, bool self,
+                         unsigned budget, bool nested)
+{
+    int err;
+    do {
+        uint64_t from = op->next;
+        err = mdb_revoke_step(&db, op, budget);
+        check(err == E_OK || err == MDB_MORE, "revoke step failed");
+        check(model_revoke(s, from, op->next - from, rights, self) == E_OK, "model step");
+        if (err == MDB_MORE && !nested && below(3) == 0) {
+            compare();
+            model_interleaved++;
+            if (below(2))
+                random_delegate();
+            else
+                random_revoke(true);
+            compare();
+        }
+    } while (err == MDB_MORE);
+}
+
 /* A revoke over a random range with random rights, in steps of a random budget. */
-static void random_revoke(void)
+static void random_revoke(bool nested)
 {
     int s = below(NS);
     unsigned base = below(NU), n = below(17), rights = below(8), budget = 1 + below(5);
     bool self = below(2);
     struct mdb_revoke op;
     int err = mdb_revoke_begin(&op, &sp[s].s, base, n, rights, self);
-    if (!err)
-        while ((err = mdb_revoke_step(&db, &op, budget)) == MDB_MORE)
-            ;
-    int merr = model_revoke(s, base, n, rights, self);
-    check(err == merr, "revoke status differs");
+    if (err)
+        check(err == model_revoke(s, base, n, rights, self), "revoke status differs");
+    else
+        revoke_steps(&op, s, rights, self, budget, nested);
 }
 
 /* Tear a random space down; boot resources come back for the root spaces. */
@@ -274,7 +302,7 @@ void model_op(void)
     if (k < 58)
         random_delegate();
     else if (k < 98)
-        random_revoke();
+        random_revoke(false);
     else
         random_teardown();
     compare();
