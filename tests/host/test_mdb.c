@@ -506,6 +506,85 @@ static void teardown_frees_every_node(void **state)
     assert_int_equal(fake_live, 0);
 }
 
+/* ---- large spaces: hooks that only count ---------------------------------------- */
+
+#define BIG_UNITS (1ULL << 20)  /* a million-page space */
+#define DEPTH     100000        /* derivation chain deeper than any stack could recurse */
+
+static uint64_t big_mapped, big_max_cut;
+
+/* Hook: count mapped units. */
+static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+{
+    (void)s, (void)base, (void)target, (void)rights;
+    big_mapped += size;
+}
+
+/* Hook: note the largest range one call covers. */
+static void big_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+{
+    (void)s, (void)base, (void)rights;
+    big_max_cut = MAX(big_max_cut, size);
+}
+
+/* Hook: count unmapped units, note the largest range. */
+static void big_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+{
+    (void)s, (void)base;
+    big_mapped -= size;
+    big_max_cut = MAX(big_max_cut, size);
+}
+
+static const struct mdb_ops big_ops = { big_map, big_protect, big_unmap };
+
+static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
+{
+    (void)state;
+    struct mdb_space a, b, c;
+    struct mdb_revoke op;
+    long steps = 0;
+    mdb_space_init(&a, &big_ops, NULL, BIG_UNITS);
+    mdb_space_init(&b, &big_ops, NULL, BIG_UNITS);
+    mdb_space_init(&c, &big_ops, NULL, BIG_UNITS);
+    big_mapped = big_max_cut = 0;
+    assert_int_equal(mdb_insert_root(&db, &a, 0, BIG_UNITS, 0, MEM_RWX), E_OK);
+    assert_int_equal(mdb_delegate(&db, &a, 0, &b, 0, BIG_UNITS, MEM_RWX, &effect), E_OK);
+    assert_int_equal(mdb_delegate(&db, &b, 0, &c, 0, BIG_UNITS, MEM_RW, &effect), E_OK);
+    assert_int_equal(mdb_revoke_begin(&op, &a, 0, BIG_UNITS, MEM_W, false), E_OK);
+    while (mdb_revoke_step(&db, &op, 64) == MDB_MORE)
+        steps++;
+    assert_int_equal(steps, BIG_UNITS / 64 - 1);
+    assert_int_equal(big_max_cut, 64);
+    assert_int_equal(a.nodes + b.nodes + c.nodes, 3);      /* no fragments left */
+    assert_int_equal(mdb_revoke(&db, &a, 0, BIG_UNITS, MEM_RWX, false), E_OK);
+    assert_int_equal(big_mapped, BIG_UNITS);               /* only a's own mapping */
+    while (mdb_teardown_step(&db, &a, 64) == MDB_MORE)
+        ;
+}
+
+static void a_very_deep_derivation_chain_is_revoked_without_recursion(void **state)
+{
+    (void)state;
+    struct mdb_space a, b;
+    mdb_space_init(&a, &big_ops, NULL, DEPTH);
+    mdb_space_init(&b, &big_ops, NULL, DEPTH);
+    big_mapped = 0;
+    assert_int_equal(mdb_insert_root(&db, &a, 0, 1, 7, MEM_RWX), E_OK);
+    /* a[0] -> b[0] -> a[1] -> b[1] -> ... */
+    for (uint64_t i = 0; i + 1 < DEPTH; i++) {
+        assert_int_equal(mdb_delegate(&db, &a, i, &b, i, 1, MEM_RWX, &effect), E_OK);
+        assert_int_equal(mdb_delegate(&db, &b, i, &a, i + 1, 1, MEM_RWX, &effect), E_OK);
+    }
+    assert_int_equal(a.nodes + b.nodes, 2 * DEPTH - 1);
+    assert_true(mdb_check(&a) && mdb_check(&b));
+    assert_int_equal(mdb_revoke(&db, &b, 0, 1, MEM_W, true), E_OK);   /* protect all */
+    assert_int_equal(mdb_revoke(&db, &a, 0, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(a.nodes + b.nodes, 1);
+    assert_int_equal(big_mapped, 1);
+    while (mdb_teardown_step(&db, &a, 64) == MDB_MORE)
+        ;
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -540,6 +619,8 @@ int main(void)
         T(a_delegation_between_revoke_steps_does_not_escape_the_revoke),
         T(teardown_of_a_middle_space_removes_it_and_what_derives_from_it),
         T(teardown_frees_every_node),
+        T(a_million_unit_revoke_runs_in_bounded_steps),
+        T(a_very_deep_derivation_chain_is_revoked_without_recursion),
     };
     return cmocka_run_group_tests_name("mdb", tests, NULL, NULL);
 }
