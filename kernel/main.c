@@ -64,6 +64,9 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     if (!multiboot_parse(magic, info))
         panic("not started by a multiboot loader (eax=%x)", magic);
     printk("tessera: multiboot%u, command line \"%s\"\n", boot_info.version, boot_info.cmdline);
+    for (unsigned i = 0; i < boot_info.nmods; i++)
+        printk("tessera: module \"%s\" at [%lx, %lx)\n", boot_info.mods[i].name,
+               boot_info.mods[i].start, boot_info.mods[i].end);
     smp_discover();
     smp_install_trampoline();
     kmem_pool_init();
