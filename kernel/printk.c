@@ -1,6 +1,5 @@
-/* printk, snprintk and panic: a small printf formatter over an output callback. */
+/* printk and snprintk: a small printf formatter over an output callback. */
 #include "printk.h"
-#include "panic.h"
 #include "spinlock.h"
 
 struct sink {
@@ -153,17 +152,4 @@ int snprintk(char *buf, size_t n, const char *fmt, ...)
     int r = vsnprintk(buf, n, fmt, ap);
     va_end(ap);
     return r;
-}
-
-/* Print a message, stop all cores and leave with the failure status. */
-void panic(const char *fmt, ...)
-{
-    va_list ap;
-    console_force();
-    printk("\nPANIC: ");
-    va_start(ap, fmt);
-    vprintk(fmt, ap);
-    va_end(ap);
-    printk("\n");
-    arch_panic_stop();
 }

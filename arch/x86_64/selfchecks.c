@@ -6,6 +6,8 @@
 #include "cpu.h"
 #include "cpu_local.h"
 #include "kmem.h"
+#include "bootinfo.h"
+#include "frame.h"
 #include "lapic.h"
 #include "paging.h"
 #include "selftest.h"
@@ -227,5 +229,22 @@ SELFTEST(the_lapic_timer_ticks_on_every_core)
         ticks_before[c] = cpu_remote(c)->ticks;
     if (!wait_for(ticks_advanced))
         return SELFTEST_FAIL("some core's tick count did not advance by 2 in %u us", WAIT_US);
+    return true;
+}
+
+SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
+{
+    extern char __kernel_end[];
+    if (frame_is_free(&kernel_pool, TRAMPOLINE_PA) || frame_is_free(&kernel_pool, 0))
+        return SELFTEST_FAIL("low memory is free");
+    for (paddr_t pa = KERNEL_LOAD; pa < virt_to_phys(__kernel_end); pa += PAGE_SIZE)
+        if (frame_is_free(&kernel_pool, pa))
+            return SELFTEST_FAIL("kernel image frame %lx is free", pa);
+    for (unsigned i = 0; i < boot_info.nmods; i++)
+        for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE); pa < boot_info.mods[i].end; pa += PAGE_SIZE)
+            if (frame_is_free(&kernel_pool, pa))
+                return SELFTEST_FAIL("module %u frame %lx is free", i, pa);
+    if (!kernel_pool.nfree)
+        return SELFTEST_FAIL("the pool is empty");
     return true;
 }
