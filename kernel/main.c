@@ -47,6 +47,7 @@ static noreturn void bsp_main(void)
     smp_setup_core();
     cpu_sti();
     unsigned n = smp_boot_aps();
+    kmem_boot_done();
     printk("tessera: %u cores online\n", n);
     if (cmdline_has("fault-test"))
         fault_test();

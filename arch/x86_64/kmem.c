@@ -164,6 +164,12 @@ paddr_t kmem_boot_root(void)
     return virt_to_phys(boot_pml4);
 }
 
+/* After AP start-up: drop the boot root's identity map (it stays W^X-clean, unused). */
+void kmem_boot_done(void)
+{
+    boot_pml4[0] = 0;
+}
+
 /* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {

@@ -42,6 +42,11 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
         if (n)
             return SELFTEST_FAIL("core %u: %u bad mappings, first at %lx", c, n, bad);
     }
+    /* The boot root (AP start-up) shares the master PD and lost its identity map. */
+    vaddr_t bad = 0;
+    unsigned n = kmem_check_wx(kmem_boot_root(), &bad);
+    if (n || ((uint64_t *)phys_to_virt(kmem_boot_root()))[0])
+        return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left", n, bad);
     return true;
 }
 

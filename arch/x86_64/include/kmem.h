@@ -58,6 +58,9 @@ void kmem_pool_init(void);
 /* Allocate one zeroed pool frame; panics when the pool is exhausted (boot only). */
 paddr_t kmem_alloc_zeroed(void);
 
+/* After AP start-up: drop the boot root's identity map (it stays W^X-clean, unused). */
+void kmem_boot_done(void);
+
 /* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void));
 
