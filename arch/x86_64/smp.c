@@ -21,6 +21,7 @@
 #define DEBUG_EXIT_PORT     0x501           /* QEMU isa-debug-exit */
 #define DEBUG_EXIT_FAIL     1               /* QEMU exits with (1 << 1) | 1 = 3 */
 #define CPUID_LEAF_TOPO     0xB             /* x2APIC id in EDX */
+#define LAPIC_DEFAULT_BASE  0xFEE00000      /* architectural LAPIC MMIO base */
 
 struct acpi_cpus smp_cpus;
 unsigned smp_bsp;
@@ -99,7 +100,7 @@ void smp_discover(void)
 
     if (r != ACPI_OK || smp_cpus.count == 0) {
         printk("tessera: ACPI/MADT unusable (%d): running on the boot core only\n", r);
-        smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = 0xFEE00000 };
+        smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
     }
     else if (rsdp && cmdline_has("acpi-dump"))
         dump_acpi(rsdp);

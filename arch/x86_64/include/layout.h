@@ -70,6 +70,18 @@
 #endif
 
 #ifndef __ASSEMBLER__
+/* Index of va at paging level l (0 = PT ... 3 = PML4): checks the comment column. */
+#define LAYOUT_IDX(va, l)   (((va) >> (12 + 9 * (l))) & 511)
+#define LAYOUT_AT(va, a, b, c, d) \
+    (LAYOUT_IDX(va, 3) == (a) && LAYOUT_IDX(va, 2) == (b) && LAYOUT_IDX(va, 1) == (c) && LAYOUT_IDX(va, 0) == (d))
+_Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE, 511, 510, 8, 0) &&
+               LAYOUT_AT(KERNEL_LAST, 511, 510, 495, 479) && LAYOUT_AT(CPU_STACK, 511, 510, 511, 509) &&
+               LAYOUT_AT(CPU_LAPIC, 511, 510, 511, 510) && LAYOUT_AT(CPU_LOCAL, 511, 510, 511, 511) &&
+               LAYOUT_AT(PD_IOBMP, 511, 511, 0, 0) && LAYOUT_AT(CPU_TMAP, 511, 511, 248, 0) &&
+               LAYOUT_AT(PD_CAPS, 511, 511, 256, 0) && LAYOUT_AT(CPU_GLOBAL, 511, 510, 496, 0) &&
+               LAYOUT_AT(KERNEL_LINEAR_END, 511, 510, 495, 0) && LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508),
+               "the index columns of the table are right");
+
 /* The table as the slide states it. */
 _Static_assert(USER_ADDR == 0x00007FFFFFFFF000UL, "user end");
 _Static_assert(KERNEL_BASE == 0xFFFFFFFF81000000UL && KERNEL_LAST == 0xFFFFFFFFBDFDFFFFUL, "kernel");
