@@ -18,5 +18,9 @@ void console_force(void);
 /* Emit one character on the console; provided by the architecture (serial). */
 void console_putc(char c);
 
+/* Disable interrupts on this core, returning the previous state for console_irq_restore (arch). */
+unsigned long console_irq_save(void);
+void console_irq_restore(unsigned long state);
+
 /* Stop the other cores and leave the machine with the failure status (arch). */
 noreturn void arch_panic_stop(void);

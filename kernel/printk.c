@@ -121,11 +121,14 @@ void vprintk(const char *fmt, va_list ap)
     struct sink s = { put_console, NULL, 0, 0 };
     /* A panicking core must get its message out even if the lock is held. */
     bool locked = !panicking;
+    /* Interrupts off while holding the lock: a handler that prints must not deadlock. */
+    unsigned long irq = console_irq_save();
     if (locked)
         spin_lock(&console_lock);
     format(&s, fmt, ap);
     if (locked)
         spin_unlock(&console_lock);
+    console_irq_restore(irq);
 }
 
 void printk(const char *fmt, ...)

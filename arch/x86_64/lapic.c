@@ -80,8 +80,7 @@ static void wr(uint32_t reg, uint32_t v)
 /* Send an interrupt command lo to destination dest (ignored with a shorthand). */
 static void send_icr(uint32_t dest, uint32_t lo)
 {
-    uint64_t flags;
-    __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+    mword flags = irq_save();
     if (x2apic) {
         /* One MSR write; a fence orders earlier stores before the IPI. */
         __asm__ __volatile__("mfence" ::: "memory");
@@ -94,7 +93,7 @@ static void send_icr(uint32_t dest, uint32_t lo)
         while (rd(LAPIC_ICR_LO) & ICR_PENDING)
             cpu_pause();
     }
-    __asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+    irq_restore(flags);
 }
 
 /* Switch this core's LAPIC to x2APIC mode if chosen. */

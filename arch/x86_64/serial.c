@@ -36,3 +36,15 @@ void console_putc(char c)
         cpu_pause();
     outb(COM1 + UART_DATA, (uint8_t)c);
 }
+
+/* Disable interrupts on this core, returning the previous RFLAGS. */
+unsigned long console_irq_save(void)
+{
+    return irq_save();
+}
+
+/* Restore the interrupt flag saved by console_irq_save. */
+void console_irq_restore(unsigned long flags)
+{
+    irq_restore(flags);
+}

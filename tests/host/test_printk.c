@@ -18,6 +18,19 @@ void console_putc(char c)
     console[console_len] = '\0';
 }
 
+static int irq_depth;
+
+/* Fake interrupt control: count nesting, so the test can see it is balanced. */
+unsigned long console_irq_save(void)
+{
+    return (unsigned long)irq_depth++;
+}
+
+void console_irq_restore(unsigned long state)
+{
+    irq_depth = (int)state;
+}
+
 static char buf[128];
 
 static void integers_print_in_decimal_and_hex_with_width_and_zero_padding(void **state)
@@ -66,6 +79,7 @@ static void printk_writes_to_the_console_with_cr_before_lf(void **state)
     console_len = 0;
     printk("core %u up\n", 3u);
     assert_string_equal(console, "core 3 up\r\n");
+    assert_int_equal(irq_depth, 0);
 }
 
 int main(void)

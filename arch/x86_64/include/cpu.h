@@ -82,6 +82,20 @@ DEFINE_CR(3)
 DEFINE_CR(4)
 #undef DEFINE_CR
 
+/* Disable interrupts; returns the previous RFLAGS for irq_restore. */
+static inline mword irq_save(void)
+{
+    mword flags;
+    __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(flags) :: "memory");
+    return flags;
+}
+
+/* Restore the interrupt flag saved by irq_save. */
+static inline void irq_restore(mword flags)
+{
+    __asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
+}
+
 /* Invalidate the TLB entry for one page on this core. */
 static inline void invlpg(vaddr_t va) { __asm__ __volatile__("invlpg (%0)" :: "r"(va) : "memory"); }
 
