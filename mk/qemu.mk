@@ -3,6 +3,8 @@
 #   make run [SMP=n] [MEM=size] [CMDLINE="words"]   boot build/kernel.elf (COM1 on stdio; Ctrl-A X quits)
 #   make debug                                        same, stopped at the first instruction with a
 #                                                     gdb stub on :1234 (see README: gdb)
+#   make gdb                                          attach gdb to `make debug` (other terminal),
+#                                                     stop in bsp_main
 #   make iso                                          GRUB rescue ISO build/tessera.iso (multiboot2)
 #
 # build/root.elf is passed as a multiboot module when it exists.
@@ -16,13 +18,18 @@ QEMU_FLAGS := -cpu max -nographic -no-reboot -serial mon:stdio \
               -device isa-debug-exit,iobase=0x501,iosize=2 -smp $(SMP) -m $(MEM)
 ROOT_MOD    = $(if $(wildcard $(BUILD)/root.elf),-initrd $(BUILD)/root.elf)
 
-.PHONY: run debug iso
+.PHONY: run debug gdb iso
 
 run: all setup
 	$(QEMU) $(QEMU_FLAGS) -kernel $(BUILD)/kernel.elf -append "$(CMDLINE)" $(ROOT_MOD)
 
 debug: all setup
 	$(QEMU) $(QEMU_FLAGS) -kernel $(BUILD)/kernel.elf -append "$(CMDLINE)" $(ROOT_MOD) -s -S
+
+# The kernel starts in 32-bit mode: tell gdb it is x86-64 and use hardware breakpoints.
+gdb:
+	gdb -q $(BUILD)/kernel/kernel64.elf -ex 'set architecture i386:x86-64' \
+	    -ex 'target remote :1234' -ex 'hbreak bsp_main' -ex 'continue'
 
 iso: $(ISO)
 
