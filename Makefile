@@ -36,6 +36,7 @@ FUZZ_TIME     ?= 60
 -include bench/*.mk
 -include tests/fuzz/*.mk
 include mk/host.rules      # evaluated after the fragments: rules for HOST_TESTS
+-include $(KERNEL_OBJS:.o=.d)
 
 QEMU_TESTS += $(sort $(wildcard tests/qemu/*.sh))
 

@@ -36,7 +36,9 @@ $(KOBJ)/%.o: %.S $(KERNEL_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
 
-$(KOBJ)/kernel64.elf: $(KERNEL_OBJS) arch/x86_64/kernel.ld
+# Second expansion: fragments included after this one may still add KERNEL_SRCS.
+.SECONDEXPANSION:
+$(KOBJ)/kernel64.elf: $$(KERNEL_OBJS) arch/x86_64/kernel.ld
 	$(KERNEL_LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS)
 
 # 32-bit copy for the loaders: virtual = physical addresses (GRUB's multiboot2
@@ -45,4 +47,4 @@ KERNEL_VOFFSET := 0xffffffff80e00000
 $(BUILD)/kernel.elf: $(KOBJ)/kernel64.elf mk/kernel.mk
 	objcopy -O elf32-i386 --change-section-vma '*-$(KERNEL_VOFFSET)' $< $@
 
--include $(KERNEL_OBJS:.o=.d)
+# Header dependencies (-MMD) are included by the top-level Makefile after all fragments.
