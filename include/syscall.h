@@ -24,6 +24,7 @@ enum sysno {
     SYS_EXIT          = 8,  /* (code); never returns */
     SYS_CONSOLE_WRITE = 9,  /* (buf, len) */
     SYS_COUNTERS      = 10, /* (cpu, struct core_counters *out) */
+    SYS_PD_INFO       = 11, /* (pd_sel, struct pd_info *out) */
     SYS_COUNT               /* first number that is not a call */
 };
 
@@ -127,6 +128,17 @@ struct core_counters {
     uint64_t reserved[6];       /* zero; room for issue 5 without changing the size */
 };
 
+/* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
+struct pd_info {
+    uint64_t obj_pages;     /* Space_obj: capability-table backing pages allocated */
+    uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
+    uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
+    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far */
+    uint64_t reserved[4];   /* zero */
+};
+#define HAVE_PD_INFO 1
+
+_Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
