@@ -1,0 +1,40 @@
+/* Helpers shared by the user-level test programs (run as the root task). */
+#pragma once
+#include "child.h"
+
+/* One TAP line: a call's status against the expected one. */
+#define CHECK_ST(call, want) \
+    do { int st_ = (call); tap_check(st_ == (want), "%s -> %d (want %d)", #call, st_, (want)); } while (0)
+
+/* True if *ei says the EC stopped on a page fault at addr with that access type. */
+static inline bool faulted_on(const struct ec_info *ei, mword addr, unsigned access)
+{
+    return ei->state == EC_FAULTED && ei->fault.vector == 14 && ei->fault.addr == addr &&
+           ei->fault.access == access && ei->fault.user == 1;
+}
+
+/* True if *ei says the EC exited with code. */
+static inline bool exited_with(const struct ec_info *ei, long code)
+{
+    return ei->state == EC_EXITED && ei->exit_code == code;
+}
+
+/* Start-up of a test program: information page, free memory. False: nothing can run. */
+static inline bool utest_init(mword arg)
+{
+    const struct info_page *ip = (const struct info_page *)arg;
+    bool ok = ip->magic == INFO_MAGIC && ip->version == INFO_VERSION;
+    tap_check(ok, "the information page is present");
+    if (!ok)
+        return false;
+    ok = mem_init(ip);
+    tap_check(ok, "the information page reports free memory");
+    return ok;
+}
+
+/* Print the summary and return the exit code of a test program. */
+static inline int utest_done(const char *prog)
+{
+    printf("%s: %d failed\n", prog, tap_failures());
+    return tap_failures();
+}
