@@ -90,6 +90,12 @@ static inline int sys_counters(mword cpu, struct core_counters *out)
     return (int)sys_call6(SYS_COUNTERS, cpu, (mword)out, 0, 0, 0, 0, NULL);
 }
 
+/* Copy pd's space usage (backing pages, table frames) to *out. */
+static inline int sys_pd_info(mword pd, struct pd_info *out)
+{
+    return (int)sys_call6(SYS_PD_INFO, pd, (mword)out, 0, 0, 0, 0, NULL);
+}
+
 /* Stack pointer to pass to create_ec for a C function entered with stack top `top`:
    the function sees the ABI's alignment (rsp + 8 a multiple of 16) on entry. */
 static inline mword ec_stack_ptr(void *top)
