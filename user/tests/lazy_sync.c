@@ -1,0 +1,126 @@
+/*
+ * Lazy per-core page-table sync (lecture: "Syncing Page Tables"): delegation
+ * changes only the PD's master table hpt; the first touch of a top-level
+ * (PML4) region on a core copies that one entry into the core's table
+ * loc[core] — one counted lazy sync per entry — and later touches, on that
+ * core, of any page under the same entry cost none. Another core syncs again.
+ * Run as the root task; TAP output.
+ */
+#include "utest.h"
+
+#define PML4_SPAN  (1UL << 39)          /* bytes under one top-level entry: 512 GiB */
+#define REGION_A   (1 * PML4_SPAN)      /* PML4 slot 1 */
+#define REGION_B   (2 * PML4_SPAN)      /* PML4 slot 2 */
+/* Pages of region A in different page-directory-pointer and directory entries. */
+static const mword a_pages[] = { REGION_A, REGION_A + 0x1000, REGION_A + (2UL << 20), REGION_A + (1UL << 30) };
+
+/* What a child saw: its core's lazy-sync counter around each step. */
+struct sync_steps {
+    mword cpu;
+    uint64_t before, after_a, after_a_again, after_b, after_both_again;
+    int status;             /* first failing counters() status, or E_OK */
+};
+
+static struct sync_steps steps[INFO_MAX_CPUS * 2];  /* in the shared data segment */
+
+/* Core cpu's lazy-sync count now; records a failed call in *s. */
+static uint64_t syncs(struct sync_steps *s)
+{
+    struct core_counters cc;
+    int st = sys_counters(s->cpu, &cc);
+    if (st != E_OK && s->status == E_OK)
+        s->status = st;
+    return cc.lazy_syncs;
+}
+
+/* Read one word at a. */
+static void touch(mword a)
+{
+    (void)*(volatile uint64_t *)a;
+}
+
+/* Child: touch region A (first page, then three more), region B, then both again. */
+static void child_touch(mword arg)
+{
+    struct sync_steps *s = (struct sync_steps *)arg;
+    s->before = syncs(s);
+    touch(REGION_A);
+    s->after_a = syncs(s);
+    for (unsigned i = 0; i < ARRAY_SIZE(a_pages); i++)
+        touch(a_pages[i]);
+    s->after_a_again = syncs(s);
+    touch(REGION_B);
+    s->after_b = syncs(s);
+    touch(REGION_A + (1UL << 30));
+    touch(REGION_B);
+    s->after_both_again = syncs(s);
+    sys_exit(0);
+}
+
+/* Core cpu's lazy-sync count as the root reads it. */
+static uint64_t core_syncs(mword cpu)
+{
+    struct core_counters cc;
+    return sys_counters(cpu, &cc) == E_OK ? cc.lazy_syncs : ~0UL;
+}
+
+/* Run child_touch in pd on cpu; check its steps; returns how many syncs the whole run cost. */
+static uint64_t run_on(mword pd, mword cpu, struct sync_steps *s, const char *when)
+{
+    struct ec_info ei;
+    s->cpu = cpu;
+    uint64_t before = core_syncs(cpu);
+    int st = child_run(pd, cpu, child_touch, (mword)s, &ei);
+    uint64_t total = core_syncs(cpu) - before;
+    tap_check(st == E_OK && exited_with(&ei, 0) && s->status == E_OK, "core %lu, %s: the child ran to its end",
+              cpu, when);
+    return total;
+}
+
+/* Check the steps of a child's first run on a core. */
+static void check_first_run(const struct sync_steps *s)
+{
+    mword c = s->cpu;
+    tap_check(s->after_a - s->before == 1, "core %lu: the first touch of region A costs exactly one lazy sync (%lu)",
+              c, (unsigned long)(s->after_a - s->before));
+    tap_check(s->after_a_again == s->after_a,
+              "core %lu: touching other pages under the same top-level entry costs none (%lu)", c,
+              (unsigned long)(s->after_a_again - s->after_a));
+    tap_check(s->after_b - s->after_a_again == 1, "core %lu: the first touch of region B costs exactly one (%lu)",
+              c, (unsigned long)(s->after_b - s->after_a_again));
+    tap_check(s->after_both_again == s->after_b, "core %lu: touching both regions again costs none (%lu)", c,
+              (unsigned long)(s->after_both_again - s->after_b));
+}
+
+/* Check a later run of the same PD on a core it ran on already. */
+static void check_second_run(const struct sync_steps *s, uint64_t total)
+{
+    tap_check(s->after_both_again == s->before && total == 0,
+              "core %lu: a second EC of the same PD syncs nothing (%lu in all)", s->cpu, (unsigned long)total);
+}
+
+int main(mword arg)
+{
+    const struct info_page *ip = (const struct info_page *)arg;
+    mword pd;
+    unsigned n = ip->num_cpus < INFO_MAX_CPUS ? ip->num_cpus : INFO_MAX_CPUS;
+    if (!utest_init(arg))
+        return utest_done("lazy_sync");
+    CHECK_ST(child_pd(&pd), E_OK);
+    for (unsigned i = 0; i < ARRAY_SIZE(a_pages); i++)
+        CHECK_ST(child_give(pd, a_pages[i], 1, MEM_R, NULL), E_OK);
+    CHECK_ST(child_give(pd, REGION_B, 1, MEM_R, NULL), E_OK);
+    if (tap_failures() != 0)
+        return utest_done("lazy_sync");
+    for (mword cpu = 0; cpu < n; cpu++) {
+        uint64_t total = run_on(pd, cpu, &steps[2 * cpu], "first EC");
+        check_first_run(&steps[2 * cpu]);
+        /* Program and stack share PML4 slot 0: slot 0, A and B make three syncs in all. */
+        if (cpu != 0)
+            tap_check(total == 3, "core %lu: the whole first run cost one sync per top-level entry used (3, got %lu)",
+                      cpu, (unsigned long)total);
+        total = run_on(pd, cpu, &steps[2 * cpu + 1], "second EC");
+        check_second_run(&steps[2 * cpu + 1], total);
+    }
+    return utest_done("lazy_sync");
+}
