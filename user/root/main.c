@@ -1,9 +1,21 @@
 /*
- * The root task (build/root.elf). For now it shows what the kernel gave it —
- * the information page, its capabilities and memory — and calls a few system
- * calls; the two-child demo of issue 4 comes with the kernel side.
+ * The root task of `make run`: shows the lecture "Address Spaces" at work.
+ * It prints what the kernel gave it, then creates two child PDs, delegates
+ * memory to each, runs an EC of each on its own core and shows the lazy
+ * page-table syncs each core counted; child A holds the COM1 ports and
+ * writes a line to the serial port itself, child B does not and takes a
+ * #GP that the root reports. Every step prints its result; a failed step
+ * ends the demo early, and the root always ends with "root: done".
  */
-#include "ulib.h"
+#include "child.h"
+
+#define DEMO_VA     (1UL << 39)     /* children's memory: PML4 slot 1 (512 GiB) */
+#define DEMO_PAGES  16u             /* 64 KiB each */
+#define COM1        0x3f8u
+#define COM1_LSR    (COM1 + 5)
+#define LSR_THRE    0x20            /* transmit holding register empty */
+#define COM1_PORTS  8u
+#define VEC_GP      13
 
 static const char *const mem_type[] = {
     [INFO_MEM_FREE] = "free", [INFO_MEM_MODULE] = "module",
@@ -37,11 +49,11 @@ static bool show_info_page(const struct info_page *bi)
     return true;
 }
 
-/* Show what the root PD holds at one place of one space. */
-static void show_lookup(const char *what, unsigned kind, mword addr)
+/* Show what a PD holds at one place of one space. */
+static void show_lookup(mword pd, const char *what, unsigned kind, mword addr)
 {
     struct lookup_info li;
-    int st = sys_lookup(SEL_ROOT_PD, kind, addr, &li);
+    int st = sys_lookup(pd, kind, addr, &li);
     if (st != E_OK)
         printf("  %-12s %#lx: status %d\n", what, (unsigned long)addr, st);
     else
@@ -50,25 +62,125 @@ static void show_lookup(const char *what, unsigned kind, mword addr)
                (unsigned long)li.phys, li.rights, li.type);
 }
 
+/* Write s to COM1 with port I/O (only a PD holding the COM1 ports may). */
+static void com1_write(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        while (!(inb(COM1_LSR) & LSR_THRE))
+            ;
+        outb(COM1, (uint8_t)*s);
+    }
+}
+
+/* A child's EC: fill its memory, report, then write a line to COM1 directly; exits 0. */
+static void child_main(mword name)
+{
+    uint64_t *mem = (uint64_t *)DEMO_VA;
+    for (mword i = 0; i < DEMO_PAGES * PAGE_SIZE_USER / 8; i++)
+        mem[i] = i;
+    printf("child %c: filled %u KiB at %#lx; now writing to COM1 with outb\n", (char)name,
+           DEMO_PAGES * 4, (unsigned long)DEMO_VA);
+    com1_write(name == 'A' ? "child A: this line went straight to the serial port (outb 0x3f8)\n"
+                           : "child B: this line must never appear\n");
+    sys_exit(0);
+}
+
+/* Lazy syncs each core counted so far, into syncs[]. */
+static void read_syncs(unsigned n, uint64_t *syncs)
+{
+    struct core_counters cc;
+    for (unsigned c = 0; c < n; c++)
+        syncs[c] = sys_counters(c, &cc) == E_OK ? cc.lazy_syncs : 0;
+}
+
+/* Print each core's lazy syncs since `before`. */
+static void show_syncs(unsigned n, const uint64_t *before)
+{
+    uint64_t now[INFO_MAX_CPUS];
+    read_syncs(n, now);
+    for (unsigned c = 0; c < n; c++)
+        printf("  core %u: %lu lazy syncs (+%lu)\n", c, (unsigned long)now[c],
+               (unsigned long)(now[c] - before[c]));
+}
+
+/* Create a child PD with the program and DEMO_PAGES of memory; false on failure. */
+static bool make_child(char name, mword *pd)
+{
+    int st = child_pd(pd);
+    if (st == E_OK)
+        st = child_give(*pd, DEMO_VA, DEMO_PAGES, MEM_R | MEM_W, NULL);
+    printf("root: child %c: PD at selector %lu, %u KiB delegated at %#lx -> status %d\n", name,
+           (unsigned long)*pd, DEMO_PAGES * 4, (unsigned long)DEMO_VA, st);
+    if (st == E_OK)
+        show_lookup(*pd, "its memory", SPACE_MEM, DEMO_VA);
+    return st == E_OK;
+}
+
+/* Run child_main in pd on cpu and wait for it; shows its end and the syncs. Returns its state. */
+static struct ec_info run_child(char name, mword pd, mword cpu, unsigned n)
+{
+    uint64_t before[INFO_MAX_CPUS];
+    struct ec_info ei;
+    mword ec;
+    read_syncs(n, before);
+    int st = child_ec(pd, cpu, child_main, (mword)name, &ec);
+    printf("root: child %c: EC started on core %lu -> status %d\n", name, (unsigned long)cpu, st);
+    memset(&ei, 0, sizeof(ei));
+    if (st == E_OK && ec_wait(ec, &ei) == E_OK) {
+        if (ei.state == EC_EXITED)
+            printf("root: child %c exited with code %ld\n", name, (long)ei.exit_code);
+        else if (ei.state == EC_FAULTED)
+            printf("root: child %c stopped by vector %u (%s) at rip %#lx, error %#lx\n", name,
+                   ei.fault.vector, ei.fault.vector == VEC_GP ? "#GP" : "fault",
+                   (unsigned long)ei.fault.rip, (unsigned long)ei.fault.error);
+    }
+    printf("root: lazy syncs per core while child %c ran:\n", name);
+    show_syncs(n, before);
+    return ei;
+}
+
+/* The two-child demo; returns the number of steps that did not go as the lecture says. */
+static int demo(const struct info_page *ip)
+{
+    unsigned n = ip->num_cpus < INFO_MAX_CPUS ? ip->num_cpus : INFO_MAX_CPUS;
+    mword cpu_a = n > 1 ? 1 : 0, cpu_b = n > 2 ? 2 : cpu_a;
+    mword a, b;
+    if (!mem_init(ip)) {
+        printf("root: no free memory reported; demo skipped\n");
+        return 0;       /* nothing failed: there is nothing to show (e.g. the host's fake kernel) */
+    }
+    printf("root: step 1: two child PDs, each with the program and its own memory\n");
+    if (!make_child('A', &a) || !make_child('B', &b))
+        return 1;
+    printf("root: step 2: COM1 ports %#x-%#x delegated to child A only\n", COM1, COM1 + COM1_PORTS - 1);
+    int st = sys_delegate(SEL_ROOT_PD, a, SPACE_PIO, COM1, COM1, COM1_PORTS, PIO_A);
+    show_lookup(a, "A's COM1", SPACE_PIO, COM1);
+    show_lookup(b, "B's COM1", SPACE_PIO, COM1);
+    if (st != E_OK)
+        return 1;
+    printf("root: step 3: child A runs on core %lu\n", (unsigned long)cpu_a);
+    struct ec_info ea = run_child('A', a, cpu_a, n);
+    printf("root: step 4: child B runs on core %lu\n", (unsigned long)cpu_b);
+    struct ec_info eb = run_child('B', b, cpu_b, n);
+    bool a_ok = ea.state == EC_EXITED && ea.exit_code == 0;
+    bool b_ok = eb.state == EC_FAULTED && eb.fault.vector == VEC_GP;
+    printf("root: summary: child A %s; child B %s (rip %#lx)\n",
+           a_ok ? "wrote COM1 directly and exited" : "FAILED",
+           b_ok ? "took #GP without the ports" : "did NOT take #GP", (unsigned long)eb.fault.rip);
+    return !a_ok + !b_ok;
+}
+
 int main(mword arg)
 {
     const struct info_page *bi = (const struct info_page *)arg;
-    struct core_counters cc;
 
     printf("root: hello from user mode, main at %p\n", (void *)main);
     if (!show_info_page(bi))
         return 1;
-    show_lookup("own PD", SPACE_OBJ, SEL_ROOT_PD);
-    show_lookup("info page", SPACE_MEM, INFO_PAGE_ADDR);
-    show_lookup("serial port", SPACE_PIO, 0x3f8);
-    printf("root: create_pd into selector 0 -> %d (expect %d)\n",
-           sys_create_pd(SEL_NULL, SEL_ROOT_PD), E_ARG);
-    printf("root: yield -> %d\n", sys_yield());
-    for (uint32_t cpu = 0; cpu < bi->num_cpus; cpu++)
-        if (sys_counters(cpu, &cc) == E_OK)
-            printf("  cpu %u: %lu lazy syncs, %lu page faults, %lu syscalls\n", cpu,
-                   (unsigned long)cc.lazy_syncs, (unsigned long)cc.page_faults,
-                   (unsigned long)cc.syscalls);
-    printf("root: done\n");
-    return 0;
+    show_lookup(SEL_ROOT_PD, "own PD", SPACE_OBJ, SEL_ROOT_PD);
+    show_lookup(SEL_ROOT_PD, "info page", SPACE_MEM, INFO_PAGE_ADDR);
+    show_lookup(SEL_ROOT_PD, "serial port", SPACE_PIO, COM1);
+    int bad = demo(bi);
+    printf("root: done (%d demo step%s failed)\n", bad, bad == 1 ? "" : "s");
+    return bad;
 }
