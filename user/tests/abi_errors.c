@@ -36,6 +36,31 @@ static unsigned rights_at(mword pd, unsigned kind, mword addr)
     return sys_lookup(pd, kind, addr, &li) == E_OK ? li.rights : 0;
 }
 
+/* What the root and the child hold in kernel memory: failed calls must not change it. */
+struct snapshot {
+    struct pd_info root, child;
+    int st;
+};
+
+/* Take a snapshot of both PDs' space usage. */
+static struct snapshot snap_take(void)
+{
+    struct snapshot s;
+    memset(&s, 0, sizeof(s));
+    s.st = sys_pd_info(SEL_ROOT_PD, &s.root);
+    if (s.st == E_OK)
+        s.st = sys_pd_info(CHILD, &s.child);
+    return s;
+}
+
+/* One TAP line: the space usage is what it was in *before. */
+static void snap_same(const struct snapshot *before, const char *what)
+{
+    struct snapshot now = snap_take();
+    tap_check(before->st == E_OK && now.st == E_OK && memcmp(&now, before, sizeof(now)) == 0,
+              "%s changed no PD's capability, I/O-bitmap or page-table pages", what);
+}
+
 /* Find the first free physical page in the information page; false if none. */
 static bool find_free_memory(const struct info_page *ip)
 {
@@ -178,6 +203,7 @@ static void test_lookup(void)
     CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_COUNT, &li), E_RANGE);
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)KADDR), E_RANGE);
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)HOLE_VA), E_RANGE);
+    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)INFO_PAGE_ADDR), E_RANGE);
     CHECK_ST(sys_lookup(CHILD, SPACE_MEM, CHILD_VA, &li), E_NOENT);
     tap_check(li.rights == 0x5a5a5a5a, "lookup of nothing left the output untouched");
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_COUNT - 1, &li), E_NOENT);
@@ -192,9 +218,26 @@ static void test_ec_status(void)
     CHECK_ST(sys_ec_status(SEL_ROOT_PD, 0, &ei), E_CAP);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, 1u << 7, &ei), E_ARG);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, 0, (struct ec_info *)KADDR), E_RANGE);
+    CHECK_ST(sys_ec_status(SEL_ROOT_EC, 0, (struct ec_info *)INFO_PAGE_ADDR), E_RANGE);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, EC_WAIT, &ei), E_ARG);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, 0, &ei), E_OK);
     tap_check(ei.state == EC_RUNNING && ei.cpu == 0, "the root EC reports itself running on core 0");
+}
+
+static void test_pd_info(void)
+{
+    struct pd_info pi;
+    memset(&pi, 0x5a, sizeof(pi));
+    CHECK_ST(sys_pd_info(SEL_NULL, &pi), E_CAP);
+    CHECK_ST(sys_pd_info(SEL_ROOT_EC, &pi), E_CAP);
+    CHECK_ST(sys_pd_info(EMPTY, &pi), E_CAP);
+    CHECK_ST(sys_pd_info(SEL_COUNT, &pi), E_CAP);
+    tap_check(pi.obj_pages == 0x5a5a5a5a5a5a5a5aUL, "failed pd_info left the output untouched");
+    CHECK_ST(sys_pd_info(SEL_ROOT_PD, (struct pd_info *)KADDR), E_RANGE);
+    CHECK_ST(sys_pd_info(SEL_ROOT_PD, (struct pd_info *)HOLE_VA), E_RANGE);
+    CHECK_ST(sys_pd_info(SEL_ROOT_PD, (struct pd_info *)INFO_PAGE_ADDR), E_RANGE);
+    CHECK_ST(sys_pd_info(CHILD, &pi), E_OK);
+    tap_check(pi.reserved[0] == 0 && pi.reserved[3] == 0, "pd_info's reserved words are zero");
 }
 
 static void test_console_and_counters(const struct info_page *ip)
@@ -218,15 +261,23 @@ int main(mword arg)
     tap_check(ip->magic == INFO_MAGIC && ip->version == INFO_VERSION, "information page present");
     tap_check(find_free_memory(ip), "free memory reported");
     setup();
+    struct snapshot s = snap_take();
     test_unknown_calls();
     test_create_pd();
+    snap_same(&s, "failed create_pd");
     test_create_ec(ip);
+    snap_same(&s, "failed create_ec");
     test_delegate_arguments();
+    snap_same(&s, "delegate with bad arguments");
     test_delegate_contents();
+    s = snap_take();
     test_revoke();
+    snap_same(&s, "failed revoke");
     test_lookup();
     test_ec_status();
+    test_pd_info();
     test_console_and_counters(ip);
+    snap_same(&s, "lookup, ec_status, pd_info, console_write and counters errors");
     printf("abi_errors: %d failed\n", tap_failures());
     return tap_failures();
 }
