@@ -43,8 +43,8 @@ static void child_ud(mword unused_arg)
 /* Child: divide by zero (#DE); arg is 0. */
 static void child_de(mword zero)
 {
-    mword q;
-    __asm__ __volatile__("divq %2" : "=a"(q) : "a"(1UL), "r"(zero), "d"(0UL));
+    mword q = 1, hi = 0;    /* dividend hi:q = 1 */
+    __asm__ __volatile__("divq %2" : "+a"(q), "+d"(hi) : "r"(zero));
     sys_exit((long)q);
 }
 
