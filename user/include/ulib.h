@@ -42,6 +42,9 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
-/* TAP output for user-level test programs: "ok N - name" / "not ok N - name". */
+/* TAP output for user-level test programs: "ok N - name" / "not ok N - name".
+   The first result is preceded by TAP_USER_MARK, which separates them from the
+   kernel's own self-check lines in the serial log (tests/qemu/user.sh). */
+#define TAP_USER_MARK "# TAP from user mode"
 void tap_check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int tap_failures(void);     /* number of "not ok" lines so far */

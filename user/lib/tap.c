@@ -12,6 +12,8 @@ void tap_check(bool cond, const char *fmt, ...)
     va_start(ap, fmt);
     vformat(name, sizeof(name), fmt, ap);
     va_end(ap);
+    if (tap_count == 0)
+        puts(TAP_USER_MARK);    /* the QEMU runner takes TAP lines after this one */
     tap_count++;
     if (!cond)
         tap_failed++;
