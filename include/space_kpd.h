@@ -1,0 +1,87 @@
+/*
+ * The per-PD kernel directory ("kpd"): the page directory behind PML4 511 / PDPT 511,
+ * 1 GiB from PD_IOBMP, shared by all per-core roots of one PD. Space_pio keeps its
+ * I/O bitmap there (PD entry 0), Space_obj its capability table (PD entries 256..511).
+ * Each space owns one region of it (struct kpd_region) and populates it on demand:
+ *
+ *   unpopulated  -> reads fault; the fault handler maps a SHARED read-only page
+ *                   (zeros for capabilities, ones for the I/O bitmap) without
+ *                   allocating: a missing page table is filled with a shared PT
+ *                   whose entries already point to the shared page.
+ *   written      -> a PRIVATE page (and a private PT) from a reserve taken before.
+ *
+ * Why not the generic engine (kernel/ptab.c): the engine would write through the
+ * shared PT that many PDs reference. The walk here is two levels (PD -> PT) with
+ * the same entry bits; translations only ever change hole -> shared -> private
+ * (never back) while the PD lives, which is what makes the flush rules simple:
+ * a stale TLB entry can only point to the shared page (see space_obj.c, space_pio.c).
+ *
+ * Pure logic: memory comes through struct ptab_env (host tests use fake memory).
+ * Concurrency: writers of one region are serialised by the caller (the mdb lock);
+ * the fault path (any core running the PD) only fills holes with CAS.
+ */
+#pragma once
+#include "ptab.h"
+#include "layout.h"
+
+#define KPD_BASE    PD_IOBMP                /* first byte the per-PD directory maps */
+#define KPD_SPAN    GiB(1)                  /* one PDPT entry */
+
+/* A shared read-only page and a shared PT mapping it at PT indices [first, last]. */
+struct kpd_shared {
+    paddr_t page;               /* the shared page: every byte is `fill` */
+    paddr_t pt;                 /* the shared PT */
+};
+
+/* One space's part of a PD's kpd. */
+struct kpd_region {
+    const struct ptab_env *env;
+    const struct kpd_shared *shared;
+    paddr_t dir;                /* the PD's kpd (a PD-level table) */
+    vaddr_t first, last;        /* the region, inclusive */
+    uint8_t fill;               /* initial byte of a private page (the shared page's) */
+    bool stale;                 /* a shared translation was replaced since the last kpd_unreserve */
+    size_t pages;               /* private (backing) pages */
+    size_t tables;              /* private page tables */
+    paddr_t res_head;           /* reserved frames, linked through their first word */
+    size_t res_count;
+};
+
+/* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
+int  kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
+                     vaddr_t va_first, vaddr_t va_last);
+/* Free sh's frames (host tests). */
+void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env);
+
+/* Attach r to region [first, last] of dir; nothing is allocated. */
+void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
+                     paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill);
+/* Free every private page and table of r, empty its PD entries and any reserve. */
+void kpd_region_release(struct kpd_region *r);
+
+/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
+bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va);
+
+/* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
+int  kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last);
+/* Give back unused reserved frames; returns and clears r->stale. */
+bool kpd_unreserve(struct kpd_region *r);
+/* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
+uint8_t *kpd_page(struct kpd_region *r, vaddr_t va);
+/* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
+const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va);
+
+/* Provided by the environment: forget this core's translation of va in the current PD. */
+void kpd_flush_local(vaddr_t va);
+
+/* Page-fault error code bits the fault paths look at (Intel SDM Vol. 3, 4.7). */
+#define KPD_ERR_P   BIT(0)      /* the page was present: a protection fault */
+#define KPD_ERR_W   BIT(1)      /* write access */
+#define KPD_ERR_U   BIT(2)      /* user-mode access */
+#define KPD_ERR_I   BIT(4)      /* instruction fetch */
+
+/* Memory for every space's tables and pages (the kernel's pool; fake memory on the host). */
+extern const struct ptab_env *space_env;
+
+/* Provided by the environment: the kpd of the PD running on this core (0 if none). */
+paddr_t kpd_current(void);

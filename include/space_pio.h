@@ -1,0 +1,55 @@
+/*
+ * Space_pio: a PD's I/O space, the I/O permission bitmap (1 bit per port, 1 = deny)
+ * at PD_IOBMP (8 KiB) of its kpd. The CPU reads it through the TSS: iomap_base
+ * points at PD_IOBMP in every core's TSS, and PDPT 511 of the running root is the
+ * running PD's kpd, so no switch is needed per PD (arch/x86_64/gdt.c).
+ *
+ * Unpopulated parts read as all ones (deny) through a shared read-only page that
+ * space_pio_page_fault maps on demand (lecture: Space_pio::page_fault). The same
+ * shared page also backs the byte after the bitmap, which the SDM requires to be
+ * 0xFF and inside the TSS limit (the CPU reads two bytes for every check): it is
+ * never written, so it always reads 0xFF.
+ *
+ * Ports are identity-mapped: unit p of the database is port p (target = unit).
+ */
+#pragma once
+#include "mdb.h"
+#include "space_kpd.h"
+
+#define PIO_BITMAP_END      (PD_IOBMP + PD_IOBMP_SIZE)      /* the terminating 0xFF byte */
+#define PIO_FAULT_FIRST     PD_IOBMP                        /* kernel faults here go to space_pio */
+#define PIO_FAULT_LAST      (PIO_BITMAP_END + PTAB_PAGE_SIZE - 1) /* bitmap + terminator page */
+
+struct space_pio {
+    struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
+    struct kpd_region r;        /* r.pages: real bitmap pages (0..2) */
+};
+
+/* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
+int  space_pio_init(struct space_pio *s, paddr_t kpd);
+/* Free the bitmap pages and table. Before: mdb teardown of s, PD running nowhere (flushed). */
+void space_pio_destroy(struct space_pio *s);
+
+/* Give s ports [port, +count) as a database root (the root PD). E_ARG, E_RANGE, E_BUSY, E_NOMEM. */
+int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);
+/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
+ * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on error. */
+int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
+                        struct space_pio *dst, unsigned long dst_base, unsigned long count,
+                        unsigned mask, unsigned *effect);
+
+/* Bitmap only (no database): allow ports [port, +count); E_NOMEM, E_RANGE. */
+int  space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count);
+/* Bitmap only: deny ports [port, +count) (ports outside the space are ignored). */
+void space_pio_deny(struct space_pio *s, unsigned long port, unsigned long count);
+/* Whether s's bitmap allows port (software walk; any PD). */
+bool space_pio_allowed(const struct space_pio *s, unsigned long port);
+
+/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the
+ * current PD: map the shared all-ones page. False if it cannot be resolved: the caller panics. */
+bool space_pio_page_fault(vaddr_t addr, mword err);
+
+/* Provided by the PD code: every other core that runs s's PD must drop its cached bitmap
+ * translations before it next runs user code (a shared page was replaced by a real one).
+ * A weak default in kernel/space_kernel.c does nothing beyond the local flush. */
+void space_pio_shootdown(struct space_pio *s);

@@ -1,0 +1,225 @@
+/*
+ * The kernel side of Space_obj and Space_pio: their memory (pool frames through the
+ * linear map), the current PD's kpd (found through CR3), the local flush, and the
+ * self-checks of both spaces (command-line word "selftest").
+ */
+#include "space_obj.h"
+#include "space_pio.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "frame.h"
+#include "cpu.h"
+#include "paging.h"
+#include "kstring.h"
+#include "selftest.h"
+
+#define ROOT_KERNEL_SLOT    pt_index(KPD_BASE, 3)       /* PML4 511 */
+#define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
+#define KPD_ENTRY           (PTE_P | PTE_W | PTE_A)     /* PDPT 511 -> kpd */
+
+/* Frame allocator until the PD code provides kframe_alloc/kframe_free (kmalloc.h). */
+__attribute__((weak)) paddr_t kframe_alloc(void)
+{
+    paddr_t pa;
+    if (frame_alloc(&kernel_pool, 1, 0, &pa) != 0)
+        return 0;
+    memset(phys_to_virt(pa), 0, PAGE_SIZE);
+    return pa;
+}
+
+__attribute__((weak)) void kframe_free(paddr_t pa)
+{
+    frame_free(&kernel_pool, pa, 1);
+}
+
+/* ptab_env hooks over the kernel pool. */
+static void *env_p2v(void *ctx, paddr_t pa)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
+static paddr_t env_alloc(void *ctx)
+{
+    (void)ctx;
+    return kframe_alloc();
+}
+
+static void env_free(void *ctx, paddr_t pa)
+{
+    (void)ctx;
+    kframe_free(pa);
+}
+
+static const struct ptab_env kernel_env = { .p2v = env_p2v, .alloc = env_alloc, .free = env_free };
+const struct ptab_env *space_env = &kernel_env;
+
+/* The entry at index i of the table at pa, or 0 if the table is 0. */
+static pte_t entry_of(paddr_t pa, unsigned i)
+{
+    return pa ? ((pte_t *)phys_to_virt(pa))[i] : 0;
+}
+
+/* The kpd of the PD running on this core: PML4 511 -> PDPT 511 of the loaded root (0 if none). */
+paddr_t kpd_current(void)
+{
+    pte_t pml4e = entry_of(read_cr3() & PTE_ADDR, ROOT_KERNEL_SLOT);
+    pte_t pdpte = (pml4e & PTE_P) ? entry_of(pml4e & PTE_ADDR, PDPT_KPD_SLOT) : 0;
+    return (pdpte & PTE_P) && !(pdpte & PTE_PS) ? pdpte & PTE_ADDR : 0;
+}
+
+/* Forget this core's translation of va (the PD's kpd entries are not global). */
+void kpd_flush_local(vaddr_t va)
+{
+    invlpg(va);
+}
+
+/* Default until the PD code provides one: only the local flush (done in kpd_page). */
+__attribute__((weak)) void space_pio_shootdown(struct space_pio *s)
+{
+    (void)s;
+}
+
+/* ---- self-checks ---------------------------------------------------------------- */
+
+/* The self-checks' database: nodes from a bump allocator in one pool frame. */
+static struct mdb test_db;
+static uint8_t *test_heap;
+static size_t test_heap_used;
+
+static void *test_alloc(size_t size)
+{
+    size = ALIGN_UP(size, 16);
+    if (!test_heap || test_heap_used + size > PAGE_SIZE)
+        return NULL;
+    test_heap_used += size;
+    return test_heap + test_heap_used - size;
+}
+
+static void test_free(void *p)
+{
+    (void)p;
+}
+
+/* Start a self-check: the database and its heap; false if out of memory. */
+static bool test_begin(void)
+{
+    paddr_t heap = kframe_alloc();
+    test_heap = heap ? phys_to_virt(heap) : NULL;
+    test_heap_used = 0;
+    mdb_init(&test_db, test_alloc, test_free);
+    return heap != 0;
+}
+
+/* End a self-check: free the heap. */
+static void test_end(void)
+{
+    if (test_heap)
+        kframe_free(virt_to_phys(test_heap));
+    test_heap = NULL;
+}
+
+/* A self-check's PD: a kpd with both spaces. */
+struct test_pd {
+    paddr_t kpd;
+    struct space_obj obj;
+    struct space_pio pio;
+};
+
+/* Set up t on a fresh kpd; false if out of memory. */
+static bool test_pd_init(struct test_pd *t)
+{
+    t->kpd = kframe_alloc();
+    return t->kpd && space_obj_init(&t->obj, t->kpd) == E_OK && space_pio_init(&t->pio, t->kpd) == E_OK;
+}
+
+/* Tear t down through the database, then free its spaces and kpd. */
+static void test_pd_destroy(struct test_pd *t)
+{
+    while (mdb_teardown_step(&test_db, &t->obj.mdb, ~0ul) == MDB_MORE)
+        ;
+    while (mdb_teardown_step(&test_db, &t->pio.mdb, ~0ul) == MDB_MORE)
+        ;
+    space_obj_destroy(&t->obj);
+    space_pio_destroy(&t->pio);
+    kframe_free(t->kpd);
+}
+
+/* Free frames in the pool once the shared pages exist (the first space_*_init allocates them). */
+static size_t pool_free_after_setup(void)
+{
+    struct test_pd t = { 0 };
+    if (test_begin() && test_pd_init(&t))
+        test_pd_destroy(&t);
+    test_end();
+    return kernel_pool.nfree;
+}
+
+static uint64_t dummy_objects[4] aligned(CAP_OBJ_ALIGN);
+
+/* Checks of one object space (see the self-check below); true if all hold. */
+static bool obj_checks(struct test_pd *t, char *why, size_t why_len)
+{
+    struct capability c, pd = cap_make(&dummy_objects[0], CAP_PD, PD_R_ALL);
+    if (space_obj_lookup(&t->obj, 5, &c) || t->obj.r.pages != 0)
+        return SELFTEST_FAIL("empty space: slot 5 not null or %zu pages", t->obj.r.pages);
+    if (space_obj_insert(&test_db, &t->obj, 5, pd) != E_OK || t->obj.r.pages != 1 ||
+        !space_obj_lookup(&t->obj, 5, &c) || c.obj != pd.obj || c.rights != PD_R_ALL)
+        return SELFTEST_FAIL("insert at 5: %zu pages, type %u", t->obj.r.pages, cap_type(c));
+    if (space_obj_lookup(&t->obj, 6, &c) || space_obj_lookup(&t->obj, SEL_COUNT - 1, &c))
+        return SELFTEST_FAIL("a never written slot is not null");
+    if (space_obj_insert(&test_db, &t->obj, 5, pd) != E_BUSY || space_obj_insert(&test_db, &t->obj, 0, pd) != E_ARG ||
+        space_obj_insert(&test_db, &t->obj, SEL_COUNT, pd) != E_FULL || t->obj.r.pages != 1)
+        return SELFTEST_FAIL("bad inserts were not refused or changed the page count");
+    space_obj_remove(&test_db, &t->obj, 5);
+    if (space_obj_lookup(&t->obj, 5, &c))
+        return SELFTEST_FAIL("removed slot is not null");
+    return true;
+}
+
+SELFTEST(space_obj_reads_null_until_written_and_destroy_frees_every_frame)
+{
+    struct test_pd t = { 0 };
+    size_t before = pool_free_after_setup();
+    bool ok = test_begin() && test_pd_init(&t) ? obj_checks(&t, why, why_len)
+                                               : SELFTEST_FAIL("out of memory");
+    test_pd_destroy(&t);
+    test_end();
+    if (ok && kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return ok;
+}
+
+/* Checks of delegating one port from a to b (see the self-check below); true if all hold. */
+static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t why_len)
+{
+    unsigned effect;
+    if (space_pio_grant(&test_db, &a->pio, 0, PIO_PORTS) != E_OK || a->pio.r.pages != 2 ||
+        !space_pio_allowed(&a->pio, 0) || !space_pio_allowed(&a->pio, 0xFFFF))
+        return SELFTEST_FAIL("root grant: %zu pages", a->pio.r.pages);
+    if (space_pio_allowed(&b->pio, 0x3F8) || b->pio.r.pages != 0 ||
+        space_pio_delegate(&test_db, &a->pio, 0x3F8, &b->pio, 0x3F8, 1, PIO_A, &effect) != E_OK)
+        return SELFTEST_FAIL("delegating COM1 failed");
+    if (!space_pio_allowed(&b->pio, 0x3F8) || space_pio_allowed(&b->pio, 0x3F9) ||
+        space_pio_allowed(&b->pio, 0x3F7) || b->pio.r.pages != 1)
+        return SELFTEST_FAIL("child bitmap wrong after delegation (%zu pages)", b->pio.r.pages);
+    if (mdb_revoke(&test_db, &a->pio.mdb, 0x3F8, 1, PIO_A, false) != E_OK || space_pio_allowed(&b->pio, 0x3F8))
+        return SELFTEST_FAIL("revoked port still allowed");
+    if (!space_pio_allowed(&a->pio, 0x3F8))
+        return SELFTEST_FAIL("revoke without self removed the root's port");
+    return true;
+}
+
+SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
+{
+    struct test_pd a = { 0 }, b = { 0 };
+    size_t before = pool_free_after_setup();
+    bool ok = test_begin() && test_pd_init(&a) && test_pd_init(&b) ? pio_checks(&a, &b, why, why_len)
+                                                                    : SELFTEST_FAIL("out of memory");
+    test_pd_destroy(&b);
+    test_pd_destroy(&a);
+    test_end();
+    if (ok && kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return ok;
+}

@@ -1,0 +1,255 @@
+/*
+ * The per-PD kernel directory (see include/space_kpd.h): on-demand shared pages,
+ * private pages from a reserve, release. A virtual address in the kpd splits into
+ *
+ *   29         21 20         12 11           0
+ *  +-------------+-------------+--------------+
+ *  |  PD index   |  PT index   | page offset  |     (PML4 511, PDPT 511 above)
+ *  +-------------+-------------+--------------+
+ */
+#include "space_kpd.h"
+#include "abi.h"
+#include "paging.h"
+#include "panic.h"
+
+/*      entry kind      bits                                        meaning */
+#define KPD_TABLE       (PTE_P | PTE_W | PTE_A)                 /* PD entry -> PT: leaves decide */
+#define KPD_SHARED      (PTE_P | PTE_A | PTE_NX)                /* shared page: read-only, no execute */
+#define KPD_PRIVATE     (PTE_P | PTE_W | PTE_A | PTE_D | PTE_NX) /* private page: read-write, no execute */
+#define KPD_CHUNK       (UL_(1) << PT_SHIFT(1))                 /* bytes one PT maps: 2 MiB */
+
+/* Kernel address of frame pa. */
+static void *p2v(const struct ptab_env *env, paddr_t pa)
+{
+    return env->p2v(env->ctx, pa);
+}
+
+/* The PD entry of dir that covers va. */
+static pte_t *dir_entry(const struct ptab_env *env, paddr_t dir, vaddr_t va)
+{
+    return (pte_t *)p2v(env, dir) + pt_index(va, 1);
+}
+
+/* The PT entry for va in the PT at pa. */
+static pte_t *pt_entry(const struct ptab_env *env, paddr_t pt, vaddr_t va)
+{
+    return (pte_t *)p2v(env, pt) + pt_index(va, 0);
+}
+
+/* Read an entry another core may be filling. */
+static pte_t load(const pte_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/* Frame an entry points to. */
+static paddr_t frame(pte_t e)
+{
+    return e & PTE_ADDR;
+}
+
+/* Fill a hole with CAS (the fault path); true if it was still a hole. */
+static bool fill_hole(pte_t *p, pte_t e)
+{
+    pte_t old = 0;
+    return __atomic_compare_exchange_n(p, &old, e, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+/* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
+int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
+                    vaddr_t va_first, vaddr_t va_last)
+{
+    ASSERT(pt_index(va_first, 1) == pt_index(va_last, 1) || (pt_index(va_first, 0) == 0 &&
+           pt_index(va_last, 0) == PT_ENTRIES - 1));
+    sh->page = env->alloc(env->ctx);
+    sh->pt = env->alloc(env->ctx);
+    if (!sh->page || !sh->pt) {
+        kpd_shared_free(sh, env);
+        return E_NOMEM;
+    }
+    __builtin_memset(p2v(env, sh->page), fill, PTAB_PAGE_SIZE);
+    /* One PT serves every PD entry of the region: the same indices in each. */
+    unsigned lo = pt_index(va_first, 0), hi = pt_index(va_last, 0);
+    if (pt_index(va_first, 1) != pt_index(va_last, 1))
+        lo = 0, hi = PT_ENTRIES - 1;
+    for (unsigned i = lo; i <= hi; i++)
+        ((pte_t *)p2v(env, sh->pt))[i] = sh->page | KPD_SHARED;
+    return E_OK;
+}
+
+/* Free sh's frames (host tests). */
+void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env)
+{
+    if (sh->page)
+        env->free(env->ctx, sh->page);
+    if (sh->pt)
+        env->free(env->ctx, sh->pt);
+    sh->page = sh->pt = 0;
+}
+
+/* Attach r to region [first, last] of dir; nothing is allocated. */
+void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
+                     paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill)
+{
+    ASSERT(first >= KPD_BASE && first <= last);
+    *r = (struct kpd_region){ .env = env, .shared = sh, .dir = dir, .first = first, .last = last,
+                              .fill = fill };
+}
+
+/* True if the PD entry e points to a PT of this region's own (not the shared PT). */
+static bool private_pt(const struct kpd_region *r, pte_t e)
+{
+    return e && frame(e) != r->shared->pt;
+}
+
+/* True if the PT entry e maps a private page. */
+static bool private_page(const struct kpd_region *r, pte_t e)
+{
+    return e && frame(e) != r->shared->page;
+}
+
+/* Free the private pages of the private PT at pt, then the PT. */
+static void release_pt(struct kpd_region *r, paddr_t pt)
+{
+    pte_t *tb = p2v(r->env, pt);
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
+        if (private_page(r, tb[i]))
+            r->env->free(r->env->ctx, frame(tb[i]));
+    r->env->free(r->env->ctx, pt);
+}
+
+/* Take one reserved frame; panics if the caller reserved too little (a kernel bug). */
+static paddr_t take(struct kpd_region *r)
+{
+    paddr_t pa = r->res_head;
+    if (!pa)
+        panic("kpd: reserve exhausted at %lu pages", (unsigned long)r->pages);
+    r->res_head = *(paddr_t *)p2v(r->env, pa);
+    r->res_count--;
+    return pa;
+}
+
+/* Free every private page and table of r, empty its PD entries and any reserve. */
+void kpd_region_release(struct kpd_region *r)
+{
+    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE; v += KPD_CHUNK) {
+        pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
+        if (private_pt(r, e))
+            release_pt(r, frame(e));
+        __atomic_store_n(p, 0, __ATOMIC_RELEASE);
+        if (v + KPD_CHUNK == 0)
+            break;
+    }
+    while (r->res_head)
+        r->env->free(r->env->ctx, take(r));
+    r->pages = r->tables = 0;
+}
+
+/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
+bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va)
+{
+    pte_t *p = dir_entry(env, dir, va), e = load(p);
+    /* No PT yet: the shared PT maps the shared page without any allocation. */
+    if (!e && fill_hole(p, sh->pt | KPD_TABLE))
+        return load(pt_entry(env, sh->pt, va)) != 0;
+    e = load(p);
+    if (frame(e) == sh->pt)
+        return load(pt_entry(env, sh->pt, va)) != 0;
+    /* A private PT: fill the hole at va (losing a race to a writer is fine). */
+    fill_hole(pt_entry(env, frame(e), va), sh->page | KPD_SHARED);
+    return true;
+}
+
+/* Number of frames making [va, last] private needs now. */
+static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
+{
+    size_t need = 0;
+    for (vaddr_t v = ALIGN_DOWN(va, PTAB_PAGE_SIZE);; v = ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK) {
+        vaddr_t stop = MIN(ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK - 1, last);
+        size_t npages = (ALIGN_DOWN(stop, PTAB_PAGE_SIZE) - v) / PTAB_PAGE_SIZE + 1;
+        pte_t e = load(dir_entry(r->env, r->dir, v));
+        if (!private_pt(r, e))
+            need += 1 + npages;     /* a new PT and every page of the chunk in range */
+        else
+            for (size_t i = 0; i < npages; i++)
+                need += !private_page(r, load(pt_entry(r->env, frame(e), v + i * PTAB_PAGE_SIZE)));
+        if (stop == last)
+            return need;
+    }
+}
+
+/* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
+int kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last)
+{
+    ASSERT(va >= r->first && last <= r->last && va <= last);
+    size_t need = reserve_need(r, va, last);
+    while (r->res_count < need) {
+        paddr_t pa = r->env->alloc(r->env->ctx);
+        if (!pa) {
+            kpd_unreserve(r);
+            return E_NOMEM;
+        }
+        *(paddr_t *)p2v(r->env, pa) = r->res_head;
+        r->res_head = pa;
+        r->res_count++;
+    }
+    return E_OK;
+}
+
+/* Give back unused reserved frames; returns and clears r->stale. */
+bool kpd_unreserve(struct kpd_region *r)
+{
+    bool stale = r->stale;
+    while (r->res_head)
+        r->env->free(r->env->ctx, take(r));
+    r->stale = false;
+    return stale;
+}
+
+/* A fresh frame from the reserve, every byte = b. */
+static paddr_t take_filled(struct kpd_region *r, uint8_t b)
+{
+    paddr_t pa = take(r);
+    __builtin_memset(p2v(r->env, pa), b, PTAB_PAGE_SIZE);
+    return pa;
+}
+
+/* Publish e at p with an exchange; a shared translation it replaces may be cached: flush. */
+static void replace(struct kpd_region *r, pte_t *p, pte_t e, vaddr_t va)
+{
+    pte_t old = __atomic_exchange_n(p, e, __ATOMIC_ACQ_REL);
+    if (old) {
+        r->stale = true;
+        kpd_flush_local(va);
+    }
+}
+
+/* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
+uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
+{
+    ASSERT(va >= r->first && va <= r->last);
+    pte_t *pd = dir_entry(r->env, r->dir, va);
+    /* Step 1: a private PT (holes only: the other pages fault back to the shared page). */
+    if (!private_pt(r, load(pd))) {
+        replace(r, pd, take_filled(r, 0) | KPD_TABLE, va);
+        r->tables++;
+    }
+    pte_t *pt = pt_entry(r->env, frame(load(pd)), va), e = load(pt);
+    if (private_page(r, e))
+        return p2v(r->env, frame(e));
+    /* Step 2: the page itself, initialised before it is published. */
+    paddr_t pg = take_filled(r, r->fill);
+    replace(r, pt, pg | KPD_PRIVATE, va);
+    r->pages++;
+    return p2v(r->env, pg);
+}
+
+/* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
+const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va)
+{
+    pte_t e = load(dir_entry(r->env, r->dir, va));
+    if (!private_pt(r, e))
+        return NULL;
+    e = load(pt_entry(r->env, frame(e), va));
+    return private_page(r, e) ? p2v(r->env, frame(e)) : NULL;
+}

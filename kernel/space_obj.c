@@ -1,0 +1,194 @@
+/*
+ * Space_obj (lecture: "Protection Domain", Space_obj::page_fault): the capability
+ * table of a PD in the "Capabilities" region of its kpd.
+ *
+ * Mapping-database target of a selector = word 0 of its capability (object pointer
+ * | type). The database lets unit base+i of a node refer to target+i, which is sound
+ * here although objects are not consecutive: delegation copies each source unit's
+ * target to exactly one destination unit, and two neighbouring units share a node
+ * only if their targets are consecutive (mdb merges only then), so target+i is
+ * always the unit's own word 0. Revocation works on derivation links plus target
+ * ranges, so equal object words in unrelated trees never interfere.
+ *
+ * Flushes. A slot page goes hole -> shared zero page -> private page, never back
+ * while the PD lives. So a stale TLB entry on another core can only make a slot
+ * read as null; space_obj_lookup_current confirms every null it reads through the
+ * software walk, so no shootdown is ever needed. The local core flushes when it
+ * replaces the zero page (kpd_page), so its fast path sees the new page at once.
+ */
+#include "space_obj.h"
+#include "panic.h"
+
+#define OBJ_SELS        SEL_COUNT                       /* units of the space */
+#define OBJ_FILL        0x00                            /* zero page: null capabilities */
+
+static struct kpd_shared zero;                          /* the shared zero page and its PT */
+
+/* Virtual address of slot sel in the capability region. */
+static vaddr_t slot_va(unsigned long sel)
+{
+    return PD_CAPS + sel * CAP_SLOT_SIZE;
+}
+
+/* Slot sel inside its (private) page at pg. */
+static struct capability *slot_in(const uint8_t *pg, unsigned long sel)
+{
+    return (struct capability *)(uintptr_t)(pg + (slot_va(sel) & (PTAB_PAGE_SIZE - 1)));
+}
+
+/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0 last. */
+static void slot_write(struct space_obj *s, unsigned long sel, struct capability c)
+{
+    struct capability *p = slot_in(kpd_page(&s->r, slot_va(sel)), sel);
+    ASSERT(p->obj == 0 || p->obj == c.obj);
+    __atomic_store_n(&p->rights, c.rights, __ATOMIC_RELEASE);
+    __atomic_store_n(&p->obj, c.obj, __ATOMIC_RELEASE);
+}
+
+/* The written slot sel of s (its page must exist: the database only touches written slots). */
+static struct capability *slot_written(struct space_obj *s, unsigned long sel)
+{
+    const uint8_t *pg = kpd_peek(&s->r, slot_va(sel));
+    if (!pg)
+        panic("space_obj: slot %lu has no page", sel);
+    return slot_in(pg, sel);
+}
+
+/* mdb hook: slots [base, +size) hold target.. with rights. */
+static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+{
+    for (uint64_t i = 0; i < size; i++)
+        slot_write(m->owner, base + i, cap_from_target(target + i, rights));
+}
+
+/* mdb hook: slots [base, +size) keep their objects with fewer rights. */
+static void obj_protect(struct mdb_space *m, uint64_t base, uint64_t size, unsigned rights)
+{
+    for (uint64_t i = 0; i < size; i++)
+        __atomic_store_n(&slot_written(m->owner, base + i)->rights, rights, __ATOMIC_RELEASE);
+}
+
+/* mdb hook: slots [base, +size) become null (word 0 first); the pages stay. */
+static void obj_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
+{
+    for (uint64_t i = 0; i < size; i++) {
+        struct capability *p = slot_written(m->owner, base + i);
+        __atomic_store_n(&p->obj, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&p->rights, 0, __ATOMIC_RELEASE);
+    }
+}
+
+static const struct mdb_ops obj_ops = { obj_map, obj_protect, obj_unmap };
+
+/* Attach an empty object space to the PD directory kpd; E_NOMEM (first call: shared zero page). */
+int space_obj_init(struct space_obj *s, paddr_t kpd)
+{
+    if (!zero.page && kpd_shared_init(&zero, space_env, OBJ_FILL, PD_CAPS, PD_CAPS_LAST) != E_OK)
+        return E_NOMEM;
+    mdb_space_init(&s->mdb, &obj_ops, s, OBJ_SELS);
+    kpd_region_init(&s->r, space_env, &zero, kpd, PD_CAPS, PD_CAPS_LAST, OBJ_FILL);
+    return E_OK;
+}
+
+/* Free every backing page and table. Before: mdb teardown of s, PD running nowhere (flushed). */
+void space_obj_destroy(struct space_obj *s)
+{
+    ASSERT(s->mdb.nodes == 0);
+    kpd_region_release(&s->r);
+}
+
+/* Reserve slot pages for [base, +count) of s (count > 0, inside the space). */
+static int reserve_slots(struct space_obj *s, unsigned long base, unsigned long count)
+{
+    return kpd_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
+}
+
+/* Put c (a new object) at sel as a root of the database. E_ARG, E_FULL, E_BUSY, E_NOMEM. */
+int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
+{
+    struct mdb_info info;
+    ASSERT(!cap_is_null(c) && c.rights);
+    if (sel == SEL_NULL)
+        return E_ARG;
+    if (sel >= OBJ_SELS)
+        return E_FULL;
+    if (mdb_lookup(&s->mdb, sel, &info) == E_OK)
+        return E_BUSY;
+    int err = reserve_slots(s, sel, 1);
+    if (err == E_OK)
+        err = mdb_insert_root(db, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
+    kpd_unreserve(&s->r);
+    return err;
+}
+
+/* Remove the capability at sel and everything delegated from it (no-op if empty). */
+void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
+{
+    if (sel == SEL_NULL || sel >= OBJ_SELS)
+        return;
+    int err = mdb_revoke(db, &s->mdb, sel, 1, ~0u, true);
+    ASSERT(err == E_OK || err == E_NOMEM);
+}
+
+/* Delegate src [src_base, +count) to dst [dst_base, +count); see space_obj.h for the statuses. */
+int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
+                       struct space_obj *dst, unsigned long dst_base, unsigned long count,
+                       unsigned mask, unsigned *effect)
+{
+    if (count == 0)
+        return E_ARG;
+    if (src_base >= OBJ_SELS || count > OBJ_SELS - src_base)
+        return E_RANGE;
+    if (dst_base == SEL_NULL)
+        return E_ARG;
+    if (dst_base >= OBJ_SELS || count > OBJ_SELS - dst_base)
+        return E_FULL;
+    /* The hooks must not fail: every slot page the delegation may write is reserved first. */
+    int err = reserve_slots(dst, dst_base, count);
+    if (err == E_OK)
+        err = mdb_delegate(db, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
+    kpd_unreserve(&dst->r);
+    return err;
+}
+
+/* Read the capability at p (a private page): word 0, rights, word 0 again until stable. */
+static bool slot_read(const struct capability *p, struct capability *out)
+{
+    uint64_t obj;
+    do {
+        obj = __atomic_load_n(&p->obj, __ATOMIC_ACQUIRE);
+        out->rights = __atomic_load_n(&p->rights, __ATOMIC_ACQUIRE);
+    } while (obj != __atomic_load_n(&p->obj, __ATOMIC_ACQUIRE));
+    out->obj = obj;
+    return obj != 0;
+}
+
+/* Read slot sel of any PD by a software walk; true and *out if it holds a capability. */
+bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capability *out)
+{
+    *out = (struct capability){ 0, 0 };
+    if (sel >= OBJ_SELS)
+        return false;
+    const uint8_t *pg = kpd_peek(&s->r, slot_va(sel));
+    return pg && slot_read(slot_in(pg, sel), out);
+}
+
+/* Same for the current PD's space s, read through PD_CAPS (may fault to the zero page). */
+bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, struct capability *out)
+{
+    if (sel >= OBJ_SELS)
+        return false;
+    if (slot_read((const struct capability *)slot_va(sel), out))
+        return true;
+    /* Null through the TLB may be a stale zero page: the software walk decides. */
+    return space_obj_lookup(s, sel, out);
+}
+
+/* Kernel read fault at addr in the capability region of the current PD: map the zero page. */
+bool space_obj_page_fault(vaddr_t addr, mword err)
+{
+    paddr_t dir = kpd_current();
+    if (addr < PD_CAPS || (err & (KPD_ERR_P | KPD_ERR_W | KPD_ERR_U | KPD_ERR_I)) || !dir || !zero.page)
+        return false;
+    return kpd_fault(space_env, &zero, dir, addr);
+}
