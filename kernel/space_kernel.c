@@ -9,6 +9,7 @@
 #include "kmem.h"
 #include "frame.h"
 #include "cpu.h"
+#include "cpu_local.h"
 #include "paging.h"
 #include "kstring.h"
 #include "selftest.h"
@@ -219,6 +220,85 @@ SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
     test_pd_destroy(&b);
     test_pd_destroy(&a);
     test_end();
+    if (ok && kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return ok;
+}
+
+SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
+{
+    struct cpu_local *c = this_cpu();
+    uint32_t limit;
+    __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
+    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
+        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
+    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
+        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
+    return true;
+}
+
+/* Load a copy of this core's root whose PDPT 511 is kpd (frames in *pml4, *pdpt); the old CR3. */
+static mword root_with_kpd(paddr_t kpd, paddr_t *pml4, paddr_t *pdpt)
+{
+    mword old = read_cr3();
+    pte_t *cur = phys_to_virt(old & PTE_ADDR), hi = cur[ROOT_KERNEL_SLOT];
+    memcpy(phys_to_virt(*pml4), cur, PAGE_SIZE);
+    memcpy(phys_to_virt(*pdpt), phys_to_virt(hi & PTE_ADDR), PAGE_SIZE);
+    ((pte_t *)phys_to_virt(*pdpt))[PDPT_KPD_SLOT] = kpd | KPD_ENTRY;
+    ((pte_t *)phys_to_virt(*pml4))[ROOT_KERNEL_SLOT] = *pdpt | (hi & ~PTE_ADDR);
+    write_cr3(*pml4 | (old & ~PTE_ADDR));
+    return old;
+}
+
+/* A byte of the current PD's kpd read through its virtual address. */
+static uint8_t kpd_byte(vaddr_t va)
+{
+    return *(volatile uint8_t *)va;
+}
+
+/* The fault paths with t current (no real #PF: the handlers are called, then the read). */
+static bool fault_checks(struct test_pd *t, char *why, size_t why_len)
+{
+    struct capability c, pd = cap_make(&dummy_objects[1], CAP_PD, PD_R_CREATE);
+    vaddr_t far = PD_CAPS + (SEL_COUNT - 1) * CAP_SLOT_SIZE, near = PD_CAPS + 300 * CAP_SLOT_SIZE;
+    if (kpd_current() != t->kpd)
+        return SELFTEST_FAIL("kpd_current %lx, expected %lx", kpd_current(), t->kpd);
+    if (!space_obj_page_fault(far, 0) || kpd_byte(far) || space_obj_page_fault(far, KPD_ERR_W))
+        return SELFTEST_FAIL("unpopulated slot: zero page not mapped, or a write fault resolved");
+    if (space_obj_insert(&test_db, &t->obj, 7, pd) != E_OK || !space_obj_page_fault(near, 0) || kpd_byte(near))
+        return SELFTEST_FAIL("slot 300 beside a written page does not read null");
+    if (space_obj_insert(&test_db, &t->obj, 300, pd) != E_OK || !kpd_byte(near) ||
+        !space_obj_lookup_current(&t->obj, 300, &c) || c.obj != pd.obj || space_obj_lookup_current(&t->obj, 301, &c))
+        return SELFTEST_FAIL("insert over the zero page is not visible through PD_CAPS at once");
+    if (!space_pio_page_fault(PD_IOBMP + 0x10, 0) || kpd_byte(PD_IOBMP + 0x10) != 0xFF ||
+        !space_pio_page_fault(PIO_BITMAP_END, 0) || kpd_byte(PIO_BITMAP_END) != 0xFF)
+        return SELFTEST_FAIL("unpopulated bitmap or terminator does not read as all ones");
+    if (space_pio_allow(&t->pio, 0x80, 1) != E_OK || kpd_byte(PD_IOBMP + 0x10) != 0xFE ||
+        kpd_byte(PIO_BITMAP_END) != 0xFF)
+        return SELFTEST_FAIL("allowing port 0x80 is not visible through PD_IOBMP at once");
+    space_pio_deny(&t->pio, 0x80, 1);
+    return true;
+}
+
+SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_pages)
+{
+    struct test_pd t = { 0 };
+    size_t before = pool_free_after_setup();
+    paddr_t pml4 = kframe_alloc(), pdpt = kframe_alloc();
+    bool ok = pml4 && pdpt && test_begin() && test_pd_init(&t);
+    if (ok) {
+        mword flags = irq_save();
+        mword old = root_with_kpd(t.kpd, &pml4, &pdpt);
+        ok = fault_checks(&t, why, why_len);
+        write_cr3(old);
+        irq_restore(flags);
+    } else {
+        (void)SELFTEST_FAIL("out of memory");
+    }
+    test_pd_destroy(&t);
+    test_end();
+    kframe_free(pml4);
+    kframe_free(pdpt);
     if (ok && kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return ok;

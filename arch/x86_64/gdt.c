@@ -63,8 +63,10 @@ void cpu_tables_init(void)
     memset(&c->tss, 0, sizeof(c->tss));
     c->tss.rsp[0] = CPU_STACK_TOP;
     c->tss.ist[IST_DF - 1] = c->ist_df;
-    c->tss.iomap_base = sizeof(c->tss);     /* no I/O bitmap yet */
-    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, sizeof(c->tss) - 1);
+    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
+     * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
+    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
+    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
     idt_fill((struct idt_gate *)c->idt);
 
     /* Load the GDT, reload CS with a far return and the data segments, then TR and IDT. */
