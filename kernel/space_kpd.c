@@ -229,9 +229,14 @@ uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
 {
     ASSERT(va >= r->first && va <= r->last);
     pte_t *pd = dir_entry(r->env, r->dir, va);
-    /* Step 1: a private PT (holes only: the other pages fault back to the shared page). */
-    if (!private_pt(r, load(pd))) {
-        replace(r, pd, take_filled(r, 0) | KPD_TABLE, va);
+    /* Step 1: a private PT. In place of the shared PT it starts as a copy, so every other
+     * page keeps its translation: a later write there sees the shared page and flushes. */
+    pte_t old = load(pd);
+    if (!private_pt(r, old)) {
+        paddr_t pt = take_filled(r, 0);
+        if (old)
+            __builtin_memcpy(p2v(r->env, pt), p2v(r->env, r->shared->pt), PTAB_PAGE_SIZE);
+        replace(r, pd, pt | KPD_TABLE, va);
         r->tables++;
     }
     pte_t *pt = pt_entry(r->env, frame(load(pd)), va), e = load(pt);

@@ -400,6 +400,25 @@ static void allowing_a_port_over_the_shared_page_shoots_down(void **state)
     pd_destroy(&p);
 }
 
+static void allowing_in_a_page_faulted_before_its_table_became_private_shoots_down(void **state)
+{
+    (void)state;
+    struct pd p;
+    pd_init(&p);
+    current_kpd = p.kpd;
+    /* Page 1 of the bitmap is read through the shared PT, then page 0 gets a private PT. */
+    assert_true(space_pio_page_fault(PD_IOBMP + PTAB_PAGE_SIZE, 0));
+    assert_int_equal(space_pio_allow(&p.pio, 0x10, 1), E_OK);
+    unsigned before = shootdowns;
+    /* Page 1 may still be cached as the all-ones page: making it real must flush. */
+    assert_int_equal(space_pio_allow(&p.pio, 0x8010, 1), E_OK);
+    assert_int_equal(shootdowns, before + 1);
+    assert_true(space_pio_allowed(&p.pio, 0x8010));
+    assert_true(space_pio_allowed(&p.pio, 0x10));
+    assert_false(space_pio_allowed(&p.pio, 0x8011));
+    pd_destroy(&p);
+}
+
 int main(void)
 {
     fake_mem_init(&fm, 4096);
@@ -424,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(revoking_a_port_denies_it_again, setup, teardown),
         cmocka_unit_test_setup_teardown(bitmap_and_terminator_faults_map_the_shared_ones_page, setup, teardown),
         cmocka_unit_test_setup_teardown(allowing_a_port_over_the_shared_page_shoots_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(allowing_in_a_page_faulted_before_its_table_became_private_shoots_down, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     fake_mem_destroy(&fm);
