@@ -26,6 +26,9 @@ int  space_obj_init(struct space_obj *s, paddr_t kpd);
 /* Free every backing page and table. Before: mdb teardown of s, PD running nowhere (flushed). */
 void space_obj_destroy(struct space_obj *s);
 
+/* Whether sel can take a new capability (a create call checks before it allocates the object):
+ * E_ARG (selector 0), E_FULL (sel >= SEL_COUNT), E_BUSY (occupied), else E_OK. */
+int  space_obj_check_free(struct space_obj *s, unsigned long sel);
 /* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >= SEL_COUNT),
  * E_BUSY (occupied), E_NOMEM; on error nothing changed. */
 int  space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c);

@@ -103,18 +103,25 @@ static int reserve_slots(struct space_obj *s, unsigned long base, unsigned long 
     return kpd_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
 }
 
-/* Put c (a new object) at sel as a root of the database. E_ARG, E_FULL, E_BUSY, E_NOMEM. */
-int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
+/* Whether sel can take a new capability: E_ARG (selector 0), E_FULL (beyond the table), E_BUSY, E_OK. */
+int space_obj_check_free(struct space_obj *s, unsigned long sel)
 {
     struct mdb_info info;
-    ASSERT(!cap_is_null(c) && c.rights);
     if (sel == SEL_NULL)
         return E_ARG;
     if (sel >= OBJ_SELS)
         return E_FULL;
-    if (mdb_lookup(&s->mdb, sel, &info) == E_OK)
-        return E_BUSY;
-    int err = reserve_slots(s, sel, 1);
+    return mdb_lookup(&s->mdb, sel, &info) == E_OK ? E_BUSY : E_OK;
+}
+
+/* Put c (a new object) at sel as a root of the database. E_ARG, E_FULL, E_BUSY, E_NOMEM. */
+int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
+{
+    ASSERT(!cap_is_null(c) && c.rights);
+    int err = space_obj_check_free(s, sel);
+    if (err != E_OK)
+        return err;
+    err = reserve_slots(s, sel, 1);
     if (err == E_OK)
         err = mdb_insert_root(db, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
     kpd_unreserve(&s->r);
