@@ -68,11 +68,8 @@ int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t f
         return E_NOMEM;
     }
     __builtin_memset(p2v(env, sh->page), fill, PTAB_PAGE_SIZE);
-    /* One PT serves every PD entry of the region: the same indices in each. */
-    unsigned lo = pt_index(va_first, 0), hi = pt_index(va_last, 0);
-    if (pt_index(va_first, 1) != pt_index(va_last, 1))
-        lo = 0, hi = PT_ENTRIES - 1;
-    for (unsigned i = lo; i <= hi; i++)
+    /* One PT serves every PD entry of the region (the ASSERT: it has the same indices in each). */
+    for (unsigned i = pt_index(va_first, 0); i <= pt_index(va_last, 0); i++)
         ((pte_t *)p2v(env, sh->pt))[i] = sh->page | KPD_SHARED;
     return E_OK;
 }
