@@ -12,3 +12,4 @@
 #define barrier()    __asm__ __volatile__("" ::: "memory")
 #define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define container_of(p, type, member) ((type *)((char *)(p) - __builtin_offsetof(type, member)))

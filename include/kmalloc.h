@@ -43,4 +43,9 @@ void *kmalloc(size_t size);
 void kfree(void *p);
 paddr_t kframe_alloc(void);         /* zeroed pool frame, 0 if none */
 void kframe_free(paddr_t pa);
+void *kframes_alloc(size_t n);      /* n contiguous zeroed frames (linear map), NULL if none */
+void kframes_free(void *p, size_t n);
+
+struct ptab_env;
+extern const struct ptab_env kptab_env; /* page-table engine env: pool frames, linear map */
 #endif

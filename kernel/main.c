@@ -11,7 +11,10 @@
 #include "kmem.h"
 #include "lapic.h"
 #include "panic.h"
+#include "pd.h"
 #include "printk.h"
+#include "root.h"
+#include "sched.h"
 #include "selftest.h"
 #include "smp.h"
 
@@ -51,6 +54,9 @@ static noreturn void bsp_main(void)
     printk("tessera: %u cores online\n", n);
     if (cmdline_has("fault-test"))
         fault_test();
+    pd_boot_init();
+    if (root_start())
+        sched_run();            /* the root task decides how the run ends */
     if (cmdline_has("selftest"))
         arch_exit(selftest_run_all() == 0);
     for (;;)

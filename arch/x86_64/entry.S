@@ -3,7 +3,32 @@
  * vector). Each pushes a zero error code if the CPU does not push one, then the
  * vector, and joins isr_common, which saves the registers as struct trap_frame.
  */
+#include "cpu.h"
+#include "layout.h"
+
 #define STUB_SIZE 16
+#define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
+#define E_RANGE 3                       /* abi.h */
+#define CPU_LOCAL_USER_RSP 8            /* cpu_local.h (static assertion there) */
+
+/* Push the general registers in struct trap_frame order (r15 ends lowest). */
+.macro push_regs
+    push    %rax
+    push    %rbx
+    push    %rcx
+    push    %rdx
+    push    %rsi
+    push    %rdi
+    push    %rbp
+    push    %r8
+    push    %r9
+    push    %r10
+    push    %r11
+    push    %r12
+    push    %r13
+    push    %r14
+    push    %r15
+.endm
 
     .text
     .align STUB_SIZE
@@ -24,23 +49,11 @@ isr_stubs:
 
 isr_common:
     cld
-    push    %rax
-    push    %rbx
-    push    %rcx
-    push    %rdx
-    push    %rsi
-    push    %rdi
-    push    %rbp
-    push    %r8
-    push    %r9
-    push    %r10
-    push    %r11
-    push    %r12
-    push    %r13
-    push    %r14
-    push    %r15
+    push_regs
     mov     %rsp, %rdi
     call    trap_dispatch
+    .global trap_exit
+trap_exit:
     pop     %r15
     pop     %r14
     pop     %r13
@@ -58,3 +71,48 @@ isr_common:
     pop     %rax
     add     $16, %rsp                   /* vector and error code */
     iretq
+
+/*
+ * syscall: rcx = user rip, r11 = user rflags; SFMASK cleared IF, DF, AC, TF.
+ * Build a struct trap_frame at the top of this core's stack exactly as an
+ * interrupt from user mode would, so every return goes through trap_exit.
+ */
+    .global syscall_entry
+syscall_entry:
+    mov     %rsp, CPU_LOCAL + CPU_LOCAL_USER_RSP
+    mov     $CPU_STACK_TOP, %rsp
+    pushq   $SEL_UDATA                  /* ss */
+    pushq   CPU_LOCAL + CPU_LOCAL_USER_RSP  /* rsp */
+    push    %r11                        /* rflags */
+    pushq   $SEL_UCODE                  /* cs */
+    push    %rcx                        /* rip */
+    pushq   $0                          /* error */
+    pushq   $VEC_SYSCALL                /* vector */
+    push_regs
+    mov     %rsp, %rdi
+    call    syscall_dispatch
+    jmp     trap_exit
+
+/* frame_return(f): continue in the state saved in frame f (f becomes the stack). */
+    .global frame_return
+frame_return:
+    mov     %rdi, %rsp
+    jmp     trap_exit
+
+/*
+ * uaccess_copy(dst, src, n) -> 0 or E_RANGE: copy n bytes with user access
+ * allowed (SMAP). A fault at uaccess_insn resumes at uaccess_fixup (fault.c).
+ */
+    .global uaccess_copy, uaccess_insn, uaccess_fixup
+uaccess_copy:
+    mov     %rdx, %rcx
+    stac
+uaccess_insn:
+    rep movsb
+    clac
+    xor     %eax, %eax
+    ret
+uaccess_fixup:
+    clac
+    mov     $E_RANGE, %eax
+    ret

@@ -10,6 +10,7 @@
 #include "spinlock.h"
 #include "trap.h"
 #include "selftest.h"
+#include "sched.h"
 
 #define BIOS_EBDA_PTR       0x40E           /* BDA: EBDA segment */
 #define EBDA_SEARCH_LEN     1024
@@ -145,6 +146,7 @@ void smp_setup_core(void)
     struct cpu_local *c = this_cpu();
     cpu_tables_init();
     enable_protection();
+    cpu_user_init();
     lapic_init();
     printk("core %u: id %u (core-local), APIC id %u, data page %lx local, %lx global\n",
            c->id, cpu_id(), lapic_id(), (vaddr_t)CPU_LOCAL, (vaddr_t)c->self);
@@ -156,10 +158,7 @@ void smp_setup_core(void)
 noreturn void ap_main(void)
 {
     smp_setup_core();
-    for (;;) {
-        cpu_sti();
-        cpu_hlt();
-    }
+    sched_run();
 }
 
 /* Start core c and wait until it is online; false on timeout. */

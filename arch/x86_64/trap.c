@@ -4,6 +4,10 @@
 #include "lapic.h"
 #include "panic.h"
 #include "printk.h"
+#include "sched.h"
+#include "tlb.h"
+
+bool fault_handle(struct trap_frame *f);
 
 static const char *const exc_names[32] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
@@ -50,6 +54,17 @@ void trap_dispatch(struct trap_frame *f)
     case VEC_TIMER:
         c->ticks++;
         lapic_eoi();
+        if (f->cs & 3)
+            sched_tick(f);              /* preempt the user EC */
+        return;
+    case VEC_IPI_WAKE:
+        c->ipi_count++;
+        lapic_eoi();                    /* idle loop or next tick picks the EC */
+        return;
+    case VEC_IPI_TLB:
+        c->ipi_count++;
+        tlb_ipi();
+        lapic_eoi();
         return;
     case VEC_IPI_CALL:
         c->ipi_count++;
@@ -63,8 +78,11 @@ void trap_dispatch(struct trap_frame *f)
     case VEC_SPURIOUS:
         return;
     }
-    if (f->vector <= VEC_EXC_LAST)
+    if (f->vector <= VEC_EXC_LAST) {
+        if (fault_handle(f))
+            return;
         exception(f);
+    }
     if (f->vector >= VEC_PIC_BASE && f->vector < VEC_PIC_BASE + 16)
         return;                 /* spurious legacy PIC interrupt: no LAPIC EOI */
     printk("core %u: unexpected interrupt %lu\n", cpu_id(), f->vector);

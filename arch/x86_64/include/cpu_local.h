@@ -12,6 +12,12 @@
 #include "types.h"
 #include "compiler.h"
 #include "cpu.h"
+#include "syscall.h"
+
+struct pd;
+struct ec;
+
+#define CPU_LOCAL_USER_RSP  8           /* offsetof(struct cpu_local, user_rsp): syscall entry */
 
 /* 64-bit task state segment (Intel SDM Vol. 3, 8.7). */
 struct tss {
@@ -28,6 +34,7 @@ typedef void (*cpu_call_fn)(void *arg);
 
 struct cpu_local {
     struct cpu_local *self;         /* this page through the global alias */
+    mword user_rsp;                 /* syscall entry: user rsp until it is in the frame */
     uint32_t id;                    /* core id = index of the core in the MADT */
     uint32_t apic_id;               /* LAPIC id (x2APIC id when in x2APIC mode) */
     volatile uint32_t online;       /* set by the core when it finished start-up */
@@ -42,8 +49,13 @@ struct cpu_local {
     vaddr_t idt;                    /* this core's IDT (a pool page) */
     vaddr_t ist_df;                 /* top of the double-fault stack (a pool page) */
     uint64_t gdt[GDT_ENTRIES] aligned(8);
-    struct tss tss aligned(16);
+    struct pd *volatile pd;         /* PD whose root CR3 holds (lecture: Pd::current) */
+    struct ec *ec;                  /* EC running on this core; NULL while idle */
+    volatile uint64_t tlb_acks;     /* shootdown IPIs handled (the sender waits for a change) */
+    struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
+    struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };
+_Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP, "entry.S offset");
 
 /* The running core's data, through the core-local mapping. */
 static inline struct cpu_local *this_cpu(void)

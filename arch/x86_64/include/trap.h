@@ -1,6 +1,8 @@
 /* Interrupt vectors, the trap frame built by entry.S, and descriptor-table set-up. */
 #pragma once
 #include "types.h"
+#include "compiler.h"
+#include "layout.h"
 
 /*      name            vector     use */
 #define VEC_NMI         2       /* panic: stop this core */
@@ -11,6 +13,9 @@
 #define VEC_TIMER       0x20    /* LAPIC timer */
 #define VEC_IPI_CALL    0xF0    /* run the function posted by smp_call */
 #define VEC_IPI_TEST    0xF1    /* count only (self-checks) */
+#define VEC_IPI_WAKE    0xF2    /* a run queue got an EC: leave hlt */
+#define VEC_IPI_TLB     0xF3    /* TLB shootdown (kernel/tlb.c) */
+#define VEC_SYSCALL     0x100   /* not a vector: frame built by the syscall entry */
 #define VEC_SPURIOUS    0xFF    /* LAPIC spurious vector: no EOI */
 
 #define IST_DF          1       /* TSS IST slot for the double fault */
@@ -22,6 +27,15 @@ struct trap_frame {
     uint64_t vector, error;
     uint64_t rip, cs, rflags, rsp, ss;      /* pushed by the CPU */
 };
+
+/* The user state of the running EC: the frame at the top of the core's kernel stack. */
+#define USER_FRAME      ((struct trap_frame *)(CPU_STACK_TOP - sizeof(struct trap_frame)))
+
+/* Return to the state in frame f (user or kernel) through iretq; f becomes the stack. */
+noreturn void frame_return(struct trap_frame *f);
+
+/* This core: syscall MSRs and PAT (arch/x86_64/user.c). */
+void cpu_user_init(void);
 
 /* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
 void cpu_tables_init(void);

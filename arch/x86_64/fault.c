@@ -1,0 +1,97 @@
+/*
+ * Exceptions (lecture: the page-fault handler of "Syncing Page Tables").
+ *
+ * Page fault, by address:
+ *   I/O-bitmap region          -> Space_pio::page_fault (CPU reading the bitmap)
+ *   capability region          -> Space_obj::page_fault (kernel reading a slot)
+ *   user address (< USER_ADDR) -> loc[cpu].sync_from(hpt); else a stale TLB entry
+ *                                 (hpt allows the access: flush it and retry); else
+ *                                 the copy-user fixup (kernel) or the program's fault
+ *   anything else in the kernel -> panic with a dump (trap.c)
+ * Any other exception from user mode stops the faulting EC with a fault record.
+ */
+#include "trap.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "ec.h"
+#include "pd.h"
+#include "sched.h"
+
+/*      #PF error code  bit        meaning */
+#define PF_P            (1u << 0)   /* page was present (protection violation) */
+#define PF_W            (1u << 1)   /* write access */
+#define PF_U            (1u << 2)   /* user-mode access */
+#define PF_I            (1u << 4)   /* instruction fetch */
+
+#define CS_RPL_MASK     3           /* privilege level of the interrupted code */
+
+extern const char uaccess_insn[], uaccess_fixup[];
+
+/* MEM_* right a #PF with error code err needed. */
+static unsigned pf_access(uint64_t err)
+{
+    return (err & PF_I) ? FAULT_X : (err & PF_W) ? FAULT_W : FAULT_R;
+}
+
+/* User address fault in the current PD: true if resolved (sync or stale TLB entry). */
+static bool user_fault(struct pd *pd, vaddr_t addr, uint64_t err)
+{
+    if (!pd)
+        return false;
+    if (space_mem_sync(&pd->mem, addr))
+        return true;
+    /* Already synced: the master may allow more than a stale TLB entry said. */
+    if (space_mem_allows(&pd->mem, addr, pf_access(err) | MEM_R)) {
+        this_cpu()->counters.invlpgs++;
+        invlpg(addr);
+        return true;
+    }
+    return false;
+}
+
+/* Stop the current EC with a record of the fault in f; never returns. */
+static noreturn void stop_ec(struct trap_frame *f, vaddr_t addr)
+{
+    struct ec *ec = this_cpu()->ec;
+    sched_save(f);
+    ec->fault = (struct fault_record){
+        .addr = f->vector == VEC_PF ? addr : 0,
+        .rip = f->rip,
+        .error = f->error,
+        .vector = (uint8_t)f->vector,
+        .access = f->vector == VEC_PF ? (uint8_t)pf_access(f->error) : 0,
+        .user = f->vector == VEC_PF ? !!(f->error & PF_U) : 1,
+    };
+    ec_stop(ec, EC_FAULTED);
+}
+
+/* Handle exception f if it is resolvable or a user fault; false: a kernel bug (panic). */
+bool fault_handle(struct trap_frame *f)
+{
+    struct cpu_local *c = this_cpu();
+    bool from_user = (f->cs & CS_RPL_MASK) != 0;
+
+    if (f->vector == VEC_PF) {
+        vaddr_t addr = read_cr2();
+        c->counters.page_faults++;
+        /* Kernel regions by the error code (a user in/out reads the bitmap as supervisor). */
+        bool kernel_access = !(f->error & PF_U);
+        if (kernel_access && addr >= PIO_FAULT_FIRST && addr <= PIO_FAULT_LAST &&
+            space_pio_page_fault(addr, f->error))
+            return true;
+        if (kernel_access && addr >= PD_CAPS && space_obj_page_fault(addr, f->error))
+            return true;
+        if (addr < USER_ADDR && user_fault(c->pd, addr, f->error))
+            return true;
+        if (!from_user && f->rip == (vaddr_t)uaccess_insn) {
+            f->rip = (vaddr_t)uaccess_fixup;     /* copy_*_user returns E_RANGE */
+            return true;
+        }
+        if (from_user && c->ec)
+            stop_ec(f, addr);
+        return false;
+    }
+    if (from_user && c->ec)
+        stop_ec(f, 0);
+    return false;
+}

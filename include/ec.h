@@ -1,0 +1,36 @@
+/*
+ * Execution context (lecture: "EC"): a thread bound to one core. Its user
+ * register state lives here while it does not run; while it runs, the state is
+ * the trap frame at the top of the core's kernel stack (one stack per core,
+ * NOVA's model). An EC that stopped (exit or fault) keeps its record until its
+ * creator reads it with ec_status.
+ */
+#pragma once
+#include "types.h"
+#include "trap.h"
+#include "syscall.h"
+
+struct pd;
+
+struct ec {
+    struct trap_frame regs;         /* user state while not running */
+    struct pd *pd;
+    unsigned cpu;                   /* the core it is bound to */
+    volatile uint32_t state;        /* enum ec_state */
+    int64_t exit_code;
+    struct fault_record fault;
+    struct ec *next;                /* run queue / wait list link */
+    struct ec *waiters;             /* ECs blocked in ec_status(EC_WAIT) on this one */
+    struct ec *wait_for;            /* the EC this one waits for (NULL if none) */
+    mword wait_out;                 /* user address of the waiter's struct ec_info */
+    bool queued;                    /* on a run queue */
+};
+
+/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg (not yet runnable); NULL if no memory. */
+struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
+
+/* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */
+noreturn void ec_stop(struct ec *ec, enum ec_state state);
+
+/* Fill *out with ec's status. */
+void ec_info_of(const struct ec *ec, struct ec_info *out);

@@ -1,0 +1,60 @@
+/*
+ * Space_mem: the memory space of a protection domain (lecture: "Memory space of
+ * a protection domain"). The master table hpt is the only one delegation and
+ * revocation change; loc[cpu] is the core's own root, filled lazily from hpt by
+ * the page-fault handler (sync_from copies one top-level entry, so lower levels
+ * are shared); dpt/ept/npt are the device and nested tables (set up by later
+ * issues); htlb is the set of cores whose TLB must be flushed before they run
+ * this space again (lecture: Pd::make_current, the shootdown loop).
+ */
+#pragma once
+#include "ptab.h"
+#include "cpuset.h"
+#include "mdb.h"
+
+struct space_mem {
+    struct ptab hpt;                /* master table: user half only, never loaded */
+    struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
+    struct ptab dpt;                /* device table (IOMMU): empty in issue 4 */
+    union {
+        struct ptab ept;            /* nested table, Intel */
+        struct ptab npt;            /* nested table, AMD */
+    };
+    struct cpuset htlb;             /* cores that must flush before running this space again */
+    struct mdb_space mdb;           /* unit: 4 KiB page; target: physical page number */
+    paddr_t kpd;                    /* the PD's kernel directory (PDPT 511 of every loc root) */
+    paddr_t loc_pdpt[NUM_CPU];      /* each loc root's kernel-half PDPT (PML4 511) */
+    unsigned loc_roots;             /* loc[] roots created so far */
+};
+
+struct pd;
+
+/* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
+int space_mem_init(struct space_mem *m, paddr_t kpd);
+
+/* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
+void space_mem_destroy(struct space_mem *m);
+
+/* Create loc[cpu] if it does not exist yet; E_NOMEM. */
+int space_mem_loc(struct space_mem *m, unsigned cpu);
+
+/* Lecture: Pd::make_current. Load pd's root on this core unless it is current and not stale. */
+void make_current(struct pd *pd);
+
+/* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
+bool space_mem_sync(struct space_mem *m, vaddr_t addr);
+
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). E_NOMEM etc. from ptab_update. */
+int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights);
+
+/* Table frames the master hpt holds (root included). */
+size_t space_mem_hpt_tables(const struct space_mem *m);
+
+/* Whether the mapping of hpt at va grants every right in need (MEM_*). */
+bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
+
+/* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */
+extern const struct mdb_ops space_mem_ops;
+
+/* Deferred table frames and pending flush of the current mdb operation (mdb lock held). */
+void space_mem_flush_pending(void);

@@ -1,0 +1,109 @@
+/* The kernel's allocators: objects (kmalloc over pool pages) and pool frames, under one lock. */
+#include "kmalloc.h"
+#include "cpu.h"
+#include "frame.h"
+#include "kmem.h"
+#include "kstring.h"
+#include "ptab.h"
+#include "spinlock.h"
+
+static struct spinlock pool_lock = SPINLOCK_INIT;
+static struct kmalloc kheap;
+static bool kheap_ready;
+
+/* n contiguous zeroed frames; 0 if the pool has none. */
+static paddr_t frames(size_t n)
+{
+    paddr_t pa;
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    int err = frame_alloc(&kernel_pool, n, 0, &pa);
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+    if (err)
+        return 0;
+    memset(phys_to_virt(pa), 0, n * PAGE_SIZE);
+    return pa;
+}
+
+/* Zeroed pool frame, 0 if none. */
+paddr_t kframe_alloc(void)
+{
+    return frames(1);
+}
+
+/* Give a pool frame back. */
+void kframe_free(paddr_t pa)
+{
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    frame_free(&kernel_pool, pa, 1);
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+}
+
+/* n contiguous zeroed frames through the linear map, NULL if none. */
+void *kframes_alloc(size_t n)
+{
+    paddr_t pa = frames(n);
+    return pa ? phys_to_virt(pa) : NULL;
+}
+
+/* Give back n frames from kframes_alloc. */
+void kframes_free(void *p, size_t n)
+{
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    frame_free(&kernel_pool, virt_to_phys(p), n);
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+}
+
+/* kmalloc's page source: a pool frame (called with pool_lock held). */
+static void *heap_page(void *ctx)
+{
+    (void)ctx;
+    paddr_t pa;
+    return frame_alloc(&kernel_pool, 1, 0, &pa) ? NULL : phys_to_virt(pa);
+}
+
+/* kmalloc's page sink (called with pool_lock held). */
+static void heap_page_free(void *ctx, void *page)
+{
+    (void)ctx;
+    frame_free(&kernel_pool, virt_to_phys(page), 1);
+}
+
+/* A zeroed kernel object of size bytes, NULL if none. */
+void *kmalloc(size_t size)
+{
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    if (!kheap_ready) {
+        kmalloc_init(&kheap, heap_page, heap_page_free, NULL);
+        kheap_ready = true;
+    }
+    void *p = kmalloc_alloc(&kheap, size);
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+    return p;
+}
+
+/* Give back a kmalloc object. */
+void kfree(void *p)
+{
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    kmalloc_free(&kheap, p);
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+}
+
+/* Page-table engine hooks: linear map, pool frames. */
+static void *env_p2v(void *ctx, paddr_t pa) { (void)ctx; return phys_to_virt(pa); }
+static paddr_t env_alloc(void *ctx) { (void)ctx; return kframe_alloc(); }
+static void env_free(void *ctx, paddr_t pa) { (void)ctx; kframe_free(pa); }
+
+const struct ptab_env kptab_env = {
+    .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc, .free = env_free, .flush = NULL, .trace = NULL,
+};

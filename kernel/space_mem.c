@@ -1,0 +1,243 @@
+/*
+ * Space_mem: master table, per-core roots, lazy sync, make_current, and the
+ * mapping-database hooks that apply delegation and revocation to the master
+ * table (lecture: "Memory space of a protection domain", "Syncing Page Tables").
+ */
+#include "space_mem.h"
+#include "pd.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "layout.h"
+#include "panic.h"
+#include "paging.h"
+#include "tlb.h"
+
+#define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
+#define PML4_PER_PD       511           /* PML4 511 -> PDPT; its slot 511 is the per-PD kpd */
+#define KPD_SLOT          511           /* PDPT index of PD_IOBMP */
+#define KPD_ENTRY         (PTE_P | PTE_W)   /* kernel table entry: leaves decide the rights */
+#define CPUID_EXT_EDX_1G  (1u << 26)    /* leaf 0x80000001 EDX: 1 GiB pages */
+#define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
+
+/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
+static unsigned hpt_leaf_mask(void)
+{
+    uint32_t r[4];
+    cpuid(0x80000001, 0, r);
+    return (r[3] & CPUID_EXT_EDX_1G) ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
+}
+
+/* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
+int space_mem_init(struct space_mem *m, paddr_t kpd)
+{
+    int err = ptab_init(&m->hpt, &ptab_hpt, &kptab_env, HPT_LEVELS, 0);
+    if (err)
+        return err;
+    m->hpt.leaf_mask = hpt_leaf_mask();
+    m->hpt.keep_level = HPT_LEVELS - 2;     /* top-level user entries are shared by loc[] */
+    cpuset_init(&m->htlb);
+    mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
+    m->kpd = kpd;
+    m->loc_roots = 0;
+    return E_OK;
+}
+
+/* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
+void space_mem_destroy(struct space_mem *m)
+{
+    for (unsigned c = 0; c < NUM_CPU; c++) {
+        if (!m->loc[c].root)
+            continue;
+        pte_t *pml4 = phys_to_virt(m->loc[c].root);
+        kframe_free(pml4[PML4_PER_PD] & PTE_ADDR);  /* the root's kernel-half PDPT */
+        pml4[PML4_PER_PD] = 0;
+        ptab_release(&m->loc[c]);
+    }
+    ptab_release(&m->hpt);
+}
+
+/* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kpd; E_NOMEM. */
+int space_mem_loc(struct space_mem *m, unsigned cpu)
+{
+    if (m->loc[cpu].root)
+        return E_OK;
+    struct ptab t;
+    paddr_t pdpt = kframe_alloc();
+    if (!pdpt)
+        return E_NOMEM;
+    if (ptab_init(&t, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK) {
+        kframe_free(pdpt);
+        return E_NOMEM;
+    }
+    t.leaf_mask = m->hpt.leaf_mask;
+    t.own_level = HPT_LEVELS - 1;           /* owns only its root; lower levels are hpt's */
+    kmem_root_init(cpu, t.root, pdpt);
+    ((pte_t *)phys_to_virt(pdpt))[KPD_SLOT] = m->kpd | KPD_ENTRY;
+    m->loc[cpu] = t;
+    m->loc_roots++;
+    return E_OK;
+}
+
+/*
+ * Lecture: Pd::make_current. If this core is marked stale for pd, clear the mark
+ * and reload; else if pd is already current, nothing to do; else load pd's root.
+ * The per-core root must exist (space_mem_loc before the EC first runs here).
+ */
+void make_current(struct pd *pd)
+{
+    struct cpu_local *c = this_cpu();
+    if (cpuset_chk(&pd->mem.htlb, c->id))
+        cpuset_clr(&pd->mem.htlb, c->id);
+    else if (c->pd == pd)
+        return;
+    /* Publish current before loading: a shootdown that misses it flushed nothing we load. */
+    __atomic_store_n(&c->pd, pd, __ATOMIC_SEQ_CST);
+    c->counters.full_flushes++;
+    write_cr3(pd->mem.loc[c->id].root);
+}
+
+/* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
+bool space_mem_sync(struct space_mem *m, vaddr_t addr)
+{
+    struct cpu_local *c = this_cpu();
+    if (ptab_sync_from(&m->loc[c->id], &m->hpt, addr, 0, USER_ADDR) != E_OK)
+        return false;
+    c->counters.lazy_syncs++;
+    return true;
+}
+
+/* Generic page-table permissions for MEM_* rights of a user page. */
+static unsigned perm_of(unsigned rights)
+{
+    unsigned p = PTAB_U;
+    p |= (rights & MEM_R) ? PTAB_R : 0;
+    p |= (rights & MEM_W) ? PTAB_W : 0;
+    p |= (rights & MEM_X) ? PTAB_XU : 0;
+    return p;
+}
+
+/* MEM_* rights of generic permissions. */
+static unsigned rights_of(unsigned perm)
+{
+    return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
+           ((perm & PTAB_XU) ? MEM_X : 0);
+}
+
+/* What the current mdb operation changed and still has to shoot down (pd_lock held). */
+static struct {
+    struct ptab_dfree df;           /* detached tables, freed after the shootdown */
+    struct pd *pd[PENDING_PDS];     /* PDs that lost translations */
+    unsigned n;
+    bool overflow;                  /* more PDs than slots: flush every core */
+} pending;
+
+/* Note that pd lost translations (flush before the operation returns). */
+static void pending_add(struct pd *pd)
+{
+    for (unsigned i = 0; i < pending.n; i++)
+        if (pending.pd[i] == pd)
+            return;
+    if (pending.n < PENDING_PDS)
+        pending.pd[pending.n++] = pd;
+    else
+        pending.overflow = true;
+}
+
+/* Apply one update to pd's hpt; the mdb's hooks must not fail (reservation checked before). */
+static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+{
+    struct ptab_result res;
+    struct ptab_attr a = { perm, PTAB_WB };
+    if (pending.df.n == PTAB_DFREE_SLOTS)
+        space_mem_flush_pending();          /* room for detached tables */
+    int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, &res);
+    if (err)
+        panic("space_mem: hpt update %lx+%lx failed (%d) after reservation", va, size, err);
+    if (res.flush)
+        pending_add(pd);
+}
+
+/* The PD whose memory space is s. */
+static struct pd *pd_of(struct mdb_space *s)
+{
+    return container_of((struct space_mem *)s->owner, struct pd, mem);
+}
+
+/* mdb hook: map pages [base, +size) -> physical pages target.. with rights. */
+static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+{
+    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT, perm_of(rights));
+}
+
+/* mdb hook: reduce [base, +size) to rights; the frames come from the current mappings. */
+static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+{
+    struct pd *pd = pd_of(s);
+    vaddr_t va = base << PAGE_SHIFT, end = (base + size) << PAGE_SHIFT;
+    while (va < end) {
+        struct ptab_map m;
+        bool mapped = ptab_lookup(&pd->mem.hpt, va, &m);
+        vaddr_t stop = MIN(end, m.va + m.size);
+        if (mapped)
+            hpt_update(pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
+        va = stop;
+    }
+}
+
+/* mdb hook: remove [base, +size). */
+static void mem_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+{
+    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+}
+
+const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap };
+
+/* Shoot down every PD the current mdb operation changed, then free detached tables. */
+void space_mem_flush_pending(void)
+{
+    if (pending.overflow)
+        tlb_flush_pd(NULL);
+    else
+        for (unsigned i = 0; i < pending.n; i++)
+            tlb_flush_pd(pending.pd[i]);
+    this_cpu()->counters.tables_freed += pending.df.count;
+    ptab_dfree_release(&pending.df, &kptab_env);
+    pending.n = 0;
+    pending.overflow = false;
+}
+
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). */
+int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
+{
+    struct ptab_result res;
+    struct ptab_attr a = { perm_of(rights), PTAB_WB };
+    return ptab_update(&m->hpt, va, size, pa, a, &pending.df, &res);
+}
+
+/* Table frames below table pa at level l (pa included). */
+static size_t count_tables(paddr_t pa, unsigned l)
+{
+    size_t n = 1;
+    if (l == 0)
+        return n;
+    const pte_t *t = phys_to_virt(pa);
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
+        if ((t[i] & PTE_P) && !(t[i] & PTE_PS))
+            n += count_tables(t[i] & PTE_ADDR, l - 1);
+    return n;
+}
+
+/* Table frames the master hpt holds (root included). */
+size_t space_mem_hpt_tables(const struct space_mem *m)
+{
+    return count_tables(m->hpt.root, HPT_LEVELS - 1);
+}
+
+/* Whether the mapping of hpt at va grants every right in need (MEM_*). */
+bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need)
+{
+    struct ptab_map map;
+    return ptab_lookup(&m->hpt, va, &map) && (rights_of(map.attr.perm) & need) == need;
+}

@@ -1,0 +1,300 @@
+/*
+ * System calls (docs/abi.md): dispatch and every call. Each call decodes and
+ * checks all arguments in the documented order before it changes anything
+ * ("decode, then perform"); pd_lock serialises object creation, capability
+ * writes and the mapping database.
+ */
+#include "syscall.h"
+#include "ec.h"
+#include "pd.h"
+#include "sched.h"
+#include "sysarg.h"
+#include "tlb.h"
+#include "uaccess.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "frame.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "printk.h"
+#include "smp.h"
+
+#define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
+
+extern struct spinlock ec_lock;
+
+static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
+
+/* The calling EC and its PD. */
+static struct ec *cur_ec(void) { return this_cpu()->ec; }
+static struct pd *cur_pd(void) { return this_cpu()->ec->pd; }
+
+/* Put a new capability at sel of pd's object space: E_OK or E_NOMEM. */
+static int cap_insert(struct pd *pd, mword sel, const void *obj, enum cap_type t, unsigned rights)
+{
+    return space_obj_insert(&kernel_mdb, &pd->obj, sel, cap_make(obj, t, rights));
+}
+
+/* create_pd(dst_sel, parent_pd_sel) */
+static int sys_create_pd(struct trap_frame *f)
+{
+    struct pd *self = cur_pd(), *parent, *pd;
+    int err = pd_cap(self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&parent);
+    if (err || (err = pd_dst_sel(self, f->rdi)))
+        return err;
+    if (!(pd = pd_create(parent)))
+        return E_NOMEM;
+    if ((err = cap_insert(self, f->rdi, pd, CAP_PD, PD_R_ALL))) {
+        pd_destroy_empty(pd);
+        return err;
+    }
+    return E_OK;
+}
+
+/* create_ec(dst_sel, pd_sel, cpu, entry_ip, stack_ptr, arg) */
+static int sys_create_ec(struct trap_frame *f)
+{
+    struct pd *self = cur_pd(), *pd;
+    mword cpu = f->rdx;
+    int err = pd_cap(self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&pd);
+    if (err)
+        return err;
+    if (cpu >= smp_cpus.count || !cpu_remote((unsigned)cpu)->online)
+        return E_CPU;
+    if ((err = sysarg_ec_start(f->r10, f->r8)) || (err = pd_dst_sel(self, f->rdi)))
+        return err;
+    /* The per-core root exists before the EC can run there (resume never allocates). */
+    if (space_mem_loc(&pd->mem, (unsigned)cpu))
+        return E_NOMEM;
+    struct ec *ec = ec_create(pd, (unsigned)cpu, f->r10, f->r8, f->r9);
+    if (!ec)
+        return E_NOMEM;
+    if ((err = cap_insert(self, f->rdi, ec, CAP_EC, EC_R_ALL))) {
+        __atomic_sub_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+        kfree(ec);
+        return err;
+    }
+    sched_enqueue(ec);
+    return E_OK;
+}
+
+/* The mapping-database space of kind in pd. */
+static struct mdb_space *space_of(struct pd *pd, unsigned kind)
+{
+    return kind == SPACE_MEM ? &pd->mem.mdb : kind == SPACE_PIO ? &pd->pio.mdb : &pd->obj.mdb;
+}
+
+/* Every unit of s [base, +n) is held (E_NOENT), then with all of mask (E_PERM), in ABI order. */
+static int check_source(struct mdb_space *s, uint64_t base, uint64_t n, unsigned mask)
+{
+    struct mdb_info in;
+    for (uint64_t u = base; u < base + n; u = in.base + in.size)
+        if (mdb_lookup(s, u, &in) != E_OK)
+            return E_NOENT;
+    for (uint64_t u = base; u < base + n; u = in.base + in.size)
+        if (mdb_lookup(s, u, &in) != E_OK || (in.rights & mask) != mask)
+            return E_PERM;
+    return E_OK;
+}
+
+/* Pool frames that mapping n pages may need for page tables (upper bound per level). */
+static size_t table_bound(uint64_t n)
+{
+    return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
+}
+
+/* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
+static int sys_delegate(struct trap_frame *f)
+{
+    struct pd *self = cur_pd(), *src, *dst;
+    struct delegate_args a = { f->rdx, f->r10, f->r8, f->r9 };
+    struct xfer x;
+    unsigned effect;
+    int err;
+    if ((err = pd_cap(self, f->rdi, CAP_PD, 0, (void **)&src)) ||
+        (err = pd_cap(self, f->rsi, CAP_PD, 0, (void **)&dst)) ||
+        (err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&src)) ||
+        (err = pd_cap(self, f->rsi, CAP_PD, PD_R_DELEGATE, (void **)&dst)) ||
+        (err = sysarg_delegate(&a, &x)))
+        return err;
+    uint64_t sb = a.src_base, db = a.dst_base, n = a.count;
+    if (x.kind == SPACE_MEM) {
+        sb /= PAGE_SIZE_USER;
+        db /= PAGE_SIZE_USER;
+    }
+    if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)))
+        return err;
+    if (x.kind == SPACE_MEM && kernel_pool.nfree < table_bound(n) + RESERVE_MARGIN)
+        return E_NOMEM;
+    if (x.kind == SPACE_OBJ)
+        err = space_obj_delegate(&kernel_mdb, &src->obj, sb, &dst->obj, db, n, x.rights, &effect);
+    else if (x.kind == SPACE_PIO)
+        err = space_pio_delegate(&kernel_mdb, &src->pio, sb, &dst->pio, db, n, x.rights, &effect);
+    else
+        err = mdb_delegate(&kernel_mdb, &src->mem.mdb, sb, &dst->mem.mdb, db, n, x.rights, &effect);
+    space_mem_flush_pending();
+    return err;
+}
+
+/* revoke(pd_sel, flags, xfer, base, count) */
+static int sys_revoke(struct trap_frame *f)
+{
+    struct pd *self = cur_pd(), *pd;
+    struct revoke_args a = { f->rsi, f->rdx, f->r10, f->r8 };
+    struct xfer x;
+    int err;
+    if ((err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
+        (err = sysarg_revoke(&a, &x)))
+        return err;
+    if (x.kind == SPACE_MEM && !IS_ALIGNED(a.base, PAGE_SIZE_USER))
+        return E_ALIGN;
+    uint64_t base = a.base, n = a.count;
+    unsigned rights = x.rights;
+    if (x.kind == SPACE_MEM) {
+        base /= PAGE_SIZE_USER;
+        if (rights & MEM_R)
+            rights = MEM_RWX;       /* a page without read access cannot stay mapped */
+    }
+    err = mdb_revoke(&kernel_mdb, space_of(pd, x.kind), base, n, rights, a.flags & REVOKE_SELF);
+    space_mem_flush_pending();
+    return err;
+}
+
+/* lookup(pd_sel, kind, addr, out) */
+static int sys_lookup(struct trap_frame *f)
+{
+    struct pd *pd;
+    struct lookup_info li = { 0 };
+    int err;
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, 0, (void **)&pd)) ||
+        (err = sysarg_lookup(f->rsi, f->rdx)) ||
+        (err = sysarg_user_buf(f->r10, sizeof(li))))
+        return err;
+    if (f->rsi == SPACE_MEM) {
+        struct ptab_map m;
+        if (!ptab_lookup(&pd->mem.hpt, f->rdx, &m))
+            return E_NOENT;
+        li = (struct lookup_info){ m.va, m.size, m.pa, 0, 0 };
+        li.rights = ((m.attr.perm & PTAB_R) ? MEM_R : 0) | ((m.attr.perm & PTAB_W) ? MEM_W : 0) |
+                    ((m.attr.perm & PTAB_XU) ? MEM_X : 0);
+    } else if (f->rsi == SPACE_PIO) {
+        if (!space_pio_allowed(&pd->pio, (unsigned)f->rdx))
+            return E_NOENT;
+        li = (struct lookup_info){ f->rdx, 1, 0, PIO_A, 0 };
+    } else {
+        struct capability c;
+        if (!space_obj_lookup(&pd->obj, f->rdx, &c) || cap_is_null(c))
+            return E_NOENT;
+        li = (struct lookup_info){ f->rdx, 1, 0, (uint32_t)c.rights, cap_type(c) };
+    }
+    return copy_to_user(f->r10, &li, sizeof(li));
+}
+
+/* ec_status(ec_sel, flags, out); with EC_WAIT may block (then does not return). */
+static int sys_ec_status(struct trap_frame *f)
+{
+    struct ec *self = cur_ec(), *ec;
+    struct ec_info info;
+    int err;
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&ec)))
+        return err;
+    if (f->rsi & ~(mword)EC_WAIT)
+        return E_ARG;
+    if ((err = sysarg_user_buf(f->rdx, sizeof(info))))
+        return err;
+    if ((f->rsi & EC_WAIT) && ec == self)
+        return E_ARG;
+    if (f->rsi & EC_WAIT) {
+        spin_lock(&ec_lock);
+        if (ec->state == EC_RUNNING) {
+            /* Block: the stopping EC enqueues us, sched_resume writes *out. */
+            sched_save(f);
+            self->wait_for = ec;
+            self->wait_out = f->rdx;
+            self->next = ec->waiters;
+            ec->waiters = self;
+            spin_unlock(&ec_lock);
+            spin_unlock(&pd_lock);
+            sched_run();
+        }
+        spin_unlock(&ec_lock);
+    }
+    ec_info_of(ec, &info);
+    return copy_to_user(f->rdx, &info, sizeof(info));
+}
+
+/* console_write(buf, len) */
+static int sys_console_write(struct trap_frame *f)
+{
+    char *buf = console_buf[cpu_id()];
+    mword len = f->rsi;
+    int err;
+    if (len > CONSOLE_MAX)
+        return E_ARG;
+    if ((err = copy_from_user(buf, f->rdi, len)))
+        return err;
+    buf[len] = 0;
+    printk("%s", buf);
+    return E_OK;
+}
+
+/* counters(cpu, out) */
+static int sys_counters(struct trap_frame *f)
+{
+    if (f->rdi >= smp_cpus.count)
+        return E_CPU;
+    struct core_counters c = cpu_remote((unsigned)f->rdi)->counters;
+    return copy_to_user(f->rsi, &c, sizeof(c));
+}
+
+/* pd_info(pd_sel, out) */
+static int sys_pd_info(struct trap_frame *f)
+{
+    struct pd *pd;
+    int err = pd_cap(cur_pd(), f->rdi, CAP_PD, 0, (void **)&pd);
+    if (err)
+        return err;
+    struct pd_info in = {
+        .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
+        .hpt_tables = space_mem_hpt_tables(&pd->mem), .loc_roots = pd->mem.loc_roots,
+    };
+    return copy_to_user(f->rsi, &in, sizeof(in));
+}
+
+/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
+void syscall_dispatch(struct trap_frame *f)
+{
+    struct cpu_local *c = this_cpu();
+    struct ec *ec = c->ec;
+    int st;
+    c->counters.syscalls++;
+    switch (f->rax) {
+    case SYS_YIELD:
+        f->rax = E_OK;
+        sched_save(f);
+        sched_yield();
+    case SYS_EXIT:
+        sched_save(f);
+        ec->exit_code = (int64_t)f->rdi;
+        ec_stop(ec, EC_EXITED);
+    case SYS_CONSOLE_WRITE:
+        f->rax = (mword)sys_console_write(f);
+        return;
+    case SYS_COUNTERS:
+        f->rax = (mword)sys_counters(f);
+        return;
+    }
+    spin_lock(&pd_lock);
+    switch (f->rax) {
+    case SYS_CREATE_PD:  st = sys_create_pd(f); break;
+    case SYS_CREATE_EC:  st = sys_create_ec(f); break;
+    case SYS_DELEGATE:   st = sys_delegate(f); break;
+    case SYS_REVOKE:     st = sys_revoke(f); break;
+    case SYS_LOOKUP:     st = sys_lookup(f); break;
+    case SYS_EC_STATUS:  st = sys_ec_status(f); break;
+    case SYS_PD_INFO:    st = sys_pd_info(f); break;
+    default:             st = E_NOSYS; break;
+    }
+    spin_unlock(&pd_lock);
+    f->rax = (mword)st;
+}

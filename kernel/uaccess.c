@@ -1,0 +1,21 @@
+/* Validated copies between kernel and user memory (include/uaccess.h). */
+#include "uaccess.h"
+#include "sysarg.h"
+
+int uaccess_copy(void *dst, const void *src, size_t n);     /* entry.S */
+
+/* Copy n bytes from user address src to dst: E_OK or E_RANGE. */
+int copy_from_user(void *dst, mword src, size_t n)
+{
+    if (sysarg_user_buf(src, n) != E_OK)
+        return E_RANGE;
+    return n ? uaccess_copy(dst, (const void *)src, n) : E_OK;
+}
+
+/* Copy n bytes from src to user address dst: E_OK or E_RANGE. */
+int copy_to_user(mword dst, const void *src, size_t n)
+{
+    if (sysarg_user_buf(dst, n) != E_OK)
+        return E_RANGE;
+    return n ? uaccess_copy((void *)dst, src, n) : E_OK;
+}
