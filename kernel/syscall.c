@@ -97,6 +97,26 @@ static int check_source(struct mdb_space *s, uint64_t base, uint64_t n, unsigned
     return E_OK;
 }
 
+/* Every destination item of dst [base, +n) of kind is empty (else E_BUSY): no silent overwrite. */
+static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
+{
+    if (kind == SPACE_MEM) {
+        struct ptab_map m;
+        vaddr_t va = base * PAGE_SIZE_USER, end = (base + n) * PAGE_SIZE_USER;
+        for (; va < end; va = m.va + m.size)
+            if (ptab_lookup(&dst->mem.hpt, va, &m))
+                return E_BUSY;
+        return E_OK;
+    }
+    for (uint64_t u = base; u < base + n; u++) {
+        struct capability c;
+        if (kind == SPACE_PIO ? space_pio_allowed(&dst->pio, u)
+                              : space_obj_lookup(&dst->obj, u, &c) && !cap_is_null(c))
+            return E_BUSY;
+    }
+    return E_OK;
+}
+
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
 static size_t table_bound(uint64_t n)
 {
@@ -122,7 +142,10 @@ static int sys_delegate(struct trap_frame *f)
         sb /= PAGE_SIZE_USER;
         db /= PAGE_SIZE_USER;
     }
-    if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)))
+    if (x.kind == SPACE_PIO && db != sb)
+        return E_ARG;               /* ports are identity-mapped */
+    if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
+        (err = check_dest(dst, x.kind, db, n)))
         return err;
     if (x.kind == SPACE_MEM && kernel_pool.nfree < table_bound(n) + RESERVE_MARGIN)
         return E_NOMEM;
