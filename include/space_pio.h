@@ -23,6 +23,7 @@
 struct space_pio {
     struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
     struct kpd_region r;        /* r.pages: real bitmap pages (0..2) */
+    void (*shootdown)(struct space_pio *s); /* space_pio_shootdown; self-checks use their own */
 };
 
 /* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */

@@ -13,6 +13,7 @@
 #include "paging.h"
 #include "kstring.h"
 #include "selftest.h"
+#include "smp.h"
 
 #define ROOT_KERNEL_SLOT    pt_index(KPD_BASE, 3)       /* PML4 511 */
 #define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
@@ -127,16 +128,30 @@ struct test_pd {
     struct space_pio pio;
 };
 
+static unsigned test_shootdowns;                /* shootdowns the test spaces asked for */
+
+/* A test space is in no PD: count the shootdown instead of doing one. */
+static void test_shootdown(struct space_pio *s)
+{
+    (void)s;
+    test_shootdowns++;
+}
+
 /* Set up t on a fresh kpd; false if out of memory. */
 static bool test_pd_init(struct test_pd *t)
 {
     t->kpd = kframe_alloc();
-    return t->kpd && space_obj_init(&t->obj, t->kpd) == E_OK && space_pio_init(&t->pio, t->kpd) == E_OK;
+    if (!t->kpd || space_obj_init(&t->obj, t->kpd) != E_OK || space_pio_init(&t->pio, t->kpd) != E_OK)
+        return false;
+    t->pio.shootdown = test_shootdown;
+    return true;
 }
 
 /* Tear t down through the database, then free its spaces and kpd. */
 static void test_pd_destroy(struct test_pd *t)
 {
+    if (!t->kpd)
+        return;
     while (mdb_teardown_step(&test_db, &t->obj.mdb, ~0ul) == MDB_MORE)
         ;
     while (mdb_teardown_step(&test_db, &t->pio.mdb, ~0ul) == MDB_MORE)
@@ -280,16 +295,20 @@ static bool fault_checks(struct test_pd *t, char *why, size_t why_len)
     return true;
 }
 
-SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_pages)
+typedef bool (*current_checks)(struct test_pd *t, char *why, size_t why_len);
+
+/* Run checks with a test PD current on this core; frames must all come back. */
+static bool with_current_test_pd(current_checks checks, char *why, size_t why_len)
 {
-    struct test_pd t = { 0 };
+    static struct test_pd t;    /* other cores may use it: not on the core-local stack */
+    t = (struct test_pd){ 0 };
     size_t before = pool_free_after_setup();
     paddr_t pml4 = kframe_alloc(), pdpt = kframe_alloc();
     bool ok = pml4 && pdpt && test_begin() && test_pd_init(&t);
     if (ok) {
         mword flags = irq_save();
         mword old = root_with_kpd(t.kpd, &pml4, &pdpt);
-        ok = fault_checks(&t, why, why_len);
+        ok = checks(&t, why, why_len);
         write_cr3(old);
         irq_restore(flags);
     } else {
@@ -302,4 +321,64 @@ SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_page
     if (ok && kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return ok;
+}
+
+SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_pages)
+{
+    return with_current_test_pd(fault_checks, why, why_len);
+}
+
+/* What another core does to the test PD while this core runs it. */
+struct remote_op {
+    struct test_pd *t;
+    unsigned long sel, port;
+    struct capability cap;
+    int err;
+};
+
+/* On the other core: write a capability and allow a port (both replace shared pages). */
+static void remote_write(void *arg)
+{
+    struct remote_op *op = arg;
+    op->err = space_obj_insert(&test_db, &op->t->obj, op->sel, op->cap);
+    if (op->err == E_OK)
+        op->err = space_pio_allow(&op->t->pio, op->port, 1);
+}
+
+/* The first online core other than this one, or NUM_CPU. */
+static unsigned other_core(void)
+{
+    for (unsigned c = 0; c < smp_cpus.count && c < NUM_CPU; c++)
+        if (c != cpu_id() && cpu_remote(c)->online)
+            return c;
+    return NUM_CPU;
+}
+
+/* This core caches the shared pages, another core replaces them (see the self-check below). */
+static bool cross_core_checks(struct test_pd *t, char *why, size_t why_len)
+{
+    struct capability c;
+    /* Not on the stack: CPU_STACK is core-local, the other core would see its own. */
+    static struct remote_op op;
+    op = (struct remote_op){ t, 300, 0x8000, cap_make(&dummy_objects[2], CAP_PD, PD_R_ALL), E_ABORT };
+    vaddr_t slot = PD_CAPS + op.sel * CAP_SLOT_SIZE, bits = PD_IOBMP + op.port / 8;
+    unsigned other = other_core(), shots = test_shootdowns;
+    if (other == NUM_CPU)
+        return true;    /* one core: nothing can be stale */
+    if (!space_obj_page_fault(slot, 0) || kpd_byte(slot) || !space_pio_page_fault(bits, 0) || kpd_byte(bits) != 0xFF)
+        return SELFTEST_FAIL("shared pages not mapped on this core");
+    if (!smp_call(other, remote_write, &op) || op.err != E_OK)
+        return SELFTEST_FAIL("core %u: insert/allow failed (%d)", other, op.err);
+    /* This core may still translate the slot to the zero page: the lookup confirms by walking. */
+    if (!space_obj_lookup_current(&t->obj, op.sel, &c) || c.obj != op.cap.obj)
+        return SELFTEST_FAIL("capability written on core %u not seen here (raw %lx)", other,
+                             (unsigned long)*(volatile uint64_t *)slot);
+    if (test_shootdowns != shots + 1)
+        return SELFTEST_FAIL("replacing the all-ones page asked for %u shootdowns", test_shootdowns - shots);
+    return true;
+}
+
+SELFTEST(a_slot_written_on_another_core_is_found_and_a_replaced_bitmap_page_is_shot_down)
+{
+    return with_current_test_pd(cross_core_checks, why, why_len);
 }

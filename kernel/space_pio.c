@@ -6,7 +6,7 @@
  * while the PD lives; denying a port only sets a bit in a real page (no translation
  * changes, the CPU sees the store at once). Allowing a port may replace the shared
  * page: another core running the PD may still translate through the old page and
- * would deny the port, so after such a replacement space_pio_shootdown() is called
+ * would deny the port, so after such a replacement s->shootdown (space_pio_shootdown) runs
  * (the local core flushed already in kpd_page).
  */
 #include "space_pio.h"
@@ -83,6 +83,7 @@ int space_pio_init(struct space_pio *s, paddr_t kpd)
     if (!ones.page && kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
         return E_NOMEM;
     mdb_space_init(&s->mdb, &pio_ops, s, PIO_PORTS);
+    s->shootdown = space_pio_shootdown;
     /* The region ends with the bitmap: the terminator page is only ever the shared page. */
     kpd_region_init(&s->r, space_env, &ones, kpd, PD_IOBMP, PD_IOBMP_LAST, PIO_FILL);
     return E_OK;
@@ -105,7 +106,7 @@ static int reserve_ports(struct space_pio *s, unsigned long port, unsigned long 
 static void finish(struct space_pio *s)
 {
     if (kpd_unreserve(&s->r))
-        space_pio_shootdown(s);
+        s->shootdown(s);
 }
 
 /* Give s ports [port, +count) as a database root (the root PD). E_ARG, E_RANGE, E_BUSY, E_NOMEM. */
