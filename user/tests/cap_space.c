@@ -9,7 +9,9 @@
 
 #define SLOTS_PER_PAGE (4096 / CAP_SLOT_SIZE)
 
-static mword donor;     /* a PD whose capability the root copies into the child */
+#define DONORS 4        /* consecutive root slots holding a PD capability: sources of writes */
+
+static mword donor;     /* the first of them */
 
 /* Backing pages of pd's capability table, or ~0 if pd_info fails. */
 static uint64_t obj_pages(mword pd)
@@ -25,7 +27,7 @@ static bool null_at(mword pd, mword sel)
     return sys_lookup(pd, SPACE_OBJ, sel, &li) == E_NOENT;
 }
 
-/* Write the donor capability into count slots of pd from sel on. */
+/* Write the donor capabilities into count (<= DONORS) slots of pd from sel on. */
 static int write_slots(mword pd, mword sel, mword count)
 {
     return sys_delegate(SEL_ROOT_PD, pd, SPACE_OBJ, donor, sel, count, PD_R_DELEGATE);
@@ -111,7 +113,11 @@ int main(mword arg)
     if (!utest_init(arg))
         return utest_done("cap_space");
     donor = sel_alloc();
+    for (unsigned i = 1; i < DONORS; i++)
+        sel_alloc();
     CHECK_ST(sys_create_pd(donor, SEL_ROOT_PD), E_OK);
+    for (mword i = 1; i < DONORS; i++)
+        CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, donor, donor + i, 1, PD_R_ALL), E_OK);
     c = sel_alloc();
     CHECK_ST(sys_create_pd(c, SEL_ROOT_PD), E_OK);
     test_new_pd_is_empty(c);
