@@ -31,6 +31,12 @@ _Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames
 extern struct spinlock pd_lock;     /* mapping database, object creation, slot writes */
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */
 
+/*
+ * Take pd_lock. Interrupts are off in the kernel and the holder may wait for a
+ * shootdown acknowledgement from this core, so the wait polls for shootdowns.
+ */
+void pd_lock_take(void);
+
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void);
 

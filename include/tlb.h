@@ -13,5 +13,8 @@ struct pd;
 /* Flush pd's translations on every core that may cache them; returns when all have. */
 void tlb_flush_pd(struct pd *pd);
 
+/* Do a shootdown requested of this core now (a core spinning with interrupts off polls). */
+void tlb_poll(void);
+
 /* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
 void tlb_ipi(void);

@@ -1,5 +1,6 @@
 /* Protection domains: creation, capability lookups (lecture: "Protection Domain"). */
 #include "pd.h"
+#include "cpu.h"
 #include "cpu_local.h"
 #include "frame.h"
 #include "kmalloc.h"
@@ -10,6 +11,15 @@
 
 struct spinlock pd_lock = SPINLOCK_INIT;
 struct mdb kernel_mdb;
+
+/* Take pd_lock, answering shootdown requests while waiting (interrupts are off). */
+void pd_lock_take(void)
+{
+    while (!spin_trylock(&pd_lock)) {
+        tlb_poll();
+        cpu_pause();
+    }
+}
 
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void)

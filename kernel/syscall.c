@@ -307,7 +307,7 @@ void syscall_dispatch(struct trap_frame *f)
         f->rax = (mword)sys_counters(f);
         return;
     }
-    spin_lock(&pd_lock);
+    pd_lock_take();
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;

@@ -60,13 +60,24 @@ void tlb_flush_pd(struct pd *pd)
     }
 }
 
-/* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
-void tlb_ipi(void)
+/*
+ * Do a shootdown requested of this core now: flush if the current PD is marked
+ * stale here, and acknowledge. Idempotent, so the IPI that is still pending when
+ * a spinning core polled only acknowledges once more (a sender that reads the
+ * counter after that waits for a later change, and its mark is checked again).
+ */
+void tlb_poll(void)
 {
     struct cpu_local *c = this_cpu();
     struct pd *cur = c->pd;
-    c->counters.ipis_received++;
     if (cur && cpuset_tst_clr(&cur->mem.htlb, c->id))
         flush_local();
     __atomic_add_fetch(&c->tlb_acks, 1, __ATOMIC_RELEASE);
+}
+
+/* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
+void tlb_ipi(void)
+{
+    this_cpu()->counters.ipis_received++;
+    tlb_poll();
 }
