@@ -52,5 +52,5 @@ bool space_pio_page_fault(vaddr_t addr, mword err);
 
 /* Provided by the PD code: every other core that runs s's PD must drop its cached bitmap
  * translations before it next runs user code (a shared page was replaced by a real one).
- * A weak default in kernel/space_kernel.c does nothing beyond the local flush. */
+ * Defined in kernel/pd.c (tlb_flush_pd of the PD that embeds s). */
 void space_pio_shootdown(struct space_pio *s);

@@ -1,7 +1,8 @@
 /*
- * The kernel side of Space_obj and Space_pio: their memory (pool frames through the
- * linear map), the current PD's kpd (found through CR3), the local flush, and the
- * self-checks of both spaces (command-line word "selftest").
+ * The kernel side of Space_obj and Space_pio: their memory (kptab_env: pool frames
+ * through the linear map), the current PD's kpd (found through CR3), the local flush,
+ * and the self-checks of both spaces (command-line word "selftest").
+ * space_pio_shootdown is kernel/pd.c's (the PD that embeds the space).
  */
 #include "space_obj.h"
 #include "space_pio.h"
@@ -19,42 +20,8 @@
 #define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
 #define KPD_ENTRY           (PTE_P | PTE_W | PTE_A)     /* PDPT 511 -> kpd */
 
-/* Frame allocator until the PD code provides kframe_alloc/kframe_free (kmalloc.h). */
-__attribute__((weak)) paddr_t kframe_alloc(void)
-{
-    paddr_t pa;
-    if (frame_alloc(&kernel_pool, 1, 0, &pa) != 0)
-        return 0;
-    memset(phys_to_virt(pa), 0, PAGE_SIZE);
-    return pa;
-}
-
-__attribute__((weak)) void kframe_free(paddr_t pa)
-{
-    frame_free(&kernel_pool, pa, 1);
-}
-
-/* ptab_env hooks over the kernel pool. */
-static void *env_p2v(void *ctx, paddr_t pa)
-{
-    (void)ctx;
-    return phys_to_virt(pa);
-}
-
-static paddr_t env_alloc(void *ctx)
-{
-    (void)ctx;
-    return kframe_alloc();
-}
-
-static void env_free(void *ctx, paddr_t pa)
-{
-    (void)ctx;
-    kframe_free(pa);
-}
-
-static const struct ptab_env kernel_env = { .p2v = env_p2v, .alloc = env_alloc, .free = env_free };
-const struct ptab_env *space_env = &kernel_env;
+/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
+const struct ptab_env *space_env = &kptab_env;
 
 /* The entry at index i of the table at pa, or 0 if the table is 0. */
 static pte_t entry_of(paddr_t pa, unsigned i)
@@ -74,12 +41,6 @@ paddr_t kpd_current(void)
 void kpd_flush_local(vaddr_t va)
 {
     invlpg(va);
-}
-
-/* Default until the PD code provides one: only the local flush (done in kpd_page). */
-__attribute__((weak)) void space_pio_shootdown(struct space_pio *s)
-{
-    (void)s;
 }
 
 /* ---- self-checks ---------------------------------------------------------------- */
