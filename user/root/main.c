@@ -54,8 +54,10 @@ static void show_lookup(mword pd, const char *what, unsigned kind, mword addr)
 {
     struct lookup_info li;
     int st = sys_lookup(pd, kind, addr, &li);
-    if (st != E_OK)
-        printf("  %-12s %#lx: status %d\n", what, (unsigned long)addr, st);
+    if (st == E_NOENT)
+        printf("  %-12s %lx: nothing (E_NOENT)\n", what, (unsigned long)addr);
+    else if (st != E_OK)
+        printf("  %-12s %lx: status %d\n", what, (unsigned long)addr, st);
     else
         printf("  %-12s %lx: base %lx size %lx phys %lx rights %x type %u\n", what,
                (unsigned long)addr, (unsigned long)li.base, (unsigned long)li.size,
@@ -78,7 +80,7 @@ static void child_main(mword name)
     uint64_t *mem = (uint64_t *)DEMO_VA;
     for (mword i = 0; i < DEMO_PAGES * PAGE_SIZE_USER / 8; i++)
         mem[i] = i;
-    printf("child %c: filled %u KiB at %#lx; now writing to COM1 with outb\n", (char)name,
+    printf("child %c: filled %u KiB at 0x%lx; now writing to COM1 with outb\n", (char)name,
            DEMO_PAGES * 4, (unsigned long)DEMO_VA);
     com1_write(name == 'A' ? "child A: this line went straight to the serial port (outb 0x3f8)\n"
                            : "child B: this line must never appear\n");
@@ -93,14 +95,15 @@ static void read_syncs(unsigned n, uint64_t *syncs)
         syncs[c] = sys_counters(c, &cc) == E_OK ? cc.lazy_syncs : 0;
 }
 
-/* Print each core's lazy syncs since `before`. */
-static void show_syncs(unsigned n, const uint64_t *before)
+/* Print each core's lazy syncs since `before`; returns core cpu's increase. */
+static uint64_t show_syncs(unsigned n, const uint64_t *before, mword cpu)
 {
     uint64_t now[INFO_MAX_CPUS];
     read_syncs(n, now);
     for (unsigned c = 0; c < n; c++)
         printf("  core %u: %lu lazy syncs (+%lu)\n", c, (unsigned long)now[c],
                (unsigned long)(now[c] - before[c]));
+    return now[cpu] - before[cpu];
 }
 
 /* Create a child PD with the program and DEMO_PAGES of memory; false on failure. */
@@ -109,33 +112,36 @@ static bool make_child(char name, mword *pd)
     int st = child_pd(pd);
     if (st == E_OK)
         st = child_give(*pd, DEMO_VA, DEMO_PAGES, MEM_R | MEM_W, NULL);
-    printf("root: child %c: PD at selector %lu, %u KiB delegated at %#lx -> status %d\n", name,
+    printf("root: child %c: PD at selector %lu, %u KiB delegated at 0x%lx -> status %d\n", name,
            (unsigned long)*pd, DEMO_PAGES * 4, (unsigned long)DEMO_VA, st);
     if (st == E_OK)
         show_lookup(*pd, "its memory", SPACE_MEM, DEMO_VA);
     return st == E_OK;
 }
 
-/* Run child_main in pd on cpu and wait for it; shows its end and the syncs. Returns its state. */
-static struct ec_info run_child(char name, mword pd, mword cpu, unsigned n)
+/* Run child_main in pd on cpu and wait for it; shows its end and the syncs (*syncs: on cpu). */
+static struct ec_info run_child(char name, mword pd, mword cpu, unsigned n, uint64_t *syncs)
 {
     uint64_t before[INFO_MAX_CPUS];
     struct ec_info ei;
     mword ec;
     read_syncs(n, before);
+    printf("root: child %c: starting an EC on core %lu, waiting for it to stop\n", name, (unsigned long)cpu);
     int st = child_ec(pd, cpu, child_main, (mword)name, &ec);
-    printf("root: child %c: EC started on core %lu -> status %d\n", name, (unsigned long)cpu, st);
     memset(&ei, 0, sizeof(ei));
-    if (st == E_OK && ec_wait(ec, &ei) == E_OK) {
+    if (st != E_OK)
+        printf("root: child %c: create_ec -> status %d\n", name, st);
+    else if (ec_wait(ec, &ei) == E_OK) {
         if (ei.state == EC_EXITED)
             printf("root: child %c exited with code %ld\n", name, (long)ei.exit_code);
         else if (ei.state == EC_FAULTED)
-            printf("root: child %c stopped by vector %u (%s) at rip %#lx, error %#lx\n", name,
+            printf("root: child %c stopped by vector %u (%s) at rip 0x%lx, error 0x%lx\n", name,
                    ei.fault.vector, ei.fault.vector == VEC_GP ? "#GP" : "fault",
                    (unsigned long)ei.fault.rip, (unsigned long)ei.fault.error);
     }
-    printf("root: lazy syncs per core while child %c ran:\n", name);
-    show_syncs(n, before);
+    printf("root: lazy syncs per core while child %c ran (one per top-level entry it touched"
+           " on its core: program+stack in PML4 slot 0, its memory in slot 1):\n", name);
+    *syncs = show_syncs(n, before, cpu);
     return ei;
 }
 
@@ -152,21 +158,24 @@ static int demo(const struct info_page *ip)
     printf("root: step 1: two child PDs, each with the program and its own memory\n");
     if (!make_child('A', &a) || !make_child('B', &b))
         return 1;
-    printf("root: step 2: COM1 ports %#x-%#x delegated to child A only\n", COM1, COM1 + COM1_PORTS - 1);
+    printf("root: step 2: COM1 ports 0x%x-0x%x delegated to child A only\n", COM1, COM1 + COM1_PORTS - 1);
     int st = sys_delegate(SEL_ROOT_PD, a, SPACE_PIO, COM1, COM1, COM1_PORTS, PIO_A);
     show_lookup(a, "A's COM1", SPACE_PIO, COM1);
     show_lookup(b, "B's COM1", SPACE_PIO, COM1);
     if (st != E_OK)
         return 1;
     printf("root: step 3: child A runs on core %lu\n", (unsigned long)cpu_a);
-    struct ec_info ea = run_child('A', a, cpu_a, n);
+    uint64_t syncs_a, syncs_b;
+    struct ec_info ea = run_child('A', a, cpu_a, n, &syncs_a);
     printf("root: step 4: child B runs on core %lu\n", (unsigned long)cpu_b);
-    struct ec_info eb = run_child('B', b, cpu_b, n);
+    struct ec_info eb = run_child('B', b, cpu_b, n, &syncs_b);
     bool a_ok = ea.state == EC_EXITED && ea.exit_code == 0;
     bool b_ok = eb.state == EC_FAULTED && eb.fault.vector == VEC_GP;
-    printf("root: summary: child A %s; child B %s (rip %#lx)\n",
-           a_ok ? "wrote COM1 directly and exited" : "FAILED",
-           b_ok ? "took #GP without the ports" : "did NOT take #GP", (unsigned long)eb.fault.rip);
+    printf("root: summary: child A on core %lu %s, %lu lazy syncs; child B on core %lu %s (rip 0x%lx),"
+           " %lu lazy syncs\n", (unsigned long)cpu_a, a_ok ? "wrote COM1 directly and exited" : "FAILED",
+           (unsigned long)syncs_a, (unsigned long)cpu_b,
+           b_ok ? "took #GP without the ports" : "did NOT take #GP", (unsigned long)eb.fault.rip,
+           (unsigned long)syncs_b);
     return !a_ok + !b_ok;
 }
 
