@@ -21,6 +21,7 @@
 #define PF_P            (1u << 0)   /* page was present (protection violation) */
 #define PF_W            (1u << 1)   /* write access */
 #define PF_U            (1u << 2)   /* user-mode access */
+#define PF_RSVD         (1u << 3)   /* reserved bit set in an entry: never resolvable */
 #define PF_I            (1u << 4)   /* instruction fetch */
 
 #define CS_RPL_MASK     3           /* privilege level of the interrupted code */
@@ -81,9 +82,13 @@ bool fault_handle(struct trap_frame *f)
             return true;
         if (kernel_access && addr >= PD_CAPS && space_obj_page_fault(addr, f->error))
             return true;
-        if (addr < USER_ADDR && user_fault(c->pd, addr, f->error))
+        /* User addresses: user accesses and the copy-user instruction only (SMAP faults of any
+           other kernel access must not be retried as stale entries: they would loop). */
+        bool uaccess = !from_user && f->rip == (vaddr_t)uaccess_insn;
+        if (addr < USER_ADDR && (from_user || uaccess) && !(f->error & PF_RSVD) &&
+            user_fault(c->pd, addr, f->error))
             return true;
-        if (!from_user && f->rip == (vaddr_t)uaccess_insn) {
+        if (uaccess) {
             f->rip = (vaddr_t)uaccess_fixup;     /* copy_*_user returns E_RANGE */
             return true;
         }
