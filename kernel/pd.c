@@ -6,7 +6,6 @@
 #include "kmalloc.h"
 #include "kmem.h"
 #include "kstring.h"
-#include "sysarg.h"
 #include "tlb.h"
 
 struct spinlock pd_lock = SPINLOCK_INIT;
@@ -90,8 +89,12 @@ struct pd *pd_current(void)
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj)
 {
     struct capability c;
-    if (sel == SEL_NULL || sel >= SEL_COUNT || !space_obj_lookup(&pd->obj, sel, &c) || cap_is_null(c) ||
-        cap_type(c) != t)
+    if (sel == SEL_NULL || sel >= SEL_COUNT)
+        return E_CAP;
+    /* The caller's own table is read at PD_CAPS (lecture: Space_obj::page_fault on a hole). */
+    bool found = pd == pd_current() ? space_obj_lookup_current(&pd->obj, sel, &c)
+                                    : space_obj_lookup(&pd->obj, sel, &c);
+    if (!found || cap_is_null(c) || cap_type(c) != t)
         return E_CAP;
     if ((c.rights & rights) != rights)
         return E_PERM;
@@ -102,9 +105,5 @@ int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **ob
 /* Check destination selector sel of pd: E_ARG, E_FULL, E_BUSY or E_OK. */
 int pd_dst_sel(struct pd *pd, mword sel)
 {
-    struct capability c;
-    int err = sysarg_dst_sel(sel);
-    if (err)
-        return err;
-    return space_obj_lookup(&pd->obj, sel, &c) && !cap_is_null(c) ? E_BUSY : E_OK;
+    return space_obj_check_free(&pd->obj, sel);
 }

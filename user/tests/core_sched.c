@@ -120,6 +120,29 @@ static void test_revoke_shoots_down_a_running_child(void)
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, window, &li), E_OK);
 }
 
+static void test_per_core_roots_are_made_once_per_core(void)
+{
+    mword pd, ec[2];
+    struct pd_info pi;
+    struct ec_info ei;
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_pd_info(pd, &pi), E_OK);
+    tap_check(pi.loc_roots == 0, "a PD that never ran has no per-core root (%lu)", (unsigned long)pi.loc_roots);
+    release = 1;
+    CHECK_ST(child_ec(pd, cpu, child_yield, 0, &ec[0]), E_OK);
+    CHECK_ST(child_ec(pd, cpu, child_yield, 0, &ec[1]), E_OK);
+    CHECK_ST(sys_pd_info(pd, &pi), E_OK);
+    tap_check(pi.loc_roots == 1, "two ECs on one core share one per-core root (%lu)", (unsigned long)pi.loc_roots);
+    for (int i = 0; i < 2; i++)
+        CHECK_ST(ec_wait(ec[i], &ei), E_OK);
+    if (cpu != 0) {
+        CHECK_ST(child_ec(pd, 0, child_yield, 0, &ec[0]), E_OK);
+        CHECK_ST(ec_wait(ec[0], &ei), E_OK);
+        CHECK_ST(sys_pd_info(pd, &pi), E_OK);
+        tap_check(pi.loc_roots == 2, "an EC on a second core adds its root (%lu)", (unsigned long)pi.loc_roots);
+    }
+}
+
 static void test_bad_user_buffers_give_e_range(void)
 {
     struct core_counters *ro = (struct core_counters *)(mword)&test_bad_user_buffers_give_e_range;
@@ -142,6 +165,7 @@ int main(mword arg)
     test_two_ecs_on_one_core_both_progress();
     test_yield_returns_and_running_status();
     test_revoke_shoots_down_a_running_child();
+    test_per_core_roots_are_made_once_per_core();
     test_bad_user_buffers_give_e_range();
     return utest_done("core_sched");
 }
