@@ -147,6 +147,7 @@ static void test_delegate_arguments(void)
     CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window, KADDR, 1, MEM_R), E_RANGE);
     CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window, CHILD_VA, ~0UL, MEM_R), E_RANGE);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_PIO, 0xffff, 0xffff, 2, PIO_A), E_RANGE);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_PIO, 0x3f8, 0x2f8, 1, PIO_A), E_ARG);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_NULL, 1, PD_R_ALL), E_ARG);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_COUNT, 1, PD_R_ALL), E_FULL);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_COUNT - 1, 5, 2, PD_R_ALL), E_RANGE);

@@ -39,6 +39,18 @@ static void child_scratch(mword unused_arg)
     sys_exit(inb(COM1_SCR));
 }
 
+static volatile int started, go;    /* shared with child_wait_in8 */
+
+/* Child: say it runs, wait for go, then read port `port` and exit 0. */
+static void child_wait_in8(mword port)
+{
+    WRITE_ONCE(started, 1);
+    while (!READ_ONCE(go))
+        ;
+    (void)inb((uint16_t)port);
+    sys_exit(0);
+}
+
 /* Run fn(port) in pd on cpu; true if it exited 0 (the access was allowed). */
 static bool allowed(mword pd, mword cpu, child_fn fn, mword port)
 {
@@ -106,6 +118,23 @@ static void test_writes(mword a, mword b)
     tap_check(pio_pages(b) == 0, "B's denied accesses populated no I/O-bitmap page");
 }
 
+/* B takes #GP on COM2 on a core (the deny page gets cached there); then, while an EC of B runs on
+   that core, COM2 is delegated to B: the EC's next access must see the new bitmap page. */
+static void test_delegation_while_running(mword b, mword cpu)
+{
+    struct ec_info ei;
+    mword ec;
+    tap_check(denied(b, cpu, child_in8, COM2), "core %lu: B takes #GP on COM2 before it holds it", cpu);
+    CHECK_ST(child_ec(b, cpu, child_wait_in8, COM2, &ec), E_OK);
+    for (mword round = 0; round < (1UL << 22) && !READ_ONCE(started); round++)
+        sys_yield();
+    tap_check(READ_ONCE(started), "core %lu: B's waiting EC runs", cpu);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, b, SPACE_PIO, COM2, COM2, 8, PIO_A), E_OK);
+    WRITE_ONCE(go, 1);
+    tap_check(ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0),
+              "core %lu: B's running EC reads COM2 right after the delegation (stale deny page flushed)", cpu);
+}
+
 int main(mword arg)
 {
     const struct info_page *ip = (const struct info_page *)arg;
@@ -118,5 +147,6 @@ int main(mword arg)
     for (mword cpu = 0; cpu < ip->num_cpus; cpu++)
         test_per_port(a, b, cpu);
     test_writes(a, b);
+    test_delegation_while_running(b, ip->num_cpus - 1);
     return utest_done("pio");
 }
