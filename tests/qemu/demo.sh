@@ -40,6 +40,8 @@ syncs_a=$(awk '/while child A ran/{f=1;next} /^root:/{f=0} f && /core 1:/' "$log
 tap $([ "${syncs_a:-0}" -gt 0 ]; echo $?) "core 1 counted lazy syncs while child A ran (+${syncs_a:-?})"
 syncs_b=$(awk '/while child B ran/{f=1;next} /^root:/{f=0} f && /core 2:/' "$log.txt" | sed -nE 's/.*\(\+([0-9]+)\).*/\1/p')
 tap $([ "${syncs_b:-0}" -gt 0 ]; echo $?) "core 2 counted lazy syncs while child B ran (+${syncs_b:-?})"
+has "child A  object space 0 page(s), I/O bitmap 1 page(s)"; tap $? "child A's I/O bitmap has one page (COM1), its object space none"
+has "child B  object space 0 page(s), I/O bitmap 0 page(s)"; tap $? "child B's object space and I/O bitmap have no page"
 has "root: done (0 demo steps failed)"; tap $? "the summary reports no failed step"
 [ "$rc" -eq 1 ] || tail -n 20 "$log.txt" | sed 's/^/# /'
 exit 0

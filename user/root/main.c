@@ -64,6 +64,19 @@ static void show_lookup(mword pd, const char *what, unsigned kind, mword addr)
                (unsigned long)li.phys, li.rights, li.type);
 }
 
+/* Show the kernel memory of a PD's three spaces. */
+static void show_pd_info(const char *name, mword pd)
+{
+    struct pd_info pi;
+    int st = sys_pd_info(pd, &pi);
+    if (st != E_OK)
+        printf("  %-8s pd_info -> status %d\n", name, st);
+    else
+        printf("  %-8s object space %lu page(s), I/O bitmap %lu page(s), hpt %lu table(s), %lu per-core root(s)\n",
+               name, (unsigned long)pi.obj_pages, (unsigned long)pi.pio_pages,
+               (unsigned long)pi.hpt_tables, (unsigned long)pi.loc_roots);
+}
+
 /* Write s to COM1 with port I/O (only a PD holding the COM1 ports may). */
 static void com1_write(const char *s)
 {
@@ -164,11 +177,18 @@ static int demo(const struct info_page *ip)
     show_lookup(b, "B's COM1", SPACE_PIO, COM1);
     if (st != E_OK)
         return 1;
+    printf("root: the spaces' kernel memory (backing pages exist only where something was written):\n");
+    show_pd_info("root", SEL_ROOT_PD);
+    show_pd_info("child A", a);
+    show_pd_info("child B", b);
     printf("root: step 3: child A runs on core %lu\n", (unsigned long)cpu_a);
     uint64_t syncs_a, syncs_b;
     struct ec_info ea = run_child('A', a, cpu_a, n, &syncs_a);
     printf("root: step 4: child B runs on core %lu\n", (unsigned long)cpu_b);
     struct ec_info eb = run_child('B', b, cpu_b, n, &syncs_b);
+    printf("root: after the runs (a per-core root for each core a child ran on):\n");
+    show_pd_info("child A", a);
+    show_pd_info("child B", b);
     bool a_ok = ea.state == EC_EXITED && ea.exit_code == 0;
     bool b_ok = eb.state == EC_FAULTED && eb.fault.vector == VEC_GP;
     printf("root: summary: child A on core %lu %s, %lu lazy syncs; child B on core %lu %s (rip 0x%lx),"

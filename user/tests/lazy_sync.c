@@ -64,6 +64,13 @@ static uint64_t core_syncs(mword cpu)
     return sys_counters(cpu, &cc) == E_OK ? cc.lazy_syncs : ~0UL;
 }
 
+/* Per-core roots pd has, or ~0 if pd_info fails. */
+static uint64_t loc_roots(mword pd)
+{
+    struct pd_info pi;
+    return sys_pd_info(pd, &pi) == E_OK ? pi.loc_roots : ~0UL;
+}
+
 /* Run child_touch in pd on cpu; check its steps; returns how many syncs the whole run cost. */
 static uint64_t run_on(mword pd, mword cpu, struct sync_steps *s, const char *when)
 {
@@ -112,15 +119,20 @@ int main(mword arg)
     CHECK_ST(child_give(pd, REGION_B, 1, MEM_R, NULL), E_OK);
     if (tap_failures() != 0)
         return utest_done("lazy_sync");
+    tap_check(loc_roots(pd) == 0, "a PD that never ran has no per-core root");
     for (mword cpu = 0; cpu < n; cpu++) {
+        uint64_t roots = loc_roots(pd);
         uint64_t total = run_on(pd, cpu, &steps[2 * cpu], "first EC");
+        tap_check(loc_roots(pd) == roots + 1, "core %lu: the PD's first run there created its per-core root", cpu);
         check_first_run(&steps[2 * cpu]);
         /* Program and stack share PML4 slot 0: slot 0, A and B make three syncs in all. */
         if (cpu != 0)
             tap_check(total == 3, "core %lu: the whole first run cost one sync per top-level entry used (3, got %lu)",
                       cpu, (unsigned long)total);
+        roots = loc_roots(pd);
         total = run_on(pd, cpu, &steps[2 * cpu + 1], "second EC");
         check_second_run(&steps[2 * cpu + 1], total);
+        tap_check(loc_roots(pd) == roots, "core %lu: the second EC reused the per-core root", cpu);
     }
     return utest_done("lazy_sync");
 }
