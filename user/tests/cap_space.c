@@ -63,16 +63,17 @@ static void test_root_reads_null_through_zero_page(void)
     for (mword sel = 3; sel < SEL_ROOT_FREE; sel++)
         all = all && null_at(SEL_ROOT_PD, sel);
     tap_check(all, "the root's reserved selectors 3..15 read as null");
+    mword far = 3000000;
     tap_check(null_at(SEL_ROOT_PD, 5000000) && null_at(SEL_ROOT_PD, SEL_COUNT - 1) &&
-              null_at(SEL_ROOT_PD, SEL_COUNT / 2), "far, never written slots of the root read as null");
+              null_at(SEL_ROOT_PD, SEL_COUNT / 2) && null_at(SEL_ROOT_PD, far),
+              "far, never written slots of the root read as null");
     tap_check(obj_pages(SEL_ROOT_PD) == before, "reading them allocated no page in the root (%lu -> %lu)",
               (unsigned long)before, (unsigned long)obj_pages(SEL_ROOT_PD));
-    mword far = 3000000;
     CHECK_ST(sys_create_pd(far, SEL_ROOT_PD), E_OK);
     tap_check(obj_pages(SEL_ROOT_PD) == before + 1, "writing one far slot of the root adds one page");
     struct lookup_info li;
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, far, &li) == E_OK && li.type == CAP_PD,
-              "the written far slot reads back as a PD capability");
+              "the far slot, read as null before, reads back as a PD capability once written");
     tap_check(null_at(SEL_ROOT_PD, far + 1) && null_at(SEL_ROOT_PD, far - 1),
               "the neighbours of the written slot still read as null");
 }
