@@ -249,6 +249,8 @@ static void test_console_and_counters(const struct info_page *ip)
     CHECK_ST(sys_console_write((const char *)KADDR, 1), E_RANGE);
     CHECK_ST(sys_console_write((const char *)(USER_LIMIT - 1), 2), E_RANGE);
     CHECK_ST(sys_console_write((const char *)HOLE_VA, 1), E_RANGE);
+    /* The information page is followed by an unmapped page: a buffer running into it faults. */
+    CHECK_ST(sys_console_write((const char *)(INFO_PAGE_ADDR + PAGE_SIZE_USER - 4), 8), E_RANGE);
     CHECK_ST(sys_counters(ip->num_cpus, &cc), E_CPU);
     CHECK_ST(sys_counters(~0UL, &cc), E_CPU);
     CHECK_ST(sys_counters(0, (struct core_counters *)KADDR), E_RANGE);
