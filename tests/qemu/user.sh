@@ -5,8 +5,12 @@
 # (QEMU 1 = the program exited 0, 3 = it failed) and one for the time limit.
 # Run from the repository root after `make`; serial logs in build/test-logs/user/.
 #   USER_TESTS="a b"  run only these programs      USER_SMP="2 4"  core counts
+#   USER_BUILD=dir    kernel and programs from another build directory
+#   USER_CLANG=1      also build kernel and programs with clang (build/test-clang-user) and run
+#                     them on 2 cores (off by default until the clang kernel starts user programs)
 set -u
-KERNEL=build/kernel.elf
+BUILD_DIR=${USER_BUILD:-build}
+KERNEL=$BUILD_DIR/kernel.elf
 LOGS=build/test-logs/user
 TIMEOUT=${QEMU_TIMEOUT:-120}
 SMPS=${USER_SMP:-"1 2 4"}
@@ -30,7 +34,7 @@ run() {
     local log="$LOGS/$prog-smp$n.log"
     timeout "$TIMEOUT" qemu-system-x86_64 -cpu max -nographic -no-reboot -monitor none \
         -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m 256M \
-        -kernel "$KERNEL" -initrd "build/user/tests/$prog.elf" -append selftest >/dev/null 2>&1
+        -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest >/dev/null 2>&1
     local rc=$?
     # The program's results: TAP lines after the user library's marker (before it: kernel self-checks).
     local results
@@ -47,14 +51,28 @@ run() {
     fi
 }
 
-[ -f "$KERNEL" ] || { echo "not ok - user: $KERNEL missing (run make)"; exit 1; }
-for elf in build/user/tests/*.elf; do
-    prog=$(basename "$elf" .elf)
-    if [ -n "${USER_TESTS:-}" ] && ! [[ " $USER_TESTS " == *" $prog "* ]]; then
-        continue
-    fi
-    for n in $(smps_for "$prog"); do
-        run "$prog" "$n"
+# run_all: every selected program of $BUILD_DIR on each of its core counts.
+run_all() {
+    [ -f "$KERNEL" ] || { echo "not ok - user: $KERNEL missing (run make)"; return; }
+    for elf in "$BUILD_DIR"/user/tests/*.elf; do
+        prog=$(basename "$elf" .elf)
+        if [ -n "${USER_TESTS:-}" ] && ! [[ " $USER_TESTS " == *" $prog "* ]]; then
+            continue
+        fi
+        for n in $(smps_for "$prog"); do
+            run "$prog" "$n"
+        done
     done
-done
+}
+
+run_all
+if [ "${USER_CLANG:-0}" = 1 ]; then
+    BUILD_DIR=build/test-clang-user KERNEL=build/test-clang-user/kernel.elf SMPS=2
+    if make --no-print-directory -s BUILD="$BUILD_DIR" CC=clang all >"$LOGS/clang-build.log" 2>&1; then
+        LOGS=$LOGS/clang; mkdir -p "$LOGS"
+        run_all | sed 's|/smp2: |/clang-smp2: |'
+    else
+        tap 1 "user: build kernel and programs with CC=clang"
+    fi
+fi
 exit 0
