@@ -2,7 +2,8 @@
  * Boot sequence of the boot core (BSP). APs start in ap_main (arch/x86_64/smp.c).
  *
  * Command line words: "selftest" runs the self-checks and leaves QEMU with the
- * result; "fault-test" makes a deliberate kernel page fault; "nox2apic" keeps
+ * result (with a root task: fails at once if a check failed, else the root's
+ * exit code decides); "fault-test" makes a deliberate kernel page fault; "nox2apic" keeps
  * the LAPIC in xAPIC mode.
  */
 #include "bootinfo.h"
@@ -55,10 +56,13 @@ static noreturn void bsp_main(void)
     if (cmdline_has("fault-test"))
         fault_test();
     pd_boot_init();
+    /* Self-checks first; with a root task, it then decides how the run ends. */
+    if (cmdline_has("selftest") && selftest_run_all() != 0)
+        arch_exit(false);
     if (root_start())
-        sched_run();            /* the root task decides how the run ends */
+        sched_run();
     if (cmdline_has("selftest"))
-        arch_exit(selftest_run_all() == 0);
+        arch_exit(true);
     for (;;)
         cpu_hlt();
 }
@@ -77,6 +81,7 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     smp_discover();
     smp_install_trampoline();
     kmem_pool_init();
+    root_relocate_module();
     printk("tessera: kernel pool %lu KiB free\n", kernel_pool_free_kib());
     kmem_init_cores(smp_cpus.count, smp_cpus.lapic_base);
     kmem_switch_bsp(smp_bsp, bsp_main);

@@ -131,6 +131,25 @@ static bool give_modules(struct pd *pd)
     return true;
 }
 
+/*
+ * Early boot (boot root, identity map of low memory still present): if module 0
+ * lies outside the linear map (GRUB loads modules below 2 MiB), copy it into pool
+ * frames and let boot_info point at the copy. Panics if the pool has no room.
+ */
+void root_relocate_module(void)
+{
+    struct boot_module *m = &boot_info.mods[0];
+    if (boot_info.nmods == 0 || kmem_in_pool(m->start, m->end - m->start))
+        return;
+    size_t len = m->end - m->start;
+    uint8_t *copy = kframes_alloc(ALIGN_UP(len, PAGE_SIZE) / PAGE_SIZE);
+    if (!copy)
+        panic("root: no pool memory to relocate module %s", m->name);
+    memcpy(copy, phys_ident(m->start), len);
+    m->start = virt_to_phys(copy);
+    m->end = m->start + len;
+}
+
 /* Build the root PD from module 0 and make its first EC runnable on core 0; false if none. */
 bool root_start(void)
 {
