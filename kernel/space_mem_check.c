@@ -1,0 +1,95 @@
+/*
+ * Self-checks of Space_mem (command-line word "selftest"): the lecture's
+ * make_current and the lazy sync of per-core roots, on a scratch PD.
+ */
+#include "pd.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "frame.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "paging.h"
+#include "selftest.h"
+
+#define CHECK_VA  0x40000000UL          /* 1 GiB: PML4 slot 0 */
+#define OTHER_VA  0x8000000000UL        /* 512 GiB: PML4 slot 1 */
+
+/* A scratch PD with a per-core root for this core, after one warm-up PD (shared pages). */
+static struct pd *scratch_pd(size_t *free_before)
+{
+    struct pd *warm = pd_create(NULL);
+    if (warm)
+        pd_destroy_empty(warm);
+    *free_before = kernel_pool.nfree;
+    struct pd *pd = pd_create(NULL);
+    if (pd && space_mem_loc(&pd->mem, cpu_id()) != E_OK) {
+        pd_destroy_empty(pd);
+        return NULL;
+    }
+    return pd;
+}
+
+SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
+{
+    struct cpu_local *c = this_cpu();
+    struct pd *prev = c->pd;
+    size_t before;
+    struct pd *pd = scratch_pd(&before);
+    if (!pd)
+        return SELFTEST_FAIL("out of memory");
+    uint64_t f0 = c->counters.full_flushes;
+    make_current(pd);
+    bool loaded = c->pd == pd && (read_cr3() & PTE_ADDR) == pd->mem.loc[c->id].root;
+    uint64_t f1 = c->counters.full_flushes;
+    make_current(pd);
+    uint64_t f2 = c->counters.full_flushes;
+    cpuset_set(&pd->mem.htlb, c->id);
+    make_current(pd);
+    uint64_t f3 = c->counters.full_flushes;
+    bool cleared = !cpuset_chk(&pd->mem.htlb, c->id);
+    /* Back to what ran before (the core's own root at boot). */
+    c->pd = prev;
+    write_cr3(prev ? prev->mem.loc[c->id].root : c->root);
+    pd_destroy_empty(pd);
+    if (!loaded || f1 != f0 + 1)
+        return SELFTEST_FAIL("first make_current did not load the PD's root");
+    if (f2 != f1)
+        return SELFTEST_FAIL("make_current of the current PD reloaded CR3");
+    if (f3 != f2 + 1 || !cleared)
+        return SELFTEST_FAIL("a stale mark did not force one reload and get cleared");
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}
+
+SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
+{
+    struct cpu_local *c = this_cpu();
+    size_t before;
+    struct pd *pd = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    if (!pd || !page || space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R | MEM_W) != E_OK)
+        return SELFTEST_FAIL("out of memory");
+    uint64_t s0 = c->counters.lazy_syncs;
+    bool first = space_mem_sync(&pd->mem, CHECK_VA);
+    bool again = space_mem_sync(&pd->mem, CHECK_VA);
+    bool same_slot = space_mem_sync(&pd->mem, CHECK_VA + GiB(1));
+    bool empty_slot = space_mem_sync(&pd->mem, OTHER_VA);
+    uint64_t s1 = c->counters.lazy_syncs;
+    const pte_t *loc = phys_to_virt(pd->mem.loc[c->id].root), *hpt = phys_to_virt(pd->mem.hpt.root);
+    bool shared = loc[0] == hpt[0] && loc[1] == 0;
+    space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, 0, 0);
+    space_mem_flush_pending();
+    kframe_free(page);
+    pd_destroy_empty(pd);
+    if (!first || again || same_slot || empty_slot)
+        return SELFTEST_FAIL("syncs: first %d, again %d, same slot %d, empty slot %d", first, again,
+                             same_slot, empty_slot);
+    if (s1 != s0 + 1)
+        return SELFTEST_FAIL("%lu lazy syncs counted, want 1", (unsigned long)(s1 - s0));
+    if (!shared)
+        return SELFTEST_FAIL("loc[cpu] does not hold exactly the master's top-level entry");
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}
