@@ -133,8 +133,7 @@ noreturn void sched_resume(struct ec *ec)
     make_current(ec->pd);
     if (ec->wait_for)
         finish_wait(ec);
-    *USER_FRAME = ec->regs;
-    frame_return(USER_FRAME);
+    resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
 }
 
 /* Timer interrupt from user mode: preempt the current EC (frame f is its state). */

@@ -10,6 +10,7 @@
 #define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
 #define E_RANGE 3                       /* abi.h */
 #define CPU_LOCAL_USER_RSP 8            /* cpu_local.h (static assertion there) */
+#define TRAP_FRAME_SIZE 176             /* sizeof(struct trap_frame) (static assertion in trap.h) */
 
 /* Push the general registers in struct trap_frame order (r15 ends lowest). */
 .macro push_regs
@@ -93,10 +94,18 @@ syscall_entry:
     call    syscall_dispatch
     jmp     trap_exit
 
-/* frame_return(f): continue in the state saved in frame f (f becomes the stack). */
-    .global frame_return
-frame_return:
-    mov     %rdi, %rsp
+/*
+ * resume_frame(src): copy the trap frame src (an EC's saved state) to USER_FRAME
+ * with rsp already at USER_FRAME, so the copy can never overwrite a live stack
+ * slot (the caller's stack may overlap USER_FRAME), then return through it.
+ */
+    .global resume_frame
+resume_frame:
+    mov     $(CPU_STACK_TOP - TRAP_FRAME_SIZE), %rsp
+    mov     %rdi, %rsi
+    mov     %rsp, %rdi
+    mov     $(TRAP_FRAME_SIZE / 8), %ecx
+    rep movsq
     jmp     trap_exit
 
 /*

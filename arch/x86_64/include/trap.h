@@ -31,8 +31,10 @@ struct trap_frame {
 /* The user state of the running EC: the frame at the top of the core's kernel stack. */
 #define USER_FRAME      ((struct trap_frame *)(CPU_STACK_TOP - sizeof(struct trap_frame)))
 
-/* Return to the state in frame f (user or kernel) through iretq; f becomes the stack. */
-noreturn void frame_return(struct trap_frame *f);
+_Static_assert(sizeof(struct trap_frame) == 176, "entry.S: TRAP_FRAME_SIZE");
+
+/* Continue in the saved state src: copied to USER_FRAME on a stack below it; never returns. */
+noreturn void resume_frame(const struct trap_frame *src);
 
 /* This core: syscall MSRs and PAT (arch/x86_64/user.c). */
 void cpu_user_init(void);
