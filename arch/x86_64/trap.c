@@ -59,8 +59,10 @@ void trap_dispatch(struct trap_frame *f)
         return;
     case VEC_IPI_WAKE:
         c->ipi_count++;
-        lapic_eoi();                    /* idle loop or next tick picks the EC */
-        return;
+        lapic_eoi();
+        if (f->cs & 3)
+            sched_tick(f);              /* round robin now, not at the next tick */
+        return;                         /* idle: the loop picks the EC */
     case VEC_IPI_TLB:
         c->ipi_count++;
         tlb_ipi();
