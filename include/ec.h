@@ -9,6 +9,7 @@
 #include "types.h"
 #include "trap.h"
 #include "syscall.h"
+#include "spinlock.h"
 
 struct pd;
 
@@ -25,6 +26,8 @@ struct ec {
     mword wait_out;                 /* user address of the waiter's struct ec_info */
     bool queued;                    /* on a run queue */
 };
+
+extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */
 
 /* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg (not yet runnable); NULL if no memory. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);

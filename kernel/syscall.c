@@ -21,8 +21,6 @@
 
 #define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
 
-extern struct spinlock ec_lock;
-
 static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
 
 /* The calling EC and its PD. */
