@@ -38,6 +38,9 @@ void space_mem_destroy(struct space_mem *m);
 /* Create loc[cpu] if it does not exist yet; E_NOMEM. */
 int space_mem_loc(struct space_mem *m, unsigned cpu);
 
+/* Undo space_mem_loc for a core the PD never ran on (a failed create_ec). */
+void space_mem_loc_drop(struct space_mem *m, unsigned cpu);
+
 /* Lecture: Pd::make_current. Load pd's root on this core unless it is current and not stale. */
 void make_current(struct pd *pd);
 

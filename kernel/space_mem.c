@@ -44,17 +44,24 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     return E_OK;
 }
 
+/* Undo space_mem_loc for a core the PD never ran on (a failed create_ec). */
+void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
+{
+    if (!m->loc[cpu].root)
+        return;
+    pte_t *pml4 = phys_to_virt(m->loc[cpu].root);
+    kframe_free(pml4[PML4_PER_PD] & PTE_ADDR);      /* the root's kernel-half PDPT */
+    pml4[PML4_PER_PD] = 0;
+    ptab_release(&m->loc[cpu]);
+    m->loc[cpu].root = 0;
+    m->loc_roots--;
+}
+
 /* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
 void space_mem_destroy(struct space_mem *m)
 {
-    for (unsigned c = 0; c < NUM_CPU; c++) {
-        if (!m->loc[c].root)
-            continue;
-        pte_t *pml4 = phys_to_virt(m->loc[c].root);
-        kframe_free(pml4[PML4_PER_PD] & PTE_ADDR);  /* the root's kernel-half PDPT */
-        pml4[PML4_PER_PD] = 0;
-        ptab_release(&m->loc[c]);
-    }
+    for (unsigned c = 0; c < NUM_CPU; c++)
+        space_mem_loc_drop(m, c);
     ptab_release(&m->hpt);
 }
 

@@ -62,15 +62,19 @@ static int sys_create_ec(struct trap_frame *f)
     if ((err = sysarg_ec_start(f->r10, f->r8)) || (err = pd_dst_sel(self, f->rdi)))
         return err;
     /* The per-core root exists before the EC can run there (resume never allocates). */
+    bool new_root = !pd->mem.loc[cpu].root;
     if (space_mem_loc(&pd->mem, (unsigned)cpu))
         return E_NOMEM;
     struct ec *ec = ec_create(pd, (unsigned)cpu, f->r10, f->r8, f->r9);
-    if (!ec)
-        return E_NOMEM;
-    if ((err = cap_insert(self, f->rdi, ec, CAP_EC, EC_R_ALL))) {
-        __atomic_sub_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
-        kfree(ec);
-        return err;
+    if (!ec || (err = cap_insert(self, f->rdi, ec, CAP_EC, EC_R_ALL))) {
+        /* All or nothing: undo the EC and a root made for it. */
+        if (ec) {
+            __atomic_sub_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+            kfree(ec);
+        }
+        if (new_root)
+            space_mem_loc_drop(&pd->mem, (unsigned)cpu);
+        return ec ? err : E_NOMEM;
     }
     sched_enqueue(ec);
     return E_OK;
