@@ -76,7 +76,8 @@ trap_exit:
 /*
  * syscall: rcx = user rip, r11 = user rflags; SFMASK cleared IF, DF, AC, TF.
  * Build a struct trap_frame at the top of this core's stack exactly as an
- * interrupt from user mode would, so every return goes through trap_exit.
+ * interrupt from user mode would, so a switch to another EC can leave through
+ * trap_exit (iretq); a call that returns to its caller leaves through sysret.
  */
     .global syscall_entry
 syscall_entry:
@@ -92,7 +93,33 @@ syscall_entry:
     push_regs
     mov     %rsp, %rdi
     call    syscall_dispatch
-    jmp     trap_exit
+    /*
+     * Back to the caller with sysret (calls that switch ECs left through
+     * resume_frame instead). rcx = rip and r11 = rflags come from this frame,
+     * as saved by syscall: rip is below USER_LIMIT, so canonical (a non-canonical
+     * rcx would make sysret fault in ring 0). The ABI destroys rcx and r11.
+     */
+    pop     %r15
+    pop     %r14
+    pop     %r13
+    pop     %r12
+    add     $8, %rsp                    /* r11 slot: r11 gets rflags below */
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rbp
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+    add     $8, %rsp                    /* rcx slot: rcx gets rip below */
+    pop     %rbx
+    pop     %rax
+    add     $16, %rsp                   /* vector and error code */
+    pop     %rcx                        /* rip */
+    add     $8, %rsp                    /* cs */
+    pop     %r11                        /* rflags */
+    pop     %rsp                        /* user rsp (ss is implied by STAR) */
+    sysretq
 
 /*
  * resume_frame(src): copy the trap frame src (an EC's saved state) to USER_FRAME
