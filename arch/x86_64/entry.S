@@ -31,6 +31,17 @@
     push    %r15
 .endm
 
+/* Pop r10, r9, r8, rbp, rdi, rsi, rdx (the middle of struct trap_frame). */
+.macro pop_r10_to_rdx
+    pop     %r10
+    pop     %r9
+    pop     %r8
+    pop     %rbp
+    pop     %rdi
+    pop     %rsi
+    pop     %rdx
+.endm
+
     .text
     .align STUB_SIZE
     .global isr_stubs
@@ -60,13 +71,7 @@ trap_exit:
     pop     %r13
     pop     %r12
     pop     %r11
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rbp
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
+    pop_r10_to_rdx
     pop     %rcx
     pop     %rbx
     pop     %rax
@@ -104,13 +109,7 @@ syscall_entry:
     pop     %r13
     pop     %r12
     add     $8, %rsp                    /* r11 slot: r11 gets rflags below */
-    pop     %r10
-    pop     %r9
-    pop     %r8
-    pop     %rbp
-    pop     %rdi
-    pop     %rsi
-    pop     %rdx
+    pop_r10_to_rdx
     add     $8, %rsp                    /* rcx slot: rcx gets rip below */
     pop     %rbx
     pop     %rax
