@@ -1,16 +1,29 @@
 /*
- * TLB shootdown (lecture: "TLB Shutdown on revoked memory mappings"): after a
- * translation of a PD was removed, overwritten or lost rights, every core that
- * may cache it must flush before tlb_flush_pd returns. Without PCID a core
- * caches translations only of the PD its CR3 holds (cpu_local.pd), so only
- * those cores get an IPI; the others flush on their next CR3 load anyway.
+ * TLB shootdown (lecture: "TLB Shutdown on revoked memory mappings", "TLB
+ * Invalidations and Shootdowns"). After the caller updated pd's page-table
+ * entries (removed, overwritten or downgraded translations), tlb_shootdown marks
+ * every core that may cache them in pd's htlb, IPIs the marked cores that run pd
+ * now (Pd::remote), flushes its own TLB, and returns only when every IPI'd core
+ * acknowledged. Marked cores that run another PD flush at their next make_current.
  */
 #pragma once
 #include "types.h"
 
 struct pd;
 
-/* Flush pd's translations on every core that may cache them; returns when all have. */
+#define TLB_INVLPG_MAX  33              /* pages above which one full flush beats INVLPGs (Linux) */
+
+/* What the local core must flush: pages [va, +pages), or everything if full. */
+struct tlb_range {
+    vaddr_t  va;
+    uint64_t pages;
+    bool     full;                      /* a table was detached or the range is unknown */
+};
+
+/* Shoot down pd's translations in r (pd NULL: every PD, full flush); returns when done. */
+void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
+
+/* Shoot down every translation of pd (full flush on every affected core). */
 void tlb_flush_pd(struct pd *pd);
 
 /* Do a shootdown requested of this core now (a core spinning with interrupts off polls). */

@@ -136,20 +136,32 @@ static unsigned rights_of(unsigned perm)
 static struct {
     struct ptab_dfree df;           /* detached tables, freed after the shootdown */
     struct pd *pd[PENDING_PDS];     /* PDs that lost translations */
+    vaddr_t lo[PENDING_PDS], hi[PENDING_PDS];   /* bounds of pd[i]'s changed range */
+    bool full[PENDING_PDS];         /* pd[i] lost a table: flush everything */
     unsigned n;
     bool overflow;                  /* more PDs than slots: flush every core */
 } pending;
 
-/* Note that pd lost translations (flush before the operation returns). */
-static void pending_add(struct pd *pd)
+/* Note that pd lost translations in [va, +size) (flush before the operation returns). */
+static void pending_add(struct pd *pd, vaddr_t va, uint64_t size, bool detached)
 {
-    for (unsigned i = 0; i < pending.n; i++)
-        if (pending.pd[i] == pd)
-            return;
-    if (pending.n < PENDING_PDS)
-        pending.pd[pending.n++] = pd;
-    else
+    unsigned i = 0;
+    while (i < pending.n && pending.pd[i] != pd)
+        i++;
+    if (i == PENDING_PDS) {
         pending.overflow = true;
+        return;
+    }
+    if (i == pending.n) {
+        pending.n++;
+        pending.pd[i] = pd;
+        pending.lo[i] = va;
+        pending.hi[i] = va + size;
+        pending.full[i] = false;
+    }
+    pending.lo[i] = MIN(pending.lo[i], va);
+    pending.hi[i] = MAX(pending.hi[i], va + size);
+    pending.full[i] |= detached;
 }
 
 /* Apply one update to pd's hpt; the mdb's hooks must not fail (reservation checked before). */
@@ -162,8 +174,10 @@ static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, uns
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, &res);
     if (err)
         panic("space_mem: hpt update %lx+%lx failed (%d) after reservation", va, size, err);
-    if (res.flush)
-        pending_add(pd);
+    if (res.flush || res.detached)
+        pending_add(pd, va, size, res.detached);
+    else
+        this_cpu()->counters.flushes_avoided++;     /* into a hole or an upgrade */
 }
 
 /* The PD whose memory space is s. */
@@ -207,8 +221,12 @@ void space_mem_flush_pending(void)
     if (pending.overflow)
         tlb_flush_pd(NULL);
     else
-        for (unsigned i = 0; i < pending.n; i++)
-            tlb_flush_pd(pending.pd[i]);
+        for (unsigned i = 0; i < pending.n; i++) {
+            /* One range per PD: its bounding box (INVLPG covers superpages it touches). */
+            struct tlb_range r = { pending.lo[i], (pending.hi[i] - pending.lo[i]) / PAGE_SIZE,
+                                   pending.full[i] };
+            tlb_shootdown(pending.pd[i], &r);
+        }
     this_cpu()->counters.tables_freed += pending.df.count;
     ptab_dfree_release(&pending.df, &kptab_env);
     pending.n = 0;

@@ -20,6 +20,7 @@
 #include "smp.h"
 
 #define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
+#define REVOKE_BUDGET   512     /* units per revoke step: one 2 MiB of 4 KiB pages */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
 
@@ -161,6 +162,22 @@ static int sys_delegate(struct trap_frame *f)
     return err;
 }
 
+/*
+ * Run a revoke to its end in steps of REVOKE_BUDGET units, letting pending
+ * interrupts in between steps (pd_lock stays held, so no other call interleaves;
+ * kernel-mode interrupt handlers take no locks and touch no user memory). One
+ * shootdown at the end covers every step: the call has not returned, so no user
+ * code may rely on the removed translations before it.
+ */
+static int revoke_run(struct mdb_revoke *op)
+{
+    int err;
+    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_BUDGET)) == MDB_MORE)
+        irq_window();
+    space_mem_flush_pending();
+    return err;
+}
+
 /* revoke(pd_sel, flags, xfer, base, count) */
 static int sys_revoke(struct trap_frame *f)
 {
@@ -180,9 +197,10 @@ static int sys_revoke(struct trap_frame *f)
         if (rights & MEM_R)
             rights = MEM_RWX;       /* a page without read access cannot stay mapped */
     }
-    err = mdb_revoke(&kernel_mdb, space_of(pd, x.kind), base, n, rights, a.flags & REVOKE_SELF);
-    space_mem_flush_pending();
-    return err;
+    struct mdb_revoke op;
+    if ((err = mdb_revoke_begin(&op, space_of(pd, x.kind), base, n, rights, a.flags & REVOKE_SELF)))
+        return err;
+    return revoke_run(&op);
 }
 
 /* lookup(pd_sel, kind, addr, out) */

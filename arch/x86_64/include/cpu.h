@@ -96,6 +96,9 @@ static inline void irq_restore(mword flags)
     __asm__ __volatile__("pushq %0; popfq" :: "r"(flags) : "memory", "cc");
 }
 
+/* Let pending interrupts in for one instruction, then disable them again (sti shadow). */
+static inline void irq_window(void) { __asm__ __volatile__("sti; nop; cli" ::: "memory"); }
+
 /* Invalidate the TLB entry for one page on this core. */
 static inline void invlpg(vaddr_t va) { __asm__ __volatile__("invlpg (%0)" :: "r"(va) : "memory"); }
 
