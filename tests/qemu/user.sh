@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# User-level tests (issue 4): boot every build/user/tests/*.elf as the root
+# User-level tests (issues 4 and 5): boot every build/user/tests/*.elf as the root
 # task ("selftest" on the command line) on several core counts. Prints the
 # program's TAP lines prefixed "<prog>/smpN:", one line for the exit status
 # (QEMU 1 = the program exited 0, 3 = it failed) and one for the time limit.
 # Run from the repository root after `make`; serial logs in build/test-logs/user/.
-#   USER_TESTS="a b"  run only these programs      USER_SMP="2 4"  core counts
+#   USER_TESTS="a b"  run only these programs      USER_SMP="2 4"  core counts (default 1 2 4;
+#                     tlb_* and revoke_* programs: 2 4 8)
 #   USER_BUILD=dir    kernel and programs from another build directory
 #   USER_CLANG=1      also build kernel and programs with clang (build/test-clang-user) and run
 #                     them on 2 cores (off by default until the clang kernel starts user programs)
@@ -20,11 +21,21 @@ tap() {   # tap <ok?> <name>
     if [ "$1" -eq 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi
 }
 
-# Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c).
+# Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c);
+# the revocation and shootdown programs (issue 5) also run on 8 cores unless USER_SMP is given.
 smps_for() {
     case "$1" in
         ulib_check) echo "" ;;
+        tlb_*|revoke_*) echo "${USER_SMP:-2 4 8}" ;;
         *) echo "$SMPS" ;;
+    esac
+}
+
+# Guest RAM for a program: revoke_large needs a free, 1 GiB-aligned GiB for its 1G delegation.
+mem_for() {
+    case "$1" in
+        revoke_large) echo 3G ;;
+        *) echo 256M ;;
     esac
 }
 
@@ -33,7 +44,7 @@ run() {
     local prog=$1 n=$2 cfg="$1/smp$2"
     local log="$LOGS/$prog-smp$n.log"
     timeout "$TIMEOUT" qemu-system-x86_64 -cpu max -nographic -no-reboot -monitor none \
-        -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m 256M \
+        -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m "$(mem_for "$prog")" \
         -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest >/dev/null 2>&1
     local rc=$?
     # The program's results: TAP lines after the user library's marker (before it: kernel self-checks).
@@ -67,7 +78,7 @@ run_all() {
 
 run_all
 if [ "${USER_CLANG:-0}" = 1 ]; then
-    BUILD_DIR=build/test-clang-user KERNEL=build/test-clang-user/kernel.elf SMPS=2
+    BUILD_DIR=build/test-clang-user KERNEL=build/test-clang-user/kernel.elf SMPS=2 USER_SMP=2
     if make --no-print-directory -s BUILD="$BUILD_DIR" CC=clang all >"$LOGS/clang-build.log" 2>&1; then
         LOGS=$LOGS/clang; mkdir -p "$LOGS"
         run_all | sed 's|/smp2: |/clang-smp2: |'
