@@ -1,0 +1,33 @@
+/*
+ * PCID allocator (issue 5 item 4): one process-context identifier per PD,
+ * recycled when the PD goes away. A recycled PCID may still tag stale
+ * translations in any core's TLB, so it is handed out again only with the
+ * flush flag set: the new owner must flush it on every core before use (the
+ * kernel marks every core in the PD's htlb, so each core's first CR3 load for
+ * it is a flushing load). Pure logic, host-tested (tests/host/test_pcid.c).
+ *
+ * Exhaustion policy: when every identifier is owned, a PD gets PCID_SHARED (0,
+ * also the kernel's). Loads of a shared PCID always flush, so sharing is
+ * correct and only slower; no identifier is ever stolen from a live PD.
+ */
+#pragma once
+#include "types.h"
+
+#define PCID_COUNT   4096               /* CR3 bits 11:0 */
+#define PCID_SHARED  0                  /* kernel, and every PD once all are owned */
+#define PCID_WORDS   (PCID_COUNT / 64)
+
+struct pcid_alloc {
+    uint64_t owned[PCID_WORDS];         /* held by a live PD */
+    uint64_t dirty[PCID_WORDS];         /* freed, TLBs may hold its entries */
+    unsigned next;                      /* where the search for a free one starts */
+};
+
+/* Empty allocator: every PCID but PCID_SHARED free and clean. */
+void pcid_init(struct pcid_alloc *a);
+
+/* A free PCID (clean ones first); *flush: it must be flushed before use. PCID_SHARED if none. */
+unsigned pcid_get(struct pcid_alloc *a, bool *flush);
+
+/* Give back id (from pcid_get); it becomes dirty. PCID_SHARED is ignored. */
+void pcid_put(struct pcid_alloc *a, unsigned id);
