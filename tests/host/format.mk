@@ -1,3 +1,3 @@
-# The user library's printf formatter (user/lib/format.c), tested on the host.
+# The shared printf formatter (lib/format.c: kernel printk and user printf), tested on the host.
 HOST_TESTS += format
-format_SRCS := tests/host/test_format.c user/lib/format.c
+format_SRCS := tests/host/test_format.c lib/format.c

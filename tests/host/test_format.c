@@ -1,4 +1,4 @@
-/* The user library's formatter (user/lib/format.c) behaves like printf for what it supports. */
+/* The shared formatter (lib/format.c) behaves like printf for what it supports. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -51,7 +51,7 @@ static void strings_chars_pointers_and_percent_print(void **state)
 {
     (void)state;
     snprintk(buf, sizeof(buf), "[%s] [%6s] [%c] %p 100%%", "ab", "cd", 'x', (void *)0x1000);
-    assert_string_equal(buf, "[ab] [    cd] [x] 1000 100%");
+    assert_string_equal(buf, "[ab] [    cd] [x] 0x1000 100%");
 }
 
 static void a_null_string_prints_as_null(void **state)

@@ -5,15 +5,15 @@
  */
 #pragma once
 #include <stdarg.h>
+#include "format.h"
 #include "sys.h"
 
 /* Every program defines main; crt0 calls it with the EC's start argument
    (the root task: INFO_PAGE_ADDR) and exits with its result. */
 int main(mword arg);
 
-/* Formatted output: %d %i %u %x %X %p %s %c %%, flags '-' '0', width, '*',
-   length l ll z. Output longer than size is cut; the return value is the full length. */
-int vformat(char *buf, size_t size, const char *fmt, va_list ap);
+/* Formatted output (lib/format.c, include/format.h): %d %i %u %x %X %p %s %c %%, flags '-' '0',
+   width, '*', length l ll z. Output longer than size is cut; the return value is the full length. */
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,21 +1,21 @@
 /*
- * printf-style formatting into a buffer. Pure C with no system calls, so it is
- * unit-tested on the host (tests/host/test_format.c).
+ * printf-style formatting, shared by the kernel (printk), the user library
+ * (printf) and host tests (tests/host/test_format.c). Pure C, no system calls:
+ * output goes to a buffer or, character by character, to a callback.
  *
  * Supported: %d %i %u %x %X %p %s %c %%; flags '-' (left align) and '0' (zero
  * pad); a width (digits or '*'); a precision for %s ('.' digits or '*');
  * length modifiers l, ll, z. Anything else is copied out verbatim.
  */
-#include <stdarg.h>
-#include "types.h"
+#include "format.h"
 
-int vformat(char *buf, size_t size, const char *fmt, va_list ap);
-
-/* The output buffer: bytes beyond size-1 are counted but dropped. */
+/* The output: a callback, or else a buffer whose bytes beyond size-1 are counted but dropped. */
 struct out {
+    format_emit_fn emit;    /* NULL: store into buf */
+    void *ctx;
     char *buf;
     size_t size;
-    size_t len;
+    size_t len;             /* characters produced so far */
 };
 
 /* One conversion specification. */
@@ -28,10 +28,12 @@ struct spec {
     char conv;          /* the conversion character */
 };
 
-/* Append c (if it fits). */
+/* Append c: to the callback, or to the buffer if it fits. */
 static void put(struct out *o, char c)
 {
-    if (o->len + 1 < o->size)
+    if (o->emit)
+        o->emit(o->ctx, c);
+    else if (o->len + 1 < o->size)
         o->buf[o->len] = c;
     o->len++;
 }
@@ -164,24 +166,38 @@ static void emit_conv(struct out *o, struct spec *sp, va_list *ap)
     }
 }
 
-/* Format into buf[0..size) (NUL terminated if size > 0); returns the untruncated length. */
-int vformat(char *buf, size_t size, const char *fmt, va_list ap)
+/* Format fmt with ap into o; returns the number of characters produced. */
+static int format_out(struct out *o, const char *fmt, va_list ap)
 {
-    struct out o = { buf, size, 0 };
     va_list args;
     va_copy(args, ap);
     while (*fmt != '\0') {
         if (*fmt != '%') {
-            put(&o, *fmt++);
+            put(o, *fmt++);
             continue;
         }
         fmt++;
         struct spec sp;
         parse_spec(&fmt, &args, &sp);
-        emit_conv(&o, &sp, &args);
+        emit_conv(o, &sp, &args);
     }
     va_end(args);
+    return (int)o->len;
+}
+
+/* Format into buf[0..size) (NUL terminated if size > 0); returns the untruncated length. */
+int vformat(char *buf, size_t size, const char *fmt, va_list ap)
+{
+    struct out o = { .buf = buf, .size = size };
+    format_out(&o, fmt, ap);
     if (size > 0)
         buf[MIN(o.len, size - 1)] = '\0';
     return (int)o.len;
+}
+
+/* Format, passing every character to emit(ctx, c); returns the number of characters. */
+int vformat_emit(format_emit_fn emit, void *ctx, const char *fmt, va_list ap)
+{
+    struct out o = { .emit = emit, .ctx = ctx };
+    return format_out(&o, fmt, ap);
 }
