@@ -23,6 +23,9 @@ struct tlb_range {
 /* Shoot down pd's translations in r (pd NULL: every PD, full flush); returns when done. */
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
 
+/* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */
+extern void (*tlb_shootdown_hook)(struct pd *pd);
+
 /* Shoot down every translation of pd (full flush on every affected core). */
 void tlb_flush_pd(struct pd *pd);
 

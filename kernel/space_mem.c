@@ -233,12 +233,15 @@ void space_mem_flush_pending(void)
     pending.overflow = false;
 }
 
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). */
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending. */
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
     struct ptab_attr a = { perm_of(rights), PTAB_WB };
-    return ptab_update(&m->hpt, va, size, pa, a, &pending.df, &res);
+    int err = ptab_update(&m->hpt, va, size, pa, a, &pending.df, &res);
+    if (!err && (res.flush || res.detached))
+        pending_add(container_of(m, struct pd, mem), va, size, res.detached);
+    return err;
 }
 
 /* Table frames below table pa at level l (pa included). */

@@ -10,6 +10,7 @@
 #include "kmem.h"
 #include "paging.h"
 #include "selftest.h"
+#include "tlb.h"
 
 #define CHECK_VA  0x40000000UL          /* 1 GiB: PML4 slot 0 */
 #define OTHER_VA  0x8000000000UL        /* 512 GiB: PML4 slot 1 */
@@ -89,6 +90,58 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
         return SELFTEST_FAIL("%lu lazy syncs counted, want 1", (unsigned long)(s1 - s0));
     if (!shared)
         return SELFTEST_FAIL("loc[cpu] does not hold exactly the master's top-level entry");
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}
+
+static paddr_t watched_table;           /* frame the shootdown hook checks */
+static unsigned hook_calls;
+static bool watched_was_free;
+
+/* tlb_shootdown_hook: note whether the watched table is back in the pool already. */
+static void watch_table(struct pd *pd)
+{
+    (void)pd;
+    hook_calls++;
+    watched_was_free |= frame_is_free(&kernel_pool, watched_table);
+}
+
+/* Frame of the page table (level 0) that maps va in m's master table. */
+static paddr_t pt_of(const struct space_mem *m, vaddr_t va)
+{
+    const pte_t *t = phys_to_virt(m->hpt.root);
+    for (unsigned l = 3; l > 1; l--)
+        t = phys_to_virt(t[(va >> (PAGE_SHIFT + 9 * l)) % PT_ENTRIES] & PTE_ADDR);
+    return t[(va >> (PAGE_SHIFT + 9)) % PT_ENTRIES] & PTE_ADDR;
+}
+
+SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
+{
+    struct cpu_local *c = this_cpu();
+    size_t before;
+    struct pd *pd = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    if (!pd || !page || space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) != E_OK)
+        return SELFTEST_FAIL("out of memory");
+    watched_table = pt_of(&pd->mem, CHECK_VA);
+    hook_calls = 0;
+    watched_was_free = false;
+    uint64_t t0 = c->counters.tables_freed;
+    tlb_shootdown_hook = watch_table;
+    space_mem_map(&pd->mem, CHECK_VA, MiB(2), 0, 0);       /* the whole PT goes away */
+    space_mem_flush_pending();
+    tlb_shootdown_hook = NULL;
+    bool free_after = frame_is_free(&kernel_pool, watched_table);
+    uint64_t freed = c->counters.tables_freed - t0;
+    kframe_free(page);
+    pd_destroy_empty(pd);
+    if (hook_calls != 1)
+        return SELFTEST_FAIL("%u shootdowns for one unmap, want 1", hook_calls);
+    if (watched_was_free)
+        return SELFTEST_FAIL("the detached table was free during the shootdown");
+    if (!free_after || freed < 1)
+        return SELFTEST_FAIL("the detached table was not freed after it (%lu freed)", (unsigned long)freed);
     if (kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;

@@ -21,6 +21,8 @@
 
 #define TLB_ACK_LOG_US  100000          /* log a core that has not answered for 100 ms */
 
+void (*tlb_shootdown_hook)(struct pd *pd);
+
 /* Flush every non-global translation of this core (CR3 reload). */
 static void flush_all(void)
 {
@@ -94,6 +96,9 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
         me->counters.ipis_sent++;
         lapic_send_ipi(rc->apic_id, VEC_IPI_TLB);
     }
+
+    if (tlb_shootdown_hook)
+        tlb_shootdown_hook(pd);
 
     /* 3. Own core flushes while the others work (if it runs pd; else make_current will). */
     if (me->pd == pd && cpuset_tst_clr(&pd->mem.htlb, me->id))
