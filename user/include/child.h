@@ -14,6 +14,7 @@ typedef void (*child_fn)(mword arg);    /* an EC entry: runs, then calls sys_exi
 
 bool mem_init(const struct info_page *ip);  /* pick the largest free range; false if none */
 mword mem_alloc(mword pages);               /* root address of fresh pages in the window, 0 if none */
+mword mem_take(mword pages, mword align);   /* like mem_alloc, aligned to align bytes, NOT zeroed */
 mword mem_phys(mword window_va);            /* physical address of a window address */
 mword sel_alloc(void);                      /* next unused selector of the root (bump) */
 int child_pd(mword *pd_sel);                /* new PD running the root's program; status */

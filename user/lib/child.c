@@ -30,6 +30,17 @@ mword mem_alloc(mword pages)
     return va;
 }
 
+/* Take `pages` pages aligned to `align` bytes (a power of two) without zeroing them (1 GiB is
+   slow to clear under TCG); the skipped pages stay unused. Root address, or 0 if none fit. */
+mword mem_take(mword pages, mword align)
+{
+    mword va = ALIGN_UP(mem_next, align);
+    if (pages == 0 || va < mem_next || va > mem_end || pages > (mem_end - va) / PAGE_SIZE_USER)
+        return 0;
+    mem_next = va + pages * PAGE_SIZE_USER;
+    return va;
+}
+
 /* Physical address behind a window address. */
 mword mem_phys(mword window_va)
 {
