@@ -25,6 +25,7 @@ struct space_mem {
     paddr_t kpd;                    /* the PD's kernel directory (PDPT 511 of every loc root) */
     paddr_t loc_pdpt[NUM_CPU];      /* each loc root's kernel-half PDPT (PML4 511) */
     unsigned loc_roots;             /* loc[] roots created so far */
+    unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
 };
 
 struct pd;

@@ -20,8 +20,14 @@ struct tlb_range {
     bool     full;                      /* a table was detached or the range is unknown */
 };
 
-/* Shoot down pd's translations in r (pd NULL: every PD, full flush); returns when done. */
+/* Shoot down pd's translations in r; returns when done. */
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
+
+/* Whether CR4.PCIDE is on (tlb_pcid_init found PCID); false under QEMU TCG. */
+extern bool tlb_pcid;
+
+/* This core: turn on PCIDs if the CPU has them (CR3 must hold PCID 0). */
+void tlb_pcid_init(void);
 
 /* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */
 extern void (*tlb_shootdown_hook)(struct pd *pd);

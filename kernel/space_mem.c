@@ -13,6 +13,8 @@
 #include "panic.h"
 #include "paging.h"
 #include "tlb.h"
+#include "pcid.h"
+#include "spinlock.h"
 
 #define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
 #define PML4_PER_PD       511           /* PML4 511 -> PDPT; its slot 511 is the per-PD kpd */
@@ -20,6 +22,37 @@
 #define KPD_ENTRY         (PTE_P | PTE_W)   /* kernel table entry: leaves decide the rights */
 #define CPUID_EXT_EDX_1G  (1u << 26)    /* leaf 0x80000001 EDX: 1 GiB pages */
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
+
+static struct pcid_alloc pcids;        /* used only with tlb_pcid */
+static struct spinlock pcid_lock = SPINLOCK_INIT;
+static bool pcids_ready;
+
+/* A PCID for a new space; a recycled one makes every core flush it before first use. */
+static void pcid_assign(struct space_mem *m)
+{
+    bool flush;
+    m->pcid = PCID_SHARED;
+    if (!tlb_pcid)
+        return;
+    spin_lock(&pcid_lock);
+    if (!pcids_ready)
+        pcid_init(&pcids);
+    pcids_ready = true;
+    m->pcid = pcid_get(&pcids, &flush);
+    spin_unlock(&pcid_lock);
+    for (unsigned c = 0; flush && c < NUM_CPU; c++)
+        cpuset_set(&m->htlb, c);            /* stale entries of the old owner */
+}
+
+/* Give m's PCID back (its entries may stay in TLBs: the next owner flushes). */
+static void pcid_release(struct space_mem *m)
+{
+    if (!tlb_pcid)
+        return;
+    spin_lock(&pcid_lock);
+    pcid_put(&pcids, m->pcid);
+    spin_unlock(&pcid_lock);
+}
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
 static unsigned hpt_leaf_mask(void)
@@ -38,6 +71,7 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     m->hpt.leaf_mask = hpt_leaf_mask();
     m->hpt.keep_level = HPT_LEVELS - 2;     /* top-level user entries are shared by loc[] */
     cpuset_init(&m->htlb);
+    pcid_assign(m);
     mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
     m->kpd = kpd;
     m->loc_roots = 0;
@@ -63,6 +97,7 @@ void space_mem_destroy(struct space_mem *m)
     for (unsigned c = 0; c < NUM_CPU; c++)
         space_mem_loc_drop(m, c);
     ptab_release(&m->hpt);
+    pcid_release(m);
 }
 
 /* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kpd; E_NOMEM. */
@@ -87,22 +122,37 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
     return E_OK;
 }
 
+/* Load m's root for core c; keep m's PCID's TLB entries unless stale or shared. */
+static void load_root(const struct space_mem *m, struct cpu_local *c, bool stale)
+{
+    mword cr3 = m->loc[c->id].root;
+    if (!tlb_pcid || stale || m->pcid == PCID_SHARED) {
+        c->counters.full_flushes++;
+        write_cr3(cr3 | (tlb_pcid ? m->pcid : 0));
+        return;
+    }
+    c->counters.flushes_avoided++;
+    write_cr3(cr3 | m->pcid | CR3_NOFLUSH);
+}
+
 /*
  * Lecture: Pd::make_current. If this core is marked stale for pd, clear the mark
- * and reload; else if pd is already current, nothing to do; else load pd's root.
- * The per-core root must exist (space_mem_loc before the EC first runs here).
+ * and reload (flush); else if pd is already current, nothing to do; else load
+ * pd's root for this core. The per-core root must exist (space_mem_loc before
+ * the EC first runs here).
  */
 void make_current(struct pd *pd)
 {
     struct cpu_local *c = this_cpu();
-    if (cpuset_chk(&pd->mem.htlb, c->id))
-        cpuset_clr(&pd->mem.htlb, c->id);
-    else if (c->pd == pd)
+    bool stale = cpuset_tst_clr(&pd->mem.htlb, c->id);
+    if (!stale && c->pd == pd)
         return;
-    /* Publish current before loading: a shootdown that misses it flushed nothing we load. */
+    /* Publish current, then look at the mark again: a shootdown that marked us after
+       the first look but read current before this store sent no IPI (Dekker pair
+       with the fence in tlb_shootdown). Without PCID every load flushes anyway. */
     __atomic_store_n(&c->pd, pd, __ATOMIC_SEQ_CST);
-    c->counters.full_flushes++;
-    write_cr3(pd->mem.loc[c->id].root);
+    stale |= cpuset_tst_clr(&pd->mem.htlb, c->id);
+    load_root(&pd->mem, c, stale);
 }
 
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
@@ -139,7 +189,6 @@ static struct {
     vaddr_t lo[PENDING_PDS], hi[PENDING_PDS];   /* bounds of pd[i]'s changed range */
     bool full[PENDING_PDS];         /* pd[i] lost a table: flush everything */
     unsigned n;
-    bool overflow;                  /* more PDs than slots: flush every core */
 } pending;
 
 /* Note that pd lost translations in [va, +size) (flush before the operation returns). */
@@ -149,8 +198,8 @@ static void pending_add(struct pd *pd, vaddr_t va, uint64_t size, bool detached)
     while (i < pending.n && pending.pd[i] != pd)
         i++;
     if (i == PENDING_PDS) {
-        pending.overflow = true;
-        return;
+        space_mem_flush_pending();          /* no slot left: shoot down what we have */
+        i = 0;
     }
     if (i == pending.n) {
         pending.n++;
@@ -218,19 +267,15 @@ const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap };
 /* Shoot down every PD the current mdb operation changed, then free detached tables. */
 void space_mem_flush_pending(void)
 {
-    if (pending.overflow)
-        tlb_flush_pd(NULL);
-    else
-        for (unsigned i = 0; i < pending.n; i++) {
-            /* One range per PD: its bounding box (INVLPG covers superpages it touches). */
-            struct tlb_range r = { pending.lo[i], (pending.hi[i] - pending.lo[i]) / PAGE_SIZE,
-                                   pending.full[i] };
-            tlb_shootdown(pending.pd[i], &r);
-        }
+    for (unsigned i = 0; i < pending.n; i++) {
+        /* One range per PD: its bounding box (INVLPG covers superpages it touches). */
+        struct tlb_range r = { pending.lo[i], (pending.hi[i] - pending.lo[i]) / PAGE_SIZE,
+                               pending.full[i] };
+        tlb_shootdown(pending.pd[i], &r);
+    }
     this_cpu()->counters.tables_freed += pending.df.count;
     ptab_dfree_release(&pending.df, &kptab_env);
     pending.n = 0;
-    pending.overflow = false;
 }
 
 /* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending. */

@@ -22,6 +22,18 @@
 #define TLB_ACK_LOG_US  100000          /* log a core that has not answered for 100 ms */
 
 void (*tlb_shootdown_hook)(struct pd *pd);
+bool tlb_pcid;
+
+/* This core: turn on PCIDs if the CPU has them (CR3 must hold PCID 0). */
+void tlb_pcid_init(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    if (!(r[2] & CPUID_1_ECX_PCID))
+        return;
+    write_cr4(read_cr4() | CR4_PCIDE);
+    tlb_pcid = true;        /* every core of one machine answers the same */
+}
 
 /* Flush every non-global translation of this core (CR3 reload). */
 static void flush_all(void)
@@ -115,20 +127,11 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     irq_restore(fl);
 }
 
-/* Full shootdown of pd, or of whatever PD each core runs if pd is NULL. */
+/* Shoot down every translation of pd (full flush on every affected core). */
 void tlb_flush_pd(struct pd *pd)
 {
     struct tlb_range all = { 0, 0, true };
-    if (pd) {
-        tlb_shootdown(pd, &all);
-        return;
-    }
-    /* Without a PD: shoot down each core's current PD (others are not cached w/o PCID). */
-    for (unsigned c = 0; c < smp_cpus.count; c++) {
-        struct pd *cur = __atomic_load_n(&cpu_remote(c)->pd, __ATOMIC_SEQ_CST);
-        if (cur)
-            tlb_shootdown(cur, &all);
-    }
+    tlb_shootdown(pd, &all);
 }
 
 /*

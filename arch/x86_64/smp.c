@@ -1,5 +1,6 @@
 /* SMP: MADT discovery, AP start-up through the trampoline, cross-core calls, panic stop. */
 #include "smp.h"
+#include "tlb.h"
 #include "bootinfo.h"
 #include "cpu.h"
 #include "kmem.h"
@@ -146,6 +147,7 @@ void smp_setup_core(void)
     struct cpu_local *c = this_cpu();
     cpu_tables_init();
     enable_protection();
+    tlb_pcid_init();
     cpu_user_init();
     lapic_init();
     printk("core %u: id %u (core-local), APIC id %u, data page %lx local, %lx global\n",

@@ -8,6 +8,7 @@
 #define CR0_PG          UL_(0x80000000)     /* 31   paging */
 #define CR4_PAE         UL_(0x00000020)     /*  5   physical address extension */
 #define CR4_PGE         UL_(0x00000080)     /*  7   global pages */
+#define CR4_PCIDE       UL_(0x00020000)     /* 17   process-context identifiers */
 #define CR4_SMEP        UL_(0x00100000)     /* 20   supervisor mode execution prevention */
 #define CR4_SMAP        UL_(0x00200000)     /* 21   supervisor mode access prevention */
 
@@ -18,6 +19,8 @@
 #define EFER_NXE        UL_(0x800)          /* 11   no-execute enable */
 
 #define CPUID_1_ECX_X2APIC      (1u << 21)  /* leaf 1 ECX: x2APIC */
+#define CPUID_1_ECX_PCID        (1u << 17)  /* leaf 1 ECX: process-context identifiers */
+#define CR3_NOFLUSH             (1ul << 63) /* CR3 write with PCIDE: keep the PCID's entries */
 #define CPUID_7_EBX_SMEP        (1u << 7)   /* leaf 7 EBX: SMEP */
 #define CPUID_7_EBX_SMAP        (1u << 20)  /* leaf 7 EBX: SMAP */
 #define CPUID_EXT_EDX_NX        (1 << 20)   /* leaf 0x80000001 EDX: NX */
