@@ -121,11 +121,13 @@ struct core_counters {
     uint64_t ipis_received;     /* shootdown IPIs this core handled */
     uint64_t full_flushes;      /* CR3 reloads done to flush the TLB */
     uint64_t invlpgs;           /* single-page invalidations */
-    uint64_t flushes_avoided;   /* shootdowns skipped: core not in htlb */
+    uint64_t flushes_avoided;   /* flushes skipped: marked core not running the PD (no IPI),
+                                   page-table update into a hole, no-flush CR3 load (PCID) */
     uint64_t tables_freed;      /* page-table frames freed after a shootdown (deferred) */
     uint64_t syscalls;          /* system calls entered on this core */
     uint64_t ctx_switches;      /* EC switches on this core */
-    uint64_t reserved[6];       /* zero; room for issue 5 without changing the size */
+    uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
+    uint64_t reserved[5];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

@@ -286,7 +286,9 @@ static int sys_counters(struct trap_frame *f)
 {
     if (f->rdi >= smp_cpus.count)
         return E_CPU;
-    struct core_counters c = cpu_remote((unsigned)f->rdi)->counters;
+    struct cpu_local *r = cpu_remote((unsigned)f->rdi);
+    struct core_counters c = r->counters;
+    c.timer_ticks = r->ticks;
     return copy_to_user(f->rsi, &c, sizeof(c));
 }
 
