@@ -8,8 +8,8 @@
 #                     tlb_* and revoke_* programs: 2 4 8)
 #   USER_BUILD=dir    kernel and programs from another build directory
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
-#   USER_CLANG=1      also build kernel and programs with clang (build/test-clang-user) and run
-#                     them on 2 cores (off by default until the clang kernel starts user programs)
+#   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
+#                     build/test-clang-user and run every program once on 2 cores)
 set -u
 BUILD_DIR=${USER_BUILD:-build}
 KERNEL=$BUILD_DIR/kernel.elf
@@ -87,7 +87,7 @@ run_all() {
 }
 
 run_all
-if [ "${USER_CLANG:-0}" = 1 ]; then
+if [ "${USER_CLANG:-1}" = 1 ]; then
     BUILD_DIR=build/test-clang-user KERNEL=build/test-clang-user/kernel.elf SMPS=2 USER_SMP=2
     if make --no-print-directory -s BUILD="$BUILD_DIR" CC=clang all >"$LOGS/clang-build.log" 2>&1; then
         LOGS=$LOGS/clang; mkdir -p "$LOGS"
