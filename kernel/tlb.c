@@ -32,6 +32,8 @@ void tlb_pcid_init(void)
     if (!(r[2] & CPUID_1_ECX_PCID))
         return;
     write_cr4(read_cr4() | CR4_PCIDE);
+    if (!tlb_pcid)
+        printk("tessera: PCID on (CR4.PCIDE), one PCID per PD\n");
     tlb_pcid = true;        /* every core of one machine answers the same */
 }
 
