@@ -8,6 +8,14 @@
  * happens after that core checked (and cleared) its mark in its current PD's
  * htlb and flushed. The sender marks first and reads the counter second, so a
  * change of the counter proves a check that came after the mark.
+ *
+ * A core that does not answer: the sender logs it every 100 ms and keeps
+ * waiting. Returning early would let the caller reuse frames (and free tables)
+ * the silent core may still reach through its TLB; a hung kernel that says which
+ * core hangs is the lesser evil. Interrupts are on while waiting, so the waiting
+ * core keeps taking its timer and answers shootdown IPIs itself (they only flush
+ * and acknowledge, take no lock), and two cores can never wait for each other:
+ * shootdowns are issued under pd_lock, whose waiters poll (pd_lock_take).
  */
 #include "tlb.h"
 #include "pd.h"
