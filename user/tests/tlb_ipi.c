@@ -5,8 +5,9 @@
  * one shootdown IPI to each core running X and none to the others; a revoke in
  * a PD that runs nowhere sends none. Delegation into a hole, and an upgrade of
  * an existing mapping, flush nothing: no full flush, INVLPG or IPI anywhere.
- * Spinners report that they run before any counter is read, so the numbers
- * are deterministic. Run as the root task; TAP output.
+ * X ran once on the Y cores before: those are marked (flushes_avoided), not
+ * IPI'd. Spinners report that they run before any counter is read, so the
+ * numbers are deterministic. Run as the root task; TAP output.
  */
 #include "utest.h"
 
@@ -23,6 +24,13 @@ static void child_spin(mword cpu)
     running[cpu] = 1;
     while (!stop)
         __asm__ __volatile__("pause");
+    sys_exit(0);
+}
+
+/* Child: read the word at a, exit 0. */
+static void child_read(mword a)
+{
+    (void)*(volatile uint32_t *)a;
     sys_exit(0);
 }
 
@@ -48,13 +56,20 @@ static uint64_t grown(unsigned n, const struct core_counters *a, const struct co
 
 static struct core_counters before[INFO_MAX_CPUS], after[INFO_MAX_CPUS];
 static mword pd_x, pd_y, ec[INFO_MAX_CPUS];
+static mword page_x;                /* the root's window address of X's page at PAGE_X_VA */
 static unsigned ncpu, k;            /* cores 1..k run X, k+1..ncpu-1 run Y */
 
-/* Start the spinners and wait until each one runs. */
+/* Start the spinners and wait until each one runs; X has run once on the Y cores before. */
 static void start_spinners(void)
 {
+    struct ec_info ei;
     CHECK_ST(child_pd(&pd_x), E_OK);
     CHECK_ST(child_pd(&pd_y), E_OK);
+    CHECK_ST(child_give(pd_x, PAGE_X_VA, 1, MEM_R | MEM_W, &page_x), E_OK);
+    for (unsigned c = k + 1; c < ncpu; c++) {
+        CHECK_ST(child_run(pd_x, c, child_read, PAGE_X_VA, &ei), E_OK);  /* its TLB may keep the page */
+        tap_check(exited_with(&ei, 0), "X read its page once on core %u", c);
+    }
     for (unsigned c = 1; c < ncpu; c++)
         CHECK_ST(child_ec(c <= k ? pd_x : pd_y, c, child_spin, c, &ec[c]), E_OK);
     for (unsigned c = 1; c < ncpu; c++)
@@ -62,12 +77,17 @@ static void start_spinners(void)
             sys_yield();
 }
 
+/* Run child_read(va) in pd on cpu; true if it faulted reading va. */
+static bool faults_on_read(mword pd, mword cpu, mword va)
+{
+    struct ec_info ei;
+    return child_run(pd, cpu, child_read, va, &ei) == E_OK && faulted_on(&ei, va, FAULT_R);
+}
+
 static void test_revoke_ipis_exactly_the_cores_running_the_pd(void)
 {
-    mword w;
-    CHECK_ST(child_give(pd_x, PAGE_X_VA, 1, MEM_R | MEM_W, &w), E_OK);
     bool ok = read_all(ncpu, before);
-    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w, 1, MEM_RWX, 0), E_OK);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, page_x, 1, MEM_RWX, 0), E_OK);
     ok = read_all(ncpu, after) && ok;
     tap_check(ok, "counters of all %u cores read before and after", ncpu);
     uint64_t sent = after[0].ipis_sent - before[0].ipis_sent;
@@ -78,6 +98,12 @@ static void test_revoke_ipis_exactly_the_cores_running_the_pd(void)
                   c <= k ? "runs X" : "runs Y", (unsigned long)got, c <= k);
     }
     tap_check(GROWN(ncpu, before, after, ipis_sent) == k, "no other core sent an IPI");
+    uint64_t marked = after[0].flushes_avoided - before[0].flushes_avoided;
+    tap_check(marked == ncpu - 1 - k, "the %u cores that ran X before but run Y now are marked instead "
+              "(flushes_avoided +%lu)", ncpu - 1 - k, (unsigned long)marked);
+    if (k + 1 < ncpu)
+        tap_check(faults_on_read(pd_x, k + 1, PAGE_X_VA), "X on a marked core (%u) faults on the revoked page",
+                  k + 1);
     printf("# tlb_ipi: smp%u, %u cores run X: flushes avoided +%lu, full flushes +%lu, invlpgs +%lu\n", ncpu,
            k, (unsigned long)GROWN(ncpu, before, after, flushes_avoided),
            (unsigned long)GROWN(ncpu, before, after, full_flushes),
