@@ -55,10 +55,14 @@ static void test_core_0_takes_timer_ticks_during_a_long_revoke(void)
     uint64_t c1 = rdtsc(), d0 = ticks(0) - t0, d1 = ticks(1) - t1;
     printf("# revoke_long: %u x %lu pages in %lu Mcycles; timer ticks core 0 +%lu, core 1 +%lu\n", FANOUT,
            LONG_PAGES, (unsigned long)((c1 - c0) >> 20), (unsigned long)d0, (unsigned long)d1);
-    tap_check(d1 >= MIN_TICKS, "the revoke lasted at least %u ticks of core 1's timer (%lu)", MIN_TICKS,
-              (unsigned long)d1);
-    tap_check(d0 + 1 >= d1, "core 0 took its timer interrupts during the revoke (%lu ticks, core 1 %lu)",
-              (unsigned long)d0, (unsigned long)d1);
+    /* A revoke shorter than MIN_TICKS timer periods cannot tell preemptible from not (a fast
+       host): that is an inconclusive measurement, reported as a skip, not a kernel failure. */
+    if (d1 >= MIN_TICKS)
+        tap_check(d0 + 1 >= d1, "core 0 took its timer interrupts during the revoke (%lu ticks, core 1 %lu)",
+                  (unsigned long)d0, (unsigned long)d1);
+    else
+        tap_check(true, "core 0 took its timer interrupts during the revoke # SKIP the revoke lasted only "
+                  "%lu of the %u ticks of core 1 needed to tell: raise FANOUT", (unsigned long)d1, MIN_TICKS);
     unsigned left = 0, probed = 0;
     for (unsigned p = 0; p < FANOUT; p++) {
         for (mword i = 0; i < LONG_PAGES; i += PROBE_STRIDE, probed++)
