@@ -5,7 +5,8 @@
 #                                                     gdb stub on :1234 (see README: gdb)
 #   make gdb                                          attach gdb to `make debug` (other terminal),
 #                                                     stop in bsp_main
-#   make iso                                          GRUB rescue ISO build/tessera.iso (multiboot2)
+#   make iso [ISO=path] [ISO_CMDLINE="words"] [ISO_ROOT=elf]
+#                                                     GRUB rescue ISO build/tessera.iso (multiboot2)
 #
 # build/root.elf is passed as a multiboot module when it exists.
 
@@ -14,6 +15,8 @@ CMDLINE    ?=
 # ISO_CMDLINE: kernel command line baked into the ISO's grub.cfg
 ISO_CMDLINE ?=
 ISO         ?= $(BUILD)/tessera.iso
+# ISO_ROOT: the root task module in the ISO (default build/root.elf when it exists; empty: none)
+ISO_ROOT    ?= $(wildcard $(BUILD)/root.elf)
 QEMU_FLAGS := -cpu max -nographic -no-reboot -serial mon:stdio \
               -device isa-debug-exit,iobase=0x501,iosize=2 -smp $(SMP) -m $(MEM)
 ROOT_MOD    = $(if $(wildcard $(BUILD)/root.elf),-initrd $(BUILD)/root.elf)
@@ -38,7 +41,7 @@ iso: $(ISO)
 $(ISO): $(BUILD)/kernel.elf
 	@rm -rf $@.d && mkdir -p $@.d/boot/grub
 	cp $(BUILD)/kernel.elf $@.d/boot/kernel.elf
-	$(if $(wildcard $(BUILD)/root.elf),cp $(BUILD)/root.elf $@.d/boot/root.elf)
+	$(if $(ISO_ROOT),cp $(ISO_ROOT) $@.d/boot/root.elf)
 	printf 'set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_output serial\nmenuentry "Tessera" {\n  multiboot2 /boot/kernel.elf %s\n%b  boot\n}\n' \
-	    "$(ISO_CMDLINE)" "$(if $(wildcard $(BUILD)/root.elf),  module2 /boot/root.elf root\n)" > $@.d/boot/grub/grub.cfg
+	    "$(ISO_CMDLINE)" "$(if $(ISO_ROOT),  module2 /boot/root.elf root\n)" > $@.d/boot/grub/grub.cfg
 	grub-mkrescue -o $@ $@.d 2>/dev/null
