@@ -51,6 +51,10 @@ bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 /* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). E_NOMEM etc. from ptab_update. */
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights);
 
+/* Fault at va needing MEM_* need: map the page again from the mdb if hpt dropped it (pd_lock
+   held); true if the access can be retried, false if m does not hold it so or no memory. */
+bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
+
 /* Table frames the master hpt holds (root included). */
 size_t space_mem_hpt_tables(const struct space_mem *m);
 

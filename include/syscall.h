@@ -127,7 +127,9 @@ struct core_counters {
     uint64_t syscalls;          /* system calls entered on this core */
     uint64_t ctx_switches;      /* EC switches on this core */
     uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
-    uint64_t reserved[5];       /* zero */
+    uint64_t mdb_remaps;        /* pages the page-fault handler mapped again into hpt from the
+                                   mapping database (a large page was dropped for lack of memory) */
+    uint64_t reserved[4];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

@@ -213,20 +213,63 @@ static void pending_add(struct pd *pd, vaddr_t va, uint64_t size, bool detached)
     pending.full[i] |= detached;
 }
 
-/* Apply one update to pd's hpt; the mdb's hooks must not fail (reservation checked before). */
-static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+/* Apply one update to pd's hpt and note its flush (also of the part done before a failure);
+   E_NOMEM only from a table allocation (E_ALIGN/E_RANGE would be a kernel bug upstream). */
+static int hpt_try(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
     struct ptab_result res;
     struct ptab_attr a = { perm, PTAB_WB };
     if (pending.df.n == PTAB_DFREE_SLOTS)
         space_mem_flush_pending();          /* room for detached tables */
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, &res);
-    if (err)
-        panic("space_mem: hpt update %lx+%lx failed (%d) after reservation", va, size, err);
     if (res.flush || res.detached)
         pending_add(pd, va, size, res.detached);
-    else
+    else if (!err)
         this_cpu()->counters.flushes_avoided++;     /* into a hole or an upgrade */
+    return err;
+}
+
+/* Apply a mapping update to pd's hpt; the mdb's hooks must not fail (delegate reserved memory). */
+static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+{
+    int err = hpt_try(pd, va, size, pa, perm);
+    if (err)
+        panic("space_mem: hpt update %lx+%lx failed (%d) after reservation", va, size, err);
+}
+
+/*
+ * Reduce [va, +size) of pd's hpt to perm (0: unmap) when the update itself ran out of
+ * memory: it had to split a large leaf that the range covers only in part, and a revoke
+ * cannot reserve for that (one call may split any number of leaves in derived PDs).
+ * Rule: hpt may hold less than the mapping database, never more. So every leaf the
+ * range covers in full gets perm (one entry store, no allocation), and every leaf it
+ * covers in part is removed whole (a whole aligned leaf is one store as well). The page
+ * fault handler maps the pages the PD still holds again from the database
+ * (space_mem_restore). Both kinds of update allocate nothing, so this cannot fail.
+ */
+static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
+{
+    vaddr_t end = va + size;
+    while (va < end) {
+        struct ptab_map m;
+        bool mapped = ptab_lookup(&pd->mem.hpt, va, &m);
+        vaddr_t stop = m.va + m.size;
+        int err = E_OK;
+        if (mapped && m.va >= va && stop <= end)
+            err = hpt_try(pd, m.va, m.size, m.pa, perm);
+        else if (mapped)
+            err = hpt_try(pd, m.va, m.size, 0, 0);
+        if (err)
+            panic("space_mem: whole-leaf update %lx+%lx failed (%d)", m.va, m.size, err);
+        va = stop;
+    }
+}
+
+/* Reduce [va, +size) of pd's hpt to perm (0: unmap); never fails (hpt_drop without memory). */
+static void hpt_reduce(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+{
+    if (hpt_try(pd, va, size, pa, perm) == E_NOMEM)
+        hpt_drop(pd, va, size, perm);
 }
 
 /* The PD whose memory space is s. */
@@ -251,7 +294,7 @@ static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsig
         bool mapped = ptab_lookup(&pd->mem.hpt, va, &m);
         vaddr_t stop = MIN(end, m.va + m.size);
         if (mapped)
-            hpt_update(pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
+            hpt_reduce(pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
         va = stop;
     }
 }
@@ -259,7 +302,7 @@ static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsig
 /* mdb hook: remove [base, +size). */
 static void mem_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
 {
-    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    hpt_reduce(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
 }
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap };
@@ -287,6 +330,32 @@ int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, un
     if (!err && (res.flush || res.detached))
         pending_add(container_of(m, struct pd, mem), va, size, res.detached);
     return err;
+}
+
+/*
+ * Page fault at va needing MEM_* rights need that hpt cannot serve: if hpt has nothing
+ * at va but the mapping database says m holds the page with need, map that one page
+ * again (4 KiB, the database's frame and rights) and shoot down what the update
+ * changed. Caller holds pd_lock. False if m does not hold the page so, if hpt has a
+ * mapping there, or if there is no memory for the tables (nothing changed then).
+ */
+bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
+{
+    struct mdb_info in;
+    struct ptab_map map;
+    vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
+    if (space_mem_allows(m, page, need))
+        return true;                        /* another core restored it meanwhile */
+    if (ptab_lookup(&m->hpt, page, &map) ||
+        mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
+        return false;
+    paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
+    int err = hpt_try(container_of(m, struct pd, mem), page, PAGE_SIZE, pa, perm_of(in.rights));
+    space_mem_flush_pending();              /* tables a failed update detached again */
+    if (err)
+        return false;
+    this_cpu()->counters.mdb_remaps++;
+    return true;
 }
 
 /* Table frames below table pa at level l (pa included). */

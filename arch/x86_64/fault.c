@@ -5,8 +5,9 @@
  *   I/O-bitmap region          -> Space_pio::page_fault (CPU reading the bitmap)
  *   capability region          -> Space_obj::page_fault (kernel reading a slot)
  *   user address (< USER_ADDR) -> loc[cpu].sync_from(hpt); else a stale TLB entry
- *                                 (hpt allows the access: flush it and retry); else
- *                                 the copy-user fixup (kernel) or the program's fault
+ *                                 (hpt allows the access: flush it and retry); else a
+ *                                 page hpt dropped but the mdb holds (map it again);
+ *                                 else the copy-user fixup (kernel) or the program's fault
  *   anything else in the kernel -> panic with a dump (trap.c)
  * Any other exception from user mode stops the faulting EC with a fault record.
  */
@@ -34,20 +35,43 @@ static unsigned pf_access(uint64_t err)
     return (err & PF_I) ? FAULT_X : (err & PF_W) ? FAULT_W : FAULT_R;
 }
 
-/* User address fault in the current PD: true if resolved (sync or stale TLB entry). */
-static bool user_fault(struct pd *pd, vaddr_t addr, uint64_t err)
+/*
+ * The master lost a page the mapping database still gives pd (a revoke dropped a whole
+ * large page for lack of memory, space_mem.c: hpt_drop): map it again; true if done.
+ * A copy-user access may run under pd_lock already (lookup, ec_status and pd_info
+ * copy their result while holding it; the lock records no owner), so it only tries
+ * the lock once: if it is busy the copy fails with E_RANGE as for a page not held.
+ */
+static bool user_restore(struct pd *pd, vaddr_t addr, unsigned need, bool uaccess)
 {
+    if (!uaccess)
+        pd_lock_take();                 /* from user mode: this core holds no lock */
+    else if (!spin_trylock(&pd_lock))
+        return false;
+    bool ok = space_mem_restore(&pd->mem, addr, need);
+    spin_unlock(&pd_lock);
+    return ok;
+}
+
+/* User address fault in the current PD: true if resolved (sync, stale TLB entry, restore). */
+static bool user_fault(struct pd *pd, vaddr_t addr, uint64_t err, bool uaccess)
+{
+    unsigned need = pf_access(err) | MEM_R;
     if (!pd)
         return false;
     if (space_mem_sync(&pd->mem, addr))
         return true;
     /* Already synced: the master may allow more than a stale TLB entry said. */
-    if (space_mem_allows(&pd->mem, addr, pf_access(err) | MEM_R)) {
+    if (space_mem_allows(&pd->mem, addr, need)) {
         this_cpu()->counters.invlpgs++;
         invlpg(addr);
         return true;
     }
-    return false;
+    /* The master may hold less than the mapping database (never more). */
+    if (!user_restore(pd, addr, need, uaccess))
+        return false;
+    space_mem_sync(&pd->mem, addr);     /* a top-level entry the restore added, if any */
+    return true;
 }
 
 /* Stop the current EC with a record of the fault in f; never returns. */
@@ -86,7 +110,7 @@ bool fault_handle(struct trap_frame *f)
            other kernel access must not be retried as stale entries: they would loop). */
         bool uaccess = !from_user && f->rip == (vaddr_t)uaccess_insn;
         if (addr < USER_ADDR && (from_user || uaccess) && !(f->error & PF_RSVD) &&
-            user_fault(c->pd, addr, f->error))
+            user_fault(c->pd, addr, f->error, uaccess))
             return true;
         if (uaccess) {
             f->rip = (vaddr_t)uaccess_fixup;     /* copy_*_user returns E_RANGE */
