@@ -268,8 +268,11 @@ static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
 /* Reduce [va, +size) of pd's hpt to perm (0: unmap); never fails (hpt_drop without memory). */
 static void hpt_reduce(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
-    if (hpt_try(pd, va, size, pa, perm) == E_NOMEM)
+    int err = hpt_try(pd, va, size, pa, perm);
+    if (err == E_NOMEM)
         hpt_drop(pd, va, size, perm);
+    else if (err)
+        panic("space_mem: hpt reduce %lx+%lx failed (%d)", va, size, err);
 }
 
 /* The PD whose memory space is s. */
