@@ -118,6 +118,8 @@ int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget);
 
 /* What s holds at unit: E_OK and *out, or E_NOENT. Walk: nodes in base order. */
 int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out);
+/* Whether s holds nothing in units [base, base+size) (size > 0, no wrap). */
+bool mdb_range_empty(struct mdb_space *s, uint64_t base, uint64_t size);
 size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max);
 
 /* Whether every structural invariant of s holds (tests, debug builds). */

@@ -539,6 +539,13 @@ int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out)
     return E_OK;
 }
 
+/* Whether s holds nothing in units [base, base+size) (size > 0, no wrap): O(log n). */
+bool mdb_range_empty(struct mdb_space *s, uint64_t base, uint64_t size)
+{
+    struct mdb_node *n = tree_from(s, base);
+    return !n || n->base >= base + size;
+}
+
 /* Report up to max nodes of s in base order; returns the number of nodes of s. */
 size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max)
 {

@@ -114,6 +114,18 @@ static void lookup_of_an_empty_unit_is_noent(void **state)
     assert_int_equal(mdb_lookup(&B.s, 0, &in), E_NOENT);
 }
 
+static void a_range_is_empty_exactly_when_no_node_overlaps_it(void **state)
+{
+    (void)state;
+    assert_true(mdb_range_empty(&B.s, 0, 64));
+    assert_int_equal(deleg(&A, 4, &B, 10, 2, MEM_R), E_OK);     /* B holds units 10..11 */
+    assert_true(mdb_range_empty(&B.s, 0, 10));                  /* ends right before */
+    assert_true(mdb_range_empty(&B.s, 12, 100));                /* starts right after */
+    assert_false(mdb_range_empty(&B.s, 0, 11));                 /* covers its first unit */
+    assert_false(mdb_range_empty(&B.s, 11, 1));                 /* inside */
+    assert_false(mdb_range_empty(&B.s, 5, 100));                /* contains it */
+}
+
 static void delegation_into_a_hole_creates_a_mapping_with_intersected_rights(void **state)
 {
     (void)state;
@@ -593,6 +605,7 @@ int main(void)
         T(a_root_maps_its_range_into_the_space),
         T(a_root_over_an_occupied_range_is_refused_busy),
         T(lookup_of_an_empty_unit_is_noent),
+        T(a_range_is_empty_exactly_when_no_node_overlaps_it),
         T(delegation_into_a_hole_creates_a_mapping_with_intersected_rights),
         T(revoking_at_a_removes_access_in_b_and_c),
         T(revoking_at_b_leaves_a_intact),
