@@ -347,10 +347,9 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     struct mdb_info in;
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
-    if (space_mem_allows(m, page, need))
-        return true;                        /* another core restored it meanwhile */
-    if (ptab_lookup(&m->hpt, page, &map) ||
-        mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
+    if (ptab_lookup(&m->hpt, page, &map))   /* restored meanwhile by another core, or held */
+        return (rights_of(map.attr.perm) & need) == need;   /* with fewer rights: no restore */
+    if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
     int err = hpt_try(container_of(m, struct pd, mem), page, PAGE_SIZE, pa, perm_of(in.rights));
