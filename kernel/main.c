@@ -25,12 +25,10 @@ noreturn void kernel_main(uint32_t magic, paddr_t info);
 /* Panic if any core's root maps a kernel page writable+executable or user-accessible. */
 static void check_wx_all(void)
 {
-    for (unsigned c = 0; c < smp_cpus.count; c++) {
-        vaddr_t bad = 0;
-        unsigned n = kmem_check_wx(cpu_remote(c)->root, &bad);
-        if (n)
-            panic("W^X: core %u's root has %u bad kernel mappings, first at %lx", c, n, bad);
-    }
+    vaddr_t bad = 0;
+    unsigned c = 0, n = kmem_check_wx_cores(&c, &bad);
+    if (n)
+        panic("W^X: core %u's root has %u bad kernel mappings, first at %lx", c, n, bad);
     printk("tessera: W^X check passed on %u roots\n", smp_cpus.count);
 }
 

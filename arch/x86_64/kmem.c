@@ -12,6 +12,7 @@
 #include "kstring.h"
 #include "paging.h"
 #include "panic.h"
+#include "smp.h"
 #include "multiboot.h"
 
 #define PD_KERNEL_FIRST pt_index(KERNEL_BASE, 1)        /* 8 */
@@ -218,6 +219,19 @@ unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad)
 }
 
 /* Look up va in root; returns the leaf entry or 0 if unmapped. */
+/* kmem_check_wx over every core's root: bad mappings of the first bad core (*core), or 0. */
+unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        unsigned n = kmem_check_wx(cpu_remote(c)->root, first_bad);
+        if (n) {
+            *core = c;
+            return n;
+        }
+    }
+    return 0;
+}
+
 uint64_t kmem_lookup(paddr_t root, vaddr_t va)
 {
     paddr_t pa = root;

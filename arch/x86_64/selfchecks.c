@@ -36,15 +36,12 @@ static bool wait_for(bool (*cond)(void))
 
 SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
 {
-    for (unsigned c = 0; c < smp_cpus.count; c++) {
-        vaddr_t bad = 0;
-        unsigned n = kmem_check_wx(cpu_remote(c)->root, &bad);
-        if (n)
-            return SELFTEST_FAIL("core %u: %u bad mappings, first at %lx", c, n, bad);
-    }
-    /* The boot root (AP start-up) shares the master PD and lost its identity map. */
     vaddr_t bad = 0;
-    unsigned n = kmem_check_wx(kmem_boot_root(), &bad);
+    unsigned c = 0, n = kmem_check_wx_cores(&c, &bad);
+    if (n)
+        return SELFTEST_FAIL("core %u: %u bad mappings, first at %lx", c, n, bad);
+    /* The boot root (AP start-up) shares the master PD and lost its identity map. */
+    n = kmem_check_wx(kmem_boot_root(), &bad);
     if (n || ((uint64_t *)phys_to_virt(kmem_boot_root()))[0])
         return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left", n, bad);
     return true;

@@ -43,6 +43,9 @@ paddr_t kmem_root_init(unsigned c, paddr_t pml4, paddr_t pdpt);
 /* Walk the kernel half of root (software walk); count W+X and user-accessible leaves. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
 
+/* kmem_check_wx over every core's root: bad mappings of the first bad core (*core), or 0. */
+unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);
+
 /* Look up va in root; returns the leaf entry or 0 if unmapped. */
 uint64_t kmem_lookup(paddr_t root, vaddr_t va);
 
