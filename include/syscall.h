@@ -28,6 +28,15 @@ enum sysno {
     SYS_COUNT               /* first number that is not a call */
 };
 
+/* Test build only (make KCOV=1): kernel edge coverage; every other build answers E_NOSYS. */
+#define SYS_KCOV  12        /* (out, len): struct kcov_info, then the hit bitmap */
+
+/* SYS_KCOV result header: guards in the kernel, and how many of them have run. */
+struct kcov_info {
+    uint64_t edges;         /* instrumented edges (guards) of kernel/ and arch/ */
+    uint64_t hit;           /* edges executed at least once since boot */
+};
+
 /*
  * Object space (capability table): selector s names slot s of the caller's
  * table in the 512 MiB "Capabilities" region, one CAP_SLOT_SIZE slot each.
@@ -129,7 +138,10 @@ struct core_counters {
     uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
     uint64_t mdb_remaps;        /* pages the page-fault handler mapped again into hpt from the
                                    mapping database (a large page was dropped for lack of memory) */
-    uint64_t reserved[4];       /* zero */
+    uint64_t reserved[1];       /* zero */
+    uint64_t heap_live;         /* global: kernel objects allocated and not freed (kmalloc) */
+    uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
+    uint64_t pool_free;         /* global: free frames of the kernel pool when read */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -138,7 +150,8 @@ struct pd_info {
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
     uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far */
-    uint64_t reserved[4];   /* zero */
+    uint64_t reserved[3];   /* zero */
+    uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
 

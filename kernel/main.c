@@ -9,6 +9,7 @@
 #include "bootinfo.h"
 #include "cpu.h"
 #include "cpu_local.h"
+#include "kcov.h"
 #include "kmem.h"
 #include "lapic.h"
 #include "panic.h"
@@ -68,6 +69,7 @@ static noreturn void bsp_main(void)
 /* First C code: on the boot root, boot stack; parse boot data, build the tables, switch. */
 noreturn void kernel_main(uint32_t magic, paddr_t info)
 {
+    kcov_init();
     serial_init();
     printk("\ntessera: booting\n");
     if (!multiboot_parse(magic, info))

@@ -18,6 +18,7 @@
 #include "kmem.h"
 #include "printk.h"
 #include "smp.h"
+#include "kcov.h"
 
 #define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
 #define REVOKE_BUDGET   512     /* units per revoke step: one 2 MiB of 4 KiB pages */
@@ -285,6 +286,7 @@ static int sys_counters(struct trap_frame *f)
     struct cpu_local *r = cpu_remote((unsigned)f->rdi);
     struct core_counters c = r->counters;
     c.timer_ticks = r->ticks;
+    kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
     return copy_to_user(f->rsi, &c, sizeof(c));
 }
 
@@ -298,6 +300,7 @@ static int sys_pd_info(struct trap_frame *f)
     struct pd_info in = {
         .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
         .hpt_tables = space_mem_hpt_tables(&pd->mem), .loc_roots = pd->mem.loc_roots,
+        .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
     };
     return copy_to_user(f->rsi, &in, sizeof(in));
 }
@@ -324,6 +327,11 @@ void syscall_dispatch(struct trap_frame *f)
     case SYS_COUNTERS:
         f->rax = (mword)sys_counters(f);
         return;
+#ifdef KCOV
+    case SYS_KCOV:
+        f->rax = (mword)kcov_sys(f->rdi, f->rsi);
+        return;
+#endif
     }
     pd_lock_take();
     switch (f->rax) {
