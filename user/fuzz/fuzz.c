@@ -8,7 +8,7 @@
  *
  * Command line words (all optional): fuzz.seed=N (default FUZZ_SEED_DEFAULT),
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
- * made; 0: no limit), fuzz.epoch=MS (length of a parallel phase, default 1000),
+ * made; 0: no limit), fuzz.epoch=MS (length of a parallel phase, default 2000),
  * fuzz.huge_revoke=1 (also revoke more than HUGE_REVOKE_PAGES memory pages in one
  * call; off by default because of issue 8 hole 9).
  *
@@ -17,7 +17,7 @@
  *  2. the workers park; the root alone runs SOLO_CALLS calls (with a KCOV kernel:
  *     call sequences from a corpus of those that reached new kernel edges, mutated)
  *     and checks every failing call against snapshots taken before it (all or nothing);
- *  3. exhaustion: the root fills the kernel pool with delegations until E_NOMEM, runs
+ *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until E_NOMEM, runs
  *     calls while it is empty, revokes them and checks that the pool is back;
  *  4. odd epochs: the stale-read check (a prober EC on every core reads a page that
  *     the root then revokes; every prober must fault on it);
@@ -33,12 +33,13 @@
 #define NPD          4                  /* fuzz PDs (the workers run in them, round robin) */
 #define MAX_WORKERS  INFO_MAX_CPUS
 #define RING         12                 /* calls remembered per EC for a finding */
-#define SOLO_CALLS   400                /* root calls with snapshot checks per epoch */
+#define SOLO_CALLS   200                /* root calls with snapshot checks per epoch */
 #define SOLO_EXH     64                 /* of them while the pool is exhausted */
 #define CORPUS       128                /* KCOV corpus entries */
 #define SEQ_MAX      4                  /* calls per corpus entry */
 #define MADE_MAX     32                 /* selectors of created objects remembered per EC */
-#define CREATE_BUDGET 256               /* successful create_pd/create_ec in the whole run */
+#define CREATE_BUDGET 256               /* successful fuzzed create_pd/create_ec in the whole run */
+#define PROBE_ROUNDS 64                 /* stale-read checks (a prober EC per core each) per run */
 #define HUGE_REVOKE_PAGES (1UL << 22)   /* 16 GiB: larger memory revokes need fuzz.huge_revoke=1 */
 #define EXH_MAX      20000              /* bound of the exhaustion loop */
 #define PARK_TIMEOUT_S 20               /* a worker that does not park in time: a hang */
@@ -94,7 +95,8 @@ static volatile uint64_t epoch;
 static volatile uint64_t park_gen;
 static bool exhausted;                      /* fuzz PD 0 holds the exhaustion mappings */           /* incremented by every park_all */
 static volatile bool creates_allowed;
-static volatile uint64_t creates_ok;        /* successful create_pd / create_ec, all ECs */
+static volatile uint64_t creates_ok;        /* objects created: fuzzed calls and probers */
+static volatile uint64_t fuzz_creates;      /* successful fuzzed create_pd / create_ec */
 static struct fz wst[MAX_WORKERS + 1];      /* workers, then the root */
 static mword fz_sel[NPD];                   /* root: the fuzz PDs */
 static mword worker_ec[MAX_WORKERS];
@@ -345,6 +347,7 @@ static mword arg_cpu(struct fz *f)
 
 static void short_ec(mword arg);
 static uint64_t now_ticks(void);
+static uint64_t hz;
 
 /* A fresh random call for f. */
 static void gen_call(struct fz *f, struct call *c)
@@ -515,14 +518,13 @@ static void make_safe(struct fz *f, struct call *c)
             c->a[1] = sizeof(struct kcov_info);
         break;
     case SYS_CONSOLE_WRITE:
-        if (c->a[1] <= CONSOLE_MAX && c->a[0] >= 0x1000 && c->a[0] < USER_LIMIT &&
-            c->a[1] <= USER_LIMIT - c->a[0]) {
+        if (c->a[1] <= CONSOLE_MAX && c->a[0] < USER_LIMIT && c->a[1] <= USER_LIMIT - c->a[0]) {
             c->a[0] = (mword)zero_buf;      /* a readable buffer: only NULs, nothing printed */
             c->a[1] %= sizeof(zero_buf) + 1;
         }
         break;
     case SYS_CREATE_PD: case SYS_CREATE_EC:
-        if (!creates_allowed || creates_ok >= CREATE_BUDGET)
+        if (!creates_allowed || fuzz_creates >= CREATE_BUDGET)
             c->a[0] = below(f, 2) ? 0 : SEL_COUNT;     /* fails: no object is created */
         if (c->nr == SYS_CREATE_EC) {
             if (c->a[3] < USER_LIMIT && c->a[3] != 0 && c->a[3] != USER_LIMIT - 1)
@@ -606,6 +608,7 @@ static int run_call(struct fz *f, const struct call *c)
         finding(f, "status not documented for the call", c->nr, (mword)st);
     if (st == E_OK && (c->nr == SYS_CREATE_PD || c->nr == SYS_CREATE_EC)) {
         __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&fuzz_creates, 1, __ATOMIC_RELAXED);
         f->made[f->nmade < MADE_MAX ? f->nmade++ : below(f, MADE_MAX)] = c->a[0];
     }
     return st;
@@ -802,8 +805,8 @@ static void solo_step(struct fz *f)
         uint64_t t0 = now_ticks();
         int st = run_checked(f, &s.c[i]);
         uint64_t t1 = now_ticks();
-        if (t1 - t0 > 0)
-            printf("fuzz: SLOW %lu ticks %s(%lx, %lx, %lx, %lx, %lx, %lx) -> %d\n", (unsigned long)(t1 - t0),
+        if (t1 - t0 > hz / 2)      /* a note, not a finding: unbounded work shows here */
+            printf("fuzz: slow call, %lu ticks:  %s(%lx, %lx, %lx, %lx, %lx, %lx) -> %d\n", (unsigned long)(t1 - t0),
                    name_of(s.c[i].nr), (unsigned long)s.c[i].a[0], (unsigned long)s.c[i].a[1],
                    (unsigned long)s.c[i].a[2], (unsigned long)s.c[i].a[3], (unsigned long)s.c[i].a[4],
                    (unsigned long)s.c[i].a[5], st);
@@ -824,8 +827,6 @@ static uint64_t now_ticks(void)
     struct core_counters cc;
     return sys_counters(0, &cc) == E_OK ? cc.timer_ticks : 0;
 }
-
-static uint64_t hz;
 
 /* Park every worker; false (and a finding) if one did not park in time. */
 static bool park_all(struct fz *r)
@@ -902,6 +903,7 @@ static void prober(mword c)
 }
 
 static mword prober_ec[MAX_WORKERS];
+static unsigned probe_rounds;
 static mword probe_page[MAX_WORKERS];
 static bool probers_on;
 
@@ -985,41 +987,68 @@ static void revoke_all(struct fz *r)
     }
 }
 
-/* The kernel's memory in the base state: frames (free + heap + every visible PD's tables and
-   backing pages) and live objects. */
+/* The kernel's memory in the base state: free and heap frames, live objects, and every visible
+   PD's tables and backing pages. */
 struct leak_mark {
-    uint64_t frames, live;
+    uint64_t pool_free, heap_pages, live;
+    uint64_t pd_frames[SNAP_PDS];   /* hpt_tables + obj_pages + pio_pages + kpd_tables */
 };
 
 /* Read the leak mark. */
 static void leak_mark(struct leak_mark *m)
 {
-    struct kmem k;
-    kmem_read(&k);
-    m->frames = k.frames;
-    m->live = k.live;
+    struct core_counters cc;
+    memset(m, 0, sizeof(*m));
+    if (sys_counters(0, &cc) == E_OK) {
+        m->pool_free = cc.pool_free;
+        m->heap_pages = cc.heap_pages;
+        m->live = cc.heap_live;
+    }
     for (unsigned i = 0; i < SNAP_PDS; i++) {
         struct pd_info pi;
         if (sys_pd_info(visible_pd(i), &pi) == E_OK)
-            m->frames += pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables;
+            m->pd_frames[i] = pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables;
     }
 }
 
+/* Frames the mark accounts for: free, heap, and the visible PDs' tables and pages. */
+static uint64_t mark_frames(const struct leak_mark *m)
+{
+    uint64_t n = m->pool_free + m->heap_pages;
+    for (unsigned i = 0; i < SNAP_PDS; i++)
+        n += m->pd_frames[i];
+    return n;
+}
+
 static struct leak_mark mark_prev;
-static bool mark_valid;
+static bool mark_valid, leak_warm;
 static uint64_t creates_at_mark;
 
-/* After revoke_all and base_caps: if no object was created since the last mark, the kernel holds
-   exactly what it held then. */
+/* After revoke_all and base_caps of an even epoch (no object created, every delegation into a PD
+   the root can see): the kernel holds exactly as many frames as at the previous mark (free + heap
+   + visible PDs' tables and pages), and no more live objects. */
 static void leak_check(struct fz *r)
 {
     struct leak_mark m;
     leak_mark(&m);
-    if (mark_valid && creates_ok == creates_at_mark) {
+    if (mark_valid && !leak_warm) {
+        /* The first epoch splits the mapping-database nodes the set-up made in one piece. */
+        printf("fuzz: warm-up epoch: frames %ld, objects %ld\n",
+               (long)(mark_frames(&m) - mark_frames(&mark_prev)), (long)(m.live - mark_prev.live));
+        leak_warm = true;
+    } else if (mark_valid && !creates_allowed && creates_ok == creates_at_mark) {
         leak_checks++;
-        if (m.frames != mark_prev.frames || m.live != mark_prev.live)
+        if (mark_frames(&m) != mark_frames(&mark_prev) || m.live > mark_prev.live) {
             finding(r, "kernel memory not back at its baseline after revoking everything (frames, objects)",
-                    mark_prev.frames - m.frames, mark_prev.live - m.live);
+                    mark_frames(&mark_prev) - mark_frames(&m), m.live - mark_prev.live);
+            printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, live %lu -> %lu\n",
+                   (unsigned long)mark_prev.pool_free, (unsigned long)m.pool_free,
+                   (unsigned long)mark_prev.heap_pages, (unsigned long)m.heap_pages,
+                   (unsigned long)mark_prev.live, (unsigned long)m.live);
+            for (unsigned i = 0; i < SNAP_PDS; i++)
+                printf("fuzz:   PD sel %lu: frames %lu -> %lu\n", (unsigned long)visible_pd(i),
+                       (unsigned long)mark_prev.pd_frames[i], (unsigned long)m.pd_frames[i]);
+        }
     }
     mark_prev = m;
     mark_valid = true;
@@ -1096,7 +1125,7 @@ int main(mword arg)
     cfg.seed = cmd_num("fuzz.seed", FUZZ_SEED_DEFAULT);
     cfg.time_s = cmd_num("fuzz.time", 20);
     cfg.calls_max = cmd_num("fuzz.calls", 0);
-    cfg.epoch_ms = cmd_num("fuzz.epoch", 1000);
+    cfg.epoch_ms = cmd_num("fuzz.epoch", 2000);
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 0) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
@@ -1117,13 +1146,17 @@ int main(mword arg)
     uint64_t t_start = now_ticks(), t_end = t_start + cfg.time_s * hz;
     /* The base state: the workers park at once (phase PH_PARK) before the first mark. */
     park_all(r);
+    revoke_all(r);          /* the base state as every epoch ends it */
+    base_caps(r);
     leak_check(r);
     bool hung = false;
     for (epoch = 0;; epoch++) {
         bool create_epoch = epoch % 2 == 1;
         creates_allowed = create_epoch;
-        if (create_epoch && creates_ok + cfg.ncpu < CREATE_BUDGET)
+        if (create_epoch && probe_rounds < PROBE_ROUNDS) {
+            probe_rounds++;
             probers_start(r);
+        }
         phase = PH_RUN;
         uint64_t t_epoch = now_ticks() + cfg.epoch_ms * hz / 1000;
         while (now_ticks() < t_epoch)
@@ -1137,7 +1170,8 @@ int main(mword arg)
         for (unsigned i = 0; i < SOLO_CALLS; i++)
             solo_step(r);
         uint64_t t2 = now_ticks();
-        exhaust(r);
+        if (epoch % 4 == 0)
+            exhaust(r);
         uint64_t t3 = now_ticks();
         probers_check(r);
         revoke_all(r);
@@ -1189,8 +1223,8 @@ int main(mword arg)
     tap_check(findings == 0, "fuzz: %lu calls on %u cores, seed %lu: no finding", (unsigned long)n,
               cfg.ncpu, (unsigned long)cfg.seed);
     tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls", (unsigned long)atomic_checks);
-    tap_check(stale_checks > 0 || cfg.time_s * 1000 < 2 * cfg.epoch_ms,
+    tap_check(stale_checks > 0 || epoch < 1,
               "fuzz: revoked memory unreadable on every core (%lu probes)", (unsigned long)stale_checks);
-    tap_check(leak_checks > 0, "fuzz: kernel memory back at its baseline (%lu checks)", (unsigned long)leak_checks);
+    tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)", (unsigned long)leak_checks);
     return utest_done("fuzz");
 }
