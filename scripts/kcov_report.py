@@ -16,8 +16,8 @@ def guard_ranges(map_path):
     text = open(map_path).read().split('\n')
     start, ranges = None, []
     for i, line in enumerate(text):
-        m = re.match(r'^__sancov_guards\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)', line)
-        if m:
+        if line.startswith('__sancov_guards'):
+            m = re.match(r'\s*0x([0-9a-f]+)', line[len('__sancov_guards'):].strip() or text[i + 1])
             start = int(m.group(1), 16)
             continue
         if start is None or not line.startswith(' __sancov_guards'):

@@ -1131,6 +1131,9 @@ int main(mword arg)
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
     struct kcov_info ki;
     cfg.kcov = sys_call6(SYS_KCOV, (mword)&ki, sizeof(ki), 0, 0, 0, 0, NULL) == E_OK;
+    if (cfg.kcov)
+        printf("fuzz: kcov: %lu of %lu kernel edges ran before the fuzzer started (boot, self-checks)\n",
+               (unsigned long)ki.hit, (unsigned long)ki.edges);
     r->root = true;
     r->id = MAX_WORKERS;
     r->rng = cfg.seed;
