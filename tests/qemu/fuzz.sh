@@ -61,7 +61,10 @@ for n in $SMPS; do
     grep -aq "root task exited with code 0" "$log"
     tap $? "$cfg: the kernel reports 'root task exited with code 0'"
     tap $([ "$rc" -eq 1 ]; echo $?) "$cfg: QEMU exits with the pass status (got $rc)"
-    tr -d '\r' <"$log" | grep -a '^fuzz: summary' | sed "s|^|# $cfg: |; s|\$| (wall $(( $(date +%s) - start ))s)|"
+    wall=$(( $(date +%s) - start ))
+    calls=$(tr -d '\r' <"$log" | grep -a '^fuzz: summary' | sed -nE 's/.* calls=([0-9]+) .*/\1/p')
+    tr -d '\r' <"$log" | grep -a '^fuzz: summary' |
+        sed "s|^|# $cfg: |; s|\$| (wall ${wall}s with boot: $(( ${calls:-0} / (wall > 0 ? wall : 1) )) calls per wall second)|"
     if [ "$rc" -ne 1 ]; then
         tr -d '\r' <"$log" | grep -a -A14 'FINDING\|PANIC' | head -n 40 | sed 's/^/# /'
         tr -d '\r' <"$log" | tail -n 8 | sed 's/^/# /'
