@@ -29,7 +29,7 @@ enum sysno {
 };
 
 /* Test build only (make KCOV=1): kernel edge coverage; every other build answers E_NOSYS. */
-#define SYS_KCOV  12        /* (out, len): struct kcov_info, then the hit bitmap */
+#define SYS_KCOV  256       /* (out, len): struct kcov_info, then the hit bitmap; far from SYS_COUNT */
 
 /* SYS_KCOV result header: guards in the kernel, and how many of them have run. */
 struct kcov_info {

@@ -141,12 +141,14 @@ static mword pick(struct fz *f, const mword *tab, size_t n)
 
 static const char *const call_name[] = {
     "?", "create_pd", "create_ec", "delegate", "revoke", "lookup", "ec_status", "yield",
-    "exit", "console_write", "counters", "pd_info", "kcov",
+    "exit", "console_write", "counters", "pd_info",
 };
 
 /* Name of call number nr. */
 static const char *name_of(mword nr)
 {
+    if (nr == SYS_KCOV)
+        return "kcov";
     return nr < sizeof(call_name) / sizeof(call_name[0]) ? call_name[nr] : "invalid";
 }
 
