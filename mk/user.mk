@@ -6,7 +6,7 @@
 # 0x400000 with W^X page-aligned segments. Builds with gcc and clang (CC=...).
 
 USER_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-builtin \
-               -fno-pic -fno-pie -mcmodel=small -mno-red-zone -mgeneral-regs-only \
+               -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
                -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
                -Iinclude -Iuser/include
 USER_LDFLAGS := -nostdlib -static -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 \
