@@ -212,8 +212,11 @@ static void pingpong(mword arg)
         }
         s->counter++;                   /* a partner spinning for a switch sees this one ran */
         s->rounds++;
-        if (!xstate_same(&s->got, &s->mine, s->why, sizeof(s->why)) && s->fails++ == 0)
-            printf("# pingpong %lu: round %u: %s differs\n", arg, r, s->why);
+        char why[WHY_LEN];
+        if (!xstate_same(&s->got, &s->mine, why, sizeof(why)) && s->fails++ == 0) {
+            memcpy(s->why, why, sizeof(why));
+            printf("# pingpong %lu: round %u: %s differs\n", arg, r, why);
+        }
     }
     /* Let the partner finish its preemption rounds: it needs this EC to keep counting. */
     while (o->rounds < PINGPONG_YIELDS + PINGPONG_PREEMPT)
@@ -243,6 +246,80 @@ static void test_pingpong(unsigned n)
         }
 }
 
+#define VEC_MF  16
+#define VEC_XM  19
+#define FSW_IE  0x0001              /* invalid operation flag */
+#define FSW_ES  0x0080              /* exception summary: an unmasked exception is pending */
+#define FCW_IM  0x0001              /* invalid operation masked */
+#define MXCSR_IM 0x0080             /* SIMD invalid operation masked */
+
+static struct xstate pending_state;
+extern const char xr_at_fwait[], xr_at_sqrt[];
+
+/* EC: an unmasked x87 exception pending over several switches (the kernel's restore path must not
+   raise it), then fwait raises #MF in user mode. */
+static void pending_x87(mword unused_arg)
+{
+    (void)unused_arg;
+    volatile mword yield_call[4] = { SYS_YIELD, 0, 0, 0 };
+    for (unsigned i = 0; i < 4; i++) {
+        yield_call[0] = SYS_YIELD;
+        xr_round(&pending_state, NULL, XR_SYSCALL, yield_call);
+    }
+    __asm__ __volatile__(".globl xr_at_fwait\nxr_at_fwait: fwait");
+    sys_exit(1);
+}
+
+/* EC: yield count times, then exit 0. */
+static void yielder(mword count)
+{
+    for (mword i = 0; i < count; i++)
+        sys_yield();
+    sys_exit(0);
+}
+
+/* EC: SIMD invalid operation unmasked, then sqrt(-1) raises #XM (CR4.OSXMMEXCPT; #UD without). */
+static void unmasked_simd(mword unused_arg)
+{
+    (void)unused_arg;
+    uint32_t mx = MXCSR_RESET & ~MXCSR_IM;
+    float minus_one = -1.0f;
+    __asm__ __volatile__("ldmxcsr %0\n.globl xr_at_sqrt\nxr_at_sqrt: sqrtss %1, %%xmm0"
+                         :: "m"(mx), "m"(minus_one) : "xmm0");
+    sys_exit(2);                    /* the CPU only set the flag (QEMU TCG does so) */
+}
+
+/* A pending x87 exception survives switches and faults the EC, not the kernel; so does #XM. */
+static void test_exceptions(unsigned n)
+{
+    mword pd, other;
+    struct ec_info ei;
+    CHECK_ST(child_pd(&pd), E_OK);
+    xstate_pattern(&pending_state, 7);
+    *(uint16_t *)&pending_state.img[XI_FCW] &= (uint16_t)~FCW_IM;
+    *(uint16_t *)&pending_state.img[XI_FSW] |= FSW_IE | FSW_ES;
+    for (unsigned c = 0; c < n; c++) {
+        /* A second EC on the core so that the yields switch. */
+        if (child_ec(pd, c, yielder, 50, &other) != E_OK)
+            other = 0;
+        int st = child_run(pd, c, pending_x87, 0, &ei);
+        tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_MF &&
+                  ei.fault.rip == (mword)xr_at_fwait, "core %u: a pending unmasked x87 exception survives "
+                  "switches and fwait faults with #MF (state %u vector %u at %lx)", c, ei.state,
+                  ei.fault.vector, ei.fault.rip);
+        tap_check(other && ec_wait(other, &ei) == E_OK && exited_with(&ei, 0), "core %u: the other EC ran", c);
+        st = child_run(pd, c, unmasked_simd, 0, &ei);
+        if (st == E_OK && exited_with(&ei, 2)) {
+            tap_check(true, "core %u: an unmasked SIMD exception faults with #XM # SKIP this CPU sets the flag "
+                      "without raising #XM (QEMU TCG does)", c);
+            continue;
+        }
+        tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_XM &&
+                  ei.fault.rip == (mword)xr_at_sqrt, "core %u: an unmasked SIMD exception faults with #XM "
+                  "(state %u vector %u at %lx)", c, ei.state, ei.fault.vector, ei.fault.rip);
+    }
+}
+
 int main(mword arg)
 {
     if (!utest_init(arg))
@@ -252,5 +329,6 @@ int main(mword arg)
     printf("# xregs: %s, XCR0 %lx, %u cores\n", xinfo.xsave ? "XSAVE" : "FXSAVE only", xinfo.xcr0, n);
     test_fresh_and_dirty(n);
     test_pingpong(n);
+    test_exceptions(n);
     return utest_done("xregs");
 }
