@@ -12,6 +12,9 @@
 
 struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 
+/* An EC with the largest register image still fits kmalloc's largest object (one page). */
+_Static_assert(sizeof(struct ec) + XREGS_MAX + XREGS_ALIGN - 1 <= KMALLOC_PAGE, "EC allocation");
+
 /* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
    state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)

@@ -10,7 +10,6 @@
 #define CR0_ET          UL_(0x00000010)     /*  4   extension type (reads 1 on every x86-64 CPU) */
 #define CR0_NE          UL_(0x00000020)     /*  5   x87 errors as #MF, not the legacy FERR# pin */
 #define CR0_WP          UL_(0x00010000)     /* 16   write protect in ring 0 */
-#define CR0_AM          UL_(0x00040000)     /* 18   alignment check with RFLAGS.AC in ring 3 */
 #define CR0_NW          UL_(0x20000000)     /* 29   not write-through (set by INIT) */
 #define CR0_CD          UL_(0x40000000)     /* 30   cache disable (set by INIT) */
 #define CR0_PG          UL_(0x80000000)     /* 31   paging */
