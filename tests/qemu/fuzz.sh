@@ -6,6 +6,7 @@
 # Serial logs in build/test-logs/fuzz/.
 #   make test:         a bounded pass, FUZZ_PASS_TIME seconds per core count (default 12)
 #   make fuzz-kernel:  FUZZ_KERNEL=1 FUZZ_TIME=s FUZZ_SEED=n FUZZ_SMP="n ..." FUZZ_KCOV=1
+#                      FUZZ_ARGS="fuzz.huge_revoke=1 ..." (more fuzzer words, see user/fuzz/fuzz.c)
 #                      (KCOV: the coverage build in build/kcov, built here with clang, and the
 #                      per-file edge report of scripts/kcov_report.py)
 set -u
@@ -46,7 +47,7 @@ tap() {   # tap <ok?> <name>
 for n in $SMPS; do
     cfg="fuzz/smp$n${FUZZ_KCOV:+-kcov}"
     log="$LOGS/smp$n${FUZZ_KCOV:+-kcov}.log"
-    args="selftest fuzz.time=$TIME${SEED:+ fuzz.seed=$SEED}${EPOCH:+ fuzz.epoch=$EPOCH}"
+    args="selftest fuzz.time=$TIME${SEED:+ fuzz.seed=$SEED}${EPOCH:+ fuzz.epoch=$EPOCH} ${FUZZ_ARGS:-}"
     start=$(date +%s)
     timeout "$TIMEOUT" qemu-system-x86_64 -cpu max -nographic -no-reboot -monitor none \
         -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m 256M \

@@ -10,7 +10,9 @@
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
  * made; 0: no limit), fuzz.epoch=MS (length of a parallel phase, default 2000),
  * fuzz.huge_revoke=1 (also revoke more than HUGE_REVOKE_PAGES memory pages in one
- * call; off by default because of issue 8 hole 9).
+ * call). The default avoids that one pattern only because of issue 8 hole 9 (a revoke
+ * of the whole user range takes seconds under TCG); once the bounded revoke has
+ * landed, make 1 the default (cmd_num("fuzz.huge_revoke", 1) in main).
  *
  * The run is a sequence of epochs. Each epoch:
  *  1. parallel phase: one worker EC per core (in the fuzz PDs) and the root fuzz at once;
