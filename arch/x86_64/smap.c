@@ -8,6 +8,8 @@
 
 extern const vaddr_t __smap_sites_start[], __smap_sites_end[];
 
+bool smap_on;
+
 static const uint8_t insn_stac[SMAP_INSN_LEN] = { 0x0F, 0x01, 0xCB };
 static const uint8_t insn_clac[SMAP_INSN_LEN] = { 0x0F, 0x01, 0xCA };
 static const uint8_t insn_nop3[SMAP_INSN_LEN] = { 0x0F, 0x1F, 0x00 };     /* nopl (%rax) */
@@ -36,6 +38,7 @@ void smap_patch(void)
 {
     unsigned n = (unsigned)(__smap_sites_end - __smap_sites_start);
     bool keep = smap_present();
+    smap_on = keep;
     for (const vaddr_t *s = __smap_sites_start; s < __smap_sites_end; s++) {
         if (!is_smap_insn((const uint8_t *)*s))
             panic("smap: site %lx holds no stac/clac", *s);

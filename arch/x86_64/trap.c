@@ -5,6 +5,7 @@
 #include "panic.h"
 #include "printk.h"
 #include "sched.h"
+#include "smap.h"
 #include "tlb.h"
 
 bool fault_handle(struct trap_frame *f);
@@ -63,7 +64,7 @@ void trap_dispatch(struct trap_frame *f)
     struct cpu_local *c = this_cpu();
 
     /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
-    if (read_rflags() & RFL_AC)
+    if (smap_on && (read_rflags() & RFL_AC))
         c->counters.ac_entries++;
     if (f->vector == VEC_DB && !(f->cs & 3)) {
         kernel_debug_trap(c, f);

@@ -32,6 +32,9 @@
 #else
 #include "types.h"
 
+/* Set by smap_patch if the sites keep stac/clac (the CPU has SMAP); read-only afterwards. */
+extern bool smap_on;
+
 /* Whether this CPU has SMAP (CPUID leaf 7, EBX bit 20). */
 bool smap_present(void);
 
