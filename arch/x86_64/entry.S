@@ -16,8 +16,8 @@
  * overwrite the first frame. The NMI handler never returns (it halts: NMIs come
  * only from a panicking core) and executes no iretq, so NMIs stay blocked;
  * the kernel-mode #DB handler runs with TF clear and no breakpoint armed, so no
- * #DB can nest; #MC is fatal. The handlers on IST stacks take no lock and never
- * enable interrupts from kernel mode.
+ * #DB can nest (a #DB that a mov ss shadow defers to the first instruction of
+ * another handler lands on the #DB stack, not on that handler's); #MC is fatal.
  */
 #include "cpu.h"
 #include "layout.h"

@@ -6,7 +6,8 @@
  *    the EC keeps its own AC;
  *  - RFLAGS.TF set with popf before syscall (the single step of CVE-2018-8897's
  *    window: some CPUs deliver the #DB at the syscall entry with the user's rsp), also
- *    after mov ss, before a switching syscall, int $0x80, int3, ud2, and int1 (icebp):
+ *    after mov ss (also before int $0x80 and int3: the deferred #DB hits the kernel's #GP
+ *    entry), before a switching syscall, int $0x80, int3, sysenter, ud2, and int1 (icebp):
  *    each EC stops with its own fault record;
  *  - user-mode iretq and lretq to itself and to bad selectors: each EC returns or faults
  *    and stops, never loops in the fault handler (its core's timer bounds the wait).
@@ -93,6 +94,33 @@ static void child_tf_movss_syscall(mword nr)
     __asm__ __volatile__("mov %%ss, %%edx; pushfq; orq %1, (%%rsp); popfq; mov %%edx, %%ss; syscall"
                          : "+a"(rax) : "i"(RFLAGS_TF) : "rcx", "rdx", "r11", "memory", "cc");
     sys_exit(0x52);
+}
+
+/* TF, then mov ss (which defers the single step by one instruction), then int $0x80 or int3:
+ * the #GP they raise is delivered first, the deferred #DB at the first instruction of the
+ * kernel's #GP handler. */
+static void child_tf_movss_int80(mword unused_arg)
+{
+    (void)unused_arg;
+    __asm__ __volatile__("mov %%ss, %%edx; pushfq; orq %0, (%%rsp); popfq; mov %%edx, %%ss; int $0x80"
+                         :: "i"(RFLAGS_TF) : "rdx", "memory", "cc");
+    sys_exit(0x57);
+}
+
+static void child_tf_movss_int3(mword unused_arg)
+{
+    (void)unused_arg;
+    __asm__ __volatile__("mov %%ss, %%edx; pushfq; orq %0, (%%rsp); popfq; mov %%edx, %%ss; int3"
+                         :: "i"(RFLAGS_TF) : "rdx", "memory", "cc");
+    sys_exit(0x58);
+}
+
+/* TF, then sysenter (not set up: #GP on Intel, #UD on AMD in long mode). */
+static void child_tf_sysenter(mword unused_arg)
+{
+    (void)unused_arg;
+    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; sysenter" :: "i"(RFLAGS_TF) : "memory", "cc");
+    sys_exit(0x59);
 }
 
 static void child_tf_int80(mword unused_arg)
@@ -200,6 +228,9 @@ static void attack_tf(mword pd, unsigned n)
         { "TF; syscall yield (return by iretq)", child_tf_syscall, SYS_YIELD, VEC_DB },
         { "TF; mov ss; syscall", child_tf_movss_syscall, SYS_COUNT, VEC_DB },
         { "TF; int $0x80", child_tf_int80, 0, VEC_GP },
+        { "TF; mov ss; int $0x80", child_tf_movss_int80, 0, VEC_GP },
+        { "TF; mov ss; int3", child_tf_movss_int3, 0, VEC_GP },
+        { "TF; sysenter", child_tf_sysenter, 0, VEC_GP },    /* #UD where sysenter is invalid */
         { "TF; int3", child_tf_int3, 0, VEC_GP },
         { "TF; ud2", child_tf_ud2, 0, VEC_UD },
         { "int1 (icebp)", child_icebp, 0, VEC_DB },    /* QEMU's TCG answers #UD instead */
@@ -210,7 +241,8 @@ static void attack_tf(mword pd, unsigned n)
         for (unsigned i = 0; i < ARRAY_SIZE(tf); i++) {
             struct ec_info ei;
             bool done = run_bounded(pd, c, tf[i].fn, tf[i].arg, &ei);
-            bool vec = ei.fault.vector == tf[i].vector || (tf[i].fn == child_icebp && ei.fault.vector == VEC_UD);
+            bool vec = ei.fault.vector == tf[i].vector ||
+                       ((tf[i].fn == child_icebp || tf[i].fn == child_tf_sysenter) && ei.fault.vector == VEC_UD);
             tap_check(done && ei.state == EC_FAULTED && vec && ei.cpu == c,
                       "core %u: %s stops the EC with vector %u (state %u vector %u exit %ld)", c, tf[i].what,
                       tf[i].vector, ei.state, ei.fault.vector, (long)ei.exit_code);
