@@ -45,11 +45,12 @@ static void run_call(struct cpu_local *c)
 
 /*
  * #DB in kernel mode. The kernel sets no breakpoint and never runs with TF, so
- * the one cause is a user's TF at the syscall instruction: some CPUs (Bochs)
- * deliver its single-step trap at the first instruction of syscall_entry, on
- * the IST stack (rsp is the user's there). Resume with TF clear (syscall
- * already cleared it: SFMASK) and DR6 reset; the user's TF is in r11 and
- * comes back with sysret, so the EC gets its own #DB in user mode.
+ * the cause is a user's TF at an instruction that entered the kernel: some CPUs
+ * (Bochs) deliver the single step of syscall at the first instruction of
+ * syscall_entry, on the IST stack (rsp is the user's there), and a mov ss
+ * before int n defers it into that handler. Resume with TF clear (syscall
+ * already cleared it: SFMASK; a gate clears it too) and DR6 reset; the user's
+ * TF stays in its saved flags, so the EC gets its own #DB in user mode.
  */
 static void kernel_debug_trap(struct cpu_local *c, struct trap_frame *f)
 {

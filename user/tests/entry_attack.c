@@ -52,6 +52,7 @@ static void entry_sums(unsigned n, uint64_t *ac, uint64_t *db)
     }
 }
 
+/* This EC's RFLAGS. */
 static mword read_flags(void)
 {
     mword f;
