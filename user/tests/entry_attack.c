@@ -8,7 +8,8 @@
  *    window: some CPUs deliver the #DB at the syscall entry with the user's rsp), also
  *    after mov ss (also before int $0x80 and int3: the deferred #DB hits the kernel's #GP
  *    entry), before a switching syscall, int $0x80, int3, sysenter, ud2, and int1 (icebp):
- *    each EC stops with its own fault record;
+ *    each EC stops with its own fault record; NT set before a yield and a timer tick (the
+ *    kernel's iretq must not see it): the EC goes on with its NT;
  *  - user-mode iretq and lretq to itself and to bad selectors: each EC returns or faults
  *    and stops, never loops in the fault handler (its core's timer bounds the wait).
  * Run as the root task; TAP output.
@@ -20,6 +21,7 @@
 #define KERNEL_CS       0x08UL          /* ring-0 code selector: user iretq/lretq to it faults */
 #define RFLAGS_TF       0x100UL
 #define RFLAGS_AC       0x40000UL
+#define RFLAGS_NT       0x4000UL
 #define VEC_DB          1
 #define VEC_UD          6
 #define VEC_GP          13
@@ -180,6 +182,19 @@ static void child_lret(mword cs)
     sys_exit(0);
 }
 
+/* Set NT (nested task: an iretq with it set would #GP), yield (the kernel returns by iretq,
+ * after SFMASK cleared NT for it), spin through a timer tick on core cpu, then exit 0. */
+static void child_nt_yield(mword cpu)
+{
+    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq" :: "i"(RFLAGS_NT) : "memory", "cc");
+    sys_yield();
+    uint64_t t0 = counters(cpu).timer_ticks;
+    for (unsigned r = 0; r < AC_ROUNDS && counters(cpu).timer_ticks == t0; r++)
+        for (volatile mword i = 0; i < SPIN; i++)
+            ;
+    sys_exit(read_flags() & RFLAGS_NT ? 0 : 1);
+}
+
 /* Start fn(arg) in pd on cpu and wait for its end, at most WAIT_TICKS of cpu's timer.
  * False if it did not stop in time (*ei then says EC_RUNNING). */
 static bool run_bounded(mword pd, mword cpu, child_fn fn, mword arg, struct ec_info *ei)
@@ -248,6 +263,13 @@ static void attack_tf(mword pd, unsigned n)
                       "core %u: %s stops the EC with vector %u (state %u vector %u exit %ld)", c, tf[i].what,
                       tf[i].vector, ei.state, ei.fault.vector, (long)ei.exit_code);
         }
+    for (unsigned c = 0; c < n; c++) {
+        struct ec_info ei;
+        bool done = run_bounded(pd, c, child_nt_yield, c, &ei);
+        tap_check(done && exited_with(&ei, 0), "core %u: an EC with NT set yields, takes a timer tick and "
+                  "exits with NT still set (state %u vector %u exit %ld)", c, ei.state, ei.fault.vector,
+                  (long)ei.exit_code);
+    }
     entry_sums(n, &ac1, &db1);
     printf("# kernel-mode #DB resumed by the kernel during the TF attacks: %lu\n", (unsigned long)(db1 - db0));
     tap_check(ac1 == ac0, "the TF attacks left ac_entries at %lu", (unsigned long)ac1);
