@@ -26,7 +26,7 @@
 
 struct mdb_space;
 
-/* Hooks into a space; called with the database lock held. They must not fail. */
+/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
     void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
@@ -34,6 +34,10 @@ struct mdb_ops {
     void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
     /* Remove [base, base+size) entirely. */
     void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
+    /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
+       the nodes are allocated and before the first change: E_OK if the map hooks of mapping
+       [base, +size) can no longer fail, else E_NOMEM (the delegation then changes nothing). */
+    int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
 /* Node memory, injected so the host tests can fail any allocation. */
@@ -41,6 +45,7 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
+    uint64_t gen;                   /* internal: counts changes (a revoke's cursor is valid while equal) */
 };
 
 struct mdb_node;
@@ -93,7 +98,7 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
  * Delegate src [src_base, +size) to dst [dst_base, +size) with rights (source & mask).
  * Each destination unit must be empty (-> MDB_CREATED) or already derived from the same
  * source unit (rights grow: MDB_UPGRADED; equal: nothing). Never overwrites or
- * downgrades, so no TLB flush is ever needed. Errors change nothing: E_ARG, E_RANGE,
+ * downgrades. Errors change nothing: E_ARG, E_RANGE,
  * E_NOENT (source unit empty), E_PERM (source unit has none of mask), E_BUSY, E_NOMEM.
  */
 int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,

@@ -468,6 +468,7 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
     db->alloc = alloc;
     db->free = free;
     db->pass = 0;
+    db->gen = 0;
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -690,6 +691,12 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
         err = pool_fill(db, &p, a.need);
     if (err)
         return err;
+    /* The nodes are taken: what the hooks need comes from what is left. */
+    if (dst->ops->reserve && (err = dst->ops->reserve(dst, dst_base, size))) {
+        pool_drain(db, &p);
+        return err;
+    }
+    db->gen++;
     err = deleg_pass(db, &a, &p);
     ASSERT(err == E_OK);
     pool_drain(db, &p);

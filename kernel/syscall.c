@@ -19,7 +19,6 @@
 #include "printk.h"
 #include "smp.h"
 
-#define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
 #define REVOKE_BUDGET   512     /* units per revoke step: one 2 MiB of 4 KiB pages */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
@@ -116,12 +115,6 @@ static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
     return E_OK;
 }
 
-/* Pool frames that mapping n pages may need for page tables (upper bound per level). */
-static size_t table_bound(uint64_t n)
-{
-    return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
-}
-
 /* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
 static int sys_delegate(struct trap_frame *f)
 {
@@ -146,8 +139,6 @@ static int sys_delegate(struct trap_frame *f)
     if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
         (err = check_dest(dst, x.kind, db, n)))
         return err;
-    if (x.kind == SPACE_MEM && kernel_pool.nfree < table_bound(n) + RESERVE_MARGIN)
-        return E_NOMEM;
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate(&kernel_mdb, &src->obj, sb, &dst->obj, db, n, x.rights, &effect);
     else if (x.kind == SPACE_PIO)

@@ -547,7 +547,7 @@ static void big_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
     big_max_cut = MAX(big_max_cut, size);
 }
 
-static const struct mdb_ops big_ops = { big_map, big_protect, big_unmap };
+static const struct mdb_ops big_ops = { big_map, big_protect, big_unmap, NULL };
 
 static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
 {
