@@ -81,6 +81,8 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
+    struct mdb_node *at, *scan;     /* a deep unit's resume point (valid while db->gen == gen) */
+    uint64_t stop, gen;             /* end of that unit's piece; db->gen after the last step */
 };
 
 /* Step results besides the status codes of abi.h. */
@@ -107,14 +109,15 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
 
 /*
  * Revoke rights from everything derived from s [base, +size) (and from the range
- * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step does the next
- * budget units atomically and returns MDB_MORE, E_OK (all done) or E_NOMEM (progress
- * kept, call again later). Units left without rights are unmapped with all they gave.
- * The lock may be dropped between steps (see kernel/mdb.c for the exact guarantee).
+ * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step covers at most
+ * units units and visits about budget nodes (holes cost O(log n)) and returns MDB_MORE, E_OK
+ * (all done) or E_NOMEM (progress kept, call again later). Units left without rights
+ * are unmapped with all they gave. The lock may be dropped between steps (see
+ * kernel/mdb.c for the exact guarantee).
  */
 int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
                      uint64_t size, unsigned rights, bool include_self);
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t budget);
+int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget);
 int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                unsigned rights, bool include_self);
 

@@ -19,7 +19,8 @@
 #include "printk.h"
 #include "smp.h"
 
-#define REVOKE_BUDGET   512     /* units per revoke step: one 2 MiB of 4 KiB pages */
+#define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
+#define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
 
@@ -99,20 +100,15 @@ static int check_source(struct mdb_space *s, uint64_t base, uint64_t n, unsigned
     return E_OK;
 }
 
-/* Every destination item of dst [base, +n) of kind is empty (else E_BUSY): no silent overwrite. */
+/*
+ * Every destination item of dst [base, +n) of kind is empty (else E_BUSY): no silent
+ * overwrite. The mapping database decides, in O(log n) for any n: every item of every
+ * kind is written only through it, and after a revoke under memory exhaustion hpt may
+ * hold less than the database (space_mem.c): a dropped page is not empty.
+ */
 static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
 {
-    /* Memory: ask the mapping database, not hpt: after a revoke under memory exhaustion hpt
-       may hold less than the database (space_mem.c), and a dropped page is not empty. */
-    if (kind == SPACE_MEM)
-        return mdb_range_empty(&dst->mem.mdb, base, n) ? E_OK : E_BUSY;
-    for (uint64_t u = base; u < base + n; u++) {
-        struct capability c;
-        if (kind == SPACE_PIO ? space_pio_allowed(&dst->pio, u)
-                              : space_obj_lookup(&dst->obj, u, &c) && !cap_is_null(c))
-            return E_BUSY;
-    }
-    return E_OK;
+    return mdb_range_empty(space_of(dst, kind), base, n) ? E_OK : E_BUSY;
 }
 
 /* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
@@ -150,17 +146,21 @@ static int sys_delegate(struct trap_frame *f)
 }
 
 /*
- * Run a revoke to its end in steps of REVOKE_BUDGET units, letting pending
- * interrupts in between steps (pd_lock stays held, so no other call interleaves;
- * kernel-mode interrupt handlers take no locks and touch no user memory). One
- * shootdown at the end covers every step: the call has not returned, so no user
- * code may rely on the removed translations before it.
+ * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
+ * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
+ * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
+ * most; they may run between steps (mdb_revoke_step states what the revoke then
+ * guarantees). PDs are never destroyed while a call runs, so pd stays valid.
  */
 static int revoke_run(struct mdb_revoke *op)
 {
     int err;
-    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_BUDGET)) == MDB_MORE)
+    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_UNITS, REVOKE_WORK)) == MDB_MORE) {
+        space_mem_flush_pending();
+        spin_unlock(&pd_lock);
         irq_window();
+        pd_lock_take();
+    }
     space_mem_flush_pending();
     return err;
 }

@@ -393,11 +393,11 @@ static void revoke_out_of_memory_changes_nothing_and_can_be_retried(void **state
     for (long k = 0; k < 6; k++) {       /* a later allocation fails: still nothing */
         fake_reset();
         fake_fail_at = k;
-        assert_int_equal(mdb_revoke_step(&db, &op, 64), E_NOMEM);
+        assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_NOMEM);
         assert_true(unchanged(&w));
     }
     fake_reset();
-    assert_int_equal(mdb_revoke_step(&db, &op, 64), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_OK);
     assert_int_equal(C.rights[204], MEM_R | MEM_X);
 }
 
@@ -440,7 +440,7 @@ static void a_revoke_in_budget_one_steps_equals_one_big_step(void **state)
     setup(state);
     build_tree();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 5, 30, MEM_W, true), E_OK);
-    while ((err = mdb_revoke_step(&db, &op, 1)) == MDB_MORE)
+    while ((err = mdb_revoke_step(&db, &op, 1, UINT64_MAX)) == MDB_MORE)
         steps++;
     assert_int_equal(err, E_OK);
     assert_int_equal(steps, 29);
@@ -454,7 +454,7 @@ static void a_partial_right_revoke_in_small_steps_does_not_fragment(void **state
     struct mdb_revoke op;
     chain_abc();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_X, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 1) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 1, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(nodes(&B), 1);
     assert_int_equal(nodes(&C), 1);
@@ -469,7 +469,7 @@ static void a_revoke_step_touches_at_most_budget_units_per_mapping(void **state)
     assert_int_equal(deleg(&A, 0, &B, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(deleg(&B, 0, &C, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 64, MEM_W, true), E_OK);
-    while (mdb_revoke_step(&db, &op, 4) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 4, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, 15);
     assert_int_equal(A.max_cut, 4);
@@ -485,11 +485,11 @@ static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **
     struct mdb_revoke op;
     assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 2), MDB_MORE);        /* units 0, 1 done */
+    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);        /* units 0, 1 done */
     assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
     assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
     assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
-    while (mdb_revoke_step(&db, &op, 2) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 2, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(C.rights[6], 0);
     assert_int_equal(C.rights[0], MEM_RW);
@@ -563,7 +563,7 @@ static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
     assert_int_equal(mdb_delegate(&db, &a, 0, &b, 0, BIG_UNITS, MEM_RWX, &effect), E_OK);
     assert_int_equal(mdb_delegate(&db, &b, 0, &c, 0, BIG_UNITS, MEM_RW, &effect), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &a, 0, BIG_UNITS, MEM_W, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 64) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 64, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, BIG_UNITS / 64 - 1);
     assert_int_equal(big_max_cut, 64);
