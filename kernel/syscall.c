@@ -21,8 +21,11 @@
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
+#define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
+#define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
-static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
+static char console_buf[NUM_CPU][CONSOLE_MAX];
+static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
 
 /* The calling EC and its PD. */
 static struct ec *cur_ec(void) { return this_cpu()->ec; }
@@ -145,6 +148,16 @@ static int sys_delegate(struct trap_frame *f)
     return err;
 }
 
+/* Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it. */
+static void pd_lock_pass(void)
+{
+    spin_unlock(&pd_lock);
+    irq_window();
+    for (unsigned i = 0; i < LOCK_PASS_SPINS && !spin_locked(&pd_lock); i++)
+        cpu_pause();
+    pd_lock_take();
+}
+
 /*
  * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
  * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
@@ -157,9 +170,7 @@ static int revoke_run(struct mdb_revoke *op)
     int err;
     while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_UNITS, REVOKE_WORK)) == MDB_MORE) {
         space_mem_flush_pending();
-        spin_unlock(&pd_lock);
-        irq_window();
-        pd_lock_take();
+        pd_lock_pass();
     }
     space_mem_flush_pending();
     return err;
@@ -253,7 +264,11 @@ static int sys_ec_status(struct trap_frame *f)
     return copy_to_user(f->rdx, &info, sizeof(info));
 }
 
-/* console_write(buf, len) */
+/*
+ * console_write(buf, len): all len bytes, NUL included, in chunks of CONSOLE_CHUNK with
+ * interrupts taken between them; console_user_lock keeps the chunks of one call together
+ * (its waiters take interrupts too). No other lock is held.
+ */
 static int sys_console_write(struct trap_frame *f)
 {
     char *buf = console_buf[cpu_id()];
@@ -263,8 +278,13 @@ static int sys_console_write(struct trap_frame *f)
         return E_ARG;
     if ((err = copy_from_user(buf, f->rdi, len)))
         return err;
-    buf[len] = 0;
-    printk("%s", buf);
+    while (!spin_trylock(&console_user_lock))
+        irq_window();
+    for (mword done = 0; done < len; done += CONSOLE_CHUNK) {
+        console_write(buf + done, MIN(CONSOLE_CHUNK, len - done));
+        irq_window();
+    }
+    spin_unlock(&console_user_lock);
     return E_OK;
 }
 
