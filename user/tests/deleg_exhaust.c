@@ -42,12 +42,18 @@ static bool fragment(mword a, mword w)
     return true;
 }
 
+static mword pd_first, pd_count;        /* the draining PDs' capabilities (one node each) */
+
 /* Create PDs, then ECs in drain, until the kernel answers E_NOMEM to both. */
 static void empty_pool(mword drain)
 {
     mword n = 0;
+    pd_first = sel_alloc();
+    if (sys_create_pd(pd_first, SEL_ROOT_PD) == E_OK)
+        n++;
     while (n < MAX_OBJS && sys_create_pd(sel_alloc(), SEL_ROOT_PD) == E_OK)
         n++;
+    pd_count = n;
     while (n < MAX_OBJS && sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0) == E_OK)
         n++;
     printf("# deleg_exhaust: %lu objects created to empty the pool\n", n);
@@ -119,6 +125,30 @@ int main(mword arg)
     tap_check(nomem > 0, "the first attempts failed for lack of memory (%u)", nomem);
     tap_check(st == E_OK, "with memory back the delegation succeeds (%d)", st);
     tap_check(st == E_OK && b_complete(a, b), "B maps all %u pages to A's frames", FRAG);
+
+    /* The same attack on the object space: the draining PDs' capabilities are one node each. */
+    mword dst = SEL_ROOT_FREE, n = pd_count - 1;    /* the last selector was the failing one */
+    struct lookup_info li;
+    nomem = other = changed = 0;
+    st = E_NOMEM;
+    CHECK_ST(sys_pd_info(b, &ib), E_OK);
+    for (mword i = freed; i < SPARES; i++) {
+        st = sys_delegate(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE);
+        if (st == E_OK)
+            break;
+        nomem += st == E_NOMEM;
+        other += st != E_NOMEM;
+        changed += sys_lookup(b, SPACE_OBJ, dst, &li) != E_NOENT ||
+                   sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) != E_NOENT ||
+                   sys_pd_info(b, &jb) != E_OK || memcmp(&ib, &jb, sizeof(ib));
+        sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
+    }
+    printf("# deleg_exhaust: objects: %u E_NOMEM answers, then %d\n", nomem, st);
+    tap_check(other == 0 && changed == 0, "delegating %lu capabilities under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)", n, other, changed);
+    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK && li.type == CAP_PD &&
+                             li.rights == PD_R_DELEGATE),
+              "a successful object delegation put every capability in place");
     CHECK_ST(sys_yield(), E_OK);
     return utest_done("deleg_exhaust");
 }
