@@ -148,14 +148,22 @@ static int sys_delegate(struct trap_frame *f)
     return err;
 }
 
-/* Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it. */
+/*
+ * Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it,
+ * then queue for it by ticket: pd_lock_take's waiters only win a free lock, so the revoke
+ * gets it back right after the current holder's call, answering shootdowns meanwhile.
+ */
 static void pd_lock_pass(void)
 {
     spin_unlock(&pd_lock);
     irq_window();
     for (unsigned i = 0; i < LOCK_PASS_SPINS && !spin_locked(&pd_lock); i++)
         cpu_pause();
-    pd_lock_take();
+    uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
+        tlb_poll();
+        cpu_pause();
+    }
 }
 
 /*
