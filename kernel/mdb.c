@@ -32,6 +32,8 @@ struct mdb_node {
     uint64_t split_pass;
 };
 
+#define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
+
 /* Preallocated nodes of one operation, linked through next. */
 struct pool {
     struct mdb_node *head;
@@ -779,22 +781,52 @@ static uint64_t count_upto(struct mdb_node *root, uint64_t t0, uint64_t t1, uint
     return n;
 }
 
-/* The first of c and its later siblings whose target range contains t and t - 1, or NULL. */
-static struct mdb_node *first_straddler(struct mdb_node *c, uint64_t t)
+/* Which nodes a pruned walk visits: those for which pick(node, a, b) holds. */
+typedef bool (*pick_fn)(const struct mdb_node *x, uint64_t a, uint64_t b);
+
+/* The first of c and its later siblings that pick accepts, or NULL. */
+static struct mdb_node *first_pick(struct mdb_node *c, pick_fn pick, uint64_t a, uint64_t b)
 {
-    while (c && !straddles(c, t))
+    while (c && !pick(c, a, b))
         c = c->next;
     return c;
 }
 
-/* Pre-order successor of x among the nodes of root's subtree straddling t (a node can
-   straddle t only if its parent does, so the walk never enters other subtrees). */
-static struct mdb_node *walk_straddler(struct mdb_node *root, struct mdb_node *x, uint64_t t)
+/* Pre-order successor of x among the nodes of root's subtree that pick accepts, entering
+   only accepted nodes (pick must hold for a node's parent wherever it holds for the node). */
+static struct mdb_node *walk_pick(struct mdb_node *root, struct mdb_node *x, pick_fn pick,
+                                  uint64_t a, uint64_t b)
 {
-    struct mdb_node *c = first_straddler(x->child, t);
+    struct mdb_node *c = first_pick(x->child, pick, a, b);
     for (; !c && x != root; x = x->parent)
-        c = first_straddler(x->next, t);
+        c = first_pick(x->next, pick, a, b);
     return c;
+}
+
+/* Pick: x straddles t (a child can only if its parent does). */
+static bool pick_straddler(const struct mdb_node *x, uint64_t t, uint64_t none)
+{
+    (void)none;
+    return straddles(x, t);
+}
+
+/* Pick, inside a piece [t0, t1): x begins at t0 or ends at t1 (then so does its parent). */
+static bool pick_edge(const struct mdb_node *x, uint64_t t0, uint64_t t1)
+{
+    return x->target == t0 || x->target + x->size == t1;
+}
+
+/*
+ * After a deep piece [t0, t1) of root: merge the nodes of root's subtree at the piece's
+ * edges with their neighbours (pre-order: parents first, so children's pieces get equal
+ * parents), at most limit of them. What the limit leaves stays split (invisible per unit).
+ */
+static void merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+{
+    struct mdb_node *c = first_pick(root->child, pick_edge, t0, t1);
+    merge_neighbours(db, root);
+    for (uint64_t n = 0; c && n < limit; c = walk_pick(root, c, pick_edge, t0, t1), n++)
+        merge_neighbours(db, c);
 }
 
 /*
@@ -806,12 +838,12 @@ static uint64_t split_at(struct mdb *db, struct mdb_node *root, uint64_t t, bool
 {
     uint64_t n = 0;
     struct pool p;
-    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_straddler(root, x, t))
+    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0))
         n++;
     if ((*err = pool_fill(db, &p, n)) || !n)
         return n;
     db->pass++;
-    for (struct mdb_node *x = root; x; x = walk_straddler(root, x, t)) {
+    for (struct mdb_node *x = root; x; x = walk_pick(root, x, pick_straddler, t, 0)) {
         if (hi)
             split_hi(db, &p, x, t);
         else
@@ -847,7 +879,8 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
  * does anything derived from it), so a step that finds the database changed since the
  * last one (db->gen) simply walks again from n; an unchanged one resumes at op->at /
  * op->scan. The nodes straddling t0 or t1 are split first, so every node of n's subtree
- * that overlaps [t0, t1) lies inside it. No merge: the pieces stay (invisible per unit).
+ * that overlaps [t0, t1) lies inside it; at the end the nodes at the piece's edges merge
+ * with their neighbours again (merge_edges, bounded).
  */
 static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
                        uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
@@ -890,8 +923,13 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
             return E_OK;
         }
     }
-    if (op->include_self && (n->rights & op->rights))
+    bool gone = false;
+    if (op->include_self && (n->rights & op->rights)) {
+        gone = !(n->rights & ~op->rights);
         node_revoke(db, n, op->rights);
+    }
+    if (!gone)
+        merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
     op->at = NULL;
     *done = true;
     return E_OK;

@@ -725,6 +725,25 @@ static void a_deep_unit_split_out_of_memory_changes_nothing(void **state)
     assert_true(all_consistent());
 }
 
+static void a_partial_right_revoke_of_a_wide_range_in_deep_steps_does_not_fragment(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int err;
+    /* Ten children of A's node in B, 16 units each: more than the node budget per piece. */
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(deleg(&A, 0, &B, 16 * i, 16, MEM_RWX), E_OK);
+    assert_int_equal(nodes(&B), 10);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_W, false), E_OK);
+    while ((err = mdb_revoke_step(&db, &op, 4, DEEP_WORK)) == MDB_MORE)
+        ;
+    assert_int_equal(err, E_OK);
+    assert_int_equal(nodes(&B), 10);
+    for (uint64_t i = 0; i < 160; i++)
+        assert_int_equal(B.rights[i], MEM_RX);
+    assert_true(all_consistent());
+}
+
 static void a_revoke_over_a_huge_empty_range_is_one_step(void **state)
 {
     (void)state;
@@ -781,6 +800,7 @@ int main(void)
         T(a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it),
         T(a_deep_chain_is_revoked_in_steps_that_resume_where_they_stopped),
         T(a_deep_unit_split_out_of_memory_changes_nothing),
+        T(a_partial_right_revoke_of_a_wide_range_in_deep_steps_does_not_fragment),
         T(a_revoke_over_a_huge_empty_range_is_one_step),
     };
     return cmocka_run_group_tests_name("mdb", tests, NULL, NULL);
