@@ -1,6 +1,6 @@
 /*
  * A delegation under kernel-memory exhaustion is all or nothing, never a panic
- * (issue 8, hole 2). A source range of FRAG pages in child A is fragmented into
+ * (issue 8, hole 2); memory first, then the same attack on the object and I/O spaces. A source range of FRAG pages in child A is fragmented into
  * one mapping-database node per page (the root hands the pages over one by one
  * in reverse physical order, so no two neighbours merge); delegating all of it
  * from A to B needs FRAG new nodes (kernel pool frames) on top of B's page
@@ -24,6 +24,8 @@
 #define SPARE_VA    0x50000000000UL     /* spare PD: one page per GiB */
 #define SPARES      200u                /* spare pages: two table frames each */
 #define MAX_OBJS    (1UL << 20)         /* bound of the draining loops */
+#define PORT0       0x4000u             /* A's fragmented ports */
+#define PORTS       1024u
 
 /* Idle EC entry for the draining ECs: never runs. */
 static void never(mword arg)
@@ -96,6 +98,15 @@ int main(mword arg)
         ok = sys_delegate(SEL_ROOT_PD, spare, SPACE_MEM, s + i * PAGE_SIZE_USER, SPARE_VA + i * SIZE_1G,
                           1, MEM_R) == E_OK;
     tap_check(ok, "the spare PD holds %u pages, each alone in its GiB", SPARES);
+    /* Ports: A gets the even ones from the root and the odd ones through C (other parents:
+       no two neighbours merge), so A's PORTS ports are one node each. */
+    mword pc;
+    CHECK_ST(child_pd(&pc), E_OK);
+    ok = true;
+    for (mword p = PORT0; ok && p < PORT0 + PORTS; p++)
+        ok = (p % 2 == 0 || sys_delegate(SEL_ROOT_PD, pc, SPACE_PIO, p, p, 1, PIO_A) == E_OK) &&
+             sys_delegate(p % 2 ? pc : SEL_ROOT_PD, a, SPACE_PIO, p, p, 1, PIO_A) == E_OK;
+    tap_check(ok, "A holds %u ports, one node each", PORTS);
     drain = sel_alloc();
     CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD), E_OK);
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);
@@ -132,7 +143,8 @@ int main(mword arg)
     nomem = other = changed = 0;
     st = E_NOMEM;
     CHECK_ST(sys_pd_info(b, &ib), E_OK);
-    for (mword i = freed; i < SPARES; i++) {
+    mword i = freed;
+    for (; i < SPARES; i++) {
         st = sys_delegate(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE);
         if (st == E_OK)
             break;
@@ -149,6 +161,27 @@ int main(mword arg)
     tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK && li.type == CAP_PD &&
                              li.rights == PD_R_DELEGATE),
               "a successful object delegation put every capability in place");
+
+    /* And on the I/O space. */
+    nomem = other = changed = 0;
+    CHECK_ST(sys_pd_info(b, &ib), E_OK);
+    for (; i < SPARES; i++) {
+        st = sys_delegate(a, b, SPACE_PIO, PORT0, PORT0, PORTS, PIO_A);
+        if (st == E_OK)
+            break;
+        nomem += st == E_NOMEM;
+        other += st != E_NOMEM;
+        changed += sys_lookup(b, SPACE_PIO, PORT0, &li) != E_NOENT ||
+                   sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) != E_NOENT ||
+                   sys_pd_info(b, &jb) != E_OK || memcmp(&ib, &jb, sizeof(ib));
+        sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
+    }
+    printf("# deleg_exhaust: ports: %u E_NOMEM answers, then %d\n", nomem, st);
+    tap_check(other == 0 && changed == 0, "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)", PORTS, other, changed);
+    tap_check(st != E_OK || (sys_lookup(b, SPACE_PIO, PORT0, &li) == E_OK &&
+                             sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) == E_OK),
+              "a successful port delegation allowed every port");
     CHECK_ST(sys_yield(), E_OK);
     return utest_done("deleg_exhaust");
 }
