@@ -25,12 +25,6 @@ static inline bool spin_trylock(struct spinlock *l)
     return __atomic_compare_exchange_n(&l->next, &t, o + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-/* Whether someone holds the lock now (a hint: it may change at once). */
-static inline bool spin_locked(struct spinlock *l)
-{
-    return __atomic_load_n(&l->next, __ATOMIC_RELAXED) != __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
-}
-
 /* Release the lock to the next ticket. */
 static inline void spin_unlock(struct spinlock *l)
 {

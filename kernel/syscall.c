@@ -155,9 +155,10 @@ static int sys_delegate(struct trap_frame *f)
  */
 static void pd_lock_pass(void)
 {
+    uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
     spin_unlock(&pd_lock);
     irq_window();
-    for (unsigned i = 0; i < LOCK_PASS_SPINS && !spin_locked(&pd_lock); i++)
+    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++)
         cpu_pause();
     uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
