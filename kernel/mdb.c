@@ -829,28 +829,43 @@ static void merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint
         merge_neighbours(db, c);
 }
 
-/*
- * Split the nodes of root's subtree that straddle t (hi: keep the part below t, else the
- * part from t on) and nothing else: the cost is the number of straddlers, not of the
- * subtree. Returns the nodes visited (*err: E_NOMEM, nothing changed, or E_OK).
- */
-static uint64_t split_at(struct mdb *db, struct mdb_node *root, uint64_t t, bool hi, int *err)
+/* Number of nodes of root's subtree that straddle t (a pruned walk: only straddlers). */
+static uint64_t count_straddlers(struct mdb_node *root, uint64_t t)
 {
     uint64_t n = 0;
-    struct pool p;
     for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0))
         n++;
-    if ((*err = pool_fill(db, &p, n)) || !n)
-        return n;
+    return n;
+}
+
+/* Split the nodes of root's subtree that straddle t (hi: root keeps the part below t, else
+   the part from t on), one node each from p, and nothing else. */
+static void split_straddlers(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t, bool hi)
+{
     db->pass++;
-    for (struct mdb_node *x = root; x; x = walk_pick(root, x, pick_straddler, t, 0)) {
+    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0)) {
         if (hi)
-            split_hi(db, &p, x, t);
+            split_hi(db, p, x, t);
         else
-            split_lo(db, &p, x, t);
+            split_lo(db, p, x, t);
     }
+}
+
+/*
+ * Cut root's subtree at the piece's ends t0 and t1: only the nodes straddling them, so
+ * the cost is their number, not the subtree's. Returns the nodes visited; *err E_NOMEM
+ * (nothing changed) or E_OK.
+ */
+static uint64_t split_ends(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, int *err)
+{
+    struct pool p;
+    uint64_t n0 = count_straddlers(root, t0), n1 = count_straddlers(root, t1);
+    if ((*err = pool_fill(db, &p, n0 + n1)))
+        return n0 + n1;
+    split_straddlers(db, &p, root, t0, false);
+    split_straddlers(db, &p, root, t1, true);
     pool_drain(db, &p);
-    return 2 * n;
+    return 2 * (n0 + n1);
 }
 
 /* Whether x still holds some of the revoke's rights in [t0, t1) (a deep piece's work). */
@@ -891,9 +906,7 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
         x = op->at;
         c = op->scan;
     } else {
-        *work += split_at(db, n, t0, false, &err);
-        if (!err)
-            *work += split_at(db, n, t1, true, &err);
+        *work += split_ends(db, n, t0, t1, &err);
         if (err)
             return err;
         c = n->child;
