@@ -138,10 +138,14 @@ struct core_counters {
     uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
     uint64_t mdb_remaps;        /* pages the page-fault handler mapped again into hpt from the
                                    mapping database (a large page was dropped for lack of memory) */
-    uint64_t reserved[1];       /* zero */
+    uint64_t ac_entries;        /* interrupts and exceptions whose handler found RFLAGS.AC set
+                                   on a CPU with SMAP (user access allowed): always 0 */
+    uint64_t kernel_debug_traps;/* #DB taken in kernel mode (a user's TF at the syscall
+                                   instruction): TF cleared, execution resumed */
     uint64_t heap_live;         /* global: kernel objects allocated and not freed (kmalloc) */
     uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
     uint64_t pool_free;         /* global: free frames of the kernel pool when read */
+    uint64_t reserved[3];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -159,7 +163,7 @@ _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 128, "ABI: core_counters is 128 bytes");
+_Static_assert(sizeof(struct core_counters) == 160, "ABI: core_counters is 160 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u
