@@ -1,7 +1,7 @@
 # The kernel system-call fuzzer (issue 8): user/fuzz/fuzz.c -> build/user/fuzz/fuzz.elf, a root
 # task like the user test programs (but not run by tests/qemu/user.sh: tests/qemu/fuzz.sh runs it).
 #
-#   make fuzz-kernel [FUZZ_TIME=s] [SEED=n] [SMP=n] [KCOV=1] [FUZZ_ARGS="fuzz.huge_revoke=1"]
+#   make fuzz-kernel [FUZZ_TIME=s] [SEED=n] [SMP=n] [KCOV=1] [FUZZ_ARGS="fuzz.huge_revoke=0"]
 #       boot it for FUZZ_TIME seconds on SMP cores (default: 1, 2, 4 and 8 in turn), seed SEED;
 #       KCOV=1: on the coverage build (build/kcov, clang), with the per-file edge report.
 FUZZ_ELF := $(BUILD)/user/fuzz/fuzz.elf

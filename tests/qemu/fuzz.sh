@@ -6,7 +6,7 @@
 # Serial logs in build/test-logs/fuzz/.
 #   make test:         a bounded pass, FUZZ_PASS_TIME seconds per core count (default 12)
 #   make fuzz-kernel:  FUZZ_KERNEL=1 FUZZ_TIME=s FUZZ_SEED=n FUZZ_SMP="n ..." FUZZ_KCOV=1
-#                      FUZZ_ARGS="fuzz.huge_revoke=1 ..." (more fuzzer words, see user/fuzz/fuzz.c)
+#                      FUZZ_ARGS="fuzz.huge_revoke=0 ..." (more fuzzer words, see user/fuzz/fuzz.c)
 #                      (KCOV: the coverage build in build/kcov, built here with clang, and the
 #                      per-file edge report of scripts/kcov_report.py)
 set -u
