@@ -31,6 +31,8 @@ static unsigned online;
 static struct spinlock call_lock = SPINLOCK_INIT;
 extern uint64_t ap_boot_root;
 extern const char tramp_start[], tramp_root[], tramp_end[];
+extern const uint16_t tramp_fixups[], tramp_fixups_end[];
+paddr_t smp_tramp_pa;
 
 struct rsdp_copy {
     const void *copy;                       /* multiboot2's RSDP copy, "at" address 0 */
@@ -116,12 +118,36 @@ void smp_discover(void)
         printk("tessera: %u cores beyond NUM_CPU=%d are left parked\n", smp_cpus.excess, NUM_CPU);
 }
 
-/* Copy the AP trampoline to TRAMPOLINE_PA and tell it the boot root (boot root only). */
+/* Keep only the boot core (no page for the trampoline): it becomes core 0. */
+static void boot_core_only(void)
+{
+    smp_cpus.apic_id[0] = smp_cpus.apic_id[smp_bsp];
+    smp_cpus.count = 1;
+    smp_bsp = 0;
+}
+
+/*
+ * Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT)
+ * that holds no module or loader data, fix up its addresses, tell it the boot root
+ * (boot root only). Without such a page only the boot core runs.
+ */
 void smp_install_trampoline(void)
 {
-    char *t = phys_ident(TRAMPOLINE_PA);
+    _Static_assert(TRAMPOLINE_LIMIT <= LOW_RESERVED, "the trampoline page is never handed out");
+    if (smp_cpus.count == 1)
+        return;
+    if (!boot_free_page(&boot_info, TRAMPOLINE_LO, TRAMPOLINE_LIMIT, &smp_tramp_pa)) {
+        printk("tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
+               TRAMPOLINE_LIMIT);
+        boot_core_only();
+        return;
+    }
+    char *t = phys_ident(smp_tramp_pa);
     memcpy(t, tramp_start, tramp_end - tramp_start);
+    for (const uint16_t *f = tramp_fixups; f < tramp_fixups_end; f++)
+        *(uint32_t *)(t + *f) += (uint32_t)smp_tramp_pa;
     *(uint32_t *)(t + (tramp_root - tramp_start)) = (uint32_t)kmem_boot_root();
+    printk("tessera: AP trampoline at 0x%lx\n", smp_tramp_pa);
 }
 
 /* Turn on SMEP and SMAP if the CPU has them. */
@@ -171,7 +197,7 @@ static bool start_ap(unsigned c)
 
     ap_boot_root = r->root;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    lapic_start_ap(r->apic_id, TRAMPOLINE_PA / PAGE_SIZE);
+    lapic_start_ap(r->apic_id, smp_tramp_pa / PAGE_SIZE);
     while (!__atomic_load_n(&r->online, __ATOMIC_ACQUIRE))
         if (time_us() - t0 > AP_START_TIMEOUT_US)
             return false;
