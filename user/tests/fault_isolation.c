@@ -19,8 +19,10 @@ static mword spinner[NPD][INFO_MAX_CPUS];           /* EC selectors */
 static void child_spin(mword idx)
 {
     volatile uint64_t *count = &spin[0][0] + idx;
-    while (!READ_ONCE(stop))
+    while (!READ_ONCE(stop)) {
         (*count)++;
+        cpu_pause();
+    }
     sys_exit(0);
 }
 

@@ -46,7 +46,7 @@ static void child_wait_in8(mword port)
 {
     WRITE_ONCE(started, 1);
     while (!READ_ONCE(go))
-        ;
+        cpu_pause();
     (void)inb((uint16_t)port);
     sys_exit(0);
 }
