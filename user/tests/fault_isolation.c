@@ -60,7 +60,7 @@ static bool all_advance(unsigned n, uint64_t base[NPD][INFO_MAX_CPUS])
                 all = all && spin[p][c] > (base ? base[p][c] : 0);
         if (all)
             return true;
-        sys_yield();
+        sys_yield_pause();
     }
     return false;
 }

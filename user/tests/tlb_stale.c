@@ -44,6 +44,7 @@ static void child_reader(mword arg)
         if (v != PATTERN)
             r->bad++;
         r->reads++;
+        cpu_pause();
     }
 }
 
