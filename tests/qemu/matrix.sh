@@ -14,9 +14,10 @@
 #                         (GRUB EFI puts the root module in low memory: the trampoline must avoid it)
 #   ncpu1                 a kernel built with NUM_CPU=1 on -smp 2 (1 core online, 1 parked): the subset
 #   icount                -cpu max -icount shift=0 -accel tcg,thread=single: every program (a wait
-#                         loop without pause livelocks there)
+#                         loop without pause livelocks there; scripts/wait-loops.awk finds the
+#                         common forms statically, one TAP line)
 # The subset (MATRIX_SUBSET) covers the user-copy paths (abi_errors), scheduling on two cores
-# (core_sched), page protections (mem_isolation) and shootdown (tlb_stale). Every program on
+# (core_sched), page protections (mem_isolation) and shootdown IPIs (tlb_ipi). Every program on
 # -cpu max at 1, 2 and 4 cores is user.sh's job; CC=clang and NUM_CPU=4 with more cores than that
 # are boot.sh's and user.sh's. About 5 minutes with 2 runs at a time on a 2-core machine.
 #
@@ -30,12 +31,17 @@ set -u
 LOGS=build/test-logs/matrix
 TIMEOUT=${QEMU_TIMEOUT:-240}
 JOBS=${MATRIX_JOBS:-2}
-SUBSET=${MATRIX_SUBSET:-"abi_errors core_sched mem_isolation tlb_stale"}
+SUBSET=${MATRIX_SUBSET:-"abi_errors core_sched mem_isolation tlb_ipi"}
 NCPU1=build/test-ncpu1
 mkdir -p "$LOGS"
 
 [ -f build/kernel.elf ] || { echo "not ok - matrix: build/kernel.elf missing (run make)"; exit 0; }
 ALL=$(user_programs build)
+
+# Statically: every wait loop pauses (scripts/wait-loops.awk); the icount runs check it dynamically.
+loops=$(find kernel arch user lib include -name '*.[ch]' | sort | xargs awk -f scripts/wait-loops.awk)
+tap $([ -z "$loops" ]; echo $?) "matrix: no wait loop without pause (scripts/wait-loops.awk)"
+[ -n "$loops" ] && sed 's/^/# /' <<<"$loops"
 
 # wanted <config>: is the configuration selected by MATRIX_ONLY?
 wanted() {
