@@ -94,11 +94,13 @@ static void dump_acpi(paddr_t rsdp)
     dump_table("madt", smp_cpus.madt_pa, *(const uint32_t *)phys_ident(smp_cpus.madt_pa + 4));
 }
 
-/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped). */
+/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped; acpi-dump needs
+ * an RSDP found in memory, i.e. a loader without an RSDP copy such as multiboot v1). */
 void smp_discover(void)
 {
     struct rsdp_copy rc = { boot_info.rsdp_copy, boot_info.rsdp_copy_len };
-    paddr_t rsdp = find_rsdp();
+    /* The loader's copy first: UEFI has no EBDA or BIOS area to search. */
+    paddr_t rsdp = rc.len ? 0 : find_rsdp();
     uint32_t me = boot_apic_id();
     int r = rsdp || rc.len ? acpi_parse(rsdp, map_ident, &rc, NUM_CPU, &smp_cpus) : ACPI_E_RSDP;
 
