@@ -1,7 +1,8 @@
 # Lint (tests/qemu/matrix.sh): wait loops without pause (issue 8, hole 14). Heuristic: a while loop
 # whose body is empty and whose condition only reads (calls nothing but READ_ONCE, __atomic_load_n,
-# inb/inw/inl, rd, rdtsc, time_us), and a while or for loop whose body only calls sys_yield (use
-# cpu_pause / sys_yield_pause). Prints <file>:<line>: <loop header> for each; usage:
+# inb/inw/inl, rd, rdtsc, time_us), and a while loop, or a for loop whose condition also tests
+# something else than its count (&&, ||), whose body only calls sys_yield (use cpu_pause /
+# sys_yield_pause). Prints <file>:<line>: <loop header> for each; usage:
 #   awk -f scripts/wait-loops.awk <C files>
 function header_rest(s,    i, c, d) {     # text after the header's closing parenthesis, or "\n"
     i = index(s, "(")
@@ -32,7 +33,7 @@ FNR == 1 { kind = "" }
         rest = header_rest(line)
         cond = line; hline = FNR
         k = line; sub(/^[ \t]*/, "", k); k = substr(k, 1, index(k, "(") - 1); sub(/[ \t]*$/, "", k)
-        if (rest ~ /^[ \t]*$/)
+        if (rest ~ /^[ \t]*$/ && (k == "while" || line ~ /&&|\|\|/))
             kind = k
         else if (k == "while" && rest ~ /^[ \t]*;[ \t]*$/ && only_reads(line))
             print FILENAME ":" FNR ": " line

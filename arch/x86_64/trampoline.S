@@ -41,8 +41,7 @@ tramp_start:
     mov     %ax, %si
     shl     $4, %esi                    /* %esi = physical address of the copy */
     lgdtl   TO(tramp_gdtr)
-    mov     %cr0, %eax
-    or      $CR0_PE, %eax
+    mov     $CR0_PROT, %eax             /* complete: clears INIT's CD and NW */
     mov     %eax, %cr0
     ljmpl   *TO(tramp_far32)
 
@@ -53,7 +52,7 @@ tramp_32:
     mov     %ax, %es
     mov     %ax, %ss
     mov     TO(tramp_root)(%esi), %edx
-    ENTER_LONG_MODE                     /* keeps %esi */
+    ENTER_LONG_MODE                     /* clobbers eax, ecx, edx only: keeps %esi */
     ljmp    *TO(tramp_far64)(%esi)
 
     .code64

@@ -40,6 +40,12 @@ run() {
     qemu_boot "$log" "$TIMEOUT" -cpu max -smp "$n" -m "$(mem_for "$prog")" \
         -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest
     user_checks "$cfg" "$log" $? "${TIMEOUT}s"
+    if [ "$prog" = console_write ]; then   # what only the serial log can show (docs/abi.md)
+        tr '\0' '@' <"$log" | grep -aq '^# console bytes: A@B@C end'
+        tap $? "$cfg: console_write wrote the bytes after each NUL, and the NULs"
+        tr -d '\r' <"$log" | grep -aqE '^# x{4093}$'
+        tap $? "$cfg: console_write wrote a full buffer of CONSOLE_MAX bytes whole"
+    fi
 }
 
 # run_all: every selected program of $BUILD_DIR on each of its core counts.
