@@ -13,6 +13,7 @@
 #   iso-uefi              the same ISO on OVMF (UEFI GRUB), q35: the subset; pc: core_sched
 #                         (GRUB EFI puts the root module in low memory: the trampoline must avoid it)
 #   ncpu1                 a kernel built with NUM_CPU=1 on -smp 2 (1 core online, 1 parked): the subset
+#   ncpu1-clang           the same built with CC=clang: core_sched
 #   icount                -cpu max -icount shift=0 -accel tcg,thread=single: every program (a wait
 #                         loop without pause livelocks there; scripts/wait-loops.awk finds the
 #                         common forms statically, one TAP line)
@@ -32,7 +33,6 @@ LOGS=build/test-logs/matrix
 TIMEOUT=${QEMU_TIMEOUT:-240}
 JOBS=${MATRIX_JOBS:-2}
 SUBSET=${MATRIX_SUBSET:-"abi_errors core_sched mem_isolation tlb_ipi"}
-NCPU1=build/test-ncpu1
 mkdir -p "$LOGS"
 
 [ -f build/kernel.elf ] || { echo "not ok - matrix: build/kernel.elf missing (run make)"; exit 0; }
@@ -67,13 +67,19 @@ add q35 "$SUBSET" 2 kernel bios build/kernel.elf -cpu max -machine q35 -smp 2
 add iso-bios "$SUBSET" 2 iso bios - -cpu max -machine pc -smp 2
 add iso-uefi "$SUBSET" 2 iso uefi - -cpu max -machine q35 -smp 2
 add iso-uefi-pc core_sched 2 iso uefi - -cpu max -machine pc -smp 2
-if wanted ncpu1; then
-    if make --no-print-directory -s BUILD=$NCPU1 NUM_CPU=1 $NCPU1/kernel.elf >"$LOGS/ncpu1-build.log" 2>&1; then
-        add ncpu1 "$SUBSET" 1 kernel bios $NCPU1/kernel.elf -cpu max -smp 2
+# build_add <config> <programs> <build dir> <make options...>: build a kernel with the options and
+# run the programs on it (2 cores, 1 online).
+build_add() {
+    local cfg=$1 progs=$2 dir=$3; shift 3
+    wanted "$cfg" || return 0
+    if make --no-print-directory -s BUILD="$dir" "$@" "$dir/kernel.elf" >"$LOGS/$cfg-build.log" 2>&1; then
+        add "$cfg" "$progs" 1 kernel bios "$dir/kernel.elf" -cpu max -smp 2
     else
-        tap 1 "ncpu1: build with NUM_CPU=1 (see $LOGS/ncpu1-build.log)"
+        tap 1 "$cfg: build with $* (see $LOGS/$cfg-build.log)"
     fi
-fi
+}
+build_add ncpu1 "$SUBSET" build/test-ncpu1 NUM_CPU=1
+build_add ncpu1-clang core_sched build/test-ncpu1-clang NUM_CPU=1 CC=clang
 add icount "$ALL" 2 kernel bios build/kernel.elf -cpu max -smp 2 -icount shift=0 -accel tcg,thread=single
 
 # The ISOs, one per program that boots from one, built one after the other (make runs once at a time).
@@ -139,7 +145,7 @@ report() {
         tap $([ -n "$m" ] && (( 16#$m < 0x100000 )); echo $?) \
             "$cfg: GRUB EFI placed the root module in low memory (at 0x${m:-?})"
     fi
-    if [ "$cfg" = ncpu1 ] && [ "$first" = 1 ]; then
+    if [[ "$cfg" == ncpu1* ]] && [ "$first" = 1 ]; then
         grep -aq "^tessera: 1 cores beyond NUM_CPU=1 are left parked" "$d.log"
         tap $? "$cfg: the core beyond NUM_CPU=1 is reported as parked"
     fi
