@@ -49,11 +49,11 @@ static uint64_t tsc_per_tick(void)
 {
     uint64_t t = ticks(1);
     while (ticks(1) == t)
-        ;
+        cpu_pause();
     uint64_t c0 = rdtsc();
     t = ticks(1);
     while (ticks(1) < t + CAL_TICKS)
-        ;
+        cpu_pause();
     return (rdtsc() - c0) / CAL_TICKS;
 }
 
