@@ -8,6 +8,7 @@
 #                     tlb_* and revoke_* programs: 2 4 8)
 #   USER_BUILD=dir    kernel and programs from another build directory
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
+#   USER_CPU=model    QEMU CPU model (default max; e.g. qemu64 or Nehalem: no SMAP, no SMEP)
 #   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
 #                     build/test-clang-user and run every program once on 2 cores)
 set -u
@@ -17,6 +18,7 @@ KERNEL=$BUILD_DIR/kernel.elf
 LOGS=build/test-logs/user
 TIMEOUT=${QEMU_TIMEOUT:-120}
 SMPS=${USER_SMP:-"1 2 4"}
+CPU=${USER_CPU:-max}
 mkdir -p "$LOGS"
 
 # Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c);
@@ -37,7 +39,7 @@ PENDING=" "
 run() {
     local prog=$1 n=$2 cfg="$1/smp$2"
     local log="$LOGS/$prog-smp$n.log"
-    qemu_boot "$log" "$TIMEOUT" -cpu max -smp "$n" -m "$(mem_for "$prog")" \
+    qemu_boot "$log" "$TIMEOUT" -cpu "$CPU" -smp "$n" -m "$(mem_for "$prog")" \
         -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest
     user_checks "$cfg" "$log" $? "${TIMEOUT}s"
     if [ "$prog" = console_write ]; then   # what only the serial log can show (docs/abi.md)
