@@ -49,11 +49,11 @@ static uint64_t tsc_per_tick(void)
 {
     uint64_t t = ticks(1);
     while (ticks(1) == t)
-        ;
+        cpu_pause();
     uint64_t c0 = rdtsc();
     t = ticks(1);
     while (ticks(1) < t + CAL_TICKS)
-        ;
+        cpu_pause();
     return (rdtsc() - c0) / CAL_TICKS;
 }
 
@@ -63,7 +63,7 @@ static void prober(mword arg)
     (void)arg;
     struct lookup_info li;
     while (!go)
-        sys_yield();
+        sys_yield_pause();
     while (!stop) {
         uint64_t t0 = rdtsc();
         int st = sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_PD, &li);
@@ -143,13 +143,13 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
     CHECK_ST(child_ec(SEL_ROOT_PD, 1, prober, 0, &ec), E_OK);
     go = 1;
     while (calls < 100)
-        sys_yield();
+        sys_yield_pause();
     uint64_t r0 = win0 = rdtsc();
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, page, 1, MEM_RWX, 0), E_OK);
     uint64_t r1 = win1 = rdtsc();
     mword seen = calls;
     while (calls < seen + 100)
-        sys_yield();
+        sys_yield_pause();
     stop = 1;
     CHECK_ST(ec_wait(ec, &ei), E_OK);
     tap_check(exited_with(&ei, 0), "the prober's calls all succeeded");
