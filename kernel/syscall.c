@@ -152,18 +152,22 @@ static int sys_delegate(struct trap_frame *f)
 /*
  * Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it,
  * then queue for it by ticket: pd_lock_take's waiters only win a free lock, so the revoke
- * gets it back right after the current holder's call, answering shootdowns meanwhile.
+ * gets it back right after the current holder's call, answering shootdowns and taking
+ * interrupts meanwhile (no lock is held here; kernel-mode handlers take none).
  */
 static void pd_lock_pass(void)
 {
     uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
     spin_unlock(&pd_lock);
     irq_window();
-    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++)
+    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
+        irq_window();
         cpu_pause();
+    }
     uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
         tlb_poll();
+        irq_window();
         cpu_pause();
     }
 }
