@@ -775,9 +775,11 @@ static void mutate_call(struct fz *f, struct call *c)
     struct call fresh;
     switch (below(f, 4)) {
     case 0: case 1:
-        do
+        for (;;) {      /* a fresh call, of the same kind with luck */
             gen_call(f, &fresh);
-        while (fresh.nr != c->nr && below(f, 8));
+            if (fresh.nr == c->nr || !below(f, 8))
+                break;
+        }
         c->a[i] = fresh.a[i];
         break;
     case 2:
@@ -947,7 +949,7 @@ static void probers_check(struct fz *r)
     probers_on = false;
     for (unsigned c = 0; c < cfg.ncpu; c++)
         while (!probe_go[c])
-            sys_yield();
+            sys_yield_pause();
     for (unsigned c = 0; c < cfg.ncpu; c++) {
         int st = sys_revoke(SEL_ROOT_PD, SPACE_MEM, probe_page[c], 1, MEM_R, 0);
         if (st != E_OK)
