@@ -153,11 +153,12 @@ struct pd_info {
     uint64_t obj_pages;     /* Space_obj: capability-table backing pages allocated */
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
-    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far */
+    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far (PD_LOC_ROOT_FRAMES each) */
     uint64_t reserved[3];   /* zero */
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
+#define PD_LOC_ROOT_FRAMES 2    /* frames of one per-core root: its top-level table, its kernel-half PDPT */
 
 _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");

@@ -1000,7 +1000,7 @@ static void revoke_all(struct fz *r)
    PD's tables and backing pages. */
 struct leak_mark {
     uint64_t pool_free, heap_pages, live;
-    uint64_t pd_frames[SNAP_PDS];   /* hpt_tables + obj_pages + pio_pages + kpd_tables */
+    uint64_t pd_frames[SNAP_PDS];   /* hpt_tables + obj_pages + pio_pages + kpd_tables + roots */
 };
 
 /* Read the leak mark. */
@@ -1016,7 +1016,8 @@ static void leak_mark(struct leak_mark *m)
     for (unsigned i = 0; i < SNAP_PDS; i++) {
         struct pd_info pi;
         if (sys_pd_info(visible_pd(i), &pi) == E_OK)
-            m->pd_frames[i] = pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables;
+            m->pd_frames[i] = pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables +
+                              pi.loc_roots * PD_LOC_ROOT_FRAMES;
     }
 }
 
