@@ -109,6 +109,7 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     uint64_t req[NUM_CPU] = { 0 };      /* request number sent to each core of sent */
     struct cpuset sent;
     cpuset_init(&sent);
+    uint64_t full = r->full ? ++pd->mem.tlb_full_started : 0;   /* quarantine.c: what it covers */
 
     /* 1. Collect the cores that may cache pd (htlb); the entry writes come first. */
     mark_cores(pd);
@@ -137,14 +138,16 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
         flush_local(r);
 
     /* 4. Wait for every target with interrupts on: a nested request only flushes and acks. */
-    if (cpuset_count(&sent) == 0)
-        return;
-    mword fl = irq_save();
-    cpu_sti();
-    for (unsigned c = 0; c < smp_cpus.count; c++)
-        if (cpuset_chk(&sent, c))
-            wait_ack(c, req[c]);
-    irq_restore(fl);
+    if (cpuset_count(&sent) != 0) {
+        mword fl = irq_save();
+        cpu_sti();
+        for (unsigned c = 0; c < smp_cpus.count; c++)
+            if (cpuset_chk(&sent, c))
+                wait_ack(c, req[c]);
+        irq_restore(fl);
+    }
+    if (full)
+        pd->mem.tlb_full_done = full;
 }
 
 /* Shoot down every translation of pd (full flush on every affected core). */
