@@ -129,7 +129,8 @@ struct core_counters {
     uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
     uint64_t mdb_remaps;        /* pages the page-fault handler mapped again into hpt from the
                                    mapping database (a large page was dropped for lack of memory) */
-    uint64_t reserved[4];       /* zero */
+    uint64_t lock_retries;      /* calls re-issued because pd_lock stayed busy (kernel/pd.c) */
+    uint64_t reserved[3];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

@@ -325,7 +325,7 @@ void syscall_dispatch(struct trap_frame *f)
         f->rax = (mword)sys_counters(f);
         return;
     }
-    pd_lock_take();
+    pd_lock_take_call(f);               /* or re-issued later, if busy for long */
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;
