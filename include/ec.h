@@ -2,7 +2,9 @@
  * Execution context (lecture: "EC"): a thread bound to one core. Its user
  * register state lives here while it does not run; while it runs, the state is
  * the trap frame at the top of the core's kernel stack (one stack per core,
- * NOVA's model). An EC that stopped (exit or fault) keeps its record until its
+ * NOVA's model). Its x87/SSE/AVX registers and data selectors (xregs) are in
+ * the CPU while it owns its core's registers (sched.c), else in its image,
+ * which follows the struct in the same allocation. An EC that stopped (exit or fault) keeps its record until its
  * creator reads it with ec_status.
  */
 #pragma once
@@ -10,11 +12,13 @@
 #include "trap.h"
 #include "syscall.h"
 #include "spinlock.h"
+#include "xregs.h"
 
 struct pd;
 
 struct ec {
     struct trap_frame regs;         /* user state while not running */
+    struct xregs xregs;             /* x87/SSE/AVX image, data selectors (switched by sched.c) */
     struct pd *pd;
     unsigned cpu;                   /* the core it is bound to */
     volatile uint32_t state;        /* enum ec_state */
@@ -29,7 +33,8 @@ struct ec {
 
 extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */
 
-/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg (not yet runnable); NULL if no memory. */
+/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
+   state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
 
 /* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */

@@ -26,7 +26,7 @@
 
 struct mdb_space;
 
-/* Hooks into a space; called with the database lock held. They must not fail. */
+/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
     void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
@@ -34,6 +34,10 @@ struct mdb_ops {
     void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
     /* Remove [base, base+size) entirely. */
     void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
+    /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
+       the nodes are allocated and before the first change: E_OK if the map hooks of mapping
+       [base, +size) can no longer fail, else E_NOMEM (the delegation then changes nothing). */
+    int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
 /* Node memory, injected so the host tests can fail any allocation. */
@@ -41,6 +45,7 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
+    uint64_t gen;                   /* internal: counts changes (a revoke's cursor is valid while equal) */
 };
 
 struct mdb_node;
@@ -76,6 +81,8 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
+    struct mdb_node *at, *scan;     /* a deep unit's resume point (valid while db->gen == gen) */
+    uint64_t stop, gen;             /* end of that unit's piece; db->gen after the last step */
 };
 
 /* Step results besides the status codes of abi.h. */
@@ -93,7 +100,7 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
  * Delegate src [src_base, +size) to dst [dst_base, +size) with rights (source & mask).
  * Each destination unit must be empty (-> MDB_CREATED) or already derived from the same
  * source unit (rights grow: MDB_UPGRADED; equal: nothing). Never overwrites or
- * downgrades, so no TLB flush is ever needed. Errors change nothing: E_ARG, E_RANGE,
+ * downgrades. Errors change nothing: E_ARG, E_RANGE,
  * E_NOENT (source unit empty), E_PERM (source unit has none of mask), E_BUSY, E_NOMEM.
  */
 int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
@@ -102,14 +109,15 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
 
 /*
  * Revoke rights from everything derived from s [base, +size) (and from the range
- * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step does the next
- * budget units atomically and returns MDB_MORE, E_OK (all done) or E_NOMEM (progress
- * kept, call again later). Units left without rights are unmapped with all they gave.
- * The lock may be dropped between steps (see kernel/mdb.c for the exact guarantee).
+ * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step covers at most
+ * units units and visits about budget nodes (holes cost O(log n)) and returns MDB_MORE, E_OK
+ * (all done) or E_NOMEM (progress kept, call again later). Units left without rights
+ * are unmapped with all they gave. The lock may be dropped between steps (see
+ * kernel/mdb.c for the exact guarantee).
  */
 int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
                      uint64_t size, unsigned rights, bool include_self);
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t budget);
+int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget);
 int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                unsigned rights, bool include_self);
 

@@ -12,6 +12,9 @@ void vprintk(const char *fmt, va_list ap);
 int snprintk(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintk(char *buf, size_t n, const char *fmt, va_list ap);
 
+/* Write the n bytes at s to the console as they are (NUL included), under the console lock. */
+void console_write(const char *s, size_t n);
+
 /* From now on print without the console lock (panic and exception paths). */
 void console_force(void);
 

@@ -28,3 +28,6 @@ noreturn void sched_resume(struct ec *ec);
 
 /* Timer interrupt from user mode: preempt the current EC (frame f is its state). */
 void sched_tick(struct trap_frame *f);
+
+/* ec (stopped, on this core) no longer owns the core's x87/SSE/AVX registers and selectors. */
+void sched_forget(struct ec *ec);

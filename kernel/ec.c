@@ -12,12 +12,17 @@
 
 struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 
-/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg (not yet runnable); NULL if no memory. */
+/* An EC with the largest register image still fits kmalloc's largest object (one page). */
+_Static_assert(sizeof(struct ec) + XREGS_MAX + XREGS_ALIGN - 1 <= KMALLOC_PAGE, "EC allocation");
+
+/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
+   state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
 {
-    struct ec *ec = kmalloc(sizeof(*ec));
+    struct ec *ec = kmalloc(sizeof(*ec) + xregs_alloc_size());     /* zeroed */
     if (!ec)
         return NULL;
+    xregs_init(&ec->xregs, ec + 1);
     ec->pd = pd;
     ec->cpu = cpu;
     ec->state = EC_RUNNING;
@@ -67,6 +72,7 @@ noreturn void ec_stop(struct ec *ec, enum ec_state state)
         w = next;
     }
     this_cpu()->ec = NULL;
+    sched_forget(ec);
     if (__atomic_sub_fetch(&ec->pd->live_ecs, 1, __ATOMIC_SEQ_CST) == 0 && ec->pd->is_root)
         root_done(ec);
     sched_run();

@@ -32,6 +32,8 @@ struct mdb_node {
     uint64_t split_pass;
 };
 
+#define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
+
 /* Preallocated nodes of one operation, linked through next. */
 struct pool {
     struct mdb_node *head;
@@ -468,6 +470,7 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
     db->alloc = alloc;
     db->free = free;
     db->pass = 0;
+    db->gen = 0;
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -504,6 +507,7 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
         return E_BUSY;
     if (!(n = db->alloc(sizeof(*n))))
         return E_NOMEM;
+    db->gen++;
     __builtin_memset(n, 0, sizeof(*n));
     n->space = s;
     n->base = base;
@@ -690,6 +694,12 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
         err = pool_fill(db, &p, a.need);
     if (err)
         return err;
+    /* The nodes are taken: what the hooks need comes from what is left. */
+    if (dst->ops->reserve && (err = dst->ops->reserve(dst, dst_base, size))) {
+        pool_drain(db, &p);
+        return err;
+    }
+    db->gen++;
     err = deleg_pass(db, &a, &p);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
@@ -762,6 +772,182 @@ static int revoke_piece(struct mdb *db, struct mdb_node *n, uint64_t u0, uint64_
     return E_OK;
 }
 
+/* Number of nodes of root's subtree overlapping [t0, t1), counted up to limit + 1. */
+static uint64_t count_upto(struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+{
+    uint64_t n = 0;
+    for (struct mdb_node *x = root; x && n <= limit; x = walk_next(root, x, t0, t1))
+        n++;
+    return n;
+}
+
+/* Which nodes a pruned walk visits: those for which pick(node, a, b) holds. */
+typedef bool (*pick_fn)(const struct mdb_node *x, uint64_t a, uint64_t b);
+
+/* The first of c and its later siblings that pick accepts, or NULL. */
+static struct mdb_node *first_pick(struct mdb_node *c, pick_fn pick, uint64_t a, uint64_t b)
+{
+    while (c && !pick(c, a, b))
+        c = c->next;
+    return c;
+}
+
+/* Pre-order successor of x among the nodes of root's subtree that pick accepts, entering
+   only accepted nodes (pick must hold for a node's parent wherever it holds for the node). */
+static struct mdb_node *walk_pick(struct mdb_node *root, struct mdb_node *x, pick_fn pick,
+                                  uint64_t a, uint64_t b)
+{
+    struct mdb_node *c = first_pick(x->child, pick, a, b);
+    for (; !c && x != root; x = x->parent)
+        c = first_pick(x->next, pick, a, b);
+    return c;
+}
+
+/* Pick: x straddles t (a child can only if its parent does). */
+static bool pick_straddler(const struct mdb_node *x, uint64_t t, uint64_t none)
+{
+    (void)none;
+    return straddles(x, t);
+}
+
+/* Pick, inside a piece [t0, t1): x begins at t0 or ends at t1 (then so does its parent). */
+static bool pick_edge(const struct mdb_node *x, uint64_t t0, uint64_t t1)
+{
+    return x->target == t0 || x->target + x->size == t1;
+}
+
+/*
+ * After a deep piece [t0, t1) of root: merge the nodes of root's subtree at the piece's
+ * edges with their neighbours (pre-order: parents first, so children's pieces get equal
+ * parents), at most limit of them. What the limit leaves stays split (invisible per unit).
+ */
+static void merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+{
+    struct mdb_node *c = first_pick(root->child, pick_edge, t0, t1);
+    merge_neighbours(db, root);
+    for (uint64_t n = 0; c && n < limit; c = walk_pick(root, c, pick_edge, t0, t1), n++)
+        merge_neighbours(db, c);
+}
+
+/* Number of nodes of root's subtree that straddle t (a pruned walk: only straddlers). */
+static uint64_t count_straddlers(struct mdb_node *root, uint64_t t)
+{
+    uint64_t n = 0;
+    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0))
+        n++;
+    return n;
+}
+
+/* Split the nodes of root's subtree that straddle t (hi: root keeps the part below t, else
+   the part from t on), one node each from p, and nothing else. */
+static void split_straddlers(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t, bool hi)
+{
+    db->pass++;
+    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0)) {
+        if (hi)
+            split_hi(db, p, x, t);
+        else
+            split_lo(db, p, x, t);
+    }
+}
+
+/*
+ * Cut root's subtree at the piece's ends t0 and t1: only the nodes straddling them, so
+ * the cost is their number, not the subtree's. Returns the nodes visited; *err E_NOMEM
+ * (nothing changed) or E_OK.
+ */
+static uint64_t split_ends(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, int *err)
+{
+    struct pool p;
+    uint64_t n0 = count_straddlers(root, t0), n1 = count_straddlers(root, t1);
+    if ((*err = pool_fill(db, &p, n0 + n1)))
+        return n0 + n1;
+    split_straddlers(db, &p, root, t0, false);
+    split_straddlers(db, &p, root, t1, true);
+    pool_drain(db, &p);
+    return 2 * (n0 + n1);
+}
+
+/* Whether x still holds some of the revoke's rights in [t0, t1) (a deep piece's work). */
+static bool needs(const struct mdb_node *x, uint64_t t0, uint64_t t1, unsigned rights)
+{
+    return overlaps(x, t0, t1) && (x->rights & rights);
+}
+
+/* Remove rights from x (whose children hold none of them): protect it, or drop it if empty. */
+static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
+{
+    unsigned left = x->rights & ~rights;
+    if (!left) {
+        x->space->ops->unmap(x->space, x->base, x->size);
+        node_drop(db, x);
+    } else {
+        x->rights = left;
+        x->space->ops->protect(x->space, x->base, x->size, left);
+    }
+}
+
+/*
+ * A piece whose derived nodes exceed a step's budget: remove the rights node by node,
+ * leaves first (post-order), at most allowance nodes per step. Which nodes are done is
+ * visible in the nodes themselves (a node without any of the rights needs nothing, nor
+ * does anything derived from it), so a step that finds the database changed since the
+ * last one (db->gen) simply walks again from n; an unchanged one resumes at op->at /
+ * op->scan. The nodes straddling t0 or t1 are split first, so every node of n's subtree
+ * that overlaps [t0, t1) lies inside it; at the end the nodes at the piece's edges merge
+ * with their neighbours again (merge_edges, bounded).
+ */
+static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
+                       uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
+{
+    struct mdb_node *x = n, *c = n->child;
+    int err = E_OK;
+    if (op->at) {
+        x = op->at;
+        c = op->scan;
+    } else {
+        *work += split_ends(db, n, t0, t1, &err);
+        if (err)
+            return err;
+        c = n->child;
+    }
+    uint64_t start = *work;
+    for (;;) {
+        while (c && !needs(c, t0, t1, op->rights)) {
+            c = c->next;
+            ++*work;
+        }
+        if (c) {
+            x = c;
+            c = x->child;
+            ++*work;
+            continue;
+        }
+        if (x == n)
+            break;
+        struct mdb_node *up = x->parent;
+        c = x->next;
+        node_revoke(db, x, op->rights);
+        x = up;
+        if (++*work - start >= allowance) {
+            op->at = x;
+            op->scan = c;
+            *done = false;
+            return E_OK;
+        }
+    }
+    bool gone = false;
+    if (op->include_self && (n->rights & op->rights)) {
+        gone = !(n->rights & ~op->rights);
+        node_revoke(db, n, op->rights);
+    }
+    if (!gone)
+        merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
+    op->at = NULL;
+    *done = true;
+    return E_OK;
+}
+
 /*
  * Prepare to revoke rights from everything derived from s's units [base, +size), and
  * from those units themselves if include_self. Empty units are skipped. Errors (op not
@@ -780,40 +966,88 @@ int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
     op->end = base + size;
     op->rights = rights;
     op->include_self = include_self;
+    op->at = op->scan = NULL;
+    op->stop = 0;
+    op->gen = 0;
     return E_OK;
 }
 
 /*
- * Revoke the next (at most) budget units of op's range, each in s and in everything
- * derived from it. Returns MDB_MORE, E_OK when the whole range is done, or E_NOMEM
- * (progress so far kept; call again later). The work of one step is proportional to
- * budget times the number of mappings derived from those units.
+ * Revoke the piece of node n from op->next to u1 with what is left of the step's budget.
+ * A piece whose derived nodes fit the budget is done at once (split, remove, merge); a
+ * larger one starts only as a step's first piece and goes node by node (revoke_deep).
+ * *done: the piece is complete (op->next may move on).
+ */
+static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t u1,
+                       uint64_t budget, uint64_t *work, bool *done)
+{
+    uint64_t u0 = op->next, t0 = n->target + (u0 - n->base), t1 = t0 + (u1 - u0);
+    if (op->at)
+        return revoke_deep(db, op, n, t0, t1, budget, work, done);
+    uint64_t left = budget - *work, cnt = count_upto(n, t0, t1, left);
+    bool first = *work == 0;
+    *work += cnt;
+    *done = false;
+    if (cnt <= left) {
+        int err = revoke_piece(db, n, u0, u1, op->rights, op->include_self);
+        *work += 2 * cnt;
+        *done = err == E_OK;
+        return err;
+    }
+    if (!first)
+        return E_OK;                    /* the next step starts with this piece */
+    op->stop = u1;
+    return revoke_deep(db, op, n, t0, t1, budget, work, done);
+}
+
+/*
+ * Revoke the next part of op's range, each unit in s and in everything derived from it,
+ * visiting about budget nodes: holes are skipped through the tree (O(log n)), a step
+ * covers at most units units, and a unit with more derived nodes than budget takes
+ * several steps of about budget nodes each (plus the nodes straddling its piece's ends). Returns MDB_MORE, E_OK when the whole range is
+ * done, or E_NOMEM (progress so far kept; call again later).
  *
- * Semantics: each step is an atomic revoke of the units it covers (op->next on), and
- * units are done in increasing order. So when E_OK is returned, every mapping derived
- * from the range before its unit was processed -- in particular everything derived at
- * mdb_revoke_begin time -- has lost the rights, whatever ran between the steps under the
- * database lock (other delegations, revokes, teardowns of other spaces). A delegation
- * from an already processed unit is simply later than the revoke of that unit: with
- * include_self false the unit still holds the rights and may pass them on. This holds
- * because op keeps only unit numbers, never node pointers, and derivation only grows by
+ * Semantics: units are done in increasing order, and a unit is done when no node derived
+ * from it (nor the unit itself, with include_self) holds any of the rights. So when E_OK
+ * is returned, every mapping derived from the range before its unit was processed -- in
+ * particular everything derived at mdb_revoke_begin time -- has lost the rights, whatever
+ * ran between the steps under the database lock (other delegations, revokes, teardowns of
+ * other spaces). A delegation from an already processed unit is simply later than the
+ * revoke of that unit: with include_self false the unit still holds the rights and may pass
+ * them on. This holds because op keeps unit numbers, and node pointers only while the
+ * database is unchanged since its last step (db->gen); derivation only grows by
  * delegation. The host model test checks exactly this with random interleavings.
  */
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t budget)
+int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget)
 {
-    uint64_t stop = op->next + MIN(MAX(budget, 1), op->end - op->next);
-    while (op->next < stop) {
+    uint64_t work = 0, done_units = 0;
+    int err = E_OK;
+    units = MAX(units, 1);
+    budget = MAX(budget, 1);
+    if (op->gen != db->gen)
+        op->at = NULL;                  /* nodes may have changed: walk again */
+    while (op->next < op->end && work < budget && done_units < units) {
         struct mdb_node *n = tree_from(op->space, op->next);
-        if (!n || n->base >= stop) {
-            op->next = stop;
+        if (!n || n->base >= op->end) {
+            op->next = op->end;         /* nothing held up to the end */
             break;
         }
-        uint64_t u0 = MAX(n->base, op->next), u1 = MIN(node_end(n), stop);
-        int err = revoke_piece(db, n, u0, u1, op->rights, op->include_self);
-        if (err)
-            return err;
+        if (n->base > op->next) {
+            op->next = n->base;         /* skip the hole */
+            op->at = NULL;
+        }
+        uint64_t u1 = op->at ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
+        bool done;
+        if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)
+            break;
+        done_units += u1 - op->next;
         op->next = u1;
     }
+    if (err)
+        op->at = NULL;
+    op->gen = ++db->gen;
+    if (err)
+        return err;
     return op->next < op->end ? MDB_MORE : E_OK;
 }
 
@@ -825,7 +1059,7 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
     int err = mdb_revoke_begin(&op, s, base, size, rights, include_self);
     if (err)
         return err;
-    while ((err = mdb_revoke_step(db, &op, op.end - op.next)) == MDB_MORE)
+    while ((err = mdb_revoke_step(db, &op, op.end - op.next, UINT64_MAX)) == MDB_MORE)
         ;
     return err;
 }
@@ -836,6 +1070,7 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
  */
 int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
 {
+    db->gen++;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
         struct mdb_node *y = s->root;
         while (y->child)

@@ -35,6 +35,20 @@ void vprintk(const char *fmt, va_list ap)
     console_irq_restore(irq);
 }
 
+/* Write the n bytes at s as they are (NUL included, CR before LF), interrupts off. */
+void console_write(const char *s, size_t n)
+{
+    bool locked = !panicking;
+    unsigned long irq = console_irq_save();
+    if (locked)
+        spin_lock(&console_lock);
+    for (size_t i = 0; i < n; i++)
+        put_console(NULL, s[i]);
+    if (locked)
+        spin_unlock(&console_lock);
+    console_irq_restore(irq);
+}
+
 void printk(const char *fmt, ...)
 {
     va_list ap;

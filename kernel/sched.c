@@ -20,6 +20,10 @@ struct runq {
 
 static struct runq runq[NUM_CPU];
 
+/* Per core: the EC whose x87/SSE/AVX state and data selectors the CPU holds (NULL: none).
+   Switched eagerly in sched_resume, never left for a fault to load lazily. */
+static struct ec *regs_owner[NUM_CPU];
+
 /* Append ec to queue q (lock held). */
 static void rq_push(struct runq *q, struct ec *ec)
 {
@@ -128,12 +132,24 @@ noreturn void sched_resume(struct ec *ec)
     if (c->ec != ec)
         c->counters.ctx_switches++;
     c->ec = ec;
+    struct ec **own = &regs_owner[c->id];
+    if (*own != ec) {
+        xregs_switch(*own ? &(*own)->xregs : NULL, &ec->xregs);
+        *own = ec;
+    }
     if (space_mem_loc(&ec->pd->mem, c->id) != E_OK)
         panic("sched: no memory for the per-core root of a PD");  /* reserved at create_ec */
     make_current(ec->pd);
     if (ec->wait_for)
         finish_wait(ec);
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
+}
+
+/* ec (stopped, on this core) no longer owns the core's x87/SSE/AVX registers and selectors. */
+void sched_forget(struct ec *ec)
+{
+    if (regs_owner[ec->cpu] == ec)
+        regs_owner[ec->cpu] = NULL;
 }
 
 /* Timer interrupt from user mode: preempt the current EC (frame f is its state). */

@@ -8,6 +8,7 @@
 #include "cpu.h"
 #include "cpu_local.h"
 #include "kmalloc.h"
+#include "frame.h"
 #include "kmem.h"
 #include "layout.h"
 #include "panic.h"
@@ -23,6 +24,7 @@
 #define KPD_ENTRY         (PTE_P | PTE_W)   /* kernel table entry: leaves decide the rights */
 #define CPUID_EXT_EDX_1G  (1u << 26)    /* leaf 0x80000001 EDX: 1 GiB pages */
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
+#define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
 
 static struct pcid_alloc pcids;        /* used only with tlb_pcid */
 static struct spinlock pcid_lock = SPINLOCK_INIT;
@@ -347,7 +349,21 @@ static void mem_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
     hpt_reduce(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
 }
 
-const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap };
+/* Pool frames that mapping n pages may need for page tables (upper bound per level). */
+static size_t table_bound(uint64_t n)
+{
+    return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
+}
+
+/* mdb hook: E_OK if the pool still holds the tables mapping [base, +size) may need (the
+   delegation's nodes are already taken from it), else E_NOMEM; nothing else allocates. */
+static int mem_reserve(struct mdb_space *s, uint64_t base, uint64_t size)
+{
+    (void)s, (void)base;
+    return kernel_pool.nfree >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
+}
+
+const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_reserve };
 
 /* Shoot down every PD the current mdb operation changed, then free detached tables. */
 void space_mem_flush_pending(void)

@@ -78,7 +78,7 @@ static void obj_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
     }
 }
 
-static const struct mdb_ops obj_ops = { obj_map, obj_protect, obj_unmap };
+static const struct mdb_ops obj_ops = { obj_map, obj_protect, obj_unmap, NULL };
 
 /* Attach an empty object space to the PD directory kpd; E_NOMEM (first call: shared zero page). */
 int space_obj_init(struct space_obj *s, paddr_t kpd)

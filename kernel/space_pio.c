@@ -75,7 +75,7 @@ static void pio_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
     bits_deny(m->owner, base, size);
 }
 
-static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap };
+static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
 
 /* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
 int space_pio_init(struct space_pio *s, paddr_t kpd)

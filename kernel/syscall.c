@@ -19,10 +19,13 @@
 #include "printk.h"
 #include "smp.h"
 
-#define RESERVE_MARGIN  16      /* pool frames kept free beyond a delegation's table bound */
-#define REVOKE_BUDGET   512     /* units per revoke step: one 2 MiB of 4 KiB pages */
+#define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
+#define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
+#define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
+#define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
-static char console_buf[NUM_CPU][CONSOLE_MAX + 1];
+static char console_buf[NUM_CPU][CONSOLE_MAX];
+static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
 
 /* The calling EC and its PD. */
 static struct ec *cur_ec(void) { return this_cpu()->ec; }
@@ -100,26 +103,15 @@ static int check_source(struct mdb_space *s, uint64_t base, uint64_t n, unsigned
     return E_OK;
 }
 
-/* Every destination item of dst [base, +n) of kind is empty (else E_BUSY): no silent overwrite. */
+/*
+ * Every destination item of dst [base, +n) of kind is empty (else E_BUSY): no silent
+ * overwrite. The mapping database decides, in O(log n) for any n: every item of every
+ * kind is written only through it, and after a revoke under memory exhaustion hpt may
+ * hold less than the database (space_mem.c): a dropped page is not empty.
+ */
 static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
 {
-    /* Memory: ask the mapping database, not hpt: after a revoke under memory exhaustion hpt
-       may hold less than the database (space_mem.c), and a dropped page is not empty. */
-    if (kind == SPACE_MEM)
-        return mdb_range_empty(&dst->mem.mdb, base, n) ? E_OK : E_BUSY;
-    for (uint64_t u = base; u < base + n; u++) {
-        struct capability c;
-        if (kind == SPACE_PIO ? space_pio_allowed(&dst->pio, u)
-                              : space_obj_lookup(&dst->obj, u, &c) && !cap_is_null(c))
-            return E_BUSY;
-    }
-    return E_OK;
-}
-
-/* Pool frames that mapping n pages may need for page tables (upper bound per level). */
-static size_t table_bound(uint64_t n)
-{
-    return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
+    return mdb_range_empty(space_of(dst, kind), base, n) ? E_OK : E_BUSY;
 }
 
 /* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
@@ -146,8 +138,6 @@ static int sys_delegate(struct trap_frame *f)
     if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
         (err = check_dest(dst, x.kind, db, n)))
         return err;
-    if (x.kind == SPACE_MEM && kernel_pool.nfree < table_bound(n) + RESERVE_MARGIN)
-        return E_NOMEM;
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate(&kernel_mdb, &src->obj, sb, &dst->obj, db, n, x.rights, &effect);
     else if (x.kind == SPACE_PIO)
@@ -159,17 +149,38 @@ static int sys_delegate(struct trap_frame *f)
 }
 
 /*
- * Run a revoke to its end in steps of REVOKE_BUDGET units, letting pending
- * interrupts in between steps (pd_lock stays held, so no other call interleaves;
- * kernel-mode interrupt handlers take no locks and touch no user memory). One
- * shootdown at the end covers every step: the call has not returned, so no user
- * code may rely on the removed translations before it.
+ * Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it,
+ * then queue for it by ticket: pd_lock_take's waiters only win a free lock, so the revoke
+ * gets it back right after the current holder's call, answering shootdowns meanwhile.
+ */
+static void pd_lock_pass(void)
+{
+    uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
+    spin_unlock(&pd_lock);
+    irq_window();
+    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++)
+        cpu_pause();
+    uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
+        tlb_poll();
+        cpu_pause();
+    }
+}
+
+/*
+ * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
+ * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
+ * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
+ * most; they may run between steps (mdb_revoke_step states what the revoke then
+ * guarantees). PDs are never destroyed while a call runs, so pd stays valid.
  */
 static int revoke_run(struct mdb_revoke *op)
 {
     int err;
-    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_BUDGET)) == MDB_MORE)
-        irq_window();
+    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_UNITS, REVOKE_WORK)) == MDB_MORE) {
+        space_mem_flush_pending();
+        pd_lock_pass();
+    }
     space_mem_flush_pending();
     return err;
 }
@@ -262,7 +273,11 @@ static int sys_ec_status(struct trap_frame *f)
     return copy_to_user(f->rdx, &info, sizeof(info));
 }
 
-/* console_write(buf, len) */
+/*
+ * console_write(buf, len): all len bytes, NUL included, in chunks of CONSOLE_CHUNK with
+ * interrupts taken between them; console_user_lock keeps the chunks of one call together
+ * (its waiters take interrupts too). No other lock is held.
+ */
 static int sys_console_write(struct trap_frame *f)
 {
     char *buf = console_buf[cpu_id()];
@@ -272,8 +287,13 @@ static int sys_console_write(struct trap_frame *f)
         return E_ARG;
     if ((err = copy_from_user(buf, f->rdi, len)))
         return err;
-    buf[len] = 0;
-    printk("%s", buf);
+    while (!spin_trylock(&console_user_lock))
+        irq_window();
+    for (mword done = 0; done < len; done += CONSOLE_CHUNK) {
+        console_write(buf + done, MIN(CONSOLE_CHUNK, len - done));
+        irq_window();
+    }
+    spin_unlock(&console_user_lock);
     return E_OK;
 }
 

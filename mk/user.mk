@@ -2,11 +2,12 @@
 # (build/root.elf, from user/root/*.c) and user-level test programs
 # (user/tests/<name>.c -> build/user/tests/<name>.elf, one program each).
 #
-# Freestanding, static, non-PIC, code model small, linked by user/user.ld at
+# Freestanding, static, non-PIC, code model small, x87/SSE/AVX allowed (the kernel keeps them per
+# EC, docs/abi.md "Register state"), linked by user/user.ld at
 # 0x400000 with W^X page-aligned segments. Builds with gcc and clang (CC=...).
 
 USER_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-builtin \
-               -fno-pic -fno-pie -mcmodel=small -mno-red-zone -mgeneral-regs-only \
+               -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
                -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
                -Iinclude -Iuser/include
 USER_LDFLAGS := -nostdlib -static -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 \

@@ -13,6 +13,7 @@
 #include "selftest.h"
 #include "smp.h"
 #include "trap.h"
+#include "xregs.h"
 
 #define SCRATCH_MAGIC   0x7E55E4A000000000UL
 #define WAIT_US         3000000
@@ -94,6 +95,47 @@ SELFTEST(every_core_runs_with_wp_nxe_pge_and_smep_smap_when_present)
             return SELFTEST_FAIL("core %u did not answer", c);
         if (answer[c])
             return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c, answer[c]);
+    }
+    return true;
+}
+
+/* Control registers and segment bases of each core (read_control). */
+static struct control_regs {
+    uint64_t cr0, cr4, efer, xcr0, bases;   /* bases: FS | GS | kernel GS base */
+} control[NUM_CPU];
+
+/* Record this core's CR0, CR4, EFER, XCR0 and FS/GS bases. */
+static void read_control(void *arg)
+{
+    (void)arg;
+    control[cpu_id()] = (struct control_regs){
+        .cr0 = read_cr0(), .cr4 = read_cr4(), .efer = rdmsr(MSR_EFER),
+        .xcr0 = read_cr4() & CR4_OSXSAVE ? xgetbv(0) : 0,
+        .bases = rdmsr(MSR_FS_BASE) | rdmsr(MSR_GS_BASE) | rdmsr(MSR_KERNEL_GS_BASE),
+    };
+}
+
+SELFTEST(every_core_has_the_same_complete_cr0_cr4_efer_xcr0_caches_on_ne_set)
+{
+    const struct cpu_config *k = &cpu_config;
+    if ((k->cr0 & (CR0_CD | CR0_NW | CR0_EM | CR0_TS)) || (k->cr0 & (CR0_NE | CR0_MP)) != (CR0_NE | CR0_MP))
+        return SELFTEST_FAIL("configured CR0 %lx: CD/NW/EM/TS set or NE/MP clear", k->cr0);
+    if ((k->cr4 & (CR4_OSFXSR | CR4_OSXMMEXCPT)) != (CR4_OSFXSR | CR4_OSXMMEXCPT) || (k->cr4 & CR4_FSGSBASE))
+        return SELFTEST_FAIL("configured CR4 %lx: OSFXSR/OSXMMEXCPT clear or FSGSBASE set", k->cr4);
+    if (k->xsave && (k->xcr0 & (XCR_X87 | XCR_SSE)) != (XCR_X87 | XCR_SSE))
+        return SELFTEST_FAIL("configured XCR0 %lx lacks x87 or SSE", k->xcr0);
+    if (k->efer & EFER_FFXSR)
+        return SELFTEST_FAIL("configured EFER %lx has FFXSR (FXSAVE would skip XMM)", k->efer);
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        control[c] = (struct control_regs){ ~0UL, ~0UL, ~0UL, ~0UL, ~0UL };
+        if (!smp_call(c, read_control, NULL))
+            return SELFTEST_FAIL("core %u did not answer", c);
+        const struct control_regs *r = &control[c];
+        if (r->cr0 != k->cr0 || r->cr4 != k->cr4 || r->efer != k->efer || r->xcr0 != k->xcr0)
+            return SELFTEST_FAIL("core %u: CR0 %lx CR4 %lx EFER %lx XCR0 %lx, configured %lx %lx %lx %lx", c,
+                                 r->cr0, r->cr4, r->efer, r->xcr0, k->cr0, k->cr4, k->efer, k->xcr0);
+        if (r->bases)
+            return SELFTEST_FAIL("core %u: an FS/GS base is not 0 (or of them %lx)", c, r->bases);
     }
     return true;
 }

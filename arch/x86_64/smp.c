@@ -12,6 +12,7 @@
 #include "trap.h"
 #include "selftest.h"
 #include "sched.h"
+#include "xregs.h"
 
 #define BIOS_EBDA_PTR       0x40E           /* BDA: EBDA segment */
 #define EBDA_SEARCH_LEN     1024
@@ -124,29 +125,13 @@ void smp_install_trampoline(void)
     *(uint32_t *)(t + (tramp_root - tramp_start)) = (uint32_t)kmem_boot_root();
 }
 
-/* Turn on SMEP and SMAP if the CPU has them. */
-static void enable_protection(void)
-{
-    uint32_t r[4] = { 0 };
-    cpuid(0, 0, r);
-    if (r[0] >= 7)
-        cpuid(7, 0, r);
-    else
-        r[1] = 0;
-    mword cr4 = read_cr4();
-    if (r[1] & CPUID_7_EBX_SMEP)
-        cr4 |= CR4_SMEP;
-    if (r[1] & CPUID_7_EBX_SMAP)
-        cr4 |= CR4_SMAP;
-    write_cr4(cr4);
-}
-
-/* This core: GDT/TSS/IDT, SMEP/SMAP, LAPIC and timer, mark online, print its line. */
+/* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c), LAPIC and timer, mark online,
+   print its line. */
 void smp_setup_core(void)
 {
     struct cpu_local *c = this_cpu();
     cpu_tables_init();
-    enable_protection();
+    cpu_control_init();
     tlb_pcid_init();
     cpu_user_init();
     lapic_init();

@@ -24,8 +24,7 @@ tramp_start:
     xor     %ax, %ax
     mov     %ax, %ds
     lgdtl   TA(tramp_gdtr)
-    mov     %cr0, %eax
-    or      $CR0_PE, %eax
+    mov     $CR0_PROT, %eax             /* complete: clears INIT's CD and NW */
     mov     %eax, %cr0
     ljmpl   $T_SEL_CODE32, $TA(tramp_32)
 

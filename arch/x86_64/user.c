@@ -1,4 +1,4 @@
-/* Per-core set-up for user mode: syscall MSRs (EFER.SCE, STAR, LSTAR, SFMASK) and PAT. */
+/* Per-core set-up for user mode: syscall MSRs (STAR, LSTAR, SFMASK) and PAT. */
 #include "cpu.h"
 #include "ptab.h"
 
@@ -21,10 +21,9 @@
 
 void syscall_entry(void);
 
-/* This core: enable syscall, point it at syscall_entry, program the PAT for the page tables. */
+/* This core: point syscall at syscall_entry (EFER.SCE is in EFER_KERNEL), program the PAT. */
 void cpu_user_init(void)
 {
-    wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
     wrmsr(MSR_STAR, ((uint64_t)STAR_USER_BASE << STAR_USER_SHIFT) |
                     ((uint64_t)SEL_KCODE << STAR_KERNEL_SHIFT));
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);

@@ -393,11 +393,11 @@ static void revoke_out_of_memory_changes_nothing_and_can_be_retried(void **state
     for (long k = 0; k < 6; k++) {       /* a later allocation fails: still nothing */
         fake_reset();
         fake_fail_at = k;
-        assert_int_equal(mdb_revoke_step(&db, &op, 64), E_NOMEM);
+        assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_NOMEM);
         assert_true(unchanged(&w));
     }
     fake_reset();
-    assert_int_equal(mdb_revoke_step(&db, &op, 64), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_OK);
     assert_int_equal(C.rights[204], MEM_R | MEM_X);
 }
 
@@ -440,7 +440,7 @@ static void a_revoke_in_budget_one_steps_equals_one_big_step(void **state)
     setup(state);
     build_tree();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 5, 30, MEM_W, true), E_OK);
-    while ((err = mdb_revoke_step(&db, &op, 1)) == MDB_MORE)
+    while ((err = mdb_revoke_step(&db, &op, 1, UINT64_MAX)) == MDB_MORE)
         steps++;
     assert_int_equal(err, E_OK);
     assert_int_equal(steps, 29);
@@ -454,7 +454,7 @@ static void a_partial_right_revoke_in_small_steps_does_not_fragment(void **state
     struct mdb_revoke op;
     chain_abc();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_X, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 1) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 1, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(nodes(&B), 1);
     assert_int_equal(nodes(&C), 1);
@@ -469,7 +469,7 @@ static void a_revoke_step_touches_at_most_budget_units_per_mapping(void **state)
     assert_int_equal(deleg(&A, 0, &B, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(deleg(&B, 0, &C, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 64, MEM_W, true), E_OK);
-    while (mdb_revoke_step(&db, &op, 4) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 4, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, 15);
     assert_int_equal(A.max_cut, 4);
@@ -485,11 +485,11 @@ static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **
     struct mdb_revoke op;
     assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 2), MDB_MORE);        /* units 0, 1 done */
+    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);        /* units 0, 1 done */
     assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
     assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
     assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
-    while (mdb_revoke_step(&db, &op, 2) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 2, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(C.rights[6], 0);
     assert_int_equal(C.rights[0], MEM_RW);
@@ -547,7 +547,7 @@ static void big_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
     big_max_cut = MAX(big_max_cut, size);
 }
 
-static const struct mdb_ops big_ops = { big_map, big_protect, big_unmap };
+static const struct mdb_ops big_ops = { big_map, big_protect, big_unmap, NULL };
 
 static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
 {
@@ -563,7 +563,7 @@ static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
     assert_int_equal(mdb_delegate(&db, &a, 0, &b, 0, BIG_UNITS, MEM_RWX, &effect), E_OK);
     assert_int_equal(mdb_delegate(&db, &b, 0, &c, 0, BIG_UNITS, MEM_RW, &effect), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &a, 0, BIG_UNITS, MEM_W, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 64) == MDB_MORE)
+    while (mdb_revoke_step(&db, &op, 64, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, BIG_UNITS / 64 - 1);
     assert_int_equal(big_max_cut, 64);
@@ -595,6 +595,175 @@ static void a_very_deep_derivation_chain_is_revoked_without_recursion(void **sta
     assert_int_equal(big_mapped, 1);
     while (mdb_teardown_step(&db, &a, 64) == MDB_MORE)
         ;
+}
+
+#define WIDE_N      200     /* B's units derived from A's unit 0 (a wide tree) */
+#define DEEP_WORK   8       /* node budget of the deep-path tests */
+
+/* B [0, WIDE_N) each derived from A's unit 0 (one node each: the targets repeat). */
+static void wide_tree(unsigned rights)
+{
+    for (uint64_t i = 0; i < WIDE_N; i++)
+        assert_int_equal(deleg(&A, 0, &B, i, 1, rights), E_OK);
+    assert_int_equal(nodes(&B), WIDE_N);
+}
+
+/* Whether every space's structure holds and its hooks agree with it. */
+static bool all_consistent(void)
+{
+    struct fake_space *all[] = { &A, &B, &C, &D };
+    for (unsigned i = 0; i < ARRAY_SIZE(all); i++)
+        if (!mdb_check(&all[i]->s) || !fake_agrees(all[i]))
+            return false;
+    return true;
+}
+
+static void a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int err, steps = 0;
+    wide_tree(MEM_RWX);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, false), E_OK);
+    do {
+        unsigned before = B.unmaps;
+        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        assert_true(B.unmaps - before <= DEEP_WORK);    /* work per step bounded */
+        assert_true(all_consistent());
+        steps++;
+    } while (err == MDB_MORE);
+    assert_int_equal(err, E_OK);
+    assert_true(steps >= WIDE_N / DEEP_WORK);
+    assert_int_equal(nodes(&B), 0);
+    assert_int_equal(A.rights[0], MEM_RWX);             /* not include_self */
+    assert_int_equal(A.rights[1], MEM_RWX);
+}
+
+static void a_partial_right_deep_revoke_protects_every_derived_node_once(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int err;
+    wide_tree(MEM_RWX);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_W, true), E_OK);
+    do {
+        unsigned before = B.protects;
+        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        assert_true(B.protects - before <= DEEP_WORK);
+    } while (err == MDB_MORE);
+    assert_int_equal(err, E_OK);
+    assert_int_equal(B.protects, WIDE_N);
+    for (unsigned i = 0; i < WIDE_N; i++)
+        assert_int_equal(B.rights[i], MEM_RX);
+    assert_int_equal(A.rights[0], MEM_RX);
+    assert_int_equal(A.rights[1], MEM_RWX);             /* outside the revoked unit */
+    assert_true(all_consistent());
+}
+
+static void a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    wide_tree(MEM_RWX);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 512, DEEP_WORK), MDB_MORE);
+    assert_non_null(op.at);                             /* the unit is part done */
+    assert_true(nodes(&B) < WIDE_N && nodes(&B) > 0);
+    /* B's unit 0 was delegated first, so it is the last child visited: still held. */
+    assert_int_equal(B.rights[0], MEM_RWX);
+    assert_int_equal(deleg(&B, 0, &C, 7, 1, MEM_RW), E_OK);
+    assert_int_equal(deleg(&A, 0, &D, 9, 1, MEM_R), E_OK);     /* from the unit itself */
+    while (mdb_revoke_step(&db, &op, 512, DEEP_WORK) == MDB_MORE)
+        ;
+    assert_int_equal(nodes(&B), 0);
+    assert_int_equal(C.rights[7], 0);                  /* derived from a not yet done node */
+    assert_int_equal(D.rights[9], 0);                  /* a child of the unit before it was done */
+    assert_true(all_consistent());
+}
+
+static void a_deep_chain_is_revoked_in_steps_that_resume_where_they_stopped(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int err;
+    /* A0 -> B0 -> C0 -> B1 -> C1 -> ... : 2 * 100 nodes deep. */
+    assert_int_equal(deleg(&A, 0, &B, 0, 1, MEM_RWX), E_OK);
+    for (uint64_t i = 0; i < 100; i++) {
+        assert_int_equal(deleg(&B, i, &C, i, 1, MEM_RWX), E_OK);
+        if (i + 1 < 100)
+            assert_int_equal(deleg(&C, i, &B, i + 1, 1, MEM_RWX), E_OK);
+    }
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, true), E_OK);
+    do {
+        unsigned before = B.unmaps + C.unmaps;
+        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        assert_true(B.unmaps + C.unmaps - before <= DEEP_WORK);
+    } while (err == MDB_MORE);
+    assert_int_equal(err, E_OK);
+    assert_int_equal(nodes(&B) + nodes(&C), 0);
+    assert_int_equal(A.rights[0], 0);
+    assert_int_equal(A.rights[1], MEM_RWX);
+    assert_true(all_consistent());
+}
+
+static void a_deep_unit_split_out_of_memory_changes_nothing(void **state)
+{
+    (void)state;
+    struct world w;
+    struct mdb_revoke op;
+    wide_tree(MEM_RWX);
+    /* Unit 1 of A's node [0, 64), with more derived nodes than the budget: cut at 1 and 2. */
+    assert_int_equal(deleg(&A, 1, &C, 0, 1, MEM_RWX), E_OK);
+    for (unsigned i = 0; i < WIDE_N / 2; i++)
+        assert_int_equal(deleg(&A, 1, &D, i, 1, MEM_RWX), E_OK);
+    snapshot(&w);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 1, 1, MEM_RWX, false), E_OK);
+    for (long k = 0; k < 2; k++) {                      /* either cut's node missing */
+        fake_reset();
+        fake_fail_at = k;
+        assert_int_equal(mdb_revoke_step(&db, &op, 512, DEEP_WORK), E_NOMEM);
+        assert_true(unchanged(&w));
+    }
+    fake_reset();
+    while (mdb_revoke_step(&db, &op, 512, DEEP_WORK) == MDB_MORE)
+        ;
+    assert_int_equal(nodes(&D) + C.rights[0], 0);
+    assert_int_equal(nodes(&B), WIDE_N);                /* derived from unit 0: untouched */
+    assert_int_equal(nodes(&A), 1);                     /* cut and merged again */
+    assert_true(all_consistent());
+}
+
+static void a_partial_right_revoke_of_a_wide_range_in_deep_steps_does_not_fragment(void **state)
+{
+    (void)state;
+    struct mdb_revoke op;
+    int err;
+    /* Ten children of A's node in B, 16 units each: more than the node budget per piece. */
+    for (uint64_t i = 0; i < 10; i++)
+        assert_int_equal(deleg(&A, 0, &B, 16 * i, 16, MEM_RWX), E_OK);
+    assert_int_equal(nodes(&B), 10);
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_W, false), E_OK);
+    while ((err = mdb_revoke_step(&db, &op, 4, DEEP_WORK)) == MDB_MORE)
+        ;
+    assert_int_equal(err, E_OK);
+    assert_int_equal(nodes(&B), 10);
+    for (uint64_t i = 0; i < 160; i++)
+        assert_int_equal(B.rights[i], MEM_RX);
+    assert_true(all_consistent());
+}
+
+static void a_revoke_over_a_huge_empty_range_is_one_step(void **state)
+{
+    (void)state;
+    struct mdb_space big;
+    struct mdb_revoke op;
+    mdb_space_init(&big, &fake_ops, NULL, UINT64_MAX / 2);
+    assert_int_equal(mdb_revoke_begin(&op, &big, 0, UINT64_MAX / 2, MEM_RWX, true), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 512, 64), E_OK);
+    /* Holes between held units are jumped: two far apart units, one step each at most. */
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, FAKE_UNITS, MEM_W, true), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, &op, 512, 64), E_OK);
+    assert_int_equal(A.rights[63], MEM_RX);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -634,6 +803,13 @@ int main(void)
         T(teardown_frees_every_node),
         T(a_million_unit_revoke_runs_in_bounded_steps),
         T(a_very_deep_derivation_chain_is_revoked_without_recursion),
+        T(a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps),
+        T(a_partial_right_deep_revoke_protects_every_derived_node_once),
+        T(a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it),
+        T(a_deep_chain_is_revoked_in_steps_that_resume_where_they_stopped),
+        T(a_deep_unit_split_out_of_memory_changes_nothing),
+        T(a_partial_right_revoke_of_a_wide_range_in_deep_steps_does_not_fragment),
+        T(a_revoke_over_a_huge_empty_range_is_one_step),
     };
     return cmocka_run_group_tests_name("mdb", tests, NULL, NULL);
 }

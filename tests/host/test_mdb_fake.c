@@ -55,7 +55,7 @@ static void fake_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
     }
 }
 
-const struct mdb_ops fake_ops = { fake_map, fake_protect, fake_unmap };
+const struct mdb_ops fake_ops = { fake_map, fake_protect, fake_unmap, NULL };
 
 /* Forget injected failures and the allocation count. */
 void fake_reset(void)

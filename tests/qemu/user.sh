@@ -41,6 +41,7 @@ mem_for() {
     case "$1" in
         revoke_large) echo 3G ;;
         revoke_long) echo 8G ;;
+        revoke_wide) echo 512M ;;
         *) echo 256M ;;
     esac
 }
@@ -63,6 +64,12 @@ run() {
     grep -aq "root task exited with code 0" "$log"
     tap $? "$cfg: the kernel reports 'root task exited with code 0'"
     tap $([ "$rc" -eq 1 ]; echo $?) "$cfg: QEMU exits with the pass status (got $rc)"
+    if [ "$prog" = console_write ]; then   # what only the serial log can show (docs/abi.md)
+        tr '\0' '@' <"$log" | grep -aq '^# console bytes: A@B@C end'
+        tap $? "$cfg: console_write wrote the bytes after each NUL, and the NULs"
+        tr -d '\r' <"$log" | grep -aqE '^# x{4093}$'
+        tap $? "$cfg: console_write wrote a full buffer of CONSOLE_MAX bytes whole"
+    fi
     if [ "$rc" -ne 1 ]; then
         tr -d '\r' <"$log" | tail -n 15 | sed 's/^/# /'
     fi

@@ -34,7 +34,7 @@ static void check_strings(void)
     tap_check(strncmp("abcx", "abcy", 3) == 0 && strncmp("ab", "abc", 3) < 0, "strncmp stops at n");
 }
 
-/* snprintf as built for user mode (-mgeneral-regs-only, freestanding). */
+/* snprintf as built for user mode (freestanding, SSE allowed). */
 static void check_format(void)
 {
     char buf[64];

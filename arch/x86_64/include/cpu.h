@@ -4,22 +4,67 @@
 
 /*      name            value                    bit  meaning */
 #define CR0_PE          UL_(0x00000001)     /*  0   protected mode */
+#define CR0_MP          UL_(0x00000002)     /*  1   wait/fwait honour TS */
+#define CR0_EM          UL_(0x00000004)     /*  2   x87 emulation: every x87/SSE instruction faults */
+#define CR0_TS          UL_(0x00000008)     /*  3   task switched: x87/SSE faults with #NM */
+#define CR0_ET          UL_(0x00000010)     /*  4   extension type (reads 1 on every x86-64 CPU) */
+#define CR0_NE          UL_(0x00000020)     /*  5   x87 errors as #MF, not the legacy FERR# pin */
 #define CR0_WP          UL_(0x00010000)     /* 16   write protect in ring 0 */
+#define CR0_NW          UL_(0x20000000)     /* 29   not write-through (set by INIT) */
+#define CR0_CD          UL_(0x40000000)     /* 30   cache disable (set by INIT) */
 #define CR0_PG          UL_(0x80000000)     /* 31   paging */
+/* The complete CR0 of every core in long mode (boot.S, trampoline.S): caches on (CD, NW clear),
+   x87 present and native (EM clear, MP, NE), no lazy switching (TS clear), WP, paging. */
+#define CR0_KERNEL      (CR0_PG | CR0_WP | CR0_NE | CR0_ET | CR0_MP | CR0_PE)
+/* CR0 of an AP between real mode and long mode (trampoline.S): only protection on. */
+#define CR0_PROT        (CR0_NE | CR0_ET | CR0_PE)
 #define CR4_PAE         UL_(0x00000020)     /*  5   physical address extension */
 #define CR4_PGE         UL_(0x00000080)     /*  7   global pages */
+#define CR4_OSFXSR      UL_(0x00000200)     /*  9   FXSAVE/FXRSTOR and SSE enabled */
+#define CR4_OSXMMEXCPT  UL_(0x00000400)     /* 10   unmasked SIMD exceptions raise #XM */
+#define CR4_UMIP        UL_(0x00000800)     /* 11   sgdt/sidt/sldt/str/smsw fault in ring 3 */
+#define CR4_FSGSBASE    UL_(0x00010000)     /* 16   rd/wr{fs,gs}base in ring 3 (never set) */
 #define CR4_PCIDE       UL_(0x00020000)     /* 17   process-context identifiers */
+#define CR4_OSXSAVE     UL_(0x00040000)     /* 18   XSAVE/XRSTOR and XCR0 enabled */
 #define CR4_SMEP        UL_(0x00100000)     /* 20   supervisor mode execution prevention */
 #define CR4_SMAP        UL_(0x00200000)     /* 21   supervisor mode access prevention */
+/* CR4 bits every core has (boot.S, trampoline.S); the rest come from CPUID (cpu.c). */
+#define CR4_BOOT        (CR4_PAE | CR4_PGE)
 
 #define MSR_APIC_BASE   0x1B                /* IA32_APIC_BASE */
 #define MSR_EFER        0xC0000080          /* extended feature enable */
 #define EFER_SCE        UL_(0x001)          /*  0   syscall enable */
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */
+#define EFER_LMA        UL_(0x400)          /* 10   long mode active (set by the CPU) */
 #define EFER_NXE        UL_(0x800)          /* 11   no-execute enable */
+#define EFER_FFXSR      UL_(0x4000)         /* 14   AMD fast FXSAVE: skips XMM in ring 0 (never set) */
+/* EFER from the 32-bit boot code until long mode (boot.S, trampoline.S); complete in long mode:
+   EFER_KERNEL. */
+#define EFER_BOOT       (EFER_LME | EFER_NXE)
+#define EFER_KERNEL     (EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE)
+#define MSR_FS_BASE     0xC0000100          /* FS base (0 on every core, cpu.c) */
+#define MSR_GS_BASE     0xC0000101          /* GS base (0) */
+#define MSR_KERNEL_GS_BASE 0xC0000102       /* swapgs partner (0; the kernel never swaps) */
+
+/*      XCR0 bit        value                    state component */
+#define XCR_X87         UL_(0x01)           /*  0   x87 and MMX */
+#define XCR_SSE         UL_(0x02)           /*  1   XMM registers, MXCSR */
+#define XCR_AVX         UL_(0x04)           /*  2   upper halves of YMM registers */
+#define XCR_OPMASK      UL_(0x20)           /*  5   AVX-512 k0..k7 */
+#define XCR_ZMM_HI256   UL_(0x40)           /*  6   upper halves of ZMM0..15 */
+#define XCR_HI16_ZMM    UL_(0x80)           /*  7   ZMM16..31 */
+#define XCR_AVX512      (XCR_OPMASK | XCR_ZMM_HI256 | XCR_HI16_ZMM)
 
 #define CPUID_1_ECX_X2APIC      (1u << 21)  /* leaf 1 ECX: x2APIC */
 #define CPUID_1_ECX_PCID        (1u << 17)  /* leaf 1 ECX: process-context identifiers */
+#define CPUID_1_ECX_XSAVE       (1u << 26)  /* leaf 1 ECX: XSAVE/XRSTOR, XCR0 */
+#define CPUID_1_ECX_AVX         (1u << 28)  /* leaf 1 ECX: AVX */
+#define CPUID_1_EDX_FXSR        (1u << 24)  /* leaf 1 EDX: FXSAVE/FXRSTOR */
+#define CPUID_1_EDX_SSE2        (1u << 26)  /* leaf 1 EDX: SSE2 */
+#define CPUID_7_ECX_UMIP        (1u << 2)   /* leaf 7 ECX: user-mode instruction prevention */
+#define CPUID_7_EBX_AVX512F     (1u << 16)  /* leaf 7 EBX: AVX-512 foundation */
+#define CPUID_D1_EAX_XSAVEOPT   (1u << 0)   /* leaf 0xD sub-leaf 1 EAX: XSAVEOPT */
+#define CPUID_LEAF_XSTATE       0xD         /* EAX/EDX: XCR0 bits supported; EBX: size for XCR0 */
 #define CR3_NOFLUSH             (1ul << 63) /* CR3 write with PCIDE: keep the PCID's entries */
 #define CPUID_7_EBX_SMEP        (1u << 7)   /* leaf 7 EBX: SMEP */
 #define CPUID_7_EBX_SMAP        (1u << 20)  /* leaf 7 EBX: SMAP */
@@ -74,6 +119,20 @@ static inline uint64_t rdtsc(void)
     uint32_t lo, hi;
     __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
     return ((uint64_t)hi << 32) | lo;
+}
+
+/* Extended control register idx (XCR0) of this core (needs CR4.OSXSAVE). */
+static inline uint64_t xgetbv(uint32_t idx)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(idx));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* Set extended control register idx (needs CR4.OSXSAVE). */
+static inline void xsetbv(uint32_t idx, uint64_t v)
+{
+    __asm__ __volatile__("xsetbv" :: "c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
 #define DEFINE_CR(n) \

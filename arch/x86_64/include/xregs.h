@@ -1,0 +1,42 @@
+/*
+ * Control registers of every core and the register state of an EC beyond its trap frame
+ * (arch/x86_64/cpu.c). Every core loads the same complete CR0, CR4, EFER and XCR0
+ * (cpu_config), built from named constants and CPUID. Each EC owns an x87/MMX/SSE/AVX
+ * image (XSAVE format, or FXSAVE's 512 bytes without XSAVE) and its data segment
+ * selectors; the scheduler switches them eagerly whenever a core changes ECs.
+ */
+#pragma once
+#include "types.h"
+
+#define XREGS_ALIGN     64u         /* XSAVE/FXSAVE image alignment (XSAVE needs 64) */
+#define XREGS_MAX       3072u       /* largest image accepted (AVX-512 needs 2696 bytes) */
+
+/* The complete control-register values of every core, from CPUID on the boot core. */
+struct cpu_config {
+    uint64_t cr0, cr4, efer, xcr0;  /* xcr0: 0 without XSAVE */
+    uint32_t xstate_size;           /* bytes of an EC's image */
+    bool xsave, xsaveopt;           /* save with XSAVEOPT, else XSAVE, else FXSAVE */
+};
+extern struct cpu_config cpu_config;
+
+/* The user-visible register state of an EC not in its trap frame. */
+struct xregs {
+    uint16_t ds, es, fs, gs;        /* data segment selectors (bases are always 0) */
+    void *image;                    /* x87/SSE/AVX image, XREGS_ALIGN aligned */
+};
+
+/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from CPUID). */
+void cpu_control_init(void);
+
+/* Bytes an EC allocation needs after struct ec for its image (alignment slack included). */
+size_t xregs_alloc_size(void);
+
+/* Give x the image in mem (xregs_alloc_size bytes) and the reset state: FNINIT (FCW 0x37F),
+   MXCSR 0x1F80, every x87/MMX/XMM/YMM/ZMM register 0, null data selectors. */
+void xregs_init(struct xregs *x, void *mem);
+
+/* Save this core's state into from (NULL: discard it), then load to's. */
+void xregs_switch(struct xregs *from, const struct xregs *to);
+
+/* Read this core's data segment selectors (self-checks). */
+void xregs_read_segs(struct xregs *x);
