@@ -41,6 +41,7 @@ mem_for() {
     case "$1" in
         revoke_large) echo 3G ;;
         revoke_long) echo 8G ;;
+        revoke_busy) echo 2G ;;
         revoke_wide) echo 512M ;;
         *) echo 256M ;;
     esac
