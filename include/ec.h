@@ -16,6 +16,14 @@
 
 struct pd;
 
+/* A page fault the handler resolved by a TLB flush or a restore (fault.c): if the EC faults
+ * again the same way and its PD lost no rights meanwhile, the retry cannot help. */
+struct fault_fix {
+    vaddr_t addr, rip;
+    uint64_t error;
+    uint64_t reductions;            /* the PD's space_mem.reductions at that time */
+};
+
 struct ec {
     struct trap_frame regs;         /* user state while not running */
     struct xregs xregs;             /* x87/SSE/AVX image, data selectors (switched by sched.c) */
@@ -29,6 +37,7 @@ struct ec {
     struct ec *wait_for;            /* the EC this one waits for (NULL if none) */
     mword wait_out;                 /* user address of the waiter's struct ec_info */
     bool queued;                    /* on a run queue */
+    struct fault_fix last_fix;      /* the last user-address fault resolved by a flush or restore */
 };
 
 extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */

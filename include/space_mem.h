@@ -26,6 +26,7 @@ struct space_mem {
     paddr_t loc_pdpt[NUM_CPU];      /* each loc root's kernel-half PDPT (PML4 511) */
     unsigned loc_roots;             /* loc[] roots created so far */
     unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
+    uint64_t reductions;            /* hpt updates that removed or reduced rights (fault.c) */
     uint64_t tlb_full_started;      /* full shootdowns of this space begun (pd_lock held) */
     uint64_t tlb_full_done;         /* number of the last full shootdown that completed */
 };

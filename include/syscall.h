@@ -129,8 +129,12 @@ struct core_counters {
     uint64_t timer_ticks;       /* LAPIC timer interrupts taken (also inside the kernel) */
     uint64_t mdb_remaps;        /* pages the page-fault handler mapped again into hpt from the
                                    mapping database (a large page was dropped for lack of memory) */
+    uint64_t ac_entries;        /* interrupts and exceptions whose handler found RFLAGS.AC set
+                                   on a CPU with SMAP (user access allowed): always 0 */
+    uint64_t kernel_debug_traps;/* #DB taken in kernel mode (a user's TF at the syscall
+                                   instruction): TF cleared, execution resumed */
     uint64_t lock_retries;      /* calls re-issued because pd_lock stayed busy (kernel/pd.c) */
-    uint64_t reserved[3];       /* zero */
+    uint64_t reserved[1];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

@@ -18,6 +18,7 @@
 #include "sched.h"
 #include "selftest.h"
 #include "smp.h"
+#include "smap.h"
 
 void serial_init(void);
 noreturn void kernel_main(uint32_t magic, paddr_t info);
@@ -70,6 +71,7 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
 {
     serial_init();
     printk("\ntessera: booting\n");
+    smap_patch();               /* before the first interrupt entry or user copy, before the APs */
     if (!multiboot_parse(magic, info))
         panic("not started by a multiboot loader (eax=%x)", magic);
     printk("tessera: multiboot%u, command line \"%s\"\n", boot_info.version, boot_info.cmdline);

@@ -309,6 +309,7 @@ static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
 /* Reduce [va, +size) of pd's hpt to perm (0: unmap); never fails (hpt_drop without memory). */
 static void hpt_reduce(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
+    __atomic_add_fetch(&pd->mem.reductions, 1, __ATOMIC_RELEASE);
     int err = hpt_try(pd, va, size, pa, perm);
     if (err == E_NOMEM)
         hpt_drop(pd, va, size, perm);

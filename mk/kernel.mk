@@ -8,7 +8,8 @@
 KERNEL_SRCS += arch/x86_64/boot.S arch/x86_64/trampoline.S arch/x86_64/entry.S \
                arch/x86_64/multiboot.c arch/x86_64/kmem.c arch/x86_64/gdt.c \
                arch/x86_64/trap.c arch/x86_64/serial.c arch/x86_64/lapic.c \
-               arch/x86_64/smp.c arch/x86_64/selfchecks.c arch/x86_64/cpu.c \
+               arch/x86_64/smp.c arch/x86_64/selfchecks.c arch/x86_64/cpu.c arch/x86_64/smap.c \
+               arch/x86_64/entry_checks.c \
                kernel/main.c kernel/panic.c kernel/printk.c kernel/string.c kernel/frame.c \
                kernel/acpi.c kernel/selftest.c kernel/cmdline.c
 

@@ -2,9 +2,26 @@
  * Interrupt and exception entry: 256 stubs of 16 bytes each (isr_stubs + 16 *
  * vector). Each pushes a zero error code if the CPU does not push one, then the
  * vector, and joins isr_common, which saves the registers as struct trap_frame.
+ * Every entry first forbids user access again (clac: a user may have set
+ * RFLAGS.AC with popf, and an interrupt gate does not clear it).
+ *
+ * #DB, NMI and #MC arrive on IST stacks of their own (gdt.c), as #DF does: they
+ * can hit the syscall entry before it has switched to the kernel stack, where
+ * rsp is still the user's. They join isr_ist: from kernel mode the handler runs
+ * on the IST stack; from user mode the frame moves to the top of the core's
+ * kernel stack (unused while the core runs user code), so the EC's user state
+ * is USER_FRAME as for every other entry from user mode.
+ * Nesting: each IST stack is reused from its top at each delivery, so a second
+ * delivery of the same vector while its handler runs on that stack would
+ * overwrite the first frame. The NMI handler never returns (it halts: NMIs come
+ * only from a panicking core) and executes no iretq, so NMIs stay blocked;
+ * the kernel-mode #DB handler runs with TF clear and no breakpoint armed, so no
+ * #DB can nest (a #DB that a mov ss shadow defers to the first instruction of
+ * another handler lands on the #DB stack, not on that handler's); #MC is fatal.
  */
 #include "cpu.h"
 #include "layout.h"
+#include "smap.h"
 
 #define STUB_SIZE 16
 #define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
@@ -55,11 +72,38 @@ isr_stubs:
     pushq   $0
     .endif
     pushq   $vec
+    .if (vec == 1) || (vec == 2) || (vec == 18)
+    jmp     isr_ist                     /* #DB, NMI, #MC: on their IST stacks */
+    .else
     jmp     isr_common
+    .endif
     .set vec, vec + 1
     .endr
 
+/*
+ * IST entry (rsp = vector, error, CPU frame on the IST stack): from user mode,
+ * move those 7 words to the top of the kernel stack and continue there.
+ */
+#define IST_WORDS 7                     /* vector, error, rip, cs, rflags, rsp, ss */
+#define IST_CS 24                       /* offset of the saved cs */
+isr_ist:
+    smap_clac
+    testb   $3, IST_CS(%rsp)
+    jz      isr_common
+    push    %rcx
+    push    %rsi
+    push    %rdi
+    cld
+    lea     24(%rsp), %rsi              /* above the three saved registers */
+    mov     $(CPU_STACK_TOP - IST_WORDS * 8), %rdi
+    mov     $IST_WORDS, %ecx
+    rep movsq
+    pop     %rdi
+    pop     %rsi
+    pop     %rcx
+    mov     $(CPU_STACK_TOP - IST_WORDS * 8), %rsp
 isr_common:
+    smap_clac
     cld
     push_regs
     mov     %rsp, %rdi
@@ -79,7 +123,9 @@ trap_exit:
     iretq
 
 /*
- * syscall: rcx = user rip, r11 = user rflags; SFMASK cleared IF, DF, AC, TF.
+ * syscall: rcx = user rip, r11 = user rflags; SFMASK cleared IF, DF, AC, TF, NT
+ * (user.c). A single-step #DB that a user's TF raises at the first instruction
+ * arrives on its IST stack, so the user rsp is never used as a stack here.
  * Build a struct trap_frame at the top of this core's stack exactly as an
  * interrupt from user mode would, so a switch to another EC can leave through
  * trap_exit (iretq); a call that returns to its caller leaves through sysret.
@@ -141,13 +187,13 @@ resume_frame:
     .global uaccess_copy, uaccess_insn, uaccess_fixup
 uaccess_copy:
     mov     %rdx, %rcx
-    stac
+    smap_stac
 uaccess_insn:
     rep movsb
-    clac
+    smap_clac
     xor     %eax, %eax
     ret
 uaccess_fixup:
-    clac
+    smap_clac
     mov     $E_RANGE, %eax
     ret

@@ -7,7 +7,9 @@
  *   user address (< USER_ADDR) -> loc[cpu].sync_from(hpt); else a stale TLB entry
  *                                 (hpt allows the access: flush it and retry); else a
  *                                 page hpt dropped but the mdb holds (map it again);
- *                                 else the copy-user fixup (kernel) or the program's fault
+ *                                 else (or when the same fault follows such a flush or
+ *                                 restore with no rights lost meanwhile) the copy-user
+ *                                 fixup (kernel) or the program's fault
  *   anything else in the kernel -> panic with a dump (trap.c)
  * Any other exception from user mode stops the faulting EC with a fault record.
  */
@@ -53,14 +55,37 @@ static bool user_restore(struct pd *pd, vaddr_t addr, unsigned need, bool uacces
     return ok;
 }
 
-/* User address fault in the current PD: true if resolved (sync, stale TLB entry, restore). */
-static bool user_fault(struct pd *pd, vaddr_t addr, uint64_t err, bool uaccess)
+/*
+ * Whether ec's fault f at addr repeats the one the handler last resolved by a flush or a
+ * restore (same address, error code and rip) while pd lost no rights: that retry did not
+ * help, so this one will not either (e.g. a user-mode iretq whose frame the CPU reads with
+ * supervisor accesses, which SMAP refuses however often the TLB is flushed). Records f.
+ */
+static bool fault_repeats(struct ec *ec, struct pd *pd, const struct trap_frame *f, vaddr_t addr)
 {
-    unsigned need = pf_access(err) | MEM_R;
+    struct fault_fix now = {
+        .addr = addr, .rip = f->rip, .error = f->error,
+        .reductions = __atomic_load_n(&pd->mem.reductions, __ATOMIC_ACQUIRE),
+    };
+    struct fault_fix *last = &ec->last_fix;
+    bool same = last->addr == now.addr && last->rip == now.rip && last->error == now.error &&
+                last->reductions == now.reductions;
+    *last = now;
+    return same;
+}
+
+/* User address fault f at addr in the current PD: true if resolved (sync, stale TLB entry,
+ * restore); false for a fault that the last flush or restore of this EC did not cure. */
+static bool user_fault(struct pd *pd, const struct trap_frame *f, vaddr_t addr, bool uaccess)
+{
+    struct ec *ec = this_cpu()->ec;
+    unsigned need = pf_access(f->error) | MEM_R;
     if (!pd)
         return false;
     if (space_mem_sync(&pd->mem, addr))
-        return true;
+        return true;                    /* progress: loc gained a top-level entry */
+    if (ec && fault_repeats(ec, pd, f, addr))
+        return false;
     /* Already synced: the master may allow more than a stale TLB entry said. */
     if (space_mem_allows(&pd->mem, addr, need)) {
         this_cpu()->counters.invlpgs++;
@@ -110,7 +135,7 @@ bool fault_handle(struct trap_frame *f)
            other kernel access must not be retried as stale entries: they would loop). */
         bool uaccess = !from_user && f->rip == (vaddr_t)uaccess_insn;
         if (addr < USER_ADDR && (from_user || uaccess) && !(f->error & PF_RSVD) &&
-            user_fault(c->pd, addr, f->error, uaccess))
+            user_fault(c->pd, f, addr, uaccess))
             return true;
         if (uaccess) {
             f->rip = (vaddr_t)uaccess_fixup;     /* copy_*_user returns E_RANGE */

@@ -35,13 +35,25 @@ static void tss_desc(uint64_t *d, vaddr_t base, uint32_t limit)
     d[1] = base >> 32;
 }
 
-/* Fill the IDT: every vector to its stub, the double fault on its own stack. */
+/* TSS IST slot of vector v (0: the current stack, or rsp0 from user mode). */
+static uint8_t ist_of(unsigned v)
+{
+    switch (v) {
+    case VEC_DF:  return IST_DF;
+    case VEC_NMI: return IST_NMI;
+    case VEC_DB:  return IST_DB;
+    case VEC_MC:  return IST_MC;
+    default:      return 0;
+    }
+}
+
+/* Fill the IDT: every vector to its stub; #DF, NMI, #DB and #MC on their own stacks. */
 static void idt_fill(struct idt_gate *idt)
 {
     for (unsigned v = 0; v < 256; v++) {
         vaddr_t a = (vaddr_t)isr_stubs + v * STUB_SIZE;
         idt[v] = (struct idt_gate){
-            .off_lo = a & 0xFFFF, .sel = SEL_KCODE, .ist = v == VEC_DF ? IST_DF : 0,
+            .off_lo = a & 0xFFFF, .sel = SEL_KCODE, .ist = ist_of(v),
             .type = GATE_INTR, .off_mid = (a >> 16) & 0xFFFF, .off_hi = a >> 32,
         };
     }
@@ -62,7 +74,8 @@ void cpu_tables_init(void)
     /* The TSS is addressed through CPU_LOCAL: each core sees its own. */
     memset(&c->tss, 0, sizeof(c->tss));
     c->tss.rsp[0] = CPU_STACK_TOP;
-    c->tss.ist[IST_DF - 1] = c->ist_df;
+    for (unsigned i = 0; i < IST_STACKS; i++)
+        c->tss.ist[i] = c->ist[i];
     /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
      * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
     c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;

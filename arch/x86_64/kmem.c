@@ -106,7 +106,7 @@ static void build_master(void)
     table(master_pd)[PD_GLOBAL] = kmem_alloc_zeroed() | ATTR_TABLE;
 }
 
-/* Allocate core c's data page, stack, IDT, double-fault stack and private tables. */
+/* Allocate core c's data page, stack, IDT, IST stacks and private tables. */
 static void build_core(unsigned c, paddr_t lapic)
 {
     paddr_t data = kmem_alloc_zeroed(), pt = kmem_alloc_zeroed();
@@ -130,7 +130,8 @@ static void build_core(unsigned c, paddr_t lapic)
     cl->id = c;
     cl->pd_phys = core_pd[c];
     cl->idt = (vaddr_t)phys_to_virt(kmem_alloc_zeroed());
-    cl->ist_df = (vaddr_t)phys_to_virt(kmem_alloc_zeroed()) + PAGE_SIZE;
+    for (unsigned i = 0; i < IST_STACKS; i++)
+        cl->ist[i] = (vaddr_t)phys_to_virt(kmem_alloc_zeroed()) + PAGE_SIZE;
     cl->root = kmem_root_init(c, kmem_alloc_zeroed(), kmem_alloc_zeroed());
 }
 

@@ -5,6 +5,7 @@
 #include "panic.h"
 #include "printk.h"
 #include "sched.h"
+#include "smap.h"
 #include "tlb.h"
 
 bool fault_handle(struct trap_frame *f);
@@ -42,11 +43,34 @@ static void run_call(struct cpu_local *c)
     }
 }
 
+/*
+ * #DB in kernel mode. The kernel sets no breakpoint and never runs with TF, so
+ * the cause is a user's TF at an instruction that entered the kernel: some CPUs
+ * (Bochs) deliver the single step of syscall at the first instruction of
+ * syscall_entry, on the IST stack (rsp is the user's there), and a mov ss
+ * before int n defers it into that handler. Resume with TF clear (syscall
+ * already cleared it: SFMASK; a gate clears it too) and DR6 reset; the user's
+ * TF stays in its saved flags, so the EC gets its own #DB in user mode.
+ */
+static void kernel_debug_trap(struct cpu_local *c, struct trap_frame *f)
+{
+    c->counters.kernel_debug_traps++;
+    f->rflags &= ~RFL_TF;
+    clear_dr6();
+}
+
 /* C side of every interrupt and exception. */
 void trap_dispatch(struct trap_frame *f)
 {
     struct cpu_local *c = this_cpu();
 
+    /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
+    if (smap_on && (read_rflags() & RFL_AC))
+        c->counters.ac_entries++;
+    if (f->vector == VEC_DB && !(f->cs & 3)) {
+        kernel_debug_trap(c, f);
+        return;
+    }
     switch (f->vector) {
     case VEC_NMI:
         /* NMIs come only from a panicking core: stop here. */

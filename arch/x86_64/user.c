@@ -5,15 +5,7 @@
 /*      MSR             number         meaning */
 #define MSR_STAR        0xC0000081  /* segment bases of syscall/sysret */
 #define MSR_LSTAR       0xC0000082  /* 64-bit syscall entry point */
-#define MSR_SFMASK      0xC0000084  /* RFLAGS bits cleared on syscall */
 #define MSR_PAT         0x277       /* page attribute table */
-
-/*      RFLAGS bit      value          meaning */
-#define RFL_TF          (1UL << 8)  /* trap */
-#define RFL_IF          (1UL << 9)  /* interrupts */
-#define RFL_DF          (1UL << 10) /* direction */
-#define RFL_NT          (1UL << 14) /* nested task */
-#define RFL_AC          (1UL << 18) /* alignment check / SMAP override */
 
 #define STAR_KERNEL_SHIFT 32        /* syscall: CS = this, SS = this + 8 */
 #define STAR_USER_SHIFT   48        /* sysret: SS = this + 8, CS = this + 16 (RPL 3) */
@@ -27,6 +19,6 @@ void cpu_user_init(void)
     wrmsr(MSR_STAR, ((uint64_t)STAR_USER_BASE << STAR_USER_SHIFT) |
                     ((uint64_t)SEL_KCODE << STAR_KERNEL_SHIFT));
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
-    wrmsr(MSR_SFMASK, RFL_TF | RFL_IF | RFL_DF | RFL_NT | RFL_AC);
+    wrmsr(MSR_SFMASK, SYSCALL_RFLAGS_MASK);
     wrmsr(MSR_PAT, PTAB_HPT_PAT_MSR);
 }

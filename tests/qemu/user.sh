@@ -8,6 +8,7 @@
 #                     tlb_* and revoke_* programs: 2 4 8)
 #   USER_BUILD=dir    kernel and programs from another build directory (USER_LOGS=dir: its logs)
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
+#   USER_CPU=model    QEMU CPU model (default max; e.g. qemu64 or Nehalem: no SMAP, no SMEP)
 #   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
 #                     build/test-clang-user and run every program once on 2 cores)
 set -u
@@ -16,6 +17,7 @@ KERNEL=$BUILD_DIR/kernel.elf
 LOGS=${USER_LOGS:-build/test-logs/user}
 TIMEOUT=${QEMU_TIMEOUT:-120}
 SMPS=${USER_SMP:-"1 2 4"}
+CPU=${USER_CPU:-max}
 mkdir -p "$LOGS"
 
 tap() {   # tap <ok?> <name>
@@ -51,7 +53,7 @@ mem_for() {
 run() {
     local prog=$1 n=$2 cfg="$1/smp$2"
     local log="$LOGS/$prog-smp$n.log"
-    timeout "$TIMEOUT" qemu-system-x86_64 -cpu max -nographic -no-reboot -monitor none \
+    timeout "$TIMEOUT" qemu-system-x86_64 -cpu "$CPU" -nographic -no-reboot -monitor none \
         -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m "$(mem_for "$prog")" \
         -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest >/dev/null 2>&1
     local rc=$?

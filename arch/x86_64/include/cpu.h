@@ -31,8 +31,22 @@
 /* CR4 bits every core has (boot.S, trampoline.S); the rest come from CPUID (cpu.c). */
 #define CR4_BOOT        (CR4_PAE | CR4_PGE)
 
+/*      RFLAGS bit      value                    bit  meaning */
+#define RFL_TF          UL_(0x00000100)     /*  8   trap (single step) */
+#define RFL_IF          UL_(0x00000200)     /*  9   interrupts */
+#define RFL_DF          UL_(0x00000400)     /* 10   direction */
+#define RFL_NT          UL_(0x00004000)     /* 14   nested task */
+#define RFL_AC          UL_(0x00040000)     /* 18   alignment check / SMAP override */
+
+/* RFLAGS bits syscall clears (MSR_SFMASK): no single step (#DB) or user access (SMAP) in the
+ * kernel, no interrupts before the stack switch, string instructions upwards, no nested task. */
+#define SYSCALL_RFLAGS_MASK (RFL_TF | RFL_IF | RFL_DF | RFL_NT | RFL_AC)
+
+#define DR6_RESET       UL_(0xFFFF0FF0)     /* DR6 with no debug condition recorded */
+
 #define MSR_APIC_BASE   0x1B                /* IA32_APIC_BASE */
 #define MSR_EFER        0xC0000080          /* extended feature enable */
+#define MSR_SFMASK      0xC0000084          /* RFLAGS bits cleared on syscall */
 #define EFER_SCE        UL_(0x001)          /*  0   syscall enable */
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */
 #define EFER_LMA        UL_(0x400)          /* 10   long mode active (set by the CPU) */
@@ -143,6 +157,17 @@ DEFINE_CR(2)
 DEFINE_CR(3)
 DEFINE_CR(4)
 #undef DEFINE_CR
+
+/* The current RFLAGS. */
+static inline mword read_rflags(void)
+{
+    mword flags;
+    __asm__ __volatile__("pushfq; popq %0" : "=r"(flags) :: "memory");
+    return flags;
+}
+
+/* Forget the debug conditions DR6 recorded. */
+static inline void clear_dr6(void) { __asm__ __volatile__("mov %0, %%dr6" :: "r"(DR6_RESET)); }
 
 /* Disable interrupts; returns the previous RFLAGS for irq_restore. */
 static inline mword irq_save(void)

@@ -13,6 +13,7 @@
 #include "compiler.h"
 #include "cpu.h"
 #include "syscall.h"
+#include "trap.h"
 
 struct pd;
 struct ec;
@@ -47,7 +48,7 @@ struct cpu_local {
     cpu_call_fn volatile call_fn;   /* smp_call: function to run, cleared when done */
     void *volatile call_arg;
     vaddr_t idt;                    /* this core's IDT (a pool page) */
-    vaddr_t ist_df;                 /* top of the double-fault stack (a pool page) */
+    vaddr_t ist[IST_STACKS];        /* top of the stack of TSS IST slot i + 1 (a pool page each) */
     uint64_t gdt[GDT_ENTRIES] aligned(8);
     struct pd *volatile pd;         /* PD whose root CR3 holds (lecture: Pd::current) */
     struct ec *ec;                  /* EC running on this core; NULL while idle */

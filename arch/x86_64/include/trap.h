@@ -5,8 +5,10 @@
 #include "layout.h"
 
 /*      name            vector     use */
-#define VEC_NMI         2       /* panic: stop this core */
-#define VEC_DF          8       /* double fault (IST 1) */
+#define VEC_DB          1       /* debug: single step, breakpoints (IST_DB) */
+#define VEC_NMI         2       /* panic: stop this core (IST_NMI) */
+#define VEC_DF          8       /* double fault (IST_DF) */
+#define VEC_MC          18      /* machine check (IST_MC) */
 #define VEC_PF          14      /* page fault */
 #define VEC_EXC_LAST    31      /* vectors 0..31 are exceptions */
 #define VEC_PIC_BASE    0x30    /* legacy PIC, remapped and masked: 0x30..0x3F ignored */
@@ -18,7 +20,12 @@
 #define VEC_SYSCALL     0x100   /* not a vector: frame built by the syscall entry */
 #define VEC_SPURIOUS    0xFF    /* LAPIC spurious vector: no EOI */
 
-#define IST_DF          1       /* TSS IST slot for the double fault */
+/* TSS IST slots (1..7): vectors that may arrive before the kernel stack is usable. */
+#define IST_DF          1       /* double fault */
+#define IST_NMI         2       /* NMI */
+#define IST_DB          3       /* debug exception (a user's TF at syscall: the user rsp) */
+#define IST_MC          4       /* machine check */
+#define IST_STACKS      4       /* slots used: 1..IST_STACKS, one pool page each per core */
 
 /* Registers as pushed by entry.S (lowest address first). */
 struct trap_frame {
