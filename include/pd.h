@@ -32,10 +32,19 @@ extern struct spinlock pd_lock;     /* mapping database, object creation, slot w
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */
 
 /*
- * Take pd_lock. Interrupts are off in the kernel and the holder may wait for a
- * shootdown acknowledgement from this core, so the wait polls for shootdowns.
+ * Take pd_lock. The holder may wait for a shootdown acknowledgement from this
+ * core, so the wait polls for shootdowns, and it takes interrupts.
  */
 void pd_lock_take(void);
+
+struct trap_frame;
+
+/*
+ * Take pd_lock for the system call with user state f; if it stays busy for a
+ * bounded time, re-issue the call later (rip back to the syscall instruction,
+ * yield to this core's other ECs) and do not return.
+ */
+void pd_lock_take_call(struct trap_frame *f);
 
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void);

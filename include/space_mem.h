@@ -27,6 +27,8 @@ struct space_mem {
     unsigned loc_roots;             /* loc[] roots created so far */
     unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
     uint64_t reductions;            /* hpt updates that removed or reduced rights (fault.c) */
+    uint64_t tlb_full_started;      /* full shootdowns of this space begun (pd_lock held) */
+    uint64_t tlb_full_done;         /* number of the last full shootdown that completed */
 };
 
 struct pd;

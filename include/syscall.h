@@ -145,7 +145,8 @@ struct core_counters {
     uint64_t heap_live;         /* global: kernel objects allocated and not freed (kmalloc) */
     uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
     uint64_t pool_free;         /* global: free frames of the kernel pool when read */
-    uint64_t reserved[3];       /* zero */
+    uint64_t lock_retries;      /* calls re-issued because pd_lock stayed busy (kernel/pd.c) */
+    uint64_t reserved[2];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

@@ -5,6 +5,7 @@
 #include "kmem.h"
 #include "kstring.h"
 #include "ptab.h"
+#include "quarantine.h"
 #include "spinlock.h"
 
 static struct spinlock pool_lock = SPINLOCK_INIT;
@@ -18,6 +19,8 @@ static paddr_t frames(size_t n)
     mword fl = irq_save();
     spin_lock(&pool_lock);
     int err = frame_alloc(&kernel_pool, n, 0, &pa);
+    if (!err)
+        quarantine_on_alloc(pa, n);
     spin_unlock(&pool_lock);
     irq_restore(fl);
     if (err)
@@ -37,6 +40,7 @@ void kframe_free(paddr_t pa)
 {
     mword fl = irq_save();
     spin_lock(&pool_lock);
+    quarantine_on_free(pa, 1);
     frame_free(&kernel_pool, pa, 1);
     spin_unlock(&pool_lock);
     irq_restore(fl);
@@ -54,6 +58,7 @@ void kframes_free(void *p, size_t n)
 {
     mword fl = irq_save();
     spin_lock(&pool_lock);
+    quarantine_on_free(virt_to_phys(p), n);
     frame_free(&kernel_pool, virt_to_phys(p), n);
     spin_unlock(&pool_lock);
     irq_restore(fl);
@@ -64,13 +69,17 @@ static void *heap_page(void *ctx)
 {
     (void)ctx;
     paddr_t pa;
-    return frame_alloc(&kernel_pool, 1, 0, &pa) ? NULL : phys_to_virt(pa);
+    if (frame_alloc(&kernel_pool, 1, 0, &pa))
+        return NULL;
+    quarantine_on_alloc(pa, 1);
+    return phys_to_virt(pa);
 }
 
 /* kmalloc's page sink (called with pool_lock held). */
 static void heap_page_free(void *ctx, void *page)
 {
     (void)ctx;
+    quarantine_on_free(virt_to_phys(page), 1);
     frame_free(&kernel_pool, virt_to_phys(page), 1);
 }
 

@@ -6,18 +6,60 @@
 #include "kmalloc.h"
 #include "kmem.h"
 #include "kstring.h"
+#include "lapic.h"
+#include "sched.h"
 #include "tlb.h"
+#include "trap.h"
+
+#define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
 struct spinlock pd_lock = SPINLOCK_INIT;
 struct mdb kernel_mdb;
 
-/* Take pd_lock, answering shootdown requests while waiting (interrupts are off). */
+/*
+ * Spin for pd_lock with interrupts on (kernel-mode handlers only count, flush
+ * and acknowledge: they never switch ECs or take pd_lock), polling for
+ * shootdowns too; give up after us microseconds unless us is 0. True if taken.
+ * Returns with interrupts off.
+ */
+static bool lock_spin(uint64_t us)
+{
+    uint64_t t0 = us ? time_us() : 0;
+    mword fl = irq_save();
+    bool taken;
+    while (!(taken = spin_trylock(&pd_lock))) {
+        tlb_poll();
+        cpu_sti();
+        cpu_pause();
+        cpu_cli();
+        if (us && time_us() - t0 >= us)
+            break;
+    }
+    irq_restore(fl);
+    return taken;
+}
+
+/* Take pd_lock, taking interrupts and answering shootdown requests while waiting. */
 void pd_lock_take(void)
 {
-    while (!spin_trylock(&pd_lock)) {
-        tlb_poll();
-        cpu_pause();
-    }
+    lock_spin(0);
+}
+
+/*
+ * Take pd_lock for a system call whose user state is f (at USER_FRAME). If it
+ * stays busy for PD_LOCK_SPIN_US, the call is re-issued later instead: rip goes
+ * back to the syscall instruction, the EC yields to the other ECs of this core,
+ * and its next run enters the call anew (nothing has changed yet). Does not
+ * return then.
+ */
+void pd_lock_take_call(struct trap_frame *f)
+{
+    if (lock_spin(PD_LOCK_SPIN_US))
+        return;
+    this_cpu()->counters.lock_retries++;
+    f->rip -= SYSCALL_INSN_LEN;
+    sched_save(f);
+    sched_yield();
 }
 
 /* Initialise the mapping database (boot, once). */

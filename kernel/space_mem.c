@@ -15,6 +15,7 @@
 #include "paging.h"
 #include "tlb.h"
 #include "pcid.h"
+#include "quarantine.h"
 #include "spinlock.h"
 
 #define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
@@ -184,35 +185,78 @@ static unsigned rights_of(unsigned perm)
            ((perm & PTAB_XU) ? MEM_X : 0);
 }
 
-/* What the current mdb operation changed and still has to shoot down (pd_lock held). */
+/*
+ * What the current mdb operation changed and still has to shoot down (pd_lock held).
+ * Invariant: every frame on df was detached from the master table of a PD in pd[],
+ * so flushing the list (all its shootdowns, then freeing df) covers every frame.
+ * A PD is entered before its update (when the list is full, it is flushed first),
+ * and df is flushed before an update for which it may lack room.
+ */
 static struct {
-    struct ptab_dfree df;           /* detached tables, freed after the shootdown */
+    struct ptab_dfree df;           /* detached tables, freed after the shootdowns */
     struct pd *pd[PENDING_PDS];     /* PDs that lost translations */
     vaddr_t lo[PENDING_PDS], hi[PENDING_PDS];   /* bounds of pd[i]'s changed range */
     bool full[PENDING_PDS];         /* pd[i] lost a table: flush everything */
     unsigned n;
 } pending;
 
-/* Note that pd lost translations in [va, +size) (flush before the operation returns). */
-static void pending_add(struct pd *pd, vaddr_t va, uint64_t size, bool detached)
+/* Index of pd in the pending list; a new entry (empty range, *added) after flushing a full list. */
+static unsigned pending_enter(struct pd *pd, bool *added)
 {
     unsigned i = 0;
     while (i < pending.n && pending.pd[i] != pd)
         i++;
+    *added = i == pending.n;
+    if (!*added)
+        return i;
     if (i == PENDING_PDS) {
-        space_mem_flush_pending();          /* no slot left: shoot down what we have */
+        space_mem_flush_pending();          /* no slot left: shoot down (and free) what we have */
         i = 0;
     }
-    if (i == pending.n) {
-        pending.n++;
-        pending.pd[i] = pd;
-        pending.lo[i] = va;
-        pending.hi[i] = va + size;
-        pending.full[i] = false;
+    pending.n = i + 1;
+    pending.pd[i] = pd;
+    pending.lo[i] = ~(vaddr_t)0;
+    pending.hi[i] = 0;
+    pending.full[i] = false;
+    return i;
+}
+
+/* Quarantine (test build) the frames an update of pd put on df after the state (n0, chain0). */
+static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
+{
+    for (unsigned k = n0; k < pending.df.n; k++)
+        quarantine_detached(&pd->mem, pending.df.slot[k]);
+    for (paddr_t f = pending.df.chain; f && f != chain0;) {
+        quarantine_detached(&pd->mem, f);
+        pte_t link = *(const pte_t *)phys_to_virt(f);
+        f = link ? (~link & PTE_ADDR) : 0;  /* ptab.c: dfree_push links inverted frame fields */
     }
-    pending.lo[i] = MIN(pending.lo[i], va);
-    pending.hi[i] = MAX(pending.hi[i], va + size);
-    pending.full[i] |= detached;
+}
+
+/*
+ * Apply one update to pd's hpt with its flush noted in the pending list (also for the part
+ * done before a failure); *res what it did. E_NOMEM etc. from ptab_update.
+ */
+static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm,
+                          struct ptab_result *res)
+{
+    struct ptab_attr a = { perm, PTAB_WB };
+    bool added;
+    if (pending.df.n == PTAB_DFREE_SLOTS)
+        space_mem_flush_pending();          /* room for detached tables */
+    unsigned i = pending_enter(pd, &added);
+    unsigned n0 = pending.df.n;
+    paddr_t chain0 = pending.df.chain;
+    int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
+    pending_quarantine(pd, n0, chain0);
+    if (res->flush || res->detached) {
+        pending.lo[i] = MIN(pending.lo[i], va);
+        pending.hi[i] = MAX(pending.hi[i], va + size);
+        pending.full[i] |= res->detached;
+    } else if (added) {
+        pending.n--;                        /* nothing to shoot down: the entry is the last one */
+    }
+    return err;
 }
 
 /* Apply one update to pd's hpt and note its flush (also of the part done before a failure);
@@ -220,13 +264,8 @@ static void pending_add(struct pd *pd, vaddr_t va, uint64_t size, bool detached)
 static int hpt_try(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
     struct ptab_result res;
-    struct ptab_attr a = { perm, PTAB_WB };
-    if (pending.df.n == PTAB_DFREE_SLOTS)
-        space_mem_flush_pending();          /* room for detached tables */
-    int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, &res);
-    if (res.flush || res.detached)
-        pending_add(pd, va, size, res.detached);
-    else if (!err)
+    int err = pending_update(pd, va, size, pa, perm, &res);
+    if (!err && !res.flush && !res.detached)
         this_cpu()->counters.flushes_avoided++;     /* into a hole or an upgrade */
     return err;
 }
@@ -338,6 +377,8 @@ void space_mem_flush_pending(void)
     }
     this_cpu()->counters.tables_freed += pending.df.count;
     ptab_dfree_release(&pending.df, &kptab_env);
+    for (unsigned i = 0; i < pending.n; i++)
+        quarantine_check_roots(&pending.pd[i]->mem);
     pending.n = 0;
 }
 
@@ -345,11 +386,7 @@ void space_mem_flush_pending(void)
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
-    struct ptab_attr a = { perm_of(rights), PTAB_WB };
-    int err = ptab_update(&m->hpt, va, size, pa, a, &pending.df, &res);
-    if (!err && (res.flush || res.detached))
-        pending_add(container_of(m, struct pd, mem), va, size, res.detached);
-    return err;
+    return pending_update(container_of(m, struct pd, mem), va, size, pa, perm_of(rights), &res);
 }
 
 /*

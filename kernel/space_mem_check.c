@@ -152,3 +152,53 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
 }
+
+#define MANY_PDS 40                     /* more than twice the pending list (PENDING_PDS) */
+static struct pd *many_pd[MANY_PDS];
+static paddr_t many_table[MANY_PDS];
+static unsigned many_early;             /* shootdowns that found their PD's table free already */
+
+/* tlb_shootdown_hook: the table detached from this PD must still be allocated. */
+static void watch_many(struct pd *pd)
+{
+    for (unsigned i = 0; i < MANY_PDS; i++)
+        if (many_pd[i] == pd && frame_is_free(&kernel_pool, many_table[i]))
+            many_early++;
+}
+
+SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_its_shootdown)
+{
+    size_t before;
+    struct pd *first = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    bool ok = first && page;
+    for (unsigned i = 0; i < MANY_PDS; i++) {
+        many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
+        ok = ok && many_pd[i] && space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) == E_OK;
+        many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
+    }
+    space_mem_flush_pending();
+    many_early = 0;
+    uint64_t t0 = this_cpu()->counters.tables_freed;
+    tlb_shootdown_hook = watch_many;
+    for (unsigned i = 0; ok && i < MANY_PDS; i++)
+        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);   /* its only entry: PT detached */
+    space_mem_flush_pending();
+    tlb_shootdown_hook = NULL;
+    uint64_t freed = this_cpu()->counters.tables_freed - t0;
+    for (unsigned i = 0; i < MANY_PDS; i++)
+        if (many_pd[i])
+            pd_destroy_empty(many_pd[i]);
+    if (page)
+        kframe_free(page);
+    if (!ok)
+        return SELFTEST_FAIL("out of memory");
+    if (many_early)
+        return SELFTEST_FAIL("%u of %u PDs' detached tables were free before their shootdown", many_early,
+                             MANY_PDS);
+    if (freed < MANY_PDS)
+        return SELFTEST_FAIL("%lu tables freed, want %u", (unsigned long)freed, MANY_PDS);
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}

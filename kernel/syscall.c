@@ -357,7 +357,7 @@ void syscall_dispatch(struct trap_frame *f)
         return;
 #endif
     }
-    pd_lock_take();
+    pd_lock_take_call(f);               /* or re-issued later, if busy for long */
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;

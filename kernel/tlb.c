@@ -4,10 +4,19 @@
  * before the first wait, the own core flushes while the others work, the wait
  * runs with interrupts enabled, and it is bounded by a log line, not a panic.
  *
- * Acknowledgement protocol: a core's tlb_acks only grows, and every increment
- * happens after that core checked (and cleared) its mark in its current PD's
- * htlb and flushed. The sender marks first and reads the counter second, so a
- * change of the counter proves a check that came after the mark.
+ * Acknowledgement protocol (checked in tests/spin/tlb.pml): per core, senders
+ * add 1 to tlb_reqs and the core stores into tlb_acks the value of tlb_reqs it
+ * read BEFORE checking its mark. The sender (1) marks the core in pd's htlb,
+ * (2) reads Pd::remote (which PD the core runs; a core that does not run pd
+ * flushes in make_current, which re-checks the mark after publishing its PD),
+ * (3) takes its request number R = ++tlb_reqs, sends the IPI and (4) waits for
+ * tlb_acks >= R. A core answering with a value >= R read tlb_reqs after the
+ * increment, hence after the mark, and only then checked (and cleared) the
+ * mark of its current PD and flushed, or found that its current PD is not pd
+ * (so it cannot use pd's translations before make_current flushes them), or
+ * found the mark cleared by its own make_current, which flushed. An answer
+ * from a check that began before the mark carries a smaller number and is not
+ * taken for one. Polls run with interrupts off, so tlb_acks only grows.
  *
  * A core that does not answer: the sender logs it every 100 ms and keeps
  * waiting. Returning early would let the caller reuse frames (and free tables)
@@ -15,7 +24,8 @@
  * core hangs is the lesser evil. Interrupts are on while waiting, so the waiting
  * core keeps taking its timer and answers shootdown IPIs itself (they only flush
  * and acknowledge, take no lock), and two cores can never wait for each other:
- * shootdowns are issued under pd_lock, whose waiters poll (pd_lock_take).
+ * shootdowns are issued under pd_lock, whose waiters poll (pd_lock_take) or go
+ * back to user mode with interrupts on.
  */
 #include "tlb.h"
 #include "pd.h"
@@ -72,12 +82,12 @@ static void mark_cores(struct pd *pd)
             cpuset_set(&pd->mem.htlb, c);
 }
 
-/* Wait until core c's ack counter moved past ack; logs (and keeps waiting) when slow. */
-static void wait_ack(unsigned c, uint64_t ack)
+/* Wait until core c answered request req (tlb_acks >= req); logs (and keeps waiting) when slow. */
+static void wait_ack(unsigned c, uint64_t req)
 {
     struct cpu_local *r = cpu_remote(c);
     uint64_t t0 = time_us(), logged = 0;
-    while (__atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) == ack) {
+    while (__atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) < req) {
         uint64_t waited = time_us() - t0;
         if (waited / TLB_ACK_LOG_US > logged) {
             logged = waited / TLB_ACK_LOG_US;
@@ -96,9 +106,10 @@ static void wait_ack(unsigned c, uint64_t ack)
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
 {
     struct cpu_local *me = this_cpu();
-    uint64_t ack[NUM_CPU] = { 0 };              /* set for the cores in sent */
+    uint64_t req[NUM_CPU] = { 0 };      /* request number sent to each core of sent */
     struct cpuset sent;
     cpuset_init(&sent);
+    uint64_t full = r->full ? ++pd->mem.tlb_full_started : 0;   /* quarantine.c: what it covers */
 
     /* 1. Collect the cores that may cache pd (htlb); the entry writes come first. */
     mark_cores(pd);
@@ -113,7 +124,7 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
             me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
             continue;
         }
-        ack[c] = __atomic_load_n(&rc->tlb_acks, __ATOMIC_ACQUIRE);  /* after the mark */
+        req[c] = __atomic_add_fetch(&rc->tlb_reqs, 1, __ATOMIC_SEQ_CST);    /* after the mark */
         cpuset_set(&sent, c);
         me->counters.ipis_sent++;
         lapic_send_ipi(rc->apic_id, VEC_IPI_TLB);
@@ -127,14 +138,16 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
         flush_local(r);
 
     /* 4. Wait for every target with interrupts on: a nested request only flushes and acks. */
-    if (cpuset_count(&sent) == 0)
-        return;
-    mword fl = irq_save();
-    cpu_sti();
-    for (unsigned c = 0; c < smp_cpus.count; c++)
-        if (cpuset_chk(&sent, c))
-            wait_ack(c, ack[c]);
-    irq_restore(fl);
+    if (cpuset_count(&sent) != 0) {
+        mword fl = irq_save();
+        cpu_sti();
+        for (unsigned c = 0; c < smp_cpus.count; c++)
+            if (cpuset_chk(&sent, c))
+                wait_ack(c, req[c]);
+        irq_restore(fl);
+    }
+    if (full)
+        pd->mem.tlb_full_done = full;
 }
 
 /* Shoot down every translation of pd (full flush on every affected core). */
@@ -145,17 +158,22 @@ void tlb_flush_pd(struct pd *pd)
 }
 
 /*
- * Do a shootdown requested of this core now: flush if the current PD is marked
- * stale here, and acknowledge. Idempotent, so the IPI that is still pending when
- * a spinning core polled only acknowledges once more.
+ * Do the shootdowns requested of this core so far: read the request counter,
+ * then flush if the current PD is marked stale here, then answer with the
+ * counter read first (see the protocol above). Idempotent; runs with
+ * interrupts off so that a nested poll cannot store a smaller answer.
  */
 void tlb_poll(void)
 {
     struct cpu_local *c = this_cpu();
+    mword fl = irq_save();
+    uint64_t req = __atomic_load_n(&c->tlb_reqs, __ATOMIC_SEQ_CST);    /* before the check */
     struct pd *cur = c->pd;
     if (cur && cpuset_tst_clr(&cur->mem.htlb, c->id))
         flush_all();
-    __atomic_add_fetch(&c->tlb_acks, 1, __ATOMIC_RELEASE);
+    if (req > c->tlb_acks)
+        __atomic_store_n(&c->tlb_acks, req, __ATOMIC_RELEASE);          /* after the flush */
+    irq_restore(fl);
 }
 
 /* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */

@@ -17,6 +17,10 @@ KERNEL_CFLAGS := -std=gnu17 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mn
                  -mgeneral-regs-only -fno-stack-protector -nostdlib -fno-omit-frame-pointer \
                  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -O2 -g \
                  -DNUM_CPU=$(NUM_CPU) -Iinclude -Iarch/x86_64/include -MMD -MP
+# PTAB_QUARANTINE=1: the page-table use-after-free detector (include/quarantine.h), a test build.
+ifeq ($(PTAB_QUARANTINE),1)
+KERNEL_CFLAGS += -DPTAB_QUARANTINE
+endif
 KERNEL_LD      ?= ld
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T arch/x86_64/kernel.ld
 
@@ -25,7 +29,7 @@ KERNEL_OBJS = $(patsubst %,$(KOBJ)/%.o,$(basename $(KERNEL_SRCS)))
 KERNEL_STAMP := $(KOBJ)/config.stamp
 
 # Record the compiler and options; touch the stamp only when they change.
-$(shell mkdir -p $(KOBJ) && echo '$(CC) $(NUM_CPU) $(KCOV)' | cmp -s - $(KERNEL_STAMP) || echo '$(CC) $(NUM_CPU) $(KCOV)' > $(KERNEL_STAMP))
+$(shell mkdir -p $(KOBJ) && echo '$(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE)' | cmp -s - $(KERNEL_STAMP) || echo '$(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE)' > $(KERNEL_STAMP))
 
 all: $(BUILD)/kernel.elf
 

@@ -6,7 +6,7 @@
 # Run from the repository root after `make`; serial logs in build/test-logs/user/.
 #   USER_TESTS="a b"  run only these programs      USER_SMP="2 4"  core counts (default 1 2 4;
 #                     tlb_* and revoke_* programs: 2 4 8)
-#   USER_BUILD=dir    kernel and programs from another build directory
+#   USER_BUILD=dir    kernel and programs from another build directory (USER_LOGS=dir: its logs)
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
 #   USER_CPU=model    QEMU CPU model (default max; e.g. qemu64 or Nehalem: no SMAP, no SMEP)
 #   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
@@ -15,7 +15,7 @@ set -u
 . tests/qemu/lib.bash
 BUILD_DIR=${USER_BUILD:-build}
 KERNEL=$BUILD_DIR/kernel.elf
-LOGS=build/test-logs/user
+LOGS=${USER_LOGS:-build/test-logs/user}
 TIMEOUT=${QEMU_TIMEOUT:-120}
 SMPS=${USER_SMP:-"1 2 4"}
 CPU=${USER_CPU:-max}

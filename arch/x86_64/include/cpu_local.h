@@ -52,7 +52,8 @@ struct cpu_local {
     uint64_t gdt[GDT_ENTRIES] aligned(8);
     struct pd *volatile pd;         /* PD whose root CR3 holds (lecture: Pd::current) */
     struct ec *ec;                  /* EC running on this core; NULL while idle */
-    volatile uint64_t tlb_acks;     /* shootdown IPIs handled (the sender waits for a change) */
+    volatile uint64_t tlb_reqs;     /* shootdown requests sent to this core (senders add 1) */
+    volatile uint64_t tlb_acks;     /* highest request answered by a check made after it */
     struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };

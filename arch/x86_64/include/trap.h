@@ -35,6 +35,8 @@ struct trap_frame {
     uint64_t rip, cs, rflags, rsp, ss;      /* pushed by the CPU */
 };
 
+#define SYSCALL_INSN_LEN 2              /* bytes of the syscall instruction (0f 05) */
+
 /* The user state of the running EC: the frame at the top of the core's kernel stack. */
 #define USER_FRAME      ((struct trap_frame *)(CPU_STACK_TOP - sizeof(struct trap_frame)))
 
