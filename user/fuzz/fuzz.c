@@ -88,6 +88,7 @@ struct fz {
 static struct {
     uint64_t seed, time_s, calls_max, epoch_ms;
     bool huge_revoke, kcov;
+    bool leak_strict;       /* fuzz.leak_strict=0: a leak is printed as an open finding, not failed */
     unsigned ncpu;
 } cfg;
 
@@ -1052,8 +1053,12 @@ static void leak_check(struct fz *r)
     if (mark_valid && !creates_allowed && creates_ok == creates_at_mark) {
         leak_checks++;
         if (mark_frames(&m) != mark_frames(&mark_prev) || (!warm_up && m.live > mark_prev.live)) {
-            finding(r, "kernel memory not back at its baseline after revoking everything (frames, objects)",
-                    mark_frames(&mark_prev) - mark_frames(&m), m.live - mark_prev.live);
+            if (cfg.leak_strict)
+                finding(r, "kernel memory not back at its baseline after revoking everything (frames, objects)",
+                        mark_frames(&mark_prev) - mark_frames(&m), m.live - mark_prev.live);
+            else
+                printf("fuzz: OPEN FINDING (issue 8 note, not failed: fuzz.leak_strict=0): %ld frames not back\n",
+                       (long)(mark_frames(&mark_prev) - mark_frames(&m)));
             printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, live %lu -> %lu\n",
                    (unsigned long)mark_prev.pool_free, (unsigned long)m.pool_free,
                    (unsigned long)mark_prev.heap_pages, (unsigned long)m.heap_pages,
@@ -1140,6 +1145,7 @@ int main(mword arg)
     cfg.calls_max = cmd_num("fuzz.calls", 0);
     cfg.epoch_ms = cmd_num("fuzz.epoch", 2000);
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 1) != 0;
+    cfg.leak_strict = cmd_num("fuzz.leak_strict", 1) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
     struct kcov_info ki;
