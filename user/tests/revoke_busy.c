@@ -29,22 +29,14 @@
 static volatile uint64_t spins, max_gap, last_seen, calls, lock_errors, stop;
 static volatile bool spinning, calling;
 
-/* Time stamp counter (user mode may read it). */
-static uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
 /* Spinner: count, and record the largest gap between two consecutive reads of the TSC and the last. */
 static void child_spinner(mword arg)
 {
     (void)arg;
-    uint64_t last = rdtsc();
+    uint64_t last = utest_rdtsc();
     spinning = true;
     while (!stop) {
-        uint64_t now = rdtsc();
+        uint64_t now = utest_rdtsc();
         if (now - last > max_gap)
             max_gap = now - last;
         last = last_seen = now;
@@ -99,12 +91,12 @@ static void test_waiting_for_the_lock_keeps_the_core_running(void)
     tap_check(w == 0 || given == FANOUT, "%u children hold 1 GiB each (%u; %s)", FANOUT, given,
               w ? "in the window" : "no room: an empty range instead");
     while (!spinning || !calling)
-        sys_yield();
+        sys_yield_pause();
     struct core_counters a0 = counters(0), a1 = counters(1);
-    uint64_t s0 = spins, k0 = calls, c0 = rdtsc();
+    uint64_t s0 = spins, k0 = calls, c0 = utest_rdtsc();
     max_gap = 0;
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, base, pages, MEM_RWX, 0), E_OK);
-    uint64_t c1 = rdtsc(), gap = MAX(max_gap, c1 - last_seen), s1 = spins, k1 = calls;
+    uint64_t c1 = utest_rdtsc(), gap = MAX(max_gap, c1 - last_seen), s1 = spins, k1 = calls;
     struct core_counters b0 = counters(0), b1 = counters(1);
     stop = 1;
     CHECK_ST(ec_wait(ec_spin, &ei), E_OK);

@@ -43,6 +43,7 @@ static void child_reader(mword arg)
         if (v != PATTERN)
             r->bad++;
         r->reads++;
+        cpu_pause();
     }
 }
 
@@ -80,7 +81,7 @@ static void test_one_revoke_covers_every_child(unsigned ncpu)
         }
         for (unsigned i = 0; i < NPD; i++)
             while (readers[i].reads == 0)
-                sys_yield();                                /* every reader has read */
+                sys_yield_pause();                          /* every reader has read */
         errors += sys_revoke(SEL_ROOT_PD, SPACE_MEM, page, 1, MEM_RWX, 0) != E_OK;
         seq = round;                                        /* revoke has returned */
         for (unsigned i = 0; i < NPD; i++) {
