@@ -118,34 +118,20 @@ static void child_tf_movss_int3(mword unused_arg)
     sys_exit(0x58);
 }
 
-/* TF, then sysenter (not set up: #GP on Intel, #UD on AMD in long mode). */
-static void child_tf_sysenter(mword unused_arg)
-{
-    (void)unused_arg;
-    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; sysenter" :: "i"(RFLAGS_TF) : "memory", "cc");
-    sys_exit(0x59);
-}
+/* Child child_tf_<name>: set TF, run insn (an instruction that leaves through the kernel), then
+   exit with code if it returns. */
+#define CHILD_TF(name, insn, code)                                                              \
+    static void child_tf_##name(mword unused_arg)                                               \
+    {                                                                                           \
+        (void)unused_arg;                                                                       \
+        __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; " insn :: "i"(RFLAGS_TF) : "memory", "cc"); \
+        sys_exit(code);                                                                         \
+    }
 
-static void child_tf_int80(mword unused_arg)
-{
-    (void)unused_arg;
-    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; int $0x80" :: "i"(RFLAGS_TF) : "memory", "cc");
-    sys_exit(0x53);
-}
-
-static void child_tf_int3(mword unused_arg)
-{
-    (void)unused_arg;
-    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; int3" :: "i"(RFLAGS_TF) : "memory", "cc");
-    sys_exit(0x54);
-}
-
-static void child_tf_ud2(mword unused_arg)
-{
-    (void)unused_arg;
-    __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; ud2" :: "i"(RFLAGS_TF) : "memory", "cc");
-    sys_exit(0x55);
-}
+CHILD_TF(sysenter, "sysenter", 0x59)    /* not set up: #GP on Intel, #UD on AMD in long mode */
+CHILD_TF(int80, "int $0x80", 0x53)
+CHILD_TF(int3, "int3", 0x54)
+CHILD_TF(ud2, "ud2", 0x55)
 
 static void child_icebp(mword unused_arg)
 {
