@@ -26,7 +26,7 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
 /* Whether CR4.PCIDE is on (tlb_pcid_init found PCID); false under QEMU TCG. */
 extern bool tlb_pcid;
 
-/* This core: turn on PCIDs if the CPU has them (CR3 must hold PCID 0). */
+/* This core: use PCIDs if its CR4 has PCIDE. */
 void tlb_pcid_init(void);
 
 /* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */

@@ -42,14 +42,11 @@
 void (*tlb_shootdown_hook)(struct pd *pd);
 bool tlb_pcid;
 
-/* This core: turn on PCIDs if the CPU has them (CR3 must hold PCID 0). */
+/* This core: use PCIDs if its CR4 has PCIDE (cpu_config sets it where CPUID has PCID). */
 void tlb_pcid_init(void)
 {
-    uint32_t r[4];
-    cpuid(1, 0, r);
-    if (!(r[2] & CPUID_1_ECX_PCID))
+    if (!(read_cr4() & CR4_PCIDE))
         return;
-    write_cr4(read_cr4() | CR4_PCIDE);
     if (!tlb_pcid)
         printk("tessera: PCID on (CR4.PCIDE), one PCID per PD\n");
     tlb_pcid = true;        /* every core of one machine answers the same */
