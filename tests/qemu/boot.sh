@@ -83,4 +83,15 @@ grep -aq "EXCEPTION 14 (#PF page fault)" "$log"; tap $? "fault: the page fault i
 grep -aq "CR2=ffffffffbfffc000" "$log"; tap $? "fault: CR2 holds the stack guard page address"
 grep -aqE "RIP=ffffffff8[0-9a-f]{7} " "$log"; tap $? "fault: RIP and registers are printed"
 grep -aq "^PANIC: kernel exception 14" "$log"; tap $? "fault: the kernel panics"
+
+# An overflow of an IST stack (the NMI's): its guard page makes it a double fault, reported on
+# the #DF stack, instead of pushes running on into neighbouring frames.
+log="$LOGS/fault-ist.log"
+qemu "$log" -smp 2 -m 256M -kernel "$KERNEL" -append fault-test-ist
+rc=$?
+tap $([ "$rc" -eq 3 ]; echo $?) "fault-ist: QEMU exits with the failure status (got $rc)"
+grep -aq "EXCEPTION 8 (#DF double fault)" "$log"; tap $? "fault-ist: the overflow is a double fault"
+grep -aq "CR2=ffffffffbfff6ff8 .*RSP=ffffffffbfff7000 " "$log"
+tap $? "fault-ist: it faulted on the guard page right below the NMI stack (CR2, RSP)"
+grep -aq "^PANIC: kernel exception 8" "$log"; tap $? "fault-ist: the kernel panics"
 exit 0

@@ -48,7 +48,7 @@ struct cpu_local {
     cpu_call_fn volatile call_fn;   /* smp_call: function to run, cleared when done */
     void *volatile call_arg;
     vaddr_t idt;                    /* this core's IDT (a pool page) */
-    vaddr_t ist[IST_STACKS];        /* top of the stack of TSS IST slot i + 1 (a pool page each) */
+    vaddr_t ist[IST_STACKS];        /* top of the stack of TSS IST slot i + 1: CPU_IST_TOP(i + 1) */
     uint64_t gdt[GDT_ENTRIES] aligned(8);
     struct pd *volatile pd;         /* PD whose root CR3 holds (lecture: Pd::current) */
     struct ec *ec;                  /* EC running on this core; NULL while idle */
