@@ -1,2 +1,2 @@
-# Code shared by kernel and user space (lib/): the printf formatter.
-KERNEL_SRCS += lib/format.c
+# Code shared by kernel and user space (lib/): the printf formatter, command-line words.
+KERNEL_SRCS += lib/format.c lib/words.c
