@@ -60,20 +60,23 @@ int main(mword arg)
     CHECK_ST(child_pd(&a), E_OK);
     CHECK_ST(child_pd(&b), E_OK);
     for (unsigned c = 0; c < n; c++) {
-        struct ec_info ea, eb;
+        struct ec_info ia, ib;
         mword ec_b;
         bool ran = child_ec(b, c, child_b, c, &ec_b) == E_OK;
         while (ran && !b_ready[c])
             sys_yield_pause();
-        ran = ran && child_run(a, c, child_a, c, &ea) == E_OK && exited_with(&ea, 0) &&
-              ec_wait(ec_b, &eb) == E_OK && exited_with(&eb, 0);
+        ran = ran && child_run(a, c, child_a, c, &ia) == E_OK && exited_with(&ia, 0) &&
+              ec_wait(ec_b, &ib) == E_OK && exited_with(&ib, 0);
         tap_check(ran, "core %u: the ECs of PD B and PD A ran and exited", c);
-        tap_check(seen_a[c].fdp == (uint32_t)(mword)&marker,
-                  "core %u: A's FNSTENV shows its own operand (FDP %x, marker %lx)", c, seen_a[c].fdp,
-                  (unsigned long)(mword)&marker);
-        tap_check(seen_b[c].fip != seen_a[c].fip && seen_b[c].fdp != seen_a[c].fdp,
+        struct x87_env *ea = &seen_a[c], *eb = &seen_b[c];
+        bool shown = ea->fip != 0 || ea->fdp != 0;         /* Bochs reports FIP, FDP 0 */
+        tap_check(ea->fdp == 0 || ea->fdp == (uint32_t)(mword)&marker,
+                  "core %u: A's FNSTENV shows its own operand or none (FIP %x, FDP %x, marker %lx)%s", c,
+                  ea->fip, ea->fdp, (unsigned long)(mword)&marker,
+                  shown ? "" : " # SKIP this CPU reports neither pointer");
+        tap_check((ea->fip == 0 || eb->fip != ea->fip) && (ea->fdp == 0 || eb->fdp != ea->fdp),
                   "core %u: B does not see A's last x87 instruction or operand (B %x %x, A %x %x)", c,
-                  seen_b[c].fip, seen_b[c].fdp, seen_a[c].fip, seen_a[c].fdp);
+                  eb->fip, eb->fdp, ea->fip, ea->fdp);
     }
     return utest_done("x87_pointers");
 }
