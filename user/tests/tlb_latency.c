@@ -13,7 +13,7 @@
  */
 #include "utest.h"
 
-#define ROUNDS      300u
+#define ROUNDS      100u
 #define MAX_TICKS   40u             /* longest revoke allowed, in timer periods (2 s at 20 Hz) */
 #define TARGET_VA   0x10000000UL    /* child: the page delegated and revoked */
 #define BAD_SEL     0x7ffffu        /* never a capability: the call fails after taking pd_lock */
