@@ -9,7 +9,11 @@
  * them. Its duration bounds the worst shootdown latency: a core that waits
  * somewhere with interrupts off without answering shootdown requests makes it
  * long. The longest revoke, in core 0's timer ticks, must stay within
- * MAX_TICKS. Run as the root task; TAP output.
+ * MAX_TICKS. Then the targets idle: an EC of the child on each other core
+ * reads the page and exits, so the core waits in hlt with the child's root
+ * loaded; a revoke must IPI each such core, which answers from hlt (its
+ * counters show the IPI and a flush), and a new reader there faults.
+ * Run as the root task; TAP output.
  */
 #include "utest.h"
 
@@ -92,6 +96,47 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
            (unsigned long)(total / ROUNDS), (unsigned long)worst, (unsigned long)per_tick);
 }
 
+/* Reader on core arg: one read of the page (it must be mapped), then exit with what it read. */
+static void read_once(mword cpu)
+{
+    (void)cpu;
+    sys_exit(*(volatile uint32_t *)TARGET_VA);
+}
+
+static void test_idle_cores_answer_a_shootdown(unsigned n)
+{
+    mword pd, ec, page = mem_alloc(1);
+    unsigned errors = 0, ipis = 0, flushes = 0, faulted = 0;
+    struct core_counters before[INFO_MAX_CPUS], after;
+    CHECK_ST(child_pd(&pd), E_OK);
+    tap_check(page != 0, "a page for the idle cores' readers");
+    if (page == 0)
+        return;
+    *(volatile uint32_t *)page = 0x1d1e;
+    errors += sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, page, TARGET_VA, 1, MEM_R) != E_OK;
+    for (unsigned c = 1; c < n; c++) {
+        struct ec_info ei;
+        errors += child_run(pd, c, read_once, c, &ei) != E_OK || !exited_with(&ei, 0x1d1e);
+    }
+    for (unsigned c = 1; c < n; c++)
+        errors += sys_counters(c, &before[c]) != E_OK;
+    errors += sys_revoke(SEL_ROOT_PD, SPACE_MEM, page, 1, MEM_RWX, 0) != E_OK;
+    for (unsigned c = 1; c < n; c++) {
+        struct ec_info ei;
+        errors += sys_counters(c, &after) != E_OK;
+        ipis += after.ipis_received > before[c].ipis_received;
+        flushes += after.full_flushes > before[c].full_flushes;
+        errors += child_ec(pd, c, read_once, c, &ec) != E_OK || ec_wait(ec, &ei) != E_OK;
+        faulted += faulted_on(&ei, TARGET_VA, FAULT_R);
+    }
+    tap_check(errors == 0, "every delegate, reader, counter read and revoke succeeded (%u errors)", errors);
+    tap_check(ipis == n - 1 && flushes == n - 1,
+              "each of the %u idle cores took the shootdown IPI (%u) and flushed (%u) from hlt", n - 1, ipis,
+              flushes);
+    tap_check(faulted == n - 1, "a new reader on each idle core faults on the revoked page (%u of %u)",
+              faulted, n - 1);
+}
+
 int main(mword arg)
 {
     if (!utest_init(arg))
@@ -99,7 +144,9 @@ int main(mword arg)
     unsigned n = info_page()->num_cpus;
     if (n < 2)
         tap_check(true, "hammering cores need 2 cores # SKIP only %u", n);
-    else
+    else {
         test_revoke_is_not_delayed_by_the_others_calls(n);
+        test_idle_cores_answer_a_shootdown(n);
+    }
     return utest_done("tlb_latency");
 }
