@@ -5,7 +5,8 @@
  *
  * Core 0 is the sender: under pd_lock it maps a page of PD P (generation r),
  * lets the others run, then revokes it: the entry goes, its table is detached,
- * tlb_shootdown marks every core in P's htlb, reads which PD each core runs
+ * tlb_shootdown marks every core in P's htlb, skips a core whose mark is clear
+ * again (it took the mark and flushes), reads which PD each other core runs
  * (Pd::remote), sends request number ++reqs[c] and an IPI to those that run P,
  * waits until acks[c] >= its request, returns, and frees the table. Cores
  * 1..NCORES-1 run P or another PD Q in user mode (filling their TLB from the
@@ -90,15 +91,18 @@ inline flush_current(c)
     fi
 }
 
-/* tlb_poll: the request number is read before the mark is checked, answered after the flush. */
+/* tlb_poll: the request number is read before the mark is checked, answered after the flush;
+   the mark is taken (test-and-clear) one step before the flush (CR3 reload). */
 inline poll(c)
 {
 #ifdef OLD_ORDER
-    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; flush_current(c) :: else -> skip fi };
+    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; fl = 1 :: else -> fl = 0 fi };
+    if :: fl -> flush_current(c) :: else -> skip fi;
     acks[c] = acks[c] + 1
 #else
     req = reqs[c];
-    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; flush_current(c) :: else -> skip fi };
+    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; fl = 1 :: else -> fl = 0 fi };
+    if :: fl -> flush_current(c) :: else -> skip fi;
     if :: req > acks[c] -> acks[c] = req :: else -> skip fi
 #endif
 }
@@ -149,7 +153,7 @@ again:
 proctype Core(byte c)
 {
     byte steps, spins, req;
-    bit stale;
+    bit stale, fl;
 end_user:
     do
     :: ipi[c] -> ipi[c] = 0; poll(c)        /* interrupts are on in user mode */
@@ -182,14 +186,18 @@ proctype Sender()
         do
         :: c < NCORES ->
             if
-            :: cur[c] == P ->
+            :: !mark[c] -> skip             /* taken since the mark: that core flushes */
+            :: else ->
+                if
+                :: cur[c] == P ->
 #ifdef OLD_ORDER
-                want[c] = acks[c];
+                    want[c] = acks[c];
 #else
-                reqs[c] = reqs[c] + 1; want[c] = reqs[c];
+                    reqs[c] = reqs[c] + 1; want[c] = reqs[c];
 #endif
-                ipi[c] = 1; sent = sent | (1 << c)
-            :: else -> skip
+                    ipi[c] = 1; sent = sent | (1 << c)
+                :: else -> skip
+                fi
             fi;
             c++
         :: else -> break

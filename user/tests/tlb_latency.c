@@ -64,8 +64,9 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
         while (calls[c] == 0)
             sys_yield_pause();
     uint64_t per_tick = utest_tsc_per_tick(0, 2), worst = 0, total = 0;
-    struct core_counters before, after;
-    (void)sys_counters(0, &before);
+    struct core_counters before[INFO_MAX_CPUS], after;
+    for (unsigned c = 0; c < n; c++)
+        errors += sys_counters(c, &before[c]) != E_OK;
     revoking = 1;
     for (unsigned r = 0; r < ROUNDS; r++) {
         errors += sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, page, TARGET_VA, 1, MEM_R) != E_OK;
@@ -76,7 +77,12 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
         worst = d > worst ? d : worst;
     }
     revoking = 0;
-    (void)sys_counters(0, &after);
+    uint64_t flushed = ~0ull;               /* fewest flushes of one other core */
+    for (unsigned c = 1; c < n; c++) {
+        errors += sys_counters(c, &after) != E_OK;
+        flushed = MIN(flushed, after.full_flushes - before[c].full_flushes);
+    }
+    errors += sys_counters(0, &after) != E_OK;
     stop = 1;
     uint64_t hammered = 0;
     for (unsigned c = 1; c < n; c++) {
@@ -85,8 +91,11 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
         hammered += calls[c];
     }
     tap_check(errors == 0, "every delegate, revoke and hammering EC succeeded (%u errors)", errors);
-    tap_check(after.ipis_sent > before.ipis_sent, "the revokes sent shootdown IPIs (%lu)",
-              (unsigned long)(after.ipis_sent - before.ipis_sent));
+    /* A core that takes its mark while the root is still sending (it polls in a lock wait)
+       needs no IPI: the IPIs sent may be fewer than rounds x cores, the flushes may not. */
+    tap_check(flushed >= ROUNDS, "every other core flushed at least once per revoke (fewest %lu of %u; "
+              "%lu IPIs sent)", (unsigned long)flushed, ROUNDS,
+              (unsigned long)(after.ipis_sent - before[0].ipis_sent));
     uint64_t centi = per_tick ? worst * 100 / per_tick : 0;
     tap_check(per_tick != 0 && worst <= MAX_TICKS * per_tick,
               "the longest of %u revokes took %lu.%02lu ticks (at most %u) while %u cores made %lu calls",
