@@ -7,10 +7,18 @@
 #   make fuzz       bounded libFuzzer runs of the pure kernel logic
 #   make iso        GRUB rescue ISO (build/tessera.iso)
 #   make CC=clang   build the kernel with clang instead of gcc
+#   make NUM_CPU=n  kernel for at most n cores (default: layout.h); PTAB_QUARANTINE=1, KCOV=1:
+#                   test builds (mk/kernel.mk); BUILD=dir: another build directory
 #
-# Components add themselves through make fragments so that they do not edit
-# each other's rules: mk/*.mk (kernel, user, qemu), tests/host/*.mk (host
-# unit tests), bench/*.mk (benchmarks), tests/qemu/*.sh (QEMU test suites).
+# The build, one fragment per part:
+#   mk/kernel.mk       the kernel: every source of arch/x86_64/, kernel/, lib/; its one flag set
+#   mk/user.mk         user library, root task, test programs, the system-call fuzzer
+#   mk/qemu.mk         run, debug, gdb, iso
+#   mk/host.rules      how a host test is built (evaluated after the fragments that name them)
+#   tests/host/*.mk    host unit tests (HOST_TESTS += name; name_SRCS := ...)
+#   tests/fuzz/*.mk    libFuzzer runs of the pure logic (FUZZ_TARGETS, make fuzz)
+#   bench/*.mk         benchmarks (BENCH_TARGETS, make bench)
+#   tests/qemu/*.sh    QEMU test suites (make test runs each)
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -19,7 +27,6 @@ HOSTCC   ?= gcc
 BUILD    := build
 SMP      ?= 4
 MEM      ?= 512M
-NUM_CPU  ?= 64
 
 .PHONY: all run test bench fuzz iso clean setup host-tests
 .DEFAULT_GOAL := all
