@@ -2,7 +2,7 @@
 #
 #   make            kernel (build/kernel.elf) and root task
 #   make run        boot in QEMU (SMP=4 MEM=512M by default)
-#   make test       host unit tests + QEMU tests; last line "N passed, N failed"
+#   make test       tree checks, host unit tests, QEMU tests; last line "N passed, N failed"
 #   make bench      benchmarks; results under bench/results/
 #   make fuzz       bounded libFuzzer runs of the pure kernel logic
 #   make iso        GRUB rescue ISO (build/tessera.iso)
@@ -33,6 +33,7 @@ MEM      ?= 512M
 
 HOST_TESTS    :=   # names of host test binaries (build/host/<name>)
 QEMU_TESTS    :=   # QEMU suite scripts
+TREE_CHECKS   := scripts/layers.py   # static checks of the tree (TAP suites)
 BENCH_TARGETS :=   # phony targets that run one benchmark each
 FUZZ_TARGETS  :=   # phony targets that run one bounded fuzzer each
 # seconds each fuzzer runs in make fuzz
@@ -54,7 +55,7 @@ host-tests: $(addprefix $(BUILD)/host/,$(HOST_TESTS))
 
 test: setup
 	@$(MAKE) --no-print-directory all host-tests
-	@bash scripts/run-tests.sh $(addprefix $(BUILD)/host/,$(HOST_TESTS)) $(QEMU_TESTS)
+	@bash scripts/run-tests.sh $(TREE_CHECKS) $(addprefix $(BUILD)/host/,$(HOST_TESTS)) $(QEMU_TESTS)
 
 bench: setup $(BENCH_TARGETS)
 

@@ -22,7 +22,8 @@ USER_LDFLAGS := -nostdlib -static -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 
 # crt0 is linked as an object, not taken from the archive: nothing refers to _start.
 USER_CRT0      := $(BUILD)/user/lib/crt0.S.o
 USER_LIB_SRCS  := $(wildcard user/lib/*.c)
-USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) $(BUILD)/user/shared/format.c.o
+USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) \
+                  $(patsubst lib/%.c,$(BUILD)/user/shared/%.c.o,$(wildcard lib/*.c))
 USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
 USER_HDRS      := $(wildcard include/*.h user/include/*.h)
@@ -42,7 +43,7 @@ $(BUILD)/user/%.c.o: user/%.c $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
 
-# Sources shared with the kernel (lib/): the formatter.
+# Sources shared with the kernel: every file of lib/.
 $(BUILD)/user/shared/%.c.o: lib/%.c $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
