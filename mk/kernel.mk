@@ -51,7 +51,8 @@ KERNEL_SRCS := $(filter-out kernel/kcov.c,$(KERNEL_SRCS))
 endif
 
 KOBJ := $(BUILD)/kernel
-KERNEL_OBJS := $(patsubst %,$(KOBJ)/%.o,$(basename $(KERNEL_SRCS)))
+# Recursive and sorted: a source added by another fragment (KERNEL_SRCS += ...) links once.
+KERNEL_OBJS = $(patsubst %,$(KOBJ)/%.o,$(basename $(sort $(KERNEL_SRCS))))
 KERNEL_STAMP := $(KOBJ)/config.stamp
 
 ifeq ($(KCOV),1)
@@ -82,7 +83,8 @@ $(KOBJ)/%.o: %.S $(KERNEL_STAMP)
 $(KOBJ)/kernel.ld: arch/x86_64/kernel.ld arch/x86_64/include/layout.h $(KERNEL_STAMP)
 	$(CC) -E -P -x assembler-with-cpp -Iarch/x86_64/include -o $@ $<
 
-$(KOBJ)/kernel64.elf: $(KERNEL_OBJS) $(KOBJ)/kernel.ld
+.SECONDEXPANSION:
+$(KOBJ)/kernel64.elf: $$(KERNEL_OBJS) $(KOBJ)/kernel.ld
 	$(KERNEL_LD) $(KERNEL_LDFLAGS) $(KCOV_LDFLAGS) -o $@ $(KERNEL_OBJS)
 
 # 32-bit copy for the loaders: virtual = physical addresses (GRUB's multiboot2
