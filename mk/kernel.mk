@@ -80,7 +80,8 @@ $(KOBJ)/%.o: %.S $(KERNEL_STAMP)
 	$(CC) $(KERNEL_CFLAGS) $(KCOV_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The linker script takes KERNEL_BASE and KERNEL_LOAD from layout.h through the preprocessor.
-$(KOBJ)/kernel.ld: arch/x86_64/kernel.ld arch/x86_64/include/layout.h $(KERNEL_STAMP)
+$(KOBJ)/kernel.ld: arch/x86_64/kernel.ld arch/x86_64/include/layout.h arch/x86_64/include/asm_const.h \
+                 $(KERNEL_STAMP)
 	$(CC) -E -P -x assembler-with-cpp -Iarch/x86_64/include -o $@ $<
 
 .SECONDEXPANSION:
