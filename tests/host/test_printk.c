@@ -31,11 +31,6 @@ void console_irq_restore(unsigned long state)
     irq_depth = (int)state;
 }
 
-/* spin_lock's waiters answer shootdowns; the host has none (and no second core waits here). */
-void tlb_poll(void)
-{
-}
-
 static char buf[128];
 
 static void integers_print_in_decimal_and_hex_with_width_and_zero_padding(void **state)
