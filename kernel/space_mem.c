@@ -117,14 +117,20 @@ void make_current(struct pd *pd)
 {
     struct cpu_local *c = this_cpu();
     bool stale = cpuset_tst_clr(&pd->mem.htlb, c->id);
-    if (!stale && c->pd == pd)
+    struct pd *prev = c->pd;
+    if (!stale && prev == pd)
         return;
     /* Publish current, then look at the mark again: a shootdown that marked us after
        the first look but read current before this store sent no IPI (Dekker pair
-       with the fence in tlb_shootdown). Without PCID every load flushes anyway. */
+       with the fence in tlb_shootdown). Without PCID every load flushes anyway.
+       Until the new root is in CR3 the previous PD's stays visible as pd_leaving, so a
+       shootdown of it waits for this core instead of freeing tables its walker may use. */
+    if (prev != pd)
+        __atomic_store_n(&c->pd_leaving, prev, __ATOMIC_SEQ_CST);
     __atomic_store_n(&c->pd, pd, __ATOMIC_SEQ_CST);
     stale |= cpuset_tst_clr(&pd->mem.htlb, c->id);
     load_root(&pd->mem, c, stale);
+    __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_RELEASE);
 }
 
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */

@@ -113,7 +113,10 @@ static void build_core(unsigned c, paddr_t lapic)
 
     core_data[c] = data;
 
-    /* Private PT: guard (unmapped), stack, LAPIC (uncached), data page. */
+    /* Private PT: IST stacks and the stack, each above an unmapped guard; LAPIC (uncached),
+       data page. */
+    for (unsigned s = 1; s <= IST_STACKS; s++)
+        table(pt)[pt_index(CPU_IST_TOP(s) - PAGE_SIZE, 0)] = kmem_alloc_zeroed() | ATTR_DATA;
     table(pt)[pt_index(CPU_STACK, 0)] = kmem_alloc_zeroed() | ATTR_DATA;
     table(pt)[pt_index(CPU_LAPIC, 0)] = lapic | ATTR_MMIO;
     table(pt)[pt_index(CPU_LOCAL, 0)] = data | ATTR_DATA;
@@ -129,7 +132,7 @@ static void build_core(unsigned c, paddr_t lapic)
     cl->pd_phys = core_pd[c];
     cl->idt = (vaddr_t)phys_to_virt(kmem_alloc_zeroed());
     for (unsigned i = 0; i < IST_STACKS; i++)
-        cl->ist[i] = (vaddr_t)phys_to_virt(kmem_alloc_zeroed()) + PAGE_SIZE;
+        cl->ist[i] = CPU_IST_TOP(i + 1);
     cl->root = kmem_root_init(c, kmem_alloc_zeroed(), kmem_alloc_zeroed());
 }
 

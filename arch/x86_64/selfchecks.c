@@ -1,7 +1,8 @@
 /*
  * Self-checks of this issue (run with the command-line word "selftest"):
  * W^X and no user-accessible kernel page, per-core roots and core-local
- * mappings, core ids, IPIs between all pairs of cores, the LAPIC timer.
+ * mappings, core ids, IPIs between all pairs of cores, the LAPIC timer, and
+ * that a core spinning for a lock with interrupts off answers shootdowns.
  */
 #include "cpu.h"
 #include "cpu_local.h"
@@ -12,11 +13,14 @@
 #include "paging.h"
 #include "selftest.h"
 #include "smp.h"
+#include "spinlock.h"
+#include "tlb.h"
 #include "trap.h"
 #include "xregs.h"
 
 #define SCRATCH_MAGIC   0x7E55E4A000000000UL
 #define WAIT_US         3000000
+#define ACK_WAIT_US     100000          /* a waiting core answers a shootdown request within this */
 #define LEAF_ATTR_MASK  (PTE_P | PTE_W | PTE_U | PTE_G | PTE_NX | PTE_PCD)
 
 extern char __text_start[], __rodata_start[], __data_start[];
@@ -253,6 +257,66 @@ SELFTEST(an_ipi_from_every_core_to_every_other_core_is_received_and_counted)
         if (got != want)
             return SELFTEST_FAIL("core %u counted %lu IPIs, expected %lu", c, got, want);
     }
+    return true;
+}
+
+static struct spinlock held_lock = SPINLOCK_INIT;
+static volatile bool lock_waiter_in;        /* the target core entered wait_held_lock */
+
+/* Target core, in its IPI handler (interrupts off): wait for held_lock, then release it. */
+static void wait_held_lock(void *arg)
+{
+    (void)arg;
+    lock_waiter_in = true;
+    spin_lock(&held_lock);
+    spin_unlock(&held_lock);
+}
+
+static unsigned lock_target;
+
+/* Has the target core entered wait_held_lock? */
+static bool lock_waiter_entered(void)
+{
+    return lock_waiter_in;
+}
+
+/* Has the target core finished wait_held_lock? */
+static bool lock_call_done(void)
+{
+    return !__atomic_load_n(&cpu_remote(lock_target)->call_fn, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Another core spins for a lock this core holds, with interrupts off (so no IPI
+ * reaches it); a shootdown request to it (tlb_reqs, as tlb_shootdown makes one)
+ * must still be answered before the lock is released: lock waits can be long
+ * (a holder writing to a slow UART), and a shootdown waits for every answer.
+ */
+SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_request)
+{
+    if (smp_cpus.count < 2)
+        return true;
+    lock_target = cpu_id() == 0 ? 1 : 0;
+    struct cpu_local *r = cpu_remote(lock_target);
+    bool acked = false;
+    spin_lock(&held_lock);
+    lock_waiter_in = false;
+    r->call_arg = NULL;
+    __atomic_store_n(&r->call_fn, wait_held_lock, __ATOMIC_RELEASE);
+    lapic_send_ipi(r->apic_id, VEC_IPI_CALL);
+    bool entered = wait_for(lock_waiter_entered);
+    if (entered) {
+        delay_us(1000);                         /* it spins in spin_lock by now */
+        uint64_t req = __atomic_add_fetch(&r->tlb_reqs, 1, __ATOMIC_SEQ_CST);
+        for (uint64_t t0 = time_us(); !acked && time_us() - t0 < ACK_WAIT_US; cpu_pause())
+            acked = __atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) >= req;
+    }
+    spin_unlock(&held_lock);
+    if (!entered || !wait_for(lock_call_done))
+        return SELFTEST_FAIL("core %u did not run the lock-waiting call", lock_target);
+    if (!acked)
+        return SELFTEST_FAIL("core %u, spinning for a lock, did not answer a shootdown request in %u us",
+                             lock_target, ACK_WAIT_US);
     return true;
 }
 

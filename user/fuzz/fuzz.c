@@ -29,6 +29,7 @@
  * TAP lines at the end; the exit code is the number of findings.
  */
 #include "../tests/utest.h"
+#include "words.h"
 
 #define FUZZ_SEED_DEFAULT 0x5eed7e55e7aUL
 #define NPD          4                  /* fuzz PDs (the workers run in them, round robin) */
@@ -1078,21 +1079,8 @@ static void leak_check(struct fz *r)
 /* Value of the command-line word "name=N", or def. */
 static uint64_t cmd_num(const char *name, uint64_t def)
 {
-    const char *s = info_page()->cmdline;
-    size_t n = strlen(name);
-    while (*s) {
-        if (strncmp(s, name, n) == 0 && s[n] == '=') {
-            uint64_t v = 0;
-            for (s += n + 1; *s >= '0' && *s <= '9'; s++)
-                v = v * 10 + (uint64_t)(*s - '0');
-            return v;
-        }
-        while (*s && *s != ' ')
-            s++;
-        while (*s == ' ')
-            s++;
-    }
-    return def;
+    const char *v = word_find(info_page()->cmdline, name, '=');
+    return v ? word_num(v + 1) : def;
 }
 
 /* Total calls of all ECs. */

@@ -56,6 +56,12 @@
  * CPU_STACK_GUARD  Unmapped page below the core's 4 KiB stack, so an overflow
  *                  faults (and becomes a double fault on the IST stack)
  *                  instead of silently corrupting memory.
+ * CPU_IST          The core's interrupt stacks (TSS IST slots 1..CPU_IST_SLOTS),
+ *                  4 KiB each, every one above an unmapped guard page of its
+ *                  own: slot s's guard at CPU_IST_GUARD(s), its top at
+ *                  CPU_IST_TOP(s). An overflow of one faults (the #DF stack's
+ *                  own overflow is a triple fault) instead of writing into a
+ *                  neighbouring frame.
  */
 #define KERNEL_LOAD         UL_(0x200000)                   /* physical */
 #define TRAMPOLINE_LO       UL_(0x1000)                     /* physical: lowest AP start-up page */
@@ -69,6 +75,10 @@
 #define CPU_STACK_GUARD     (CPU_STACK - PAGE_SIZE)         /* 511 510 511 508 */
 #define CPU_STACK_TOP       (CPU_STACK + PAGE_SIZE)
 #define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)         /* 511 510 511 0: 2 MiB with a private PT */
+#define CPU_IST_SLOTS       4                               /* IST stacks per core */
+#define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE)   /* 511 510 511 500 */
+#define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE)     /* slot s = 1..CPU_IST_SLOTS */
+#define CPU_IST_TOP(s)      (CPU_IST_GUARD(s) + 2 * PAGE_SIZE)
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
@@ -103,6 +113,8 @@ _Static_assert(KERNEL_LAST < CPU_GLOBAL, "global alias above kernel region");
 _Static_assert(CPU_GLOBAL + NUM_CPU * PAGE_SIZE <= CPU_STACK_GUARD && NUM_CPU <= 512, "global alias fits one PT below the guard");
 _Static_assert(CPU_GLOBAL / LARGE_SIZE != CPU_STACK / LARGE_SIZE, "global alias and core-local slot use different PD entries");
 _Static_assert(CPU_PRIVATE_PD_BASE == (CPU_STACK & ~(LARGE_SIZE - 1)), "core-local slot is PD entry 511");
+_Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) && CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
+               "IST stacks with their guards fill the private PT just below the stack guard");
 _Static_assert(CPU_LOCAL + PAGE_SIZE == PD_IOBMP, "I/O bitmap follows core-local data");
 _Static_assert(PD_IOBMP_LAST < CPU_TMAP && CPU_TMAP_LAST + 1 == PD_CAPS, "temporal mappings, then capabilities");
 _Static_assert(PD_IOBMP % (1UL << 30) == 0, "per-PD slot is PDPT entry 511");

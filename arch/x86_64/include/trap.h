@@ -25,7 +25,8 @@
 #define IST_NMI         2       /* NMI */
 #define IST_DB          3       /* debug exception (a user's TF at syscall: the user rsp) */
 #define IST_MC          4       /* machine check */
-#define IST_STACKS      4       /* slots used: 1..IST_STACKS, one pool page each per core */
+#define IST_STACKS      4       /* slots used: 1..IST_STACKS, at CPU_IST_TOP(slot) on every core */
+_Static_assert(IST_STACKS == CPU_IST_SLOTS, "layout.h has a guarded stack for every IST slot");
 
 /* Registers as pushed by entry.S (lowest address first). */
 struct trap_frame {
