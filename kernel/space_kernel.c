@@ -20,8 +20,9 @@
 #define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
 #define KPD_ENTRY           (PTE_P | PTE_W | PTE_A)     /* PDPT 511 -> kpd */
 
-/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
-const struct ptab_env *space_env = &kptab_env;
+/* Space_obj and Space_pio take their frames from the kernel pool like every page table,
+   counted as frames PDs hold (their shared pages included). */
+const struct ptab_env *space_env = &kptab_env_pd;
 
 /* The entry at index i of the table at pa, or 0 if the table is 0. */
 static pte_t entry_of(paddr_t pa, unsigned i)

@@ -88,7 +88,6 @@ struct fz {
 static struct {
     uint64_t seed, time_s, calls_max, epoch_ms;
     bool huge_revoke, kcov;
-    bool leak_strict;       /* fuzz.leak_strict=0: a leak is printed as an open finding, not failed */
     unsigned ncpu;
 } cfg;
 
@@ -997,11 +996,12 @@ static void revoke_all(struct fz *r)
     }
 }
 
-/* The kernel's memory in the base state: free and heap frames, live objects, and every visible
-   PD's tables and backing pages. */
+/* The kernel's memory in the base state: free, heap and PD-held frames (the kernel's three
+   books, which together hold every frame it hands out), live objects, and the visible PDs'
+   usage by kind. */
 struct leak_mark {
-    uint64_t pool_free, heap_pages, live;
-    uint64_t pd_frames[SNAP_PDS];   /* hpt_tables + obj_pages + pio_pages + kpd_tables + roots */
+    uint64_t pool_free, heap_pages, pd_frames, live;
+    struct pd_info pi[SNAP_PDS];
 };
 
 /* Read the leak mark. */
@@ -1012,60 +1012,83 @@ static void leak_mark(struct leak_mark *m)
     if (sys_counters(0, &cc) == E_OK) {
         m->pool_free = cc.pool_free;
         m->heap_pages = cc.heap_pages;
+        m->pd_frames = cc.pd_frames;
         m->live = cc.heap_live;
     }
-    for (unsigned i = 0; i < SNAP_PDS; i++) {
-        struct pd_info pi;
-        if (sys_pd_info(visible_pd(i), &pi) == E_OK)
-            m->pd_frames[i] = pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables +
-                              pi.loc_roots * PD_LOC_ROOT_FRAMES;
-    }
+    for (unsigned i = 0; i < SNAP_PDS; i++)
+        sys_pd_info(visible_pd(i), &m->pi[i]);
 }
 
-/* Frames the mark accounts for: free, heap, and the visible PDs' tables and pages. */
-static uint64_t mark_frames(const struct leak_mark *m)
+/* Every frame the kernel hands out: free, heap, held by PDs. */
+static uint64_t mark_total(const struct leak_mark *m)
 {
-    uint64_t n = m->pool_free + m->heap_pages;
+    return m->pool_free + m->heap_pages + m->pd_frames;
+}
+
+/* Frames PDs the root cannot see hold (with the spaces' shared pages). */
+static uint64_t mark_hidden(const struct leak_mark *m)
+{
+    uint64_t n = m->pd_frames;
     for (unsigned i = 0; i < SNAP_PDS; i++)
-        n += m->pd_frames[i];
+        n -= m->pi[i].frames;
     return n;
 }
 
-static struct leak_mark mark_prev;
+/* Print what differs between marks a and b, by kind. */
+static void mark_diff(const struct leak_mark *a, const struct leak_mark *b)
+{
+    printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs %lu -> %lu), "
+           "live %lu -> %lu\n", (unsigned long)a->pool_free, (unsigned long)b->pool_free,
+           (unsigned long)a->heap_pages, (unsigned long)b->heap_pages, (unsigned long)a->pd_frames,
+           (unsigned long)b->pd_frames, (unsigned long)mark_hidden(a), (unsigned long)mark_hidden(b),
+           (unsigned long)a->live, (unsigned long)b->live);
+    for (unsigned i = 0; i < SNAP_PDS; i++) {
+        const struct pd_info *p = &a->pi[i], *q = &b->pi[i];
+        if (memcmp(p, q, sizeof(*p)) != 0)
+            printf("fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu, roots %lu -> %lu, obj %lu -> %lu, "
+                   "pio %lu -> %lu, kpd %lu -> %lu\n", (unsigned long)visible_pd(i),
+                   (unsigned long)p->frames, (unsigned long)q->frames, (unsigned long)p->hpt_tables,
+                   (unsigned long)q->hpt_tables, (unsigned long)p->loc_roots, (unsigned long)q->loc_roots,
+                   (unsigned long)p->obj_pages, (unsigned long)q->obj_pages, (unsigned long)p->pio_pages,
+                   (unsigned long)q->pio_pages, (unsigned long)p->kpd_tables, (unsigned long)q->kpd_tables);
+    }
+}
+
+static struct leak_mark mark_prev, mark_first;
 static bool mark_valid, leak_warm;
 static uint64_t creates_at_mark;
 
-/* After revoke_all and base_caps of an even epoch (no object created, every delegation into a PD
-   the root can see): the kernel holds exactly as many frames as at the previous mark (free + heap
-   + visible PDs' tables and pages), and no more live objects. */
+/*
+ * After revoke_all and base_caps (workers parked). Every epoch: free + heap + PD-held frames
+ * equal the first mark's (no frame left the kernel's books). Even epochs (no object created,
+ * every delegation into a PD the root can see): the PDs hold exactly the frames of the previous
+ * mark, each visible PD and the hidden ones alike, and there are no more live objects.
+ */
 static void leak_check(struct fz *r)
 {
     struct leak_mark m;
     leak_mark(&m);
+    if (!mark_valid)
+        mark_first = m;
+    if (mark_total(&m) != mark_total(&mark_first)) {
+        finding(r, "kernel frames lost from its books (free + heap + PD-held, first mark vs now)",
+                mark_total(&mark_first), mark_total(&m));
+        mark_diff(&mark_first, &m);
+    }
     /* The first epoch may split mapping-database nodes the set-up made in one piece: it may
        leave more objects (never more frames) than the set-up. */
     bool warm_up = mark_valid && !leak_warm;
     if (warm_up) {
         printf("fuzz: warm-up epoch: frames %ld, objects %ld\n",
-               (long)(mark_frames(&m) - mark_frames(&mark_prev)), (long)(m.live - mark_prev.live));
+               (long)(m.pd_frames - mark_prev.pd_frames), (long)(m.live - mark_prev.live));
         leak_warm = true;
     }
     if (mark_valid && !creates_allowed && creates_ok == creates_at_mark) {
         leak_checks++;
-        if (mark_frames(&m) != mark_frames(&mark_prev) || (!warm_up && m.live > mark_prev.live)) {
-            if (cfg.leak_strict)
-                finding(r, "kernel memory not back at its baseline after revoking everything (frames, objects)",
-                        mark_frames(&mark_prev) - mark_frames(&m), m.live - mark_prev.live);
-            else
-                printf("fuzz: OPEN FINDING (issue 8 note, not failed: fuzz.leak_strict=0): %ld frames not back\n",
-                       (long)(mark_frames(&mark_prev) - mark_frames(&m)));
-            printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, live %lu -> %lu\n",
-                   (unsigned long)mark_prev.pool_free, (unsigned long)m.pool_free,
-                   (unsigned long)mark_prev.heap_pages, (unsigned long)m.heap_pages,
-                   (unsigned long)mark_prev.live, (unsigned long)m.live);
-            for (unsigned i = 0; i < SNAP_PDS; i++)
-                printf("fuzz:   PD sel %lu: frames %lu -> %lu\n", (unsigned long)visible_pd(i),
-                       (unsigned long)mark_prev.pd_frames[i], (unsigned long)m.pd_frames[i]);
+        if (mark_hidden(&m) != mark_hidden(&mark_prev) || (!warm_up && m.live > mark_prev.live)) {
+            finding(r, "kernel memory not back at its baseline after revoking everything (hidden PDs' frames, objects)",
+                    mark_hidden(&m) - mark_hidden(&mark_prev), m.live - mark_prev.live);
+            mark_diff(&mark_prev, &m);
         }
     }
     mark_prev = m;
@@ -1145,7 +1168,6 @@ int main(mword arg)
     cfg.calls_max = cmd_num("fuzz.calls", 0);
     cfg.epoch_ms = cmd_num("fuzz.epoch", 2000);
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 1) != 0;
-    cfg.leak_strict = cmd_num("fuzz.leak_strict", 1) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
     struct kcov_info ki;
