@@ -160,7 +160,9 @@ struct pd_info {
     uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far (PD_LOC_ROOT_FRAMES each) */
     uint64_t frames;        /* every pool frame the PD holds: the PD object (PD_OBJ_FRAMES), all of
                                the above, and frames reserved for an operation (0 between calls) */
-    uint64_t reserved[2];   /* zero */
+    uint64_t hpt_kept;      /* of hpt_tables, those kept while the PD lives: the root and one PDPT
+                               per 512 GiB region ever mapped (the per-core roots share them) */
+    uint64_t reserved[1];   /* zero */
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1

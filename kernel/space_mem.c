@@ -95,6 +95,7 @@ static void *hpt_p2v(void *ctx, paddr_t pa)
 int space_mem_init(struct space_mem *m, paddr_t kpd)
 {
     m->hpt_tables = 0;
+    m->hpt_kept = 1;                        /* the root */
     m->env = (struct ptab_env){ .ctx = m, .p2v = hpt_p2v, .alloc = hpt_frame_alloc,
                                 .free = hpt_frame_free, .flush = NULL, .trace = NULL };
     int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
@@ -262,6 +263,16 @@ static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
     }
 }
 
+/* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
+static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
+{
+    const pte_t *root = phys_to_virt(m->hpt.root);
+    size_t n = 0;
+    for (unsigned i = pt_index(va, HPT_LEVELS - 1); i <= pt_index(va + size - 1, HPT_LEVELS - 1); i++)
+        n += root[i] != 0;
+    return n;
+}
+
 /*
  * Apply one update to pd's hpt with its flush noted in the pending list (also for the part
  * done before a failure); *res what it did. E_NOMEM etc. from ptab_update.
@@ -277,8 +288,13 @@ static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, 
     unsigned n0 = pending.df.n;
     paddr_t chain0 = pending.df.chain;
     size_t count0 = pending.df.count;
+    /* PDPTs the update adds (counting is bounded by its own work: it visits each slot). */
+    bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
+    size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
     pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: no longer in hpt */
+    if (user)
+        pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     pending_quarantine(pd, n0, chain0);
     if (res->flush || res->detached) {
         pending.lo[i] = MIN(pending.lo[i], va);
@@ -469,6 +485,12 @@ size_t space_mem_hpt_tables(const struct space_mem *m)
 size_t space_mem_hpt_count(const struct space_mem *m)
 {
     return m->hpt_tables;
+}
+
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+size_t space_mem_hpt_kept(const struct space_mem *m)
+{
+    return m->hpt_kept;
 }
 
 /* Pool frames of m: master tables and per-core roots. */

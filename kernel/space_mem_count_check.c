@@ -1,7 +1,8 @@
 /*
  * Self-check of the frame books of Space_mem (command-line word "selftest"): the table
- * counter that hpt's updates keep (pd_info.hpt_tables, read in O(1)) equals a walk of the
- * tables, and pool_free + pd_frames stays constant, through pseudo-random maps, protects and
+ * counters that hpt's updates keep (pd_info.hpt_tables and hpt_kept, read in O(1)) equal a
+ * walk of the tables, pool_free + pd_frames stays constant, and once everything is unmapped
+ * only the kept tables (root, PDPTs) are left, through pseudo-random maps, protects and
  * unmaps of a scratch PD that make and split 2 MiB and 1 GiB leaves, detach tables and
  * collapse them, in three 512 GiB regions.
  */
@@ -9,6 +10,7 @@
 #include "frame.h"
 #include "kmalloc.h"
 #include "kmem.h"
+#include "paging.h"
 #include "selftest.h"
 
 #define OPS          400                /* random updates */
@@ -22,6 +24,16 @@ static uint64_t lcg(uint64_t *s)
 {
     *s = *s * LCG_MUL + LCG_ADD;
     return *s >> 33;
+}
+
+/* Tables at the kept levels, by looking: the root and a PDPT per present top-level entry. */
+static size_t kept_by_walk(const struct space_mem *m)
+{
+    const pte_t *root = phys_to_virt(m->hpt.root);
+    size_t n = 1;
+    for (unsigned i = 0; i < PT_ENTRIES; i++)
+        n += root[i] != 0;
+    return n;
 }
 
 /* A random address of the test regions near a page, 2 MiB or 1 GiB boundary. */
@@ -55,23 +67,27 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         int err = space_mem_map(&pd->mem, va, size, va % GiB(64), r);
         space_mem_flush_pending();
         size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
+        size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
         uint64_t books = kernel_pool.nfree + kframe_pd_frames();
-        ok = !err && walk == count && books == books0;
+        ok = !err && walk == count && kept == kept_walk && books == books0;
         if (!ok)
             (void)SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
-                               "books %lu -> %lu", i, va, size, r, err, (unsigned long)count,
-                               (unsigned long)walk, (unsigned long)books0, (unsigned long)books);
+                               "kept %lu, by walk %lu, books %lu -> %lu", i, va, size, r, err,
+                               (unsigned long)count, (unsigned long)walk, (unsigned long)kept,
+                               (unsigned long)kept_walk, (unsigned long)books0, (unsigned long)books);
     }
     for (unsigned k = 1; ok && k <= REGIONS; k++)
         space_mem_map(&pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
     space_mem_flush_pending();
     size_t left = space_mem_hpt_count(&pd->mem), walk = space_mem_hpt_tables(&pd->mem);
+    size_t kept = space_mem_hpt_kept(&pd->mem);
     pd_destroy_empty(pd);
     if (!ok)
         return false;
-    if (left != walk || left > 1 + REGIONS)
-        return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu (want root and at most %u PDPTs)",
-                             (unsigned long)left, (unsigned long)walk, REGIONS);
+    if (left != walk || left != kept || kept > 1 + REGIONS)
+        return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu, kept %lu (want only the root "
+                             "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
+                             (unsigned long)kept, REGIONS);
     if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
         return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)", (long)(free0 - kernel_pool.nfree),
                              (unsigned long)books0, (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));

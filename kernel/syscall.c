@@ -326,7 +326,7 @@ static int sys_pd_info(struct trap_frame *f)
         .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
         .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
         .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
-        .frames = pd_frames(pd),
+        .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
     };
     return copy_to_user(f->rsi, &in, sizeof(in));
 }
