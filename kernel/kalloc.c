@@ -142,7 +142,7 @@ const struct ptab_env kptab_env = {
     .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc, .free = env_free, .flush = NULL, .trace = NULL,
 };
 
-/* The same, for frames a PD holds: each one counted in pd_frames. */
+/* A zeroed pool frame for a PD, counted in pd_frames; 0 if none. */
 static paddr_t env_alloc_pd(void *ctx)
 {
     paddr_t pa = env_alloc(ctx);
@@ -151,12 +151,14 @@ static paddr_t env_alloc_pd(void *ctx)
     return pa;
 }
 
+/* Give back a frame a PD held. */
 static void env_free_pd(void *ctx, paddr_t pa)
 {
     env_free(ctx, pa);
     kframe_account(-1);
 }
 
+/* The page-table engine env for frames PDs hold: kptab_env, each frame counted in pd_frames. */
 const struct ptab_env kptab_env_pd = {
     .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc_pd, .free = env_free_pd, .flush = NULL, .trace = NULL,
 };

@@ -76,7 +76,8 @@ static paddr_t hpt_frame_alloc(void *ctx)
     return pa;
 }
 
-/* hpt's frame sink for a frame it frees at once (never published, or the whole table). */
+/* hpt's frame sink for a frame it frees itself: a table that lost an install race, or every
+   table when the space goes (detached tables are freed by space_mem_flush_pending). */
 static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;

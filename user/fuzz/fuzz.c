@@ -93,8 +93,7 @@ static struct {
 
 static volatile enum phase phase;
 static volatile uint64_t epoch;
-static volatile uint64_t park_gen;
-static bool exhausted;                      /* fuzz PD 0 holds the exhaustion mappings */           /* incremented by every park_all */
+static volatile uint64_t park_gen;         /* incremented by every park_all */
 static volatile bool creates_allowed;
 static volatile uint64_t creates_ok;        /* objects created: fuzzed calls and probers */
 static volatile uint64_t fuzz_creates;      /* successful fuzzed create_pd / create_ec */
@@ -660,9 +659,11 @@ static void worker(mword w)
 
 /* ---------------------------------------------------------------- snapshots */
 
-/* Kernel memory as the counters show it: free pool frames plus heap pages, and live objects. */
+/* Kernel memory as the counters show it: free pool frames plus heap pages, PD-held frames, and
+   live objects. */
 struct kmem {
     uint64_t frames;        /* pool_free + heap_pages (a heap refill moves a frame, no change) */
+    uint64_t pd_frames;     /* frames PDs hold (every PD, the hidden ones too) */
     uint64_t live;
 };
 
@@ -670,10 +671,11 @@ struct kmem {
 static bool kmem_read(struct kmem *k)
 {
     struct core_counters cc;
-    k->frames = k->live = 0;
+    k->frames = k->pd_frames = k->live = 0;
     if (sys_counters(0, &cc) != E_OK)
         return false;
     k->frames = cc.pool_free + cc.heap_pages;
+    k->pd_frames = cc.pd_frames;
     k->live = cc.heap_live;
     return true;
 }
@@ -718,8 +720,7 @@ static void snap_take(struct snap *s, const struct call *c)
     mword pd[SNAP_LOOK], kind[SNAP_LOOK], addr[SNAP_LOOK];
     memset(s, 0, sizeof(*s));
     kmem_read(&s->k);
-    /* pd_info counts a PD's tables by walking them: skip PD 0 while it holds thousands. */
-    for (unsigned i = exhausted ? 1 : 0; i < SNAP_PDS; i++)
+    for (unsigned i = 0; i < SNAP_PDS; i++)
         sys_pd_info(visible_pd(i), &s->pi[i]);
     unsigned n = look_points(c, pd, kind, addr);
     for (unsigned i = 0; i < n; i++)
@@ -736,9 +737,10 @@ static int run_checked(struct fz *f, const struct call *c)
         return st;
     snap_take(&after, c);
     atomic_checks++;
-    if (before.k.frames != after.k.frames || before.k.live != after.k.live)
-        finding(f, "failed call changed kernel memory (frames, objects)",
-                before.k.frames - after.k.frames, before.k.live - after.k.live);
+    if (before.k.frames != after.k.frames || before.k.pd_frames != after.k.pd_frames ||
+        before.k.live != after.k.live)
+        finding(f, "failed call changed kernel memory (frames, PD-held frames, objects)",
+                before.k.frames - after.k.frames, before.k.pd_frames - after.k.pd_frames);
     for (unsigned i = 0; i < SNAP_PDS; i++)
         if (memcmp(&before.pi[i], &after.pi[i], sizeof(before.pi[i])) != 0)
             finding(f, "failed call changed pd_info of PD", visible_pd(i), (mword)st);
@@ -881,10 +883,8 @@ static void exhaust(struct fz *r)
     exh_rounds++;
     if (n > exh_max_fill)
         exh_max_fill = n;
-    exhausted = true;
     for (unsigned i = 0; i < SOLO_EXH; i++)
         solo_step(r);
-    exhausted = false;
     /* Everything derived from the sources: the exhaustion mappings and what the solo calls made. */
     int st = sys_revoke(SEL_ROOT_PD, SPACE_MEM, half, POOL_PAGES / 2, MEM_R, 0);
     if (st != E_OK)
