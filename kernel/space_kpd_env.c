@@ -1,7 +1,7 @@
 /*
  * The kernel's environment of Space_obj and Space_pio (include/space_kpd.h): their memory
- * (kptab_env: pool frames through the linear map), the current PD's kpd (found through CR3)
- * and the local flush. space_pio_shootdown is kernel/pd.c's (the PD that embeds the space);
+ * (kptab_env_pd: pool frames through the linear map, counted as PD-held), the current PD's
+ * kpd (found through CR3) and the local flush. space_pio_shootdown is kernel/pd.c's (the PD that embeds the space);
  * the self-checks of both spaces are in kernel/spaces_check.c.
  */
 #include "space_kpd.h"
@@ -10,8 +10,9 @@
 #include "cpu.h"
 #include "paging.h"
 
-/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
-const struct ptab_env *space_env = &kptab_env;
+/* Space_obj and Space_pio take their frames from the kernel pool like every page table,
+   counted as frames PDs hold (their shared pages included). */
+const struct ptab_env *space_env = &kptab_env_pd;
 
 /* The entry at index i of the table at pa, or 0 if the table is 0. */
 static pte_t entry_of(paddr_t pa, unsigned i)

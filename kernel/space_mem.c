@@ -17,6 +17,7 @@
 #include "pcid.h"
 #include "quarantine.h"
 #include "spinlock.h"
+#include "syscall.h"
 
 #define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
 #define PML4_PER_PD       511           /* PML4 511 -> PDPT; its slot 511 is the per-PD kpd */
@@ -34,10 +35,40 @@ static unsigned hpt_leaf_mask(void)
     return (r[3] & CPUID_EXT_EDX_1G) ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
+/* hpt's frame source (ctx: its space): a pool frame, counted in the space and as a PD's. */
+static paddr_t hpt_frame_alloc(void *ctx)
+{
+    struct space_mem *m = ctx;
+    paddr_t pa = kptab_env_pd.alloc(NULL);
+    if (pa)
+        m->hpt_tables++;
+    return pa;
+}
+
+/* hpt's frame sink for a frame it frees itself: a table that lost an install race, or every
+   table when the space goes (detached tables are freed by space_mem_flush_pending). */
+static void hpt_frame_free(void *ctx, paddr_t pa)
+{
+    struct space_mem *m = ctx;
+    m->hpt_tables--;
+    kptab_env_pd.free(NULL, pa);
+}
+
+/* Linear map for hpt's env. */
+static void *hpt_p2v(void *ctx, paddr_t pa)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
 /* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kpd)
 {
-    int err = ptab_init(&m->hpt, &ptab_hpt, &kptab_env, HPT_LEVELS, 0);
+    m->hpt_tables = 0;
+    m->hpt_kept = 1;                        /* the root */
+    m->env = (struct ptab_env){ .ctx = m, .p2v = hpt_p2v, .alloc = hpt_frame_alloc,
+                                .free = hpt_frame_free, .flush = NULL, .trace = NULL };
+    int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
         return err;
     m->hpt.leaf_mask = hpt_leaf_mask();
@@ -56,7 +87,7 @@ void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
     if (!m->loc[cpu].root)
         return;
     pte_t *pml4 = phys_to_virt(m->loc[cpu].root);
-    kframe_free(pml4[PML4_PER_PD] & PTE_ADDR);      /* the root's kernel-half PDPT */
+    kptab_env_pd.free(NULL, pml4[PML4_PER_PD] & PTE_ADDR);     /* the root's kernel-half PDPT */
     pml4[PML4_PER_PD] = 0;
     ptab_release(&m->loc[cpu]);
     m->loc[cpu].root = 0;
@@ -78,11 +109,11 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
     if (m->loc[cpu].root)
         return E_OK;
     struct ptab t;
-    paddr_t pdpt = kframe_alloc();
+    paddr_t pdpt = kptab_env_pd.alloc(NULL);
     if (!pdpt)
         return E_NOMEM;
-    if (ptab_init(&t, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK) {
-        kframe_free(pdpt);
+    if (ptab_init(&t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK) {
+        kptab_env_pd.free(NULL, pdpt);
         return E_NOMEM;
     }
     t.leaf_mask = m->hpt.leaf_mask;
@@ -208,6 +239,16 @@ static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
     }
 }
 
+/* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
+static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
+{
+    const pte_t *root = phys_to_virt(m->hpt.root);
+    size_t n = 0;
+    for (unsigned i = pt_index(va, HPT_LEVELS - 1); i <= pt_index(va + size - 1, HPT_LEVELS - 1); i++)
+        n += root[i] != 0;
+    return n;
+}
+
 /*
  * Apply one update to pd's hpt with its flush noted in the pending list (also for the part
  * done before a failure); *res what it did. E_NOMEM etc. from ptab_update.
@@ -222,7 +263,14 @@ static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, 
     unsigned i = pending_enter(pd, &added);
     unsigned n0 = pending.df.n;
     paddr_t chain0 = pending.df.chain;
+    size_t count0 = pending.df.count;
+    /* PDPTs the update adds (counting is bounded by its own work: it visits each slot). */
+    bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
+    size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
+    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: no longer in hpt */
+    if (user)
+        pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     pending_quarantine(pd, n0, chain0);
     if (res->flush || res->detached) {
         pending.lo[i] = MIN(pending.lo[i], va);
@@ -351,6 +399,7 @@ void space_mem_flush_pending(void)
         tlb_shootdown(pending.pd[i], &r);
     }
     this_cpu()->counters.tables_freed += pending.df.count;
+    kframe_account(-(long)pending.df.count);    /* every frame on df was a PD's hpt table */
     ptab_dfree_release(&pending.df, &kptab_env);
     for (unsigned i = 0; i < pending.n; i++)
         quarantine_check_roots(&pending.pd[i]->mem);
@@ -402,10 +451,28 @@ static size_t count_tables(paddr_t pa, unsigned l)
     return n;
 }
 
-/* Table frames the master hpt holds (root included). */
+/* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m)
 {
     return count_tables(m->hpt.root, HPT_LEVELS - 1);
+}
+
+/* Table frames the master hpt holds (root included), from the counter its updates keep. */
+size_t space_mem_hpt_count(const struct space_mem *m)
+{
+    return m->hpt_tables;
+}
+
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+size_t space_mem_hpt_kept(const struct space_mem *m)
+{
+    return m->hpt_kept;
+}
+
+/* Pool frames of m: master tables and per-core roots. */
+size_t space_mem_frames(const struct space_mem *m)
+{
+    return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
 }
 
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */

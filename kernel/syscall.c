@@ -311,6 +311,7 @@ static int sys_counters(struct trap_frame *f)
     struct core_counters c = r->counters;
     c.timer_ticks = r->ticks;
     kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
+    c.pd_frames = kframe_pd_frames();
     return copy_to_user(f->rsi, &c, sizeof(c));
 }
 
@@ -323,8 +324,9 @@ static int sys_pd_info(struct trap_frame *f)
         return err;
     struct pd_info in = {
         .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
-        .hpt_tables = space_mem_hpt_tables(&pd->mem), .loc_roots = pd->mem.loc_roots,
+        .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
         .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
+        .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
     };
     return copy_to_user(f->rsi, &in, sizeof(in));
 }
