@@ -105,7 +105,9 @@ static void restart_after_an_unrelated_change_rescans_done_nodes(void **state)
     printf("# partial revoke of %d derived nodes, budget 64: slowest step %.1f us quiet (%d steps), "
            "%.1f us with one unrelated delegation between steps (%d steps): x%.0f\n",
            WIDE, quiet * 1e6, quiet_steps, noisy * 1e6, noisy_steps, noisy / quiet);
-    assert_true(noisy < 10 * quiet);    /* fails: a step's work grows with the nodes done */
+    /* fails: after a restart a step re-skips every done node (uncounted against the
+       allowance) and stops after one more, so ~WIDE steps of O(WIDE) work each */
+    assert_true(noisy_steps <= 2 * quiet_steps);
 }
 
 /* Nodes derived from the piece's node but outside the piece are scanned for free
@@ -185,6 +187,22 @@ static void a_child_delegating_between_steps_stretches_the_revoke(void **state)
     assert_true(s300 <= 4 * 300 / 64 + 10);  /* fails */
 }
 
+/* One delegate call from a source fragmented into N nodes creates N nodes under the lock:
+   delegation has no step at all (hole 8 asks every call to be bounded). */
+static void one_delegation_creates_a_node_per_source_piece(void **state)
+{
+    (void)state;
+    setup_all();
+    wide(0, 0, 5 * WIDE);               /* B [0, 100,000): one node per unit */
+    long a0 = allocs;
+    double t = now();
+    assert_int_equal(deleg(&B, 0, &C, 0, 5 * WIDE, MEM_RWX), E_OK);
+    t = now() - t;
+    printf("# one delegate call: %ld node allocations, %.1f us\n", allocs - a0, t * 1e6);
+    teardown_all();
+    assert_true(allocs - a0 <= 64 * 4);  /* fails */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +210,7 @@ int main(void)
         cmocka_unit_test(siblings_outside_the_piece_are_scanned_by_every_step),
         cmocka_unit_test(one_step_splits_every_straddler),
         cmocka_unit_test(a_child_delegating_between_steps_stretches_the_revoke),
+        cmocka_unit_test(one_delegation_creates_a_node_per_source_piece),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
