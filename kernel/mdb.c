@@ -470,14 +470,17 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
     db->free(y);
 }
 
-/* Merge x with its neighbours in its space where nothing distinguishes them. */
+/* Merge x with its neighbours in its space where nothing distinguishes them; pinned nodes
+   (a pending deep revoke's cursor path) stay split, which no unit can see. */
 static void merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
+    if (pinned(db, x))
+        return;
     struct mdb_node *q = tree_pred(x);
-    if (q && mergeable(q, x))
+    if (q && !pinned(db, q) && mergeable(q, x))
         absorb(db, x, q);
     q = tree_ceil(x->space, node_end(x));
-    if (q && mergeable(x, q))
+    if (q && !pinned(db, q) && mergeable(x, q))
         absorb(db, x, q);
 }
 
@@ -975,6 +978,7 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
         }
     }
     bool gone = false;
+    db->gen++;                          /* unpin this op's path, so the edges can merge */
     if (op->include_self && (n->rights & op->rights)) {
         gone = !(n->rights & ~op->rights);
         node_revoke(db, n, op->rights);
