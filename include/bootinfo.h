@@ -10,6 +10,7 @@
 #define BOOT_MODS_MAX     16
 #define BOOT_CMDLINE_MAX  256
 #define BOOT_MODNAME_MAX  64
+#define BOOT_LOADER_MAX   8
 
 struct boot_module {
     paddr_t start, end;                 /* [start, end) physical */
@@ -26,12 +27,17 @@ struct boot_info {
     paddr_t rsdp;                       /* physical address of the RSDP, 0 if none */
     uint8_t rsdp_copy[64];              /* multiboot2 hands a copy, not an address */
     unsigned rsdp_copy_len;
+    unsigned nloader;                   /* the multiboot information and its arrays */
+    struct { paddr_t start, end; } loader[BOOT_LOADER_MAX];
 };
 
 extern struct boot_info boot_info;
 
 /* Fill boot_info from the multiboot information at info (magic from eax); false if unknown. */
 bool multiboot_parse(uint32_t magic, paddr_t info);
+
+/* Lowest page in [lo, hi) that is available RAM holding no loader data; false if none. */
+bool boot_free_page(const struct boot_info *bi, paddr_t lo, paddr_t hi, paddr_t *pa);
 
 /* Does the kernel command line contain the word w? */
 bool cmdline_has(const char *w);

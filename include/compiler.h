@@ -12,4 +12,7 @@
 #define barrier()    __asm__ __volatile__("" ::: "memory")
 #define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+/* The body of every wait loop, kernel and user: tells the core (and a TCG vCPU under
+   -icount, which then lets the other vCPUs run) that this is a spin-wait. */
+static inline void cpu_pause(void) { __asm__ __volatile__("pause" ::: "memory"); }
 #define container_of(p, type, member) ((type *)((char *)(p) - __builtin_offsetof(type, member)))

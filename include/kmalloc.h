@@ -45,6 +45,7 @@ paddr_t kframe_alloc(void);         /* zeroed pool frame, 0 if none */
 void kframe_free(paddr_t pa);
 void *kframes_alloc(size_t n);      /* n contiguous zeroed frames (linear map), NULL if none */
 void kframes_free(void *p, size_t n);
+void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);  /* consistent */
 
 struct ptab_env;
 extern const struct ptab_env kptab_env; /* page-table engine env: pool frames, linear map */

@@ -1,6 +1,7 @@
 /* Ticket spinlock: FIFO fair; waiters spin with pause so TCG vCPUs do not starve. */
 #pragma once
 #include "types.h"
+#include "compiler.h"
 
 struct spinlock {
     uint32_t next;      /* next ticket to hand out */
@@ -14,7 +15,7 @@ static inline void spin_lock(struct spinlock *l)
 {
     uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t)
-        __builtin_ia32_pause();
+        cpu_pause();
 }
 
 /* Take the lock if it is free now; true on success. */

@@ -28,6 +28,15 @@ enum sysno {
     SYS_COUNT               /* first number that is not a call */
 };
 
+/* Test build only (make KCOV=1): kernel edge coverage; every other build answers E_NOSYS. */
+#define SYS_KCOV  256       /* (out, len): struct kcov_info, then the hit bitmap; far from SYS_COUNT */
+
+/* SYS_KCOV result header: guards in the kernel, and how many of them have run. */
+struct kcov_info {
+    uint64_t edges;         /* instrumented edges (guards) of kernel/ and arch/ */
+    uint64_t hit;           /* edges executed at least once since boot */
+};
+
 /*
  * Object space (capability table): selector s names slot s of the caller's
  * table in the 512 MiB "Capabilities" region, one CAP_SLOT_SIZE slot each.
@@ -133,7 +142,10 @@ struct core_counters {
                                    on a CPU with SMAP (user access allowed): always 0 */
     uint64_t kernel_debug_traps;/* #DB taken in kernel mode (a user's TF at the syscall
                                    instruction): TF cleared, execution resumed */
-    uint64_t reserved[2];       /* zero */
+    uint64_t heap_live;         /* global: kernel objects allocated and not freed (kmalloc) */
+    uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
+    uint64_t pool_free;         /* global: free frames of the kernel pool when read */
+    uint64_t reserved[3];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -142,7 +154,8 @@ struct pd_info {
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
     uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far */
-    uint64_t reserved[4];   /* zero */
+    uint64_t reserved[3];   /* zero */
+    uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
 
@@ -150,7 +163,7 @@ _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 128, "ABI: core_counters is 128 bytes");
+_Static_assert(sizeof(struct core_counters) == 160, "ABI: core_counters is 160 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

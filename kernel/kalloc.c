@@ -99,6 +99,18 @@ void kfree(void *p)
     irq_restore(fl);
 }
 
+/* One consistent reading of the pool's free frames and the object heap's pages and live objects. */
+void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live)
+{
+    mword fl = irq_save();
+    spin_lock(&pool_lock);
+    *pool_free = kernel_pool.nfree;
+    *heap_pages = kheap.pages;
+    *heap_live = kheap.live;
+    spin_unlock(&pool_lock);
+    irq_restore(fl);
+}
+
 /* Page-table engine hooks: linear map, pool frames. */
 static void *env_p2v(void *ctx, paddr_t pa) { (void)ctx; return phys_to_virt(pa); }
 static paddr_t env_alloc(void *ctx) { (void)ctx; return kframe_alloc(); }

@@ -9,6 +9,7 @@
 #include "bootinfo.h"
 #include "cpu.h"
 #include "cpu_local.h"
+#include "kcov.h"
 #include "kmem.h"
 #include "lapic.h"
 #include "panic.h"
@@ -69,6 +70,7 @@ static noreturn void bsp_main(void)
 /* First C code: on the boot root, boot stack; parse boot data, build the tables, switch. */
 noreturn void kernel_main(uint32_t magic, paddr_t info)
 {
+    kcov_init();
     serial_init();
     printk("\ntessera: booting\n");
     smap_patch();               /* before the first interrupt entry or user copy, before the APs */
@@ -78,10 +80,11 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     for (unsigned i = 0; i < boot_info.nmods; i++)
         printk("tessera: module \"%s\" at [%lx, %lx)\n", boot_info.mods[i].name,
                boot_info.mods[i].start, boot_info.mods[i].end);
+    /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory is written. */
     smp_discover();
-    smp_install_trampoline();
     kmem_pool_init();
     root_relocate_module();
+    smp_install_trampoline();
     printk("tessera: kernel pool %lu KiB free\n", kernel_pool_free_kib());
     kmem_init_cores(smp_cpus.count, smp_cpus.lapic_base);
     kmem_switch_bsp(smp_bsp, bsp_main);

@@ -18,6 +18,7 @@
 #include "kmem.h"
 #include "printk.h"
 #include "smp.h"
+#include "kcov.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
@@ -151,18 +152,22 @@ static int sys_delegate(struct trap_frame *f)
 /*
  * Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it,
  * then queue for it by ticket: pd_lock_take's waiters only win a free lock, so the revoke
- * gets it back right after the current holder's call, answering shootdowns meanwhile.
+ * gets it back right after the current holder's call, answering shootdowns and taking
+ * interrupts meanwhile (no lock is held here; kernel-mode handlers take none).
  */
 static void pd_lock_pass(void)
 {
     uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
     spin_unlock(&pd_lock);
     irq_window();
-    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++)
+    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
+        irq_window();
         cpu_pause();
+    }
     uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
         tlb_poll();
+        irq_window();
         cpu_pause();
     }
 }
@@ -305,6 +310,7 @@ static int sys_counters(struct trap_frame *f)
     struct cpu_local *r = cpu_remote((unsigned)f->rdi);
     struct core_counters c = r->counters;
     c.timer_ticks = r->ticks;
+    kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
     return copy_to_user(f->rsi, &c, sizeof(c));
 }
 
@@ -318,6 +324,7 @@ static int sys_pd_info(struct trap_frame *f)
     struct pd_info in = {
         .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
         .hpt_tables = space_mem_hpt_tables(&pd->mem), .loc_roots = pd->mem.loc_roots,
+        .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
     };
     return copy_to_user(f->rsi, &in, sizeof(in));
 }
@@ -344,6 +351,11 @@ void syscall_dispatch(struct trap_frame *f)
     case SYS_COUNTERS:
         f->rax = (mword)sys_counters(f);
         return;
+#ifdef KCOV
+    case SYS_KCOV:
+        f->rax = (mword)kcov_sys(f->rdi, f->rsi);
+        return;
+#endif
     }
     pd_lock_take();
     switch (f->rax) {

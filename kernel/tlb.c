@@ -96,7 +96,7 @@ static void wait_ack(unsigned c, uint64_t ack)
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
 {
     struct cpu_local *me = this_cpu();
-    uint64_t ack[NUM_CPU];
+    uint64_t ack[NUM_CPU] = { 0 };              /* set for the cores in sent */
     struct cpuset sent;
     cpuset_init(&sent);
 

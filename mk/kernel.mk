@@ -25,22 +25,22 @@ KERNEL_OBJS = $(patsubst %,$(KOBJ)/%.o,$(basename $(KERNEL_SRCS)))
 KERNEL_STAMP := $(KOBJ)/config.stamp
 
 # Record the compiler and options; touch the stamp only when they change.
-$(shell mkdir -p $(KOBJ) && echo '$(CC) $(NUM_CPU)' | cmp -s - $(KERNEL_STAMP) || echo '$(CC) $(NUM_CPU)' > $(KERNEL_STAMP))
+$(shell mkdir -p $(KOBJ) && echo '$(CC) $(NUM_CPU) $(KCOV)' | cmp -s - $(KERNEL_STAMP) || echo '$(CC) $(NUM_CPU) $(KCOV)' > $(KERNEL_STAMP))
 
 all: $(BUILD)/kernel.elf
 
 $(KOBJ)/%.o: %.c $(KERNEL_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+	$(CC) $(KERNEL_CFLAGS) $(KCOV_CFLAGS) -c -o $@ $<
 
 $(KOBJ)/%.o: %.S $(KERNEL_STAMP)
 	@mkdir -p $(@D)
-	$(CC) $(KERNEL_CFLAGS) -c -o $@ $<
+	$(CC) $(KERNEL_CFLAGS) $(KCOV_CFLAGS) -c -o $@ $<
 
 # Second expansion: fragments included after this one may still add KERNEL_SRCS.
 .SECONDEXPANSION:
 $(KOBJ)/kernel64.elf: $$(KERNEL_OBJS) arch/x86_64/kernel.ld
-	$(KERNEL_LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS)
+	$(KERNEL_LD) $(KERNEL_LDFLAGS) $(KCOV_LDFLAGS) -o $@ $(KERNEL_OBJS)
 
 # 32-bit copy for the loaders: virtual = physical addresses (GRUB's multiboot2
 # wants the physical entry inside a segment's p_vaddr range; QEMU loads by p_paddr).

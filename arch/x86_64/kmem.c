@@ -21,7 +21,6 @@
 #define PDPT_KERNEL     pt_index(KERNEL_BASE, 2)        /* 510 */
 #define PML4_KERNEL     pt_index(KERNEL_BASE, 3)        /* 511 */
 #define KERNEL_HALF     256                             /* first PML4 slot of the kernel half */
-#define LOW_RESERVED    0x100000UL                      /* first 1 MiB: BIOS, trampoline */
 
 /* Attributes: kernel pages are global; only text is executable. */
 #define ATTR_TABLE      (PTE_P | PTE_W)                 /* non-leaf: limits come from leaves */
@@ -54,7 +53,6 @@ void kmem_pool_init(void)
             frame_pool_add_ram(&kernel_pool, boot_info.mmap[i].start, boot_info.mmap[i].end);
     /* Never hand out: low memory (trampoline), the kernel image, the boot modules. */
     frame_pool_reserve(&kernel_pool, 0, LOW_RESERVED);
-    frame_pool_reserve(&kernel_pool, TRAMPOLINE_PA, TRAMPOLINE_PA + PAGE_SIZE);
     frame_pool_reserve(&kernel_pool, KERNEL_LOAD, virt_to_phys(__kernel_end));
     for (unsigned i = 0; i < boot_info.nmods; i++)
         frame_pool_reserve(&kernel_pool, boot_info.mods[i].start, boot_info.mods[i].end);

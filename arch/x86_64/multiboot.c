@@ -43,6 +43,13 @@ static void add_mmap(uint64_t addr, uint64_t len, uint32_t type)
         boot_info.mmap[boot_info.nmmap++] = (typeof(boot_info.mmap[0])){ addr, addr + len, type };
 }
 
+/* Record [start, start + len) as loader data (at most 4 ranges: the information and its arrays). */
+static void add_loader(paddr_t start, uint64_t len)
+{
+    if (boot_info.nloader < BOOT_LOADER_MAX)
+        boot_info.loader[boot_info.nloader++] = (typeof(boot_info.loader[0])){ start, start + len };
+}
+
 /* Record one boot module. */
 static void add_module(paddr_t start, paddr_t end, const char *name)
 {
@@ -54,18 +61,22 @@ static void add_module(paddr_t start, paddr_t end, const char *name)
     copy_str(m->name, name, sizeof(m->name));
 }
 
-/* Parse multiboot v1 information. */
-static void parse_mb1(const struct mb1_info *mi)
+/* Parse multiboot v1 information at physical info. */
+static void parse_mb1(paddr_t info)
 {
+    const struct mb1_info *mi = low(info);
     boot_info.version = 1;
+    add_loader(info, sizeof(*mi));
     if (mi->flags & MB1_INFO_CMDLINE)
         copy_str(boot_info.cmdline, low(mi->cmdline), sizeof(boot_info.cmdline));
     if (mi->flags & MB1_INFO_MODS) {
         const struct mb1_mod *m = low(mi->mods_addr);
+        add_loader(mi->mods_addr, (uint64_t)mi->mods_count * sizeof(*m));
         for (uint32_t i = 0; i < mi->mods_count; i++)
             add_module(m[i].start, m[i].end, low(m[i].string));
     }
     if (mi->flags & MB1_INFO_MMAP) {
+        add_loader(mi->mmap_addr, mi->mmap_length);
         /* Each entry's size field excludes the size field itself. */
         for (uint32_t off = 0; off < mi->mmap_length;) {
             const struct mb1_mmap *e = low(mi->mmap_addr + off);
@@ -113,6 +124,7 @@ static void parse_mb2(paddr_t info)
 {
     uint32_t total = *(const uint32_t *)low(info);
     boot_info.version = 2;
+    add_loader(info, total);
     for (uint32_t off = 8; off + sizeof(struct mb2_tag) <= total;) {
         const struct mb2_tag *t = low(info + off);
         if (t->type == MB2_TAG_END || t->size < sizeof(*t))
@@ -126,7 +138,7 @@ static void parse_mb2(paddr_t info)
 bool multiboot_parse(uint32_t magic, paddr_t info)
 {
     if (magic == MB1_BOOT_MAGIC)
-        parse_mb1(low(info));
+        parse_mb1(info);
     else if (magic == MB2_BOOT_MAGIC)
         parse_mb2(info);
     else

@@ -279,8 +279,10 @@ SELFTEST(the_lapic_timer_ticks_on_every_core)
 SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
 {
     extern char __kernel_end[];
-    if (frame_is_free(&kernel_pool, TRAMPOLINE_PA) || frame_is_free(&kernel_pool, 0))
-        return SELFTEST_FAIL("low memory is free");
+    for (unsigned i = 0; i < kernel_pool.nuser; i++)
+        if (kernel_pool.user[i].start < LOW_RESERVED)
+            return SELFTEST_FAIL("low memory [%lx, %lx) is user memory", kernel_pool.user[i].start,
+                                 kernel_pool.user[i].end);
     for (paddr_t pa = KERNEL_LOAD; pa < virt_to_phys(__kernel_end); pa += PAGE_SIZE)
         if (frame_is_free(&kernel_pool, pa))
             return SELFTEST_FAIL("kernel image frame %lx is free", pa);

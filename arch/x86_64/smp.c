@@ -32,6 +32,8 @@ static unsigned online;
 static struct spinlock call_lock = SPINLOCK_INIT;
 extern uint64_t ap_boot_root;
 extern const char tramp_start[], tramp_root[], tramp_end[];
+extern const uint16_t tramp_fixups[], tramp_fixups_end[];
+paddr_t smp_tramp_pa;
 
 struct rsdp_copy {
     const void *copy;                       /* multiboot2's RSDP copy, "at" address 0 */
@@ -93,11 +95,13 @@ static void dump_acpi(paddr_t rsdp)
     dump_table("madt", smp_cpus.madt_pa, *(const uint32_t *)phys_ident(smp_cpus.madt_pa + 4));
 }
 
-/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped). */
+/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped; acpi-dump needs
+ * an RSDP found in memory, i.e. a loader without an RSDP copy such as multiboot v1). */
 void smp_discover(void)
 {
     struct rsdp_copy rc = { boot_info.rsdp_copy, boot_info.rsdp_copy_len };
-    paddr_t rsdp = find_rsdp();
+    /* The loader's copy first: UEFI has no EBDA or BIOS area to search. */
+    paddr_t rsdp = rc.len ? 0 : find_rsdp();
     uint32_t me = boot_apic_id();
     int r = rsdp || rc.len ? acpi_parse(rsdp, map_ident, &rc, NUM_CPU, &smp_cpus) : ACPI_E_RSDP;
 
@@ -117,12 +121,36 @@ void smp_discover(void)
         printk("tessera: %u cores beyond NUM_CPU=%d are left parked\n", smp_cpus.excess, NUM_CPU);
 }
 
-/* Copy the AP trampoline to TRAMPOLINE_PA and tell it the boot root (boot root only). */
+/* Keep only the boot core (no page for the trampoline): it becomes core 0. */
+static void boot_core_only(void)
+{
+    smp_cpus.apic_id[0] = smp_cpus.apic_id[smp_bsp];
+    smp_cpus.count = 1;
+    smp_bsp = 0;
+}
+
+/*
+ * Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT)
+ * that holds no module or loader data, fix up its addresses, tell it the boot root
+ * (boot root only). Without such a page only the boot core runs.
+ */
 void smp_install_trampoline(void)
 {
-    char *t = phys_ident(TRAMPOLINE_PA);
+    _Static_assert(TRAMPOLINE_LIMIT <= LOW_RESERVED, "the trampoline page is never handed out");
+    if (smp_cpus.count == 1)
+        return;
+    if (!boot_free_page(&boot_info, TRAMPOLINE_LO, TRAMPOLINE_LIMIT, &smp_tramp_pa)) {
+        printk("tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
+               TRAMPOLINE_LIMIT);
+        boot_core_only();
+        return;
+    }
+    char *t = phys_ident(smp_tramp_pa);
     memcpy(t, tramp_start, tramp_end - tramp_start);
+    for (const uint16_t *f = tramp_fixups; f < tramp_fixups_end; f++)
+        *(uint32_t *)(t + *f) += (uint32_t)smp_tramp_pa;
     *(uint32_t *)(t + (tramp_root - tramp_start)) = (uint32_t)kmem_boot_root();
+    printk("tessera: AP trampoline at 0x%lx\n", smp_tramp_pa);
 }
 
 /* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c), LAPIC and timer, mark online,
@@ -156,7 +184,7 @@ static bool start_ap(unsigned c)
 
     ap_boot_root = r->root;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    lapic_start_ap(r->apic_id, TRAMPOLINE_PA / PAGE_SIZE);
+    lapic_start_ap(r->apic_id, smp_tramp_pa / PAGE_SIZE);
     while (!__atomic_load_n(&r->online, __ATOMIC_ACQUIRE))
         if (time_us() - t0 > AP_START_TIMEOUT_US)
             return false;

@@ -12,6 +12,7 @@
 #   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
 #                     build/test-clang-user and run every program once on 2 cores)
 set -u
+. tests/qemu/lib.bash
 BUILD_DIR=${USER_BUILD:-build}
 KERNEL=$BUILD_DIR/kernel.elf
 LOGS=build/test-logs/user
@@ -19,10 +20,6 @@ TIMEOUT=${QEMU_TIMEOUT:-120}
 SMPS=${USER_SMP:-"1 2 4"}
 CPU=${USER_CPU:-max}
 mkdir -p "$LOGS"
-
-tap() {   # tap <ok?> <name>
-    if [ "$1" -eq 0 ]; then echo "ok - $2"; else echo "not ok - $2"; fi
-}
 
 # Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c);
 # the revocation and shootdown programs (issue 5) also run on 8 cores unless USER_SMP is given.
@@ -38,42 +35,18 @@ smps_for() {
 # or when named in USER_TESTS. None at the moment: list them space-separated with spaces around.
 PENDING=" "
 
-# Guest RAM for a program: revoke_large needs a free, 1 GiB-aligned GiB for its 1G delegation.
-mem_for() {
-    case "$1" in
-        revoke_large) echo 3G ;;
-        revoke_long) echo 8G ;;
-        revoke_wide) echo 512M ;;
-        *) echo 256M ;;
-    esac
-}
-
 # run <prog> <smp>: boot the program, print its results.
 run() {
     local prog=$1 n=$2 cfg="$1/smp$2"
     local log="$LOGS/$prog-smp$n.log"
-    timeout "$TIMEOUT" qemu-system-x86_64 -cpu "$CPU" -nographic -no-reboot -monitor none \
-        -device isa-debug-exit,iobase=0x501,iosize=2 -serial "file:$log" -smp "$n" -m "$(mem_for "$prog")" \
-        -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest >/dev/null 2>&1
-    local rc=$?
-    # The program's results: TAP lines after the user library's marker (before it: kernel self-checks).
-    local results
-    results=$(tr -d '\r' <"$log" | awk '/^# TAP from user mode$/ { u = 1 } u && /^(not )?ok [0-9]+ - /' |
-              sed -E "s|^(not )?ok [0-9]+ - |\1ok - $cfg: |")
-    [ -n "$results" ] && echo "$results"
-    tap $([ -n "$results" ]; echo $?) "$cfg: the program ran and reported results"
-    tap $([ "$rc" -ne 124 ]; echo $?) "$cfg: finishes within ${TIMEOUT}s"
-    grep -aq "root task exited with code 0" "$log"
-    tap $? "$cfg: the kernel reports 'root task exited with code 0'"
-    tap $([ "$rc" -eq 1 ]; echo $?) "$cfg: QEMU exits with the pass status (got $rc)"
+    qemu_boot "$log" "$TIMEOUT" -cpu "$CPU" -smp "$n" -m "$(mem_for "$prog")" \
+        -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest
+    user_checks "$cfg" "$log" $? "${TIMEOUT}s"
     if [ "$prog" = console_write ]; then   # what only the serial log can show (docs/abi.md)
         tr '\0' '@' <"$log" | grep -aq '^# console bytes: A@B@C end'
         tap $? "$cfg: console_write wrote the bytes after each NUL, and the NULs"
         tr -d '\r' <"$log" | grep -aqE '^# x{4093}$'
         tap $? "$cfg: console_write wrote a full buffer of CONSOLE_MAX bytes whole"
-    fi
-    if [ "$rc" -ne 1 ]; then
-        tr -d '\r' <"$log" | tail -n 15 | sed 's/^/# /'
     fi
 }
 

@@ -70,6 +70,13 @@ static inline int sys_yield(void)
     return (int)sys_call6(SYS_YIELD, 0, 0, 0, 0, 0, 0, NULL);
 }
 
+/* The body of a wait loop that polls yield: cpu_pause, then yield; yield's status. */
+static inline int sys_yield_pause(void)
+{
+    cpu_pause();
+    return sys_yield();
+}
+
 /* Stop the calling EC with an exit code its creator can read. */
 static inline noreturn void sys_exit(long code)
 {

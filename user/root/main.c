@@ -82,7 +82,7 @@ static void com1_write(const char *s)
 {
     for (; *s != '\0'; s++) {
         while (!(inb(COM1_LSR) & LSR_THRE))
-            ;
+            cpu_pause();
         outb(COM1, (uint8_t)*s);
     }
 }

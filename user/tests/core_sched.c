@@ -28,8 +28,10 @@ static void child_write(mword a)
 /* Child i: count until the other spinner has counted SPIN_GOAL too (needs preemption). */
 static void child_spin(mword i)
 {
-    while (spins[i] < SPIN_GOAL || spins[1 - i] < SPIN_GOAL)
+    while (spins[i] < SPIN_GOAL || spins[1 - i] < SPIN_GOAL) {
         spins[i]++;
+        cpu_pause();
+    }
     sys_exit((long)i);
 }
 
@@ -39,7 +41,7 @@ static void child_yield(mword a)
     (void)a;
     int st = E_OK;
     while (!release && st == E_OK)
-        st = sys_yield();
+        st = sys_yield_pause();
     sys_exit(st);
 }
 
@@ -94,6 +96,7 @@ static void child_reader(mword a)
     for (;;) {
         (void)*(volatile uint32_t *)a;
         spins[0]++;
+        cpu_pause();
     }
 }
 
@@ -107,7 +110,7 @@ static void test_revoke_shoots_down_a_running_child(void)
     CHECK_ST(child_give(pd, SHARED_VA, 1, MEM_R, &window), E_OK);
     CHECK_ST(child_ec(pd, cpu, child_reader, SHARED_VA, &ec), E_OK);
     while (spins[0] < 1000)
-        sys_yield();
+        sys_yield_pause();
     CHECK_ST(sys_counters(cpu, &before), E_OK);
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, window, 1, MEM_RWX, 0), E_OK);
     CHECK_ST(ec_wait(ec, &ei), E_OK);

@@ -71,7 +71,7 @@ static void child_ac(mword cpu)
     uint64_t report = 0;
     for (unsigned r = 0; r < AC_ROUNDS && counters(cpu).timer_ticks < t0 + AC_TICKS; r++)
         for (volatile mword i = 0; i < SPIN; i++)
-            ;
+            cpu_pause();
     if (counters(cpu).timer_ticks >= t0 + AC_TICKS)
         report |= 2;
     (void)*(volatile uint64_t *)FRESH_VA;
@@ -191,7 +191,7 @@ static void child_nt_yield(mword cpu)
     uint64_t t0 = counters(cpu).timer_ticks;
     for (unsigned r = 0; r < AC_ROUNDS && counters(cpu).timer_ticks == t0; r++)
         for (volatile mword i = 0; i < SPIN; i++)
-            ;
+            cpu_pause();
     sys_exit(read_flags() & RFLAGS_NT ? 0 : 1);
 }
 
@@ -207,7 +207,7 @@ static bool run_bounded(mword pd, mword cpu, child_fn fn, mword arg, struct ec_i
     while (sys_ec_status(ec, 0, ei) == E_OK && ei->state == EC_RUNNING) {
         if (counters(cpu).timer_ticks > t0 + WAIT_TICKS)
             return false;
-        sys_yield();
+        sys_yield_pause();
     }
     return ei->state != EC_RUNNING;
 }

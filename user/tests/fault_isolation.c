@@ -19,8 +19,10 @@ static mword spinner[NPD][INFO_MAX_CPUS];           /* EC selectors */
 static void child_spin(mword idx)
 {
     volatile uint64_t *count = &spin[0][0] + idx;
-    while (!READ_ONCE(stop))
+    while (!READ_ONCE(stop)) {
         (*count)++;
+        cpu_pause();
+    }
     sys_exit(0);
 }
 
@@ -58,7 +60,7 @@ static bool all_advance(unsigned n, uint64_t base[NPD][INFO_MAX_CPUS])
                 all = all && spin[p][c] > (base ? base[p][c] : 0);
         if (all)
             return true;
-        sys_yield();
+        sys_yield_pause();
     }
     return false;
 }

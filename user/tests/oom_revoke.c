@@ -35,7 +35,7 @@ static mword cpu;                       /* core the probing ECs run on: the last
 static void prober(mword p)
 {
     while (!go[p])
-        sys_yield();
+        sys_yield_pause();
     if (p == PROBE_HOLE || p == PROBE_HOLE_AGAIN) {
         *(volatile uint64_t *)(VA_2M + HOLE * PAGE_SIZE_USER) = 1;
         sys_exit(0);

@@ -46,7 +46,7 @@ static void child_wait_in8(mword port)
 {
     WRITE_ONCE(started, 1);
     while (!READ_ONCE(go))
-        ;
+        cpu_pause();
     (void)inb((uint16_t)port);
     sys_exit(0);
 }
@@ -127,7 +127,7 @@ static void test_delegation_while_running(mword b, mword cpu)
     tap_check(denied(b, cpu, child_in8, COM2), "core %lu: B takes #GP on COM2 before it holds it", cpu);
     CHECK_ST(child_ec(b, cpu, child_wait_in8, COM2, &ec), E_OK);
     for (mword round = 0; round < (1UL << 22) && !READ_ONCE(started); round++)
-        sys_yield();
+        sys_yield_pause();
     tap_check(READ_ONCE(started), "core %lu: B's waiting EC runs", cpu);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, b, SPACE_PIO, COM2, COM2, 8, PIO_A), E_OK);
     WRITE_ONCE(go, 1);

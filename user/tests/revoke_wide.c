@@ -29,45 +29,17 @@ static volatile uint64_t lat_t0[MAX_CALLS], lat_t1[MAX_CALLS];    /* ring of the
 static volatile uint64_t win0, win1 = ~0UL;     /* the revoke's TSC window (set by the root) */
 static volatile uint64_t lat_max, lat_n;        /* over every call overlapping the window */
 
-/* Time stamp counter (user mode may read it). */
-static uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
-/* Core cpu's timer ticks so far. */
-static uint64_t ticks(mword cpu)
-{
-    struct core_counters cc;
-    return sys_counters(cpu, &cc) == E_OK ? cc.timer_ticks : 0;
-}
-
-/* TSC cycles per timer period of core 1 (measured over CAL_TICKS periods). */
-static uint64_t tsc_per_tick(void)
-{
-    uint64_t t = ticks(1);
-    while (ticks(1) == t)
-        ;
-    uint64_t c0 = rdtsc();
-    t = ticks(1);
-    while (ticks(1) < t + CAL_TICKS)
-        ;
-    return (rdtsc() - c0) / CAL_TICKS;
-}
-
 /* Root EC on core 1: lookup calls until stop, each one's start and end recorded. */
 static void prober(mword arg)
 {
     (void)arg;
     struct lookup_info li;
     while (!go)
-        sys_yield();
+        sys_yield_pause();
     while (!stop) {
-        uint64_t t0 = rdtsc();
+        uint64_t t0 = utest_rdtsc();
         int st = sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_PD, &li);
-        uint64_t t1 = rdtsc();
+        uint64_t t1 = utest_rdtsc();
         if (st != E_OK)
             sys_exit(1);
         lat_t0[calls % MAX_CALLS] = t0;
@@ -136,20 +108,20 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
     CHECK_ST(child_pd(&a), E_OK);
     CHECK_ST(child_pd(&b), E_OK);
     CHECK_ST(child_pd(&c), E_OK);
-    uint64_t s0 = rdtsc();
+    uint64_t s0 = utest_rdtsc();
     tap_check(page && build(a, b, c, page), "one page delegated to %u mappings in a wide and %u in a deep tree",
               WIDE, DEEP);
-    printf("# revoke_wide: trees built in %lu ticks\n", (unsigned long)((rdtsc() - s0) / cyc));
+    printf("# revoke_wide: trees built in %lu ticks\n", (unsigned long)((utest_rdtsc() - s0) / cyc));
     CHECK_ST(child_ec(SEL_ROOT_PD, 1, prober, 0, &ec), E_OK);
     go = 1;
     while (calls < 100)
-        sys_yield();
-    uint64_t r0 = win0 = rdtsc();
+        sys_yield_pause();
+    uint64_t r0 = win0 = utest_rdtsc();
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, page, 1, MEM_RWX, 0), E_OK);
-    uint64_t r1 = win1 = rdtsc();
+    uint64_t r1 = win1 = utest_rdtsc();
     mword seen = calls;
     while (calls < seen + 100)
-        sys_yield();
+        sys_yield_pause();
     stop = 1;
     CHECK_ST(ec_wait(ec, &ei), E_OK);
     tap_check(exited_with(&ei, 0), "the prober's calls all succeeded");
@@ -175,17 +147,17 @@ static void test_a_whole_range_revoke_skips_what_is_not_held(uint64_t cyc)
 {
     mword empty = sel_alloc(), child;
     CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD), E_OK);
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = utest_rdtsc();
     CHECK_ST(sys_revoke(empty, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, REVOKE_SELF), E_OK);
-    uint64_t d = rdtsc() - t0;
+    uint64_t d = utest_rdtsc() - t0;
     printf("# revoke_wide: whole-range revoke of an empty space: %lu.%02lu ticks\n", (unsigned long)(d / cyc),
            (unsigned long)(d * 100 / cyc % 100));
     tap_check(d < EMPTY_TICKS * cyc, "a whole-range revoke of an empty space takes less than %u timer periods",
               EMPTY_TICKS);
     CHECK_ST(child_pd(&child), E_OK);
-    t0 = rdtsc();
+    t0 = utest_rdtsc();
     CHECK_ST(sys_revoke(child, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, 0), E_OK);
-    d = rdtsc() - t0;
+    d = utest_rdtsc() - t0;
     tap_check(d < EMPTY_TICKS * cyc, "a whole-range revoke of a child holding its program takes less than %u "
               "timer periods (%lu.%02lu)", EMPTY_TICKS, (unsigned long)(d / cyc), (unsigned long)(d * 100 / cyc % 100));
 }
@@ -198,7 +170,7 @@ int main(mword arg)
         tap_check(true, "core 1 makes the calls # SKIP only one core");
         return utest_done("revoke_wide");
     }
-    uint64_t cyc = tsc_per_tick();
+    uint64_t cyc = utest_tsc_per_tick(1, CAL_TICKS);
     printf("# revoke_wide: %lu TSC cycles per timer period of core 1\n", (unsigned long)cyc);
     tap_check(cyc > 0, "the TSC advances over timer periods");
     test_a_whole_range_revoke_skips_what_is_not_held(cyc);

@@ -23,7 +23,7 @@ static void child_spin(mword cpu)
 {
     running[cpu] = 1;
     while (!stop)
-        __asm__ __volatile__("pause");
+        cpu_pause();
     sys_exit(0);
 }
 
@@ -74,7 +74,7 @@ static void start_spinners(void)
         CHECK_ST(child_ec(c <= k ? pd_x : pd_y, c, child_spin, c, &ec[c]), E_OK);
     for (unsigned c = 1; c < ncpu; c++)
         while (!running[c])
-            sys_yield();
+            sys_yield_pause();
 }
 
 /* Run child_read(va) in pd on cpu; true if it faulted reading va. */

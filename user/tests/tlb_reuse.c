@@ -24,7 +24,7 @@ static void child_reader(mword cpu)
     uint64_t r = 0;
     while (!stop) {
         if (round_no == r) {
-            sys_yield();                        /* core 0: let the root run */
+            sys_yield_pause();                  /* core 0: let the root run */
             continue;
         }
         r = round_no;
@@ -40,7 +40,7 @@ static void run_round(unsigned n, uint64_t r)
     round_no = r;
     for (unsigned c = 0; c < n; c++)
         while (done_round[c] != r)
-            sys_yield();
+            sys_yield_pause();
 }
 
 static void test_every_core_reads_the_new_frame_after_a_remap(unsigned n)

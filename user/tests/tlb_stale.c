@@ -44,6 +44,7 @@ static void child_reader(mword arg)
         if (v != PATTERN)
             r->bad++;
         r->reads++;
+        cpu_pause();
     }
 }
 
@@ -77,7 +78,7 @@ static void trial(mword pd, mword window, unsigned n, uint64_t t, struct tally *
     }
     for (unsigned c = first; c < n; c++)
         while (readers[c].reads == 0)
-            sys_yield();                                    /* core 0: let its reader run */
+            sys_yield_pause();                              /* core 0: let its reader run */
     if (sys_revoke(SEL_ROOT_PD, SPACE_MEM, window, 1, MEM_RWX, 0) != E_OK)
         k->errors++;
     seq = t;                                                /* revoke has returned */

@@ -38,3 +38,31 @@ static inline int utest_done(const char *prog)
     printf("%s: %d failed\n", prog, tap_failures());
     return tap_failures();
 }
+
+/* Time stamp counter (user mode may read it). */
+static inline uint64_t utest_rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
+/* Core cpu's timer ticks so far (0 if the counters cannot be read). */
+static inline uint64_t utest_ticks(mword cpu)
+{
+    struct core_counters cc;
+    return sys_counters(cpu, &cc) == E_OK ? cc.timer_ticks : 0;
+}
+
+/* TSC cycles per timer period of core cpu, measured over n periods from a tick edge. */
+static inline uint64_t utest_tsc_per_tick(mword cpu, unsigned n)
+{
+    uint64_t t = utest_ticks(cpu);
+    while (utest_ticks(cpu) == t)
+        cpu_pause();
+    uint64_t c0 = utest_rdtsc();
+    t = utest_ticks(cpu);
+    while (utest_ticks(cpu) < t + n)
+        cpu_pause();
+    return (utest_rdtsc() - c0) / n;
+}

@@ -97,7 +97,6 @@
 #include "types.h"
 #include "compiler.h"
 
-static inline void cpu_pause(void) { __asm__ __volatile__("pause" ::: "memory"); }
 static inline void cpu_hlt(void)   { __asm__ __volatile__("hlt" ::: "memory"); }
 static inline void cpu_cli(void)   { __asm__ __volatile__("cli" ::: "memory"); }
 static inline void cpu_sti(void)   { __asm__ __volatile__("sti" ::: "memory"); }

@@ -48,14 +48,19 @@
  *                  read another core's state (IPI counters, later the current
  *                  PD for TLB shootdown). Lies in the gap between the kernel
  *                  region and the stack page; NUM_CPU pages, one PT.
- * TRAMPOLINE_PA    Physical page of the AP real-mode start-up code; a STARTUP
- *                  IPI can only name a page below 1 MiB.
+ * TRAMPOLINE_LO .. TRAMPOLINE_LIMIT  Where the AP real-mode start-up code may
+ *                  go (smp_install_trampoline picks a free page holding no
+ *                  loader data): a STARTUP IPI names a page below 1 MiB, vectors
+ *                  0xA0..0xBF are reserved, and page 0 holds the real-mode IVT.
+ * LOW_RESERVED     Low memory the kernel never hands out (BIOS data, trampoline).
  * CPU_STACK_GUARD  Unmapped page below the core's 4 KiB stack, so an overflow
  *                  faults (and becomes a double fault on the IST stack)
  *                  instead of silently corrupting memory.
  */
 #define KERNEL_LOAD         UL_(0x200000)                   /* physical */
-#define TRAMPOLINE_PA       UL_(0x8000)                     /* physical: AP start-up code (below 1 MiB) */
+#define TRAMPOLINE_LO       UL_(0x1000)                     /* physical: lowest AP start-up page */
+#define TRAMPOLINE_LIMIT    UL_(0xA0000)                    /* physical: AP start-up page below this */
+#define LOW_RESERVED        UL_(0x100000)                   /* physical: first 1 MiB, never allocated */
 #define KERNEL_VOFFSET      (KERNEL_BASE - KERNEL_LOAD)     /* virt - phys for the pool */
 #define KERNEL_LINEAR_END   UL_(0xFFFFFFFFBDE00000)         /* 511 510 495 0, exclusive */
 #define POOL_SIZE           (KERNEL_LINEAR_END - KERNEL_BASE)

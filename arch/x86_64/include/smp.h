@@ -9,7 +9,10 @@ extern unsigned smp_bsp;               /* core id of the boot processor */
 /* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped). */
 void smp_discover(void);
 
-/* Copy the AP trampoline to TRAMPOLINE_PA (boot root only). */
+extern paddr_t smp_tramp_pa;           /* page of the AP trampoline (0: none) */
+
+/* Copy the AP trampoline to a free low page holding no loader data, or keep only the
+ * boot core if there is none (boot root only; after the last use of loader data). */
 void smp_install_trampoline(void);
 
 /* This core: GDT/TSS/IDT, SMEP/SMAP, LAPIC and timer, mark online, print its line. */

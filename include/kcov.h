@@ -1,0 +1,16 @@
+/*
+ * Kernel edge coverage for the fuzzer (test build only: make KCOV=1, clang's
+ * -fsanitize-coverage=trace-pc-guard on kernel/ and arch/ objects). Every
+ * instrumented edge has a 32-bit guard in the section __sancov_guards; kcov_init
+ * numbers them 1..n, and the first execution of an edge sets its bit. User space
+ * reads the result with the test-only call SYS_KCOV (docs/abi.md).
+ */
+#pragma once
+#include "types.h"
+
+#ifdef KCOV
+void kcov_init(void);                   /* number the guards; before this no edge is recorded */
+int kcov_sys(mword out, mword len);     /* SYS_KCOV(out, len): E_OK or E_RANGE */
+#else
+static inline void kcov_init(void) {}
+#endif
