@@ -45,7 +45,7 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
-    uint64_t gen;                   /* internal: counts changes (a revoke's cursor is valid while equal) */
+    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
 };
 
 struct mdb_node;

@@ -26,10 +26,11 @@ struct mdb_node {
     int height;                         /* AVL height of this subtree */
     struct mdb_node *left, *right;      /* AVL children (same space) */
     struct mdb_node *parent;            /* derivation parent, NULL for a root */
-    struct mdb_node *child;             /* first derived node */
+    struct mdb_node *child, *last;      /* first and last derived node */
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
     struct mdb_node *split_lo, *split_hi; /* pieces split off in pass split_pass */
     uint64_t split_pass;
+    uint64_t pin;                       /* == db->gen: on a pending deep revoke's cursor path */
 };
 
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
@@ -211,16 +212,33 @@ static void tree_del(struct mdb_node *n)
 
 /* ---- derivation tree ------------------------------------------------------------ */
 
-/* Make n a child of parent (NULL: a root). */
+/* Make n the last child of parent (NULL: a root). Appending keeps a pending deep revoke's
+   cursor valid: a new child is reached by the scans still to come (see revoke_deep). */
 static void child_link(struct mdb_node *parent, struct mdb_node *n)
 {
     n->parent = parent;
-    n->prev = NULL;
-    n->next = parent ? parent->child : NULL;
-    if (n->next)
-        n->next->prev = n;
-    if (parent)
+    n->next = NULL;
+    n->prev = parent ? parent->last : NULL;
+    if (!parent)
+        return;
+    if (n->prev)
+        n->prev->next = n;
+    else
         parent->child = n;
+    parent->last = n;
+}
+
+/* Whether n lies on a pending deep revoke's cursor path (see revoke_deep). */
+static bool pinned(const struct mdb *db, const struct mdb_node *n)
+{
+    return n->pin == db->gen;
+}
+
+/* A structural change at n: if n is pinned, every pending deep cursor becomes invalid. */
+static void touch(struct mdb *db, const struct mdb_node *n)
+{
+    if (pinned(db, n))
+        db->gen++;
 }
 
 /* Remove n from its parent's child list. */
@@ -232,16 +250,19 @@ static void child_unlink(struct mdb_node *n)
         n->parent->child = n->next;
     if (n->next)
         n->next->prev = n->prev;
+    else if (n->parent)
+        n->parent->last = n->prev;
     n->parent = n->next = n->prev = NULL;
 }
 
 /* Move the children of from that lie wholly below t (or, if above, at/after t) to to. */
-static void children_move(struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
+static void children_move(struct mdb *db, struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
 {
     struct mdb_node *c = from->child, *nx;
     for (; c; c = nx) {
         nx = c->next;
         if (above ? c->target >= t : c->target + c->size <= t) {
+            touch(db, c);
             child_unlink(c);
             child_link(to, c);
         }
@@ -331,6 +352,7 @@ static void pool_drain(struct mdb *db, struct pool *p)
 static void node_drop(struct mdb *db, struct mdb_node *n)
 {
     ASSERT(!n->child);
+    touch(db, n);
     tree_del(n);
     child_unlink(n);
     db->free(n);
@@ -362,6 +384,7 @@ static void split_lo(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
 {
     struct mdb_node *l = pool_take(p);
     uint64_t n = t - x->target;
+    touch(db, x);
     l->space = x->space;
     l->base = x->base;
     l->size = n;
@@ -373,7 +396,7 @@ static void split_lo(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     x->target = t;
     tree_add(l);
     child_link(piece_parent(db, x->parent, false), l);
-    children_move(x, l, t, false);
+    children_move(db, x, l, t, false);
     split_mark(db, x);
     x->split_lo = l;
 }
@@ -383,6 +406,7 @@ static void split_hi(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
 {
     struct mdb_node *h = pool_take(p);
     uint64_t n = t - x->target;
+    touch(db, x);
     h->space = x->space;
     h->base = x->base + n;
     h->size = x->size - n;
@@ -391,7 +415,7 @@ static void split_hi(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     x->size = n;
     tree_add(h);
     child_link(piece_parent(db, x->parent, true), h);
-    children_move(x, h, t, true);
+    children_move(db, x, h, t, true);
     split_mark(db, x);
     x->split_hi = h;
 }
@@ -429,7 +453,10 @@ static bool mergeable(const struct mdb_node *a, const struct mdb_node *b)
 static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
 {
     struct mdb_node *c;
+    touch(db, x);
+    touch(db, y);
     while ((c = y->child)) {
+        touch(db, c);
         child_unlink(c);
         child_link(x, c);
     }
@@ -443,14 +470,17 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
     db->free(y);
 }
 
-/* Merge x with its neighbours in its space where nothing distinguishes them. */
+/* Merge x with its neighbours in its space where nothing distinguishes them; pinned nodes
+   (a pending deep revoke's cursor path) stay split, which no unit can see. */
 static void merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
+    if (pinned(db, x))
+        return;
     struct mdb_node *q = tree_pred(x);
-    if (q && mergeable(q, x))
+    if (q && !pinned(db, q) && mergeable(q, x))
         absorb(db, x, q);
     q = tree_ceil(x->space, node_end(x));
-    if (q && mergeable(x, q))
+    if (q && !pinned(db, q) && mergeable(x, q))
         absorb(db, x, q);
 }
 
@@ -470,7 +500,7 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
     db->alloc = alloc;
     db->free = free;
     db->pass = 0;
-    db->gen = 0;
+    db->gen = 1;                        /* a fresh node's pin (0) never matches */
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -507,7 +537,6 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
         return E_BUSY;
     if (!(n = db->alloc(sizeof(*n))))
         return E_NOMEM;
-    db->gen++;
     __builtin_memset(n, 0, sizeof(*n));
     n->space = s;
     n->base = base;
@@ -589,8 +618,10 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
     }
     if (want == d->rights)
         return E_OK;
-    /* Cut d (and what is derived from it) to the delegated units, then raise rights. */
+    /* Cut d (and what is derived from it) to the delegated units, then raise rights (a
+       done node may need the revoke's rights again: pending cursors become invalid). */
     split_range(db, p, d, t0, t1);
+    db->gen++;
     d->rights = want;
     a->dst->ops->map(a->dst, d->base, d->size, d->target, want);
     a->effect |= MDB_UPGRADED;
@@ -699,7 +730,6 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
         pool_drain(db, &p);
         return err;
     }
-    db->gen++;
     err = deleg_pass(db, &a, &p);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
@@ -891,9 +921,12 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
  * A piece whose derived nodes exceed a step's budget: remove the rights node by node,
  * leaves first (post-order), at most allowance nodes per step. Which nodes are done is
  * visible in the nodes themselves (a node without any of the rights needs nothing, nor
- * does anything derived from it), so a step that finds the database changed since the
- * last one (db->gen) simply walks again from n; an unchanged one resumes at op->at /
- * op->scan. The nodes straddling t0 or t1 are split first, so every node of n's subtree
+ * does anything derived from it). A step that stops pins its cursor path (op->scan, op->at
+ * and its ancestors up to n: node->pin = db->gen). Children are appended, so a node
+ * created between steps is reached by the scans still to come; only a structural change
+ * at a pinned node (split, merge, move, drop) or a rights upgrade bumps db->gen, and a step
+ * that finds db->gen changed walks again from n (every node visited, skips included, is
+ * charged; a step always does at least one node). Otherwise it resumes at op->at / op->scan. The nodes straddling t0 or t1 are split first, so every node of n's subtree
  * that overlaps [t0, t1) lies inside it; at the end the nodes at the piece's edges merge
  * with their neighbours again (merge_edges, bounded).
  */
@@ -932,11 +965,20 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
         if (++*work - start >= allowance) {
             op->at = x;
             op->scan = c;
+            op->gen = db->gen;          /* the caller keeps it; pin the cursor path */
+            if (c)
+                c->pin = db->gen;
+            for (struct mdb_node *y = x; ; y = y->parent, ++*work) {
+                y->pin = db->gen;
+                if (y == n)
+                    break;
+            }
             *done = false;
             return E_OK;
         }
     }
     bool gone = false;
+    db->gen++;                          /* unpin this op's path, so the edges can merge */
     if (op->include_self && (n->rights & op->rights)) {
         gone = !(n->rights & ~op->rights);
         node_revoke(db, n, op->rights);
@@ -1045,7 +1087,7 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
     }
     if (err)
         op->at = NULL;
-    op->gen = ++db->gen;
+    op->gen = db->gen;
     if (err)
         return err;
     return op->next < op->end ? MDB_MORE : E_OK;
@@ -1070,7 +1112,6 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
  */
 int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
 {
-    db->gen++;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
         struct mdb_node *y = s->root;
         while (y->child)
@@ -1091,7 +1132,9 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
         return false;
     if (n->prev ? n->prev->next != n : (p && p->child != n))
         return false;
-    if (n->next && n->next->prev != n)
+    if (n->next ? n->next->prev != n : (p && p->last != n))
+        return false;
+    if (!n->child != !n->last)
         return false;
     for (const struct mdb_node *c = n->child; c; c = c->next)
         if (c->parent != n)

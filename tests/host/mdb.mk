@@ -31,3 +31,7 @@ $(BUILD)/fuzz/fuzz_mdb: kernel/mdb.c $(MDB_FUZZ_PLAIN) include/mdb.h $(wildcard 
 fuzz-mdb: $(BUILD)/fuzz/fuzz_mdb
 	@mkdir -p $(BUILD)/fuzz/mdb-corpus
 	$(BUILD)/fuzz/fuzz_mdb -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/mdb-corpus
+
+# Review of issue 8 (bounded revoke): attacks that show a step's work is not bounded.
+HOST_TESTS += mdb_bound
+mdb_bound_SRCS := tests/host/test_mdb_bound.c kernel/mdb.c

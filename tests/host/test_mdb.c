@@ -669,9 +669,9 @@ static void a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it(void **
     assert_int_equal(mdb_revoke_step(&db, &op, 512, DEEP_WORK), MDB_MORE);
     assert_non_null(op.at);                             /* the unit is part done */
     assert_true(nodes(&B) < WIDE_N && nodes(&B) > 0);
-    /* B's unit 0 was delegated first, so it is the last child visited: still held. */
-    assert_int_equal(B.rights[0], MEM_RWX);
-    assert_int_equal(deleg(&B, 0, &C, 7, 1, MEM_RW), E_OK);
+    /* B's last unit was delegated last, so it is the last child visited: still held. */
+    assert_int_equal(B.rights[WIDE_N - 1], MEM_RWX);
+    assert_int_equal(deleg(&B, WIDE_N - 1, &C, 7, 1, MEM_RW), E_OK);
     assert_int_equal(deleg(&A, 0, &D, 9, 1, MEM_R), E_OK);     /* from the unit itself */
     while (mdb_revoke_step(&db, &op, 512, DEEP_WORK) == MDB_MORE)
         ;
