@@ -23,6 +23,7 @@
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
+#define DELEGATE_PIECES 16      /* source pieces (mapping nodes or holes) one delegate call takes */
 #define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
@@ -136,6 +137,10 @@ static int sys_delegate(struct trap_frame *f)
     }
     if (x.kind == SPACE_PIO && db != sb)
         return E_ARG;               /* ports are identity-mapped */
+    /* At most DELEGATE_PIECES source pieces per call: as many nodes created, O(pieces) work
+       (the destination must be empty); the caller continues from rdx items on. Fewer nodes
+       than a revoke step removes, so a revoke of what is delegated here ends. */
+    n = mdb_delegate_extent(space_of(src, x.kind), sb, n, DELEGATE_PIECES);
     if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
         (err = check_dest(dst, x.kind, db, n)))
         return err;
@@ -146,6 +151,8 @@ static int sys_delegate(struct trap_frame *f)
     else
         err = mdb_delegate(&kernel_mdb, &src->mem.mdb, sb, &dst->mem.mdb, db, n, x.rights, &effect);
     space_mem_flush_pending();
+    if (err == E_OK)
+        f->rdx = n;
     return err;
 }
 
