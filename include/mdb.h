@@ -85,7 +85,7 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
-    bool deep, after;               /* a piece [next, stop) in progress; scan: resume after it */
+    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after scan */
     struct mdb_node *at, *scan;     /* a deep piece's resume point (valid while db->gen == gen) */
     uint64_t stop, gen, token;      /* end of that piece; db->gen after the last step; pin token */
     uint64_t work;                  /* work the last step did (tests, statistics) */

@@ -258,14 +258,16 @@ static void child_unlink(struct mdb_node *n)
     n->parent = n->next = n->prev = NULL;
 }
 
-/* Move the children of from that lie wholly below t (or, if above, at/after t) to to. */
-static void children_move(struct mdb *db, struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
+/* Move the children of from that lie wholly below t (or, if above, at/after t) to to. A
+   moved child on a cursor path keeps it valid: from is pinned (touched by its split), or
+   from is that revoke's top node n, and to is then the piece of n that holds the revoke's
+   piece (the only one that contains a node inside it). */
+static void children_move(struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
 {
     struct mdb_node *c = from->child, *nx;
     for (; c; c = nx) {
         nx = c->next;
         if (above ? c->target >= t : c->target + c->size <= t) {
-            touch(db, c);
             child_unlink(c);
             child_link(to, c);
         }
@@ -399,7 +401,7 @@ static void split_lo(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     x->target = t;
     tree_add(l);
     child_link(piece_parent(db, x->parent, false), l);
-    children_move(db, x, l, t, false);
+    children_move(x, l, t, false);
     split_mark(db, x);
     x->split_lo = l;
 }
@@ -418,7 +420,7 @@ static void split_hi(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     x->size = n;
     tree_add(h);
     child_link(piece_parent(db, x->parent, true), h);
-    children_move(db, x, h, t, true);
+    children_move(x, h, t, true);
     split_mark(db, x);
     x->split_hi = h;
 }
@@ -458,8 +460,7 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
     struct mdb_node *c;
     touch(db, x);
     touch(db, y);
-    while ((c = y->child)) {
-        touch(db, c);
+    while ((c = y->child)) {            /* valid for cursors as in children_move */
         child_unlink(c);
         child_link(x, c);
     }
@@ -987,11 +988,13 @@ static void pin_off(struct mdb_revoke *op, struct mdb_node *x)
         x->pin = 0;
 }
 
-/* Keep op's cursor: at x, next child c; c NULL (x's children all scanned): after x's last
-   child as it is now (pinned), so that children appended later are scanned too. */
-static void cursor_save(struct mdb_revoke *op, struct mdb_node *x, struct mdb_node *c)
+/* Keep op's cursor: at x (NULL for the piece's node n, which is found anew by unit each
+   step), next child c; c NULL (x's children all scanned): after x's last child as it is
+   now (pinned), so that children appended later are scanned too. */
+static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x, struct mdb_node *c)
 {
-    op->at = x;
+    op->resume = true;
+    op->at = x == n ? NULL : x;
     op->after = !c;
     op->scan = c ? c : x->last;
     if (op->scan)
@@ -1021,19 +1024,19 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
     struct mdb_node *x = n, *c = n->child;
     uint64_t limit = *work + allowance;
     *done = false;
-    if (op->at) {
-        x = op->at;
+    if (op->resume) {
+        x = op->at ? op->at : n;
         c = op->scan;
         if (c)
             pin_off(op, c);
-        if (op->after)
+        if (!op->at && c && c->parent != n)
+            c = n->child;               /* n was cut or merged: scan its children again */
+        else if (op->after)
             c = c ? c->next : x->child;
-    } else {
-        pin_on(op, n);
     }
     for (;;) {
         if (*work >= limit) {
-            cursor_save(op, x, c);
+            cursor_save(op, n, x, c);
             return E_OK;
         }
         ++*work;
@@ -1053,7 +1056,7 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
             } else {
                 int err = cut_to(db, x, t0, t1);
                 if (err) {
-                    cursor_save(op, x, NULL);   /* x is pinned still: resume here */
+                    cursor_save(op, n, x, NULL);   /* x is pinned still: resume here */
                     return err;
                 }
                 pin_off(op, x);
@@ -1069,19 +1072,16 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
     if (op->include_self && (n->rights & op->rights)) {
         int err = cut_to(db, n, t0, t1);
         if (err) {
-            cursor_save(op, n, NULL);
+            cursor_save(op, n, n, NULL);
             return err;
         }
-        pin_off(op, n);
         gone = !(n->rights & ~op->rights);
         node_revoke(db, n, op->rights);
-    } else {
-        pin_off(op, n);
     }
     if (!gone)
         *work += merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
     op->at = NULL;
-    op->deep = false;
+    op->deep = op->resume = false;
     *done = true;
     return E_OK;
 }
@@ -1104,7 +1104,7 @@ int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
     op->end = base + size;
     op->rights = rights;
     op->include_self = include_self;
-    op->deep = false;
+    op->deep = op->resume = op->after = false;
     op->at = op->scan = NULL;
     op->stop = 0;
     op->gen = 0;
@@ -1138,8 +1138,8 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
     if (!first)
         return E_OK;                    /* the next step starts with this piece */
     op->deep = true;
+    op->resume = false;
     op->stop = u1;
-    op->at = NULL;
     op->token = db->tokens++;
     return revoke_deep(db, op, n, t0, t1, budget, work, done);
 }
@@ -1174,7 +1174,7 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
     units = MAX(units, 1);
     budget = MAX(budget, 1);
     if (op->deep && op->gen != db->gen) {
-        op->at = NULL;                  /* nodes may have changed: walk again */
+        op->resume = false;             /* nodes may have changed: walk again */
         op->token = db->tokens++;       /* the old path's pins are stale */
     }
     db->self = op->token;
@@ -1191,7 +1191,7 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
         if (op->deep && op->stop > node_end(n))
             op->deep = false;           /* n was cut since: take the piece anew */
         if (!op->deep)
-            op->at = NULL;
+            op->resume = false;
         uint64_t u1 = op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
         bool done;
         if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)

@@ -667,7 +667,7 @@ static void a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it(void **
     wide_tree(MEM_RWX);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, false), E_OK);
     assert_int_equal(mdb_revoke_step(&db, &op, 512, DEEP_WORK), MDB_MORE);
-    assert_non_null(op.at);                             /* the unit is part done */
+    assert_true(op.deep);                               /* the unit is part done */
     assert_true(nodes(&B) < WIDE_N && nodes(&B) > 0);
     /* B's last unit was delegated last, so it is the last child visited: still held. */
     assert_int_equal(B.rights[WIDE_N - 1], MEM_RWX);
