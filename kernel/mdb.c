@@ -1065,7 +1065,6 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
             }
             x = up;
             c = nx;
-            ++*work;
         }
     }
     bool gone = false;
