@@ -48,6 +48,7 @@ struct mdb {
     uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
     uint64_t tokens;                /* internal: next deep revoke's pin token */
     uint64_t self;                  /* internal: token of the revoke stepping now, 0 outside */
+    uint64_t born;                  /* internal: nodes delegated so far */
 };
 
 #define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
@@ -88,6 +89,7 @@ struct mdb_revoke {
     bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after scan */
     struct mdb_node *at, *scan;     /* a deep piece's resume point (valid while db->gen == gen) */
     uint64_t stop, gen, token;      /* end of that piece; db->gen after the last step; pin token */
+    uint64_t born, debt;            /* db->born after the last step; this step's extra budget */
     uint64_t work;                  /* work the last step did (tests, statistics) */
 };
 

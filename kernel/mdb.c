@@ -34,6 +34,7 @@ struct mdb_node {
 };
 
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
+#define DEBT_FACTOR 4        /* a deep step's extra budget for nodes delegated since, in budgets */
 
 /* Preallocated nodes of one operation, linked through next. */
 struct pool {
@@ -533,6 +534,7 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
     db->pass = 0;
     db->gen = 1;
     db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
+    db->born = 0;
     db->self = 0;
 }
 
@@ -662,7 +664,7 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
 }
 
 /* Decode: count a hole node. Perform: derive a node for dst units [d0, d1) from n. */
-static void deleg_hole(struct deleg *a, struct pool *p, struct mdb_node *n, uint64_t d0,
+static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n, uint64_t d0,
                        uint64_t d1, uint64_t t0)
 {
     if (!p) {
@@ -677,6 +679,7 @@ static void deleg_hole(struct deleg *a, struct pool *p, struct mdb_node *n, uint
     x->rights = n->rights & a->mask;
     tree_add(x);
     child_link(n, x);
+    db->born++;
     a->dst->ops->map(a->dst, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
 }
@@ -688,12 +691,12 @@ static int deleg_piece(struct mdb *db, struct deleg *a, struct pool *p, struct m
     while (d0 < d1) {
         struct mdb_node *d = tree_from(a->dst, d0);
         if (!d || d->base >= d1) {
-            deleg_hole(a, p, n, d0, d1, t0);
+            deleg_hole(db, a, p, n, d0, d1, t0);
             return E_OK;
         }
         if (d->base > d0) {
             uint64_t gap = d->base - d0;
-            deleg_hole(a, p, n, d0, d->base, t0);
+            deleg_hole(db, a, p, n, d0, d->base, t0);
             d0 += gap;
             t0 += gap;
             continue;
@@ -1022,7 +1025,7 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
                        uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
 {
     struct mdb_node *x = n, *c = n->child;
-    uint64_t limit = *work + allowance;
+    uint64_t limit = *work + allowance + op->debt;
     *done = false;
     if (op->resume) {
         x = op->at ? op->at : n;
@@ -1108,6 +1111,7 @@ int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
     op->stop = 0;
     op->gen = 0;
     op->token = 0;
+    op->born = op->debt = 0;
     op->work = 0;
     return E_OK;
 }
@@ -1176,6 +1180,10 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
         op->resume = false;             /* nodes may have changed: walk again */
         op->token = db->tokens++;       /* the old path's pins are stale */
     }
+    /* Nodes delegated since the last step may lie ahead of a deep piece's cursor: the step
+       gets two units of budget for each (enter and finish), up to DEBT_FACTOR budgets, so
+       that what other calls add between steps does not eat the step's own progress. */
+    op->debt = op->deep ? MIN(2 * (db->born - op->born), DEBT_FACTOR * MIN(budget, UINT32_MAX)) : 0;
     db->self = op->token;
     while (op->next < op->end && work < budget && done_units < units) {
         struct mdb_node *n = tree_from(op->space, op->next);
@@ -1200,6 +1208,7 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
     }
     db->self = 0;
     op->gen = db->gen;
+    op->born = db->born;
     op->work = work;
     if (err)
         return err;

@@ -39,8 +39,8 @@ static inline int sys_create_ec(mword dst, mword pd, mword cpu, mword ip, mword 
 }
 
 /* Delegate count units of space kind from src_pd at src to dst_pd at dst with rights: one
-   call per at most 16 source pieces (the kernel reports the items done in rdx); a failing
-   call stops it, the items of the earlier calls stay delegated. */
+   kernel call per at most 16 source pieces / 1024 page-table entries (it reports the items
+   done in rdx); a failing call stops it, the items of the earlier calls stay delegated. */
 static inline int sys_delegate(mword src_pd, mword dst_pd, unsigned kind, mword src, mword dst,
                                mword count, unsigned rights)
 {
