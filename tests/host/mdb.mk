@@ -32,6 +32,6 @@ fuzz-mdb: $(BUILD)/fuzz/fuzz_mdb
 	@mkdir -p $(BUILD)/fuzz/mdb-corpus
 	$(BUILD)/fuzz/fuzz_mdb -max_total_time=$(FUZZ_TIME) -max_len=4096 $(BUILD)/fuzz/mdb-corpus
 
-# Review of issue 8 (bounded revoke): attacks that show a step's work is not bounded.
+# Bounded revoke steps and delegate calls (issue 8, holes 8/9): the review's attacks, each step's work asserted.
 HOST_TESTS += mdb_bound
 mdb_bound_SRCS := tests/host/test_mdb_bound.c kernel/mdb.c
