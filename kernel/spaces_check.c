@@ -1,8 +1,7 @@
 /*
- * The kernel side of Space_obj and Space_pio: their memory (kptab_env: pool frames
- * through the linear map), the current PD's kpd (found through CR3), the local flush,
- * and the self-checks of both spaces (command-line word "selftest").
- * space_pio_shootdown is kernel/pd.c's (the PD that embeds the space).
+ * Self-checks of Space_obj and Space_pio in the kernel (command-line word "selftest"): slots and
+ * bitmaps through the shared pages, the current PD's kpd in a loaded root, the TSS's I/O bitmap,
+ * a slot written on another core. The spaces' kernel environment is kernel/space_kpd_env.c.
  */
 #include "space_obj.h"
 #include "space_pio.h"
@@ -19,31 +18,6 @@
 #define ROOT_KERNEL_SLOT    pt_index(KPD_BASE, 3)       /* PML4 511 */
 #define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
 #define KPD_ENTRY           (PTE_P | PTE_W | PTE_A)     /* PDPT 511 -> kpd */
-
-/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
-const struct ptab_env *space_env = &kptab_env;
-
-/* The entry at index i of the table at pa, or 0 if the table is 0. */
-static pte_t entry_of(paddr_t pa, unsigned i)
-{
-    return pa ? ((pte_t *)phys_to_virt(pa))[i] : 0;
-}
-
-/* The kpd of the PD running on this core: PML4 511 -> PDPT 511 of the loaded root (0 if none). */
-paddr_t kpd_current(void)
-{
-    pte_t pml4e = entry_of(read_cr3() & PTE_ADDR, ROOT_KERNEL_SLOT);
-    pte_t pdpte = (pml4e & PTE_P) ? entry_of(pml4e & PTE_ADDR, PDPT_KPD_SLOT) : 0;
-    return (pdpte & PTE_P) && !(pdpte & PTE_PS) ? pdpte & PTE_ADDR : 0;
-}
-
-/* Forget this core's translation of va (the PD's kpd entries are not global). */
-void kpd_flush_local(vaddr_t va)
-{
-    invlpg(va);
-}
-
-/* ---- self-checks ---------------------------------------------------------------- */
 
 /* The self-checks' database: nodes from a bump allocator in one pool frame. */
 static struct mdb test_db;
