@@ -609,11 +609,14 @@ static int run_call(struct fz *f, const struct call *c)
     r->c = *c;
     r->st = -1;
     f->ring_pos = (f->ring_pos + 1) % RING;
-    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], NULL);
+    mword rdx = 0;
+    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], &rdx);
     r->st = st;
     f->calls++;
     if (st < 0 || st > E_NOENT || !(allowed_status(c->nr) & (1u << st)))
         finding(f, "status not documented for the call", c->nr, (mword)st);
+    if (st == E_OK && c->nr == SYS_DELEGATE && (rdx == 0 || rdx > c->a[5]))
+        finding(f, "delegate's items done (rdx) outside [1, count]", c->a[5], rdx);
     if (st == E_OK && (c->nr == SYS_CREATE_PD || c->nr == SYS_CREATE_EC)) {
         __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&fuzz_creates, 1, __ATOMIC_RELAXED);
