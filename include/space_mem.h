@@ -61,6 +61,9 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
 /* Table frames the master hpt holds (root included). */
 size_t space_mem_hpt_tables(const struct space_mem *m);
 
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
+unsigned space_mem_rights(unsigned perm);
+
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 

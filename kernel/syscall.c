@@ -230,8 +230,7 @@ static int sys_lookup(struct trap_frame *f)
         if (!ptab_lookup(&pd->mem.hpt, f->rdx, &m))
             return E_NOENT;
         li = (struct lookup_info){ m.va, m.size, m.pa, 0, 0 };
-        li.rights = ((m.attr.perm & PTAB_R) ? MEM_R : 0) | ((m.attr.perm & PTAB_W) ? MEM_W : 0) |
-                    ((m.attr.perm & PTAB_XU) ? MEM_X : 0);
+        li.rights = space_mem_rights(m.attr.perm);
     } else if (f->rsi == SPACE_PIO) {
         if (!space_pio_allowed(&pd->pio, (unsigned)f->rdx))
             return E_NOENT;

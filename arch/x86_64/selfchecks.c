@@ -10,6 +10,7 @@
 #include "frame.h"
 #include "lapic.h"
 #include "paging.h"
+#include "ptab.h"
 #include "selftest.h"
 #include "smp.h"
 #include "trap.h"
@@ -17,7 +18,6 @@
 
 #define SCRATCH_MAGIC   0x7E55E4A000000000UL
 #define WAIT_US         3000000
-#define LEAF_ATTR_MASK  (PTE_P | PTE_W | PTE_U | PTE_G | PTE_NX | PTE_PCD)
 
 extern char __text_start[], __rodata_start[], __data_start[];
 
@@ -48,26 +48,37 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
     return true;
 }
 
-/* Does va map with exactly the attributes want (among LEAF_ATTR_MASK) in root? */
-static bool attr_is(paddr_t root, vaddr_t va, uint64_t want)
+/* Does va map with exactly the permissions perm and memory type mt in root? */
+static bool attr_is(paddr_t root, vaddr_t va, unsigned perm, enum ptab_mtype mt)
 {
-    return (kmem_lookup(root, va) & LEAF_ATTR_MASK) == want;
+    struct ptab_map m;
+    return kmem_lookup(root, va, &m) && m.attr.perm == perm && m.attr.mt == mt;
+}
+
+/* The permissions of va in root, for a failure message (0: unmapped). */
+static unsigned perm_at(paddr_t root, vaddr_t va)
+{
+    struct ptab_map m;
+    return kmem_lookup(root, va, &m) ? m.attr.perm : 0;
 }
 
 SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
 {
     paddr_t root = this_cpu()->root;
-    if (!attr_is(root, (vaddr_t)__text_start, PTE_P | PTE_G))
-        return SELFTEST_FAIL("text: %lx", kmem_lookup(root, (vaddr_t)__text_start));
-    if (!attr_is(root, (vaddr_t)__rodata_start, PTE_P | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("rodata: %lx", kmem_lookup(root, (vaddr_t)__rodata_start));
-    if (!attr_is(root, (vaddr_t)__data_start, PTE_P | PTE_W | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("data: %lx", kmem_lookup(root, (vaddr_t)__data_start));
-    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTE_P | PTE_W | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("pool: %lx", kmem_lookup(root, KERNEL_LINEAR_END - PAGE_SIZE));
-    if (!attr_is(root, CPU_LAPIC, PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD))
-        return SELFTEST_FAIL("LAPIC: %lx", kmem_lookup(root, CPU_LAPIC));
-    if (kmem_lookup(root, CPU_STACK_GUARD) || kmem_lookup(root, PD_IOBMP) || kmem_lookup(root, USER_ADDR - PAGE_SIZE))
+    struct ptab_map m;
+    const unsigned x = PTAB_XU | PTAB_XS;       /* Hpt has one execute bit: both or neither */
+    if (!attr_is(root, (vaddr_t)__text_start, PTAB_R | x | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("text: %x", perm_at(root, (vaddr_t)__text_start));
+    if (!attr_is(root, (vaddr_t)__rodata_start, PTAB_R | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("rodata: %x", perm_at(root, (vaddr_t)__rodata_start));
+    if (!attr_is(root, (vaddr_t)__data_start, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("data: %x", perm_at(root, (vaddr_t)__data_start));
+    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("pool: %x", perm_at(root, KERNEL_LINEAR_END - PAGE_SIZE));
+    if (!attr_is(root, CPU_LAPIC, PTAB_R | PTAB_W | PTAB_G, PTAB_UC))
+        return SELFTEST_FAIL("LAPIC: %x", perm_at(root, CPU_LAPIC));
+    if (kmem_lookup(root, CPU_STACK_GUARD, &m) || kmem_lookup(root, PD_IOBMP, &m) ||
+        kmem_lookup(root, USER_ADDR - PAGE_SIZE, &m))
         return SELFTEST_FAIL("stack guard, per-PD slot or user half mapped");
     return true;
 }
@@ -168,11 +179,13 @@ SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
         if (c && (r->root == root0 || r->pd_phys == cpu_remote(0)->pd_phys))
             return SELFTEST_FAIL("core %u shares its root or PD with core 0", c);
         /* Equal up to the accessed/dirty bits, which each core's walks set in its copy. */
-        for (unsigned i = 0; i < PT_ENTRIES - 1; i++)
+        for (unsigned i = 0; i < PTAB_ENTRIES - 1; i++)
             if ((pd[i] ^ pd0[i]) & ~(PTE_A | PTE_D))
                 return SELFTEST_FAIL("core %u: PD entry %u differs", c, i);
         /* The data page at CPU_LOCAL is the one at the global alias. */
-        if ((kmem_lookup(r->root, CPU_LOCAL) & PTE_ADDR) != (kmem_lookup(r->root, (vaddr_t)r->self) & PTE_ADDR))
+        struct ptab_map local, alias;
+        if (!kmem_lookup(r->root, CPU_LOCAL, &local) || !kmem_lookup(r->root, (vaddr_t)r->self, &alias) ||
+            local.pa != alias.pa)
             return SELFTEST_FAIL("core %u: CPU_LOCAL and its global alias differ", c);
     }
     return true;

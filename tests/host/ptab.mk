@@ -21,7 +21,8 @@ ptab-kcheck:
 # out-of-memory injection. Bounded: FUZZ_TIME seconds (default 60).
 FUZZ_TARGETS += fuzz-ptab
 
-PTAB_FUZZ_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -g -O1 -Iinclude -Itests/host -DTESSERA_HOST \
+PTAB_FUZZ_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -g -O1 -Iinclude -Iarch/x86_64/include -Itests/host \
+                    -DTESSERA_HOST \
                     -fsanitize=address,undefined -fno-sanitize-recover=all
 .PHONY: fuzz-ptab
 $(BUILD)/fuzz/fuzz_ptab: tests/fuzz/fuzz_ptab.c tests/host/ptab_model.c $(PTAB_SRCS) $(wildcard include/ptab*.h tests/host/*.h)
