@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "multiboot.h"
 #include "longmode.h"
+#include "uart.h"
 
 #define PHYS(x)         ((x) - KERNEL_VOFFSET)
 #define BOOT_STACK_SIZE 16384
@@ -24,7 +25,6 @@
 #define PD_LINEAR_COUNT 487                     /* 2 MiB pages up to KERNEL_LINEAR_END */
 #define BOOT_SEL_CODE   0x08
 #define BOOT_SEL_DATA   0x10
-#define COM1            0x3F8
 
 /* Multiboot v1 header: must lie in the first 8 KiB of the file. */
     .section .multiboot, "a"

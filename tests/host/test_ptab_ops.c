@@ -1,7 +1,7 @@
 /* Page-table engine: map/lookup/unmap, splits and collapses, flush decisions, sync_from, keep. */
 #include "ptab_fixture.h"
+#include "layout.h"                         /* USER_ADDR: end of user space (exclusive) */
 
-#define USER_ADDR 0x00007ffffffff000UL      /* lecture: end of user space (exclusive) */
 #define PA        GiB(64)                   /* some frame far from the tables */
 
 /* A 4K mapping reads back with its frame, size and attributes. */
