@@ -16,6 +16,10 @@
  *                fault: ptab_sync_from(&loc, &hpt, addr, 0, USER_ADDR) == E_OK -> retry
  *   update:      ptab_update(&hpt, ...) -> res.flush: shoot down (res.detached: full flush,
  *                else INVLPG per page); then ptab_dfree_release(&df, env).
+ * Use for the kernel's own tables (arch/x86_64/kmem.c):
+ *   master:      ptab_init(&k, &ptab_hpt, env, 4, PTAB_CAP_HPT_KERNEL); k.keep_level = 0;
+ *                ptab_update per section; core roots take its PD entries with ptab_sync_from,
+ *                every root its kernel half with ptab_attach; checks walk it with ptab_visit.
  * Invariant: an entry is present iff it is non-zero (holes are all-zero: L1TF).
  */
 #pragma once
@@ -28,8 +32,8 @@ typedef uint64_t pte_t;
 #define PTAB_MAX_LEVELS 5
 #define PTAB_LEVEL_BITS 9                       /* index bits per level */
 #define PTAB_ENTRIES    512                     /* entries per table */
-#define PTAB_LEVEL_SHIFT(l) (PTAB_PAGE_BITS + PTAB_LEVEL_BITS * (l))   /* va bit of level l's index */
-#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))                /* bytes a level-l entry maps */
+#define PTAB_LEVEL_SHIFT(l) (PTAB_PAGE_BITS + PTAB_LEVEL_BITS * (l)) /* lowest bit of l's index */
+#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))              /* bytes a level-l entry maps */
 _Static_assert(PTAB_ENTRIES == 1 << PTAB_LEVEL_BITS, "one index per entry");
 
 /* Index of va in a table at level l (the same split for every format). */

@@ -10,9 +10,9 @@
  *                   whose entries already point to the shared page.
  *   written      -> a PRIVATE page (and a private PT) from a reserve taken before.
  *
- * Why not the generic engine (kernel/ptab.c): the engine would write through the
- * shared PT that many PDs reference. The walk here is two levels (PD -> PT) with
- * the same entry bits; translations only ever change hole -> shared -> private
+ * Why not the generic engine's update (kernel/ptab.c): it would write through the
+ * shared PT that many PDs reference. The walk here is two levels (PD -> PT); its
+ * entries are built and read with the engine's entry helpers (a kernel Hpt table); translations only ever change hole -> shared -> private
  * (never back) while the PD lives, which is what makes the flush rules simple:
  * a stale TLB entry can only point to the shared page (see space_obj.c, space_pio.c).
  *

@@ -261,7 +261,8 @@ static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t 
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg)
 {
     vaddr_t span = ptab_span(t);
-    struct visit v = { .t = t, .va = va & (span - 1), .high = va & ~(span - 1), .fn = fn, .arg = arg };
+    struct visit v = { .t = t, .va = va & (span - 1), .high = va & ~(span - 1), .fn = fn,
+                       .arg = arg };
     ASSERT(size <= span - v.va);
     v.end = v.va + size;
     if (size)

@@ -11,7 +11,8 @@
 #include "ptab.h"
 #include "paging.h"
 
-_Static_assert(PTE_ADDR == BITS(51, 12) && PTE_PAT_4K == PTE_PS && PTE_PAT_BIG == BIT(PTAB_PAGE_BITS),
+_Static_assert(PTE_ADDR == BITS(51, 12) && PTE_PAT_4K == PTE_PS &&
+               PTE_PAT_BIG == BIT(PTAB_PAGE_BITS),
                "the frame field starts at the page offset; PAT bit 2 moves where PS is taken");
 
 #define PAT_IDX_PWT BIT(0)          /* PAT index bit -> PWT */

@@ -17,7 +17,7 @@
 #include "space_mem.h"
 
 #define HIGH_HALF   0xffffffff00000000UL    /* upper address bits of every pool object */
-#define USER_HALF   (PML4_USER_SLOTS * PTAB_LEVEL_SIZE(HPT_LEVELS - 1))  /* bytes of the user half */
+#define USER_HALF   (PML4_USER_SLOTS * PTAB_LEVEL_SIZE(HPT_LEVELS - 1))     /* its bytes */
 
 static uint64_t tags[POOL_SIZE / PAGE_SIZE];   /* one per pool frame */
 static bool announced;

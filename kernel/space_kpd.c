@@ -14,7 +14,7 @@
 /*      entry kind      attributes                                          meaning */
 #define KPD_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }           /* read-only, no execute */
 #define KPD_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB }  /* read-write, no execute */
-#define KPD_CHUNK       PTAB_LEVEL_SIZE(1)                              /* bytes one PT maps: 2 MiB */
+#define KPD_CHUNK       PTAB_LEVEL_SIZE(1)                              /* one PT maps 2 MiB */
 
 /* The kpd's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
 static struct ptab kpd_tables(const struct ptab_env *env)
@@ -189,7 +189,8 @@ static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
             need += 1 + npages;     /* a new PT and every page of the chunk in range */
         else
             for (size_t i = 0; i < npages; i++)
-                need += !private_page(r, load(pt_entry(r->env, frame(r->env, 1, e), v + i * PTAB_PAGE_SIZE)));
+                need += !private_page(r, load(pt_entry(r->env, frame(r->env, 1, e),
+                                                       v + i * PTAB_PAGE_SIZE)));
         if (stop == last)
             return need;
     }

@@ -389,7 +389,7 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
     if (ptab_lookup(&m->hpt, page, &map))   /* restored meanwhile by another core, or held */
-        return (space_mem_rights(map.attr.perm) & need) == need;   /* with fewer rights: no restore */
+        return (space_mem_rights(map.attr.perm) & need) == need;   /* fewer rights: no restore */
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;

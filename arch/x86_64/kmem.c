@@ -21,14 +21,14 @@
 #define KERNEL_RODATA   (struct ptab_attr){ PTAB_R | PTAB_G, PTAB_WB }
 #define KERNEL_DATA     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_WB }
 #define KERNEL_MMIO     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_UC }
-#define KERNEL_HALF     (~(vaddr_t)0 << (PTAB_LEVEL_SHIFT(HPT_LEVELS) - 1))   /* first canonical address */
+#define KERNEL_HALF     (~(vaddr_t)0 << (PTAB_LEVEL_SHIFT(HPT_LEVELS) - 1))  /* first address */
 
 extern char __text_end[], __rodata_end[], __kernel_end[];
 extern uint64_t boot_pml4[];
 
 struct frame_pool kernel_pool;
 static uint64_t pool_bitmap[FRAME_BITMAP_WORDS(POOL_SIZE / PAGE_SIZE)];
-static struct ptab master;                      /* master kernel tables: the linear map, global aliases */
+static struct ptab master;                      /* master tables: linear map, global aliases */
 static paddr_t core_pd[NUM_CPU];                /* each core's private PD (PML4 511, PDPT 510) */
 static paddr_t core_data[NUM_CPU];              /* each core's data page */
 
@@ -99,7 +99,8 @@ static void build_master(unsigned ncpu)
     /* The kernel image with 4 KiB pages (W^X by section), the rest of the pool with 2 MiB pages. */
     master.leaf_mask = BIT(0);
     kmap(&master, KERNEL_BASE, (vaddr_t)__text_end, lin(KERNEL_BASE), KERNEL_TEXT);
-    kmap(&master, (vaddr_t)__text_end, (vaddr_t)__rodata_end, lin((vaddr_t)__text_end), KERNEL_RODATA);
+    kmap(&master, (vaddr_t)__text_end, (vaddr_t)__rodata_end, lin((vaddr_t)__text_end),
+         KERNEL_RODATA);
     kmap(&master, (vaddr_t)__rodata_end, image_end, lin((vaddr_t)__rodata_end), KERNEL_DATA);
     master.leaf_mask = BIT(0) | BIT(1);
     kmap(&master, image_end, KERNEL_LINEAR_END, lin(image_end), KERNEL_DATA);
@@ -197,12 +198,12 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {
     extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     struct cpu_local *cl = phys_to_virt(core_data[bsp]);
-
     struct ptab boot = kernel_view(kmem_boot_root());
+    paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);
 
     write_cr3(cl->root);
     /* The boot root (used by APs to enter long mode) now shares the master PD too. */
-    if (ptab_attach(&boot, KERNEL_BASE, HPT_LEVELS - 2, table_below(&master, KERNEL_BASE, HPT_LEVELS - 2)))
+    if (ptab_attach(&boot, KERNEL_BASE, HPT_LEVELS - 2, master_pd) != E_OK)
         panic("kmem: boot root without its kernel PDPT");
     switch_stack(CPU_STACK_TOP, fn);
 }

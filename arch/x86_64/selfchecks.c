@@ -184,8 +184,8 @@ SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
                 return SELFTEST_FAIL("core %u: PD entry %u differs", c, i);
         /* The data page at CPU_LOCAL is the one at the global alias. */
         struct ptab_map local, alias;
-        if (!kmem_lookup(r->root, CPU_LOCAL, &local) || !kmem_lookup(r->root, (vaddr_t)r->self, &alias) ||
-            local.pa != alias.pa)
+        if (!kmem_lookup(r->root, CPU_LOCAL, &local) ||
+            !kmem_lookup(r->root, (vaddr_t)r->self, &alias) || local.pa != alias.pa)
             return SELFTEST_FAIL("core %u: CPU_LOCAL and its global alias differ", c);
     }
     return true;

@@ -47,9 +47,10 @@ static int build_valid(void **state)
     eh->e_phentsize = sizeof(struct elf64_phdr);
     eh->e_phnum = NSEG;
     static const struct elf64_phdr seg[NSEG] = {
-        { PT_LOAD, ELF_PF_R | ELF_PF_X, 0x1000, BASE,          BASE,          0x100, 0x100,  ELF_PAGE },
-        { PT_LOAD, ELF_PF_R,        0x2000, BASE + 0x1000, BASE + 0x1000, 0x80,  0x80,   ELF_PAGE },
-        { PT_LOAD, ELF_PF_R | ELF_PF_W, 0x3000, BASE + 0x2000, BASE + 0x2000, 0x10,  0x3000, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_X, 0x1000, BASE, BASE, 0x100, 0x100, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R, 0x2000, BASE + 0x1000, BASE + 0x1000, 0x80, 0x80, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_W, 0x3000, BASE + 0x2000, BASE + 0x2000, 0x10, 0x3000,
+          ELF_PAGE },
     };
     memcpy(img.h.ph, seg, sizeof(seg));
     for (unsigned i = 0; i < NSEG; i++)

@@ -653,7 +653,8 @@ static bool record_visit(void *arg, const struct ptab_entry *e)
 }
 
 /* Fail unless s->e[i] is the entry (va, level, leaf) with frame pa (pa 0: any table frame). */
-static void expect_seen(const struct seen *s, unsigned i, vaddr_t va, unsigned level, bool leaf, paddr_t pa)
+static void expect_seen(const struct seen *s, unsigned i, vaddr_t va, unsigned level, bool leaf,
+                        paddr_t pa)
 {
     assert_true(i < s->n);
     assert_int_equal(s->e[i].va, va);
@@ -730,7 +731,7 @@ static void visitor_refusing_a_table_sees_nothing_below_it(void **state)
     fx_done(&x);
 }
 
-/* Addresses above the span (the sign extension of the kernel half) come back as the caller gave them. */
+/* Address bits above the span (the kernel half's sign extension) come back as they were given. */
 static void visit_keeps_the_address_bits_above_the_span(void **state)
 {
     (void)state;
@@ -809,8 +810,9 @@ static void entry_helpers_build_read_fill_and_swap_entries(void **state)
     assert_false(ptab_entry_is_table(&x.t, 1, leaf));
     assert_false(ptab_entry_is_table(&x.t, 0, ptab_leaf_entry(&x.t, 0, MiB(8), RW)));
     assert_int_equal(ptab_entry_frame(&x.t, 1, leaf), MiB(8));
-    /* A kernel table entry in front of a user leaf: the visit shows it lets no user access through. */
-    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_U, PTAB_WB }), E_OK);
+    /* A kernel table entry above a user leaf: the visit shows it lets no user access through. */
+    struct ptab_attr user = { PTAB_R | PTAB_U, PTAB_WB };
+    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, user), E_OK);
     unsigned l;
     pte_t *top = ptab_walk(&x.t, 0x1234000, 3, false, &l);
     pte_t old = ptab_entry_swap(&x.t, top, ptab_table_entry(&k, ptab_entry_frame(&x.t, 3, *top)));

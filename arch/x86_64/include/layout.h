@@ -72,11 +72,11 @@
 #define CPU_STACK_GUARD     (CPU_STACK - PAGE_SIZE)         /* 511 510 511 508 */
 #define CPU_STACK_TOP       (CPU_STACK + PAGE_SIZE)
 #define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)         /* 511 510 511 0: 2 MiB with a private PT */
-#define HPT_LEVELS          4                               /* 4-level paging (no LA57) */
-#define PML4_USER_SLOTS     256                             /* PML4 entries of the user half */
-#define PML4_KERNEL         511                             /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
-#define PDPT_KERNEL         510                             /* its PDPT entry of the kernel region */
-#define PDPT_KPD            511                             /* its PDPT entry of the per-PD kpd (PD_IOBMP) */
+#define HPT_LEVELS          4                   /* 4-level paging (no LA57) */
+#define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
+#define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
+#define PDPT_KERNEL         510                 /* its PDPT entry of the kernel region */
+#define PDPT_KPD            511                 /* its PDPT entry of the per-PD kpd (PD_IOBMP) */
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
@@ -96,11 +96,13 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
                LAYOUT_AT(KERNEL_LINEAR_END, 511, 510, 495, 0) && LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508),
                "the index columns of the table are right");
 
-_Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL && LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL &&
-               LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL && LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
-               LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1 && LAYOUT_IDX(KERNEL_BASE, 3) == 511,
+_Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL && LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
+               LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
                "the kernel half's shared slots are the ones the layout uses");
-_Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE && LARGE_SIZE == PTAB_LEVEL_SIZE(1),
+_Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&
+               LARGE_SIZE == PTAB_LEVEL_SIZE(1),
                "the layout's pages are the engine's level-0 and level-1 entries");
 
 /* The table as the slide states it. */

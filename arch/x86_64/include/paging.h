@@ -13,7 +13,7 @@
 #define PTE_U       UL_(0x004)              /*  2  user accessible */
 #define PTE_PWT     UL_(0x008)              /*  3  page write-through (PAT index bit 0) */
 #define PTE_PCD     UL_(0x010)              /*  4  page cache disable (PAT index bit 1) */
-#define PTE_A       UL_(0x020)              /*  5  accessed (preset: the walker need not write it) */
+#define PTE_A       UL_(0x020)              /*  5  accessed (preset: the walker need not set it) */
 #define PTE_D       UL_(0x040)              /*  6  dirty (leaves only) */
 #define PTE_PS      UL_(0x080)              /*  7  page size: 2 MiB (PDE) / 1 GiB (PDPTE) leaf */
 #define PTE_PAT_4K  UL_(0x080)              /*  7  level 0: PAT index bit 2 */
