@@ -8,6 +8,7 @@
 #include "kmem.h"
 #include "bootinfo.h"
 #include "frame.h"
+#include "kmalloc.h"
 #include "lapic.h"
 #include "paging.h"
 #include "ptab.h"
@@ -45,6 +46,41 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
     n = kmem_check_wx(kmem_boot_root(), &bad);
     if (n || ((uint64_t *)phys_to_virt(kmem_boot_root()))[0])
         return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left", n, bad);
+    return true;
+}
+
+/* Map [va, va + 4 KiB) in t to frame 0 with perm; false if out of memory. */
+static bool map_scratch(struct ptab *t, vaddr_t va, unsigned perm)
+{
+    struct ptab_dfree df;
+    struct ptab_result res;
+    ptab_dfree_init(&df);
+    struct ptab_attr a = { perm, PTAB_WB };
+    return ptab_update(t, va, PAGE_SIZE, 0, a, &df, &res) == E_OK;
+}
+
+SELFTEST(the_wx_check_counts_a_user_table_entry_and_a_writable_executable_kernel_page)
+{
+    const vaddr_t kernel_half = ~0UL << 47;     /* the user page's top-level entry starts here */
+    size_t before = kernel_pool.nfree;
+    struct ptab user, kernel;
+    vaddr_t bad = 0;
+    if (ptab_init(&user, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
+        return SELFTEST_FAIL("out of memory");
+    kernel = user;
+    kernel.caps = PTAB_CAP_HPT_KERNEL;
+    /* A read-only page behind user-accessible tables, and a W+X page behind kernel tables. */
+    bool ok = map_scratch(&user, kernel_half + GiB(3), PTAB_R) &&
+              map_scratch(&kernel, PD_IOBMP, PTAB_R | PTAB_W | PTAB_XS) &&
+              map_scratch(&kernel, CPU_TMAP, PTAB_R | PTAB_W);
+    unsigned n = ok ? kmem_check_wx(user.root, &bad) : 0;
+    ptab_release(&user);
+    if (!ok)
+        return SELFTEST_FAIL("out of memory");
+    if (n != 2 || bad != kernel_half)
+        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad, kernel_half);
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
 }
 

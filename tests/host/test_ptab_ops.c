@@ -664,6 +664,15 @@ static void expect_seen(const struct seen *s, unsigned i, vaddr_t va, unsigned l
         assert_int_equal(s->e[i].pa, pa);
 }
 
+/* Set up x with a 4K page at 0x1234000 (attributes a), a 2M leaf at 4M and a 1G leaf at 3G. */
+static void fx_three_sizes(struct fx *x, struct ptab_attr a)
+{
+    fx_init(x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(fx_upd(x, 0x1234000, PG, PA, a), E_OK);
+    assert_int_equal(fx_upd(x, MiB(4), MiB(2), PA + GiB(1), RO), E_OK);
+    assert_int_equal(fx_upd(x, GiB(3), GiB(1), PA + GiB(2), RW), E_OK);
+}
+
 /* A visit shows every present entry, tables before what they hold, in address order. */
 static void visit_shows_every_present_entry_top_down_in_address_order(void **state)
 {
@@ -671,10 +680,7 @@ static void visit_shows_every_present_entry_top_down_in_address_order(void **sta
     struct fx x;
     struct seen s = { .descend = true };
     struct ptab_attr user = { PTAB_R | PTAB_W | PTAB_U, PTAB_WC };
-    fx_init(&x, &ptab_hpt, 4, 0, 64);
-    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, user), E_OK);
-    assert_int_equal(fx_upd(&x, MiB(4), MiB(2), PA + GiB(1), RO), E_OK);
-    assert_int_equal(fx_upd(&x, GiB(3), GiB(1), PA + GiB(2), RW), E_OK);
+    fx_three_sizes(&x, user);
     ptab_visit(&x.t, 0, ptab_span(&x.t), record_visit, &s);
     assert_int_equal(s.n, 6);
     expect_seen(&s, 0, 0, 3, false, 0);
@@ -698,10 +704,7 @@ static void visit_of_a_range_shows_only_entries_overlapping_it(void **state)
     (void)state;
     struct fx x;
     struct seen s = { .descend = true };
-    fx_init(&x, &ptab_hpt, 4, 0, 64);
-    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, RW), E_OK);
-    assert_int_equal(fx_upd(&x, MiB(4), MiB(2), PA + GiB(1), RO), E_OK);
-    assert_int_equal(fx_upd(&x, GiB(3), GiB(1), PA + GiB(2), RW), E_OK);
+    fx_three_sizes(&x, RW);
     ptab_visit(&x.t, MiB(5), PG, record_visit, &s);
     assert_int_equal(s.n, 3);
     expect_seen(&s, 2, MiB(4), 1, true, PA + GiB(1));
@@ -811,8 +814,8 @@ static void entry_helpers_build_read_fill_and_swap_entries(void **state)
     assert_false(ptab_entry_is_table(&x.t, 0, ptab_leaf_entry(&x.t, 0, MiB(8), RW)));
     assert_int_equal(ptab_entry_frame(&x.t, 1, leaf), MiB(8));
     /* A kernel table entry above a user leaf: the visit shows it lets no user access through. */
-    struct ptab_attr user = { PTAB_R | PTAB_U, PTAB_WB };
-    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, user), E_OK);
+    struct ptab_attr ua = { PTAB_R | PTAB_U, PTAB_WB };
+    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, ua), E_OK);
     unsigned l;
     pte_t *top = ptab_walk(&x.t, 0x1234000, 3, false, &l);
     pte_t old = ptab_entry_swap(&x.t, top, ptab_table_entry(&k, ptab_entry_frame(&x.t, 3, *top)));
