@@ -21,8 +21,8 @@
 #define PHYS(x)         ((x) - KERNEL_VOFFSET)
 #define BOOT_STACK_SIZE 16384
 #define IDENT_PDS       4                       /* 4 PDs of 1 GiB each */
-#define PD_LINEAR_FIRST 8                       /* PD index of KERNEL_BASE */
-#define PD_LINEAR_COUNT 487                     /* 2 MiB pages up to KERNEL_LINEAR_END */
+#define PD_LINEAR_FIRST ((KERNEL_BASE >> 21) & 511)             /* PD index of KERNEL_BASE: 8 */
+#define PD_LINEAR_COUNT ((KERNEL_LINEAR_END - KERNEL_BASE) >> 21)  /* 2 MiB pages of it: 487 */
 #define BOOT_SEL_CODE   0x08
 #define BOOT_SEL_DATA   0x10
 

@@ -225,12 +225,18 @@ static bool wx_visit(void *arg, const struct ptab_entry *e)
     return !bad;
 }
 
+/* Visit the present entries of the 4-level root that overlap [va, va+size) (ptab_visit). */
+void kmem_visit(paddr_t root, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg)
+{
+    struct ptab k = kernel_view(root);
+    ptab_visit(&k, va, size, fn, arg);
+}
+
 /* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad)
 {
-    struct ptab k = kernel_view(root);
     struct wx_check w = { 0, first_bad };
-    ptab_visit(&k, KERNEL_HALF, -KERNEL_HALF, wx_visit, &w);
+    kmem_visit(root, KERNEL_HALF, -KERNEL_HALF, wx_visit, &w);
     return w.n;
 }
 

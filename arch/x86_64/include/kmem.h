@@ -12,6 +12,7 @@
 #include "layout.h"
 #include "types.h"
 #include "compiler.h"
+#include "ptab.h"
 
 /* Kernel virtual address of pool frame pa (linear map). */
 static inline void *phys_to_virt(paddr_t pa)
@@ -37,14 +38,14 @@ void kmem_init_cores(unsigned ncpu, paddr_t lapic);
 /* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */
 paddr_t kmem_core_pd(unsigned c);
 
-struct ptab;
-struct ptab_map;
-
 /* Give the root t the kernel half of core c (and the PD's kpd, if not 0); E_NOMEM. */
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
 
 /* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t);
+
+/* Visit the present entries of the 4-level root that overlap [va, va+size) (ptab_visit). */
+void kmem_visit(paddr_t root, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
 
 /* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
