@@ -269,11 +269,11 @@ void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn
         visit_table(&v, t->root, t->levels - 1, 0);
 }
 
-/* ptab_tables' visitor: count the table entries, and descend. */
+/* ptab_tables' visitor: count the table entries; descend where tables may be (not into PTs). */
 static bool count_visit(void *arg, const struct ptab_entry *e)
 {
     *(size_t *)arg += !e->leaf;
-    return true;
+    return e->level > 1;
 }
 
 /* Number of table frames reachable from t's root, root included. */

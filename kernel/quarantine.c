@@ -106,13 +106,14 @@ struct root_check {
     bool descend;               /* below the root's own entries too */
 };
 
-/* quarantine_check_roots' visitor: every table a root reaches must be live. */
+/* quarantine_check_roots' visitor: every table a root reaches must be live (a page table's
+ * leaves are not looked at). */
 static bool check_visit(void *arg, const struct ptab_entry *e)
 {
     const struct root_check *c = arg;
     if (!e->leaf)
         check_frame(c->m, e->pa, c->root);
-    return c->descend;
+    return c->descend && e->level > 1;
 }
 
 /* After m's pending shootdowns and frees: panic if a live root of m reaches a freed frame. */
