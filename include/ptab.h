@@ -146,7 +146,7 @@ struct ptab_entry {
     unsigned level;         /* level of the entry */
     bool leaf;              /* a leaf; else the entry points to the table in frame pa */
     paddr_t pa;             /* frame of the leaf's whole mapping, or of the table */
-    struct ptab_attr attr;  /* leaf: its attributes; table: the rights it lets through (mt WB) */
+    pte_t e;                /* the entry (its attributes: ptab_entry_attr) */
 };
 
 /* Called by ptab_visit for each present entry; for a table entry, true descends into it. */
@@ -196,6 +196,8 @@ pte_t   ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct
 paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e);
 /* True if the entry e at level points to a table. */
 bool    ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e);
+/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through. */
+struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e);
 /* Fill the hole at p with e (CAS); true if it was still a hole. */
 bool    ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e);
 /* Atomically replace the entry at p by e; the old entry. */

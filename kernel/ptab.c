@@ -220,10 +220,12 @@ void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
 static size_t count_tree(const struct ptab *t, paddr_t pa, unsigned l)
 {
     size_t n = 1;
-    const pte_t *tb = tab(t, pa);
-    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
-        if (is_table(t, l, load(&tb[i])))
-            n += count_tree(t, next(t, load(&tb[i])), l - 1);
+    const pte_t *tb = l > 0 ? tab(t, pa) : NULL;
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++) {
+        pte_t e = load(&tb[i]);
+        if (e && is_table(t, l, e))     /* holes are all-zero: most need no format call */
+            n += l > 1 ? count_tree(t, next(t, e), l - 1) : 1;
+    }
     return n;
 }
 
@@ -244,14 +246,11 @@ static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t 
     vaddr_t lo = MAX(v->va, base), hi = MIN(v->end - 1, base + PTAB_ENTRIES * LEVEL_SIZE(l) - 1);
     for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
         pte_t e = load(&tb[i]);
-        if (!t->fmt->present(e))
-            continue;
+        if (!e || !t->fmt->present(e))
+            continue;                   /* holes are all-zero: most need no format call */
         struct ptab_entry x = { .va = v->high | (base + i * LEVEL_SIZE(l)), .level = l,
-                                .leaf = t->fmt->is_leaf(l, e) };
+                                .leaf = t->fmt->is_leaf(l, e), .e = e };
         x.pa = x.leaf ? frame(t, l, e) : next(t, e);
-        t->fmt->decode(t->caps, l, e, &x.attr);
-        if (!x.leaf)
-            x.attr = (struct ptab_attr){ x.attr.perm & (PTAB_ACCESS | PTAB_U), PTAB_WB };
         if (v->fn(v->arg, &x) && !x.leaf)
             visit_table(v, x.pa, l - 1, base + i * LEVEL_SIZE(l));
     }
@@ -269,19 +268,11 @@ void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn
         visit_table(&v, t->root, t->levels - 1, 0);
 }
 
-/* ptab_tables' visitor: count the table entries; descend where tables may be (not into PTs). */
-static bool count_visit(void *arg, const struct ptab_entry *e)
-{
-    *(size_t *)arg += !e->leaf;
-    return e->level > 1;
-}
 
 /* Number of table frames reachable from t's root, root included. */
 size_t ptab_tables(const struct ptab *t)
 {
-    size_t n = 1;
-    ptab_visit(t, 0, ptab_span(t), count_visit, &n);
-    return n;
+    return count_tree(t, t->root, t->levels - 1);
 }
 
 /* Move the unlinked subtree at level l in frame pa onto the deferred-free list. */
@@ -560,6 +551,17 @@ paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e)
 bool ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e)
 {
     return level > 0 && is_table(t, level, e);
+}
+
+/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through
+ * (mt WB: a table entry has no memory type of its own). */
+struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e)
+{
+    struct ptab_attr a;
+    t->fmt->decode(t->caps, level, e, &a);
+    if (is_table(t, level, e))
+        a = (struct ptab_attr){ a.perm & (PTAB_ACCESS | PTAB_U), PTAB_WB };
+    return a;
 }
 
 /* Fill the hole at p with e (CAS); true if it was still a hole. */

@@ -11,13 +11,13 @@
 #include "frame.h"
 #include "kmem.h"
 #include "layout.h"
+#include "paging.h"
 #include "ptab.h"
 #include "panic.h"
 #include "printk.h"
 #include "space_mem.h"
 
 #define HIGH_HALF   0xffffffff00000000UL    /* upper address bits of every pool object */
-#define USER_HALF   (PML4_USER_SLOTS * PTAB_LEVEL_SIZE(HPT_LEVELS - 1))     /* its bytes */
 
 static uint64_t tags[POOL_SIZE / PAGE_SIZE];   /* one per pool frame */
 static bool announced;
@@ -99,30 +99,34 @@ static void check_frame(const struct space_mem *m, paddr_t pa, const char *root)
               frame_is_free(&kernel_pool, pa) ? "freed" : "quarantined", pa);
 }
 
-/* What check_visit checks: whose tables, reached from which root. */
-struct root_check {
-    const struct space_mem *m;
-    const char *root;           /* "master" or "per-core" */
-    bool descend;               /* below the root's own entries too */
-};
+/*
+ * The detector reads entries itself instead of through the engine's visitor: it checks the
+ * engine's frees, so it does not run on the engine, and it runs after every flush under
+ * pd_lock, where the visitor's per-entry format calls doubled a long revoke's time.
+ */
 
-/* quarantine_check_roots' visitor: every table a root reaches must be live (a page table's
- * leaves are not looked at). */
-static bool check_visit(void *arg, const struct ptab_entry *e)
+/* Check every table below the table at level l in frame pa (its first `entries` entries). */
+static void walk(const struct space_mem *m, paddr_t pa, unsigned l, unsigned entries)
 {
-    const struct root_check *c = arg;
-    if (!e->leaf)
-        check_frame(c->m, e->pa, c->root);
-    return c->descend && e->level > 1;
+    const pte_t *tb = phys_to_virt(pa);
+    for (unsigned i = 0; l > 0 && i < entries; i++)
+        if ((tb[i] & PTE_P) && !(tb[i] & PTE_PS)) {
+            check_frame(m, tb[i] & PTE_ADDR, "master");
+            walk(m, tb[i] & PTE_ADDR, l - 1, PTAB_ENTRIES);
+        }
 }
 
 /* After m's pending shootdowns and frees: panic if a live root of m reaches a freed frame. */
 void quarantine_check_roots(const struct space_mem *m)
 {
-    struct root_check master = { m, "master", true }, local = { m, "per-core", false };
-    ptab_visit(&m->hpt, 0, USER_HALF, check_visit, &master);
-    for (unsigned c = 0; c < NUM_CPU; c++)
-        if (m->loc[c].root)
-            ptab_visit(&m->loc[c], 0, USER_HALF, check_visit, &local);
+    walk(m, m->hpt.root, HPT_LEVELS - 1, PML4_USER_SLOTS);
+    for (unsigned c = 0; c < NUM_CPU; c++) {
+        if (!m->loc[c].root)
+            continue;
+        const pte_t *tb = phys_to_virt(m->loc[c].root);
+        for (unsigned i = 0; i < PML4_USER_SLOTS; i++)
+            if (tb[i] & PTE_P)
+                check_frame(m, tb[i] & PTE_ADDR, "per-core");
+    }
 }
 #endif

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Count the definitions of the paging hardware constants that issue 14 names, per constant.
+"""Count the definitions of the hardware constants that issue 14 names (and alike), per constant.
 
 Usage: scripts/hw_constant_defs.py [ROOT]   (default .)
 Searches kernel/, arch/, include/, user/, lib/, tests/host/ for each constant's definitions (a
@@ -45,6 +45,13 @@ CONSTANTS = {
     "index of va at level":  r"static inline unsigned (pt_index|ptab_index)\(|" + D + r"LEVEL_INDEX\(va, l\) \(\(|" + D + r"LAYOUT_IDX\(va, l\)\s+\(\(\(va\) >> \(12",
     "1 GiB page CPUID bit":  D + r"CPUID_EXT_EDX_1G\b",
     "CR3 frame field":       D + r"CR3_ADDR\b|cr3\(\) & PTE_ADDR|old & ~PTE_ADDR",
+    "COM1 I/O base":         D + r"COM1\s",
+    "UART LSR offset":       D + r"(UART_LSR\s|COM1_LSR\s+\(COM1 \+ 5\))",
+    "UART LSR.THRE":         D + r"LSR_THRE\b",
+    "#DB vector":            D + r"VEC_DB\b",
+    "#UD vector":            D + r"VEC_UD\b",
+    "#GP vector":            D + r"VEC_GP\b",
+    "#PF vector":            D + r"VEC_PF\b|vector == 14\b",
 }
 
 

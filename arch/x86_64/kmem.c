@@ -33,7 +33,7 @@ static paddr_t core_pd[NUM_CPU];                /* each core's private PD (PML4 
 static paddr_t core_data[NUM_CPU];              /* each core's data page */
 
 /* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
-static struct ptab kernel_view(paddr_t root)
+struct ptab kmem_view(paddr_t root)
 {
     return (struct ptab){ .fmt = &ptab_hpt, .env = &kptab_env, .root = root, .levels = HPT_LEVELS,
                           .leaf_mask = BIT(0) | BIT(1), .caps = PTAB_CAP_HPT_KERNEL,
@@ -164,7 +164,7 @@ paddr_t kmem_core_pd(unsigned c)
  * core's PD and entry 511 the PD's kernel directory kpd (none if 0). E_NOMEM (undo: fini). */
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
 {
-    struct ptab k = kernel_view(t->root);
+    struct ptab k = kmem_view(t->root);
     int err = ptab_attach(&k, KERNEL_BASE, HPT_LEVELS - 2, kmem_core_pd(c));
     if (!err && kpd)
         err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd);
@@ -174,7 +174,7 @@ int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
 /* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t)
 {
-    struct ptab k = kernel_view(t->root);
+    struct ptab k = kmem_view(t->root);
     unsigned l;
     pte_t e = ptab_entry_swap(&k, ptab_walk(&k, KERNEL_BASE, HPT_LEVELS - 1, false, &l), 0);
     if (ptab_entry_is_table(&k, l, e))
@@ -198,7 +198,7 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {
     extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     struct cpu_local *cl = phys_to_virt(core_data[bsp]);
-    struct ptab boot = kernel_view(kmem_boot_root());
+    struct ptab boot = kmem_view(kmem_boot_root());
     paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);
 
     write_cr3(cl->root);
@@ -210,6 +210,7 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 
 /* W+X and user-accessible kernel mappings kmem_check_wx found. */
 struct wx_check {
+    const struct ptab *t;       /* the root checked */
     unsigned n;                 /* bad entries */
     vaddr_t *first;             /* where the first one maps (may be NULL) */
 };
@@ -218,25 +219,19 @@ struct wx_check {
 static bool wx_visit(void *arg, const struct ptab_entry *e)
 {
     struct wx_check *w = arg;
-    unsigned p = e->attr.perm;
+    unsigned p = ptab_entry_attr(w->t, e->level, e->e).perm;
     bool bad = (p & PTAB_U) || (e->leaf && (p & PTAB_W) && (p & PTAB_XS));
     if (bad && !w->n++ && w->first)
         *w->first = e->va;
     return !bad;
 }
 
-/* Visit the present entries of the 4-level root that overlap [va, va+size) (ptab_visit). */
-void kmem_visit(paddr_t root, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg)
-{
-    struct ptab k = kernel_view(root);
-    ptab_visit(&k, va, size, fn, arg);
-}
-
 /* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad)
 {
-    struct wx_check w = { 0, first_bad };
-    kmem_visit(root, KERNEL_HALF, -KERNEL_HALF, wx_visit, &w);
+    struct ptab k = kmem_view(root);
+    struct wx_check w = { &k, 0, first_bad };
+    ptab_visit(&k, KERNEL_HALF, -KERNEL_HALF, wx_visit, &w);
     return w.n;
 }
 
@@ -256,7 +251,7 @@ unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad)
 /* Translate va in the 4-level root: true and *m if mapped, false if a hole (m describes it). */
 bool kmem_lookup(paddr_t root, vaddr_t va, struct ptab_map *m)
 {
-    struct ptab k = kernel_view(root);
+    struct ptab k = kmem_view(root);
     return ptab_lookup(&k, va, m);
 }
 

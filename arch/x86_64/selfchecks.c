@@ -223,16 +223,18 @@ static bool keep_pd_entry(void *arg, const struct ptab_entry *e)
 /* The PD entries 0..510 of root's kernel region (PML4 511, PDPT 510) into *p. */
 static void pd_entries(paddr_t root, struct pd_entries *p)
 {
+    struct ptab k = kmem_view(root);
     vaddr_t base = ALIGN_DOWN(KERNEL_BASE, GiB(1));
     p->n = 0;
-    kmem_visit(root, base, CPU_PRIVATE_PD_BASE - base, keep_pd_entry, p);
+    ptab_visit(&k, base, CPU_PRIVATE_PD_BASE - base, keep_pd_entry, p);
 }
 
 /* True if a and b map the same range to the same frame or table with the same attributes. */
 static bool same_entry(const struct ptab_entry *a, const struct ptab_entry *b)
 {
-    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && a->attr.perm == b->attr.perm &&
-           a->attr.mt == b->attr.mt;
+    struct ptab k = kmem_view(0);       /* the format only: no table is read */
+    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e), y = ptab_entry_attr(&k, b->level, b->e);
+    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm && x.mt == y.mt;
 }
 
 SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)

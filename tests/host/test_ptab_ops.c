@@ -689,12 +689,12 @@ static void visit_shows_every_present_entry_top_down_in_address_order(void **sta
     expect_seen(&s, 3, MiB(18), 1, false, 0);
     expect_seen(&s, 4, 0x1234000, 0, true, PA);
     expect_seen(&s, 5, GiB(3), 2, true, PA + GiB(2));
-    assert_int_equal(s.e[4].attr.perm, user.perm);
-    assert_int_equal(s.e[4].attr.mt, PTAB_WC);
-    assert_int_equal(s.e[2].attr.perm, PTAB_R);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[4].level, s.e[4].e).perm, user.perm);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[4].level, s.e[4].e).mt, PTAB_WC);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[2].level, s.e[2].e).perm, PTAB_R);
     /* A user table entry lets every access through; the leaves decide. */
-    assert_int_equal(s.e[0].attr.perm, PTAB_ACCESS | PTAB_U);
-    assert_int_equal(s.e[0].attr.mt, PTAB_WB);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).perm, PTAB_ACCESS | PTAB_U);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).mt, PTAB_WB);
     fx_done(&x);
 }
 
@@ -823,7 +823,7 @@ static void entry_helpers_build_read_fill_and_swap_entries(void **state)
     struct seen s = { .descend = false };
     ptab_visit(&x.t, 0, PG, record_visit, &s);
     assert_int_equal(s.n, 1);
-    assert_int_equal(s.e[0].attr.perm, PTAB_ACCESS);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).perm, PTAB_ACCESS);
     assert_true(ptab_lookup(&x.t, 0x1234000, &m));
     /* Fill writes only a hole. */
     pte_t *hole = ptab_walk(&x.t, 0x1235000, 0, false, &l), was = *top;

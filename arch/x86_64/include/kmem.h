@@ -44,8 +44,8 @@ int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
 /* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t);
 
-/* Visit the present entries of the 4-level root that overlap [va, va+size) (ptab_visit). */
-void kmem_visit(paddr_t root, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
+/* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
+struct ptab kmem_view(paddr_t root);
 
 /* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
