@@ -2,15 +2,23 @@
 #
 #   make            kernel (build/kernel.elf) and root task
 #   make run        boot in QEMU (SMP=4 MEM=512M by default)
-#   make test       host unit tests + QEMU tests; last line "N passed, N failed"
+#   make test       tree checks, host unit tests, QEMU tests; last line "N passed, N failed"
 #   make bench      benchmarks; results under bench/results/
 #   make fuzz       bounded libFuzzer runs of the pure kernel logic
 #   make iso        GRUB rescue ISO (build/tessera.iso)
 #   make CC=clang   build the kernel with clang instead of gcc
+#   make NUM_CPU=n  kernel for at most n cores (default: layout.h); PTAB_QUARANTINE=1, KCOV=1:
+#                   test builds (mk/kernel.mk); BUILD=dir: another build directory
 #
-# Components add themselves through make fragments so that they do not edit
-# each other's rules: mk/*.mk (kernel, user, qemu), tests/host/*.mk (host
-# unit tests), bench/*.mk (benchmarks), tests/qemu/*.sh (QEMU test suites).
+# The build, one fragment per part:
+#   mk/kernel.mk       the kernel: every source of arch/x86_64/, kernel/, lib/; its one flag set
+#   mk/user.mk         user library, root task, test programs, the system-call fuzzer
+#   mk/qemu.mk         run, debug, gdb, iso
+#   mk/host.rules      how a host test is built (evaluated after the fragments that name them)
+#   tests/host/*.mk    host unit tests (HOST_TESTS += name; name_SRCS := ...)
+#   tests/fuzz/*.mk    libFuzzer runs of the pure logic (FUZZ_TARGETS, make fuzz)
+#   bench/*.mk         benchmarks (BENCH_TARGETS, make bench)
+#   tests/qemu/*.sh    QEMU test suites (make test runs each)
 
 ifeq ($(origin CC),default)
 CC := gcc
@@ -19,13 +27,13 @@ HOSTCC   ?= gcc
 BUILD    := build
 SMP      ?= 4
 MEM      ?= 512M
-NUM_CPU  ?= 64
 
 .PHONY: all run test bench fuzz iso clean setup host-tests
 .DEFAULT_GOAL := all
 
 HOST_TESTS    :=   # names of host test binaries (build/host/<name>)
 QEMU_TESTS    :=   # QEMU suite scripts
+TREE_CHECKS   := scripts/layers.py   # static checks of the tree (TAP suites)
 BENCH_TARGETS :=   # phony targets that run one benchmark each
 FUZZ_TARGETS  :=   # phony targets that run one bounded fuzzer each
 # seconds each fuzzer runs in make fuzz
@@ -47,7 +55,7 @@ host-tests: $(addprefix $(BUILD)/host/,$(HOST_TESTS))
 
 test: setup
 	@$(MAKE) --no-print-directory all host-tests
-	@bash scripts/run-tests.sh $(addprefix $(BUILD)/host/,$(HOST_TESTS)) $(QEMU_TESTS)
+	@bash scripts/run-tests.sh $(TREE_CHECKS) $(addprefix $(BUILD)/host/,$(HOST_TESTS)) $(QEMU_TESTS)
 
 bench: setup $(BENCH_TARGETS)
 

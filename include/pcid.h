@@ -9,6 +9,9 @@
  * Exhaustion policy: when every identifier is owned, a PD gets PCID_SHARED (0,
  * also the kernel's). Loads of a shared PCID always flush, so sharing is
  * correct and only slower; no identifier is ever stolen from a live PD.
+ *
+ * The kernel's spaces take theirs from one allocator under a lock (pcid_assign, pcid_release),
+ * and only while tlb_pcid says the cores use PCIDs.
  */
 #pragma once
 #include "types.h"
@@ -31,3 +34,11 @@ unsigned pcid_get(struct pcid_alloc *a, bool *flush);
 
 /* Give back id (from pcid_get); it becomes dirty. PCID_SHARED is ignored. */
 void pcid_put(struct pcid_alloc *a, unsigned id);
+
+struct cpuset;
+
+/* Whether CR4.PCIDE is on (tlb_pcid_init found PCID); false under QEMU TCG. */
+extern bool tlb_pcid;
+
+unsigned pcid_assign(struct cpuset *htlb);
+void pcid_release(unsigned id);

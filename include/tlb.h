@@ -23,9 +23,6 @@ struct tlb_range {
 /* Shoot down pd's translations in r; returns when done. */
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
 
-/* Whether CR4.PCIDE is on (tlb_pcid_init found PCID); false under QEMU TCG. */
-extern bool tlb_pcid;
-
 /* This core: use PCIDs if its CR4 has PCIDE. */
 void tlb_pcid_init(void);
 

@@ -4,6 +4,13 @@
  * meanwhile) and never without a flush. See include/pcid.h for the policy.
  */
 #include "pcid.h"
+#include "cpuset.h"
+#include "spinlock.h"
+
+bool tlb_pcid;
+static struct pcid_alloc pcids;        /* the kernel's spaces', used only with tlb_pcid */
+static struct spinlock pcid_lock = SPINLOCK_INIT;
+static bool pcids_ready;
 
 /* Bit of id in its bitmap word. */
 static uint64_t bit_of(unsigned id)
@@ -55,4 +62,32 @@ void pcid_put(struct pcid_alloc *a, unsigned id)
         return;
     a->owned[id / 64] &= ~bit_of(id);
     a->dirty[id / 64] |= bit_of(id);
+}
+
+/* A PCID for a new space (PCID_SHARED without tlb_pcid); a recycled one marks every core in
+ * *htlb, so each flushes it before first use. */
+unsigned pcid_assign(struct cpuset *htlb)
+{
+    bool flush;
+    if (!tlb_pcid)
+        return PCID_SHARED;
+    spin_lock(&pcid_lock);
+    if (!pcids_ready)
+        pcid_init(&pcids);
+    pcids_ready = true;
+    unsigned id = pcid_get(&pcids, &flush);
+    spin_unlock(&pcid_lock);
+    for (unsigned c = 0; flush && c < NUM_CPU; c++)
+        cpuset_set(htlb, c);                /* stale entries of the old owner */
+    return id;
+}
+
+/* Give back a PCID of pcid_assign (its entries may stay in TLBs: the next owner flushes). */
+void pcid_release(unsigned id)
+{
+    if (!tlb_pcid)
+        return;
+    spin_lock(&pcid_lock);
+    pcid_put(&pcids, id);
+    spin_unlock(&pcid_lock);
 }

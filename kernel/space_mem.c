@@ -20,37 +20,6 @@
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
 #define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
 
-static struct pcid_alloc pcids;        /* used only with tlb_pcid */
-static struct spinlock pcid_lock = SPINLOCK_INIT;
-static bool pcids_ready;
-
-/* A PCID for a new space; a recycled one makes every core flush it before first use. */
-static void pcid_assign(struct space_mem *m)
-{
-    bool flush;
-    m->pcid = PCID_SHARED;
-    if (!tlb_pcid)
-        return;
-    spin_lock(&pcid_lock);
-    if (!pcids_ready)
-        pcid_init(&pcids);
-    pcids_ready = true;
-    m->pcid = pcid_get(&pcids, &flush);
-    spin_unlock(&pcid_lock);
-    for (unsigned c = 0; flush && c < NUM_CPU; c++)
-        cpuset_set(&m->htlb, c);            /* stale entries of the old owner */
-}
-
-/* Give m's PCID back (its entries may stay in TLBs: the next owner flushes). */
-static void pcid_release(struct space_mem *m)
-{
-    if (!tlb_pcid)
-        return;
-    spin_lock(&pcid_lock);
-    pcid_put(&pcids, m->pcid);
-    spin_unlock(&pcid_lock);
-}
-
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
 static unsigned hpt_leaf_mask(void)
 {
@@ -68,7 +37,7 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     m->hpt.leaf_mask = hpt_leaf_mask();
     m->hpt.keep_level = HPT_LEVELS - 2;     /* top-level user entries are shared by loc[] */
     cpuset_init(&m->htlb);
-    pcid_assign(m);
+    m->pcid = pcid_assign(&m->htlb);
     mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
     m->kpd = kpd;
     m->loc_roots = 0;
@@ -92,7 +61,7 @@ void space_mem_destroy(struct space_mem *m)
     for (unsigned c = 0; c < NUM_CPU; c++)
         space_mem_loc_drop(m, c);
     ptab_release(&m->hpt);
-    pcid_release(m);
+    pcid_release(m->pcid);
 }
 
 /* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kpd; E_NOMEM. */

@@ -1,6 +1,12 @@
 # User space: the library (build/user/libtessera.a), the root task
-# (build/root.elf, from user/root/*.c) and user-level test programs
-# (user/tests/<name>.c -> build/user/tests/<name>.elf, one program each).
+# (build/root.elf, from user/root/*.c), user-level test programs
+# (user/tests/<name>.c -> build/user/tests/<name>.elf, one program each) and the kernel
+# system-call fuzzer (user/fuzz/fuzz.c -> build/user/fuzz/fuzz.elf, a root task like the test
+# programs, run by tests/qemu/fuzz.sh, not by tests/qemu/user.sh):
+#
+#   make fuzz-kernel [FUZZ_TIME=s] [SEED=n] [SMP=n] [KCOV=1] [FUZZ_ARGS="fuzz.huge_revoke=0"]
+#       boot it for FUZZ_TIME seconds on SMP cores (default: 1, 2, 4 and 8 in turn), seed SEED;
+#       KCOV=1: on the coverage build (build/kcov, clang), with the per-file edge report.
 #
 # Freestanding, static, non-PIC, code model small, x87/SSE/AVX allowed (the kernel keeps them per
 # EC, docs/abi.md "Register state"), linked by user/user.ld at
@@ -16,7 +22,8 @@ USER_LDFLAGS := -nostdlib -static -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 
 # crt0 is linked as an object, not taken from the archive: nothing refers to _start.
 USER_CRT0      := $(BUILD)/user/lib/crt0.S.o
 USER_LIB_SRCS  := $(wildcard user/lib/*.c)
-USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) $(BUILD)/user/shared/format.c.o
+USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) \
+                  $(patsubst lib/%.c,$(BUILD)/user/shared/%.c.o,$(wildcard lib/*.c))
 USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
 USER_HDRS      := $(wildcard include/*.h user/include/*.h)
@@ -25,7 +32,9 @@ USER_HDRS      := $(wildcard include/*.h user/include/*.h)
 USER_STAMP := $(BUILD)/user/config.stamp
 $(shell mkdir -p $(BUILD)/user && echo '$(CC)' | cmp -s - $(USER_STAMP) || echo '$(CC)' > $(USER_STAMP))
 
-all: $(BUILD)/root.elf $(USER_TEST_ELFS)
+FUZZ_ELF := $(BUILD)/user/fuzz/fuzz.elf
+
+all: $(BUILD)/root.elf $(USER_TEST_ELFS) $(FUZZ_ELF)
 
 .PHONY: user
 user: $(BUILD)/root.elf $(USER_TEST_ELFS)
@@ -34,7 +43,7 @@ $(BUILD)/user/%.c.o: user/%.c $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
 
-# Sources shared with the kernel (lib/): the formatter.
+# Sources shared with the kernel: every file of lib/.
 $(BUILD)/user/shared/%.c.o: lib/%.c $(USER_HDRS) $(USER_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
@@ -52,5 +61,11 @@ $(BUILD)/root.elf: $(USER_CRT0) $(USER_ROOT_OBJS) $(BUILD)/user/libtessera.a use
 
 .PRECIOUS: $(BUILD)/user/%.c.o     # keep test objects make would delete as intermediate
 
-$(BUILD)/user/tests/%.elf: $(BUILD)/user/tests/%.c.o $(USER_CRT0) $(BUILD)/user/libtessera.a user/user.ld
+# One program from one source file: the test programs and the fuzzer.
+$(BUILD)/user/%.elf: $(BUILD)/user/%.c.o $(USER_CRT0) $(BUILD)/user/libtessera.a user/user.ld
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $(USER_CRT0) $< $(BUILD)/user/libtessera.a
+
+.PHONY: fuzz-kernel
+fuzz-kernel:
+	@FUZZ_KERNEL=1 FUZZ_TIME=$(FUZZ_TIME) FUZZ_SEED=$(SEED) FUZZ_KCOV=$(FUZZ_KCOV) FUZZ_ARGS="$(FUZZ_ARGS)" \
+	    FUZZ_SMP="$(if $(filter command line,$(origin SMP)),$(SMP),1 2 4 8)" bash tests/qemu/fuzz.sh

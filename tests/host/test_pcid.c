@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 #include "pcid.h"
+#include "cpuset.h"
 
 #define RANDOM_SEED   0x5eed
 #define RANDOM_STEPS  200000
@@ -131,6 +132,47 @@ static void random_get_put_matches_the_model(void **state)
     }
 }
 
+/* Without PCIDs every space shares PCID_SHARED and no core is marked; releasing it is a no-op. */
+static void without_pcids_pcid_assign_hands_out_the_shared_one(void **state)
+{
+    (void)state;
+    struct cpuset htlb;
+    cpuset_init(&htlb);
+    tlb_pcid = false;
+    assert_int_equal(pcid_assign(&htlb), PCID_SHARED);
+    assert_int_equal(cpuset_count(&htlb), 0);
+    pcid_release(PCID_SHARED);
+}
+
+/*
+ * With PCIDs: fresh identifiers mark no core; once all are owned a space shares PCID_SHARED;
+ * an identifier given back comes out again last, and then marks every core in htlb.
+ */
+static void pcid_assign_marks_every_core_for_a_recycled_pcid(void **state)
+{
+    (void)state;
+    static unsigned held[PCID_COUNT];
+    struct cpuset htlb;
+    unsigned n = 0, id;
+    tlb_pcid = true;
+    for (;;) {
+        cpuset_init(&htlb);
+        id = pcid_assign(&htlb);
+        if (id == PCID_SHARED)
+            break;
+        assert_int_equal(cpuset_count(&htlb), 0);
+        held[n++] = id;
+    }
+    assert_int_equal(n, PCID_COUNT - 1);
+    pcid_release(held[77]);
+    cpuset_init(&htlb);
+    assert_int_equal(pcid_assign(&htlb), held[77]);
+    assert_int_equal(cpuset_count(&htlb), NUM_CPU);
+    for (unsigned i = 0; i < n; i++)
+        pcid_release(held[i]);
+    tlb_pcid = false;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,6 +183,8 @@ int main(void)
         cmocka_unit_test_setup(a_pcid_recycled_twice_is_flushed_both_times, setup),
         cmocka_unit_test_setup(putting_the_shared_pcid_frees_nothing, setup),
         cmocka_unit_test_setup(random_get_put_matches_the_model, setup),
+        cmocka_unit_test(without_pcids_pcid_assign_hands_out_the_shared_one),
+        cmocka_unit_test(pcid_assign_marks_every_core_for_a_recycled_pcid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

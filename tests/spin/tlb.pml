@@ -1,5 +1,5 @@
 /*
- * Model of the TLB shootdown protocol (kernel/tlb.c, make_current in
+ * Model of the TLB shootdown protocol (arch/x86_64/tlb.c, make_current in
  * kernel/space_mem.c, pd_lock_take in kernel/pd.c), checked with SPIN
  * (tests/spin/run.sh, also run by make test through tests/qemu/spin.sh).
  *

@@ -12,7 +12,7 @@
 #define VEC_IPI_CALL    0xF0    /* run the function posted by smp_call */
 #define VEC_IPI_TEST    0xF1    /* count only (self-checks) */
 #define VEC_IPI_WAKE    0xF2    /* a run queue got an EC: leave hlt */
-#define VEC_IPI_TLB     0xF3    /* TLB shootdown (kernel/tlb.c) */
+#define VEC_IPI_TLB     0xF3    /* TLB shootdown (arch/x86_64/tlb.c) */
 #define VEC_SYSCALL     0x100   /* not a vector: frame built by the syscall entry */
 #define VEC_SPURIOUS    0xFF    /* LAPIC spurious vector: no EOI */
 

@@ -1,8 +1,7 @@
 /*
- * The kernel side of Space_obj and Space_pio: their memory (kptab_env: pool frames
- * through the linear map), the current PD's kpd, the local flush,
- * and the self-checks of both spaces (command-line word "selftest").
- * space_pio_shootdown is kernel/pd.c's (the PD that embeds the space).
+ * Self-checks of Space_obj and Space_pio in the kernel (command-line word "selftest"): slots and
+ * bitmaps through the shared pages, the current PD's kpd in a loaded root, the TSS's I/O bitmap,
+ * a slot written on another core. The spaces' kernel environment is kernel/space_kpd_env.c.
  */
 #include "space_obj.h"
 #include "space_pio.h"
@@ -16,24 +15,6 @@
 #include "kstring.h"
 #include "selftest.h"
 #include "smp.h"
-
-/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
-const struct ptab_env *space_env = &kptab_env;
-
-/* The kpd of the PD running on this core (PDPT 511 of its loaded root), 0 if none. */
-paddr_t kpd_current(void)
-{
-    struct pd *pd = this_cpu()->pd;
-    return pd ? pd->kpd : 0;
-}
-
-/* Forget this core's translation of va (the PD's kpd entries are not global). */
-void kpd_flush_local(vaddr_t va)
-{
-    invlpg(va);
-}
-
-/* ---- self-checks ---------------------------------------------------------------- */
 
 /* The self-checks' database: nodes from a bump allocator in one pool frame. */
 static struct mdb test_db;

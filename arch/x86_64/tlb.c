@@ -28,6 +28,7 @@
  * back to user mode with interrupts on.
  */
 #include "tlb.h"
+#include "pcid.h"
 #include "pd.h"
 #include "cpu.h"
 #include "cpu_local.h"
@@ -40,7 +41,6 @@
 #define TLB_ACK_LOG_US  100000          /* log a core that has not answered for 100 ms */
 
 void (*tlb_shootdown_hook)(struct pd *pd);
-bool tlb_pcid;
 
 /* This core: use PCIDs if its CR4 has PCIDE (cpu_config sets it where CPUID has PCID). */
 void tlb_pcid_init(void)

@@ -1,0 +1,27 @@
+/*
+ * The kernel's environment of Space_obj and Space_pio (include/space_kpd.h): their memory
+ * (kptab_env: pool frames through the linear map), the current PD's kpd and the local flush. space_pio_shootdown is kernel/pd.c's (the PD that embeds the space);
+ * the self-checks of both spaces are in kernel/spaces_check.c.
+ */
+#include "space_kpd.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "cpu.h"
+#include "cpu_local.h"
+#include "pd.h"
+
+/* Space_obj and Space_pio take their frames from the kernel pool like every page table. */
+const struct ptab_env *space_env = &kptab_env;
+
+/* The kpd of the PD running on this core (PDPT 511 of its loaded root), 0 if none. */
+paddr_t kpd_current(void)
+{
+    struct pd *pd = this_cpu()->pd;
+    return pd ? pd->kpd : 0;
+}
+
+/* Forget this core's translation of va (the PD's kpd entries are not global). */
+void kpd_flush_local(vaddr_t va)
+{
+    invlpg(va);
+}

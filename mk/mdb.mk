@@ -1,2 +1,0 @@
-# The mapping database (delegation and revocation) is part of the kernel.
-KERNEL_SRCS += kernel/mdb.c
