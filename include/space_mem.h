@@ -72,6 +72,8 @@ size_t space_mem_hpt_kept(const struct space_mem *m);
 
 /* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m);
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
+unsigned space_mem_rights(unsigned perm);
 
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);

@@ -108,7 +108,7 @@ struct fault_record {
     uint64_t addr;      /* #PF: faulting linear address (CR2); other vectors: 0 */
     uint64_t rip;       /* instruction that faulted */
     uint64_t error;     /* hardware error code (0 for vectors without one) */
-    uint8_t  vector;    /* exception vector: 14 #PF, 13 #GP, 6 #UD, 0 #DE, ... */
+    uint8_t  vector;    /* exception vector (include/x86_vectors.h): VEC_PF, VEC_GP, VEC_UD, ... */
     uint8_t  access;    /* #PF: FAULT_R, FAULT_W or FAULT_X; other vectors: 0 */
     uint8_t  user;      /* 1: the access was a user access (error code bit U) */
     uint8_t  pad[5];

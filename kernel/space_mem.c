@@ -12,18 +12,12 @@
 #include "kmem.h"
 #include "layout.h"
 #include "panic.h"
-#include "paging.h"
 #include "tlb.h"
 #include "pcid.h"
 #include "quarantine.h"
 #include "spinlock.h"
 #include "syscall.h"
 
-#define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
-#define PML4_PER_PD       511           /* PML4 511 -> PDPT; its slot 511 is the per-PD kpd */
-#define KPD_SLOT          511           /* PDPT index of PD_IOBMP */
-#define KPD_ENTRY         (PTE_P | PTE_W)   /* kernel table entry: leaves decide the rights */
-#define CPUID_EXT_EDX_1G  (1u << 26)    /* leaf 0x80000001 EDX: 1 GiB pages */
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
 #define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
 
@@ -86,9 +80,7 @@ void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
 {
     if (!m->loc[cpu].root)
         return;
-    pte_t *pml4 = phys_to_virt(m->loc[cpu].root);
-    kptab_env_pd.free(NULL, pml4[PML4_PER_PD] & PTE_ADDR);     /* the root's kernel-half PDPT */
-    pml4[PML4_PER_PD] = 0;
+    kmem_root_fini(&m->loc[cpu]);                   /* the root's kernel-half PDPT */
     ptab_release(&m->loc[cpu]);
     m->loc[cpu].root = 0;
     m->loc_roots--;
@@ -109,17 +101,15 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
     if (m->loc[cpu].root)
         return E_OK;
     struct ptab t;
-    paddr_t pdpt = kptab_env_pd.alloc(NULL);
-    if (!pdpt)
+    if (ptab_init(&t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
         return E_NOMEM;
-    if (ptab_init(&t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK) {
-        kptab_env_pd.free(NULL, pdpt);
-        return E_NOMEM;
-    }
     t.leaf_mask = m->hpt.leaf_mask;
     t.own_level = HPT_LEVELS - 1;           /* owns only its root; lower levels are hpt's */
-    kmem_root_init(cpu, t.root, pdpt);
-    ((pte_t *)phys_to_virt(pdpt))[KPD_SLOT] = m->kpd | KPD_ENTRY;
+    if (kmem_root_init(&t, cpu, m->kpd) != E_OK) {
+        kmem_root_fini(&t);
+        ptab_release(&t);
+        return E_NOMEM;
+    }
     m->loc[cpu] = t;
     m->loc_roots++;
     return E_OK;
@@ -185,7 +175,7 @@ static unsigned perm_of(unsigned rights)
 }
 
 /* MEM_* rights of generic permissions. */
-static unsigned rights_of(unsigned perm)
+unsigned space_mem_rights(unsigned perm)
 {
     return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
            ((perm & PTAB_XU) ? MEM_X : 0);
@@ -232,20 +222,18 @@ static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
 {
     for (unsigned k = n0; k < pending.df.n; k++)
         quarantine_detached(&pd->mem, pending.df.slot[k]);
-    for (paddr_t f = pending.df.chain; f && f != chain0;) {
+    for (paddr_t f = pending.df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
         quarantine_detached(&pd->mem, f);
-        pte_t link = *(const pte_t *)phys_to_virt(f);
-        f = link ? (~link & PTE_ADDR) : 0;  /* ptab.c: dfree_push links inverted frame fields */
-    }
 }
 
 /* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
 static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 {
     const pte_t *root = phys_to_virt(m->hpt.root);
+    unsigned top = HPT_LEVELS - 1;
     size_t n = 0;
-    for (unsigned i = pt_index(va, HPT_LEVELS - 1); i <= pt_index(va + size - 1, HPT_LEVELS - 1); i++)
-        n += root[i] != 0;
+    for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
+        n += ptab_entry_is_table(&m->hpt, top, ptab_entry_load(&root[i]));
     return n;
 }
 
@@ -426,7 +414,7 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
     if (ptab_lookup(&m->hpt, page, &map))   /* restored meanwhile by another core, or held */
-        return (rights_of(map.attr.perm) & need) == need;   /* with fewer rights: no restore */
+        return (space_mem_rights(map.attr.perm) & need) == need;   /* fewer rights: no restore */
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
@@ -438,23 +426,10 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     return true;
 }
 
-/* Table frames below table pa at level l (pa included). */
-static size_t count_tables(paddr_t pa, unsigned l)
-{
-    size_t n = 1;
-    if (l == 0)
-        return n;
-    const pte_t *t = phys_to_virt(pa);
-    for (unsigned i = 0; i < PT_ENTRIES; i++)
-        if ((t[i] & PTE_P) && !(t[i] & PTE_PS))
-            n += count_tables(t[i] & PTE_ADDR, l - 1);
-    return n;
-}
-
 /* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m)
 {
-    return count_tables(m->hpt.root, HPT_LEVELS - 1);
+    return ptab_tables(&m->hpt);
 }
 
 /* Table frames the master hpt holds (root included), from the counter its updates keep. */
@@ -479,5 +454,5 @@ size_t space_mem_frames(const struct space_mem *m)
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need)
 {
     struct ptab_map map;
-    return ptab_lookup(&m->hpt, va, &map) && (rights_of(map.attr.perm) & need) == need;
+    return ptab_lookup(&m->hpt, va, &map) && (space_mem_rights(map.attr.perm) & need) == need;
 }

@@ -31,8 +31,8 @@ static size_t kept_by_walk(const struct space_mem *m)
 {
     const pte_t *root = phys_to_virt(m->hpt.root);
     size_t n = 1;
-    for (unsigned i = 0; i < PT_ENTRIES; i++)
-        n += root[i] != 0;
+    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
+        n += ptab_entry_is_table(&m->hpt, HPT_LEVELS - 1, ptab_entry_load(&root[i]));
     return n;
 }
 

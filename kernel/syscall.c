@@ -126,13 +126,13 @@ static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
 static uint64_t mem_entries(uint64_t d, uint64_t t, uint64_t len, uint64_t leaf)
 {
     while (leaf > 1 && (d - t) % leaf)
-        leaf /= PT_ENTRIES;
+        leaf /= PTAB_ENTRIES;
     if (leaf == 1 || !len)
         return len;
     uint64_t head = MIN(len, (leaf - d % leaf) % leaf), mid = (len - head) / leaf;
     uint64_t tail = len - head - mid * leaf;
-    return mem_entries(d, t, head, leaf / PT_ENTRIES) + mid +
-           mem_entries(d + head + mid * leaf, t + head + mid * leaf, tail, leaf / PT_ENTRIES);
+    return mem_entries(d, t, head, leaf / PTAB_ENTRIES) + mid +
+           mem_entries(d + head + mid * leaf, t + head + mid * leaf, tail, leaf / PTAB_ENTRIES);
 }
 
 /*
@@ -143,7 +143,7 @@ static uint64_t mem_entries(uint64_t d, uint64_t t, uint64_t len, uint64_t leaf)
 static uint64_t mem_extent(struct pd *src, struct pd *dst, uint64_t sb, uint64_t db, uint64_t n)
 {
     unsigned mask = dst->mem.hpt.leaf_mask;
-    uint64_t leaf = mask & BIT(2) ? PT_ENTRIES * PT_ENTRIES : mask & BIT(1) ? PT_ENTRIES : 1;
+    uint64_t leaf = mask & BIT(2) ? PTAB_ENTRIES * PTAB_ENTRIES : mask & BIT(1) ? PTAB_ENTRIES : 1;
     uint64_t left = DELEGATE_ENTRIES, off = 0;
     struct mdb_info in;
     while (off < n && mdb_lookup(&src->mem.mdb, sb + off, &in) == E_OK) {
@@ -292,8 +292,7 @@ static int sys_lookup(struct trap_frame *f)
         if (!ptab_lookup(&pd->mem.hpt, f->rdx, &m))
             return E_NOENT;
         li = (struct lookup_info){ m.va, m.size, m.pa, 0, 0 };
-        li.rights = ((m.attr.perm & PTAB_R) ? MEM_R : 0) | ((m.attr.perm & PTAB_W) ? MEM_W : 0) |
-                    ((m.attr.perm & PTAB_XU) ? MEM_X : 0);
+        li.rights = space_mem_rights(m.attr.perm);
     } else if (f->rsi == SPACE_PIO) {
         if (!space_pio_allowed(&pd->pio, (unsigned)f->rdx))
             return E_NOENT;

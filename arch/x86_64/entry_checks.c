@@ -30,7 +30,8 @@ static volatile uint64_t entry_answer[NUM_CPU];
 /* Whether the stack page below top is mapped in root and the guard page below it is not. */
 static bool guarded(paddr_t root, vaddr_t top)
 {
-    return kmem_lookup(root, top - PAGE_SIZE) && !kmem_lookup(root, top - 2 * PAGE_SIZE);
+    struct ptab_map m;
+    return kmem_lookup(root, top - PAGE_SIZE, &m) && !kmem_lookup(root, top - 2 * PAGE_SIZE, &m);
 }
 
 /* Check this core's entry set-up against the patch decision keep (SMAP sites kept). */
@@ -54,10 +55,10 @@ static void check_core(void *arg)
         for (unsigned j = 0; j < i; j++)
             if (c->tss.ist[slot[j] - 1] == top)
                 bad |= BAD_IST;
-        if (!guarded(read_cr3() & PTE_ADDR, top))
+        if (!guarded(read_cr3() & CR3_ADDR, top))
             bad |= BAD_GUARD;
     }
-    if (!guarded(read_cr3() & PTE_ADDR, CPU_STACK_TOP))
+    if (!guarded(read_cr3() & CR3_ADDR, CPU_STACK_TOP))
         bad |= BAD_GUARD;
     if (keep && (read_rflags() & RFL_AC))
         bad |= BAD_RFLAGS_AC;

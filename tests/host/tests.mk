@@ -67,7 +67,7 @@ selfcheck_SRCS := tests/host/test_selfcheck.c
 # mapping database.
 HOST_TESTS += spaces
 spaces_SRCS := tests/host/test_spaces.c tests/host/fake_mem.c kernel/space_kpd.c kernel/space_obj.c \
-               kernel/space_pio.c kernel/mdb.c
+               kernel/space_pio.c kernel/mdb.c kernel/ptab.c kernel/ptab_hpt.c
 
 # System-call argument checks (kernel/sysarg.c) against docs/abi.md.
 HOST_TESTS += sysarg

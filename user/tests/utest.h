@@ -1,6 +1,8 @@
 /* Helpers shared by the user-level test programs (run as the root task). */
 #pragma once
 #include "child.h"
+#include "uart.h"
+#include "x86_vectors.h"
 
 /* One TAP line: a call's status against the expected one. */
 #define CHECK_ST(call, want) \
@@ -9,7 +11,7 @@
 /* True if *ei says the EC stopped on a page fault at addr with that access type. */
 static inline bool faulted_on(const struct ec_info *ei, mword addr, unsigned access)
 {
-    return ei->state == EC_FAULTED && ei->fault.vector == 14 && ei->fault.addr == addr &&
+    return ei->state == EC_FAULTED && ei->fault.vector == VEC_PF && ei->fault.addr == addr &&
            ei->fault.access == access && ei->fault.user == 1;
 }
 

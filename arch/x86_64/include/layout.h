@@ -62,6 +62,9 @@
  *                  CPU_IST_TOP(s). An overflow of one faults (the #DF stack's
  *                  own overflow is a triple fault) instead of writing into a
  *                  neighbouring frame.
+ * PML4_KERNEL ..   The table slots of the kernel half that every root shares:
+ *   PDPT_KPD       PML4 511 -> a PDPT per root whose entry 510 is the core's
+ *                  kernel PD and whose entry 511 is the PD's kernel directory.
  */
 #define KERNEL_LOAD         UL_(0x200000)                   /* physical */
 #define TRAMPOLINE_LO       UL_(0x1000)                     /* physical: lowest AP start-up page */
@@ -79,14 +82,20 @@
 #define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE)   /* 511 510 511 500 */
 #define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE)     /* slot s = 1..CPU_IST_SLOTS */
 #define CPU_IST_TOP(s)      (CPU_IST_GUARD(s) + 2 * PAGE_SIZE)
+#define HPT_LEVELS          4                   /* 4-level paging (no LA57) */
+#define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
+#define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
+#define PDPT_KERNEL         510                 /* its PDPT entry of the kernel region */
+#define PDPT_KPD            511                 /* its PDPT entry of the per-PD kpd (PD_IOBMP) */
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
 #endif
 
 #ifndef __ASSEMBLER__
+#include "ptab.h"
 /* Index of va at paging level l (0 = PT ... 3 = PML4): checks the comment column. */
-#define LAYOUT_IDX(va, l)   (((va) >> (12 + 9 * (l))) & 511)
+#define LAYOUT_IDX(va, l)   (((va) >> PTAB_LEVEL_SHIFT(l)) & (PTAB_ENTRIES - 1))
 #define LAYOUT_AT(va, a, b, c, d) \
     (LAYOUT_IDX(va, 3) == (a) && LAYOUT_IDX(va, 2) == (b) && LAYOUT_IDX(va, 1) == (c) && LAYOUT_IDX(va, 0) == (d))
 _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE, 511, 510, 8, 0) &&
@@ -96,6 +105,15 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
                LAYOUT_AT(PD_CAPS, 511, 511, 256, 0) && LAYOUT_AT(CPU_GLOBAL, 511, 510, 496, 0) &&
                LAYOUT_AT(KERNEL_LINEAR_END, 511, 510, 495, 0) && LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508),
                "the index columns of the table are right");
+
+_Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL && LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
+               LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
+               "the kernel half's shared slots are the ones the layout uses");
+_Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&
+               LARGE_SIZE == PTAB_LEVEL_SIZE(1),
+               "the layout's pages are the engine's level-0 and level-1 entries");
 
 /* The table as the slide states it. */
 _Static_assert(USER_ADDR == 0x00007FFFFFFFF000UL, "user end");
