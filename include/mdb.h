@@ -23,6 +23,7 @@
 #pragma once
 #include "types.h"
 #include "abi.h"
+#include "avl.h"
 
 struct mdb_space;
 
@@ -60,7 +61,7 @@ struct mdb_space {
     const struct mdb_ops *ops;
     void *owner;                    /* the kernel's space object (for the hooks) */
     uint64_t limit;                 /* valid units are [0, limit) */
-    struct mdb_node *root;          /* internal: AVL tree of nodes keyed by base */
+    struct avl_node *root;          /* internal: tree of nodes keyed by base */
     size_t nodes;                   /* number of nodes in this space */
 };
 

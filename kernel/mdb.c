@@ -17,14 +17,14 @@
  * Nothing here recurses over the derivation tree: walks are iterative (kernel stack).
  */
 #include "mdb.h"
+#include "compiler.h"
 #include "panic.h"
 
 struct mdb_node {
     struct mdb_space *space;
     uint64_t base, size, target;        /* units [base, base+size) -> target.. */
     unsigned rights;
-    int height;                         /* AVL height of this subtree */
-    struct mdb_node *left, *right;      /* AVL children (same space) */
+    struct avl_node avl;                /* link in the space's tree, keyed by base */
     struct mdb_node *parent;            /* derivation parent, NULL for a root */
     struct mdb_node *child, *last;      /* first and last derived node */
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
@@ -41,134 +41,30 @@ struct pool {
     struct mdb_node *head;
 };
 
-/* ---- AVL tree of a space's nodes, keyed by base -------------------------------- */
+/* ---- a space's nodes by base (include/avl.h) ---------------------------------- */
 
-/* Height of a possibly empty subtree. */
-static int avl_h(struct mdb_node *n)
+/* The node that embeds tree link a, or NULL. */
+static struct mdb_node *node_of(struct avl_node *a)
 {
-    return n ? n->height : 0;
+    return a ? container_of(a, struct mdb_node, avl) : NULL;
 }
 
-/* Recompute n's height from its children. */
-static void avl_fix(struct mdb_node *n)
+/* The key of tree link a: its node's base. */
+static uint64_t base_key(const struct avl_node *a)
 {
-    n->height = 1 + MAX(avl_h(n->left), avl_h(n->right));
-}
-
-/* Rotate n's right child up; returns the new subtree root. */
-static struct mdb_node *avl_rot_left(struct mdb_node *n)
-{
-    struct mdb_node *r = n->right;
-    n->right = r->left;
-    r->left = n;
-    avl_fix(n);
-    avl_fix(r);
-    return r;
-}
-
-/* Rotate n's left child up; returns the new subtree root. */
-static struct mdb_node *avl_rot_right(struct mdb_node *n)
-{
-    struct mdb_node *l = n->left;
-    n->left = l->right;
-    l->right = n;
-    avl_fix(n);
-    avl_fix(l);
-    return l;
-}
-
-/* Restore the AVL balance at n (children balanced); returns the subtree root. */
-static struct mdb_node *avl_balance(struct mdb_node *n)
-{
-    avl_fix(n);
-    int bal = avl_h(n->left) - avl_h(n->right);
-    if (bal > 1) {
-        if (avl_h(n->left->left) < avl_h(n->left->right))
-            n->left = avl_rot_left(n->left);
-        return avl_rot_right(n);
-    }
-    if (bal < -1) {
-        if (avl_h(n->right->right) < avl_h(n->right->left))
-            n->right = avl_rot_right(n->right);
-        return avl_rot_left(n);
-    }
-    return n;
-}
-
-/* Insert n (unique base) into the subtree t; returns the new subtree root. */
-static struct mdb_node *avl_insert(struct mdb_node *t, struct mdb_node *n)
-{
-    if (!t) {
-        n->left = n->right = NULL;
-        n->height = 1;
-        return n;
-    }
-    if (n->base < t->base)
-        t->left = avl_insert(t->left, n);
-    else
-        t->right = avl_insert(t->right, n);
-    return avl_balance(t);
-}
-
-/* Detach the minimum of subtree t into *min; returns the new subtree root. */
-static struct mdb_node *avl_take_min(struct mdb_node *t, struct mdb_node **min)
-{
-    if (!t->left) {
-        *min = t;
-        return t->right;
-    }
-    t->left = avl_take_min(t->left, min);
-    return avl_balance(t);
-}
-
-/* Remove the node with key base from subtree t; returns the new subtree root. */
-static struct mdb_node *avl_remove(struct mdb_node *t, uint64_t base)
-{
-    ASSERT(t);
-    if (base < t->base) {
-        t->left = avl_remove(t->left, base);
-    } else if (base > t->base) {
-        t->right = avl_remove(t->right, base);
-    } else {
-        struct mdb_node *m;
-        if (!t->right)
-            return t->left;
-        t->right = avl_take_min(t->right, &m);
-        m->left = t->left;
-        m->right = t->right;
-        t = m;
-    }
-    return avl_balance(t);
+    return container_of(a, const struct mdb_node, avl)->base;
 }
 
 /* The node with the largest base <= unit, or NULL. */
 static struct mdb_node *tree_floor(struct mdb_space *s, uint64_t unit)
 {
-    struct mdb_node *t = s->root, *best = NULL;
-    while (t) {
-        if (t->base <= unit) {
-            best = t;
-            t = t->right;
-        } else {
-            t = t->left;
-        }
-    }
-    return best;
+    return node_of(avl_floor(s->root, unit, base_key));
 }
 
 /* The node with the smallest base >= unit, or NULL. */
 static struct mdb_node *tree_ceil(struct mdb_space *s, uint64_t unit)
 {
-    struct mdb_node *t = s->root, *best = NULL;
-    while (t) {
-        if (t->base >= unit) {
-            best = t;
-            t = t->left;
-        } else {
-            t = t->right;
-        }
-    }
-    return best;
+    return node_of(avl_ceil(s->root, unit, base_key));
 }
 
 /* End (exclusive) of n's unit range. */
@@ -200,14 +96,14 @@ static struct mdb_node *tree_pred(struct mdb_node *n)
 /* Add n to its space's tree. */
 static void tree_add(struct mdb_node *n)
 {
-    n->space->root = avl_insert(n->space->root, n);
+    avl_insert(&n->space->root, &n->avl, base_key);
     n->space->nodes++;
 }
 
 /* Remove n from its space's tree. */
 static void tree_del(struct mdb_node *n)
 {
-    n->space->root = avl_remove(n->space->root, n->base);
+    avl_remove(&n->space->root, &n->avl, base_key);
     n->space->nodes--;
 }
 
@@ -1235,7 +1131,7 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
 int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
 {
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
-        struct mdb_node *y = s->root;
+        struct mdb_node *y = node_of(s->root);
         while (y->child)
             y = y->child;
         y->space->ops->unmap(y->space, y->base, y->size);
@@ -1267,24 +1163,16 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
            !(n->rights & ~p->rights);
 }
 
-/* Check AVL subtree t: balanced, ordered within (lo, hi], nodes valid; -1 if broken. */
-static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi, size_t *count)
-{
-    if (!t)
-        return 0;
-    if (t->base < lo || node_end(t) > hi || !node_ok(s, t))
-        return -1;
-    int l = avl_check(s, t->left, lo, t->base, count);
-    int r = avl_check(s, t->right, node_end(t), hi, count);
-    if (l < 0 || r < 0 || l - r > 1 || r - l > 1 || t->height != 1 + MAX(l, r))
-        return -1;
-    ++*count;
-    return t->height;
-}
-
 /* Whether every structural invariant of s holds (tree, ranges, derivation links). */
 bool mdb_check(struct mdb_space *s)
 {
-    size_t count = 0;
-    return avl_check(s, s->root, 0, s->limit, &count) >= 0 && count == s->nodes;
+    if (avl_check(s->root, base_key) != (long)s->nodes)
+        return false;
+    uint64_t end = 0;           /* nodes in base order: each within [end of the last, limit) */
+    for (struct mdb_node *n = tree_ceil(s, 0); n; n = n->base < s->limit ? tree_ceil(s, n->base + 1) : NULL) {
+        if (n->base < end || node_end(n) > s->limit || node_end(n) <= n->base || !node_ok(s, n))
+            return false;
+        end = node_end(n);
+    }
+    return true;
 }
