@@ -81,5 +81,24 @@ bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 /* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */
 extern const struct mdb_ops space_mem_ops;
 
-/* Deferred table frames and pending flush of the current mdb operation (mdb lock held). */
+/*
+ * A shootdown batch: the PDs whose master tables lost translations and the table frames
+ * detached from them, shot down and freed together by shootdown_batch_flush. Ordering:
+ * a PD enters the batch before its update (a full batch is flushed before a new PD
+ * joins), the detached list is flushed before an update for which it may lack room, and
+ * its frames are freed only after the shootdowns of every PD in the batch. Zero-filled
+ * is empty; one batch per mdb operation, under pd_lock.
+ */
+#define SHOOTDOWN_BATCH_PDS 16
+struct shootdown_batch {
+    struct ptab_dfree df;                   /* detached tables, freed after the shootdowns */
+    struct pd *pd[SHOOTDOWN_BATCH_PDS];     /* PDs that lost translations */
+    vaddr_t lo[SHOOTDOWN_BATCH_PDS], hi[SHOOTDOWN_BATCH_PDS];   /* pd[i]'s changed range */
+    bool full[SHOOTDOWN_BATCH_PDS];         /* pd[i] lost a table: flush everything */
+    unsigned n;                             /* entries of pd[] in use */
+};
+
+void shootdown_batch_flush(struct shootdown_batch *b);
+
+/* Flush the batch the mdb hooks of memory spaces record into (pd_lock held). */
 void space_mem_flush_pending(void);
