@@ -26,22 +26,28 @@
 #include "avl.h"
 
 struct mdb_space;
+struct shootdown_batch;     /* the caller's deferred cleanup (include/space_mem.h) */
 
-/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
+/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail.
+   b is the batch the caller passed to the database call (NULL if its spaces defer nothing):
+   the hooks record into it what must wait for the caller's flush (shootdowns, frees). */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
-    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
+    void (*map)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                uint64_t target, unsigned rights);
     /* Reduce the rights of [base, base+size) to rights (non-zero, a subset). */
-    void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
+    void (*protect)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    unsigned rights);
     /* Remove [base, base+size) entirely. */
-    void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
+    void (*unmap)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size);
     /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
        the nodes are allocated and before the first change: E_OK if the map hooks of mapping
        [base, +size) can no longer fail, else E_NOMEM (the delegation then changes nothing). */
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
-/* Node memory, injected so the host tests can fail any allocation. */
+/* Node memory, injected so the host tests can fail any allocation. Every mutating call takes
+   the caller's batch b and hands it to the hooks it calls (see struct mdb_ops). */
 struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
@@ -50,6 +56,7 @@ struct mdb {
     uint64_t tokens;                /* internal: next deep revoke's pin token */
     uint64_t self;                  /* internal: token of the revoke stepping now, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
+    struct shootdown_batch *batch;  /* internal: the batch of the mutating call running now */
 };
 
 #define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
@@ -102,8 +109,8 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
 void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
 
 /* Boot resources: s gets [base, +size) -> target.. underived. E_BUSY if occupied. */
-int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-                    uint64_t target, unsigned rights);
+int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+                    uint64_t size, uint64_t target, unsigned rights);
 
 /*
  * Delegate src [src_base, +size) to dst [dst_base, +size) with rights (source & mask).
@@ -112,8 +119,8 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
  * downgrades. Errors change nothing: E_ARG, E_RANGE,
  * E_NOENT (source unit empty), E_PERM (source unit has none of mask), E_BUSY, E_NOMEM.
  */
-int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
-                 struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
+                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect);
 
 /* The longest prefix of src [base, +size) (size > 0) made of at most pieces pieces (nodes
@@ -132,12 +139,14 @@ uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size
  */
 int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
                      uint64_t size, unsigned rights, bool include_self);
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget);
-int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-               unsigned rights, bool include_self);
+int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke *op,
+                    uint64_t units, uint64_t budget);
+int mdb_revoke(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+               uint64_t size, unsigned rights, bool include_self);
 
 /* PD destruction: remove up to budget nodes of s or derived from s; MDB_MORE or E_OK. */
-int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget);
+int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t budget);
 
 /* What s holds at unit: E_OK and *out, or E_NOENT. Walk: nodes in base order. */
 int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out);

@@ -54,8 +54,10 @@ void make_current(struct pd *pd);
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). E_NOMEM etc. from ptab_update. */
-int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights);
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb), flush noted in b. E_NOMEM
+   etc. from ptab_update. */
+int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
+                  paddr_t pa, unsigned rights);
 
 /* Fault at va needing MEM_* need: map the page again from the mdb if hpt dropped it (pd_lock
    held); true if the access can be retried, false if m does not hold it so or no memory. */
@@ -87,7 +89,9 @@ extern const struct mdb_ops space_mem_ops;
  * a PD enters the batch before its update (a full batch is flushed before a new PD
  * joins), the detached list is flushed before an update for which it may lack room, and
  * its frames are freed only after the shootdowns of every PD in the batch. Zero-filled
- * is empty; one batch per mdb operation, under pd_lock.
+ * is empty. The caller of a mapping-database operation owns one (under pd_lock; about
+ * 1 KiB, so static rather than on the 4 KiB kernel stack), hands it to the operation,
+ * whose memory-space hooks record into it, and flushes it before pd_lock is dropped.
  */
 #define SHOOTDOWN_BATCH_PDS 16
 struct shootdown_batch {
@@ -99,6 +103,3 @@ struct shootdown_batch {
 };
 
 void shootdown_batch_flush(struct shootdown_batch *b);
-
-/* Flush the batch the mdb hooks of memory spaces record into (pd_lock held). */
-void space_mem_flush_pending(void);

@@ -455,9 +455,10 @@ static int range_check(struct mdb_space *s, uint64_t base, uint64_t size)
 }
 
 /* Give s an underived range (boot resources); E_BUSY if any unit is held already. */
-int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-                    uint64_t target, unsigned rights)
+int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+                    uint64_t size, uint64_t target, unsigned rights)
 {
+    db->batch = b;
     int err = range_check(s, base, size);
     if (err)
         return err;
@@ -475,7 +476,7 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
     n->target = target;
     n->rights = rights;
     tree_add(n);
-    s->ops->map(s, base, size, target, rights);
+    s->ops->map(s, db->batch, base, size, target, rights);
     return E_OK;
 }
 
@@ -554,7 +555,7 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
     split_range(db, p, d, t0, t1);
     db->gen++;
     d->rights = want;
-    a->dst->ops->map(a->dst, d->base, d->size, d->target, want);
+    a->dst->ops->map(a->dst, db->batch, d->base, d->size, d->target, want);
     a->effect |= MDB_UPGRADED;
     return E_OK;
 }
@@ -576,7 +577,7 @@ static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct m
     tree_add(x);
     child_link(n, x);
     db->born++;
-    a->dst->ops->map(a->dst, d0, d1 - d0, t0, x->rights);
+    a->dst->ops->map(a->dst, db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
 }
 
@@ -640,8 +641,8 @@ static int deleg_pass(struct mdb *db, struct deleg *a, struct pool *p)
  * unit is empty), E_PERM (a source unit has none of mask), E_BUSY (a destination unit
  * holds something else), E_NOMEM.
  */
-int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
-                 struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
+                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect)
 {
     struct deleg a = { src, dst, src_base, dst_base, size, mask, 0, 0 };
@@ -662,6 +663,7 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
         pool_drain(db, &p);
         return err;
     }
+    db->batch = b;
     err = deleg_pass(db, &a, &p);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
@@ -697,7 +699,7 @@ static void subtree_drop(struct mdb *db, struct mdb_node *n)
             y = y->child;
         struct mdb_node *up = y->parent;
         bool last = y == n;
-        y->space->ops->unmap(y->space, y->base, y->size);
+        y->space->ops->unmap(y->space, db->batch, y->base, y->size);
         node_drop(db, y);
         if (last)
             return;
@@ -722,7 +724,7 @@ static void rights_remove(struct mdb *db, struct mdb_node *root, uint64_t t0, ui
         } else {
             if (left != x->rights) {
                 x->rights = left;
-                x->space->ops->protect(x->space, x->base, x->size, left);
+                x->space->ops->protect(x->space, db->batch, x->base, x->size, left);
             }
             x = walk_next(root, x, t0, t1);
         }
@@ -822,11 +824,11 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
 {
     unsigned left = x->rights & ~rights;
     if (!left) {
-        x->space->ops->unmap(x->space, x->base, x->size);
+        x->space->ops->unmap(x->space, db->batch, x->base, x->size);
         node_drop(db, x);
     } else {
         x->rights = left;
-        x->space->ops->protect(x->space, x->base, x->size, left);
+        x->space->ops->protect(x->space, db->batch, x->base, x->size, left);
     }
 }
 
@@ -863,11 +865,11 @@ static void trim_off(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t
     touch(db, x);
     if (straddles(x, t0)) {
         uint64_t keep = t0 - x->target;
-        x->space->ops->unmap(x->space, x->base + keep, x->size - keep);
+        x->space->ops->unmap(x->space, db->batch, x->base + keep, x->size - keep);
         x->size = keep;
     } else {
         uint64_t cut = t1 - x->target;
-        x->space->ops->unmap(x->space, x->base, cut);
+        x->space->ops->unmap(x->space, db->batch, x->base, cut);
         x->base += cut;                 /* the key grows but stays below its successor's */
         x->target = t1;
         x->size -= cut;
@@ -1066,8 +1068,10 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
  * step; derivation only grows by delegation. The host model test checks exactly this with
  * random interleavings.
  */
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget)
+int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke *op,
+                    uint64_t units, uint64_t budget)
 {
+    db->batch = b;
     uint64_t work = 0, done_units = 0;
     int err = E_OK;
     units = MAX(units, 1);
@@ -1112,14 +1116,14 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
 }
 
 /* Revoke in one go (mdb_revoke_begin + steps); same errors. */
-int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-               unsigned rights, bool include_self)
+int mdb_revoke(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+               uint64_t size, unsigned rights, bool include_self)
 {
     struct mdb_revoke op;
     int err = mdb_revoke_begin(&op, s, base, size, rights, include_self);
     if (err)
         return err;
-    while ((err = mdb_revoke_step(db, &op, op.end - op.next, UINT64_MAX)) == MDB_MORE)
+    while ((err = mdb_revoke_step(db, b, &op, op.end - op.next, UINT64_MAX)) == MDB_MORE)
         ;
     return err;
 }
@@ -1128,13 +1132,15 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
  * Remove up to budget nodes of s and of what is derived from s (PD destruction);
  * leaves go first, each one unmapped. Returns MDB_MORE until s is empty, then E_OK.
  */
-int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
+int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t budget)
 {
+    db->batch = b;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
         struct mdb_node *y = node_of(s->root);
         while (y->child)
             y = y->child;
-        y->space->ops->unmap(y->space, y->base, y->size);
+        y->space->ops->unmap(y->space, db->batch, y->base, y->size);
         node_drop(db, y);
     }
     return s->root ? MDB_MORE : E_OK;

@@ -39,7 +39,7 @@ static paddr_t hpt_frame_alloc(void *ctx)
 }
 
 /* hpt's frame sink for a frame it frees itself: a table that lost an install race, or every
-   table when the space goes (detached tables are freed by space_mem_flush_pending). */
+   table when the space goes (detached tables are freed by shootdown_batch_flush). */
 static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
@@ -180,12 +180,6 @@ unsigned space_mem_rights(unsigned perm)
            ((perm & PTAB_XU) ? MEM_X : 0);
 }
 
-/*
- * The batch the mapping-database hooks record into: what the current mdb operation
- * changed and still has to shoot down (pd_lock held; flushed by space_mem_flush_pending).
- */
-static struct shootdown_batch pending;
-
 /* Index of pd in b; a new entry (empty range, *added) after flushing b if it is full. */
 static unsigned batch_enter(struct shootdown_batch *b, struct pd *pd, bool *added)
 {
@@ -273,8 +267,8 @@ static int hpt_try(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_
 }
 
 /* Apply a mapping update to pd's hpt; the mdb's hooks must not fail (delegate reserved memory). */
-static void hpt_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa,
-                       unsigned perm)
+static void hpt_update(struct shootdown_batch *b,
+                       struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
     int err = hpt_try(b, pd, va, size, pa, perm);
     if (err)
@@ -311,8 +305,8 @@ static void hpt_drop(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint6
 }
 
 /* Reduce [va, +size) of pd's hpt to perm (0: unmap); never fails (hpt_drop without memory). */
-static void hpt_reduce(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa,
-                       unsigned perm)
+static void hpt_reduce(struct shootdown_batch *b,
+                       struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
     __atomic_add_fetch(&pd->mem.reductions, 1, __ATOMIC_RELEASE);
     int err = hpt_try(b, pd, va, size, pa, perm);
@@ -328,15 +322,17 @@ static struct pd *pd_of(struct mdb_space *s)
     return container_of((struct space_mem *)s->owner, struct pd, mem);
 }
 
-/* mdb hook: map pages [base, +size) -> physical pages target.. with rights. */
-static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+/* mdb hook: map pages [base, +size) -> physical pages target.. with rights; flush noted in b. */
+static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
-    hpt_update(&pending, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+    hpt_update(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
                perm_of(rights));
 }
 
-/* mdb hook: reduce [base, +size) to rights; the frames come from the current mappings. */
-static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+/* mdb hook: reduce [base, +size) to rights (frames from the current mappings); flush in b. */
+static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t base,
+                        uint64_t size, unsigned rights)
 {
     struct pd *pd = pd_of(s);
     vaddr_t va = base << PAGE_SHIFT, end = (base + size) << PAGE_SHIFT;
@@ -345,15 +341,15 @@ static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsig
         bool mapped = ptab_lookup(&pd->mem.hpt, va, &m);
         vaddr_t stop = MIN(end, m.va + m.size);
         if (mapped)
-            hpt_reduce(&pending, pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
+            hpt_reduce(b, pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
         va = stop;
     }
 }
 
-/* mdb hook: remove [base, +size). */
-static void mem_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+/* mdb hook: remove [base, +size); flush and detached tables noted in b. */
+static void mem_unmap(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
-    hpt_reduce(&pending, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    hpt_reduce(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
 }
 
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
@@ -392,17 +388,13 @@ void shootdown_batch_flush(struct shootdown_batch *b)
     b->n = 0;
 }
 
-/* Shoot down and free what the mapping-database hooks recorded (pd_lock held). */
-void space_mem_flush_pending(void)
-{
-    shootdown_batch_flush(&pending);
-}
-
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending. */
-int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); flush and detached tables
+   noted in b (the caller flushes it). */
+int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
+                  paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
-    return batch_update(&pending, container_of(m, struct pd, mem), va, size, pa, perm_of(rights),
+    return batch_update(b, container_of(m, struct pd, mem), va, size, pa, perm_of(rights),
                         &res);
 }
 
@@ -415,6 +407,7 @@ int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, un
  */
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
 {
+    static struct shootdown_batch restore_batch;    /* under pd_lock; empty between calls */
     struct mdb_info in;
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
@@ -423,9 +416,9 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
-    int err = hpt_try(&pending, container_of(m, struct pd, mem), page, PAGE_SIZE, pa,
+    int err = hpt_try(&restore_batch, container_of(m, struct pd, mem), page, PAGE_SIZE, pa,
                       perm_of(in.rights));
-    space_mem_flush_pending();              /* tables a failed update detached again */
+    shootdown_batch_flush(&restore_batch);  /* tables a failed update detached again */
     if (err)
         return false;
     this_cpu()->counters.mdb_remaps++;

@@ -55,22 +55,27 @@ static struct capability *slot_written(struct space_obj *s, unsigned long sel)
 }
 
 /* mdb hook: slots [base, +size) hold target.. with rights. */
-static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void obj_map(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++)
         slot_write(m->owner, base + i, cap_from_target(target + i, rights));
 }
 
 /* mdb hook: slots [base, +size) keep their objects with fewer rights. */
-static void obj_protect(struct mdb_space *m, uint64_t base, uint64_t size, unsigned rights)
+static void obj_protect(struct mdb_space *m, struct shootdown_batch *b,
+                        uint64_t base, uint64_t size, unsigned rights)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++)
         __atomic_store_n(&slot_written(m->owner, base + i)->rights, rights, __ATOMIC_RELEASE);
 }
 
 /* mdb hook: slots [base, +size) become null (word 0 first); the pages stay. */
-static void obj_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
+static void obj_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++) {
         struct capability *p = slot_written(m->owner, base + i);
         __atomic_store_n(&p->obj, 0, __ATOMIC_RELEASE);
@@ -123,7 +128,7 @@ int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, str
         return err;
     err = reserve_slots(s, sel, 1);
     if (err == E_OK)
-        err = mdb_insert_root(db, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
+        err = mdb_insert_root(db, NULL, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
     kpd_unreserve(&s->r);
     return err;
 }
@@ -133,7 +138,7 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
 {
     if (sel == SEL_NULL || sel >= OBJ_SELS)
         return;
-    int err = mdb_revoke(db, &s->mdb, sel, 1, ~0u, true);
+    int err = mdb_revoke(db, NULL, &s->mdb, sel, 1, ~0u, true);
     ASSERT(err == E_OK || err == E_NOMEM);
 }
 
@@ -153,7 +158,7 @@ int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_
     /* The hooks must not fail: every slot page the delegation may write is reserved first. */
     int err = reserve_slots(dst, dst_base, count);
     if (err == E_OK)
-        err = mdb_delegate(db, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
+        err = mdb_delegate(db, NULL, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
     kpd_unreserve(&dst->r);
     return err;
 }

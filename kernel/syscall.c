@@ -30,6 +30,8 @@
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
+static struct shootdown_batch call_batch;   /* what a mapping-database call leaves to shoot down
+                                               and free (pd_lock; flushed before it is dropped) */
 
 /* The calling EC and its PD. */
 static struct ec *cur_ec(void) { return this_cpu()->ec; }
@@ -204,8 +206,9 @@ static int sys_delegate(struct trap_frame *f)
     else if (x.kind == SPACE_PIO)
         err = space_pio_delegate(&kernel_mdb, &src->pio, sb, &dst->pio, db, n, x.rights, &effect);
     else
-        err = mdb_delegate(&kernel_mdb, &src->mem.mdb, sb, &dst->mem.mdb, db, n, x.rights, &effect);
-    space_mem_flush_pending();
+        err = mdb_delegate(&kernel_mdb, &call_batch, &src->mem.mdb, sb, &dst->mem.mdb, db, n,
+                           x.rights, &effect);
+    shootdown_batch_flush(&call_batch);
     if (err == E_OK)
         f->rdx = n;
     return err;
@@ -244,11 +247,12 @@ static void pd_lock_pass(void)
 static int revoke_run(struct mdb_revoke *op)
 {
     int err;
-    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_UNITS, REVOKE_WORK)) == MDB_MORE) {
-        space_mem_flush_pending();
+    while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
+           MDB_MORE) {
+        shootdown_batch_flush(&call_batch);
         pd_lock_pass();
     }
-    space_mem_flush_pending();
+    shootdown_batch_flush(&call_batch);
     return err;
 }
 
