@@ -27,18 +27,14 @@ struct kmalloc {
     size_t live;                                /* objects allocated and not freed */
 };
 
-/* Set up an allocator over page_alloc/page_free. */
 void kmalloc_init(struct kmalloc *k, void *(*page_alloc)(void *), void (*page_free)(void *, void *),
                   void *ctx);
-
-/* A zeroed object of size bytes (16-byte aligned); NULL if size is 0, above a page, or no memory. */
 void *kmalloc_alloc(struct kmalloc *k, size_t size);
-
-/* Give back an object from kmalloc_alloc (NULL is ignored). */
 void kmalloc_free(struct kmalloc *k, void *p);
 
 #ifndef TESSERA_HOST
 /* The kernel's allocator (lock inside): objects, and zeroed pool frames for tables. */
+
 void *kmalloc(size_t size);
 void kfree(void *p);
 paddr_t kframe_alloc(void);         /* zeroed pool frame, 0 if none */

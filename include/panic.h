@@ -2,7 +2,6 @@
 #pragma once
 #include "compiler.h"
 
-/* Print a message, stop all cores. Host builds abort the test instead. */
 noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Panic with the function name if cond is false. */

@@ -125,26 +125,15 @@ struct ptab_map {
     struct ptab_attr attr;
 };
 
-/* Set up an empty table with its own root; E_NOMEM if no frame. */
 int  ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
                unsigned levels, unsigned caps);
-/* Free every table frame owned by t (all levels >= own_level), root included. */
 void ptab_release(struct ptab *t);
-/* Bytes of address space t translates. */
 uint64_t ptab_span(const struct ptab *t);
-
-/* Pointer to the entry for va at level (or at the leaf/hole above it); *reached = its level.
- * With alloc, holes on the way are filled with new tables (CAS). NULL only if alloc failed. */
 pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached);
-/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe it). */
 bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m);
-/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE, E_NOMEM. */
 int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
                  struct ptab_dfree *df, struct ptab_result *res);
-/* Copy src's entry for addr into dst at the level where lo and hi-1 differ (ptab_sync_level).
- * E_OK if dst changed, E_NOENT if src has nothing there or dst already has it, E_NOMEM. */
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
-/* Level of the single entry that sync_from copies for the region [lo, hi). */
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 
 /* Empty deferred-free list. */

@@ -47,28 +47,16 @@ struct kpd_region {
     size_t res_count;
 };
 
-/* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
 int  kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
                      vaddr_t va_first, vaddr_t va_last);
-/* Free sh's frames (host tests). */
 void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env);
-
-/* Attach r to region [first, last] of dir; nothing is allocated. */
 void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
                      paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill);
-/* Free every private page and table of r, empty its PD entries and any reserve. */
 void kpd_region_release(struct kpd_region *r);
-
-/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
 bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va);
-
-/* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
 int  kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last);
-/* Give back unused reserved frames; returns and clears r->stale. */
 bool kpd_unreserve(struct kpd_region *r);
-/* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
 uint8_t *kpd_page(struct kpd_region *r, vaddr_t va);
-/* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
 const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va);
 
 /* Provided by the environment: forget this core's translation of va in the current PD. */

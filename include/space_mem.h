@@ -33,22 +33,17 @@ struct space_mem {
 
 struct pd;
 
-/* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kpd);
-
-/* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
 void space_mem_destroy(struct space_mem *m);
 
 /* Create loc[cpu] if it does not exist yet; E_NOMEM. */
 int space_mem_loc(struct space_mem *m, unsigned cpu);
 
-/* Undo space_mem_loc for a core the PD never ran on (a failed create_ec). */
 void space_mem_loc_drop(struct space_mem *m, unsigned cpu);
 
 /* Lecture: Pd::make_current. Load pd's root on this core unless it is current and not stale. */
 void make_current(struct pd *pd);
 
-/* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 
 /* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). E_NOMEM etc. from ptab_update. */
@@ -58,10 +53,7 @@ int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, un
    held); true if the access can be retried, false if m does not hold it so or no memory. */
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
 
-/* Table frames the master hpt holds (root included). */
 size_t space_mem_hpt_tables(const struct space_mem *m);
-
-/* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 
 /* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */

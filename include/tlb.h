@@ -29,11 +29,9 @@ void tlb_pcid_init(void);
 /* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */
 extern void (*tlb_shootdown_hook)(struct pd *pd);
 
-/* Shoot down every translation of pd (full flush on every affected core). */
 void tlb_flush_pd(struct pd *pd);
 
 /* Do a shootdown requested of this core now (a core spinning with interrupts off polls). */
 void tlb_poll(void);
 
-/* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
 void tlb_ipi(void);

@@ -62,7 +62,7 @@ void sched_enqueue(struct ec *ec)
         lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
 }
 
-/* Save the current EC's user state from frame f. */
+/* Save the current EC's user state from frame f (the frame at the top of the stack). */
 void sched_save(struct trap_frame *f)
 {
     struct ec *ec = this_cpu()->ec;

@@ -116,7 +116,8 @@ size_t xregs_alloc_size(void)
     return cpu_config.xstate_size + XREGS_ALIGN - 1;
 }
 
-/* Give x the image in mem and the reset state (FNINIT, MXCSR 0x1F80, all registers 0, null selectors). */
+/* Give x the image in mem (xregs_alloc_size bytes) and the reset state: FNINIT (FCW 0x37F),
+ * MXCSR 0x1F80, every x87/MMX/XMM/YMM/ZMM register 0, null data selectors. */
 void xregs_init(struct xregs *x, void *mem)
 {
     uint8_t *img = (uint8_t *)ALIGN_UP((uintptr_t)mem, XREGS_ALIGN);

@@ -129,11 +129,9 @@ static void boot_core_only(void)
     smp_bsp = 0;
 }
 
-/*
- * Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT)
- * that holds no module or loader data, fix up its addresses, tell it the boot root
- * (boot root only). Without such a page only the boot core runs.
- */
+/* Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT) that holds
+ * no module or loader data, fix up its addresses, tell it the boot root (boot root only, after
+ * the last use of loader data). Without such a page only the boot core runs. */
 void smp_install_trampoline(void)
 {
     _Static_assert(TRAMPOLINE_LIMIT <= LOW_RESERVED, "the trampoline page is never handed out");
@@ -153,8 +151,8 @@ void smp_install_trampoline(void)
     printk("tessera: AP trampoline at 0x%lx\n", smp_tramp_pa);
 }
 
-/* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c), LAPIC and timer, mark online,
-   print its line. */
+/* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c, with SMEP/SMAP), PCIDs, syscall
+ * MSRs and PAT, LAPIC and timer; print its line and mark it online. */
 void smp_setup_core(void)
 {
     struct cpu_local *c = this_cpu();

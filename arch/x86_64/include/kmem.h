@@ -34,40 +34,26 @@ static inline bool kmem_in_pool(paddr_t pa, size_t len)
 /* Build the master kernel PD and ncpu cores' data pages and roots (LAPIC at lapic); panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
 
-/* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */
 paddr_t kmem_core_pd(unsigned c);
 
 /* Initialise a new root for core c in two zeroed pool frames; returns the PML4 address. */
 paddr_t kmem_root_init(unsigned c, paddr_t pml4, paddr_t pdpt);
 
-/* Walk the kernel half of root (software walk); count W+X and user-accessible leaves. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
-
-/* kmem_check_wx over every core's root: bad mappings of the first bad core (*core), or 0. */
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);
 
 /* Look up va in root; returns the leaf entry or 0 if unmapped. */
 uint64_t kmem_lookup(paddr_t root, vaddr_t va);
 
-/* Physical address of the boot root that also identity-maps 0..4 GiB (AP start-up only). */
 paddr_t kmem_boot_root(void);
 
 struct frame_pool;
 extern struct frame_pool kernel_pool;
 
-/* Set up the kernel pool from boot_info's memory map, minus reserved ranges. */
 void kmem_pool_init(void);
-
-/* Allocate one zeroed pool frame; panics when the pool is exhausted (boot only). */
 paddr_t kmem_alloc_zeroed(void);
-
-/* After AP start-up: drop the boot root's identity map (it stays W^X-clean, unused). */
 void kmem_boot_done(void);
-
-/* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void));
-
-/* Free memory in the kernel pool, in KiB. */
 size_t kernel_pool_free_kib(void);
 
 /* Pointer to physical address pa through the boot root's identity map (early boot only).
