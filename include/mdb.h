@@ -36,7 +36,7 @@ struct mdb_ops {
     void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
     /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
        the nodes are allocated and before the first change: E_OK if the map hooks of mapping
-       [base, +size) can no longer fail, else E_NOMEM (the delegation then changes nothing). */
+       [base, +size) cannot fail from here on, else E_NOMEM (the delegation then changes nothing). */
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 

@@ -1,5 +1,5 @@
 /*
- * PCID allocator (issue 5 item 4): one process-context identifier per PD,
+ * PCID allocator: one process-context identifier per PD,
  * recycled when the PD goes away. A recycled PCID may still tag stale
  * translations in any core's TLB, so it is handed out again only with the
  * flush flag set: the new owner must flush it on every core before use (the

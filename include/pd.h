@@ -20,7 +20,7 @@ struct pd {
     struct space_mem mem;
     struct space_pio pio;
     paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
-    struct pd *parent;              /* creator (accounting; destruction comes later) */
+    struct pd *parent;              /* creator (accounting) */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
 };

@@ -137,6 +137,11 @@ int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vadd
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 
 /* Empty deferred-free list. */
-static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
-/* Free every frame on df (call after the shootdown). */
+static inline void ptab_dfree_init(struct ptab_dfree *df)
+{
+    df->n = 0;
+    df->chain = 0;
+    df->count = 0;
+}
+
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

@@ -15,7 +15,7 @@
 struct space_mem {
     struct ptab hpt;                /* master table: user half only, never loaded */
     struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
-    struct ptab dpt;                /* device table (IOMMU): empty in issue 4 */
+    struct ptab dpt;                /* device table (IOMMU): always empty */
     union {
         struct ptab ept;            /* nested table, Intel */
         struct ptab npt;            /* nested table, AMD */

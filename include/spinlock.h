@@ -5,7 +5,7 @@
 
 struct spinlock {
     uint32_t next;      /* next ticket to hand out */
-    uint32_t owner;     /* ticket now holding the lock */
+    uint32_t owner;     /* ticket holding the lock */
 };
 
 #define SPINLOCK_INIT { 0, 0 }
@@ -18,7 +18,7 @@ static inline void spin_lock(struct spinlock *l)
         cpu_pause();
 }
 
-/* Take the lock if it is free now; true on success. */
+/* Take the lock if it is free at this moment; true on success. */
 static inline bool spin_trylock(struct spinlock *l)
 {
     uint32_t o = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);

@@ -3,7 +3,7 @@
  * Invalidations and Shootdowns"). After the caller updated pd's page-table
  * entries (removed, overwritten or downgraded translations), tlb_shootdown marks
  * every core that may cache them in pd's htlb, IPIs the marked cores that run pd
- * now (Pd::remote), flushes its own TLB, and returns only when every IPI'd core
+ * at that moment (Pd::remote), flushes its own TLB, and returns only when every IPI'd core
  * acknowledged. Marked cores that run another PD flush at their next make_current.
  */
 #pragma once

@@ -15,7 +15,7 @@ static void put_console(void *ctx, char c)
 static struct spinlock console_lock = SPINLOCK_INIT;
 static volatile bool panicking;
 
-/* From now on print without the console lock (panic and exception paths). */
+/* Print without the console lock from here on (panic and exception paths). */
 void console_force(void)
 {
     panicking = true;

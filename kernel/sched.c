@@ -145,7 +145,7 @@ noreturn void sched_resume(struct ec *ec)
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
 }
 
-/* ec (stopped, on this core) no longer owns the core's x87/SSE/AVX registers and selectors. */
+/* Release ec's claim (stopped, on this core) on the core's x87/SSE/AVX registers and selectors. */
 void sched_forget(struct ec *ec)
 {
     if (regs_owner[ec->cpu] == ec)

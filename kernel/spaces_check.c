@@ -24,6 +24,7 @@ static struct mdb test_db;
 static uint8_t *test_heap;
 static size_t test_heap_used;
 
+/* A 16-byte aligned node of size bytes from test_heap; NULL when the frame is used up. */
 static void *test_alloc(size_t size)
 {
     size = ALIGN_UP(size, 16);
@@ -33,6 +34,7 @@ static void *test_alloc(size_t size)
     return test_heap + test_heap_used - size;
 }
 
+/* Nothing: the bump allocator frees its whole frame at once. */
 static void test_free(void *p)
 {
     (void)p;

@@ -113,7 +113,7 @@ def functions(lines):
         if depth == 0 and re.match(r"[A-Za-z_]", line) and not \
                 re.match(r"(typedef|struct\s+\w+\s*\{|union|enum|extern\s+\"C\")\b", line):
             start, stmt = i, code
-            while not re.search(r"[;{]\s*$|^\{", stmt.strip()) and i + 1 < len(lines) \
+            while not re.search(r"[;{}]\s*$|^\{", stmt.strip()) and i + 1 < len(lines) \
                     and not lines[i + 1].startswith("{"):
                 i += 1
                 stmt += " " + strip_code(lines[i])
@@ -124,7 +124,10 @@ def functions(lines):
             if m and "(*" not in head[:m.end()] and head[:m.start()].strip():
                 kind = "def" if body else ("decl" if stmt.rstrip().endswith(";") else None)
                 if kind and not head.lstrip().startswith("static_assert"):
-                    out.append((kind, m.group(1), start, comment_above(lines, start)))
+                    above = start
+                    if kind == "def" and out and out[-1][:3] == ("decl", m.group(1), start - 1):
+                        above = start - 1       # a prototype just above its definition
+                    out.append((kind, m.group(1), start, comment_above(lines, above)))
             code = stmt
         depth += code.count("{") - code.count("}")
         depth = max(depth, 0)

@@ -1,6 +1,6 @@
 /*
- * What docs/abi.md says a delegation does to TLBs and occupied destinations (issue 8,
- * hole 17). Filling the last hole of a 2 MiB-aligned range whose frames are contiguous
+ * What docs/abi.md says a delegation does to TLBs and occupied
+ * destinations. Filling the last hole of a 2 MiB-aligned range whose frames are contiguous
  * and aligned collapses the page table into one 2 MiB leaf: the table is detached and
  * freed only after a shootdown (tables_freed grows), so a delegation may flush. A
  * destination page already held -- even from the very same source page, with more

@@ -1,6 +1,7 @@
 /*
  * A delegation under kernel-memory exhaustion is all or nothing, never a panic
- * (issue 8, hole 2); memory first, then the same attack on the object and I/O spaces. A source range of FRAG pages in child A is fragmented into
+ * (memory first, then the same attack on the object and I/O spaces). A source range of FRAG
+ * pages in child A is fragmented into
  * one mapping-database node per page (the root hands the pages over one by one
  * in reverse physical order, so no two neighbours merge); delegating all of it
  * from A to B needs FRAG new nodes (kernel pool frames) on top of B's page

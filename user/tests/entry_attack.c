@@ -1,5 +1,5 @@
 /*
- * Attacks on the kernel entry (docs/abi.md "Faults", issue 8 holes 7, 10, 11), from child
+ * Attacks on the kernel entry (docs/abi.md "Faults"), from child
  * PDs on every core; the kernel must survive each and stop only the attacking EC:
  *  - RFLAGS.AC set with popf, then timer interrupts, a lazy-sync page fault, syscalls
  *    and a #UD: no handler may run with AC set (core_counters.ac_entries stays 0), and

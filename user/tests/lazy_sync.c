@@ -23,7 +23,7 @@ struct sync_steps {
 
 static struct sync_steps steps[INFO_MAX_CPUS * 2];  /* in the shared data segment */
 
-/* Core cpu's lazy-sync count now; records a failed call in *s. */
+/* Core cpu's lazy-sync count at this moment; records a failed call in *s. */
 static uint64_t syncs(struct sync_steps *s)
 {
     struct core_counters cc;

@@ -1,5 +1,5 @@
 /*
- * Waiting for the kernel lock is harmless (issue 8 hole 9): while core 0 holds
+ * Waiting for the kernel lock is harmless: while core 0 holds
  * pd_lock for a long revoke, core 1 runs two ECs of a child: a pure user-mode
  * spinner that records the largest gap between two of its time-stamp reads,
  * and an EC making system calls that need pd_lock (lookup) in a loop. A core

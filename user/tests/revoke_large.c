@@ -1,6 +1,5 @@
 /*
- * Partial revoke of large pages (issue 5 item 1: "the engine splits the
- * leaf"). The root delegates a 2 MiB and a 1 GiB aligned range to a child,
+ * Partial revoke of large pages (the engine splits the leaf). The root delegates a 2 MiB and a 1 GiB aligned range to a child,
  * which the kernel maps as one large page each (lookup shows the size), then
  * revokes one 4 KiB page inside each. The rest stays mapped and usable: the
  * child writes pages before, after and far from the hole, and faults only on

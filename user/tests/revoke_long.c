@@ -1,5 +1,5 @@
 /*
- * Long revokes are preemptible (issue 5 item 1): 4 GiB (a million 4K pages:
+ * Long revokes are preemptible: 4 GiB (a million 4K pages:
  * source and destination differ modulo 2 MiB, so no large page fits),
  * delegated from the root to FANOUT children, are revoked with one call on
  * core 0. The timer of core 0 must keep

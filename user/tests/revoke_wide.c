@@ -1,5 +1,5 @@
 /*
- * A revoke is bounded by work done, not by units (issue 8, holes 8 and 9). One page is
+ * A revoke is bounded by work done, not by units. One page is
  * delegated to child A, then from A to child B at WIDE addresses (WIDE mappings derived
  * from one unit, a wide tree) and down a chain of DEEP mappings alternating between B
  * and C (a deep tree). The root revokes the page while an EC of the root on core 1 keeps

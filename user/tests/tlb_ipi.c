@@ -1,6 +1,6 @@
 /*
  * IPI targeting and flush-free delegation (lecture: "TLB Invalidations and
- * Shootdowns"; issue 5 items 2, 5, 6). PD X spins on cores 1..k, PD Y on
+ * Shootdowns"). PD X spins on cores 1..k, PD Y on
  * cores k+1..n-1, the root on core 0. A revoke of a page of X sends exactly
  * one shootdown IPI to each core running X and none to the others; a revoke in
  * a PD that runs nowhere sends none. Delegation into a hole, and an upgrade of

@@ -1,6 +1,6 @@
 /*
  * One revoke that shoots down more PDs than the kernel's pending list holds
- * (issue 8 hole 1: space_mem.c keeps PENDING_PDS = 16 PDs per flush). The root
+ * (space_mem.c keeps PENDING_PDS = 16 PDs per flush). The root
  * delegates one page into each of NPD children, at an address where it is the
  * only entry of its page table, so the revoke detaches one table per child;
  * each child has a reader EC on a core other than 0 reading the page in a

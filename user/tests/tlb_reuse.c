@@ -1,7 +1,7 @@
 /*
  * Reused virtual address (lecture: "TLB Invalidations and Shootdowns"): a PD
  * maps frame A at an address and reads it on every core, the root revokes it
- * and delegates frame B at the same address; every core must now read B,
+ * and delegates frame B at the same address; every core must then read B,
  * never A from a stale TLB entry. One reader EC per core (core 0 shares its
  * core with the root) reads only when the root announces a new round, so the
  * translation of the previous round stays in its TLB. Run as the root task.

@@ -97,12 +97,24 @@
 #include "types.h"
 #include "compiler.h"
 
+/* Halt until the next interrupt; disable and enable maskable interrupts. */
 static inline void cpu_hlt(void)   { __asm__ __volatile__("hlt" ::: "memory"); }
 static inline void cpu_cli(void)   { __asm__ __volatile__("cli" ::: "memory"); }
 static inline void cpu_sti(void)   { __asm__ __volatile__("sti" ::: "memory"); }
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ __volatile__("outw %0, %1" :: "a"(v), "Nd"(port)); }
+/* Write byte v to I/O port port. */
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port));
+}
+
+/* Write word v to I/O port port. */
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ __volatile__("outw %0, %1" :: "a"(v), "Nd"(port));
+}
+
+/* Read a byte from I/O port port. */
 static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
@@ -110,6 +122,7 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
+/* Read model-specific register msr. */
 static inline uint64_t rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;
@@ -117,16 +130,21 @@ static inline uint64_t rdmsr(uint32_t msr)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* Write v to model-specific register msr. */
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
-    __asm__ __volatile__("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+    __asm__ __volatile__("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                         : "memory");
 }
 
+/* CPUID leaf, subleaf sub: EAX, EBX, ECX, EDX into r[0..3]. */
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(leaf), "c"(sub));
 }
 
+/* The time-stamp counter. */
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
@@ -145,7 +163,8 @@ static inline uint64_t xgetbv(uint32_t idx)
 /* Set extended control register idx (needs CR4.OSXSAVE). */
 static inline void xsetbv(uint32_t idx, uint64_t v)
 {
-    __asm__ __volatile__("xsetbv" :: "c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+    __asm__ __volatile__("xsetbv" :: "c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                         : "memory");
 }
 
 #define DEFINE_CR(n) \

@@ -5,7 +5,7 @@
  * that core's own root table, so the hot path finds the core id at a constant
  * address: no GS base, no LAPIC read, no cpuid. The same page is also mapped
  * at CPU_GLOBAL + id * 4 KiB on all cores (cpu_remote) so other cores can
- * read it. Later issues add fields at the end; the struct may grow to 4 KiB.
+ * read it. New fields go at the end; the struct may grow to 4 KiB.
  */
 #pragma once
 #include "layout.h"
