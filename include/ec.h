@@ -4,8 +4,8 @@
  * the trap frame at the top of the core's kernel stack (one stack per core,
  * NOVA's model). Its x87/SSE/AVX registers and data selectors (xregs) are in
  * the CPU while it owns its core's registers (sched.c), else in its image,
- * which follows the struct in the same allocation. An EC that stopped (exit or fault) keeps its record until its
- * creator reads it with ec_status.
+ * which follows the struct in the same allocation. An EC that stopped (exit or
+ * fault) keeps its record until its creator reads it with ec_status.
  */
 #pragma once
 #include "types.h"

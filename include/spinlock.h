@@ -23,7 +23,8 @@ static inline bool spin_trylock(struct spinlock *l)
 {
     uint32_t o = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
     uint32_t t = o;
-    return __atomic_compare_exchange_n(&l->next, &t, o + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&l->next, &t, o + 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
 }
 
 /* Release the lock to the next ticket. */

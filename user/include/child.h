@@ -13,7 +13,7 @@ typedef void (*child_fn)(mword arg);    /* an EC entry: runs, then calls sys_exi
 #define CHILD_STACK_PAGES 4u            /* 16 KiB per EC */
 
 bool mem_init(const struct info_page *ip);  /* pick the largest free range; false if none */
-mword mem_alloc(mword pages);               /* root address of fresh pages in the window, 0 if none */
+mword mem_alloc(mword pages);               /* root address of fresh pages in the window, or 0 */
 mword mem_take(mword pages, mword align);   /* like mem_alloc, aligned to align bytes, NOT zeroed */
 mword mem_phys(mword window_va);            /* physical address of a window address */
 mword sel_alloc(void);                      /* next unused selector of the root (bump) */

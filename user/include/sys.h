@@ -45,7 +45,8 @@ static inline int sys_delegate(mword src_pd, mword dst_pd, unsigned kind, mword 
     return (int)sys_call6(SYS_DELEGATE, src_pd, dst_pd, XFER(kind, rights), src, dst, count, NULL);
 }
 
-/* Remove rights from everything derived from pd's [base, base+count) of kind (and pd's own with REVOKE_SELF). */
+/* Remove rights from everything derived from pd's [base, base+count) of kind (and pd's own
+   with REVOKE_SELF). */
 static inline int sys_revoke(mword pd, unsigned kind, mword base, mword count, unsigned rights,
                              unsigned flags)
 {

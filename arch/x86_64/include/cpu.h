@@ -5,7 +5,7 @@
 /*      name            value                    bit  meaning */
 #define CR0_PE          UL_(0x00000001)     /*  0   protected mode */
 #define CR0_MP          UL_(0x00000002)     /*  1   wait/fwait honour TS */
-#define CR0_EM          UL_(0x00000004)     /*  2   x87 emulation: every x87/SSE instruction faults */
+#define CR0_EM          UL_(0x00000004)     /*  2   x87 emulation: x87/SSE instructions fault */
 #define CR0_TS          UL_(0x00000008)     /*  3   task switched: x87/SSE faults with #NM */
 #define CR0_ET          UL_(0x00000010)     /*  4   extension type (reads 1 on every x86-64 CPU) */
 #define CR0_NE          UL_(0x00000020)     /*  5   x87 errors as #MF, not the legacy FERR# pin */
@@ -51,7 +51,7 @@
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */
 #define EFER_LMA        UL_(0x400)          /* 10   long mode active (set by the CPU) */
 #define EFER_NXE        UL_(0x800)          /* 11   no-execute enable */
-#define EFER_FFXSR      UL_(0x4000)         /* 14   AMD fast FXSAVE: skips XMM in ring 0 (never set) */
+#define EFER_FFXSR      UL_(0x4000)         /* 14   AMD fast FXSAVE: no XMM in ring 0 (never set) */
 /* EFER from the 32-bit boot code until long mode (boot.S, trampoline.S); complete in long mode:
    EFER_KERNEL. */
 #define EFER_BOOT       (EFER_LME | EFER_NXE)
@@ -168,8 +168,16 @@ static inline void xsetbv(uint32_t idx, uint64_t v)
 }
 
 #define DEFINE_CR(n) \
-    static inline mword read_cr##n(void) { mword v; __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
-    static inline void write_cr##n(mword v) { __asm__ __volatile__("mov %0, %%cr" #n :: "r"(v) : "memory"); }
+    static inline mword read_cr##n(void) \
+    { \
+        mword v; \
+        __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v)); \
+        return v; \
+    } \
+    static inline void write_cr##n(mword v) \
+    { \
+        __asm__ __volatile__("mov %0, %%cr" #n :: "r"(v) : "memory"); \
+    }
 DEFINE_CR(0)
 DEFINE_CR(2)
 DEFINE_CR(3)

@@ -57,7 +57,8 @@ struct cpu_local {
     struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };
-_Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP, "entry.S offset");
+_Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP,
+               "entry.S offset");
 
 /* The running core's data, through the core-local mapping. */
 static inline struct cpu_local *this_cpu(void)

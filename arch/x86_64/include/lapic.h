@@ -3,7 +3,7 @@
 #include "types.h"
 
 #ifndef TIMER_HZ
-#define TIMER_HZ 20             /* periodic LAPIC timer rate per core (modest: 64 vCPUs under TCG) */
+#define TIMER_HZ 20             /* LAPIC timer rate per core (modest: 64 vCPUs under TCG) */
 #endif
 
 void lapic_setup(bool allow_x2apic);
