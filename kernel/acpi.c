@@ -22,7 +22,10 @@
 
 /* Little-endian field readers (tables are not aligned). */
 static uint32_t rd8(const uint8_t *p)  { return p[0]; }
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint32_t rd32(const uint8_t *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* Do len bytes at p sum to 0 mod 256? */

@@ -46,7 +46,8 @@ static void fault_test(void)
 static noreturn void bsp_main(void)
 {
     lapic_setup(!cmdline_has("nox2apic"));
-    printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC", TIMER_HZ);
+    printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
+           TIMER_HZ);
     check_wx_all();
     smp_setup_core();
     cpu_sti();

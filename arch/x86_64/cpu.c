@@ -137,9 +137,11 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
     static const uint32_t fixed_word = 0;       /* operand of the FIP/FDP scrub below */
     if (from) {
         if (cpu_config.xsaveopt)
-            __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+            __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                                 : "memory");
         else if (cpu_config.xsave)
-            __asm__ __volatile__("xsave64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+            __asm__ __volatile__("xsave64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                                 : "memory");
         else
             __asm__ __volatile__("fxsave64 (%0)" :: "r"(from->image) : "memory");
         xregs_read_segs(from);
@@ -151,7 +153,8 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
      */
     __asm__ __volatile__("fnclex; emms; fildl %0" :: "m"(fixed_word));
     if (cpu_config.xsave)
-        __asm__ __volatile__("xrstor64 (%0)" :: "r"(to->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+        __asm__ __volatile__("xrstor64 (%0)" :: "r"(to->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                             : "memory");
     else
         __asm__ __volatile__("fxrstor64 (%0)" :: "r"(to->image) : "memory");
     /* The kernel uses none of them; user selectors are null or DPL 3, which ring 0 may load. */

@@ -44,7 +44,8 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
     /* The boot root (AP start-up) shares the master PD and lost its identity map. */
     n = kmem_check_wx(kmem_boot_root(), &bad);
     if (n || ((uint64_t *)phys_to_virt(kmem_boot_root()))[0])
-        return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left", n, bad);
+        return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left",
+                             n, bad);
     return true;
 }
 
@@ -67,7 +68,8 @@ SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
         return SELFTEST_FAIL("pool: %lx", kmem_lookup(root, KERNEL_LINEAR_END - PAGE_SIZE));
     if (!attr_is(root, CPU_LAPIC, PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD))
         return SELFTEST_FAIL("LAPIC: %lx", kmem_lookup(root, CPU_LAPIC));
-    if (kmem_lookup(root, CPU_STACK_GUARD) || kmem_lookup(root, PD_IOBMP) || kmem_lookup(root, USER_ADDR - PAGE_SIZE))
+    if (kmem_lookup(root, CPU_STACK_GUARD) || kmem_lookup(root, PD_IOBMP) ||
+        kmem_lookup(root, USER_ADDR - PAGE_SIZE))
         return SELFTEST_FAIL("stack guard, per-PD slot or user half mapped");
     return true;
 }
@@ -94,7 +96,8 @@ SELFTEST(every_core_runs_with_wp_nxe_pge_and_smep_smap_when_present)
         if (!smp_call(c, read_cr_bits, NULL))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (answer[c])
-            return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c, answer[c]);
+            return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c,
+                                 answer[c]);
     }
     return true;
 }
@@ -118,9 +121,11 @@ static void read_control(void *arg)
 SELFTEST(every_core_has_the_same_complete_cr0_cr4_efer_xcr0_caches_on_ne_set)
 {
     const struct cpu_config *k = &cpu_config;
-    if ((k->cr0 & (CR0_CD | CR0_NW | CR0_EM | CR0_TS)) || (k->cr0 & (CR0_NE | CR0_MP)) != (CR0_NE | CR0_MP))
+    if ((k->cr0 & (CR0_CD | CR0_NW | CR0_EM | CR0_TS)) ||
+        (k->cr0 & (CR0_NE | CR0_MP)) != (CR0_NE | CR0_MP))
         return SELFTEST_FAIL("configured CR0 %lx: CD/NW/EM/TS set or NE/MP clear", k->cr0);
-    if ((k->cr4 & (CR4_OSFXSR | CR4_OSXMMEXCPT)) != (CR4_OSFXSR | CR4_OSXMMEXCPT) || (k->cr4 & CR4_FSGSBASE))
+    if ((k->cr4 & (CR4_OSFXSR | CR4_OSXMMEXCPT)) != (CR4_OSFXSR | CR4_OSXMMEXCPT) ||
+        (k->cr4 & CR4_FSGSBASE))
         return SELFTEST_FAIL("configured CR4 %lx: OSFXSR/OSXMMEXCPT clear or FSGSBASE set", k->cr4);
     if (k->xsave && (k->xcr0 & (XCR_X87 | XCR_SSE)) != (XCR_X87 | XCR_SSE))
         return SELFTEST_FAIL("configured XCR0 %lx lacks x87 or SSE", k->xcr0);
@@ -132,8 +137,9 @@ SELFTEST(every_core_has_the_same_complete_cr0_cr4_efer_xcr0_caches_on_ne_set)
             return SELFTEST_FAIL("core %u did not answer", c);
         const struct control_regs *r = &control[c];
         if (r->cr0 != k->cr0 || r->cr4 != k->cr4 || r->efer != k->efer || r->xcr0 != k->xcr0)
-            return SELFTEST_FAIL("core %u: CR0 %lx CR4 %lx EFER %lx XCR0 %lx, configured %lx %lx %lx %lx", c,
-                                 r->cr0, r->cr4, r->efer, r->xcr0, k->cr0, k->cr4, k->efer, k->xcr0);
+            return SELFTEST_FAIL(
+                "core %u: CR0 %lx CR4 %lx EFER %lx XCR0 %lx, configured %lx %lx %lx %lx", c, r->cr0,
+                r->cr4, r->efer, r->xcr0, k->cr0, k->cr4, k->efer, k->xcr0);
         if (r->bases)
             return SELFTEST_FAIL("core %u: an FS/GS base is not 0 (or of them %lx)", c, r->bases);
     }
@@ -154,7 +160,8 @@ SELFTEST(core_id_read_through_core_local_mapping_equals_madt_index)
         if (!smp_call(c, read_ids, NULL))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (answer[c] != ((uint64_t)c << 32 | smp_cpus.apic_id[c]))
-            return SELFTEST_FAIL("core %u: id/APIC %lx, expected %u/%u", c, answer[c], c, smp_cpus.apic_id[c]);
+            return SELFTEST_FAIL("core %u: id/APIC %lx, expected %u/%u", c, answer[c], c,
+                                 smp_cpus.apic_id[c]);
     }
     return true;
 }
@@ -172,7 +179,8 @@ SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
             if ((pd[i] ^ pd0[i]) & ~(PTE_A | PTE_D))
                 return SELFTEST_FAIL("core %u: PD entry %u differs", c, i);
         /* The data page at CPU_LOCAL is the one at the global alias. */
-        if ((kmem_lookup(r->root, CPU_LOCAL) & PTE_ADDR) != (kmem_lookup(r->root, (vaddr_t)r->self) & PTE_ADDR))
+        if ((kmem_lookup(r->root, CPU_LOCAL) & PTE_ADDR) !=
+            (kmem_lookup(r->root, (vaddr_t)r->self) & PTE_ADDR))
             return SELFTEST_FAIL("core %u: CPU_LOCAL and its global alias differ", c);
     }
     return true;
@@ -287,7 +295,8 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
         if (frame_is_free(&kernel_pool, pa))
             return SELFTEST_FAIL("kernel image frame %lx is free", pa);
     for (unsigned i = 0; i < boot_info.nmods; i++)
-        for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE); pa < boot_info.mods[i].end; pa += PAGE_SIZE)
+        for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE);
+             pa < boot_info.mods[i].end; pa += PAGE_SIZE)
             if (frame_is_free(&kernel_pool, pa))
                 return SELFTEST_FAIL("module %u frame %lx is free", i, pa);
     if (!kernel_pool.nfree)

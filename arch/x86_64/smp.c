@@ -107,14 +107,16 @@ void smp_discover(void)
 
     if (r != ACPI_OK || smp_cpus.count == 0) {
         printk("tessera: ACPI/MADT unusable (%d): running on the boot core only\n", r);
-        smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
+        smp_cpus =
+            (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
     }
     else if (rsdp && cmdline_has("acpi-dump"))
         dump_acpi(rsdp);
     for (smp_bsp = 0; smp_bsp < smp_cpus.count && smp_cpus.apic_id[smp_bsp] != me; smp_bsp++)
         ;
     if (smp_bsp == smp_cpus.count)
-        panic("smp: boot core (APIC id %u) is not among the first %u MADT cores", me, smp_cpus.count);
+        panic("smp: boot core (APIC id %u) is not among the first %u MADT cores", me,
+              smp_cpus.count);
     printk("tessera: MADT lists %u usable cores (%u skipped), LAPIC at 0x%lx\n",
            smp_cpus.count + smp_cpus.excess, smp_cpus.skipped, smp_cpus.lapic_base);
     if (smp_cpus.excess)
@@ -138,8 +140,9 @@ void smp_install_trampoline(void)
     if (smp_cpus.count == 1)
         return;
     if (!boot_free_page(&boot_info, TRAMPOLINE_LO, TRAMPOLINE_LIMIT, &smp_tramp_pa)) {
-        printk("tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
-               TRAMPOLINE_LIMIT);
+        printk(
+            "tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
+            TRAMPOLINE_LIMIT);
         boot_core_only();
         return;
     }

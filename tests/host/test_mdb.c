@@ -526,7 +526,8 @@ static void teardown_frees_every_node(void **state)
 static uint64_t big_mapped, big_max_cut;
 
 /* Hook: count mapped units. */
-static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
     (void)s, (void)base, (void)target, (void)rights;
     big_mapped += size;
@@ -618,7 +619,8 @@ static bool all_consistent(void)
     return true;
 }
 
-static void a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
+static void
+a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
 {
     (void)state;
     struct mdb_revoke op;

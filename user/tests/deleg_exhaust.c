@@ -77,7 +77,8 @@ static bool b_complete(mword a, mword b)
         struct lookup_info la, lb;
         if (sys_lookup(a, SPACE_MEM, VA_A + i * PAGE_SIZE_USER, &la) != E_OK ||
             sys_lookup(b, SPACE_MEM, VA_B + i * PAGE_SIZE_USER, &lb) != E_OK ||
-            la.phys + (VA_A + i * PAGE_SIZE_USER - la.base) != lb.phys + (VA_B + i * PAGE_SIZE_USER - lb.base))
+            la.phys + (VA_A + i * PAGE_SIZE_USER - la.base) !=
+                lb.phys + (VA_B + i * PAGE_SIZE_USER - lb.base))
             return false;
     }
     return true;
@@ -96,8 +97,8 @@ int main(mword arg)
     tap_check(fragment(a, w), "A holds %u pages in reverse physical order (one node each)", FRAG);
     bool ok = true;
     for (mword i = 0; ok && i < SPARES; i++)
-        ok = sys_delegate(SEL_ROOT_PD, spare, SPACE_MEM, s + i * PAGE_SIZE_USER, SPARE_VA + i * SIZE_1G,
-                          1, MEM_R) == E_OK;
+        ok = sys_delegate(SEL_ROOT_PD, spare, SPACE_MEM, s + i * PAGE_SIZE_USER,
+                          SPARE_VA + i * SIZE_1G, 1, MEM_R) == E_OK;
     tap_check(ok, "the spare PD holds %u pages, each alone in its GiB", SPARES);
     /* Ports: A gets the even ones from the root and the odd ones through C (other parents:
        no two neighbours merge), so A's PORTS ports are one node each. */
@@ -130,10 +131,13 @@ int main(mword arg)
         /* Two table frames back: the spare's page i and its tables go. */
         sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
     }
-    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %u spare pages freed\n", nomem, st, freed);
+    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %u spare pages freed\n", nomem, st,
+           freed);
     tap_check(other == 0, "every failed attempt answered E_NOMEM (%u other statuses)", other);
-    tap_check(changed == 0, "every failed attempt changed nothing (B empty, pd_info of A and B the same; %u differ)",
-              changed);
+    tap_check(
+        changed == 0,
+        "every failed attempt changed nothing (B empty, pd_info of A and B the same; %u differ)",
+        changed);
     tap_check(nomem > 0, "the first attempts failed for lack of memory (%u)", nomem);
     tap_check(st == E_OK, "with memory back the delegation succeeds (%d)", st);
     tap_check(st == E_OK && b_complete(a, b), "B maps all %u pages to A's frames", FRAG);
@@ -157,10 +161,12 @@ int main(mword arg)
         sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
     }
     printf("# deleg_exhaust: objects: %u E_NOMEM answers, then %d\n", nomem, st);
-    tap_check(other == 0 && changed == 0, "delegating %lu capabilities under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)", n, other, changed);
-    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK && li.type == CAP_PD &&
-                             li.rights == PD_R_DELEGATE),
+    tap_check(other == 0 && changed == 0,
+              "delegating %lu capabilities under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)",
+              n, other, changed);
+    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK &&
+                             li.type == CAP_PD && li.rights == PD_R_DELEGATE),
               "a successful object delegation put every capability in place");
 
     /* And on the I/O space. */
@@ -178,8 +184,10 @@ int main(mword arg)
         sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
     }
     printf("# deleg_exhaust: ports: %u E_NOMEM answers, then %d\n", nomem, st);
-    tap_check(other == 0 && changed == 0, "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)", PORTS, other, changed);
+    tap_check(other == 0 && changed == 0,
+              "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)",
+              PORTS, other, changed);
     tap_check(st != E_OK || (sys_lookup(b, SPACE_PIO, PORT0, &li) == E_OK &&
                              sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) == E_OK),
               "a successful port delegation allowed every port");

@@ -71,10 +71,13 @@ static void test_every_core_reads_the_new_frame_after_a_remap(unsigned n)
     unsigned exited = 0;
     for (unsigned c = 0; c < n; c++)
         exited += ec_wait(ec[c], &ei) == E_OK && exited_with(&ei, 0);
-    tap_check(errors == 0, "every revoke of the old frame and delegation of the new one succeeded (%u errors)",
+    tap_check(errors == 0,
+              "every revoke of the old frame and delegation of the new one succeeded (%u errors)",
               errors);
-    tap_check(wrong == 0, "every core read the frame mapped now in each of %u rounds (%u stale, first at "
-              "round*100+core %u)", ROUNDS, wrong, first_wrong);
+    tap_check(wrong == 0,
+              "every core read the frame mapped now in each of %u rounds (%u stale, first at "
+              "round*100+core %u)",
+              ROUNDS, wrong, first_wrong);
     tap_check(exited == n, "all %u readers ran to the end without a fault (%u)", n, exited);
 }
 
