@@ -81,7 +81,8 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     for (unsigned i = 0; i < boot_info.nmods; i++)
         printk("tessera: module \"%s\" at [%lx, %lx)\n", boot_info.mods[i].name,
                boot_info.mods[i].start, boot_info.mods[i].end);
-    /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory is written. */
+    /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory
+       is written. */
     smp_discover();
     kmem_pool_init();
     root_relocate_module();

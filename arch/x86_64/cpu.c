@@ -82,7 +82,8 @@ static uint32_t xsave_size(void)
     return r[1];
 }
 
-/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from CPUID). */
+/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from
+ * CPUID). */
 void cpu_control_init(void)
 {
     bool first = cpu_config.cr0 == 0;

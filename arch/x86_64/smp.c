@@ -79,7 +79,8 @@ static uint32_t boot_apic_id(void)
 static void dump_table(const char *name, paddr_t pa, size_t len)
 {
     const uint8_t *p = phys_ident(pa);
-    printk("/* %s at physical 0x%lx, %zu bytes */\nstatic const uint8_t %s[] = {", name, pa, len, name);
+    printk("/* %s at physical 0x%lx, %zu bytes */\nstatic const uint8_t %s[] = {", name, pa, len,
+           name);
     for (size_t i = 0; i < len; i++)
         printk("%s0x%02x,", i % 12 ? " " : "\n    ", p[i]);
     printk("\n};\n");
@@ -140,9 +141,8 @@ void smp_install_trampoline(void)
     if (smp_cpus.count == 1)
         return;
     if (!boot_free_page(&boot_info, TRAMPOLINE_LO, TRAMPOLINE_LIMIT, &smp_tramp_pa)) {
-        printk(
-            "tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
-            TRAMPOLINE_LIMIT);
+        printk("tessera: no free page below 0x%lx for the AP trampoline: "
+               "running on the boot core only\n", TRAMPOLINE_LIMIT);
         boot_core_only();
         return;
     }

@@ -485,7 +485,7 @@ static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **
     struct mdb_revoke op;
     assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);        /* units 0, 1 done */
+    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);    /* units 0, 1 done */
     assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
     assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
     assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */

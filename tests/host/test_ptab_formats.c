@@ -89,7 +89,8 @@ static const struct cfg cfgs[] = {
     { &ptab_dpt, PTAB_CAP_DPT_X | PTAB_CAP_DPT_EMT | PTAB_CAP_DPT_SNP, dpt_all_expect },
 };
 
-/* Every permission set and memory type at every leaf level decodes to what the format can express. */
+/* Every permission set and memory type at every leaf level decodes to what the format can
+   express. */
 static void every_attribute_round_trips_in_every_format(void **state)
 {
     (void)state;
@@ -203,7 +204,8 @@ static void hpt_pat_msr_matches_memory_type_indices(void **state)
         assert_int_equal((PTAB_HPT_PAT_MSR >> (8 * i)) & 0xff, pat_type[i]);
 }
 
-/* Ept bit layout: R/W/X in bits 0-2, memory type in 5:3, PS bit 7, user execute bit 10 with MBEC. */
+/* Ept bit layout: R/W/X in bits 0-2, memory type in 5:3, PS bit 7, user execute bit 10 with
+   MBEC. */
 static void ept_places_rwx_memory_type_and_mbec_bits(void **state)
 {
     (void)state;

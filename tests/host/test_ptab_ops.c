@@ -612,7 +612,8 @@ static void walker_losing_install_race_frees_its_table(void **state)
     fx_done(&x);
 }
 
-/* sync_from reports E_NOMEM when the per-core root needs a table and none is left; nothing changes. */
+/* sync_from reports E_NOMEM when the per-core root needs a table and none is left; nothing
+   changes. */
 static void sync_without_memory_reports_nomem(void **state)
 {
     (void)state;

@@ -76,7 +76,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Create the shared pages (allocated once, by the first space_*_init) before any test counts frames. */
+/* Create the shared pages (allocated once, by the first space_*_init) before any test counts
+   frames. */
 static void warm_up(void)
 {
     struct pd p;

@@ -72,10 +72,10 @@ static void show_pd_info(const char *name, mword pd)
     if (st != E_OK)
         printf("  %-8s pd_info -> status %d\n", name, st);
     else
-        printf(
-            "  %-8s object space %lu page(s), I/O bitmap %lu page(s), hpt %lu table(s), %lu per-core root(s)\n",
-            name, (unsigned long)pi.obj_pages, (unsigned long)pi.pio_pages,
-            (unsigned long)pi.hpt_tables, (unsigned long)pi.loc_roots);
+        printf("  %-8s object space %lu page(s), I/O bitmap %lu page(s), hpt %lu table(s), "
+               "%lu per-core root(s)\n", name, (unsigned long)pi.obj_pages,
+               (unsigned long)pi.pio_pages, (unsigned long)pi.hpt_tables,
+               (unsigned long)pi.loc_roots);
 }
 
 /* Write s to COM1 with port I/O (only a PD holding the COM1 ports may). */
@@ -180,8 +180,8 @@ static int demo(const struct info_page *ip)
     show_lookup(b, "B's COM1", SPACE_PIO, COM1);
     if (st != E_OK)
         return 1;
-    printf(
-        "root: the spaces' kernel memory (backing pages exist only where something was written):\n");
+    printf("root: the spaces' kernel memory "
+           "(backing pages exist only where something was written):\n");
     show_pd_info("root", SEL_ROOT_PD);
     show_pd_info("child A", a);
     show_pd_info("child B", b);

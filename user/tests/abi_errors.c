@@ -221,7 +221,7 @@ static void test_lookup(void)
     tap_check(li.rights == 0x5a5a5a5a, "lookup of nothing left the output untouched");
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_COUNT - 1, &li), E_NOENT);
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, 12345678, &li), E_NOENT);
-    CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_ROOT_PD, &li), E_NOENT);     /* child's space is empty */
+    CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_ROOT_PD, &li), E_NOENT); /* child's space is empty */
 }
 
 static void test_ec_status(void)

@@ -39,10 +39,10 @@ int main(mword arg)
     tap_check(sys_lookup(child, SPACE_MEM, VA, &li) == E_OK && li.size == SIZE_2M &&
                   li.phys == mem_phys(w),
               "the last page collapses the range into one 2 MiB mapping (size 0x%lx)", li.size);
-    tap_check(
-        c1.tables_freed == c0.tables_freed + 1,
-        "the replaced page table is freed after a shootdown: a delegation may flush (%lu tables freed)",
-        (unsigned long)(c1.tables_freed - c0.tables_freed));
+    tap_check(c1.tables_freed == c0.tables_freed + 1,
+              "the replaced page table is freed after a shootdown: "
+              "a delegation may flush (%lu tables freed)",
+              (unsigned long)(c1.tables_freed - c0.tables_freed));
     /* The same source page again, with more rights: refused, the mapping unchanged. */
     CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA, 1, MEM_R | MEM_W), E_BUSY);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA, 1, MEM_R), E_BUSY);

@@ -46,10 +46,9 @@ int main(mword arg)
     mword page = mem_alloc(1), va = 1UL << 40;
     st = sys_delegate(SEL_ROOT_PD, sel - 1, SPACE_MEM, page, va, 1, MEM_R);
     int lk = sys_lookup(sel - 1, SPACE_MEM, va, &li);
-    tap_check(
-        (st == E_OK && lk == E_OK) || (st == E_NOMEM && lk == E_NOENT),
-        "a delegation needing new page tables maps the page or answers E_NOMEM and maps nothing (%d, %d)",
-        st, lk);
+    tap_check((st == E_OK && lk == E_OK) || (st == E_NOMEM && lk == E_NOENT),
+              "a delegation needing new page tables maps the page "
+              "or answers E_NOMEM and maps nothing (%d, %d)", st, lk);
     struct core_counters cc;
     CHECK_ST(sys_counters(0, &cc), E_OK);
     CHECK_ST(sys_yield(), E_OK);

@@ -165,10 +165,9 @@ int main(mword arg)
     CHECK_ST(sys_lookup(child, SPACE_MEM, VA_2M + HOLE * PAGE_SIZE_USER, &li), E_NOENT);
     /* A page the child still holds, dropped from its page table or not, is not empty. */
     int again = sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA_2M, 1, MEM_R | MEM_W);
-    tap_check(
-        again == E_BUSY && sys_lookup(child, SPACE_MEM, VA_2M, &li) == lk,
-        "delegating the child's first page again from its own source is refused (%d), nothing changed",
-        again);
+    tap_check(again == E_BUSY && sys_lookup(child, SPACE_MEM, VA_2M, &li) == lk,
+              "delegating the child's first page again from its own source is refused (%d), "
+              "nothing changed", again);
     tap_check(run_probe(ec[PROBE_HOLE], PROBE_HOLE, &ei) &&
               faulted_on(&ei, VA_2M + HOLE * PAGE_SIZE_USER, FAULT_W),
               "the child faults on the revoked page while the pool is empty");

@@ -29,7 +29,8 @@
 static volatile uint64_t spins, max_gap, last_seen, calls, lock_errors, stop;
 static volatile bool spinning, calling;
 
-/* Spinner: count, and record the largest gap between two consecutive reads of the TSC and the last. */
+/* Spinner: count, and record the largest gap between two consecutive reads of the TSC and the
+   last. */
 static void child_spinner(mword arg)
 {
     (void)arg;

@@ -1,6 +1,7 @@
 /*
- * Partial revoke of large pages (the engine splits the leaf). The root delegates a 2 MiB and a 1 GiB aligned range to a child,
- * which the kernel maps as one large page each (lookup shows the size), then
+ * Partial revoke of large pages (the engine splits the leaf). The root
+ * delegates a 2 MiB and a 1 GiB aligned range to a child, which the kernel
+ * maps as one large page each (lookup shows the size), then
  * revokes one 4 KiB page inside each. The rest stays mapped and usable: the
  * child writes pages before, after and far from the hole, and faults only on
  * the revoked page; lookup shows the split into smaller mappings. The 1 GiB
@@ -13,7 +14,7 @@
 #define SIZE_1G   (1UL << 30)
 #define VA_2M     0x40000000000UL   /* child: 4 TiB, 1 GiB aligned, far from stacks and program */
 #define VA_1G     0x80000000000UL   /* child: 8 TiB */
-#define HOLE_OFF  (5 * PAGE_SIZE_USER + SIZE_2M / 2)    /* the revoked page: inside, not at an edge */
+#define HOLE_OFF  (5 * PAGE_SIZE_USER + SIZE_2M / 2)    /* the revoked page: not at an edge */
 
 static mword cpu;                   /* core the probing children run on: the last one */
 
@@ -38,7 +39,8 @@ static mword map_size(mword pd, mword va)
     return sys_lookup(pd, SPACE_MEM, va, &li) == E_OK ? li.size : 0;
 }
 
-/* Delegate `size` bytes at window w to a fresh child at va, revoke one page inside; check the rest. */
+/* Delegate `size` bytes at window w to a fresh child at va, revoke one page inside; check the
+   rest. */
 static void split_one(const char *name, mword w, mword va, mword size)
 {
     mword pd;
@@ -58,11 +60,9 @@ static void split_one(const char *name, mword w, mword va, mword size)
           last = map_size(pd, va + size - PAGE_SIZE_USER);
     /* A 1G page splits into 2M pages, only the one with the hole into 4K pages. */
     mword far_want = size == SIZE_1G ? SIZE_2M : PAGE_SIZE_USER;
-    tap_check(
-        near == PAGE_SIZE_USER && first == PAGE_SIZE_USER && last == far_want,
-        "the %s mapping is split: the hole's neighbour and first page 4K (0x%lx, 0x%lx), last 0x%lx (want "
-        "0x%lx)",
-        name, near, first, last, far_want);
+    tap_check(near == PAGE_SIZE_USER && first == PAGE_SIZE_USER && last == far_want,
+              "the %s mapping is split: the hole's neighbour and first page 4K (0x%lx, 0x%lx), "
+              "last 0x%lx (want 0x%lx)", name, near, first, last, far_want);
     tap_check(
         writes(pd, va) && writes(pd, va + HOLE_OFF - PAGE_SIZE_USER) &&
             writes(pd, va + HOLE_OFF + PAGE_SIZE_USER) && writes(pd, va + size - PAGE_SIZE_USER),
@@ -100,9 +100,8 @@ static void test_partial_revoke_inside_a_1g_delegation(void)
     }
     mword w = mem_take(SIZE_1G / PAGE_SIZE_USER, SIZE_1G);
     if (w == 0) {
-        tap_check(
-            true,
-            "partial revoke inside a 1G delegation # SKIP no free 1 GiB-aligned GiB (boot with -m 3G)");
+        tap_check(true, "partial revoke inside a 1G delegation "
+                  "# SKIP no free 1 GiB-aligned GiB (boot with -m 3G)");
         return;
     }
     split_one("1G", w, VA_1G, SIZE_1G);

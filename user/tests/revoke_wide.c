@@ -135,8 +135,8 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
     uint64_t med = n ? sorted[n / 2] : 0, max = lat_max;
     n = lat_n;
     printf(
-        "# revoke_wide: revoke took %lu.%02lu ticks; %lu calls of core 1 during it: median %lu.%02lu "
-        "(of the last %u), max %lu.%02lu ticks\n",
+        "# revoke_wide: revoke took %lu.%02lu ticks; %lu calls of core 1 during it: "
+        "median %lu.%02lu (of the last %u), max %lu.%02lu ticks\n",
         (unsigned long)((r1 - r0) / cyc), (unsigned long)((r1 - r0) * 100 / cyc % 100), n,
         (unsigned long)(med / cyc), (unsigned long)(med * 100 / cyc % 100), MAX_CALLS,
         (unsigned long)(max / cyc), (unsigned long)(max * 100 / cyc % 100));

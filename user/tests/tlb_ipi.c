@@ -69,7 +69,8 @@ static void start_spinners(void)
     CHECK_ST(child_pd(&pd_y), E_OK);
     CHECK_ST(child_give(pd_x, PAGE_X_VA, 1, MEM_R | MEM_W, &page_x), E_OK);
     for (unsigned c = k + 1; c < ncpu; c++) {
-        CHECK_ST(child_run(pd_x, c, child_read, PAGE_X_VA, &ei), E_OK);  /* its TLB may keep the page */
+        /* its TLB may keep the page */
+        CHECK_ST(child_run(pd_x, c, child_read, PAGE_X_VA, &ei), E_OK);
         tap_check(exited_with(&ei, 0), "X read its page once on core %u", c);
     }
     for (unsigned c = 1; c < ncpu; c++)
@@ -165,7 +166,7 @@ static void test_an_upgrade_flushes_nothing(void)
     int st = sys_delegate(SEL_ROOT_PD, pd_x, SPACE_MEM, w, UPGRADE_VA, 1, MEM_R | MEM_W);
     ok = read_all(ncpu, after) && ok;
     CHECK_ST(sys_lookup(pd_x, SPACE_MEM, UPGRADE_VA, &li), E_OK);
-    /* Either semantics is allowed by the issue: an upgrade (more rights) or a refusal (unchanged). */
+    /* Either semantics is allowed: an upgrade (more rights) or a refusal (unchanged). */
     tap_check((st == E_OK && li.rights == (MEM_R | MEM_W)) || (st == E_BUSY && li.rights == MEM_R),
               "re-delegating with W is an upgrade or refused as busy (status %d, rights 0x%x)", st,
               li.rights);

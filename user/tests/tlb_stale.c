@@ -62,7 +62,8 @@ struct tally {
     unsigned trials, readers, faulted, stale, bad, errors, core0;
 };
 
-/* One trial: delegate, start readers (core 0 in some trials), wait until each has read, revoke, bump, wait. */
+/* One trial: delegate, start readers (core 0 in some trials), wait until each has read, revoke,
+   bump, wait. */
 static void trial(mword pd, mword window, unsigned n, uint64_t t, struct tally *k)
 {
     unsigned first = t % CORE0_EVERY == 0 ? 0 : 1;         /* first core with a reader */

@@ -201,14 +201,15 @@ static void test_fresh_and_dirty(unsigned n)
 struct side {
     struct xstate mine, got;
     volatile mword counter;             /* incremented while it runs */
-    volatile mword spin_arg[3];         /* xr_round XR_SPIN: own counter, the other's, its old value */
+    volatile mword spin_arg[3];         /* xr_round XR_SPIN: own counter, the other's, its value */
     unsigned fails;
     volatile unsigned rounds;
     char why[WHY_LEN];
 };
 static struct side sides[INFO_MAX_CPUS][2];
 
-/* Ping-pong EC (arg = core * 2 + side): yield, then spin until preempted; check its state each time. */
+/* Ping-pong EC (arg = core * 2 + side): yield, then spin until preempted; check its state each
+   time. */
 static void pingpong(mword arg)
 {
     struct side *s = &sides[arg / 2][arg % 2], *o = &sides[arg / 2][1 - arg % 2];
@@ -252,12 +253,10 @@ static void test_pingpong(unsigned n)
         for (unsigned i = 0; i < 2; i++) {
             bool ok = ec_wait(ec[c][i], &ei) == E_OK && exited_with(&ei, 0);
             const struct side *s = &sides[c][i];
-            tap_check(
-                ok && s->fails == 0 && s->rounds == PINGPONG_YIELDS + PINGPONG_PREEMPT,
-                "core %u, PD %u: own x87/MMX/SSE/AVX/selectors survive %u yields and %u preemptions "
-                "(%u of %u rounds differ%s%s)",
-                c, i, PINGPONG_YIELDS, PINGPONG_PREEMPT, s->fails, s->rounds, s->fails ? ": " : "",
-                s->why);
+            tap_check(ok && s->fails == 0 && s->rounds == PINGPONG_YIELDS + PINGPONG_PREEMPT,
+                      "core %u, PD %u: own x87/MMX/SSE/AVX/selectors survive %u yields and "
+                      "%u preemptions (%u of %u rounds differ%s%s)", c, i, PINGPONG_YIELDS,
+                      PINGPONG_PREEMPT, s->fails, s->rounds, s->fails ? ": " : "", s->why);
         }
 }
 
