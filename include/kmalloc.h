@@ -37,11 +37,11 @@ void kmalloc_free(struct kmalloc *k, void *p);
 
 void *kmalloc(size_t size);
 void kfree(void *p);
-paddr_t kframe_alloc(void);         /* zeroed pool frame, 0 if none */
+paddr_t kframe_alloc(void);
 void kframe_free(paddr_t pa);
-void *kframes_alloc(size_t n);      /* n contiguous zeroed frames (linear map), NULL if none */
+void *kframes_alloc(size_t n);
 void kframes_free(void *p, size_t n);
-void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);  /* consistent */
+void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);
 
 struct ptab_env;
 extern const struct ptab_env kptab_env; /* page-table engine env: pool frames, linear map */

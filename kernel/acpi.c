@@ -22,6 +22,7 @@
 
 /* Little-endian field readers (tables are not aligned). */
 static uint32_t rd8(const uint8_t *p)  { return p[0]; }
+/* The 32-bit field at p. */
 static uint32_t rd32(const uint8_t *p)
 {
     return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;

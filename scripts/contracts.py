@@ -2,7 +2,7 @@
 """Words once: function contracts and comment hygiene of the tree (STYLE.md); TAP lines.
 
   contract-once   a function defined in C has its contract at the definition only: a comment
-                  directly above its declaration in a header is a second copy (a header keeps
+                  directly above or after its declaration in a header is a second copy (a header keeps
                   the module comment and section comments set off by a blank line; a declaration
                   keeps a comment only without one C definition in its program, e.g. asm entry
                   points, or main, which every user program defines)
@@ -93,6 +93,12 @@ def comment_above(lines, i):
     return None
 
 
+def trailing_comment(line):
+    """The comment after the code of a line, or None."""
+    m = re.search(r"[;)]\s*(/\*.*\*/|//.*)$", line)
+    return m.group(1) if m else None
+
+
 def functions(lines):
     """(kind, name, line index, comment) for each top-level declaration ('decl') and
     definition ('def') of a function; a definition's body opens on its own line."""
@@ -127,7 +133,10 @@ def functions(lines):
                     above = start
                     if kind == "def" and out and out[-1][:3] == ("decl", m.group(1), start - 1):
                         above = start - 1       # a prototype just above its definition
-                    out.append((kind, m.group(1), start, comment_above(lines, above)))
+                    comment = comment_above(lines, above)
+                    if kind == "decl" and comment is None:
+                        comment = trailing_comment(lines[i])
+                    out.append((kind, m.group(1), start, comment))
             code = stmt
         depth += code.count("{") - code.count("}")
         depth = max(depth, 0)
