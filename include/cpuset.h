@@ -75,12 +75,22 @@ static inline void cpuset_union(struct cpuset *dst, struct cpuset *src)
                           __ATOMIC_SEQ_CST);
 }
 
+/* Set bits of w, without the library call __builtin_popcountll becomes without POPCNT (the
+   freestanding kernel links no libgcc). */
+static inline unsigned cpuset_bits(uint64_t w)
+{
+    w -= (w >> 1) & 0x5555555555555555ull;
+    w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+    w = (w + (w >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+    return (unsigned)((w * 0x0101010101010101ull) >> 56);
+}
+
 /* Number of members (each word read atomically). */
 static inline unsigned cpuset_count(struct cpuset *s)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < CPUSET_WORDS; i++)
-        n += (unsigned)__builtin_popcountll(__atomic_load_n(&s->word[i], __ATOMIC_SEQ_CST));
+        n += cpuset_bits(__atomic_load_n(&s->word[i], __ATOMIC_SEQ_CST));
     return n;
 }
 

@@ -28,9 +28,9 @@
 /* p_type, p_flags */
 #define PT_NULL        0        /* unused entry */
 #define PT_LOAD        1        /* loadable segment */
-#define PF_X           (1u << 0) /* execute */
-#define PF_W           (1u << 1) /* write */
-#define PF_R           (1u << 2) /* read */
+#define ELF_PF_X       (1u << 0) /* execute */
+#define ELF_PF_W       (1u << 1) /* write */
+#define ELF_PF_R       (1u << 2) /* read */
 
 #define ELF_PAGE       4096u    /* loader granule: segments are mapped in 4 KiB pages */
 #define ELF_MAX_LOAD   16u      /* most PT_LOAD segments an image may have */

@@ -45,8 +45,13 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
-    uint64_t gen;                   /* internal: counts changes (a revoke's cursor is valid while equal) */
+    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
+    uint64_t tokens;                /* internal: next deep revoke's pin token */
+    uint64_t self;                  /* internal: token of the revoke stepping now, 0 outside */
+    uint64_t born;                  /* internal: nodes delegated so far */
 };
+
+#define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
 
 struct mdb_node;
 
@@ -81,8 +86,11 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
-    struct mdb_node *at, *scan;     /* a deep unit's resume point (valid while db->gen == gen) */
-    uint64_t stop, gen;             /* end of that unit's piece; db->gen after the last step */
+    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after scan */
+    struct mdb_node *at, *scan;     /* a deep piece's resume point (valid while db->gen == gen) */
+    uint64_t stop, gen, token;      /* end of that piece; db->gen after the last step; pin token */
+    uint64_t born, debt;            /* db->born after the last step; this step's extra budget */
+    uint64_t work;                  /* work the last step did (tests, statistics) */
 };
 
 /* Step results besides the status codes of abi.h. */
@@ -107,10 +115,16 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
                  struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect);
 
+/* The longest prefix of src [base, +size) (size > 0) made of at most pieces pieces (nodes
+   or holes; at least one): into an empty destination, mdb_delegate of that prefix creates
+   at most pieces nodes and visits O(pieces) (the kernel bounds each delegate call by it). */
+uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces);
+
 /*
  * Revoke rights from everything derived from s [base, +size) (and from the range
  * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step covers at most
- * units units and visits about budget nodes (holes cost O(log n)) and returns MDB_MORE, E_OK
+ * units units and does about budget work (nodes visited, siblings skipped, nodes cut;
+ * holes cost O(log n)) and returns MDB_MORE, E_OK
  * (all done) or E_NOMEM (progress kept, call again later). Units left without rights
  * are unmapped with all they gave. The lock may be dropped between steps (see
  * kernel/mdb.c for the exact guarantee).

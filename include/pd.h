@@ -14,6 +14,7 @@
 #include "space_obj.h"
 #include "space_pio.h"
 #include "capability.h"
+#include "syscall.h"
 
 struct pd {
     struct space_obj obj;
@@ -27,6 +28,7 @@ struct pd {
 
 #define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
 _Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames");
+_Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
 extern struct spinlock pd_lock;     /* mapping database, object creation, slot writes */
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */
@@ -40,6 +42,11 @@ void pd_lock_take_call(struct trap_frame *f);
 void pd_boot_init(void);
 struct pd *pd_create(struct pd *parent);
 void pd_destroy_empty(struct pd *pd);
+
+/* Every pool frame pd holds (pd_info.frames): its object, tables, roots and backing pages. */
+uint64_t pd_frames(const struct pd *pd);
+
+/* The PD running on this core (NULL in the idle loop before any PD ran). */
 struct pd *pd_current(void);
 
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj);

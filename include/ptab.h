@@ -16,6 +16,10 @@
  *                fault: ptab_sync_from(&loc, &hpt, addr, 0, USER_ADDR) == E_OK -> retry
  *   update:      ptab_update(&hpt, ...) -> res.flush: shoot down (res.detached: full flush,
  *                else INVLPG per page); then ptab_dfree_release(&df, env).
+ * Use for the kernel's own tables (arch/x86_64/kmem.c):
+ *   master:      ptab_init(&k, &ptab_hpt, env, 4, PTAB_CAP_HPT_KERNEL); k.keep_level = 0;
+ *                ptab_update per section; core roots take its PD entries with ptab_sync_from,
+ *                every root its kernel half with ptab_attach; checks walk it with ptab_visit.
  * Invariant: an entry is present iff it is non-zero (holes are all-zero: L1TF).
  */
 #pragma once
@@ -26,7 +30,17 @@ typedef uint64_t pte_t;
 #define PTAB_PAGE_BITS  12                      /* 4 KiB base page */
 #define PTAB_PAGE_SIZE  (1UL << PTAB_PAGE_BITS)
 #define PTAB_MAX_LEVELS 5
-#define PTAB_ENTRIES    512                     /* entries per table (9 bits per level) */
+#define PTAB_LEVEL_BITS 9                       /* index bits per level */
+#define PTAB_ENTRIES    512                     /* entries per table */
+#define PTAB_LEVEL_SHIFT(l) (PTAB_PAGE_BITS + PTAB_LEVEL_BITS * (l)) /* lowest bit of l's index */
+#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))              /* bytes a level-l entry maps */
+_Static_assert(PTAB_ENTRIES == 1 << PTAB_LEVEL_BITS, "one index per entry");
+
+/* Index of va in a table at level l (the same split for every format). */
+static inline unsigned ptab_index(uint64_t va, unsigned l)
+{
+    return (unsigned)(va >> PTAB_LEVEL_SHIFT(l)) & (PTAB_ENTRIES - 1);
+}
 
 /* Generic permissions (enum ptab_perm bits). No R/W/X bit set means "unmapped". */
 #define PTAB_R   BIT(0)   /* read */
@@ -56,6 +70,7 @@ struct ptab_attr {
 #define PTAB_CAP_DPT_EMT   BIT(2)   /* Dpt: extended memory type (EMT bits 5:3, IPAT bit 6) */
 #define PTAB_CAP_DPT_SNP   BIT(3)   /* Dpt: snoop control: set SNP (bit 11) in leaves */
 #define PTAB_CAP_CLFLUSH   BIT(4)   /* walker is not cache coherent: flush every entry write */
+#define PTAB_CAP_HPT_KERNEL BIT(5)  /* Hpt: kernel tables: table entries deny user access too */
 
 /* A page-table format: geometry plus entry encoding (include/ptab_fmt.h has the helpers). */
 struct ptab_fmt {
@@ -125,6 +140,19 @@ struct ptab_map {
     struct ptab_attr attr;
 };
 
+/* One present entry as ptab_visit shows it. */
+struct ptab_entry {
+    vaddr_t va;             /* first address the entry maps (the bits of va above the span kept) */
+    unsigned level;         /* level of the entry */
+    bool leaf;              /* a leaf; else the entry points to the table in frame pa */
+    paddr_t pa;             /* frame of the leaf's whole mapping, or of the table */
+    pte_t e;                /* the entry (its attributes: ptab_entry_attr) */
+};
+
+/* Called by ptab_visit for each present entry; for a table entry, true descends into it. */
+typedef bool (*ptab_visitor)(void *arg, const struct ptab_entry *e);
+
+/* Set up an empty table with its own root; E_NOMEM if no frame. */
 int  ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
                unsigned levels, unsigned caps);
 void ptab_release(struct ptab *t);
@@ -136,12 +164,38 @@ int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct p
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 
-/* Empty deferred-free list. */
-static inline void ptab_dfree_init(struct ptab_dfree *df)
-{
-    df->n = 0;
-    df->chain = 0;
-    df->count = 0;
-}
+/* Visit every present entry overlapping [va, va+size), top-down in address order. */
+void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
+/* Number of table frames reachable from t's root, root included. */
+size_t ptab_tables(const struct ptab *t);
+/* Point the entry for va at level (tables on the way are created) to the table in frame pa,
+ * replacing what was there (the caller owns it). E_NOMEM, E_BUSY if a leaf lies above level. */
+int  ptab_attach(struct ptab *t, vaddr_t va, unsigned level, paddr_t pa);
 
+/* Entry helpers for code that manages single tables of a format itself (kernel/space_kpd.c). */
+/* Read an entry that other cores may be writing. */
+static inline pte_t ptab_entry_load(const pte_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+/* The entry of t's format that points to the table in frame pa. */
+pte_t   ptab_table_entry(const struct ptab *t, paddr_t pa);
+/* The leaf entry at level that maps the frame pa with attributes a. */
+pte_t   ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct ptab_attr a);
+/* The frame the present entry e at level refers to: its table's, or its leaf's whole mapping. */
+paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e);
+/* True if the entry e at level points to a table. */
+bool    ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e);
+/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through. */
+struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e);
+/* Fill the hole at p with e (CAS); true if it was still a hole. */
+bool    ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e);
+/* Atomically replace the entry at p by e; the old entry. */
+pte_t   ptab_entry_swap(const struct ptab *t, pte_t *p, pte_t e);
+
+/* Empty deferred-free list. */
+static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
+/* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
+paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f);
+/* Free every frame on df (call after the shootdown). */
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

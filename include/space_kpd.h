@@ -10,9 +10,9 @@
  *                   whose entries already point to the shared page.
  *   written      -> a PRIVATE page (and a private PT) from a reserve taken before.
  *
- * Why not the generic engine (kernel/ptab.c): the engine would write through the
- * shared PT that many PDs reference. The walk here is two levels (PD -> PT) with
- * the same entry bits; translations only ever change hole -> shared -> private
+ * Why not the generic engine's update (kernel/ptab.c): it would write through the
+ * shared PT that many PDs reference. The walk here is two levels (PD -> PT); its
+ * entries are built and read with the engine's entry helpers (a kernel Hpt table); translations only ever change hole -> shared -> private
  * (never back) while the PD lives, which is what makes the flush rules simple:
  * a stale TLB entry can only point to the shared page (see space_obj.c, space_pio.c).
  *
@@ -23,6 +23,7 @@
 #pragma once
 #include "ptab.h"
 #include "layout.h"
+#include "paging.h"                 /* PFERR_*: the error codes the fault paths see */
 
 #define KPD_BASE    PD_IOBMP                /* first byte the per-PD directory maps */
 #define KPD_SPAN    GiB(1)                  /* one PDPT entry */
@@ -61,12 +62,6 @@ const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va);
 
 /* Provided by the environment: forget this core's translation of va in the current PD. */
 void kpd_flush_local(vaddr_t va);
-
-/* Page-fault error code bits the fault paths look at (Intel SDM Vol. 3, 4.7). */
-#define KPD_ERR_P   BIT(0)      /* the page was present: a protection fault */
-#define KPD_ERR_W   BIT(1)      /* write access */
-#define KPD_ERR_U   BIT(2)      /* user-mode access */
-#define KPD_ERR_I   BIT(4)      /* instruction fetch */
 
 /* Memory for every space's tables and pages (the kernel's pool; fake memory on the host). */
 extern const struct ptab_env *space_env;

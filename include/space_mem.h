@@ -14,6 +14,9 @@
 
 struct space_mem {
     struct ptab hpt;                /* master table: user half only, never loaded */
+    struct ptab_env env;            /* hpt's frames: pool frames counted in hpt_tables */
+    size_t hpt_tables;              /* table frames hpt holds (root included; detached: not) */
+    size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */
     struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
     struct ptab dpt;                /* device table (IOMMU): always empty */
     union {
@@ -53,7 +56,21 @@ int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, un
    held); true if the access can be retried, false if m does not hold it so or no memory. */
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
 
+/* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m);
+
+/* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */
+size_t space_mem_hpt_count(const struct space_mem *m);
+
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. O(1). */
+size_t space_mem_hpt_kept(const struct space_mem *m);
+
+/* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
+size_t space_mem_frames(const struct space_mem *m);
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
+unsigned space_mem_rights(unsigned perm);
+
+/* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 
 /* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */

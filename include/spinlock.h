@@ -1,7 +1,12 @@
-/* Ticket spinlock: FIFO fair; waiters spin with pause so TCG vCPUs do not starve. */
+/*
+ * Ticket spinlock: FIFO fair; waiters spin with pause so TCG vCPUs do not starve,
+ * and answer TLB shootdown requests while they wait (a waiter may spin with
+ * interrupts off behind a slow holder, e.g. the console's UART).
+ */
 #pragma once
 #include "types.h"
 #include "compiler.h"
+#include "tlb.h"
 
 struct spinlock {
     uint32_t next;      /* next ticket to hand out */
@@ -10,12 +15,14 @@ struct spinlock {
 
 #define SPINLOCK_INIT { 0, 0 }
 
-/* Take the lock, spinning in ticket order. */
+/* Take the lock, spinning in ticket order and answering shootdown requests (tlb_poll). */
 static inline void spin_lock(struct spinlock *l)
 {
     uint32_t t = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t)
+    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != t) {
+        tlb_poll();
         cpu_pause();
+    }
 }
 
 /* Take the lock if it is free at this moment; true on success. */

@@ -110,7 +110,7 @@ struct fault_record {
     uint64_t addr;      /* #PF: faulting linear address (CR2); other vectors: 0 */
     uint64_t rip;       /* instruction that faulted */
     uint64_t error;     /* hardware error code (0 for vectors without one) */
-    uint8_t  vector;    /* exception vector: 14 #PF, 13 #GP, 6 #UD, 0 #DE, ... */
+    uint8_t  vector;    /* exception vector (include/x86_vectors.h): VEC_PF, VEC_GP, VEC_UD, ... */
     uint8_t  access;    /* #PF: FAULT_R, FAULT_W or FAULT_X; other vectors: 0 */
     uint8_t  user;      /* 1: the access was a user access (error code bit U) */
     uint8_t  pad[5];
@@ -148,7 +148,10 @@ struct core_counters {
     uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
     uint64_t pool_free;         /* global: free frames of the kernel pool when read */
     uint64_t lock_retries;      /* calls re-issued because pd_lock stayed busy (kernel/pd.c) */
-    uint64_t reserved[2];       /* zero */
+    uint64_t pd_frames;         /* global: pool frames PDs hold (pd_info.frames of every PD, and
+                                   the capability and I/O-bitmap spaces' shared pages): with
+                                   pool_free and heap_pages, every frame the kernel hands out */
+    uint64_t reserved[1];       /* zero */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -156,12 +159,17 @@ struct pd_info {
     uint64_t obj_pages;     /* Space_obj: capability-table backing pages allocated */
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
-    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] (PD_LOC_ROOT_FRAMES each) */
-    uint64_t reserved[3];   /* zero */
+    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far (PD_LOC_ROOT_FRAMES each) */
+    uint64_t frames;        /* every pool frame the PD holds: the PD object (PD_OBJ_FRAMES), all of
+                               the above, and frames reserved for an operation (0 between calls) */
+    uint64_t hpt_kept;      /* of hpt_tables, those kept while the PD lives: the root and one PDPT
+                               per 512 GiB region ever mapped (the per-core roots share them) */
+    uint64_t reserved[1];   /* zero */
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
-#define PD_LOC_ROOT_FRAMES 2    /* frames of a per-core root: top-level table, kernel-half PDPT */
+#define PD_LOC_ROOT_FRAMES 2    /* frames of one per-core root: its top-level table, its kernel-half PDPT */
+#define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), its kernel directory (1) */
 
 _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");

@@ -144,6 +144,19 @@ static int parse_madt(paddr_t pa, acpi_map_fn map, void *ctx, unsigned max, stru
     return ACPI_OK;
 }
 
+/* Index of the core with apic_id in c; if it is not recorded but cores beyond the limit were
+   (c->excess), it takes the last slot (that core stays parked instead). -1 if it is not listed. */
+int acpi_keep_core(struct acpi_cpus *c, uint32_t apic_id)
+{
+    for (unsigned i = 0; i < c->count; i++)
+        if (c->apic_id[i] == apic_id)
+            return (int)i;
+    if (!c->excess || !c->count)
+        return -1;
+    c->apic_id[c->count - 1] = apic_id;
+    return (int)c->count - 1;
+}
+
 /* Parse the tables reached from the RSDP at rsdp_pa; record at most max cores. */
 int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct acpi_cpus *out)
 {

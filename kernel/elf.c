@@ -48,8 +48,8 @@ static enum elf_status check_ehdr(const struct elf64_ehdr *eh, size_t size)
 /* MEM_* rights of a program header's p_flags. */
 static unsigned seg_rights(uint32_t flags)
 {
-    return ((flags & PF_R) ? MEM_R : 0) | ((flags & PF_W) ? MEM_W : 0) |
-           ((flags & PF_X) ? MEM_X : 0);
+    return ((flags & ELF_PF_R) ? MEM_R : 0) | ((flags & ELF_PF_W) ? MEM_W : 0) |
+           ((flags & ELF_PF_X) ? MEM_X : 0);
 }
 
 /* Check one PT_LOAD segment against the image size and the range [lo, hi). */
@@ -64,7 +64,7 @@ static enum elf_status check_segment(const struct elf64_phdr *ph, size_t size,
         return ELF_E_SEG_RANGE;
     if ((ph->p_vaddr - ph->p_offset) % ELF_PAGE != 0)
         return ELF_E_SEG_ALIGN;
-    if ((ph->p_flags & PF_W) && (ph->p_flags & PF_X))
+    if ((ph->p_flags & ELF_PF_W) && (ph->p_flags & ELF_PF_X))
         return ELF_E_SEG_WX;
     if (seg_rights(ph->p_flags) == 0)
         return ELF_E_SEG_RIGHTS;
@@ -103,7 +103,7 @@ static enum elf_status check_segments(struct elf_image *img, const struct elf64_
         if (overlaps(spans, img->nload, s))
             return ELF_E_SEG_OVERLAP;
         spans[img->nload++] = s;
-        if ((ph.p_flags & PF_X) && eh->e_entry >= ph.p_vaddr &&
+        if ((ph.p_flags & ELF_PF_X) && eh->e_entry >= ph.p_vaddr &&
             eh->e_entry - ph.p_vaddr < ph.p_memsz)
             entry_ok = true;
     }

@@ -11,6 +11,7 @@
 static struct spinlock pool_lock = SPINLOCK_INIT;
 static struct kmalloc kheap;
 static bool kheap_ready;
+static uint64_t pd_frames;             /* pool frames held by PDs (kframe_account) */
 
 /* n contiguous zeroed frames; 0 if the pool has none. */
 static paddr_t frames(size_t n)
@@ -120,6 +121,18 @@ void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live
     irq_restore(fl);
 }
 
+/* Note that PDs now hold delta more (or -delta fewer) pool frames. */
+void kframe_account(long delta)
+{
+    __atomic_add_fetch(&pd_frames, (uint64_t)delta, __ATOMIC_RELAXED);
+}
+
+/* Pool frames PDs hold (core_counters.pd_frames). */
+uint64_t kframe_pd_frames(void)
+{
+    return __atomic_load_n(&pd_frames, __ATOMIC_RELAXED);
+}
+
 /* Page-table engine hooks: linear map, pool frames. */
 static void *env_p2v(void *ctx, paddr_t pa) { (void)ctx; return phys_to_virt(pa); }
 static paddr_t env_alloc(void *ctx) { (void)ctx; return kframe_alloc(); }
@@ -127,4 +140,25 @@ static void env_free(void *ctx, paddr_t pa) { (void)ctx; kframe_free(pa); }
 
 const struct ptab_env kptab_env = {
     .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc, .free = env_free, .flush = NULL, .trace = NULL,
+};
+
+/* A zeroed pool frame for a PD, counted in pd_frames; 0 if none. */
+static paddr_t env_alloc_pd(void *ctx)
+{
+    paddr_t pa = env_alloc(ctx);
+    if (pa)
+        kframe_account(1);
+    return pa;
+}
+
+/* Give back a frame a PD held. */
+static void env_free_pd(void *ctx, paddr_t pa)
+{
+    env_free(ctx, pa);
+    kframe_account(-1);
+}
+
+/* The page-table engine env for frames PDs hold: kptab_env, each frame counted in pd_frames. */
+const struct ptab_env kptab_env_pd = {
+    .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc_pd, .free = env_free_pd, .flush = NULL, .trace = NULL,
 };

@@ -3,8 +3,9 @@
  *
  * Command line words: "selftest" runs the self-checks and leaves QEMU with the
  * result (with a root task: fails at once if a check failed, else the root's
- * exit code decides); "fault-test" makes a deliberate kernel page fault; "nox2apic" keeps
- * the LAPIC in xAPIC mode.
+ * exit code decides); "fault-test" makes a deliberate kernel page fault; "fault-test-ist"
+ * overflows the NMI's IST stack (its guard page must turn that into a double fault);
+ * "nox2apic" keeps the LAPIC in xAPIC mode.
  */
 #include "bootinfo.h"
 #include "cpu.h"
@@ -42,6 +43,23 @@ static void fault_test(void)
     panic("fault-test: the read of the guard page did not fault");
 }
 
+/* Push zeros for ever (on a stack that must end in a guard page). */
+static noreturn void push_forever(void)
+{
+    for (;;)
+        __asm__ __volatile__("pushq $0" ::: "memory");
+}
+
+/* Push on the NMI's IST stack until it overflows: the guard page below it must stop it. */
+static noreturn void fault_test_ist(void)
+{
+    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
+    vaddr_t top = this_cpu()->tss.ist[IST_NMI - 1];
+    printk("tessera: fault-test-ist: pushing below %lx (IST stack %u)\n", top, IST_NMI);
+    cpu_cli();
+    switch_stack(top, push_forever);
+}
+
 /* Second half of the BSP's boot, on its own root and on its stack at CPU_STACK. */
 static noreturn void bsp_main(void)
 {
@@ -56,6 +74,8 @@ static noreturn void bsp_main(void)
     printk("tessera: %u cores online\n", n);
     if (cmdline_has("fault-test"))
         fault_test();
+    if (cmdline_has("fault-test-ist"))
+        fault_test_ist();
     pd_boot_init();
     /* Self-checks first; with a root task, it then decides how the run ends. */
     if (cmdline_has("selftest") && selftest_run_all() != 0)

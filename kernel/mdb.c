@@ -26,13 +26,15 @@ struct mdb_node {
     int height;                         /* AVL height of this subtree */
     struct mdb_node *left, *right;      /* AVL children (same space) */
     struct mdb_node *parent;            /* derivation parent, NULL for a root */
-    struct mdb_node *child;             /* first derived node */
+    struct mdb_node *child, *last;      /* first and last derived node */
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
     struct mdb_node *split_lo, *split_hi; /* pieces split off in pass split_pass */
     uint64_t split_pass;
+    uint64_t pin;                       /* token of the deep revoke whose cursor path holds it, MDB_PIN_SHARED, or 0 */
 };
 
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
+#define DEBT_FACTOR 4        /* a deep step's extra budget for nodes delegated since, in budgets */
 
 /* Preallocated nodes of one operation, linked through next. */
 struct pool {
@@ -211,16 +213,36 @@ static void tree_del(struct mdb_node *n)
 
 /* ---- derivation tree ------------------------------------------------------------ */
 
-/* Make n a child of parent (NULL: a root). */
+/* Make n the last child of parent (NULL: a root). Appending keeps a pending deep revoke's
+   cursor valid: a new child is reached by the scans still to come (see revoke_deep). */
 static void child_link(struct mdb_node *parent, struct mdb_node *n)
 {
     n->parent = parent;
-    n->prev = NULL;
-    n->next = parent ? parent->child : NULL;
-    if (n->next)
-        n->next->prev = n;
-    if (parent)
+    n->next = NULL;
+    n->prev = parent ? parent->last : NULL;
+    if (!parent)
+        return;
+    if (n->prev)
+        n->prev->next = n;
+    else
         parent->child = n;
+    parent->last = n;
+}
+
+/* Whether n lies on a pending deep revoke's cursor path (see revoke_deep). */
+static bool pinned(const struct mdb_node *n)
+{
+    return n->pin != 0;
+}
+
+/* A structural change at n: if another op than the one stepping (db->self) may have n on
+   its cursor path, every pending deep cursor becomes invalid (and n's pin is spent). */
+static void touch(struct mdb *db, struct mdb_node *n)
+{
+    if (n->pin && n->pin != db->self) {
+        db->gen++;
+        n->pin = 0;
+    }
 }
 
 /* Remove n from its parent's child list. */
@@ -232,10 +254,15 @@ static void child_unlink(struct mdb_node *n)
         n->parent->child = n->next;
     if (n->next)
         n->next->prev = n->prev;
+    else if (n->parent)
+        n->parent->last = n->prev;
     n->parent = n->next = n->prev = NULL;
 }
 
-/* Move the children of from that lie wholly below t (or, if above, at/after t) to to. */
+/* Move the children of from that lie wholly below t (or, if above, at/after t) to to. A
+   moved child on a cursor path keeps it valid: from is pinned (touched by its split), or
+   from is that revoke's top node n, and to is then the piece of n that holds the revoke's
+   piece (the only one that contains a node inside it). */
 static void children_move(struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
 {
     struct mdb_node *c = from->child, *nx;
@@ -331,6 +358,7 @@ static void pool_drain(struct mdb *db, struct pool *p)
 static void node_drop(struct mdb *db, struct mdb_node *n)
 {
     ASSERT(!n->child);
+    touch(db, n);
     tree_del(n);
     child_unlink(n);
     db->free(n);
@@ -362,6 +390,7 @@ static void split_lo(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
 {
     struct mdb_node *l = pool_take(p);
     uint64_t n = t - x->target;
+    touch(db, x);
     l->space = x->space;
     l->base = x->base;
     l->size = n;
@@ -383,6 +412,7 @@ static void split_hi(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
 {
     struct mdb_node *h = pool_take(p);
     uint64_t n = t - x->target;
+    touch(db, x);
     h->space = x->space;
     h->base = x->base + n;
     h->size = x->size - n;
@@ -429,7 +459,9 @@ static bool mergeable(const struct mdb_node *a, const struct mdb_node *b)
 static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
 {
     struct mdb_node *c;
-    while ((c = y->child)) {
+    touch(db, x);
+    touch(db, y);
+    while ((c = y->child)) {            /* valid for cursors as in children_move */
         child_unlink(c);
         child_link(x, c);
     }
@@ -443,15 +475,45 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
     db->free(y);
 }
 
-/* Merge x with its neighbours in its space where nothing distinguishes them. */
+/* Merge x with its neighbours in its space where nothing distinguishes them; pinned nodes
+   (a pending deep revoke's cursor path) stay split, which no unit can see. */
 static void merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
+    if (pinned(x))
+        return;
     struct mdb_node *q = tree_pred(x);
-    if (q && mergeable(q, x))
+    if (q && !pinned(q) && mergeable(q, x))
         absorb(db, x, q);
     q = tree_ceil(x->space, node_end(x));
-    if (q && mergeable(x, q))
+    if (q && !pinned(q) && mergeable(x, q))
         absorb(db, x, q);
+}
+
+/* Fold one of a and b (mergeable, a first) into the other, the childless one if there is
+   one (no children move then); returns the one left. */
+static struct mdb_node *fold_cheap(struct mdb *db, struct mdb_node *a, struct mdb_node *b)
+{
+    if (!b->child || a->child) {
+        absorb(db, a, b);
+        return a;
+    }
+    absorb(db, b, a);
+    return b;
+}
+
+/* merge_neighbours for a node whose survival does not matter (a delegation's destination
+   nodes): folds childless nodes into their neighbours; returns the node now holding x's units. */
+static struct mdb_node *merge_cheap(struct mdb *db, struct mdb_node *x)
+{
+    if (pinned(x))
+        return x;
+    struct mdb_node *q = tree_pred(x);
+    if (q && !pinned(q) && mergeable(q, x))
+        x = fold_cheap(db, q, x);
+    q = tree_ceil(x->space, node_end(x));
+    if (q && !pinned(q) && mergeable(x, q))
+        x = fold_cheap(db, x, q);
+    return x;
 }
 
 /* Merge every node of root's subtree overlapping [t0, t1) with its neighbours. */
@@ -470,7 +532,10 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
     db->alloc = alloc;
     db->free = free;
     db->pass = 0;
-    db->gen = 0;
+    db->gen = 1;
+    db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
+    db->born = 0;
+    db->self = 0;
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -507,7 +572,6 @@ int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t
         return E_BUSY;
     if (!(n = db->alloc(sizeof(*n))))
         return E_NOMEM;
-    db->gen++;
     __builtin_memset(n, 0, sizeof(*n));
     n->space = s;
     n->base = base;
@@ -589,8 +653,10 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
     }
     if (want == d->rights)
         return E_OK;
-    /* Cut d (and what is derived from it) to the delegated units, then raise rights. */
+    /* Cut d (and what is derived from it) to the delegated units, then raise rights (a
+       done node may need the revoke's rights again: pending cursors become invalid). */
     split_range(db, p, d, t0, t1);
+    db->gen++;
     d->rights = want;
     a->dst->ops->map(a->dst, d->base, d->size, d->target, want);
     a->effect |= MDB_UPGRADED;
@@ -598,7 +664,7 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
 }
 
 /* Decode: count a hole node. Perform: derive a node for dst units [d0, d1) from n. */
-static void deleg_hole(struct deleg *a, struct pool *p, struct mdb_node *n, uint64_t d0,
+static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n, uint64_t d0,
                        uint64_t d1, uint64_t t0)
 {
     if (!p) {
@@ -613,6 +679,7 @@ static void deleg_hole(struct deleg *a, struct pool *p, struct mdb_node *n, uint
     x->rights = n->rights & a->mask;
     tree_add(x);
     child_link(n, x);
+    db->born++;
     a->dst->ops->map(a->dst, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
 }
@@ -624,12 +691,12 @@ static int deleg_piece(struct mdb *db, struct deleg *a, struct pool *p, struct m
     while (d0 < d1) {
         struct mdb_node *d = tree_from(a->dst, d0);
         if (!d || d->base >= d1) {
-            deleg_hole(a, p, n, d0, d1, t0);
+            deleg_hole(db, a, p, n, d0, d1, t0);
             return E_OK;
         }
         if (d->base > d0) {
             uint64_t gap = d->base - d0;
-            deleg_hole(a, p, n, d0, d->base, t0);
+            deleg_hole(db, a, p, n, d0, d->base, t0);
             d0 += gap;
             t0 += gap;
             continue;
@@ -699,16 +766,28 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
         pool_drain(db, &p);
         return err;
     }
-    db->gen++;
     err = deleg_pass(db, &a, &p);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
     /* Merge what the delegation created or cut with equal neighbours. */
     for (struct mdb_node *d = tree_from(dst, dst_base); d && d->base < dst_base + size;
          d = tree_ceil(dst, node_end(d)))
-        merge_neighbours(db, d);
+        d = merge_cheap(db, d);
     *effect = a.effect;
     return E_OK;
+}
+
+/* The longest prefix of src [base, +size) of at most pieces nodes or holes (at least one). */
+uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
+{
+    uint64_t off = 0;
+    for (uint64_t k = 0; off < size && k < MAX(pieces, 1); k++) {
+        struct mdb_node *n = tree_from(src, base + off);
+        if (!n || n->base >= base + size)
+            return size;                /* a hole up to the end */
+        off = n->base > base + off ? n->base - base : MIN(node_end(n) - base, size);
+    }
+    return off;
 }
 
 /* ---- revocation ----------------------------------------------------------------- */
@@ -772,42 +851,32 @@ static int revoke_piece(struct mdb *db, struct mdb_node *n, uint64_t u0, uint64_
     return E_OK;
 }
 
-/* Number of nodes of root's subtree overlapping [t0, t1), counted up to limit + 1. */
+/*
+ * Work of a walk over the nodes of root's subtree overlapping [t0, t1), pre-order, with
+ * every sibling it skips counted; stops counting above limit (returns limit + 1 then).
+ * revoke_piece's walks visit the same nodes and siblings, so this bounds their work.
+ */
 static uint64_t count_upto(struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
 {
-    uint64_t n = 0;
-    for (struct mdb_node *x = root; x && n <= limit; x = walk_next(root, x, t0, t1))
-        n++;
-    return n;
-}
-
-/* Which nodes a pruned walk visits: those for which pick(node, a, b) holds. */
-typedef bool (*pick_fn)(const struct mdb_node *x, uint64_t a, uint64_t b);
-
-/* The first of c and its later siblings that pick accepts, or NULL. */
-static struct mdb_node *first_pick(struct mdb_node *c, pick_fn pick, uint64_t a, uint64_t b)
-{
-    while (c && !pick(c, a, b))
-        c = c->next;
-    return c;
-}
-
-/* Pre-order successor of x among the nodes of root's subtree that pick accepts, entering
-   only accepted nodes (pick must hold for a node's parent wherever it holds for the node). */
-static struct mdb_node *walk_pick(struct mdb_node *root, struct mdb_node *x, pick_fn pick,
-                                  uint64_t a, uint64_t b)
-{
-    struct mdb_node *c = first_pick(x->child, pick, a, b);
-    for (; !c && x != root; x = x->parent)
-        c = first_pick(x->next, pick, a, b);
-    return c;
-}
-
-/* Pick: x straddles t (a child can only if its parent does). */
-static bool pick_straddler(const struct mdb_node *x, uint64_t t, uint64_t none)
-{
-    (void)none;
-    return straddles(x, t);
+    uint64_t n = 1;
+    struct mdb_node *x = root, *c = root->child;
+    for (;;) {
+        if (n > limit)
+            return n;
+        if (c && !overlaps(c, t0, t1)) {
+            c = c->next;
+            n++;
+        } else if (c) {
+            x = c;
+            c = x->child;
+            n++;
+        } else if (x == root) {
+            return n;
+        } else {
+            c = x->next;
+            x = x->parent;
+        }
+    }
 }
 
 /* Pick, inside a piece [t0, t1): x begins at t0 or ends at t1 (then so does its parent). */
@@ -819,59 +888,37 @@ static bool pick_edge(const struct mdb_node *x, uint64_t t0, uint64_t t1)
 /*
  * After a deep piece [t0, t1) of root: merge the nodes of root's subtree at the piece's
  * edges with their neighbours (pre-order: parents first, so children's pieces get equal
- * parents), at most limit of them. What the limit leaves stays split (invisible per unit).
+ * parents), until the walk (siblings skipped included) has cost limit. What the limit
+ * leaves stays split (invisible per unit). Returns the work done.
  */
-static void merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
 {
-    struct mdb_node *c = first_pick(root->child, pick_edge, t0, t1);
+    uint64_t w = 1;
+    struct mdb_node *x = root, *c = root->child;
     merge_neighbours(db, root);
-    for (uint64_t n = 0; c && n < limit; c = walk_pick(root, c, pick_edge, t0, t1), n++)
-        merge_neighbours(db, c);
-}
-
-/* Number of nodes of root's subtree that straddle t (a pruned walk: only straddlers). */
-static uint64_t count_straddlers(struct mdb_node *root, uint64_t t)
-{
-    uint64_t n = 0;
-    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0))
-        n++;
-    return n;
-}
-
-/* Split the nodes of root's subtree that straddle t (hi: root keeps the part below t, else
-   the part from t on), one node each from p, and nothing else. */
-static void split_straddlers(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t, bool hi)
-{
-    db->pass++;
-    for (struct mdb_node *x = straddles(root, t) ? root : NULL; x; x = walk_pick(root, x, pick_straddler, t, 0)) {
-        if (hi)
-            split_hi(db, p, x, t);
-        else
-            split_lo(db, p, x, t);
+    while (w < limit) {
+        if (c && !pick_edge(c, t0, t1)) {
+            c = c->next;
+        } else if (c) {
+            merge_neighbours(db, c);
+            x = c;
+            c = x->child;
+        } else if (x == root) {
+            break;
+        } else {
+            c = x->next;
+            x = x->parent;
+        }
+        w++;
     }
+    return w;
 }
 
-/*
- * Cut root's subtree at the piece's ends t0 and t1: only the nodes straddling them, so
- * the cost is their number, not the subtree's. Returns the nodes visited; *err E_NOMEM
- * (nothing changed) or E_OK.
- */
-static uint64_t split_ends(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, int *err)
+/* Whether a deep piece [t0, t1) enters x: x holds some of the rights there, or x straddles
+   an end (it must be cut there before its parent is; its children may hold the rights). */
+static bool deep_enters(const struct mdb_node *x, uint64_t t0, uint64_t t1, unsigned rights)
 {
-    struct pool p;
-    uint64_t n0 = count_straddlers(root, t0), n1 = count_straddlers(root, t1);
-    if ((*err = pool_fill(db, &p, n0 + n1)))
-        return n0 + n1;
-    split_straddlers(db, &p, root, t0, false);
-    split_straddlers(db, &p, root, t1, true);
-    pool_drain(db, &p);
-    return 2 * (n0 + n1);
-}
-
-/* Whether x still holds some of the revoke's rights in [t0, t1) (a deep piece's work). */
-static bool needs(const struct mdb_node *x, uint64_t t0, uint64_t t1, unsigned rights)
-{
-    return overlaps(x, t0, t1) && (x->rights & rights);
+    return overlaps(x, t0, t1) && ((x->rights & rights) || straddles(x, t0) || straddles(x, t1));
 }
 
 /* Remove rights from x (whose children hold none of them): protect it, or drop it if empty. */
@@ -888,62 +935,155 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
 }
 
 /*
- * A piece whose derived nodes exceed a step's budget: remove the rights node by node,
- * leaves first (post-order), at most allowance nodes per step. Which nodes are done is
- * visible in the nodes themselves (a node without any of the rights needs nothing, nor
- * does anything derived from it), so a step that finds the database changed since the
- * last one (db->gen) simply walks again from n; an unchanged one resumes at op->at /
- * op->scan. The nodes straddling t0 or t1 are split first, so every node of n's subtree
- * that overlaps [t0, t1) lies inside it; at the end the nodes at the piece's edges merge
- * with their neighbours again (merge_edges, bounded).
+ * Cut x so that it lies inside [t0, t1) (what lies outside becomes new nodes with x's
+ * rights and x's children there); E_NOMEM: nothing changed. x's children straddle neither
+ * end. The new pieces join x's parent (which is cut later, if it straddles too).
+ */
+static int cut_to(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t1)
+{
+    struct pool p;
+    int err = pool_fill(db, &p, straddles(x, t0) + straddles(x, t1));
+    if (err)
+        return err;
+    if (straddles(x, t0)) {
+        db->pass++;                     /* x's parent is not cut in this pass */
+        split_lo(db, &p, x, t0);
+    }
+    if (straddles(x, t1)) {
+        db->pass++;
+        split_hi(db, &p, x, t1);
+    }
+    pool_drain(db, &p);
+    return E_OK;
+}
+
+/*
+ * x straddles exactly one end of [t0, t1) and loses all its rights inside (its children
+ * there are gone): unmap that part and shrink x to the rest, which keeps x's children
+ * (no node is needed, unlike a cut).
+ */
+static void trim_off(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t1)
+{
+    touch(db, x);
+    if (straddles(x, t0)) {
+        uint64_t keep = t0 - x->target;
+        x->space->ops->unmap(x->space, x->base + keep, x->size - keep);
+        x->size = keep;
+    } else {
+        uint64_t cut = t1 - x->target;
+        x->space->ops->unmap(x->space, x->base, cut);
+        x->base += cut;                 /* the key grows but stays below its successor's */
+        x->target = t1;
+        x->size -= cut;
+    }
+}
+
+/* Put x on op's cursor path (pin it with op's token, or as shared by several). */
+static void pin_on(struct mdb_revoke *op, struct mdb_node *x)
+{
+    x->pin = !x->pin || x->pin == op->token ? op->token : MDB_PIN_SHARED;
+}
+
+/* Take x off op's cursor path (if op alone pinned it). */
+static void pin_off(struct mdb_revoke *op, struct mdb_node *x)
+{
+    if (x->pin == op->token)
+        x->pin = 0;
+}
+
+/* Keep op's cursor: at x (NULL for the piece's node n, which is found anew by unit each
+   step), next child c; c NULL (x's children all scanned): after x's last child as it is
+   now (pinned), so that children appended later are scanned too. */
+static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x, struct mdb_node *c)
+{
+    op->resume = true;
+    op->at = x == n ? NULL : x;
+    op->after = !c;
+    op->scan = c ? c : x->last;
+    if (op->scan)
+        pin_on(op, op->scan);
+}
+
+/*
+ * A piece [t0, t1) of node n that does not fit one step: one post-order walk over n's
+ * subtree, entering the nodes deep_enters() accepts; each finished node (n excluded) is
+ * cut to the piece (cut_to, bottom-up: its straddling children were cut before it) and
+ * loses the rights (node_revoke). A node that holds none of the rights needs nothing, nor
+ * does anything derived from it, so the walk's state is visible in the nodes. Every
+ * sibling skipped, node entered and node finished costs one unit of *work; the walk stops
+ * once allowance units are spent and keeps its cursor (op->at: the node whose children
+ * are scanned, op->scan: the next of them). The cursor path (op->scan, op->at and its
+ * ancestors up to n) is pinned as the walk moves (pin_on when entering, pin_off when
+ * finishing: O(1) per node, whatever the depth). Children are appended, so a node created
+ * between steps is reached by the scans still to come; a structural change at a node
+ * pinned by another op (split, merge, move, drop) or a rights upgrade bumps db->gen, and a
+ * step that finds db->gen changed walks again from n with a fresh token (done nodes are
+ * skipped, and charged). At the end, with include_self, n itself is cut and loses the
+ * rights; the nodes at the piece's edges merge again (merge_edges, bounded).
  */
 static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
                        uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
 {
     struct mdb_node *x = n, *c = n->child;
-    int err = E_OK;
-    if (op->at) {
-        x = op->at;
+    uint64_t limit = *work + allowance + op->debt;
+    *done = false;
+    if (op->resume) {
+        x = op->at ? op->at : n;
         c = op->scan;
-    } else {
-        *work += split_ends(db, n, t0, t1, &err);
-        if (err)
-            return err;
-        c = n->child;
+        if (c)
+            pin_off(op, c);
+        if (!op->at && c && c->parent != n)
+            c = n->child;               /* n was cut or merged: scan its children again */
+        else if (op->after)
+            c = c ? c->next : x->child;
     }
-    uint64_t start = *work;
     for (;;) {
-        while (c && !needs(c, t0, t1, op->rights)) {
-            c = c->next;
-            ++*work;
-        }
-        if (c) {
-            x = c;
-            c = x->child;
-            ++*work;
-            continue;
-        }
-        if (x == n)
-            break;
-        struct mdb_node *up = x->parent;
-        c = x->next;
-        node_revoke(db, x, op->rights);
-        x = up;
-        if (++*work - start >= allowance) {
-            op->at = x;
-            op->scan = c;
-            *done = false;
+        if (*work >= limit) {
+            cursor_save(op, n, x, c);
             return E_OK;
+        }
+        ++*work;
+        if (c && !deep_enters(c, t0, t1, op->rights)) {
+            c = c->next;
+        } else if (c) {
+            x = c;
+            pin_on(op, x);
+            c = x->child;
+        } else if (x == n) {
+            break;
+        } else {
+            struct mdb_node *up = x->parent, *nx = x->next;
+            if (!(x->rights & ~op->rights) && straddles(x, t0) != straddles(x, t1)) {
+                pin_off(op, x);
+                trim_off(db, x, t0, t1);
+            } else {
+                int err = cut_to(db, x, t0, t1);
+                if (err) {
+                    cursor_save(op, n, x, NULL);   /* x is pinned still: resume here */
+                    return err;
+                }
+                pin_off(op, x);
+                if (x->rights & op->rights)
+                    node_revoke(db, x, op->rights);
+            }
+            x = up;
+            c = nx;
         }
     }
     bool gone = false;
     if (op->include_self && (n->rights & op->rights)) {
+        int err = cut_to(db, n, t0, t1);
+        if (err) {
+            cursor_save(op, n, n, NULL);
+            return err;
+        }
         gone = !(n->rights & ~op->rights);
         node_revoke(db, n, op->rights);
     }
     if (!gone)
-        merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
+        *work += merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
     op->at = NULL;
+    op->deep = op->resume = false;
     *done = true;
     return E_OK;
 }
@@ -966,23 +1106,27 @@ int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
     op->end = base + size;
     op->rights = rights;
     op->include_self = include_self;
+    op->deep = op->resume = op->after = false;
     op->at = op->scan = NULL;
     op->stop = 0;
     op->gen = 0;
+    op->token = 0;
+    op->born = op->debt = 0;
+    op->work = 0;
     return E_OK;
 }
 
 /*
  * Revoke the piece of node n from op->next to u1 with what is left of the step's budget.
- * A piece whose derived nodes fit the budget is done at once (split, remove, merge); a
- * larger one starts only as a step's first piece and goes node by node (revoke_deep).
- * *done: the piece is complete (op->next may move on).
+ * A piece whose walk (nodes and skipped siblings) fits the budget is done at once (split,
+ * remove, merge); a larger one starts only as a step's first piece and goes node by node
+ * (revoke_deep). *done: the piece is complete (op->next may move on).
  */
 static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t u1,
                        uint64_t budget, uint64_t *work, bool *done)
 {
     uint64_t u0 = op->next, t0 = n->target + (u0 - n->base), t1 = t0 + (u1 - u0);
-    if (op->at)
+    if (op->deep)
         return revoke_deep(db, op, n, t0, t1, budget, work, done);
     uint64_t left = budget - *work, cnt = count_upto(n, t0, t1, left);
     bool first = *work == 0;
@@ -996,16 +1140,20 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
     }
     if (!first)
         return E_OK;                    /* the next step starts with this piece */
+    op->deep = true;
+    op->resume = false;
     op->stop = u1;
+    op->token = db->tokens++;
     return revoke_deep(db, op, n, t0, t1, budget, work, done);
 }
 
 /*
  * Revoke the next part of op's range, each unit in s and in everything derived from it,
- * visiting about budget nodes: holes are skipped through the tree (O(log n)), a step
- * covers at most units units, and a unit with more derived nodes than budget takes
- * several steps of about budget nodes each (plus the nodes straddling its piece's ends). Returns MDB_MORE, E_OK when the whole range is
- * done, or E_NOMEM (progress so far kept; call again later).
+ * with about budget units of work (nodes visited, siblings skipped, nodes cut): holes are
+ * skipped through the tree (O(log n)), a step covers at most units units, and a unit with
+ * more derived nodes than budget takes several steps of about budget work each. Returns
+ * MDB_MORE, E_OK when the whole range is done, or E_NOMEM (progress so far kept; call
+ * again later).
  *
  * Semantics: units are done in increasing order, and a unit is done when no node derived
  * from it (nor the unit itself, with include_self) holds any of the rights. So when E_OK
@@ -1014,9 +1162,13 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
  * ran between the steps under the database lock (other delegations, revokes, teardowns of
  * other spaces). A delegation from an already processed unit is simply later than the
  * revoke of that unit: with include_self false the unit still holds the rights and may pass
- * them on. This holds because op keeps unit numbers, and node pointers only while the
- * database is unchanged since its last step (db->gen); derivation only grows by
- * delegation. The host model test checks exactly this with random interleavings.
+ * them on. A node derived between steps from a node the walk has not finished is revoked
+ * by this revoke too (children are appended, ahead of the cursor) and charged like any
+ * other: the revoke ends as long as fewer nodes are added between two steps than a step's
+ * budget removes (the kernel bounds each delegate call, see syscall.c). This holds because
+ * op keeps unit numbers, and node pointers only while db->gen is unchanged since its last
+ * step; derivation only grows by delegation. The host model test checks exactly this with
+ * random interleavings.
  */
 int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget)
 {
@@ -1024,8 +1176,15 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
     int err = E_OK;
     units = MAX(units, 1);
     budget = MAX(budget, 1);
-    if (op->gen != db->gen)
-        op->at = NULL;                  /* nodes may have changed: walk again */
+    if (op->deep && op->gen != db->gen) {
+        op->resume = false;             /* nodes may have changed: walk again */
+        op->token = db->tokens++;       /* the old path's pins are stale */
+    }
+    /* Nodes delegated since the last step may lie ahead of a deep piece's cursor: the step
+       gets two units of budget for each (enter and finish), up to DEBT_FACTOR budgets, so
+       that what other calls add between steps does not eat the step's own progress. */
+    op->debt = op->deep ? MIN(2 * (db->born - op->born), DEBT_FACTOR * MIN(budget, UINT32_MAX)) : 0;
+    db->self = op->token;
     while (op->next < op->end && work < budget && done_units < units) {
         struct mdb_node *n = tree_from(op->space, op->next);
         if (!n || n->base >= op->end) {
@@ -1034,18 +1193,23 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
         }
         if (n->base > op->next) {
             op->next = n->base;         /* skip the hole */
-            op->at = NULL;
+            op->deep = false;
         }
-        uint64_t u1 = op->at ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
+        if (op->deep && op->stop > node_end(n))
+            op->deep = false;           /* n was cut since: take the piece anew */
+        if (!op->deep)
+            op->resume = false;
+        uint64_t u1 = op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
         bool done;
         if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)
             break;
         done_units += u1 - op->next;
         op->next = u1;
     }
-    if (err)
-        op->at = NULL;
-    op->gen = ++db->gen;
+    db->self = 0;
+    op->gen = db->gen;
+    op->born = db->born;
+    op->work = work;
     if (err)
         return err;
     return op->next < op->end ? MDB_MORE : E_OK;
@@ -1070,7 +1234,6 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
  */
 int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
 {
-    db->gen++;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
         struct mdb_node *y = s->root;
         while (y->child)
@@ -1091,7 +1254,9 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
         return false;
     if (n->prev ? n->prev->next != n : (p && p->child != n))
         return false;
-    if (n->next && n->next->prev != n)
+    if (n->next ? n->next->prev != n : (p && p->last != n))
+        return false;
+    if (!n->child != !n->last)
         return false;
     for (const struct mdb_node *c = n->child; c; c = c->next)
         if (c->parent != n)

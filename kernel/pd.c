@@ -78,9 +78,12 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         space_obj_destroy(&pd->obj);
     if (mem)
         space_mem_destroy(&pd->mem);
-    if (pd->kpd)
+    if (pd->kpd) {
         kframe_free(pd->kpd);
+        kframe_account(-1);
+    }
     kframes_free(pd, PD_FRAMES);
+    kframe_account(-PD_FRAMES);
 }
 
 /* A new PD with three empty spaces, child of parent; NULL if out of memory. */
@@ -89,12 +92,14 @@ struct pd *pd_create(struct pd *parent)
     struct pd *pd = kframes_alloc(PD_FRAMES);
     if (!pd)
         return NULL;
+    kframe_account(PD_FRAMES);
     pd->parent = parent;
     pd->kpd = kframe_alloc();
     if (!pd->kpd) {
         pd_free(pd, false, false, false);
         return NULL;
     }
+    kframe_account(1);
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
@@ -116,6 +121,13 @@ struct pd *pd_create(struct pd *parent)
 void space_pio_shootdown(struct space_pio *s)
 {
     tlb_flush_pd(container_of(s, struct pd, pio));
+}
+
+/* Every pool frame pd holds (pd_info.frames): its object, tables, roots and backing pages. */
+uint64_t pd_frames(const struct pd *pd)
+{
+    return PD_OBJ_FRAMES + space_mem_frames(&pd->mem) + pd->obj.r.pages + pd->obj.r.tables +
+           pd->obj.r.res_count + pd->pio.r.pages + pd->pio.r.tables + pd->pio.r.res_count;
 }
 
 /* Free a PD that never held anything (creation failed after pd_create). */

@@ -19,9 +19,9 @@
 #include "abi.h"
 #include "panic.h"
 
-#define LEVEL_SHIFT(l)  (PTAB_PAGE_BITS + 9 * (l))
-#define LEVEL_SIZE(l)   (1UL << LEVEL_SHIFT(l))
-#define LEVEL_INDEX(va, l) (((va) >> LEVEL_SHIFT(l)) & (PTAB_ENTRIES - 1))
+#define LEVEL_SHIFT(l)  PTAB_LEVEL_SHIFT(l)
+#define LEVEL_SIZE(l)   PTAB_LEVEL_SIZE(l)
+#define LEVEL_INDEX(va, l) ptab_index(va, l)
 #define LINK_MASK       BITS(51, 12)    /* frame field of a dfree chain link (inverted, see dfree_push) */
 
 /* The state of one ptab_update, passed down the recursion. */
@@ -45,7 +45,7 @@ static pte_t *tab(const struct ptab *t, paddr_t pa)
 /* Read an entry that other cores may be writing. */
 static pte_t load(const pte_t *p)
 {
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    return ptab_entry_load(p);
 }
 
 /* Tell the environment an entry changed: cache flush for non-coherent walkers, test trace. */
@@ -131,14 +131,12 @@ static pte_t install(const struct ptab *t, pte_t *p)
     paddr_t pa = t->env->alloc(t->env->ctx);
     if (!pa)
         return 0;
-    pte_t old = 0, e = pa | t->fmt->table(t->caps);
-    if (__atomic_compare_exchange_n(p, &old, e, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        written(t, p, e);
+    pte_t e = ptab_table_entry(t, pa);
+    if (ptab_entry_fill(t, p, e))
         return e;
-    }
     /* Another core won the race: ours was never published, free it at once. */
     t->env->free(t->env->ctx, pa);
-    return old;
+    return load(p);
 }
 
 /* Pointer to the entry for va at level (or at the leaf/hole above it); *reached = its level.
@@ -198,6 +196,13 @@ static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, 
     return true;
 }
 
+/* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
+paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f)
+{
+    pte_t link = *(const pte_t *)env->p2v(env->ctx, f);
+    return link ? (~link & LINK_MASK) : 0;
+}
+
 /* Free every frame on df (call after the shootdown). */
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
 {
@@ -205,8 +210,7 @@ void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
         env->free(env->ctx, df->slot[i]);
     while (df->chain) {
         paddr_t pa = df->chain;
-        pte_t link = *(pte_t *)env->p2v(env->ctx, pa);
-        df->chain = link ? (~link & LINK_MASK) : 0;
+        df->chain = ptab_dfree_next(env, pa);
         env->free(env->ctx, pa);
     }
     ptab_dfree_init(df);
@@ -216,11 +220,59 @@ void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
 static size_t count_tree(const struct ptab *t, paddr_t pa, unsigned l)
 {
     size_t n = 1;
-    const pte_t *tb = tab(t, pa);
-    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
-        if (is_table(t, l, load(&tb[i])))
-            n += count_tree(t, next(t, load(&tb[i])), l - 1);
+    const pte_t *tb = l > 0 ? tab(t, pa) : NULL;
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++) {
+        pte_t e = load(&tb[i]);
+        if (e && is_table(t, l, e))     /* holes are all-zero: most need no format call */
+            n += l > 1 ? count_tree(t, next(t, e), l - 1) : 1;
+    }
     return n;
+}
+
+/* What one ptab_visit passes down the recursion. */
+struct visit {
+    const struct ptab *t;
+    vaddr_t va, end;                    /* range, truncated to the table's span */
+    vaddr_t high;                       /* bits of the caller's va above the span */
+    ptab_visitor fn;
+    void *arg;
+};
+
+/* Visit the present entries of the table at level l in frame tpa (entry 0 maps base) in range. */
+static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t base)
+{
+    const struct ptab *t = v->t;
+    const pte_t *tb = tab(t, tpa);
+    vaddr_t lo = MAX(v->va, base), hi = MIN(v->end - 1, base + PTAB_ENTRIES * LEVEL_SIZE(l) - 1);
+    for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
+        pte_t e = load(&tb[i]);
+        if (!e || !t->fmt->present(e))
+            continue;                   /* holes are all-zero: most need no format call */
+        struct ptab_entry x = { .va = v->high | (base + i * LEVEL_SIZE(l)), .level = l,
+                                .leaf = t->fmt->is_leaf(l, e), .e = e };
+        x.pa = x.leaf ? frame(t, l, e) : next(t, e);
+        if (v->fn(v->arg, &x) && !x.leaf)
+            visit_table(v, x.pa, l - 1, base + i * LEVEL_SIZE(l));
+    }
+}
+
+/* Visit every present entry overlapping [va, va+size), top-down in address order. */
+void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg)
+{
+    vaddr_t span = ptab_span(t);
+    struct visit v = { .t = t, .va = va & (span - 1), .high = va & ~(span - 1), .fn = fn,
+                       .arg = arg };
+    ASSERT(size <= span - v.va);
+    v.end = v.va + size;
+    if (size)
+        visit_table(&v, t->root, t->levels - 1, 0);
+}
+
+
+/* Number of table frames reachable from t's root, root included. */
+size_t ptab_tables(const struct ptab *t)
+{
+    return count_tree(t, t->root, t->levels - 1);
 }
 
 /* Move the unlinked subtree at level l in frame pa onto the deferred-free list. */
@@ -299,7 +351,7 @@ static int split(struct upd *u, pte_t *p, unsigned l, pte_t old)
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
         store(t, &tb[i], (frame(t, l, old) + i * LEVEL_SIZE(l - 1)) | bits);
     /* ...then swap it in: every walker sees the old or the identical new translation. */
-    store(t, p, pa | t->fmt->table(t->caps));
+    store(t, p, ptab_table_entry(t, pa));
     return E_OK;
 }
 
@@ -460,4 +512,72 @@ int ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr
         return E_NOENT;
     store(dst, p, e);
     return E_OK;
+}
+
+/* Point the entry for va at level (tables on the way are created) to the table in frame pa,
+ * replacing what was there (the caller owns it). E_NOMEM, E_BUSY if a leaf lies above level. */
+int ptab_attach(struct ptab *t, vaddr_t va, unsigned level, paddr_t pa)
+{
+    unsigned l;
+    ASSERT(level > 0 && level < t->levels);
+    pte_t *p = ptab_walk(t, va, level, true, &l);
+    if (!p)
+        return E_NOMEM;
+    if (l != level)
+        return E_BUSY;
+    store(t, p, ptab_table_entry(t, pa));
+    return E_OK;
+}
+
+/* The entry of t's format that points to the table in frame pa. */
+pte_t ptab_table_entry(const struct ptab *t, paddr_t pa)
+{
+    return pa | t->fmt->table(t->caps);
+}
+
+/* The leaf entry at level that maps the frame pa with attributes a. */
+pte_t ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct ptab_attr a)
+{
+    return pa | t->fmt->leaf(t->caps, level, a);
+}
+
+/* The frame the present entry e at level refers to: its table's, or its leaf's whole mapping. */
+paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e)
+{
+    return is_table(t, level, e) ? next(t, e) : frame(t, level, e);
+}
+
+/* True if the entry e at level points to a table. */
+bool ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e)
+{
+    return level > 0 && is_table(t, level, e);
+}
+
+/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through
+ * (mt WB: a table entry has no memory type of its own). */
+struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e)
+{
+    struct ptab_attr a;
+    t->fmt->decode(t->caps, level, e, &a);
+    if (is_table(t, level, e))
+        a = (struct ptab_attr){ a.perm & (PTAB_ACCESS | PTAB_U), PTAB_WB };
+    return a;
+}
+
+/* Fill the hole at p with e (CAS); true if it was still a hole. */
+bool ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e)
+{
+    pte_t old = 0;
+    if (!__atomic_compare_exchange_n(p, &old, e, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return false;
+    written(t, p, e);
+    return true;
+}
+
+/* Atomically replace the entry at p by e; the old entry. */
+pte_t ptab_entry_swap(const struct ptab *t, pte_t *p, pte_t e)
+{
+    pte_t old = __atomic_exchange_n(p, e, __ATOMIC_ACQ_REL);
+    written(t, p, e);
+    return old;
 }

@@ -12,13 +12,12 @@
 #include "kmem.h"
 #include "layout.h"
 #include "paging.h"
+#include "ptab.h"
 #include "panic.h"
 #include "printk.h"
 #include "space_mem.h"
 
 #define HIGH_HALF   0xffffffff00000000UL    /* upper address bits of every pool object */
-#define ROOT_USER   256                     /* top-level entries of the user half */
-#define HPT_TOP     3                       /* level of the root table (4-level paging) */
 
 static uint64_t tags[POOL_SIZE / PAGE_SIZE];   /* one per pool frame */
 static bool announced;
@@ -76,7 +75,7 @@ void quarantine_on_free(paddr_t pa, size_t n)
             quarantine_panic(pa + i * PAGE_SIZE, *t, "freed");
         *t = 0;
         uint64_t *w = phys_to_virt(pa + i * PAGE_SIZE);
-        for (unsigned k = 0; k < PT_ENTRIES; k++)
+        for (unsigned k = 0; k < PTAB_ENTRIES; k++)
             w[k] = QUARANTINE_POISON;
     }
 }
@@ -100,26 +99,32 @@ static void check_frame(const struct space_mem *m, paddr_t pa, const char *root)
               (const void *)m, frame_is_free(&kernel_pool, pa) ? "freed" : "quarantined", pa);
 }
 
-/* Check every table below the table at level l in frame pa. */
+/*
+ * The detector reads entries itself instead of through the engine's visitor: it checks the
+ * engine's frees, so it does not run on the engine, and it runs after every flush under
+ * pd_lock, where the visitor's per-entry format calls doubled a long revoke's time.
+ */
+
+/* Check every table below the table at level l in frame pa (its first `entries` entries). */
 static void walk(const struct space_mem *m, paddr_t pa, unsigned l, unsigned entries)
 {
     const pte_t *tb = phys_to_virt(pa);
     for (unsigned i = 0; l > 0 && i < entries; i++)
         if ((tb[i] & PTE_P) && !(tb[i] & PTE_PS)) {
             check_frame(m, tb[i] & PTE_ADDR, "master");
-            walk(m, tb[i] & PTE_ADDR, l - 1, PT_ENTRIES);
+            walk(m, tb[i] & PTE_ADDR, l - 1, PTAB_ENTRIES);
         }
 }
 
 /* After m's pending shootdowns and frees: panic if a live root of m reaches a freed frame. */
 void quarantine_check_roots(const struct space_mem *m)
 {
-    walk(m, m->hpt.root, HPT_TOP, ROOT_USER);
+    walk(m, m->hpt.root, HPT_LEVELS - 1, PML4_USER_SLOTS);
     for (unsigned c = 0; c < NUM_CPU; c++) {
         if (!m->loc[c].root)
             continue;
         const pte_t *tb = phys_to_virt(m->loc[c].root);
-        for (unsigned i = 0; i < ROOT_USER; i++)
+        for (unsigned i = 0; i < PML4_USER_SLOTS; i++)
             if (tb[i] & PTE_P)
                 check_frame(m, tb[i] & PTE_ADDR, "per-core");
     }

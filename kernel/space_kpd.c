@@ -9,14 +9,19 @@
  */
 #include "space_kpd.h"
 #include "abi.h"
-#include "paging.h"
 #include "panic.h"
 
-/*      entry kind      bits                                        meaning */
-#define KPD_TABLE       (PTE_P | PTE_W | PTE_A)                 /* PD entry -> PT: leaves decide */
-#define KPD_SHARED      (PTE_P | PTE_A | PTE_NX)                /* shared page: read-only, no execute */
-#define KPD_PRIVATE     (PTE_P | PTE_W | PTE_A | PTE_D | PTE_NX) /* private page: read-write, no execute */
-#define KPD_CHUNK       (UL_(1) << PT_SHIFT(1))                 /* bytes one PT maps: 2 MiB */
+/*      entry kind      attributes                                          meaning */
+#define KPD_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }           /* read-only, no execute */
+#define KPD_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB }  /* read-write, no execute */
+#define KPD_CHUNK       PTAB_LEVEL_SIZE(1)                              /* one PT maps 2 MiB */
+
+/* The kpd's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
+static struct ptab kpd_tables(const struct ptab_env *env)
+{
+    return (struct ptab){ .fmt = &ptab_hpt, .env = env, .levels = 2, .leaf_mask = BIT(0),
+                          .caps = PTAB_CAP_HPT_KERNEL };
+}
 
 /* Kernel address of frame pa. */
 static void *p2v(const struct ptab_env *env, paddr_t pa)
@@ -27,40 +32,55 @@ static void *p2v(const struct ptab_env *env, paddr_t pa)
 /* The PD entry of dir that covers va. */
 static pte_t *dir_entry(const struct ptab_env *env, paddr_t dir, vaddr_t va)
 {
-    return (pte_t *)p2v(env, dir) + pt_index(va, 1);
+    return (pte_t *)p2v(env, dir) + ptab_index(va, 1);
 }
 
 /* The PT entry for va in the PT at pa. */
 static pte_t *pt_entry(const struct ptab_env *env, paddr_t pt, vaddr_t va)
 {
-    return (pte_t *)p2v(env, pt) + pt_index(va, 0);
+    return (pte_t *)p2v(env, pt) + ptab_index(va, 0);
 }
 
 /* Read an entry another core may be filling. */
 static pte_t load(const pte_t *p)
 {
-    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+    return ptab_entry_load(p);
 }
 
-/* Frame an entry points to. */
-static paddr_t frame(pte_t e)
+/* Frame the present PD entry (level 1) or PT entry (level 0) e points to. */
+static paddr_t frame(const struct ptab_env *env, unsigned level, pte_t e)
 {
-    return e & PTE_ADDR;
+    struct ptab t = kpd_tables(env);
+    return ptab_entry_frame(&t, level, e);
+}
+
+/* The PD entry pointing to the PT at pa. */
+static pte_t table_entry(const struct ptab_env *env, paddr_t pt)
+{
+    struct ptab t = kpd_tables(env);
+    return ptab_table_entry(&t, pt);
+}
+
+/* The PT entry mapping the page at pa with a. */
+static pte_t page_entry(const struct ptab_env *env, paddr_t pa, struct ptab_attr a)
+{
+    struct ptab t = kpd_tables(env);
+    return ptab_leaf_entry(&t, 0, pa, a);
 }
 
 /* Fill a hole with CAS (the fault path); true if it was still a hole. */
-static bool fill_hole(pte_t *p, pte_t e)
+static bool fill_hole(const struct ptab_env *env, pte_t *p, pte_t e)
 {
-    pte_t old = 0;
-    return __atomic_compare_exchange_n(p, &old, e, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+    struct ptab t = kpd_tables(env);
+    return ptab_entry_fill(&t, p, e);
 }
 
 /* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
 int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
                     vaddr_t va_first, vaddr_t va_last)
 {
-    ASSERT(pt_index(va_first, 1) == pt_index(va_last, 1) || (pt_index(va_first, 0) == 0 &&
-           pt_index(va_last, 0) == PT_ENTRIES - 1));
+    ASSERT(ptab_index(va_first, 1) == ptab_index(va_last, 1) || (ptab_index(va_first, 0) == 0 &&
+           ptab_index(va_last, 0) == PTAB_ENTRIES - 1));
     sh->page = env->alloc(env->ctx);
     sh->pt = env->alloc(env->ctx);
     if (!sh->page || !sh->pt) {
@@ -69,8 +89,8 @@ int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t f
     }
     __builtin_memset(p2v(env, sh->page), fill, PTAB_PAGE_SIZE);
     /* One PT serves every PD entry of the region (the ASSERT: it has the same indices in each). */
-    for (unsigned i = pt_index(va_first, 0); i <= pt_index(va_last, 0); i++)
-        ((pte_t *)p2v(env, sh->pt))[i] = sh->page | KPD_SHARED;
+    for (unsigned i = ptab_index(va_first, 0); i <= ptab_index(va_last, 0); i++)
+        ((pte_t *)p2v(env, sh->pt))[i] = page_entry(env, sh->page, KPD_SHARED);
     return E_OK;
 }
 
@@ -96,22 +116,22 @@ void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const str
 /* True if the PD entry e points to a PT of this region's own (not the shared PT). */
 static bool private_pt(const struct kpd_region *r, pte_t e)
 {
-    return e && frame(e) != r->shared->pt;
+    return e && frame(r->env, 1, e) != r->shared->pt;
 }
 
 /* True if the PT entry e maps a private page. */
 static bool private_page(const struct kpd_region *r, pte_t e)
 {
-    return e && frame(e) != r->shared->page;
+    return e && frame(r->env, 0, e) != r->shared->page;
 }
 
 /* Free the private pages of the private PT at pt, then the PT. */
 static void release_pt(struct kpd_region *r, paddr_t pt)
 {
     pte_t *tb = p2v(r->env, pt);
-    for (unsigned i = 0; i < PT_ENTRIES; i++)
+    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
         if (private_page(r, tb[i]))
-            r->env->free(r->env->ctx, frame(tb[i]));
+            r->env->free(r->env->ctx, frame(r->env, 0, tb[i]));
     r->env->free(r->env->ctx, pt);
 }
 
@@ -132,7 +152,7 @@ void kpd_region_release(struct kpd_region *r)
     for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE; v += KPD_CHUNK) {
         pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
         if (private_pt(r, e))
-            release_pt(r, frame(e));
+            release_pt(r, frame(r->env, 1, e));
         __atomic_store_n(p, 0, __ATOMIC_RELEASE);
         if (v + KPD_CHUNK == 0)
             break;
@@ -147,13 +167,13 @@ bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t 
 {
     pte_t *p = dir_entry(env, dir, va), e = load(p);
     /* No PT yet: the shared PT maps the shared page without any allocation. */
-    if (!e && fill_hole(p, sh->pt | KPD_TABLE))
+    if (!e && fill_hole(env, p, table_entry(env, sh->pt)))
         return load(pt_entry(env, sh->pt, va)) != 0;
     e = load(p);
-    if (frame(e) == sh->pt)
+    if (frame(env, 1, e) == sh->pt)
         return load(pt_entry(env, sh->pt, va)) != 0;
     /* A private PT: fill the hole at va (losing a race to a writer is fine). */
-    fill_hole(pt_entry(env, frame(e), va), sh->page | KPD_SHARED);
+    fill_hole(env, pt_entry(env, frame(env, 1, e), va), page_entry(env, sh->page, KPD_SHARED));
     return true;
 }
 
@@ -169,7 +189,8 @@ static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
             need += 1 + npages;     /* a new PT and every page of the chunk in range */
         else
             for (size_t i = 0; i < npages; i++)
-                need += !private_page(r, load(pt_entry(r->env, frame(e), v + i * PTAB_PAGE_SIZE)));
+                need += !private_page(r, load(pt_entry(r->env, frame(r->env, 1, e),
+                                                       v + i * PTAB_PAGE_SIZE)));
         if (stop == last)
             return need;
     }
@@ -214,8 +235,8 @@ static paddr_t take_filled(struct kpd_region *r, uint8_t b)
 /* Publish e at p with an exchange; a shared translation it replaces may be cached: flush. */
 static void replace(struct kpd_region *r, pte_t *p, pte_t e, vaddr_t va)
 {
-    pte_t old = __atomic_exchange_n(p, e, __ATOMIC_ACQ_REL);
-    if (old) {
+    struct ptab t = kpd_tables(r->env);
+    if (ptab_entry_swap(&t, p, e)) {
         r->stale = true;
         kpd_flush_local(va);
     }
@@ -233,15 +254,15 @@ uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
         paddr_t pt = take_filled(r, 0);
         if (old)
             __builtin_memcpy(p2v(r->env, pt), p2v(r->env, r->shared->pt), PTAB_PAGE_SIZE);
-        replace(r, pd, pt | KPD_TABLE, va);
+        replace(r, pd, table_entry(r->env, pt), va);
         r->tables++;
     }
-    pte_t *pt = pt_entry(r->env, frame(load(pd)), va), e = load(pt);
+    pte_t *pt = pt_entry(r->env, frame(r->env, 1, load(pd)), va), e = load(pt);
     if (private_page(r, e))
-        return p2v(r->env, frame(e));
+        return p2v(r->env, frame(r->env, 0, e));
     /* Step 2: the page itself, initialised before it is published. */
     paddr_t pg = take_filled(r, r->fill);
-    replace(r, pt, pg | KPD_PRIVATE, va);
+    replace(r, pt, page_entry(r->env, pg, KPD_PRIVATE), va);
     r->pages++;
     return p2v(r->env, pg);
 }
@@ -252,6 +273,6 @@ const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va)
     pte_t e = load(dir_entry(r->env, r->dir, va));
     if (!private_pt(r, e))
         return NULL;
-    e = load(pt_entry(r->env, frame(e), va));
-    return private_page(r, e) ? p2v(r->env, frame(e)) : NULL;
+    e = load(pt_entry(r->env, frame(r->env, 1, e), va));
+    return private_page(r, e) ? p2v(r->env, frame(r->env, 0, e)) : NULL;
 }

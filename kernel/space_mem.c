@@ -12,17 +12,12 @@
 #include "kmem.h"
 #include "layout.h"
 #include "panic.h"
-#include "paging.h"
 #include "tlb.h"
 #include "pcid.h"
 #include "quarantine.h"
 #include "spinlock.h"
+#include "syscall.h"
 
-#define HPT_LEVELS        4             /* 4-level paging (the kernel does not use LA57) */
-#define PML4_PER_PD       511           /* PML4 511 -> PDPT; its slot 511 is the per-PD kpd */
-#define KPD_SLOT          511           /* PDPT index of PD_IOBMP */
-#define KPD_ENTRY         (PTE_P | PTE_W)   /* kernel table entry: leaves decide the rights */
-#define CPUID_EXT_EDX_1G  (1u << 26)    /* leaf 0x80000001 EDX: 1 GiB pages */
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
 #define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
 
@@ -34,10 +29,40 @@ static unsigned hpt_leaf_mask(void)
     return (r[3] & CPUID_EXT_EDX_1G) ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
+/* hpt's frame source (ctx: its space): a pool frame, counted in the space and as a PD's. */
+static paddr_t hpt_frame_alloc(void *ctx)
+{
+    struct space_mem *m = ctx;
+    paddr_t pa = kptab_env_pd.alloc(NULL);
+    if (pa)
+        m->hpt_tables++;
+    return pa;
+}
+
+/* hpt's frame sink for a frame it frees itself: a table that lost an install race, or every
+   table when the space goes (detached tables are freed by space_mem_flush_pending). */
+static void hpt_frame_free(void *ctx, paddr_t pa)
+{
+    struct space_mem *m = ctx;
+    m->hpt_tables--;
+    kptab_env_pd.free(NULL, pa);
+}
+
+/* Linear map for hpt's env. */
+static void *hpt_p2v(void *ctx, paddr_t pa)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
 /* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kpd)
 {
-    int err = ptab_init(&m->hpt, &ptab_hpt, &kptab_env, HPT_LEVELS, 0);
+    m->hpt_tables = 0;
+    m->hpt_kept = 1;                        /* the root */
+    m->env = (struct ptab_env){ .ctx = m, .p2v = hpt_p2v, .alloc = hpt_frame_alloc,
+                                .free = hpt_frame_free, .flush = NULL, .trace = NULL };
+    int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
         return err;
     m->hpt.leaf_mask = hpt_leaf_mask();
@@ -55,9 +80,7 @@ void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
 {
     if (!m->loc[cpu].root)
         return;
-    pte_t *pml4 = phys_to_virt(m->loc[cpu].root);
-    kframe_free(pml4[PML4_PER_PD] & PTE_ADDR);      /* the root's kernel-half PDPT */
-    pml4[PML4_PER_PD] = 0;
+    kmem_root_fini(&m->loc[cpu]);                   /* the root's kernel-half PDPT */
     ptab_release(&m->loc[cpu]);
     m->loc[cpu].root = 0;
     m->loc_roots--;
@@ -78,17 +101,15 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
     if (m->loc[cpu].root)
         return E_OK;
     struct ptab t;
-    paddr_t pdpt = kframe_alloc();
-    if (!pdpt)
+    if (ptab_init(&t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
         return E_NOMEM;
-    if (ptab_init(&t, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK) {
-        kframe_free(pdpt);
-        return E_NOMEM;
-    }
     t.leaf_mask = m->hpt.leaf_mask;
     t.own_level = HPT_LEVELS - 1;           /* owns only its root; lower levels are hpt's */
-    kmem_root_init(cpu, t.root, pdpt);
-    ((pte_t *)phys_to_virt(pdpt))[KPD_SLOT] = m->kpd | KPD_ENTRY;
+    if (kmem_root_init(&t, cpu, m->kpd) != E_OK) {
+        kmem_root_fini(&t);
+        ptab_release(&t);
+        return E_NOMEM;
+    }
     m->loc[cpu] = t;
     m->loc_roots++;
     return E_OK;
@@ -117,14 +138,20 @@ void make_current(struct pd *pd)
 {
     struct cpu_local *c = this_cpu();
     bool stale = cpuset_tst_clr(&pd->mem.htlb, c->id);
-    if (!stale && c->pd == pd)
+    struct pd *prev = c->pd;
+    if (!stale && prev == pd)
         return;
     /* Publish current, then look at the mark again: a shootdown that marked us after
        the first look but read current before this store sent no IPI (Dekker pair
-       with the fence in tlb_shootdown). Without PCID every load flushes anyway. */
+       with the fence in tlb_shootdown). Without PCID every load flushes anyway.
+       Until the new root is in CR3 the previous PD's stays visible as pd_leaving, so a
+       shootdown of it waits for this core instead of freeing tables its walker may use. */
+    if (prev != pd)
+        __atomic_store_n(&c->pd_leaving, prev, __ATOMIC_SEQ_CST);
     __atomic_store_n(&c->pd, pd, __ATOMIC_SEQ_CST);
     stale |= cpuset_tst_clr(&pd->mem.htlb, c->id);
     load_root(&pd->mem, c, stale);
+    __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_RELEASE);
 }
 
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
@@ -148,7 +175,7 @@ static unsigned perm_of(unsigned rights)
 }
 
 /* MEM_* rights of generic permissions. */
-static unsigned rights_of(unsigned perm)
+unsigned space_mem_rights(unsigned perm)
 {
     return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
            ((perm & PTAB_XU) ? MEM_X : 0);
@@ -195,11 +222,19 @@ static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
 {
     for (unsigned k = n0; k < pending.df.n; k++)
         quarantine_detached(&pd->mem, pending.df.slot[k]);
-    for (paddr_t f = pending.df.chain; f && f != chain0;) {
+    for (paddr_t f = pending.df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
         quarantine_detached(&pd->mem, f);
-        pte_t link = *(const pte_t *)phys_to_virt(f);
-        f = link ? (~link & PTE_ADDR) : 0;  /* ptab.c: dfree_push links inverted frame fields */
-    }
+}
+
+/* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
+static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
+{
+    const pte_t *root = phys_to_virt(m->hpt.root);
+    unsigned top = HPT_LEVELS - 1;
+    size_t n = 0;
+    for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
+        n += ptab_entry_is_table(&m->hpt, top, ptab_entry_load(&root[i]));
+    return n;
 }
 
 /*
@@ -216,7 +251,14 @@ static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, 
     unsigned i = pending_enter(pd, &added);
     unsigned n0 = pending.df.n;
     paddr_t chain0 = pending.df.chain;
+    size_t count0 = pending.df.count;
+    /* PDPTs the update adds (counting is bounded by its own work: it visits each slot). */
+    bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
+    size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
+    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: no longer in hpt */
+    if (user)
+        pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     pending_quarantine(pd, n0, chain0);
     if (res->flush || res->detached) {
         pending.lo[i] = MIN(pending.lo[i], va);
@@ -345,6 +387,7 @@ void space_mem_flush_pending(void)
         tlb_shootdown(pending.pd[i], &r);
     }
     this_cpu()->counters.tables_freed += pending.df.count;
+    kframe_account(-(long)pending.df.count);    /* every frame on df was a PD's hpt table */
     ptab_dfree_release(&pending.df, &kptab_env);
     for (unsigned i = 0; i < pending.n; i++)
         quarantine_check_roots(&pending.pd[i]->mem);
@@ -371,7 +414,7 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
     if (ptab_lookup(&m->hpt, page, &map))   /* restored meanwhile by another core, or held */
-        return (rights_of(map.attr.perm) & need) == need;   /* with fewer rights: no restore */
+        return (space_mem_rights(map.attr.perm) & need) == need;   /* fewer rights: no restore */
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
@@ -383,28 +426,33 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     return true;
 }
 
-/* Table frames below table pa at level l (pa included). */
-static size_t count_tables(paddr_t pa, unsigned l)
-{
-    size_t n = 1;
-    if (l == 0)
-        return n;
-    const pte_t *t = phys_to_virt(pa);
-    for (unsigned i = 0; i < PT_ENTRIES; i++)
-        if ((t[i] & PTE_P) && !(t[i] & PTE_PS))
-            n += count_tables(t[i] & PTE_ADDR, l - 1);
-    return n;
-}
-
-/* Table frames the master hpt holds (root included). */
+/* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m)
 {
-    return count_tables(m->hpt.root, HPT_LEVELS - 1);
+    return ptab_tables(&m->hpt);
+}
+
+/* Table frames the master hpt holds (root included), from the counter its updates keep. */
+size_t space_mem_hpt_count(const struct space_mem *m)
+{
+    return m->hpt_tables;
+}
+
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+size_t space_mem_hpt_kept(const struct space_mem *m)
+{
+    return m->hpt_kept;
+}
+
+/* Pool frames of m: master tables and per-core roots. */
+size_t space_mem_frames(const struct space_mem *m)
+{
+    return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
 }
 
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need)
 {
     struct ptab_map map;
-    return ptab_lookup(&m->hpt, va, &map) && (rights_of(map.attr.perm) & need) == need;
+    return ptab_lookup(&m->hpt, va, &map) && (space_mem_rights(map.attr.perm) & need) == need;
 }

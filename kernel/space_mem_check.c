@@ -46,7 +46,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
         return SELFTEST_FAIL("out of memory");
     uint64_t f0 = cr3_loads(c);
     make_current(pd);
-    bool loaded = c->pd == pd && (read_cr3() & PTE_ADDR) == pd->mem.loc[c->id].root;
+    bool loaded = c->pd == pd && (read_cr3() & CR3_ADDR) == pd->mem.loc[c->id].root;
     uint64_t f1 = cr3_loads(c);
     make_current(pd);
     uint64_t f2 = cr3_loads(c);
@@ -113,13 +113,12 @@ static void watch_table(struct pd *pd)
     watched_was_free |= frame_is_free(&kernel_pool, watched_table);
 }
 
-/* Frame of the page table (level 0) that maps va in m's master table. */
+/* Frame of the page table (level 0) that maps va in m's master table, 0 if there is none. */
 static paddr_t pt_of(const struct space_mem *m, vaddr_t va)
 {
-    const pte_t *t = phys_to_virt(m->hpt.root);
-    for (unsigned l = 3; l > 1; l--)
-        t = phys_to_virt(t[(va >> (PAGE_SHIFT + 9 * l)) % PT_ENTRIES] & PTE_ADDR);
-    return t[(va >> (PAGE_SHIFT + 9)) % PT_ENTRIES] & PTE_ADDR;
+    unsigned l;
+    pte_t e = ptab_entry_load(ptab_walk(&m->hpt, va, 1, false, &l));
+    return l == 1 && ptab_entry_is_table(&m->hpt, 1, e) ? ptab_entry_frame(&m->hpt, 1, e) : 0;
 }
 
 SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)

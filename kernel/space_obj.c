@@ -195,7 +195,7 @@ bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, stru
 bool space_obj_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();
-    if (addr < PD_CAPS || (err & (KPD_ERR_P | KPD_ERR_W | KPD_ERR_U | KPD_ERR_I)) || !dir || !zero.page)
+    if (addr < PD_CAPS || (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) || !dir || !zero.page)
         return false;
     return kpd_fault(space_env, &zero, dir, addr);
 }

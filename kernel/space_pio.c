@@ -173,7 +173,7 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
 bool space_pio_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();
-    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST || (err & (KPD_ERR_P | KPD_ERR_W | KPD_ERR_U | KPD_ERR_I)) ||
+    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST || (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) ||
         !dir || !ones.page)
         return false;
     return kpd_fault(space_env, &ones, dir, addr);

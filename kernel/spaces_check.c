@@ -10,14 +10,11 @@
 #include "frame.h"
 #include "cpu.h"
 #include "cpu_local.h"
-#include "paging.h"
+#include "pd.h"
+#include "ptab.h"
 #include "kstring.h"
 #include "selftest.h"
 #include "smp.h"
-
-#define ROOT_KERNEL_SLOT    pt_index(KPD_BASE, 3)       /* PML4 511 */
-#define PDPT_KPD_SLOT       pt_index(KPD_BASE, 2)       /* PDPT 511: the PD's kpd */
-#define KPD_ENTRY           (PTE_P | PTE_W | PTE_A)     /* PDPT 511 -> kpd */
 
 /* The self-checks' database: nodes from a bump allocator in one pool frame. */
 static struct mdb test_db;
@@ -193,16 +190,22 @@ SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
     return true;
 }
 
-/* Load a copy of this core's root whose PDPT 511 is kpd (frames in *pml4, *pdpt); the old CR3. */
-static mword root_with_kpd(paddr_t kpd, paddr_t *pml4, paddr_t *pdpt)
+/* Load a root for this core whose PDPT 511 is kpd (in *root) and make a stand-in PD with that
+ * kpd current; the old CR3. E_NOMEM leaves *root without a root. */
+static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
 {
     mword old = read_cr3();
-    pte_t *cur = phys_to_virt(old & PTE_ADDR), hi = cur[ROOT_KERNEL_SLOT];
-    memcpy(phys_to_virt(*pml4), cur, PAGE_SIZE);
-    memcpy(phys_to_virt(*pdpt), phys_to_virt(hi & PTE_ADDR), PAGE_SIZE);
-    ((pte_t *)phys_to_virt(*pdpt))[PDPT_KPD_SLOT] = kpd | KPD_ENTRY;
-    ((pte_t *)phys_to_virt(*pml4))[ROOT_KERNEL_SLOT] = *pdpt | (hi & ~PTE_ADDR);
-    write_cr3(*pml4 | (old & ~PTE_ADDR));
+    if (ptab_init(root, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
+        return 0;
+    root->own_level = HPT_LEVELS - 1;
+    if (kmem_root_init(root, cpu_id(), kpd) != E_OK) {
+        kmem_root_fini(root);
+        ptab_release(root);
+        return 0;
+    }
+    pd->kpd = kpd;
+    this_cpu()->pd = pd;
+    write_cr3(root->root | (old & ~CR3_ADDR));
     return old;
 }
 
@@ -219,7 +222,7 @@ static bool fault_checks(struct test_pd *t, char *why, size_t why_len)
     vaddr_t far = PD_CAPS + (SEL_COUNT - 1) * CAP_SLOT_SIZE, near = PD_CAPS + 300 * CAP_SLOT_SIZE;
     if (kpd_current() != t->kpd)
         return SELFTEST_FAIL("kpd_current %lx, expected %lx", kpd_current(), t->kpd);
-    if (!space_obj_page_fault(far, 0) || kpd_byte(far) || space_obj_page_fault(far, KPD_ERR_W))
+    if (!space_obj_page_fault(far, 0) || kpd_byte(far) || space_obj_page_fault(far, PFERR_W))
         return SELFTEST_FAIL("unpopulated slot: zero page not mapped, or a write fault resolved");
     if (space_obj_insert(&test_db, &t->obj, 7, pd) != E_OK || !space_obj_page_fault(near, 0) ||
         kpd_byte(near))
@@ -244,23 +247,25 @@ typedef bool (*current_checks)(struct test_pd *t, char *why, size_t why_len);
 static bool with_current_test_pd(current_checks checks, char *why, size_t why_len)
 {
     static struct test_pd t;    /* other cores may use it: not on the core-local stack */
+    static struct pd stand_in;  /* the current PD while t's kpd is loaded */
+    struct pd *prev = this_cpu()->pd;
+    struct ptab root = { 0 };
     t = (struct test_pd){ 0 };
     size_t before = pool_free_after_setup();
-    paddr_t pml4 = kframe_alloc(), pdpt = kframe_alloc();
-    bool ok = pml4 && pdpt && test_begin() && test_pd_init(&t);
-    if (ok) {
-        mword flags = irq_save();
-        mword old = root_with_kpd(t.kpd, &pml4, &pdpt);
+    bool ok = test_begin() && test_pd_init(&t);
+    mword flags = irq_save(), old = ok ? root_with_kpd(t.kpd, &root, &stand_in) : 0;
+    if (old) {
         ok = checks(&t, why, why_len);
         write_cr3(old);
-        irq_restore(flags);
+        this_cpu()->pd = prev;
+        kmem_root_fini(&root);
+        ptab_release(&root);
     } else {
-        (void)SELFTEST_FAIL("out of memory");
+        ok = SELFTEST_FAIL("out of memory");
     }
+    irq_restore(flags);
     test_pd_destroy(&t);
     test_end();
-    kframe_free(pml4);
-    kframe_free(pdpt);
     if (ok && kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return ok;

@@ -5,6 +5,7 @@
  * writes and the mapping database.
  */
 #include "syscall.h"
+#include "paging.h"
 #include "ec.h"
 #include "pd.h"
 #include "sched.h"
@@ -23,6 +24,8 @@
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
+#define DELEGATE_PIECES 16      /* source pieces (mapping nodes or holes) one delegate call takes */
+#define DELEGATE_ENTRIES 1024   /* page-table leaf entries one memory delegate call writes, at most */
 #define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
@@ -115,6 +118,57 @@ static int check_dest(struct pd *dst, unsigned kind, uint64_t base, uint64_t n)
     return mdb_range_empty(space_of(dst, kind), base, n) ? E_OK : E_BUSY;
 }
 
+/*
+ * Leaf entries that mapping dst pages [d, +len) to frames t + (page - d) writes at most when
+ * leaves of up to leaf pages are allowed (4 KiB pages at the ends, the largest leaf the
+ * offset d - t and the alignment allow in the middle). Recursion depth: leaf levels.
+ */
+static uint64_t mem_entries(uint64_t d, uint64_t t, uint64_t len, uint64_t leaf)
+{
+    while (leaf > 1 && (d - t) % leaf)
+        leaf /= PTAB_ENTRIES;
+    if (leaf == 1 || !len)
+        return len;
+    uint64_t head = MIN(len, (leaf - d % leaf) % leaf), mid = (len - head) / leaf;
+    uint64_t tail = len - head - mid * leaf;
+    return mem_entries(d, t, head, leaf / PTAB_ENTRIES) + mid +
+           mem_entries(d + head + mid * leaf, t + head + mid * leaf, tail, leaf / PTAB_ENTRIES);
+}
+
+/*
+ * The prefix of src [sb, +n) (n items within DELEGATE_PIECES source pieces) whose mapping at
+ * dst_pd's db.. writes at most DELEGATE_ENTRIES leaf entries (at least one page). A hole
+ * ends the walk: check_source then answers E_NOENT for the call.
+ */
+static uint64_t mem_extent(struct pd *src, struct pd *dst, uint64_t sb, uint64_t db, uint64_t n)
+{
+    unsigned mask = dst->mem.hpt.leaf_mask;
+    uint64_t leaf = mask & BIT(2) ? PTAB_ENTRIES * PTAB_ENTRIES : mask & BIT(1) ? PTAB_ENTRIES : 1;
+    uint64_t left = DELEGATE_ENTRIES, off = 0;
+    struct mdb_info in;
+    while (off < n && mdb_lookup(&src->mem.mdb, sb + off, &in) == E_OK) {
+        uint64_t len = MIN(in.base + in.size - (sb + off), n - off);
+        uint64_t d = db + off, t = in.target + (sb + off - in.base);
+        uint64_t e = mem_entries(d, t, len, leaf);
+        if (e <= left) {
+            left -= e;
+            off += len;
+            continue;
+        }
+        /* The longest part that fits (entries are not monotone in len: bisect on a fit). */
+        uint64_t lo = 0, hi = len;
+        while (hi - lo > 1) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (mem_entries(d, t, mid, leaf) <= left)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        return off + lo > 0 ? off + lo : 1;
+    }
+    return off < n ? n : off;
+}
+
 /* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
 static int sys_delegate(struct trap_frame *f)
 {
@@ -136,6 +190,12 @@ static int sys_delegate(struct trap_frame *f)
     }
     if (x.kind == SPACE_PIO && db != sb)
         return E_ARG;               /* ports are identity-mapped */
+    /* At most DELEGATE_PIECES source pieces per call: as many nodes created, O(pieces) work
+       (the destination must be empty); the caller continues from rdx items on. Fewer nodes
+       than a revoke step removes, so a revoke of what is delegated here ends. */
+    n = mdb_delegate_extent(space_of(src, x.kind), sb, n, DELEGATE_PIECES);
+    if (x.kind == SPACE_MEM)
+        n = mem_extent(src, dst, sb, db, n);
     if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
         (err = check_dest(dst, x.kind, db, n)))
         return err;
@@ -146,6 +206,8 @@ static int sys_delegate(struct trap_frame *f)
     else
         err = mdb_delegate(&kernel_mdb, &src->mem.mdb, sb, &dst->mem.mdb, db, n, x.rights, &effect);
     space_mem_flush_pending();
+    if (err == E_OK)
+        f->rdx = n;
     return err;
 }
 
@@ -230,8 +292,7 @@ static int sys_lookup(struct trap_frame *f)
         if (!ptab_lookup(&pd->mem.hpt, f->rdx, &m))
             return E_NOENT;
         li = (struct lookup_info){ m.va, m.size, m.pa, 0, 0 };
-        li.rights = ((m.attr.perm & PTAB_R) ? MEM_R : 0) | ((m.attr.perm & PTAB_W) ? MEM_W : 0) |
-                    ((m.attr.perm & PTAB_XU) ? MEM_X : 0);
+        li.rights = space_mem_rights(m.attr.perm);
     } else if (f->rsi == SPACE_PIO) {
         if (!space_pio_allowed(&pd->pio, (unsigned)f->rdx))
             return E_NOENT;
@@ -311,6 +372,7 @@ static int sys_counters(struct trap_frame *f)
     struct core_counters c = r->counters;
     c.timer_ticks = r->ticks;
     kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
+    c.pd_frames = kframe_pd_frames();
     return copy_to_user(f->rsi, &c, sizeof(c));
 }
 
@@ -323,8 +385,9 @@ static int sys_pd_info(struct trap_frame *f)
         return err;
     struct pd_info in = {
         .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
-        .hpt_tables = space_mem_hpt_tables(&pd->mem), .loc_roots = pd->mem.loc_roots,
+        .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
         .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
+        .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
     };
     return copy_to_user(f->rsi, &in, sizeof(in));
 }

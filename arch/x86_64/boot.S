@@ -16,15 +16,15 @@
 #include "cpu.h"
 #include "multiboot.h"
 #include "longmode.h"
+#include "uart.h"
 
 #define PHYS(x)         ((x) - KERNEL_VOFFSET)
 #define BOOT_STACK_SIZE 16384
 #define IDENT_PDS       4                       /* 4 PDs of 1 GiB each */
-#define PD_LINEAR_FIRST 8                       /* PD index of KERNEL_BASE */
-#define PD_LINEAR_COUNT 487                     /* 2 MiB pages up to KERNEL_LINEAR_END */
+#define PD_LINEAR_FIRST ((KERNEL_BASE >> 21) & 511)             /* PD index of KERNEL_BASE: 8 */
+#define PD_LINEAR_COUNT ((KERNEL_LINEAR_END - KERNEL_BASE) >> 21)  /* 2 MiB pages of it: 487 */
 #define BOOT_SEL_CODE   0x08
 #define BOOT_SEL_DATA   0x10
-#define COM1            0x3F8
 
 /* Multiboot v1 header: must lie in the first 8 KiB of the file. */
     .section .multiboot, "a"
@@ -76,14 +76,14 @@ boot_entry:
     jz      no_long_mode
 
     /* PML4: slot 0 identity, slot 511 kernel. */
-    movl    $PHYS(boot_pdpt_lo) + (PTE_P | PTE_W), PHYS(boot_pml4)
-    movl    $PHYS(boot_pdpt_hi) + (PTE_P | PTE_W), PHYS(boot_pml4) + 511 * 8
+    movl    $PHYS(boot_pdpt_lo) + PTE_TABLE, PHYS(boot_pml4)
+    movl    $PHYS(boot_pdpt_hi) + PTE_TABLE, PHYS(boot_pml4) + PML4_KERNEL * 8
 
     /* Identity: PDPT_lo[0..3] -> boot_pd_ident[0..3], each 512 x 2 MiB. */
     xor     %ecx, %ecx
 1:  mov     %ecx, %eax
     shl     $12, %eax
-    add     $PHYS(boot_pd_ident) + (PTE_P | PTE_W), %eax
+    add     $PHYS(boot_pd_ident) + PTE_TABLE, %eax
     mov     %eax, PHYS(boot_pdpt_lo)(, %ecx, 8)
     inc     %ecx
     cmp     $IDENT_PDS, %ecx
@@ -101,7 +101,7 @@ boot_entry:
     jb      1b
 
     /* Kernel: PDPT_hi[510] -> boot_pd_hi; PD entries 8.. map KERNEL_LOAD + i * 2 MiB. */
-    movl    $PHYS(boot_pd_hi) + (PTE_P | PTE_W), PHYS(boot_pdpt_hi) + 510 * 8
+    movl    $PHYS(boot_pd_hi) + PTE_TABLE, PHYS(boot_pdpt_hi) + PDPT_KERNEL * 8
     xor     %ecx, %ecx
 1:  mov     %ecx, %eax
     shl     $21, %eax

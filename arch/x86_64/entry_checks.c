@@ -2,10 +2,13 @@
  * Self-checks of the kernel entry (run with "selftest"): the SMAP patch sites hold
  * the form this CPU needs, and on every core CR4.SMAP agrees with them, syscall
  * clears TF, IF, DF, NT and AC, and #DB, NMI, #DF and #MC have IST stacks of
- * their own in the TSS and the IDT.
+ * their own in the TSS and the IDT, each (and the kernel stack) mapped above an
+ * unmapped guard page in the root the core runs on.
  */
 #include "cpu.h"
 #include "cpu_local.h"
+#include "kmem.h"
+#include "paging.h"
 #include "selftest.h"
 #include "smap.h"
 #include "smp.h"
@@ -22,6 +25,14 @@ static volatile uint64_t entry_answer[NUM_CPU];
 #define BAD_SFMASK      2u  /* SFMASK lacks a bit of SYSCALL_RFLAGS_MASK */
 #define BAD_IST         4u  /* an IST vector without its own stack in the TSS or the IDT */
 #define BAD_RFLAGS_AC   8u  /* with SMAP: this cross-core call's handler runs with AC set */
+#define BAD_GUARD       16u /* an IST or kernel stack not mapped, or its guard page mapped */
+
+/* Whether the stack page below top is mapped in root and the guard page below it is not. */
+static bool guarded(paddr_t root, vaddr_t top)
+{
+    struct ptab_map m;
+    return kmem_lookup(root, top - PAGE_SIZE, &m) && !kmem_lookup(root, top - 2 * PAGE_SIZE, &m);
+}
 
 /* Check this core's entry set-up against the patch decision keep (SMAP sites kept). */
 static void check_core(void *arg)
@@ -44,7 +55,11 @@ static void check_core(void *arg)
         for (unsigned j = 0; j < i; j++)
             if (c->tss.ist[slot[j] - 1] == top)
                 bad |= BAD_IST;
+        if (!guarded(read_cr3() & CR3_ADDR, top))
+            bad |= BAD_GUARD;
     }
+    if (!guarded(read_cr3() & CR3_ADDR, CPU_STACK_TOP))
+        bad |= BAD_GUARD;
     if (keep && (read_rflags() & RFL_AC))
         bad |= BAD_RFLAGS_AC;
     entry_answer[c->id] = bad;
@@ -62,7 +77,7 @@ SELFTEST(smap_sites_hold_stac_clac_exactly_when_the_cpu_has_smap)
     return true;
 }
 
-SELFTEST(every_core_has_smap_as_patched_syscall_mask_and_ist_stacks_for_db_nmi_df_mc)
+SELFTEST(every_core_has_smap_as_patched_syscall_mask_and_guarded_ist_stacks_for_db_nmi_df_mc)
 {
     void *keep = smap_present() ? (void *)1 : NULL;
     for (unsigned c = 0; c < smp_cpus.count; c++) {
@@ -70,7 +85,7 @@ SELFTEST(every_core_has_smap_as_patched_syscall_mask_and_ist_stacks_for_db_nmi_d
         if (!smp_call(c, check_core, keep))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (entry_answer[c])
-            return SELFTEST_FAIL("core %u fails checks %lx (1 CR4.SMAP, 2 SFMASK, 4 IST, 8 AC)", c,
+            return SELFTEST_FAIL("core %u fails checks %lx (1 CR4.SMAP, 2 SFMASK, 4 IST, 8 AC, 16 guard)", c,
                                  entry_answer[c]);
     }
     return true;

@@ -17,24 +17,16 @@
 #include "cpu.h"
 #include "cpu_local.h"
 #include "ec.h"
+#include "paging.h"
 #include "pd.h"
 #include "sched.h"
-
-/*      #PF error code  bit        meaning */
-#define PF_P            (1u << 0)   /* page was present (protection violation) */
-#define PF_W            (1u << 1)   /* write access */
-#define PF_U            (1u << 2)   /* user-mode access */
-#define PF_RSVD         (1u << 3)   /* reserved bit set in an entry: never resolvable */
-#define PF_I            (1u << 4)   /* instruction fetch */
-
-#define CS_RPL_MASK     3           /* privilege level of the interrupted code */
 
 extern const char uaccess_insn[], uaccess_fixup[];
 
 /* MEM_* right a #PF with error code err needed. */
 static unsigned pf_access(uint64_t err)
 {
-    return (err & PF_I) ? FAULT_X : (err & PF_W) ? FAULT_W : FAULT_R;
+    return (err & PFERR_I) ? FAULT_X : (err & PFERR_W) ? FAULT_W : FAULT_R;
 }
 
 /*
@@ -110,7 +102,7 @@ static noreturn void stop_ec(struct trap_frame *f, vaddr_t addr)
         .error = f->error,
         .vector = (uint8_t)f->vector,
         .access = f->vector == VEC_PF ? (uint8_t)pf_access(f->error) : 0,
-        .user = f->vector == VEC_PF ? !!(f->error & PF_U) : 1,
+        .user = f->vector == VEC_PF ? !!(f->error & PFERR_U) : 1,
     };
     ec_stop(ec, EC_FAULTED);
 }
@@ -125,7 +117,7 @@ bool fault_handle(struct trap_frame *f)
         vaddr_t addr = read_cr2();
         c->counters.page_faults++;
         /* Kernel regions by the error code (a user in/out reads the bitmap as supervisor). */
-        bool kernel_access = !(f->error & PF_U);
+        bool kernel_access = !(f->error & PFERR_U);
         if (kernel_access && addr >= PIO_FAULT_FIRST && addr <= PIO_FAULT_LAST &&
             space_pio_page_fault(addr, f->error))
             return true;
@@ -134,7 +126,7 @@ bool fault_handle(struct trap_frame *f)
         /* User addresses: user accesses and the copy-user instruction only (SMAP faults of any
            other kernel access must not be retried as stale entries: they would loop). */
         bool uaccess = !from_user && f->rip == (vaddr_t)uaccess_insn;
-        if (addr < USER_ADDR && (from_user || uaccess) && !(f->error & PF_RSVD) &&
+        if (addr < USER_ADDR && (from_user || uaccess) && !(f->error & PFERR_RSVD) &&
             user_fault(c->pd, f, addr, uaccess))
             return true;
         if (uaccess) {

@@ -10,38 +10,53 @@
 #include "cpu_local.h"
 #include "frame.h"
 #include "kstring.h"
-#include "paging.h"
+#include "kmalloc.h"
+#include "ptab.h"
 #include "panic.h"
 #include "smp.h"
 #include "multiboot.h"
 
-#define PD_KERNEL_FIRST pt_index(KERNEL_BASE, 1)        /* 8 */
-#define PD_GLOBAL       pt_index(CPU_GLOBAL, 1)         /* 496 */
-#define PD_PRIVATE      pt_index(CPU_STACK, 1)          /* 511 */
-#define PDPT_KERNEL     pt_index(KERNEL_BASE, 2)        /* 510 */
-#define PML4_KERNEL     pt_index(KERNEL_BASE, 3)        /* 511 */
-#define KERNEL_HALF     256                             /* first PML4 slot of the kernel half */
-
 /* Attributes: kernel pages are global; only text is executable. */
-#define ATTR_TABLE      (PTE_P | PTE_W)                 /* non-leaf: limits come from leaves */
-#define ATTR_TEXT       (PTE_P | PTE_G)
-#define ATTR_RODATA     (PTE_P | PTE_G | PTE_NX)
-#define ATTR_DATA       (PTE_P | PTE_W | PTE_G | PTE_NX)
-#define ATTR_MMIO       (PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD | PTE_PWT)
+#define KERNEL_TEXT     (struct ptab_attr){ PTAB_R | PTAB_XS | PTAB_G, PTAB_WB }
+#define KERNEL_RODATA   (struct ptab_attr){ PTAB_R | PTAB_G, PTAB_WB }
+#define KERNEL_DATA     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_WB }
+#define KERNEL_MMIO     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_UC }
+#define KERNEL_HALF     (~(vaddr_t)0 << (PTAB_LEVEL_SHIFT(HPT_LEVELS) - 1))  /* first address */
 
-extern char __text_start[], __text_end[], __rodata_end[], __kernel_end[];
-extern uint64_t boot_pml4[], boot_pdpt_hi[];
+extern char __text_end[], __rodata_end[], __kernel_end[];
+extern uint64_t boot_pml4[];
 
 struct frame_pool kernel_pool;
 static uint64_t pool_bitmap[FRAME_BITMAP_WORDS(POOL_SIZE / PAGE_SIZE)];
-static paddr_t master_pd;                       /* master kernel PD (PML4 511, PDPT 510) */
-static paddr_t core_pd[NUM_CPU];                /* each core's private copy */
+static struct ptab master;                      /* master tables: linear map, global aliases */
+static paddr_t core_pd[NUM_CPU];                /* each core's private PD (PML4 511, PDPT 510) */
 static paddr_t core_data[NUM_CPU];              /* each core's data page */
 
-/* The table at physical address pa, through the linear map. */
-static pte_t *table(paddr_t pa)
+/* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
+struct ptab kmem_view(paddr_t root)
 {
-    return phys_to_virt(pa);
+    return (struct ptab){ .fmt = &ptab_hpt, .env = &kptab_env, .root = root, .levels = HPT_LEVELS,
+                          .leaf_mask = BIT(0) | BIT(1), .caps = PTAB_CAP_HPT_KERNEL,
+                          .keep_level = 0, .own_level = HPT_LEVELS - 1 };
+}
+
+/* Map [va, end) of the kernel table t to the linear map's frames with a; panics on OOM. */
+static void kmap(struct ptab *t, vaddr_t va, vaddr_t end, paddr_t pa, struct ptab_attr a)
+{
+    struct ptab_dfree df;
+    struct ptab_result res;
+    ptab_dfree_init(&df);
+    if (ptab_update(t, va, end - va, pa, a, &df, &res) != E_OK)
+        panic("kmem: kernel pool exhausted");
+    ASSERT(df.count == 0);      /* keep_level 0: a kernel table is never detached */
+}
+
+/* The frame of the table at level l - 1 that t's entry for va at level l points to (0 if none). */
+static paddr_t table_below(const struct ptab *t, vaddr_t va, unsigned l)
+{
+    unsigned reached;
+    pte_t e = ptab_entry_load(ptab_walk(t, va, l, false, &reached));
+    return reached == l && ptab_entry_is_table(t, l, e) ? ptab_entry_frame(t, l, e) : 0;
 }
 
 /* Set up the kernel pool from boot_info's memory map, minus reserved ranges. */
@@ -68,75 +83,76 @@ paddr_t kmem_alloc_zeroed(void)
     return pa;
 }
 
-/* Attributes of the 4 KiB kernel-image page at virtual address va (W^X by section). */
-static pte_t image_attr(vaddr_t va)
+/* Linear-map frame of the kernel address va. */
+static paddr_t lin(vaddr_t va)
 {
-    if (va < (vaddr_t)__text_end)
-        return ATTR_TEXT;
-    if (va < (vaddr_t)__rodata_end)
-        return ATTR_RODATA;
-    return ATTR_DATA;
+    return virt_to_phys((const void *)va);
 }
 
-/* A PT mapping the 2 MiB chunk at va (which holds part of the image) page by page. */
-static paddr_t image_pt(vaddr_t va)
-{
-    paddr_t pt = kmem_alloc_zeroed();
-    for (unsigned i = 0; i < PT_ENTRIES; i++) {
-        vaddr_t v = va + i * PAGE_SIZE;
-        table(pt)[i] = virt_to_phys((void *)v) | image_attr(v);
-    }
-    return pt;
-}
-
-/* Build the master kernel PD: linear map of the pool, global alias of the data pages. */
-static void build_master(void)
+/* Build the master tables: the linear map of the pool, the global alias of ncpu data pages. */
+static void build_master(unsigned ncpu)
 {
     vaddr_t image_end = ALIGN_UP((vaddr_t)__kernel_end, LARGE_SIZE);
-
-    master_pd = kmem_alloc_zeroed();
-    /* Kernel image with 4 KiB pages (W^X), the rest of the pool with 2 MiB pages. */
-    for (vaddr_t va = KERNEL_BASE; va < KERNEL_LINEAR_END; va += LARGE_SIZE) {
-        pte_t e = va < image_end ? image_pt(va) | ATTR_TABLE
-                                 : virt_to_phys((void *)va) | ATTR_DATA | PTE_PS;
-        table(master_pd)[pt_index(va, 1)] = e;
+    if (ptab_init(&master, &ptab_hpt, &kptab_env, HPT_LEVELS, PTAB_CAP_HPT_KERNEL) != E_OK)
+        panic("kmem: kernel pool exhausted");
+    master.keep_level = 0;
+    /* The kernel image with 4 KiB pages (W^X by section), the rest of the pool with 2 MiB pages. */
+    master.leaf_mask = BIT(0);
+    kmap(&master, KERNEL_BASE, (vaddr_t)__text_end, lin(KERNEL_BASE), KERNEL_TEXT);
+    kmap(&master, (vaddr_t)__text_end, (vaddr_t)__rodata_end, lin((vaddr_t)__text_end),
+         KERNEL_RODATA);
+    kmap(&master, (vaddr_t)__rodata_end, image_end, lin((vaddr_t)__rodata_end), KERNEL_DATA);
+    master.leaf_mask = BIT(0) | BIT(1);
+    kmap(&master, image_end, KERNEL_LINEAR_END, lin(image_end), KERNEL_DATA);
+    /* Global alias: core c's data page at CPU_GLOBAL + c * 4 KiB on every core. */
+    for (unsigned c = 0; c < ncpu; c++) {
+        core_data[c] = kmem_alloc_zeroed();
+        kmap(&master, CPU_GLOBAL + c * PAGE_SIZE, CPU_GLOBAL + (c + 1) * PAGE_SIZE, core_data[c],
+             KERNEL_DATA);
     }
-    table(master_pd)[PD_GLOBAL] = kmem_alloc_zeroed() | ATTR_TABLE;
 }
 
-/* Allocate core c's data page, stack, IDT, IST stacks and private tables. */
+/* Core c's root: the master's PD entries in a private PD, plus a private PT with the IST
+ * stacks and the stack (each above an unmapped guard), LAPIC (uncached) and data page.
+ * Returns the root frame. */
+static paddr_t build_core_root(unsigned c, paddr_t lapic)
+{
+    struct ptab r;
+    if (ptab_init(&r, &ptab_hpt, &kptab_env, HPT_LEVELS, PTAB_CAP_HPT_KERNEL) != E_OK)
+        panic("kmem: kernel pool exhausted");
+    r.keep_level = 0;
+    r.leaf_mask = master.leaf_mask;
+    /* Share every PD entry of the master (the tables below them, or its 2 MiB leaves). */
+    for (vaddr_t va = KERNEL_BASE; va < CPU_PRIVATE_PD_BASE; va += LARGE_SIZE)
+        if (ptab_sync_from(&r, &master, va, va, va + LARGE_SIZE) == E_NOMEM)
+            panic("kmem: kernel pool exhausted");
+    /* The IST stacks and the stack, each above an unmapped guard page. */
+    for (unsigned s = 1; s <= IST_STACKS; s++)
+        kmap(&r, CPU_IST_TOP(s) - PAGE_SIZE, CPU_IST_TOP(s), kmem_alloc_zeroed(), KERNEL_DATA);
+    kmap(&r, CPU_STACK, CPU_STACK + PAGE_SIZE, kmem_alloc_zeroed(), KERNEL_DATA);
+    kmap(&r, CPU_LAPIC, CPU_LAPIC + PAGE_SIZE, lapic, KERNEL_MMIO);
+    kmap(&r, CPU_LOCAL, CPU_LOCAL + PAGE_SIZE, core_data[c], KERNEL_DATA);
+    core_pd[c] = table_below(&r, KERNEL_BASE, HPT_LEVELS - 2);
+    return r.root;
+}
+
+/* Allocate core c's root, IDT and IST stacks and fill in its data page. */
 static void build_core(unsigned c, paddr_t lapic)
 {
-    paddr_t data = kmem_alloc_zeroed(), pt = kmem_alloc_zeroed();
-    paddr_t global_pt = table(master_pd)[PD_GLOBAL] & PTE_ADDR;
-    struct cpu_local *cl = phys_to_virt(data);
-
-    core_data[c] = data;
-
-    /* Private PT: guard (unmapped), stack, LAPIC (uncached), data page. */
-    table(pt)[pt_index(CPU_STACK, 0)] = kmem_alloc_zeroed() | ATTR_DATA;
-    table(pt)[pt_index(CPU_LAPIC, 0)] = lapic | ATTR_MMIO;
-    table(pt)[pt_index(CPU_LOCAL, 0)] = data | ATTR_DATA;
-    /* Private PD: the master's entries (shared below), plus the private PT. */
-    core_pd[c] = kmem_alloc_zeroed();
-    memcpy(table(core_pd[c]), table(master_pd), PAGE_SIZE);
-    table(core_pd[c])[PD_PRIVATE] = pt | ATTR_TABLE;
-    /* Global alias: the data page at CPU_GLOBAL + c * 4 KiB on every core. */
-    table(global_pt)[c] = data | ATTR_DATA;
-
+    struct cpu_local *cl = phys_to_virt(core_data[c]);
+    cl->root = build_core_root(c, lapic);
     cl->self = cpu_remote(c);
     cl->id = c;
     cl->pd_phys = core_pd[c];
     cl->idt = (vaddr_t)phys_to_virt(kmem_alloc_zeroed());
     for (unsigned i = 0; i < IST_STACKS; i++)
-        cl->ist[i] = (vaddr_t)phys_to_virt(kmem_alloc_zeroed()) + PAGE_SIZE;
-    cl->root = kmem_root_init(c, kmem_alloc_zeroed(), kmem_alloc_zeroed());
+        cl->ist[i] = CPU_IST_TOP(i + 1);
 }
 
 /* Build the master kernel tables and every core's private tables; panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic)
 {
-    build_master();
+    build_master(ncpu);
     for (unsigned c = 0; c < ncpu; c++)
         build_core(c, lapic);
 }
@@ -148,14 +164,27 @@ paddr_t kmem_core_pd(unsigned c)
     return core_pd[c];
 }
 
-/* Initialise a new root for core c in two pool frames; returns the PML4 address. */
-paddr_t kmem_root_init(unsigned c, paddr_t pml4, paddr_t pdpt)
+/* Give the root t the kernel half of core c: PML4 511 -> a new PDPT whose entry 510 is the
+ * core's PD and entry 511 the PD's kernel directory kpd (none if 0). E_NOMEM (undo: fini). */
+int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
 {
-    memset(table(pml4), 0, PAGE_SIZE);
-    memset(table(pdpt), 0, PAGE_SIZE);
-    table(pdpt)[PDPT_KERNEL] = kmem_core_pd(c) | ATTR_TABLE;
-    table(pml4)[PML4_KERNEL] = pdpt | ATTR_TABLE;
-    return pml4;
+    struct ptab k = kmem_view(t->root);
+    k.env = t->env;                                 /* the PDPT is charged as t's tables are */
+    int err = ptab_attach(&k, KERNEL_BASE, HPT_LEVELS - 2, kmem_core_pd(c));
+    if (!err && kpd)
+        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd);
+    return err;
+}
+
+/* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
+void kmem_root_fini(struct ptab *t)
+{
+    struct ptab k = kmem_view(t->root);
+    k.env = t->env;
+    unsigned l;
+    pte_t e = ptab_entry_swap(&k, ptab_walk(&k, KERNEL_BASE, HPT_LEVELS - 1, false, &l), 0);
+    if (ptab_entry_is_table(&k, l, e))
+        k.env->free(k.env->ctx, ptab_entry_frame(&k, l, e));
 }
 
 /* Physical address of the boot root that also identity-maps 0..4 GiB (AP start-up only). */
@@ -175,49 +204,43 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {
     extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     struct cpu_local *cl = phys_to_virt(core_data[bsp]);
+    struct ptab boot = kmem_view(kmem_boot_root());
+    paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);
 
     write_cr3(cl->root);
     /* The boot root (used by APs to enter long mode) now shares the master PD too. */
-    boot_pdpt_hi[PDPT_KERNEL] = master_pd | ATTR_TABLE;
+    if (ptab_attach(&boot, KERNEL_BASE, HPT_LEVELS - 2, master_pd) != E_OK)
+        panic("kmem: boot root without its kernel PDPT");
     switch_stack(CPU_STACK_TOP, fn);
 }
 
-/* Count leaves below table pa (level l, covering va) that are W+X or user; note the first. */
-static unsigned check_table(paddr_t pa, unsigned l, vaddr_t va, vaddr_t *bad)
+/* W+X and user-accessible kernel mappings kmem_check_wx found. */
+struct wx_check {
+    const struct ptab *t;       /* the root checked */
+    unsigned n;                 /* bad entries */
+    vaddr_t *first;             /* where the first one maps (may be NULL) */
+};
+
+/* kmem_check_wx's visitor: a user-accessible entry at any level or a W+X leaf is bad. */
+static bool wx_visit(void *arg, const struct ptab_entry *e)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < PT_ENTRIES; i++) {
-        pte_t e = table(pa)[i];
-        vaddr_t v = va + ((vaddr_t)i << PT_SHIFT(l));
-        if (l == 3 && i < KERNEL_HALF)
-            continue;
-        if (l == 3)
-            v |= 0xFFFF000000000000UL;          /* sign-extend the kernel half */
-        if (!(e & PTE_P))
-            continue;
-        if (e & PTE_U) {
-            /* No level of a kernel mapping may allow user access. */
-            if (!n++ && bad)
-                *bad = v;
-            continue;
-        }
-        if (l > 0 && !(e & PTE_PS)) {
-            n += check_table(e & PTE_ADDR, l - 1, v, n ? NULL : bad);
-            continue;
-        }
-        if ((e & PTE_W) && !(e & PTE_NX) && !n++ && bad)
-            *bad = v;
-    }
-    return n;
+    struct wx_check *w = arg;
+    unsigned p = ptab_entry_attr(w->t, e->level, e->e).perm;
+    bool bad = (p & PTAB_U) || (e->leaf && (p & PTAB_W) && (p & PTAB_XS));
+    if (bad && !w->n++ && w->first)
+        *w->first = e->va;
+    return !bad;
 }
 
-/* Walk the kernel half of root (software walk); count W+X and user-accessible leaves. */
+/* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad)
 {
-    return check_table(root, 3, 0, first_bad);
+    struct ptab k = kmem_view(root);
+    struct wx_check w = { &k, 0, first_bad };
+    ptab_visit(&k, KERNEL_HALF, -KERNEL_HALF, wx_visit, &w);
+    return w.n;
 }
 
-/* Look up va in root; returns the leaf entry or 0 if unmapped. */
 /* kmem_check_wx over every core's root: bad mappings of the first bad core (*core), or 0. */
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad)
 {
@@ -231,15 +254,11 @@ unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad)
     return 0;
 }
 
-uint64_t kmem_lookup(paddr_t root, vaddr_t va)
+/* Translate va in the 4-level root: true and *m if mapped, false if a hole (m describes it). */
+bool kmem_lookup(paddr_t root, vaddr_t va, struct ptab_map *m)
 {
-    paddr_t pa = root;
-    for (unsigned l = 3;; l--) {
-        pte_t e = table(pa)[pt_index(va, l)];
-        if (!(e & PTE_P) || l == 0 || (e & PTE_PS))
-            return e & PTE_P ? e : 0;
-        pa = e & PTE_ADDR;
-    }
+    struct ptab k = kmem_view(root);
+    return ptab_lookup(&k, va, m);
 }
 
 /* Free memory in the kernel pool, in KiB. */

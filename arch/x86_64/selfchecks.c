@@ -1,23 +1,27 @@
 /*
  * Self-checks of this issue (run with the command-line word "selftest"):
  * W^X and no user-accessible kernel page, per-core roots and core-local
- * mappings, core ids, IPIs between all pairs of cores, the LAPIC timer.
+ * mappings, core ids, IPIs between all pairs of cores, the LAPIC timer, and
+ * that a core spinning for a lock with interrupts off answers shootdowns.
  */
 #include "cpu.h"
 #include "cpu_local.h"
 #include "kmem.h"
 #include "bootinfo.h"
 #include "frame.h"
+#include "kmalloc.h"
 #include "lapic.h"
-#include "paging.h"
+#include "ptab.h"
 #include "selftest.h"
 #include "smp.h"
+#include "spinlock.h"
+#include "tlb.h"
 #include "trap.h"
 #include "xregs.h"
 
 #define SCRATCH_MAGIC   0x7E55E4A000000000UL
 #define WAIT_US         3000000
-#define LEAF_ATTR_MASK  (PTE_P | PTE_W | PTE_U | PTE_G | PTE_NX | PTE_PCD)
+#define ACK_WAIT_US     100000          /* a waiting core answers a shootdown request within this */
 
 extern char __text_start[], __rodata_start[], __data_start[];
 
@@ -49,27 +53,72 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
     return true;
 }
 
-/* Does va map with exactly the attributes want (among LEAF_ATTR_MASK) in root? */
-static bool attr_is(paddr_t root, vaddr_t va, uint64_t want)
+/* Map [va, va + 4 KiB) in t to frame 0 with perm; false if out of memory. */
+static bool map_scratch(struct ptab *t, vaddr_t va, unsigned perm)
 {
-    return (kmem_lookup(root, va) & LEAF_ATTR_MASK) == want;
+    struct ptab_dfree df;
+    struct ptab_result res;
+    ptab_dfree_init(&df);
+    struct ptab_attr a = { perm, PTAB_WB };
+    return ptab_update(t, va, PAGE_SIZE, 0, a, &df, &res) == E_OK;
+}
+
+SELFTEST(the_wx_check_counts_a_user_table_entry_and_a_writable_executable_kernel_page)
+{
+    const vaddr_t kernel_half = ~0UL << 47;     /* the user page's top-level entry starts here */
+    size_t before = kernel_pool.nfree;
+    struct ptab user, kernel;
+    vaddr_t bad = 0;
+    if (ptab_init(&user, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
+        return SELFTEST_FAIL("out of memory");
+    kernel = user;
+    kernel.caps = PTAB_CAP_HPT_KERNEL;
+    /* A read-only page behind user-accessible tables, and a W+X page behind kernel tables. */
+    bool ok = map_scratch(&user, kernel_half + GiB(3), PTAB_R) &&
+              map_scratch(&kernel, PD_IOBMP, PTAB_R | PTAB_W | PTAB_XS) &&
+              map_scratch(&kernel, CPU_TMAP, PTAB_R | PTAB_W);
+    unsigned n = ok ? kmem_check_wx(user.root, &bad) : 0;
+    ptab_release(&user);
+    if (!ok)
+        return SELFTEST_FAIL("out of memory");
+    if (n != 2 || bad != kernel_half)
+        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad, kernel_half);
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}
+
+/* Does va map with exactly the permissions perm and memory type mt in root? */
+static bool attr_is(paddr_t root, vaddr_t va, unsigned perm, enum ptab_mtype mt)
+{
+    struct ptab_map m;
+    return kmem_lookup(root, va, &m) && m.attr.perm == perm && m.attr.mt == mt;
+}
+
+/* The permissions of va in root, for a failure message (0: unmapped). */
+static unsigned perm_at(paddr_t root, vaddr_t va)
+{
+    struct ptab_map m;
+    return kmem_lookup(root, va, &m) ? m.attr.perm : 0;
 }
 
 SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
 {
     paddr_t root = this_cpu()->root;
-    if (!attr_is(root, (vaddr_t)__text_start, PTE_P | PTE_G))
-        return SELFTEST_FAIL("text: %lx", kmem_lookup(root, (vaddr_t)__text_start));
-    if (!attr_is(root, (vaddr_t)__rodata_start, PTE_P | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("rodata: %lx", kmem_lookup(root, (vaddr_t)__rodata_start));
-    if (!attr_is(root, (vaddr_t)__data_start, PTE_P | PTE_W | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("data: %lx", kmem_lookup(root, (vaddr_t)__data_start));
-    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTE_P | PTE_W | PTE_G | PTE_NX))
-        return SELFTEST_FAIL("pool: %lx", kmem_lookup(root, KERNEL_LINEAR_END - PAGE_SIZE));
-    if (!attr_is(root, CPU_LAPIC, PTE_P | PTE_W | PTE_G | PTE_NX | PTE_PCD))
-        return SELFTEST_FAIL("LAPIC: %lx", kmem_lookup(root, CPU_LAPIC));
-    if (kmem_lookup(root, CPU_STACK_GUARD) || kmem_lookup(root, PD_IOBMP) ||
-        kmem_lookup(root, USER_ADDR - PAGE_SIZE))
+    struct ptab_map m;
+    const unsigned x = PTAB_XU | PTAB_XS;       /* Hpt has one execute bit: both or neither */
+    if (!attr_is(root, (vaddr_t)__text_start, PTAB_R | x | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("text: %x", perm_at(root, (vaddr_t)__text_start));
+    if (!attr_is(root, (vaddr_t)__rodata_start, PTAB_R | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("rodata: %x", perm_at(root, (vaddr_t)__rodata_start));
+    if (!attr_is(root, (vaddr_t)__data_start, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("data: %x", perm_at(root, (vaddr_t)__data_start));
+    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("pool: %x", perm_at(root, KERNEL_LINEAR_END - PAGE_SIZE));
+    if (!attr_is(root, CPU_LAPIC, PTAB_R | PTAB_W | PTAB_G, PTAB_UC))
+        return SELFTEST_FAIL("LAPIC: %x", perm_at(root, CPU_LAPIC));
+    if (kmem_lookup(root, CPU_STACK_GUARD, &m) || kmem_lookup(root, PD_IOBMP, &m) ||
+        kmem_lookup(root, USER_ADDR - PAGE_SIZE, &m))
         return SELFTEST_FAIL("stack guard, per-PD slot or user half mapped");
     return true;
 }
@@ -166,21 +215,58 @@ SELFTEST(core_id_read_through_core_local_mapping_equals_madt_index)
     return true;
 }
 
+/* A core's kernel PD entries below its core-local slot, as a visit shows them. */
+struct pd_entries {
+    unsigned n;
+    struct ptab_entry e[PTAB_ENTRIES];
+};
+
+/* Visitor: keep the PD entries (level 1); descend down to them. */
+static bool keep_pd_entry(void *arg, const struct ptab_entry *e)
+{
+    struct pd_entries *p = arg;
+    if (e->level == 1 && p->n < PTAB_ENTRIES)
+        p->e[p->n++] = *e;
+    return e->level > 1;
+}
+
+/* The PD entries 0..510 of root's kernel region (PML4 511, PDPT 510) into *p. */
+static void pd_entries(paddr_t root, struct pd_entries *p)
+{
+    struct ptab k = kmem_view(root);
+    vaddr_t base = ALIGN_DOWN(KERNEL_BASE, GiB(1));
+    p->n = 0;
+    ptab_visit(&k, base, CPU_PRIVATE_PD_BASE - base, keep_pd_entry, p);
+}
+
+/* True if a and b map the same range to the same frame or table with the same attributes. */
+static bool same_entry(const struct ptab_entry *a, const struct ptab_entry *b)
+{
+    struct ptab k = kmem_view(0);       /* the format only: no table is read */
+    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e), y = ptab_entry_attr(&k, b->level, b->e);
+    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm && x.mt == y.mt;
+}
+
 SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
 {
+    static struct pd_entries pd0, pd;     /* 20 KiB each: not on the 4 KiB stack */
     paddr_t root0 = cpu_remote(0)->root;
+    pd_entries(root0, &pd0);
     for (unsigned c = 0; c < smp_cpus.count; c++) {
         struct cpu_local *r = cpu_remote(c);
-        uint64_t *pd = phys_to_virt(r->pd_phys), *pd0 = phys_to_virt(cpu_remote(0)->pd_phys);
         if (c && (r->root == root0 || r->pd_phys == cpu_remote(0)->pd_phys))
             return SELFTEST_FAIL("core %u shares its root or PD with core 0", c);
-        /* Equal up to the accessed/dirty bits, which each core's walks set in its copy. */
-        for (unsigned i = 0; i < PT_ENTRIES - 1; i++)
-            if ((pd[i] ^ pd0[i]) & ~(PTE_A | PTE_D))
-                return SELFTEST_FAIL("core %u: PD entry %u differs", c, i);
+        /* The same entries (their attributes leave out the accessed/dirty bits walks set). */
+        pd_entries(r->root, &pd);
+        if (pd.n != pd0.n || !pd.n)
+            return SELFTEST_FAIL("core %u: %u PD entries, core 0 %u", c, pd.n, pd0.n);
+        for (unsigned i = 0; i < pd.n; i++)
+            if (!same_entry(&pd.e[i], &pd0.e[i]))
+                return SELFTEST_FAIL("core %u: PD entry for %lx differs", c, pd.e[i].va);
         /* The data page at CPU_LOCAL is the one at the global alias. */
-        if ((kmem_lookup(r->root, CPU_LOCAL) & PTE_ADDR) !=
-            (kmem_lookup(r->root, (vaddr_t)r->self) & PTE_ADDR))
+        struct ptab_map local, alias;
+        if (!kmem_lookup(r->root, CPU_LOCAL, &local) ||
+            !kmem_lookup(r->root, (vaddr_t)r->self, &alias) || local.pa != alias.pa)
             return SELFTEST_FAIL("core %u: CPU_LOCAL and its global alias differ", c);
     }
     return true;
@@ -261,6 +347,66 @@ SELFTEST(an_ipi_from_every_core_to_every_other_core_is_received_and_counted)
         if (got != want)
             return SELFTEST_FAIL("core %u counted %lu IPIs, expected %lu", c, got, want);
     }
+    return true;
+}
+
+static struct spinlock held_lock = SPINLOCK_INIT;
+static volatile bool lock_waiter_in;        /* the target core entered wait_held_lock */
+
+/* Target core, in its IPI handler (interrupts off): wait for held_lock, then release it. */
+static void wait_held_lock(void *arg)
+{
+    (void)arg;
+    lock_waiter_in = true;
+    spin_lock(&held_lock);
+    spin_unlock(&held_lock);
+}
+
+static unsigned lock_target;
+
+/* Has the target core entered wait_held_lock? */
+static bool lock_waiter_entered(void)
+{
+    return lock_waiter_in;
+}
+
+/* Has the target core finished wait_held_lock? */
+static bool lock_call_done(void)
+{
+    return !__atomic_load_n(&cpu_remote(lock_target)->call_fn, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Another core spins for a lock this core holds, with interrupts off (so no IPI
+ * reaches it); a shootdown request to it (tlb_reqs, as tlb_shootdown makes one)
+ * must still be answered before the lock is released: lock waits can be long
+ * (a holder writing to a slow UART), and a shootdown waits for every answer.
+ */
+SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_request)
+{
+    if (smp_cpus.count < 2)
+        return true;
+    lock_target = cpu_id() == 0 ? 1 : 0;
+    struct cpu_local *r = cpu_remote(lock_target);
+    bool acked = false;
+    spin_lock(&held_lock);
+    lock_waiter_in = false;
+    r->call_arg = NULL;
+    __atomic_store_n(&r->call_fn, wait_held_lock, __ATOMIC_RELEASE);
+    lapic_send_ipi(r->apic_id, VEC_IPI_CALL);
+    bool entered = wait_for(lock_waiter_entered);
+    if (entered) {
+        delay_us(1000);                         /* it spins in spin_lock by now */
+        uint64_t req = __atomic_add_fetch(&r->tlb_reqs, 1, __ATOMIC_SEQ_CST);
+        for (uint64_t t0 = time_us(); !acked && time_us() - t0 < ACK_WAIT_US; cpu_pause())
+            acked = __atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) >= req;
+    }
+    spin_unlock(&held_lock);
+    if (!entered || !wait_for(lock_call_done))
+        return SELFTEST_FAIL("core %u did not run the lock-waiting call", lock_target);
+    if (!acked)
+        return SELFTEST_FAIL("core %u, spinning for a lock, did not answer a shootdown request in %u us",
+                             lock_target, ACK_WAIT_US);
     return true;
 }
 

@@ -1,20 +1,8 @@
 /* COM1 serial console (16550 UART), polled. */
 #include "cpu.h"
 #include "printk.h"
+#include "uart.h"
 
-#define COM1        0x3F8
-#define UART_DATA   0       /* transmit/receive buffer; divisor low with DLAB */
-#define UART_IER    1       /* interrupt enable; divisor high with DLAB */
-#define UART_FCR    2       /* FIFO control */
-#define UART_LCR    3       /* line control */
-#define UART_MCR    4       /* modem control */
-#define UART_LSR    5       /* line status */
-
-#define LCR_8N1     0x03    /* 8 data bits, no parity, 1 stop bit */
-#define LCR_DLAB    0x80    /* divisor latch access */
-#define FCR_ENABLE  0xC7    /* enable and clear FIFOs, 14-byte threshold */
-#define MCR_DTR_RTS 0x03    /* data terminal ready, request to send */
-#define LSR_THRE    0x20    /* transmit holding register empty */
 #define BAUD_DIV    1       /* 115200 baud */
 
 /* Set up COM1 for 115200 8N1 without interrupts. */

@@ -113,11 +113,10 @@ void smp_discover(void)
     }
     else if (rsdp && cmdline_has("acpi-dump"))
         dump_acpi(rsdp);
-    for (smp_bsp = 0; smp_bsp < smp_cpus.count && smp_cpus.apic_id[smp_bsp] != me; smp_bsp++)
-        ;
-    if (smp_bsp == smp_cpus.count)
-        panic("smp: boot core (APIC id %u) is not among the first %u MADT cores", me,
-              smp_cpus.count);
+    int bsp = acpi_keep_core(&smp_cpus, me);     /* listed beyond NUM_CPU: it takes the last slot */
+    if (bsp < 0)
+        panic("smp: boot core (APIC id %u) is not among the %u MADT cores", me, smp_cpus.count);
+    smp_bsp = (unsigned)bsp;
     printk("tessera: MADT lists %u usable cores (%u skipped), LAPIC at 0x%lx\n",
            smp_cpus.count + smp_cpus.excess, smp_cpus.skipped, smp_cpus.lapic_base);
     if (smp_cpus.excess)

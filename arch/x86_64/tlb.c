@@ -8,7 +8,10 @@
  * add 1 to tlb_reqs and the core stores into tlb_acks the value of tlb_reqs it
  * read BEFORE checking its mark. The sender (1) marks the core in pd's htlb,
  * (2) reads Pd::remote (which PD the core runs; a core that does not run pd
- * flushes in make_current, which re-checks the mark after publishing its PD),
+ * flushes in make_current, which re-checks the mark after publishing its PD;
+ * one that is leaving pd in make_current, whose CR3 may still hold pd's root,
+ * counts as running it, as does one that took its mark but may not have
+ * flushed yet: its page walker could still reach the tables to be freed),
  * (3) takes its request number R = ++tlb_reqs, sends the IPI and (4) waits for
  * tlb_acks >= R. A core answering with a value >= R read tlb_reqs after the
  * increment, hence after the mark, and only then checked (and cleared) the
@@ -71,11 +74,17 @@ static void flush_local(const struct tlb_range *r)
     this_cpu()->counters.invlpgs += r->pages;
 }
 
-/* Mark in pd's htlb every core that may cache pd (it has a root of pd: it ran pd). */
+/* Whether core c may cache pd: it has a root of pd (it ran pd) and is online. */
+static bool marked(struct pd *pd, unsigned c)
+{
+    return pd->mem.loc[c].root && cpu_remote(c)->online;
+}
+
+/* Mark in pd's htlb every core that may cache pd. */
 static void mark_cores(struct pd *pd)
 {
     for (unsigned c = 0; c < smp_cpus.count; c++)
-        if (pd->mem.loc[c].root && cpu_remote(c)->online)
+        if (marked(pd, c))
             cpuset_set(&pd->mem.htlb, c);
 }
 
@@ -112,12 +121,16 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     mark_cores(pd);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* marks before reading Pd::remote */
 
-    /* 2. Send all IPIs first: only to other marked cores that run pd now. */
+    /* 2. Send all IPIs first: to the other cores marked here that run pd now or are leaving it
+       (CR3 may still hold its root: make_current). A mark found clear again was taken, but
+       its flush may still be ahead: such a core is asked too. pd before pd_leaving: that is
+       the order in which make_current writes them the other way round. */
     for (unsigned c = 0; c < smp_cpus.count; c++) {
         struct cpu_local *rc = cpu_remote(c);
-        if (c == me->id || !cpuset_chk(&pd->mem.htlb, c))
+        if (c == me->id || !marked(pd, c))
             continue;
-        if (__atomic_load_n(&rc->pd, __ATOMIC_SEQ_CST) != pd) {
+        if (__atomic_load_n(&rc->pd, __ATOMIC_SEQ_CST) != pd &&
+            __atomic_load_n(&rc->pd_leaving, __ATOMIC_SEQ_CST) != pd) {
             me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
             continue;
         }

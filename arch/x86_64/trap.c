@@ -67,7 +67,7 @@ void trap_dispatch(struct trap_frame *f)
     /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
     if (smap_on && (read_rflags() & RFL_AC))
         c->counters.ac_entries++;
-    if (f->vector == VEC_DB && !(f->cs & 3)) {
+    if (f->vector == VEC_DB && !(f->cs & CS_RPL_MASK)) {
         kernel_debug_trap(c, f);
         return;
     }
@@ -78,14 +78,14 @@ void trap_dispatch(struct trap_frame *f)
     case VEC_TIMER:
         c->ticks++;
         lapic_eoi();
-        if (f->cs & 3)
+        if (f->cs & CS_RPL_MASK)
             sched_tick(f);              /* preempt the user EC */
         return;
     case VEC_IPI_WAKE:
         c->ipi_count++;
         lapic_eoi();
-        if (f->cs & 3)
-            sched_tick(f);              /* round robin at once, not at the next tick */
+        if (f->cs & CS_RPL_MASK)
+            sched_tick(f);              /* round robin now, not at the next tick */
         return;                         /* idle: the loop picks the EC */
     case VEC_IPI_TLB:
         c->ipi_count++;

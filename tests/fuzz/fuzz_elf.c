@@ -87,8 +87,8 @@ static void write_seed(const char *path)
     eh.e_ident[EI_DATA] = ELFDATA2LSB;
     eh.e_ident[EI_VERSION] = EV_CURRENT;
     struct elf64_phdr ph[2] = {
-        { PT_LOAD, PF_R | PF_X, 0x1000, 0x400000, 0x400000, 0x10, 0x10, ELF_PAGE },
-        { PT_LOAD, PF_R | PF_W, 0x2000, 0x401000, 0x401000, 0x10, 0x2000, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_X, 0x1000, 0x400000, 0x400000, 0x10, 0x10, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_W, 0x2000, 0x401000, 0x401000, 0x10, 0x2000, ELF_PAGE },
     };
     memcpy(buf, &eh, sizeof(eh));
     memcpy(buf + sizeof(eh), ph, sizeof(ph));

@@ -281,6 +281,29 @@ static void cores_beyond_the_limit_are_counted_as_excess_not_recorded(void **sta
     assert_int_equal(cpus.apic_id[3], 3);
 }
 
+static void a_boot_core_beyond_the_limit_takes_the_last_slot(void **state)
+{
+    (void)state;
+    qemu_tables(6);
+    assert_int_equal(acpi_parse(RSDP_PA, map, NULL, 4, &cpus), ACPI_OK);
+    assert_int_equal(acpi_keep_core(&cpus, 1), 1);          /* recorded: stays where it is */
+    assert_int_equal(acpi_keep_core(&cpus, 5), 3);          /* among the excess: last slot */
+    assert_int_equal(cpus.apic_id[3], 5);
+    assert_int_equal(cpus.count, 4);
+    assert_int_equal(cpus.excess, 2);
+    assert_int_equal(cpus.apic_id[0], 0);
+}
+
+static void a_boot_core_not_listed_is_not_kept(void **state)
+{
+    (void)state;
+    qemu_tables(2);
+    assert_int_equal(acpi_parse(RSDP_PA, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_OK);
+    assert_int_equal(acpi_keep_core(&cpus, 9), -1);
+    assert_int_equal(cpus.count, 2);
+    assert_int_equal(cpus.apic_id[1], 1);
+}
+
 static void a_lapic_address_override_replaces_the_32_bit_address(void **state)
 {
     (void)state;
@@ -420,6 +443,8 @@ int main(void)
         T(x2apic_entries_are_recorded_with_their_32_bit_ids),
         T(a_core_listed_twice_is_counted_once),
         T(cores_beyond_the_limit_are_counted_as_excess_not_recorded),
+        T(a_boot_core_beyond_the_limit_takes_the_last_slot),
+        T(a_boot_core_not_listed_is_not_kept),
         T(a_lapic_address_override_replaces_the_32_bit_address),
         T(a_madt_with_a_bad_checksum_is_rejected),
         T(a_root_table_with_a_bad_checksum_is_rejected),

@@ -47,9 +47,10 @@ static int build_valid(void **state)
     eh->e_phentsize = sizeof(struct elf64_phdr);
     eh->e_phnum = NSEG;
     static const struct elf64_phdr seg[NSEG] = {
-        { PT_LOAD, PF_R | PF_X, 0x1000, BASE,          BASE,          0x100, 0x100,  ELF_PAGE },
-        { PT_LOAD, PF_R,        0x2000, BASE + 0x1000, BASE + 0x1000, 0x80,  0x80,   ELF_PAGE },
-        { PT_LOAD, PF_R | PF_W, 0x3000, BASE + 0x2000, BASE + 0x2000, 0x10,  0x3000, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_X, 0x1000, BASE, BASE, 0x100, 0x100, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R, 0x2000, BASE + 0x1000, BASE + 0x1000, 0x80, 0x80, ELF_PAGE },
+        { PT_LOAD, ELF_PF_R | ELF_PF_W, 0x3000, BASE + 0x2000, BASE + 0x2000, 0x10, 0x3000,
+          ELF_PAGE },
     };
     memcpy(img.h.ph, seg, sizeof(seg));
     for (unsigned i = 0; i < NSEG; i++)
@@ -110,7 +111,7 @@ static void program_headers_other_than_load_are_skipped(void **state)
     struct elf_segment seg;
     /* A note header with nonsense values between the loadable ones. */
     img.h.ph[3] = img.h.ph[2];
-    img.h.ph[2] = (struct elf64_phdr){ .p_type = 4, .p_flags = PF_W | PF_X,
+    img.h.ph[2] = (struct elf64_phdr){ .p_type = 4, .p_flags = ELF_PF_W | ELF_PF_X,
                                        .p_offset = ~0UL, .p_filesz = ~0UL };
     img.h.eh.e_phnum = NSEG + 1;
     assert_int_equal(check(&ei), ELF_OK);
@@ -253,7 +254,7 @@ static void more_than_the_maximum_of_load_segments_is_rejected(void **state)
     unsigned n = ELF_MAX_LOAD + 1;
     assert_true(0x200 + n * sizeof(*ph) <= FILESZ);
     for (unsigned i = 0; i < n; i++)
-        ph[i] = (struct elf64_phdr){ PT_LOAD, i == 0 ? PF_R | PF_X : PF_R, 0x1000,
+        ph[i] = (struct elf64_phdr){ PT_LOAD, i == 0 ? ELF_PF_R | ELF_PF_X : ELF_PF_R, 0x1000,
                                      BASE + i * ELF_PAGE, 0, 0x20, 0x20, ELF_PAGE };
     img.h.eh.e_phoff = 0x200;
     img.h.eh.e_phnum = n;
@@ -345,7 +346,7 @@ static void vaddr_and_offset_not_congruent_mod_page_are_rejected(void **state)
 static void a_writable_executable_segment_is_rejected(void **state)
 {
     (void)state;
-    img.h.ph[2].p_flags = PF_R | PF_W | PF_X;
+    img.h.ph[2].p_flags = ELF_PF_R | ELF_PF_W | ELF_PF_X;
     expect(ELF_E_SEG_WX);
 }
 

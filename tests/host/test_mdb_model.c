@@ -246,7 +246,7 @@ static void revoke_steps(struct mdb_revoke *op, int s, unsigned rights, bool sel
     do {
         err = mdb_revoke_step(&db, op, budget, work);
         check(err == E_OK || err == MDB_MORE, "revoke step failed");
-        if (op->at)
+        if (op->deep)
             continue;                    /* a unit part done: no model state to compare */
         check(model_revoke(s, from, op->next - from, rights, self) == E_OK, "model step");
         from = op->next;

@@ -1,7 +1,7 @@
 /* Page-table engine: map/lookup/unmap, splits and collapses, flush decisions, sync_from, keep. */
 #include "ptab_fixture.h"
+#include "layout.h"                         /* USER_ADDR: end of user space (exclusive) */
 
-#define USER_ADDR 0x00007ffffffff000UL      /* lecture: end of user space (exclusive) */
 #define PA        GiB(64)                   /* some frame far from the tables */
 
 /* A 4K mapping reads back with its frame, size and attributes. */
@@ -644,6 +644,206 @@ static void full_deferred_list_maps_into_table_instead_of_replacing_it(void **st
     fx_done(&x);
 }
 
+/* What a visit saw: up to 16 entries in order. */
+struct seen {
+    unsigned n;
+    struct ptab_entry e[16];
+    bool descend;
+};
+
+/* Visitor: record the entry; descend as told. */
+static bool record_visit(void *arg, const struct ptab_entry *e)
+{
+    struct seen *s = arg;
+    assert_true(s->n < 16);
+    s->e[s->n++] = *e;
+    return s->descend;
+}
+
+/* Fail unless s->e[i] is the entry (va, level, leaf) with frame pa (pa 0: any table frame). */
+static void expect_seen(const struct seen *s, unsigned i, vaddr_t va, unsigned level, bool leaf,
+                        paddr_t pa)
+{
+    assert_true(i < s->n);
+    assert_int_equal(s->e[i].va, va);
+    assert_int_equal(s->e[i].level, level);
+    assert_int_equal(s->e[i].leaf, leaf);
+    if (pa)
+        assert_int_equal(s->e[i].pa, pa);
+}
+
+/* Set up x with a 4K page at 0x1234000 (attributes a), a 2M leaf at 4M and a 1G leaf at 3G. */
+static void fx_three_sizes(struct fx *x, struct ptab_attr a)
+{
+    fx_init(x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(fx_upd(x, 0x1234000, PG, PA, a), E_OK);
+    assert_int_equal(fx_upd(x, MiB(4), MiB(2), PA + GiB(1), RO), E_OK);
+    assert_int_equal(fx_upd(x, GiB(3), GiB(1), PA + GiB(2), RW), E_OK);
+}
+
+/* A visit shows every present entry, tables before what they hold, in address order. */
+static void visit_shows_every_present_entry_top_down_in_address_order(void **state)
+{
+    (void)state;
+    struct fx x;
+    struct seen s = { .descend = true };
+    struct ptab_attr user = { PTAB_R | PTAB_W | PTAB_U, PTAB_WC };
+    fx_three_sizes(&x, user);
+    ptab_visit(&x.t, 0, ptab_span(&x.t), record_visit, &s);
+    assert_int_equal(s.n, 6);
+    expect_seen(&s, 0, 0, 3, false, 0);
+    expect_seen(&s, 1, 0, 2, false, 0);
+    expect_seen(&s, 2, MiB(4), 1, true, PA + GiB(1));
+    expect_seen(&s, 3, MiB(18), 1, false, 0);
+    expect_seen(&s, 4, 0x1234000, 0, true, PA);
+    expect_seen(&s, 5, GiB(3), 2, true, PA + GiB(2));
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[4].level, s.e[4].e).perm, user.perm);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[4].level, s.e[4].e).mt, PTAB_WC);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[2].level, s.e[2].e).perm, PTAB_R);
+    /* A user table entry lets every access through; the leaves decide. */
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).perm, PTAB_ACCESS | PTAB_U);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).mt, PTAB_WB);
+    fx_done(&x);
+}
+
+/* A visit of a range shows only the entries that overlap it. */
+static void visit_of_a_range_shows_only_entries_overlapping_it(void **state)
+{
+    (void)state;
+    struct fx x;
+    struct seen s = { .descend = true };
+    fx_three_sizes(&x, RW);
+    ptab_visit(&x.t, MiB(5), PG, record_visit, &s);
+    assert_int_equal(s.n, 3);
+    expect_seen(&s, 2, MiB(4), 1, true, PA + GiB(1));
+    s.n = 0;
+    ptab_visit(&x.t, 0x1235000, MiB(2) - 2 * PG, record_visit, &s);
+    assert_int_equal(s.n, 3);               /* the tables, but not the page below the range */
+    expect_seen(&s, 2, MiB(18), 1, false, 0);
+    s.n = 0;
+    ptab_visit(&x.t, GiB(4), 0, record_visit, &s);
+    assert_int_equal(s.n, 0);
+    fx_done(&x);
+}
+
+/* A visitor that returns false for a table sees nothing below it. */
+static void visitor_refusing_a_table_sees_nothing_below_it(void **state)
+{
+    (void)state;
+    struct fx x;
+    struct seen s = { .descend = false };
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, RW), E_OK);
+    assert_int_equal(fx_upd(&x, GiB(600), PG, PA, RW), E_OK);
+    ptab_visit(&x.t, 0, ptab_span(&x.t), record_visit, &s);
+    assert_int_equal(s.n, 2);
+    expect_seen(&s, 0, 0, 3, false, 0);
+    expect_seen(&s, 1, GiB(512), 3, false, 0);
+    fx_done(&x);
+}
+
+/* Address bits above the span (the kernel half's sign extension) come back as they were given. */
+static void visit_keeps_the_address_bits_above_the_span(void **state)
+{
+    (void)state;
+    struct fx x;
+    struct seen s = { .descend = true };
+    const vaddr_t kernel_half = 0xffff800000000000UL;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(fx_upd(&x, kernel_half + MiB(2), PG, PA, RW), E_OK);
+    ptab_visit(&x.t, kernel_half, GiB(512) * 256, record_visit, &s);
+    assert_int_equal(s.n, 4);
+    expect_seen(&s, 0, kernel_half, 3, false, 0);
+    expect_seen(&s, 3, kernel_half + MiB(2), 0, true, PA);
+    fx_done(&x);
+}
+
+/* The table count equals an independent walk's, after maps, splits and unmaps. */
+static void table_count_equals_an_independent_walk(void **state)
+{
+    (void)state;
+    struct fx x;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    assert_int_equal(ptab_tables(&x.t), 1);
+    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, RW), E_OK);
+    assert_int_equal(ptab_tables(&x.t), 4);
+    assert_int_equal(fx_upd(&x, GiB(3), GiB(1), PA, RW), E_OK);
+    assert_int_equal(fx_upd(&x, GiB(513), MiB(2), PA, RW), E_OK);
+    assert_int_equal(ptab_tables(&x.t), fx_count(&x));
+    assert_int_equal(fx_upd(&x, GiB(3) + PG, PG, 0, NONE), E_OK);     /* splits the 1G leaf twice */
+    assert_int_equal(ptab_tables(&x.t), fx_count(&x));
+    assert_int_equal(ptab_tables(&x.t), 8);
+    assert_int_equal(fx_upd(&x, 0, GiB(4), 0, NONE), E_OK);
+    assert_int_equal(ptab_tables(&x.t), fx_count(&x));
+    fx_done(&x);
+}
+
+/* Attach points an entry to an existing table (creating the tables above it) and replaces
+ * what was there; below a leaf it refuses. */
+static void attach_links_an_existing_table_and_replaces_the_old_one(void **state)
+{
+    (void)state;
+    struct fx x;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    paddr_t pt = x.fm.env.alloc(x.fm.env.ctx), pt2 = x.fm.env.alloc(x.fm.env.ctx);
+    pte_t *e = x.fm.env.p2v(x.fm.env.ctx, pt), *e2 = x.fm.env.p2v(x.fm.env.ctx, pt2);
+    e[5] = ptab_leaf_entry(&x.t, 0, PA, RO);
+    e2[6] = ptab_leaf_entry(&x.t, 0, PA + PG, RW);
+    assert_int_equal(ptab_attach(&x.t, GiB(1), 1, pt), E_OK);
+    fx_expect(&x, GiB(1) + 5 * PG, PA, PG);
+    fx_expect_hole(&x, GiB(1) + 6 * PG, PG);
+    assert_int_equal(ptab_tables(&x.t), 4);
+    assert_int_equal(ptab_attach(&x.t, GiB(1), 1, pt2), E_OK);
+    x.fm.env.free(x.fm.env.ctx, pt);        /* the caller owned the table it replaced */
+    fx_expect(&x, GiB(1) + 6 * PG, PA + PG, PG);
+    fx_expect_hole(&x, GiB(1) + 5 * PG, PG);
+    assert_int_equal(fx_upd(&x, GiB(7), GiB(1), PA, RW), E_OK);
+    assert_int_equal(ptab_attach(&x.t, GiB(7), 1, pt), E_BUSY);
+    fx_expect(&x, GiB(7), PA, GiB(1));
+    fx_done(&x);
+}
+
+/* The entry helpers build and read entries as the engine does; kernel Hpt tables deny user. */
+static void entry_helpers_build_read_fill_and_swap_entries(void **state)
+{
+    (void)state;
+    struct fx x;
+    struct ptab_map m;
+    fx_init(&x, &ptab_hpt, 4, 0, 64);
+    struct ptab k = x.t;
+    k.caps |= PTAB_CAP_HPT_KERNEL;
+    pte_t user = ptab_table_entry(&x.t, MiB(8)), kernel = ptab_table_entry(&k, MiB(8));
+    assert_true(ptab_entry_is_table(&x.t, 1, user));
+    assert_int_equal(ptab_entry_frame(&x.t, 1, user), MiB(8));
+    assert_int_equal(ptab_entry_frame(&k, 1, kernel), MiB(8));
+    assert_int_not_equal(user, kernel);
+    pte_t leaf = ptab_leaf_entry(&x.t, 1, MiB(8), RW);
+    assert_false(ptab_entry_is_table(&x.t, 1, leaf));
+    assert_false(ptab_entry_is_table(&x.t, 0, ptab_leaf_entry(&x.t, 0, MiB(8), RW)));
+    assert_int_equal(ptab_entry_frame(&x.t, 1, leaf), MiB(8));
+    /* A kernel table entry above a user leaf: the visit shows it lets no user access through. */
+    struct ptab_attr ua = { PTAB_R | PTAB_U, PTAB_WB };
+    assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, ua), E_OK);
+    unsigned l;
+    pte_t *top = ptab_walk(&x.t, 0x1234000, 3, false, &l);
+    pte_t old = ptab_entry_swap(&x.t, top, ptab_table_entry(&k, ptab_entry_frame(&x.t, 3, *top)));
+    assert_int_equal(old, ptab_table_entry(&x.t, ptab_entry_frame(&x.t, 3, old)));
+    struct seen s = { .descend = false };
+    ptab_visit(&x.t, 0, PG, record_visit, &s);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(ptab_entry_attr(&x.t, s.e[0].level, s.e[0].e).perm, PTAB_ACCESS);
+    assert_true(ptab_lookup(&x.t, 0x1234000, &m));
+    /* Fill writes only a hole. */
+    pte_t *hole = ptab_walk(&x.t, 0x1235000, 0, false, &l), was = *top;
+    assert_false(ptab_entry_fill(&x.t, top, 0));
+    assert_int_equal(*top, was);
+    assert_true(ptab_entry_fill(&x.t, hole, ptab_leaf_entry(&x.t, 0, PA + PG, RO)));
+    fx_expect(&x, 0x1235000, PA + PG, PG);
+    assert_false(ptab_entry_fill(&x.t, hole, 0));
+    assert_int_equal(ptab_entry_load(hole), ptab_leaf_entry(&x.t, 0, PA + PG, RO));
+    fx_done(&x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +890,13 @@ int main(void)
         cmocka_unit_test(walker_losing_install_race_frees_its_table),
         cmocka_unit_test(sync_without_memory_reports_nomem),
         cmocka_unit_test(full_deferred_list_maps_into_table_instead_of_replacing_it),
+        cmocka_unit_test(visit_shows_every_present_entry_top_down_in_address_order),
+        cmocka_unit_test(visit_of_a_range_shows_only_entries_overlapping_it),
+        cmocka_unit_test(visitor_refusing_a_table_sees_nothing_below_it),
+        cmocka_unit_test(visit_keeps_the_address_bits_above_the_span),
+        cmocka_unit_test(table_count_equals_an_independent_walk),
+        cmocka_unit_test(attach_links_an_existing_table_and_replaces_the_old_one),
+        cmocka_unit_test(entry_helpers_build_read_fill_and_swap_entries),
     };
     return cmocka_run_group_tests_name("ptab_ops", tests, NULL, NULL);
 }

@@ -262,10 +262,10 @@ static void write_protection_user_and_fetch_faults_are_not_resolved(void **state
     struct pd p;
     pd_init(&p);
     current_kpd = p.kpd;
-    assert_false(space_obj_page_fault(PD_CAPS, KPD_ERR_W));
-    assert_false(space_obj_page_fault(PD_CAPS, KPD_ERR_P));
-    assert_false(space_obj_page_fault(PD_CAPS, KPD_ERR_U));
-    assert_false(space_obj_page_fault(PD_CAPS, KPD_ERR_I));
+    assert_false(space_obj_page_fault(PD_CAPS, PFERR_W));
+    assert_false(space_obj_page_fault(PD_CAPS, PFERR_P));
+    assert_false(space_obj_page_fault(PD_CAPS, PFERR_U));
+    assert_false(space_obj_page_fault(PD_CAPS, PFERR_I));
     assert_false(space_obj_page_fault(PD_CAPS - 1, 0));
     current_kpd = 0;
     assert_false(space_obj_page_fault(PD_CAPS, 0));
@@ -389,7 +389,7 @@ static void bitmap_and_terminator_faults_map_the_shared_ones_page(void **state)
     assert_true(space_pio_page_fault(PD_IOBMP_LAST, 0));
     assert_true(space_pio_page_fault(PIO_BITMAP_END, 0));
     assert_false(space_pio_page_fault(PIO_FAULT_LAST + 1, 0));
-    assert_false(space_pio_page_fault(PD_IOBMP, KPD_ERR_W));
+    assert_false(space_pio_page_fault(PD_IOBMP, PFERR_W));
     assert_int_equal(fm.nlive, live);
     pd_destroy(&p);
 }

@@ -38,6 +38,11 @@ mdb_SRCS := tests/host/test_mdb.c tests/host/test_mdb_fake.c kernel/mdb.c
 mdb_random_SRCS := tests/host/test_mdb_random.c tests/host/test_mdb_model.c tests/host/test_mdb_fake.c \
                    kernel/mdb.c
 
+# Bounded revoke steps and delegate calls (issue 8, holes 8/9): the review's attacks, each step's
+# work asserted.
+HOST_TESTS += mdb_bound
+mdb_bound_SRCS := tests/host/test_mdb_bound.c kernel/mdb.c
+
 # PCID allocator (kernel/pcid.c): allocation, recycling with flush, exhaustion.
 HOST_TESTS += pcid
 pcid_SRCS := tests/host/test_pcid.c kernel/pcid.c
@@ -62,7 +67,7 @@ selfcheck_SRCS := tests/host/test_selfcheck.c
 # mapping database.
 HOST_TESTS += spaces
 spaces_SRCS := tests/host/test_spaces.c tests/host/fake_mem.c kernel/space_kpd.c kernel/space_obj.c \
-               kernel/space_pio.c kernel/mdb.c
+               kernel/space_pio.c kernel/mdb.c kernel/ptab.c kernel/ptab_hpt.c
 
 # System-call argument checks (kernel/sysarg.c) against docs/abi.md.
 HOST_TESTS += sysarg

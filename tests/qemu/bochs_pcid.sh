@@ -12,6 +12,7 @@
 #   BOCHS_SMP="2 4"    core counts (default 2; tlb_* and revoke_*: 2 4)
 #   BOCHS_JOBS=n       Bochs instances at once (default 2; each uses one host core)
 #   BOCHS_TIMEOUT=s    limit per run (default 240)
+#   BOCHS_CMDLINE="…"  kernel command line (default "selftest"; e.g. "selftest nox2apic": xAPIC)
 set -u
 LOGS=build/test-logs/bochs
 TIMEOUT=${BOCHS_TIMEOUT:-240}
@@ -70,9 +71,10 @@ stop() {
     wait "$1" 2>/dev/null
 }
 
-# mkiso <prog>: the GRUB ISO with "selftest" and <prog> as the root task; status of make.
+# mkiso <prog>: the GRUB ISO with "selftest" (or $BOCHS_CMDLINE) and <prog> as the root task;
+# status of make.
 mkiso() {
-    make --no-print-directory -s iso ISO="$LOGS/$1.iso" ISO_CMDLINE=selftest \
+    make --no-print-directory -s iso ISO="$LOGS/$1.iso" ISO_CMDLINE="${BOCHS_CMDLINE:-selftest}" \
         ISO_ROOT="build/user/tests/$1.elf" >"$LOGS/$1.iso-build.log" 2>&1
 }
 

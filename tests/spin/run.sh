@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Check the shootdown model tests/spin/tlb.pml with SPIN (exhaustive search for assertion
 # violations and invalid end states) on 2 and 3 cores, then check that the mutations
-# OLD_ORDER (hole 3's acknowledgement) and NO_RECHECK (make_current without its second
-# look at the mark) are caught. One TAP line per run with SPIN's verdict and state count.
+# OLD_ORDER (hole 3's acknowledgement), NO_RECHECK (make_current without its second
+# look at the mark), SKIP_TAKEN (the sender skips cores whose mark is clear again) and
+# NO_LEAVING (the sender ignores pd_leaving) are caught. One TAP line per run with SPIN's verdict
+# and state count.
 # Work files in build/spin/. About 15 s; pan's memory is capped at 1.5 GB.
 set -u
 MODEL=$(cd "$(dirname "$0")" && pwd)/tlb.pml
@@ -40,4 +42,6 @@ check cores3 clean -DNCORES=3 -DROUNDS=1 -DSTEPS=2 -DSPINS=1
 check cores2-old-order caught -DOLD_ORDER -DNCORES=2 -DROUNDS=2 -DSTEPS=4 -DSPINS=2
 check cores3-old-order caught -DOLD_ORDER -DNCORES=3 -DROUNDS=1 -DSTEPS=2 -DSPINS=1
 check cores2-no-recheck caught -DNO_RECHECK -DNCORES=2 -DROUNDS=2 -DSTEPS=4 -DSPINS=2
+check cores2-skip-taken caught -DSKIP_TAKEN -DNCORES=2 -DROUNDS=2 -DSTEPS=4 -DSPINS=2
+check cores2-no-leaving caught -DNO_LEAVING -DNCORES=2 -DROUNDS=2 -DSTEPS=4 -DSPINS=2
 exit 0

@@ -6,7 +6,8 @@
  * Core 0 is the sender: under pd_lock it maps a page of PD P (generation r),
  * lets the others run, then revokes it: the entry goes, its table is detached,
  * tlb_shootdown marks every core in P's htlb, reads which PD each core runs
- * (Pd::remote), sends request number ++reqs[c] and an IPI to those that run P,
+ * (Pd::remote) and which it is leaving (pd_leaving: CR3 may still hold its
+ * root), sends request number ++reqs[c] and an IPI to those that run P or leave it,
  * waits until acks[c] >= its request, returns, and frees the table. Cores
  * 1..NCORES-1 run P or another PD Q in user mode (filling their TLB from the
  * master table, using cached translations), switch PDs through make_current
@@ -20,12 +21,16 @@
  * removed before the call, and walking a freed table.
  *
  * Safety (assertions): no core uses a cached generation whose shootdown has
- * returned or whose table was freed. Deadlock freedom: no invalid end state
+ * returned or whose table was freed, and no core's page walker (Walker: at any
+ * moment, speculatively too, while P's root is loaded) can reach a freed table. Deadlock freedom: no invalid end state
  * (the sender blocked in its wait with every other core idle or spinning).
  * -DOLD_ORDER puts back the acknowledgement of hole 3 (tlb_poll checks the
  * mark, then increments acks; the sender reads acks after marking and waits
  * for a change): SPIN must find a violation; so must -DNO_RECHECK (make_current
- * without its second look at the mark).
+ * without its second look at the mark), and so must -DSKIP_TAKEN (the sender
+ * skips a core whose mark is already clear: it took the mark, but its flush
+ * may still be ahead while the tables are freed) and -DNO_LEAVING (the sender
+ * ignores pd_leaving: a core that published another PD still walks P's root).
  *
  * Parameters: NCORES (2 or 3), ROUNDS (maps and revokes by the sender),
  * STEPS (actions per other core), SPINS (polls a waiting core makes without
@@ -53,7 +58,9 @@ byte pte_gen;                       /* generation the master maps now, 0: none *
 byte returned;                      /* generations whose shootdown has returned (bits) */
 byte freed;                         /* generations whose detached table was freed (bits) */
 
-byte cur[NCORES];                   /* Pd::remote: the PD whose root the core has loaded */
+byte cur[NCORES];                   /* Pd::remote: the PD the core runs (published) */
+byte loaded[NCORES];                /* the PD whose root is in the core's CR3 */
+byte leaving[NCORES];               /* pd_leaving: the previous PD while make_current switches */
 bit  mark[NCORES];                  /* P's htlb */
 byte tlb[NCORES];                   /* generations of P's page the core caches (bits) */
 bit  ipi[NCORES];                   /* an IPI is pending at the core */
@@ -90,15 +97,18 @@ inline flush_current(c)
     fi
 }
 
-/* tlb_poll: the request number is read before the mark is checked, answered after the flush. */
+/* tlb_poll: the request number is read before the mark is checked, answered after the flush;
+   the mark is taken (test-and-clear) one step before the flush (CR3 reload). */
 inline poll(c)
 {
 #ifdef OLD_ORDER
-    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; flush_current(c) :: else -> skip fi };
+    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; fl = 1 :: else -> fl = 0 fi };
+    if :: fl -> flush_current(c) :: else -> skip fi;
     acks[c] = acks[c] + 1
 #else
     req = reqs[c];
-    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; flush_current(c) :: else -> skip fi };
+    atomic { if :: cur[c] == P && mark[c] -> mark[c] = 0; fl = 1 :: else -> fl = 0 fi };
+    if :: fl -> flush_current(c) :: else -> skip fi;
     if :: req > acks[c] -> acks[c] = req :: else -> skip fi
 #endif
 }
@@ -111,17 +121,20 @@ inline make_current(c, x)
     if
     :: !stale && cur[c] == x -> skip
     :: else ->
+        if :: cur[c] != x -> leaving[c] = cur[c] :: else -> skip fi;
         cur[c] = x;
 #ifndef NO_RECHECK
         atomic { if :: x == P && mark[c] -> mark[c] = 0; stale = 1 :: else -> skip fi };
 #endif
         atomic {
+            loaded[c] = x;
             if
             :: !pcid -> tlb[c] = 0                      /* every load flushes */
             :: pcid && x == P && stale -> tlb[c] = 0    /* loads P's PCID with a flush */
             :: else -> skip                             /* keeps the PCID's entries */
             fi
-        }
+        };
+        leaving[c] = 0
     fi
 }
 
@@ -149,7 +162,7 @@ again:
 proctype Core(byte c)
 {
     byte steps, spins, req;
-    bit stale;
+    bit stale, fl;
 end_user:
     do
     :: ipi[c] -> ipi[c] = 0; poll(c)        /* interrupts are on in user mode */
@@ -164,9 +177,20 @@ end_user:
     od
 }
 
+/* The core's page walker: it may walk P's cached paging structures whenever P's root is loaded,
+   speculatively too (setting accessed bits): none of them may be a freed table. */
+proctype Walker(byte c)
+{
+end_walk:
+    do
+    :: atomic { loaded[c] == P && tlb[c] != 0 -> assert((tlb[c] & freed) == 0) }
+    od
+}
+
 proctype Sender()
 {
     byte r = 1, c, sent;
+    bit run_p;
     do
     :: r <= ROUNDS ->
         atomic { lock == 0 -> lock = 1 };
@@ -181,16 +205,29 @@ proctype Sender()
         c = 1; sent = 0;
         do
         :: c < NCORES ->
+#ifdef SKIP_TAKEN
             if
-            :: cur[c] == P ->
-#ifdef OLD_ORDER
-                want[c] = acks[c];
-#else
-                reqs[c] = reqs[c] + 1; want[c] = reqs[c];
+            :: !mark[c] -> skip             /* taken since the mark: its flush may still come */
+            :: else ->
 #endif
-                ipi[c] = 1; sent = sent | (1 << c)
-            :: else -> skip
-            fi;
+                run_p = (cur[c] == P);
+#ifndef NO_LEAVING
+                run_p = run_p || leaving[c] == P;   /* read after cur: CR3 may still hold P */
+#endif
+                if
+                :: run_p ->
+#ifdef OLD_ORDER
+                    want[c] = acks[c];
+#else
+                    reqs[c] = reqs[c] + 1; want[c] = reqs[c];
+#endif
+                    ipi[c] = 1; sent = sent | (1 << c)
+                :: else -> skip
+                fi
+#ifdef SKIP_TAKEN
+            fi
+#endif
+            ;
             c++
         :: else -> break
         od;
@@ -223,7 +260,7 @@ init
         if :: pcid = 0 :: pcid = 1 fi;
         i = 1;
         do
-        :: i < NCORES -> cur[i] = P; run Core(i); i++
+        :: i < NCORES -> cur[i] = P; loaded[i] = P; run Core(i); run Walker(i); i++
         :: else -> break
         od;
         run Sender()

@@ -29,6 +29,7 @@
  * TAP lines at the end; the exit code is the number of findings.
  */
 #include "../tests/utest.h"
+#include "words.h"
 
 #define FUZZ_SEED_DEFAULT 0x5eed7e55e7aUL
 #define NPD          4                  /* fuzz PDs (the workers run in them, round robin) */
@@ -88,14 +89,12 @@ struct fz {
 static struct {
     uint64_t seed, time_s, calls_max, epoch_ms;
     bool huge_revoke, kcov;
-    bool leak_strict;       /* fuzz.leak_strict=0: a leak is printed as an open finding, not failed */
     unsigned ncpu;
 } cfg;
 
 static volatile enum phase phase;
 static volatile uint64_t epoch;
-static volatile uint64_t park_gen;
-static bool exhausted;                      /* fuzz PD 0 holds the exhaustion mappings */           /* incremented by every park_all */
+static volatile uint64_t park_gen;         /* incremented by every park_all */
 static volatile bool creates_allowed;
 static volatile uint64_t creates_ok;        /* objects created: fuzzed calls and probers */
 static volatile uint64_t fuzz_creates;      /* successful fuzzed create_pd / create_ec */
@@ -109,6 +108,7 @@ static const char newline[] = "\n";        /* console_write source: at most an e
 static _Alignas(16) uint8_t scratch_stack[4096];   /* stack of short ECs */
 static int findings;
 static uint64_t atomic_checks, stale_checks, leak_checks, exh_rounds, exh_max_fill;
+static uint64_t base_repairs;               /* base selectors freed of a worker-created object */
 
 /* Stale-read probe state per core. */
 static volatile uint64_t probe_go[MAX_WORKERS], probe_revoked[MAX_WORKERS], probe_reads[MAX_WORKERS];
@@ -609,11 +609,14 @@ static int run_call(struct fz *f, const struct call *c)
     r->c = *c;
     r->st = -1;
     f->ring_pos = (f->ring_pos + 1) % RING;
-    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], NULL);
+    mword rdx = 0;
+    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], &rdx);
     r->st = st;
     f->calls++;
     if (st < 0 || st > E_NOENT || !(allowed_status(c->nr) & (1u << st)))
         finding(f, "status not documented for the call", c->nr, (mword)st);
+    if (st == E_OK && c->nr == SYS_DELEGATE && (rdx == 0 || rdx > c->a[5]))
+        finding(f, "delegate's items done (rdx) outside [1, count]", c->a[5], rdx);
     if (st == E_OK && (c->nr == SYS_CREATE_PD || c->nr == SYS_CREATE_EC)) {
         __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&fuzz_creates, 1, __ATOMIC_RELAXED);
@@ -660,9 +663,11 @@ static void worker(mword w)
 
 /* ---------------------------------------------------------------- snapshots */
 
-/* Kernel memory as the counters show it: free pool frames plus heap pages, and live objects. */
+/* Kernel memory as the counters show it: free pool frames plus heap pages, PD-held frames, and
+   live objects. */
 struct kmem {
     uint64_t frames;        /* pool_free + heap_pages (a heap refill moves a frame, no change) */
+    uint64_t pd_frames;     /* frames PDs hold (every PD, the hidden ones too) */
     uint64_t live;
 };
 
@@ -670,10 +675,11 @@ struct kmem {
 static bool kmem_read(struct kmem *k)
 {
     struct core_counters cc;
-    k->frames = k->live = 0;
+    k->frames = k->pd_frames = k->live = 0;
     if (sys_counters(0, &cc) != E_OK)
         return false;
     k->frames = cc.pool_free + cc.heap_pages;
+    k->pd_frames = cc.pd_frames;
     k->live = cc.heap_live;
     return true;
 }
@@ -718,8 +724,7 @@ static void snap_take(struct snap *s, const struct call *c)
     mword pd[SNAP_LOOK], kind[SNAP_LOOK], addr[SNAP_LOOK];
     memset(s, 0, sizeof(*s));
     kmem_read(&s->k);
-    /* pd_info counts a PD's tables by walking them: skip PD 0 while it holds thousands. */
-    for (unsigned i = exhausted ? 1 : 0; i < SNAP_PDS; i++)
+    for (unsigned i = 0; i < SNAP_PDS; i++)
         sys_pd_info(visible_pd(i), &s->pi[i]);
     unsigned n = look_points(c, pd, kind, addr);
     for (unsigned i = 0; i < n; i++)
@@ -736,9 +741,10 @@ static int run_checked(struct fz *f, const struct call *c)
         return st;
     snap_take(&after, c);
     atomic_checks++;
-    if (before.k.frames != after.k.frames || before.k.live != after.k.live)
-        finding(f, "failed call changed kernel memory (frames, objects)",
-                before.k.frames - after.k.frames, before.k.live - after.k.live);
+    if (before.k.frames != after.k.frames || before.k.pd_frames != after.k.pd_frames ||
+        before.k.live != after.k.live)
+        finding(f, "failed call changed kernel memory (frames, PD-held frames, objects)",
+                before.k.frames - after.k.frames, before.k.pd_frames - after.k.pd_frames);
     for (unsigned i = 0; i < SNAP_PDS; i++)
         if (memcmp(&before.pi[i], &after.pi[i], sizeof(before.pi[i])) != 0)
             finding(f, "failed call changed pd_info of PD", visible_pd(i), (mword)st);
@@ -881,10 +887,8 @@ static void exhaust(struct fz *r)
     exh_rounds++;
     if (n > exh_max_fill)
         exh_max_fill = n;
-    exhausted = true;
     for (unsigned i = 0; i < SOLO_EXH; i++)
         solo_step(r);
-    exhausted = false;
     /* Everything derived from the sources: the exhaustion mappings and what the solo calls made. */
     int st = sys_revoke(SEL_ROOT_PD, SPACE_MEM, half, POOL_PAGES / 2, MEM_R, 0);
     if (st != E_OK)
@@ -967,14 +971,32 @@ static void probers_check(struct fz *r)
     }
 }
 
-/* Give every fuzz PD the base capabilities (all fuzz PDs at CHILD_CAP0..) again. */
+/* Delegate the root's capability to fuzz PD j into fuzz PD i at base selector CHILD_CAP0 + j. */
+static int base_cap(unsigned i, unsigned j)
+{
+    return sys_delegate(SEL_ROOT_PD, fz_sel[i], SPACE_OBJ, fz_sel[j], CHILD_CAP0 + j, 1, PD_R_ALL);
+}
+
+/*
+ * Give every fuzz PD the base capabilities (all fuzz PDs at CHILD_CAP0..) again (after
+ * revoke_all, which removed them with everything else derived from the root). A base
+ * selector that is still busy holds an object a worker created there, after revoking the
+ * base capability with REVOKE_SELF in a creating epoch: it goes, so that every base selector
+ * names its fuzz PD again. Otherwise the next epochs would delegate into that hidden PD as if
+ * it were a fuzz PD, and the frames it gains would escape the leak check's books.
+ */
 static void base_caps(struct fz *r)
 {
     for (unsigned i = 0; i < NPD; i++)
         for (unsigned j = 0; j < NPD; j++) {
-            int st = sys_delegate(SEL_ROOT_PD, fz_sel[i], SPACE_OBJ, fz_sel[j], CHILD_CAP0 + j, 1,
-                                  PD_R_ALL);
-            if (st != E_OK && st != E_BUSY)
+            int st = base_cap(i, j);
+            if (st == E_BUSY) {
+                base_repairs++;
+                st = sys_revoke(fz_sel[i], SPACE_OBJ, CHILD_CAP0 + j, 1, OBJ_R_ALL, REVOKE_SELF);
+                if (st == E_OK)
+                    st = base_cap(i, j);
+            }
+            if (st != E_OK)
                 finding(r, "base capability delegation failed", i * NPD + j, (mword)st);
         }
 }
@@ -997,11 +1019,12 @@ static void revoke_all(struct fz *r)
     }
 }
 
-/* The kernel's memory in the base state: free and heap frames, live objects, and every visible
-   PD's tables and backing pages. */
+/* The kernel's memory in the base state: free, heap and PD-held frames (the kernel's three
+   books, which together hold every frame it hands out), live objects, and the visible PDs'
+   usage by kind. */
 struct leak_mark {
-    uint64_t pool_free, heap_pages, live;
-    uint64_t pd_frames[SNAP_PDS];   /* hpt_tables + obj_pages + pio_pages + kpd_tables + roots */
+    uint64_t pool_free, heap_pages, pd_frames, live;
+    struct pd_info pi[SNAP_PDS];
 };
 
 /* Read the leak mark. */
@@ -1012,60 +1035,102 @@ static void leak_mark(struct leak_mark *m)
     if (sys_counters(0, &cc) == E_OK) {
         m->pool_free = cc.pool_free;
         m->heap_pages = cc.heap_pages;
+        m->pd_frames = cc.pd_frames;
         m->live = cc.heap_live;
     }
-    for (unsigned i = 0; i < SNAP_PDS; i++) {
-        struct pd_info pi;
-        if (sys_pd_info(visible_pd(i), &pi) == E_OK)
-            m->pd_frames[i] = pi.hpt_tables + pi.obj_pages + pi.pio_pages + pi.kpd_tables +
-                              pi.loc_roots * PD_LOC_ROOT_FRAMES;
-    }
+    for (unsigned i = 0; i < SNAP_PDS; i++)
+        sys_pd_info(visible_pd(i), &m->pi[i]);
 }
 
-/* Frames the mark accounts for: free, heap, and the visible PDs' tables and pages. */
-static uint64_t mark_frames(const struct leak_mark *m)
+/* Every frame the kernel hands out: free, heap, held by PDs. */
+static uint64_t mark_total(const struct leak_mark *m)
 {
-    uint64_t n = m->pool_free + m->heap_pages;
+    return m->pool_free + m->heap_pages + m->pd_frames;
+}
+
+/* Frames PDs the root cannot see hold (with the spaces' shared pages). */
+static uint64_t mark_hidden(const struct leak_mark *m)
+{
+    uint64_t n = m->pd_frames;
     for (unsigned i = 0; i < SNAP_PDS; i++)
-        n += m->pd_frames[i];
+        n -= m->pi[i].frames;
     return n;
 }
 
-static struct leak_mark mark_prev;
+/* Print what differs between marks a and b, by kind. */
+static void mark_diff(const struct leak_mark *a, const struct leak_mark *b)
+{
+    printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs %lu -> %lu), "
+           "live %lu -> %lu\n", (unsigned long)a->pool_free, (unsigned long)b->pool_free,
+           (unsigned long)a->heap_pages, (unsigned long)b->heap_pages, (unsigned long)a->pd_frames,
+           (unsigned long)b->pd_frames, (unsigned long)mark_hidden(a), (unsigned long)mark_hidden(b),
+           (unsigned long)a->live, (unsigned long)b->live);
+    for (unsigned i = 0; i < SNAP_PDS; i++) {
+        const struct pd_info *p = &a->pi[i], *q = &b->pi[i];
+        if (memcmp(p, q, sizeof(*p)) != 0)
+            printf("fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu (kept %lu -> %lu), roots %lu -> %lu, "
+                   "obj %lu -> %lu, pio %lu -> %lu, kpd %lu -> %lu\n", (unsigned long)visible_pd(i),
+                   (unsigned long)p->frames, (unsigned long)q->frames, (unsigned long)p->hpt_tables,
+                   (unsigned long)q->hpt_tables, (unsigned long)p->hpt_kept, (unsigned long)q->hpt_kept,
+                   (unsigned long)p->loc_roots, (unsigned long)q->loc_roots,
+                   (unsigned long)p->obj_pages, (unsigned long)q->obj_pages, (unsigned long)p->pio_pages,
+                   (unsigned long)q->pio_pages, (unsigned long)p->kpd_tables, (unsigned long)q->kpd_tables);
+    }
+}
+
+static struct leak_mark mark_prev, mark_first;
 static bool mark_valid, leak_warm;
 static uint64_t creates_at_mark;
 
-/* After revoke_all and base_caps of an even epoch (no object created, every delegation into a PD
-   the root can see): the kernel holds exactly as many frames as at the previous mark (free + heap
-   + visible PDs' tables and pages), and no more live objects. */
+/*
+ * After revoke_all and base_caps (workers parked). Every epoch: free + heap + PD-held frames
+ * equal the first mark's (no frame left the kernel's books). Even epochs (no object created,
+ * every delegation into a PD the root can see): the PDs hold exactly the frames of the previous
+ * mark, except that a visible PD may have gained top-level master tables (PDPTs, kept while
+ * it lives) and capability or I/O-bitmap pages (kept too); its lower master tables are back,
+ * the hidden PDs (workers' creations) hold what they held, and no more objects are live.
+ */
 static void leak_check(struct fz *r)
 {
     struct leak_mark m;
     leak_mark(&m);
+    if (!mark_valid)
+        mark_first = m;
+    if (mark_total(&m) != mark_total(&mark_first)) {
+        finding(r, "kernel frames lost from its books (free + heap + PD-held, first mark vs now)",
+                mark_total(&mark_first), mark_total(&m));
+        mark_diff(&mark_first, &m);
+    }
+    /* Between calls no frame is reserved: a visible PD's frames are the sum of its parts. */
+    for (unsigned i = 0; i < SNAP_PDS; i++) {
+        const struct pd_info *p = &m.pi[i];
+        uint64_t parts = PD_OBJ_FRAMES + p->hpt_tables + p->loc_roots * PD_LOC_ROOT_FRAMES +
+                         p->obj_pages + p->pio_pages + p->kpd_tables;
+        if (p->frames != parts)
+            finding(r, "pd_info: a PD holds frames beyond its tables and pages (a reserve left over)",
+                    visible_pd(i), p->frames - parts);
+    }
     /* The first epoch may split mapping-database nodes the set-up made in one piece: it may
        leave more objects (never more frames) than the set-up. */
     bool warm_up = mark_valid && !leak_warm;
     if (warm_up) {
         printf("fuzz: warm-up epoch: frames %ld, objects %ld\n",
-               (long)(mark_frames(&m) - mark_frames(&mark_prev)), (long)(m.live - mark_prev.live));
+               (long)(m.pd_frames - mark_prev.pd_frames), (long)(m.live - mark_prev.live));
         leak_warm = true;
     }
     if (mark_valid && !creates_allowed && creates_ok == creates_at_mark) {
         leak_checks++;
-        if (mark_frames(&m) != mark_frames(&mark_prev) || (!warm_up && m.live > mark_prev.live)) {
-            if (cfg.leak_strict)
-                finding(r, "kernel memory not back at its baseline after revoking everything (frames, objects)",
-                        mark_frames(&mark_prev) - mark_frames(&m), m.live - mark_prev.live);
-            else
-                printf("fuzz: OPEN FINDING (issue 8 note, not failed: fuzz.leak_strict=0): %ld frames not back\n",
-                       (long)(mark_frames(&mark_prev) - mark_frames(&m)));
-            printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, live %lu -> %lu\n",
-                   (unsigned long)mark_prev.pool_free, (unsigned long)m.pool_free,
-                   (unsigned long)mark_prev.heap_pages, (unsigned long)m.heap_pages,
-                   (unsigned long)mark_prev.live, (unsigned long)m.live);
-            for (unsigned i = 0; i < SNAP_PDS; i++)
-                printf("fuzz:   PD sel %lu: frames %lu -> %lu\n", (unsigned long)visible_pd(i),
-                       (unsigned long)mark_prev.pd_frames[i], (unsigned long)m.pd_frames[i]);
+        /* A visible PD may keep new top-level tables (PDPTs) and slot pages, no lower table. */
+        bool lower_back = true;
+        for (unsigned i = 0; i < SNAP_PDS; i++)
+            lower_back &= m.pi[i].hpt_tables - m.pi[i].hpt_kept ==
+                          mark_prev.pi[i].hpt_tables - mark_prev.pi[i].hpt_kept;
+        if (mark_hidden(&m) != mark_hidden(&mark_prev) || !lower_back ||
+            (!warm_up && m.live > mark_prev.live)) {
+            finding(r, "kernel memory not back at its baseline after revoking everything (hidden PDs' "
+                    "frames, lower tables, objects)", mark_hidden(&m) - mark_hidden(&mark_prev),
+                    m.live - mark_prev.live);
+            mark_diff(&mark_prev, &m);
         }
     }
     mark_prev = m;
@@ -1078,21 +1143,8 @@ static void leak_check(struct fz *r)
 /* Value of the command-line word "name=N", or def. */
 static uint64_t cmd_num(const char *name, uint64_t def)
 {
-    const char *s = info_page()->cmdline;
-    size_t n = strlen(name);
-    while (*s) {
-        if (strncmp(s, name, n) == 0 && s[n] == '=') {
-            uint64_t v = 0;
-            for (s += n + 1; *s >= '0' && *s <= '9'; s++)
-                v = v * 10 + (uint64_t)(*s - '0');
-            return v;
-        }
-        while (*s && *s != ' ')
-            s++;
-        while (*s == ' ')
-            s++;
-    }
-    return def;
+    const char *v = word_find(info_page()->cmdline, name, '=');
+    return v ? word_num(v + 1) : def;
 }
 
 /* Total calls of all ECs. */
@@ -1145,7 +1197,6 @@ int main(mword arg)
     cfg.calls_max = cmd_num("fuzz.calls", 0);
     cfg.epoch_ms = cmd_num("fuzz.epoch", 2000);
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 1) != 0;
-    cfg.leak_strict = cmd_num("fuzz.leak_strict", 1) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
     struct kcov_info ki;
@@ -1221,11 +1272,12 @@ int main(mword arg)
     uint64_t n = total_calls(), secs100 = (t_stop - t_start) * 100 / hz;
     printf("fuzz: summary seed=%lu cores=%u calls=%lu seconds=%lu.%02lu calls_per_s=%lu findings=%d "
            "atomic_checks=%lu stale_checks=%lu leak_checks=%lu exhaustions=%lu (max %lu mappings) "
-           "creates=%lu\n",
+           "creates=%lu base_repairs=%lu\n",
            (unsigned long)cfg.seed, cfg.ncpu, (unsigned long)n, (unsigned long)(secs100 / 100),
            (unsigned long)(secs100 % 100), (unsigned long)(secs100 ? n * 100 / secs100 : 0), findings,
            (unsigned long)atomic_checks, (unsigned long)stale_checks, (unsigned long)leak_checks,
-           (unsigned long)exh_rounds, (unsigned long)exh_max_fill, (unsigned long)creates_ok);
+           (unsigned long)exh_rounds, (unsigned long)exh_max_fill, (unsigned long)creates_ok,
+           (unsigned long)base_repairs);
     if (cfg.kcov) {
         static uint8_t bits[sizeof(struct kcov_info) + 65536 / 8];
         struct kcov_info *h = (struct kcov_info *)bits;

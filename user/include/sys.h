@@ -38,11 +38,22 @@ static inline int sys_create_ec(mword dst, mword pd, mword cpu, mword ip, mword 
     return (int)sys_call6(SYS_CREATE_EC, dst, pd, cpu, ip, sp, arg, NULL);
 }
 
-/* Delegate count units of space kind from src_pd at src to dst_pd at dst with rights. */
+/* Delegate count units of space kind from src_pd at src to dst_pd at dst with rights: one
+   kernel call per at most 16 source pieces / 1024 page-table entries (it reports the items
+   done in rdx); a failing call stops it, the items of the earlier calls stay delegated. */
 static inline int sys_delegate(mword src_pd, mword dst_pd, unsigned kind, mword src, mword dst,
                                mword count, unsigned rights)
 {
-    return (int)sys_call6(SYS_DELEGATE, src_pd, dst_pd, XFER(kind, rights), src, dst, count, NULL);
+    for (;;) {
+        mword done = 0;
+        int st = (int)sys_call6(SYS_DELEGATE, src_pd, dst_pd, XFER(kind, rights), src, dst, count, &done);
+        if (st != 0 || done >= count || done == 0)
+            return st;
+        mword step = kind == SPACE_MEM ? done * PAGE_SIZE_USER : done;
+        src += step;
+        dst += step;
+        count -= done;
+    }
 }
 
 /* Remove rights from everything derived from pd's [base, base+count) of kind (and pd's own

@@ -68,7 +68,8 @@ static int give_program(mword pd)
             continue;
         mword va = ALIGN_DOWN(ph->p_vaddr, PAGE_SIZE_USER);
         mword end = ALIGN_UP(ph->p_vaddr + ph->p_memsz, PAGE_SIZE_USER);
-        unsigned r = MEM_R | (ph->p_flags & PF_W ? MEM_W : 0) | (ph->p_flags & PF_X ? MEM_X : 0);
+        unsigned r = MEM_R | (ph->p_flags & ELF_PF_W ? MEM_W : 0) |
+                     (ph->p_flags & ELF_PF_X ? MEM_X : 0);
         int st = sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, va, va, (end - va) / PAGE_SIZE_USER, r);
         if (st != E_OK)
             return st;

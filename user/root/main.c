@@ -8,14 +8,13 @@
  * ends the demo early, and the root always ends with "root: done".
  */
 #include "child.h"
+#include "uart.h"
+#include "x86_vectors.h"
 
 #define DEMO_VA     (1UL << 39)     /* children's memory: PML4 slot 1 (512 GiB) */
 #define DEMO_PAGES  16u             /* 64 KiB each */
-#define COM1        0x3f8u
-#define COM1_LSR    (COM1 + 5)
-#define LSR_THRE    0x20            /* transmit holding register empty */
-#define COM1_PORTS  8u
-#define VEC_GP      13
+#define COM1_LSR    (COM1 + UART_LSR)
+#define COM1_PORTS  UART_PORTS
 
 static const char *const mem_type[] = {
     [INFO_MEM_FREE] = "free", [INFO_MEM_MODULE] = "module",

@@ -8,9 +8,10 @@
  * tables. The root empties the kernel pool, then frees two table frames at a
  * time (revoking spare single pages, each alone in its own GiB) and retries the
  * delegation after each (the old kernel panicked in its map hook at the first
- * attempt that passed its frame check): every attempt answers E_NOMEM with nothing changed
- * (B maps nothing, pd_info of A and B unchanged) until one succeeds, and then
- * B maps every page of the range to the right frame.
+ * attempt that passed its frame check). A delegate call takes at most 16 source pieces
+ * and says how far it got (rdx), so the range takes many calls: every failing call answers
+ * E_NOMEM with nothing changed (B holds nothing beyond what the earlier calls delegated,
+ * pd_info of A and B unchanged), and then B maps every page of the range to the right frame.
  * Run as the root task; TAP output.
  */
 #include "utest.h"
@@ -62,12 +63,45 @@ static void empty_pool(mword drain)
     printf("# deleg_exhaust: %lu objects created to empty the pool\n", n);
 }
 
-/* Whether B holds nothing at the first and last page of the destination. */
-static bool b_empty(mword b)
+/* Failed delegate calls under exhaustion: statuses other than E_NOMEM, calls that changed something. */
+struct attempts {
+    unsigned nomem, other, changed;
+};
+
+/*
+ * Delegate src [sb, +n) to dst [db, +n) of kind (unit: bytes per item in the bases) one
+ * kernel call at a time, freeing a spare page (two table frames) after each failing call,
+ * spare pages *spare_i.. of spare: each failing call must answer E_NOMEM and change nothing
+ * (dst holds nothing from the first item not yet delegated on, pd_info of src and dst the
+ * same). Returns E_OK once all of it is delegated, else the last status.
+ */
+static int deleg_exhausted(mword src, mword dst, unsigned kind, mword sb, mword db, mword n, unsigned rights,
+                           mword unit, mword spare, mword *spare_i, struct attempts *at)
 {
-    struct lookup_info li;
-    return sys_lookup(b, SPACE_MEM, VA_B, &li) == E_NOENT &&
-           sys_lookup(b, SPACE_MEM, VA_B + (FRAG - 1) * PAGE_SIZE_USER, &li) == E_NOENT;
+    mword off = 0;
+    int st = E_NOMEM;
+    while (off < n && *spare_i < SPARES) {
+        struct pd_info is, id, js, jd;
+        struct lookup_info li;
+        CHECK_ST(sys_pd_info(src, &is), E_OK);
+        CHECK_ST(sys_pd_info(dst, &id), E_OK);
+        mword done = 0;
+        st = (int)sys_call6(SYS_DELEGATE, src, dst, XFER(kind, rights), sb + off * unit, db + off * unit,
+                            n - off, &done);
+        if (st == E_OK) {
+            off += done;
+            continue;
+        }
+        at->nomem += st == E_NOMEM;
+        at->other += st != E_NOMEM;
+        at->changed += sys_lookup(dst, kind, db + off * unit, &li) != E_NOENT ||
+                       sys_lookup(dst, kind, db + (n - 1) * unit, &li) != E_NOENT ||
+                       sys_pd_info(src, &js) != E_OK || sys_pd_info(dst, &jd) != E_OK ||
+                       memcmp(&is, &js, sizeof(is)) || memcmp(&id, &jd, sizeof(id));
+        sys_revoke(spare, SPACE_MEM, SPARE_VA + *spare_i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
+        ++*spare_i;
+    }
+    return off == n ? E_OK : st;
 }
 
 /* Whether B's page i maps the frame of A's page i (the root's page FRAG-1-i), for every i. */
@@ -112,82 +146,36 @@ int main(mword arg)
     drain = sel_alloc();
     CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD), E_OK);
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);
-    struct pd_info ia, ib, ja, jb;
-    CHECK_ST(sys_pd_info(a, &ia), E_OK);
-    CHECK_ST(sys_pd_info(b, &ib), E_OK);
-
     empty_pool(drain);
-    unsigned nomem = 0, other = 0, changed = 0, freed = 0;
-    int st = E_NOMEM;
-    for (mword i = 0; i < SPARES && st != E_OK; i++, freed++) {
-        st = sys_delegate(a, b, SPACE_MEM, VA_A, VA_B, FRAG, MEM_R);
-        if (st == E_OK)
-            break;
-        nomem += st == E_NOMEM;
-        other += st != E_NOMEM;
-        bool same = b_empty(b) && sys_pd_info(a, &ja) == E_OK && sys_pd_info(b, &jb) == E_OK &&
-                    !memcmp(&ia, &ja, sizeof(ia)) && !memcmp(&ib, &jb, sizeof(ib));
-        changed += !same;
-        /* Two table frames back: the spare's page i and its tables go. */
-        sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
-    }
-    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %u spare pages freed\n", nomem, st,
-           freed);
-    tap_check(other == 0, "every failed attempt answered E_NOMEM (%u other statuses)", other);
-    tap_check(
-        changed == 0,
-        "every failed attempt changed nothing (B empty, pd_info of A and B the same; %u differ)",
-        changed);
-    tap_check(nomem > 0, "the first attempts failed for lack of memory (%u)", nomem);
+    struct attempts at = { 0, 0, 0 };
+    mword freed = 0;
+    int st = deleg_exhausted(a, b, SPACE_MEM, VA_A, VA_B, FRAG, MEM_R, PAGE_SIZE_USER, spare, &freed, &at);
+    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %lu spare pages freed\n", at.nomem, st, freed);
+    tap_check(at.other == 0, "every failed attempt answered E_NOMEM (%u other statuses)", at.other);
+    tap_check(at.changed == 0, "every failed attempt changed nothing (B holds nothing beyond the earlier calls, "
+              "pd_info of A and B the same; %u differ)", at.changed);
+    tap_check(at.nomem > 0, "the first attempts failed for lack of memory (%u)", at.nomem);
     tap_check(st == E_OK, "with memory back the delegation succeeds (%d)", st);
     tap_check(st == E_OK && b_complete(a, b), "B maps all %u pages to A's frames", FRAG);
 
     /* The same attack on the object space: the draining PDs' capabilities are one node each. */
     mword dst = SEL_ROOT_FREE, n = pd_count - 1;    /* the last selector was the failing one */
     struct lookup_info li;
-    nomem = other = changed = 0;
-    st = E_NOMEM;
-    CHECK_ST(sys_pd_info(b, &ib), E_OK);
-    mword i = freed;
-    for (; i < SPARES; i++) {
-        st = sys_delegate(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE);
-        if (st == E_OK)
-            break;
-        nomem += st == E_NOMEM;
-        other += st != E_NOMEM;
-        changed += sys_lookup(b, SPACE_OBJ, dst, &li) != E_NOENT ||
-                   sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) != E_NOENT ||
-                   sys_pd_info(b, &jb) != E_OK || memcmp(&ib, &jb, sizeof(ib));
-        sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
-    }
-    printf("# deleg_exhaust: objects: %u E_NOMEM answers, then %d\n", nomem, st);
-    tap_check(other == 0 && changed == 0,
-              "delegating %lu capabilities under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)",
-              n, other, changed);
-    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK &&
-                             li.type == CAP_PD && li.rights == PD_R_DELEGATE),
+    at = (struct attempts){ 0, 0, 0 };
+    st = deleg_exhausted(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE, 1, spare, &freed, &at);
+    printf("# deleg_exhaust: objects: %u E_NOMEM answers, then %d\n", at.nomem, st);
+    tap_check(at.other == 0 && at.changed == 0, "delegating %lu capabilities under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)", n, at.other, at.changed);
+    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK && li.type == CAP_PD &&
+                             li.rights == PD_R_DELEGATE),
               "a successful object delegation put every capability in place");
 
     /* And on the I/O space. */
-    nomem = other = changed = 0;
-    CHECK_ST(sys_pd_info(b, &ib), E_OK);
-    for (; i < SPARES; i++) {
-        st = sys_delegate(a, b, SPACE_PIO, PORT0, PORT0, PORTS, PIO_A);
-        if (st == E_OK)
-            break;
-        nomem += st == E_NOMEM;
-        other += st != E_NOMEM;
-        changed += sys_lookup(b, SPACE_PIO, PORT0, &li) != E_NOENT ||
-                   sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) != E_NOENT ||
-                   sys_pd_info(b, &jb) != E_OK || memcmp(&ib, &jb, sizeof(ib));
-        sys_revoke(spare, SPACE_MEM, SPARE_VA + i * SIZE_1G, 1, MEM_RWX, REVOKE_SELF);
-    }
-    printf("# deleg_exhaust: ports: %u E_NOMEM answers, then %d\n", nomem, st);
-    tap_check(other == 0 && changed == 0,
-              "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)",
-              PORTS, other, changed);
+    at = (struct attempts){ 0, 0, 0 };
+    st = deleg_exhausted(a, b, SPACE_PIO, PORT0, PORT0, PORTS, PIO_A, 1, spare, &freed, &at);
+    printf("# deleg_exhaust: ports: %u E_NOMEM answers, then %d\n", at.nomem, st);
+    tap_check(at.other == 0 && at.changed == 0, "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)", PORTS, at.other, at.changed);
     tap_check(st != E_OK || (sys_lookup(b, SPACE_PIO, PORT0, &li) == E_OK &&
                              sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) == E_OK),
               "a successful port delegation allowed every port");

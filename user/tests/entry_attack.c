@@ -22,10 +22,6 @@
 #define RFLAGS_TF       0x100UL
 #define RFLAGS_AC       0x40000UL
 #define RFLAGS_NT       0x4000UL
-#define VEC_DB          1
-#define VEC_UD          6
-#define VEC_GP          13
-#define VEC_PF          14
 #define FRESH_VA        (3UL << 39)     /* PML4 slot 3: the first touch on a core is a lazy sync */
 #define AC_TICKS        3               /* timer interrupts the AC child waits for */
 #define AC_ROUNDS       4000            /* bound on its rounds of spinning */

@@ -7,13 +7,10 @@
  */
 #include "utest.h"
 
-#define COM1        0x3f8u
-#define COM1_LSR    (COM1 + 5)  /* line status register: reading it has no side effect */
-#define COM1_SCR    (COM1 + 7)  /* scratch register: holds any byte */
-#define COM2        0x2f8u
+#define COM1_LSR    (COM1 + UART_LSR)
+#define COM1_SCR    (COM1 + UART_SCR)
 #define HIGH_PORT   0x8000u     /* first port of the bitmap's second page */
 #define LAST_PORT   0xffffu
-#define VEC_GP      13
 #define FN_BYTES    64
 
 /* Child: read port `port` (a byte) and exit 0. */

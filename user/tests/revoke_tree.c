@@ -16,7 +16,6 @@
 #define PORT      0x3ffu            /* COM1 scratch register: reading it has no side effect */
 #define SEL_A     100u              /* object spaces: where A, B hold a delegated capability */
 #define SEL_B     200u
-#define VEC_GP    13
 
 static mword cpu;                   /* core the probing children run on: the last one */
 

@@ -5,8 +5,8 @@
  * only entry of its page table, so the revoke detaches one table per child;
  * each child has a reader EC on a core other than 0 reading the page in a
  * loop. One revoke of the page must leave every child without it: every
- * reader faults, none completes a read after the revoke returned (sequence
- * handshake as in tlb_stale.c), and every child's detached table is freed.
+ * reader faults, none completes a read after the revoke returned (the sequence
+ * handshake of utest.h: stale_reader), and every child's detached table is freed.
  * The tables of a PD may be freed only after that PD's shootdown: the
  * quarantine build (make PTAB_QUARANTINE=1, include/quarantine.h) panics if
  * one is freed earlier, which is what the old order did for the 17th PD on.
@@ -20,31 +20,14 @@
 #define STACK_VA    0x20000000UL    /* child: the reader's stack, reused every round */
 #define PATTERN     0x17171717u
 
-/* Shared with the readers (same data segment); one cache line per child. */
-struct reader {
-    volatile uint64_t reads;        /* completed reads of the page this round */
-    volatile uint64_t stale;        /* completed reads after the root's post-revoke bump */
-    volatile uint64_t bad;          /* reads that returned something other than PATTERN */
-    uint64_t pad[5];
-};
-static struct reader readers[NPD] aligned(64);
+/* Shared with the readers (same data segment); one per child. */
+static struct stale_reader readers[NPD] aligned(64);
 static volatile uint64_t seq;       /* the root sets it to the round's number after revoke */
 
 /* Reader of child arg >> 32 for round arg & 0xffffffff: read until the read faults. */
 static void child_reader(mword arg)
 {
-    struct reader *r = &readers[arg >> 32];
-    uint64_t round = arg & 0xffffffffu;
-    for (;;) {
-        uint64_t s = seq;                                   /* before the read: in program order */
-        uint32_t v = *(volatile uint32_t *)TARGET_VA;
-        if (s >= round)
-            r->stale++;
-        if (v != PATTERN)
-            r->bad++;
-        r->reads++;
-        cpu_pause();
-    }
+    stale_reader_run(&readers[arg >> 32], &seq, arg & 0xffffffffu, TARGET_VA, PATTERN);
 }
 
 /* Table frames of pd's master table (pd_info), 0 on error. */
@@ -95,17 +78,11 @@ static void test_one_revoke_covers_every_child(unsigned ncpu)
             freed += tables(pd[i]) == base[i];
         }
     }
-    unsigned stale = 0, bad = 0;
-    for (unsigned i = 0; i < NPD; i++) {
-        stale += readers[i].stale;
-        bad += readers[i].bad;
-    }
-    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
-              errors);
-    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted,
-              readers_run);
-    tap_check(stale == 0,
-              "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
+    unsigned stale, bad;
+    stale_reader_sum(readers, NPD, &stale, &bad);
+    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", errors);
+    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted, readers_run);
+    tap_check(stale == 0, "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
               stale, ROUNDS, NPD);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);
     tap_check(gone == readers_run, "no child holds the page after the revoke (%u of %u)", gone,

@@ -4,12 +4,9 @@
  * core 0 revokes it; every CORE0_EVERY-th trial also has a reader on core 0
  * (it shares the core with the root, is not running during the revoke, and so
  * tests the flush at its next make_current; each costs a timer slice, hence
- * not every trial). Handshake: before each read of the page a reader loads
- * the shared sequence word `seq` (a page that is never revoked); the root
- * bumps `seq` only after revoke has returned. x86 keeps loads in order, so a
- * read of the page that completes after its reader saw the bumped `seq`
- * started after revoke returned: it must fault, and one that completes is a
- * stale read. A faulted EC stays stopped, so every trial starts fresh readers
+ * not every trial). A read of the page that completes after the revoke
+ * returned is a stale read (the sequence handshake of utest.h: stale_reader).
+ * A faulted EC stays stopped, so every trial starts fresh readers
  * (reusing one stack per core). Run as the root task; TAP output.
  */
 #include "utest.h"
@@ -21,31 +18,14 @@
 #define PATTERN     0x5a5a1234u     /* the page's content */
 #define CORE0_EVERY 50u             /* trials with a reader on core 0 too: every 50th */
 
-/* Shared with the readers (same data segment). One cache line per core. */
-struct reader {
-    volatile uint64_t reads;        /* completed reads of the page in this trial */
-    volatile uint64_t stale;        /* completed reads after the root's post-revoke bump */
-    volatile uint64_t bad;          /* reads that returned something other than PATTERN */
-    uint64_t pad[5];
-};
-static struct reader readers[INFO_MAX_CPUS] aligned(64);
+/* Shared with the readers (same data segment). One per core. */
+static struct stale_reader readers[INFO_MAX_CPUS] aligned(64);
 static volatile uint64_t seq;       /* the root sets it to the trial's number after revoke */
 
 /* Reader for trial t on its core: read the page forever; it stops only by faulting. */
 static void child_reader(mword arg)
 {
-    struct reader *r = &readers[arg >> 32];
-    uint64_t t = arg & 0xffffffffu;
-    for (;;) {
-        uint64_t s = seq;                                   /* before the read: in program order */
-        uint32_t v = *(volatile uint32_t *)TARGET_VA;
-        if (s >= t)
-            r->stale++;
-        if (v != PATTERN)
-            r->bad++;
-        r->reads++;
-        cpu_pause();
-    }
+    stale_reader_run(&readers[arg >> 32], &seq, arg & 0xffffffffu, TARGET_VA, PATTERN);
 }
 
 /* Start a reader for trial t in pd on cpu, on that core's stack; its selector in *ec. */
@@ -108,20 +88,15 @@ static void test_no_reader_completes_a_read_after_revoke_returned(unsigned n)
     *(volatile uint32_t *)window = PATTERN;
     for (uint64_t t = 1; t <= TRIALS; t++)
         trial(pd, window, n, t, &k);
-    unsigned stale = 0, bad = 0;
+    unsigned stale, bad;
     uint64_t reads = 0;
-    for (unsigned c = 0; c < n; c++) {
-        stale += readers[c].stale;
-        bad += readers[c].bad;
+    stale_reader_sum(readers, n, &stale, &bad);
+    for (unsigned c = 0; c < n; c++)
         reads += readers[c].reads;
-    }
-    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
-              k.errors);
-    tap_check(
-        k.trials >= TRIALS && stale == 0,
-        "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
-        "%u stale reads",
-        k.trials, k.readers, n, k.core0, stale);
+    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", k.errors);
+    tap_check(k.trials >= TRIALS && stale == 0,
+              "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
+              "%u stale reads", k.trials, k.readers, n, k.core0, stale);
     tap_check(k.faulted == k.readers, "every reader faulted on its next read (%u of %u)", k.faulted,
               k.readers);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);

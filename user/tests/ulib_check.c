@@ -7,6 +7,7 @@
  * would be meaningless: this is not a root task.
  */
 #include "ulib.h"
+#include "x86_vectors.h"
 
 /* memcpy, memmove both ways, memset, memcmp. */
 static void check_memory(void)
@@ -64,7 +65,7 @@ static void check_stubs(mword arg)
               li.size == 0x2222 && li.phys == 0x3333 && li.rights == 7 && li.type == CAP_EC,
               "lookup result arrives in the buffer");
     tap_check(sys_ec_status(0x61, EC_WAIT, &ei) == E_OK && ei.state == EC_FAULTED && ei.cpu == 1 &&
-              ei.fault.addr == 0xdead000 && ei.fault.vector == 14 && ei.fault.access == FAULT_W,
+              ei.fault.addr == 0xdead000 && ei.fault.vector == VEC_PF && ei.fault.access == FAULT_W,
               "ec_status fault record arrives in the buffer");
     tap_check(sys_yield() == E_OK, "yield returns");
     tap_check(sys_counters(1, &cc) == E_OK && cc.lazy_syncs == 42, "counters arrive in the buffer");

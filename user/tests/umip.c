@@ -8,7 +8,6 @@
 #include "utest.h"
 
 #define CPUID7_ECX_UMIP (1u << 2)
-#define VEC_GP          13
 
 static uint8_t sink[16];            /* the instructions' memory operand */
 

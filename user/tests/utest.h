@@ -1,6 +1,8 @@
 /* Helpers shared by the user-level test programs (run as the root task). */
 #pragma once
 #include "child.h"
+#include "uart.h"
+#include "x86_vectors.h"
 
 /* One TAP line: a call's status against the expected one. */
 #define CHECK_ST(call, want) \
@@ -12,7 +14,7 @@
 /* True if *ei says the EC stopped on a page fault at addr with that access type. */
 static inline bool faulted_on(const struct ec_info *ei, mword addr, unsigned access)
 {
-    return ei->state == EC_FAULTED && ei->fault.vector == 14 && ei->fault.addr == addr &&
+    return ei->state == EC_FAULTED && ei->fault.vector == VEC_PF && ei->fault.addr == addr &&
            ei->fault.access == access && ei->fault.user == 1;
 }
 
@@ -68,4 +70,46 @@ static inline uint64_t utest_tsc_per_tick(mword cpu, unsigned n)
     while (utest_ticks(cpu) < t + n)
         cpu_pause();
     return (utest_rdtsc() - c0) / n;
+}
+
+/*
+ * Stale-read handshake of the shootdown tests (tlb_stale, tlb_manypd): a reader EC
+ * loads the shared sequence word *seq (a page that is never revoked) before each
+ * read of the page at va; the root stores round into *seq only after its revoke
+ * returned. x86 keeps loads in order, so a read that completes after its reader
+ * saw seq >= round started after the revoke returned: it must fault, and one that
+ * completes is counted as stale. One cache line per reader.
+ */
+struct stale_reader {
+    volatile uint64_t reads;        /* completed reads of the page this round */
+    volatile uint64_t stale;        /* completed reads after the root's post-revoke bump */
+    volatile uint64_t bad;          /* reads that returned something other than the pattern */
+    uint64_t pad[5];
+};
+
+/* Read the word at va for round until the read faults, counting into *r (see above). */
+static inline noreturn void stale_reader_run(struct stale_reader *r, const volatile uint64_t *seq,
+                                             uint64_t round, mword va, uint32_t pattern)
+{
+    for (;;) {
+        uint64_t s = *seq;                                  /* before the read: in program order */
+        uint32_t v = *(volatile uint32_t *)va;
+        if (s >= round)
+            r->stale++;
+        if (v != pattern)
+            r->bad++;
+        r->reads++;
+        cpu_pause();
+    }
+}
+
+/* Sum the stale and wrong reads of the n readers r[0..n). */
+static inline void stale_reader_sum(const struct stale_reader *r, unsigned n, unsigned *stale,
+                                    unsigned *bad)
+{
+    *stale = *bad = 0;
+    for (unsigned i = 0; i < n; i++) {
+        *stale += (unsigned)r[i].stale;
+        *bad += (unsigned)r[i].bad;
+    }
 }

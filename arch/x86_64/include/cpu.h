@@ -80,9 +80,11 @@
 #define CPUID_D1_EAX_XSAVEOPT   (1u << 0)   /* leaf 0xD sub-leaf 1 EAX: XSAVEOPT */
 #define CPUID_LEAF_XSTATE       0xD         /* EAX/EDX: XCR0 bits supported; EBX: size for XCR0 */
 #define CR3_NOFLUSH             (1ul << 63) /* CR3 write with PCIDE: keep the PCID's entries */
+#define CR3_ADDR                0x000FFFFFFFFFF000ul    /* bits 51:12: frame of the root table */
 #define CPUID_7_EBX_SMEP        (1u << 7)   /* leaf 7 EBX: SMEP */
 #define CPUID_7_EBX_SMAP        (1u << 20)  /* leaf 7 EBX: SMAP */
 #define CPUID_EXT_EDX_NX        (1 << 20)   /* leaf 0x80000001 EDX: NX */
+#define CPUID_EXT_EDX_1G        (1 << 26)   /* leaf 0x80000001 EDX: 1 GiB pages */
 #define CPUID_EXT_EDX_LM        (1 << 29)   /* leaf 0x80000001 EDX: long mode */
 
 /* Segment selectors of the per-core GDT (arch/x86_64/gdt.c). */
@@ -91,6 +93,7 @@
 #define SEL_UDATA       0x1B                /* 0x18 | RPL 3 */
 #define SEL_UCODE       0x23                /* 0x20 | RPL 3 */
 #define SEL_TSS         0x28
+#define CS_RPL_MASK     3                   /* privilege level in a selector (CS: of the code) */
 #define GDT_ENTRIES     7                   /* null, kcode, kdata, udata, ucode, tss (2) */
 
 #ifndef __ASSEMBLER__

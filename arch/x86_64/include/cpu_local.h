@@ -48,9 +48,11 @@ struct cpu_local {
     cpu_call_fn volatile call_fn;   /* smp_call: function to run, cleared when done */
     void *volatile call_arg;
     vaddr_t idt;                    /* this core's IDT (a pool page) */
-    vaddr_t ist[IST_STACKS];        /* top of the stack of TSS IST slot i + 1 (a pool page each) */
+    vaddr_t ist[IST_STACKS];        /* top of the stack of TSS IST slot i + 1: CPU_IST_TOP(i + 1) */
     uint64_t gdt[GDT_ENTRIES] aligned(8);
     struct pd *volatile pd;         /* PD whose root CR3 holds (lecture: Pd::current) */
+    struct pd *volatile pd_leaving; /* make_current: the previous PD, while CR3 may still hold
+                                       its root after pd names the next (else NULL) */
     struct ec *ec;                  /* EC running on this core; NULL while idle */
     volatile uint64_t tlb_reqs;     /* shootdown requests sent to this core (senders add 1) */
     volatile uint64_t tlb_acks;     /* highest request answered by a check made after it */

@@ -12,6 +12,7 @@
 #include "layout.h"
 #include "types.h"
 #include "compiler.h"
+#include "ptab.h"
 
 /* Kernel virtual address of pool frame pa (linear map). */
 static inline void *phys_to_virt(paddr_t pa)
@@ -36,14 +37,21 @@ void kmem_init_cores(unsigned ncpu, paddr_t lapic);
 
 paddr_t kmem_core_pd(unsigned c);
 
-/* Initialise a new root for core c in two zeroed pool frames; returns the PML4 address. */
-paddr_t kmem_root_init(unsigned c, paddr_t pml4, paddr_t pdpt);
+/* Give the root t the kernel half of core c (and the PD's kpd, if not 0); E_NOMEM. */
+int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
 
+/* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
+void kmem_root_fini(struct ptab *t);
+
+/* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
+struct ptab kmem_view(paddr_t root);
+
+/* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);
 
-/* Look up va in root; returns the leaf entry or 0 if unmapped. */
-uint64_t kmem_lookup(paddr_t root, vaddr_t va);
+/* Translate va in the 4-level root: true and *m if mapped, false if a hole (m describes it). */
+bool kmem_lookup(paddr_t root, vaddr_t va, struct ptab_map *m);
 
 paddr_t kmem_boot_root(void);
 

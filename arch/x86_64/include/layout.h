@@ -56,6 +56,15 @@
  * CPU_STACK_GUARD  Unmapped page below the core's 4 KiB stack, so an overflow
  *                  faults (and becomes a double fault on the IST stack)
  *                  instead of silently corrupting memory.
+ * CPU_IST          The core's interrupt stacks (TSS IST slots 1..CPU_IST_SLOTS),
+ *                  4 KiB each, every one above an unmapped guard page of its
+ *                  own: slot s's guard at CPU_IST_GUARD(s), its top at
+ *                  CPU_IST_TOP(s). An overflow of one faults (the #DF stack's
+ *                  own overflow is a triple fault) instead of writing into a
+ *                  neighbouring frame.
+ * PML4_KERNEL ..   The table slots of the kernel half that every root shares:
+ *   PDPT_KPD       PML4 511 -> a PDPT per root whose entry 510 is the core's
+ *                  kernel PD and whose entry 511 is the PD's kernel directory.
  */
 #define KERNEL_LOAD         UL_(0x200000)               /* physical */
 #define TRAMPOLINE_LO       UL_(0x1000)                 /* physical: lowest AP start-up page */
@@ -68,15 +77,25 @@
 #define CPU_GLOBAL          UL_(0xFFFFFFFFBE000000)     /* 511 510 496 0 */
 #define CPU_STACK_GUARD     (CPU_STACK - PAGE_SIZE)     /* 511 510 511 508 */
 #define CPU_STACK_TOP       (CPU_STACK + PAGE_SIZE)
-#define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)     /* 511 510 511 0: 2 MiB with a private PT */
+#define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)         /* 511 510 511 0: 2 MiB with a private PT */
+#define CPU_IST_SLOTS       4                               /* IST stacks per core */
+#define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE)   /* 511 510 511 500 */
+#define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE)     /* slot s = 1..CPU_IST_SLOTS */
+#define CPU_IST_TOP(s)      (CPU_IST_GUARD(s) + 2 * PAGE_SIZE)
+#define HPT_LEVELS          4                   /* 4-level paging (no LA57) */
+#define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
+#define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
+#define PDPT_KERNEL         510                 /* its PDPT entry of the kernel region */
+#define PDPT_KPD            511                 /* its PDPT entry of the per-PD kpd (PD_IOBMP) */
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
 #endif
 
 #ifndef __ASSEMBLER__
+#include "ptab.h"
 /* Index of va at paging level l (0 = PT ... 3 = PML4): checks the comment column. */
-#define LAYOUT_IDX(va, l)   (((va) >> (12 + 9 * (l))) & 511)
+#define LAYOUT_IDX(va, l)   (((va) >> PTAB_LEVEL_SHIFT(l)) & (PTAB_ENTRIES - 1))
 #define LAYOUT_AT(va, a, b, c, d) \
     (LAYOUT_IDX(va, 3) == (a) && LAYOUT_IDX(va, 2) == (b) && LAYOUT_IDX(va, 1) == (c) && \
      LAYOUT_IDX(va, 0) == (d))
@@ -90,6 +109,15 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
                LAYOUT_AT(KERNEL_LINEAR_END, 511, 510, 495, 0) &&
                LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508),
                "the index columns of the table are right");
+
+_Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL && LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL &&
+               LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
+               LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
+               "the kernel half's shared slots are the ones the layout uses");
+_Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&
+               LARGE_SIZE == PTAB_LEVEL_SIZE(1),
+               "the layout's pages are the engine's level-0 and level-1 entries");
 
 /* The table as the slide states it. */
 _Static_assert(USER_ADDR == 0x00007FFFFFFFF000UL, "user end");
@@ -108,12 +136,11 @@ _Static_assert(KERNEL_BASE % LARGE_SIZE == 0 && KERNEL_LOAD % LARGE_SIZE == 0,
 _Static_assert(KERNEL_LINEAR_END % LARGE_SIZE == 0 && KERNEL_LINEAR_END - 1 <= KERNEL_LAST,
                "linear map inside kernel region");
 _Static_assert(KERNEL_LAST < CPU_GLOBAL, "global alias above kernel region");
-_Static_assert(CPU_GLOBAL + NUM_CPU * PAGE_SIZE <= CPU_STACK_GUARD && NUM_CPU <= 512,
-               "global alias fits one PT below the guard");
-_Static_assert(CPU_GLOBAL / LARGE_SIZE != CPU_STACK / LARGE_SIZE,
-               "global alias and core-local slot use different PD entries");
-_Static_assert(CPU_PRIVATE_PD_BASE == (CPU_STACK & ~(LARGE_SIZE - 1)),
-               "core-local slot is PD entry 511");
+_Static_assert(CPU_GLOBAL + NUM_CPU * PAGE_SIZE <= CPU_STACK_GUARD && NUM_CPU <= 512, "global alias fits one PT below the guard");
+_Static_assert(CPU_GLOBAL / LARGE_SIZE != CPU_STACK / LARGE_SIZE, "global alias and core-local slot use different PD entries");
+_Static_assert(CPU_PRIVATE_PD_BASE == (CPU_STACK & ~(LARGE_SIZE - 1)), "core-local slot is PD entry 511");
+_Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) && CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
+               "IST stacks with their guards fill the private PT just below the stack guard");
 _Static_assert(CPU_LOCAL + PAGE_SIZE == PD_IOBMP, "I/O bitmap follows core-local data");
 _Static_assert(PD_IOBMP_LAST < CPU_TMAP && CPU_TMAP_LAST + 1 == PD_CAPS,
                "temporal mappings, then capabilities");

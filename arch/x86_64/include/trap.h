@@ -3,14 +3,10 @@
 #include "types.h"
 #include "compiler.h"
 #include "layout.h"
+#include "x86_vectors.h"    /* the exceptions: VEC_DB (IST_DB), VEC_NMI (panic: stop this core,
+                               IST_NMI), VEC_DF (IST_DF), VEC_MC (IST_MC), VEC_PF, ... */
 
 /*      name            vector     use */
-#define VEC_DB          1       /* debug: single step, breakpoints (IST_DB) */
-#define VEC_NMI         2       /* panic: stop this core (IST_NMI) */
-#define VEC_DF          8       /* double fault (IST_DF) */
-#define VEC_MC          18      /* machine check (IST_MC) */
-#define VEC_PF          14      /* page fault */
-#define VEC_EXC_LAST    31      /* vectors 0..31 are exceptions */
 #define VEC_PIC_BASE    0x30    /* legacy PIC, remapped and masked: 0x30..0x3F ignored */
 #define VEC_TIMER       0x20    /* LAPIC timer */
 #define VEC_IPI_CALL    0xF0    /* run the function posted by smp_call */
@@ -25,7 +21,8 @@
 #define IST_NMI         2       /* NMI */
 #define IST_DB          3       /* debug exception (a user's TF at syscall: the user rsp) */
 #define IST_MC          4       /* machine check */
-#define IST_STACKS      4       /* slots used: 1..IST_STACKS, one pool page each per core */
+#define IST_STACKS      4       /* slots used: 1..IST_STACKS, at CPU_IST_TOP(slot) on every core */
+_Static_assert(IST_STACKS == CPU_IST_SLOTS, "layout.h has a guarded stack for every IST slot");
 
 /* Registers as pushed by entry.S (lowest address first). */
 struct trap_frame {

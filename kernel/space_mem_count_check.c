@@ -1,0 +1,95 @@
+/*
+ * Self-check of the frame books of Space_mem (command-line word "selftest"): the table
+ * counters that hpt's updates keep (pd_info.hpt_tables and hpt_kept, read in O(1)) equal a
+ * walk of the tables, pool_free + pd_frames stays constant, and once everything is unmapped
+ * only the kept tables (root, PDPTs) are left, through pseudo-random maps, protects and
+ * unmaps of a scratch PD that make and split 2 MiB and 1 GiB leaves, detach tables and
+ * collapse them, in three 512 GiB regions.
+ */
+#include "pd.h"
+#include "frame.h"
+#include "kmalloc.h"
+#include "kmem.h"
+#include "paging.h"
+#include "selftest.h"
+
+#define OPS          400                /* random updates */
+#define REGIONS      3                  /* 512 GiB regions the updates touch */
+#define REGION_SIZE  GiB(512)
+#define LCG_MUL      6364136223846793005UL  /* Knuth's MMIX linear congruential generator */
+#define LCG_ADD      1442695040888963407UL
+
+/* Next value of the generator state *s. */
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * LCG_MUL + LCG_ADD;
+    return *s >> 33;
+}
+
+/* Tables at the kept levels, by looking: the root and a PDPT per present top-level entry. */
+static size_t kept_by_walk(const struct space_mem *m)
+{
+    const pte_t *root = phys_to_virt(m->hpt.root);
+    size_t n = 1;
+    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
+        n += ptab_entry_is_table(&m->hpt, HPT_LEVELS - 1, ptab_entry_load(&root[i]));
+    return n;
+}
+
+/* A random address of the test regions near a page, 2 MiB or 1 GiB boundary. */
+static vaddr_t pick_va(uint64_t *s)
+{
+    static const uint64_t gib[] = { 0, 1, 2 }, mib2[] = { 0, 1, 511 }, page[] = { 0, 1, 511 };
+    return (1 + lcg(s) % REGIONS) * REGION_SIZE + gib[lcg(s) % 3] * GiB(1) +
+           mib2[lcg(s) % 3] * MiB(2) + page[lcg(s) % 3] * PAGE_SIZE;
+}
+
+SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
+{
+    static const uint64_t sizes[] = { PAGE_SIZE, 2 * PAGE_SIZE, MiB(2), MiB(2) + PAGE_SIZE, GiB(1),
+                                      GiB(1) + MiB(2) };
+    static const unsigned rights[] = { 0, MEM_R, MEM_R | MEM_W, MEM_R | MEM_X };
+    uint64_t s = 1;
+    struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
+    if (warm)
+        pd_destroy_empty(warm);
+    size_t free0 = kernel_pool.nfree;
+    uint64_t books0 = kernel_pool.nfree + kframe_pd_frames();
+    struct pd *pd = pd_create(NULL);
+    if (!pd)
+        return SELFTEST_FAIL("out of memory");
+    bool ok = true;
+    for (unsigned i = 0; ok && i < OPS; i++) {
+        vaddr_t va = pick_va(&s);
+        uint64_t size = sizes[lcg(&s) % 6];
+        unsigned r = rights[lcg(&s) % 4];
+        /* The frame follows the address, so that aligned ranges can take large leaves. */
+        int err = space_mem_map(&pd->mem, va, size, va % GiB(64), r);
+        space_mem_flush_pending();
+        size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
+        size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
+        uint64_t books = kernel_pool.nfree + kframe_pd_frames();
+        ok = !err && walk == count && kept == kept_walk && books == books0;
+        if (!ok)
+            (void)SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
+                               "kept %lu, by walk %lu, books %lu -> %lu", i, va, size, r, err,
+                               (unsigned long)count, (unsigned long)walk, (unsigned long)kept,
+                               (unsigned long)kept_walk, (unsigned long)books0, (unsigned long)books);
+    }
+    for (unsigned k = 1; ok && k <= REGIONS; k++)
+        space_mem_map(&pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
+    space_mem_flush_pending();
+    size_t left = space_mem_hpt_count(&pd->mem), walk = space_mem_hpt_tables(&pd->mem);
+    size_t kept = space_mem_hpt_kept(&pd->mem);
+    pd_destroy_empty(pd);
+    if (!ok)
+        return false;
+    if (left != walk || left != kept || kept > 1 + REGIONS)
+        return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu, kept %lu (want only the root "
+                             "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
+                             (unsigned long)kept, REGIONS);
+    if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
+        return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)", (long)(free0 - kernel_pool.nfree),
+                             (unsigned long)books0, (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
+    return true;
+}
