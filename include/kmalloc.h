@@ -41,9 +41,9 @@ paddr_t kframe_alloc(void);
 void kframe_free(paddr_t pa);
 void *kframes_alloc(size_t n);
 void kframes_free(void *p, size_t n);
-void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);  /* consistent */
-void kframe_account(long delta);    /* PDs hold delta more pool frames (negative: fewer) */
-uint64_t kframe_pd_frames(void);    /* pool frames PDs hold (core_counters.pd_frames) */
+void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);
+void kframe_account(long delta);
+uint64_t kframe_pd_frames(void);
 
 struct ptab_env;
 extern const struct ptab_env kptab_env;    /* page-table engine env: pool frames, linear map */

@@ -38,17 +38,10 @@ void pd_lock_take(void);
 struct trap_frame;
 
 void pd_lock_take_call(struct trap_frame *f);
-
 void pd_boot_init(void);
 struct pd *pd_create(struct pd *parent);
 void pd_destroy_empty(struct pd *pd);
-
-/* Every pool frame pd holds (pd_info.frames): its object, tables, roots and backing pages. */
 uint64_t pd_frames(const struct pd *pd);
-
-/* The PD running on this core (NULL in the idle loop before any PD ran). */
 struct pd *pd_current(void);
-
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj);
-
 int pd_dst_sel(struct pd *pd, mword sel);

@@ -152,7 +152,6 @@ struct ptab_entry {
 /* Called by ptab_visit for each present entry; for a table entry, true descends into it. */
 typedef bool (*ptab_visitor)(void *arg, const struct ptab_entry *e);
 
-/* Set up an empty table with its own root; E_NOMEM if no frame. */
 int  ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
                unsigned levels, unsigned caps);
 void ptab_release(struct ptab *t);
@@ -163,13 +162,8 @@ int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct p
                  struct ptab_dfree *df, struct ptab_result *res);
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
-
-/* Visit every present entry overlapping [va, va+size), top-down in address order. */
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
-/* Number of table frames reachable from t's root, root included. */
 size_t ptab_tables(const struct ptab *t);
-/* Point the entry for va at level (tables on the way are created) to the table in frame pa,
- * replacing what was there (the caller owns it). E_NOMEM, E_BUSY if a leaf lies above level. */
 int  ptab_attach(struct ptab *t, vaddr_t va, unsigned level, paddr_t pa);
 
 /* Entry helpers for code that manages single tables of a format itself (kernel/space_kpd.c). */
@@ -178,24 +172,15 @@ static inline pte_t ptab_entry_load(const pte_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
-/* The entry of t's format that points to the table in frame pa. */
 pte_t   ptab_table_entry(const struct ptab *t, paddr_t pa);
-/* The leaf entry at level that maps the frame pa with attributes a. */
 pte_t   ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct ptab_attr a);
-/* The frame the present entry e at level refers to: its table's, or its leaf's whole mapping. */
 paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e);
-/* True if the entry e at level points to a table. */
 bool    ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e);
-/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through. */
 struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e);
-/* Fill the hole at p with e (CAS); true if it was still a hole. */
 bool    ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e);
-/* Atomically replace the entry at p by e; the old entry. */
 pte_t   ptab_entry_swap(const struct ptab *t, pte_t *p, pte_t e);
 
 /* Empty deferred-free list. */
 static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
-/* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f);
-/* Free every frame on df (call after the shootdown). */
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

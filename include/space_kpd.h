@@ -59,12 +59,9 @@ int  kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last);
 bool kpd_unreserve(struct kpd_region *r);
 uint8_t *kpd_page(struct kpd_region *r, vaddr_t va);
 const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va);
-
-/* Provided by the environment: forget this core's translation of va in the current PD. */
 void kpd_flush_local(vaddr_t va);
 
 /* Memory for every space's tables and pages (the kernel's pool; fake memory on the host). */
 extern const struct ptab_env *space_env;
 
-/* Provided by the environment: the kpd of the PD running on this core (0 if none). */
 paddr_t kpd_current(void);

@@ -29,18 +29,12 @@ struct space_pio {
 int  space_pio_init(struct space_pio *s, paddr_t kpd);
 void space_pio_destroy(struct space_pio *s);
 int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);
-/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
- * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on error. */
 int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                         struct space_pio *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
-
 int  space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count);
 void space_pio_deny(struct space_pio *s, unsigned long port, unsigned long count);
 bool space_pio_allowed(const struct space_pio *s, unsigned long port);
-
-/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the
- * current PD: map the shared all-ones page. False if it cannot be resolved: the caller panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err);
 
 /* Provided by the PD code (kernel/pd.c): */

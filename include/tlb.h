@@ -20,18 +20,12 @@ struct tlb_range {
     bool     full;                      /* a table was detached or the range is unknown */
 };
 
-/* Shoot down pd's translations in r; returns when done. */
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
-
-/* This core: use PCIDs if its CR4 has PCIDE. */
 void tlb_pcid_init(void);
 
 /* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */
 extern void (*tlb_shootdown_hook)(struct pd *pd);
 
 void tlb_flush_pd(struct pd *pd);
-
-/* Do a shootdown requested of this core now (a core spinning with interrupts off polls). */
 void tlb_poll(void);
-
 void tlb_ipi(void);

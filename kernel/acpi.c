@@ -144,8 +144,9 @@ static int parse_madt(paddr_t pa, acpi_map_fn map, void *ctx, unsigned max, stru
     return ACPI_OK;
 }
 
-/* Index of the core with apic_id in c; if it is not recorded but cores beyond the limit were
-   (c->excess), it takes the last slot (that core stays parked instead). -1 if it is not listed. */
+/* Index of the core with apic_id in c (the boot core: it must run); if it is not recorded but
+ * cores beyond the limit were (c->excess), it takes the last slot (that core stays parked
+ * instead). -1 if it is not listed. */
 int acpi_keep_core(struct acpi_cpus *c, uint32_t apic_id)
 {
     for (unsigned i = 0; i < c->count; i++)

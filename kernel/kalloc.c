@@ -121,7 +121,7 @@ void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live
     irq_restore(fl);
 }
 
-/* Note that PDs now hold delta more (or -delta fewer) pool frames. */
+/* Note that PDs hold delta more pool frames (negative: fewer). */
 void kframe_account(long delta)
 {
     __atomic_add_fetch(&pd_frames, (uint64_t)delta, __ATOMIC_RELAXED);

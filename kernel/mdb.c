@@ -558,7 +558,8 @@ static int range_check(struct mdb_space *s, uint64_t base, uint64_t size)
     return E_OK;
 }
 
-/* Give s an underived range (boot resources); E_BUSY if any unit is held already. */
+/* Give s the underived range [base, +size) -> target.. (boot resources); E_BUSY if any unit is
+ * held already. */
 int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights)
 {
@@ -736,14 +737,12 @@ static int deleg_pass(struct mdb *db, struct deleg *a, struct pool *p)
     return E_OK;
 }
 
-/*
- * Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask).
- * Destination units must be empty or already derived from the same source units (then
- * their rights grow). *effect gets MDB_CREATED / MDB_UPGRADED. Errors, nothing changed:
- * E_ARG (size or mask 0), E_RANGE (wrap or beyond a space's limit), E_NOENT (a source
- * unit is empty), E_PERM (a source unit has none of mask), E_BUSY (a destination unit
- * holds something else), E_NOMEM.
- */
+/* Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask).
+ * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
+ * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
+ * downgrades. Errors, nothing changed: E_ARG (size or mask 0), E_RANGE (wrap or beyond a space's
+ * limit), E_NOENT (a source unit is empty), E_PERM (a source unit has none of mask), E_BUSY (a
+ * destination unit holds something else), E_NOMEM. */
 int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
                  struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect)
@@ -777,7 +776,9 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
     return E_OK;
 }
 
-/* The longest prefix of src [base, +size) of at most pieces nodes or holes (at least one). */
+/* The longest prefix of src [base, +size) (size > 0) of at most pieces nodes or holes (at least
+ * one): into an empty destination, mdb_delegate of that prefix creates at most pieces nodes and
+ * visits O(pieces) (the kernel bounds each delegate call by it). */
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
 {
     uint64_t off = 0;
@@ -1282,7 +1283,8 @@ static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo,
     return t->height;
 }
 
-/* Whether every structural invariant of s holds (tree, ranges, derivation links). */
+/* Whether every structural invariant of s holds (tree, ranges, derivation links; tests and debug
+ * builds). */
 bool mdb_check(struct mdb_space *s)
 {
     size_t count = 0;

@@ -174,7 +174,7 @@ static unsigned perm_of(unsigned rights)
     return p;
 }
 
-/* MEM_* rights of generic permissions. */
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
 unsigned space_mem_rights(unsigned perm)
 {
     return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
@@ -377,7 +377,8 @@ static int mem_reserve(struct mdb_space *s, uint64_t base, uint64_t size)
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_reserve };
 
-/* Shoot down every PD the current mdb operation changed, then free detached tables. */
+/* Shoot down every PD the current mdb operation changed, then free the table frames it detached
+ * (mdb lock held). */
 void space_mem_flush_pending(void)
 {
     for (unsigned i = 0; i < pending.n; i++) {
@@ -394,7 +395,8 @@ void space_mem_flush_pending(void)
     pending.n = 0;
 }
 
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending. */
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending.
+ * E_NOMEM and the other statuses of ptab_update. */
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
@@ -432,19 +434,19 @@ size_t space_mem_hpt_tables(const struct space_mem *m)
     return ptab_tables(&m->hpt);
 }
 
-/* Table frames the master hpt holds (root included), from the counter its updates keep. */
+/* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */
 size_t space_mem_hpt_count(const struct space_mem *m)
 {
     return m->hpt_tables;
 }
 
-/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. O(1). */
 size_t space_mem_hpt_kept(const struct space_mem *m)
 {
     return m->hpt_kept;
 }
 
-/* Pool frames of m: master tables and per-core roots. */
+/* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m)
 {
     return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;

@@ -123,7 +123,9 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
     return err;
 }
 
-/* Delegate src ports [src_base, +count) to dst (identity); see space_pio.h for the statuses. */
+/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
+ * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on
+ * error. */
 int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                        struct space_pio *dst, unsigned long dst_base, unsigned long count,
                        unsigned mask, unsigned *effect)
@@ -169,7 +171,9 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
     return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) & port_bit(port));
 }
 
-/* Read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the current PD: map the all-ones page. */
+/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of
+ * the current PD: map the shared all-ones page. False if it cannot be resolved: the caller
+ * panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();

@@ -149,7 +149,8 @@ static void build_core(unsigned c, paddr_t lapic)
         cl->ist[i] = CPU_IST_TOP(i + 1);
 }
 
-/* Build the master kernel tables and every core's private tables; panics on OOM. */
+/* Build the master kernel tables and, for each of the ncpu cores, its data page and private
+ * tables (its LAPIC mapping at lapic); panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic)
 {
     build_master(ncpu);

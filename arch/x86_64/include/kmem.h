@@ -32,27 +32,14 @@ static inline bool kmem_in_pool(paddr_t pa, size_t len)
     return pa >= KERNEL_LOAD && pa + len <= POOL_END_PHYS && pa + len >= pa;
 }
 
-/* Build the master kernel PD and ncpu cores' data pages and roots (LAPIC at lapic); panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
-
 paddr_t kmem_core_pd(unsigned c);
-
-/* Give the root t the kernel half of core c (and the PD's kpd, if not 0); E_NOMEM. */
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
-
-/* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t);
-
-/* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
 struct ptab kmem_view(paddr_t root);
-
-/* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);
-
-/* Translate va in the 4-level root: true and *m if mapped, false if a hole (m describes it). */
 bool kmem_lookup(paddr_t root, vaddr_t va, struct ptab_map *m);
-
 paddr_t kmem_boot_root(void);
 
 struct frame_pool;
