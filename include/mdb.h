@@ -47,7 +47,7 @@ struct mdb {
     uint64_t pass;                  /* internal: numbers split passes */
     uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
     uint64_t tokens;                /* internal: next deep revoke's pin token */
-    uint64_t self;                  /* internal: token of the revoke stepping now, 0 outside */
+    uint64_t self;                  /* internal: token of the revoke that is stepping, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
 };
 

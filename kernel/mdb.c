@@ -502,7 +502,7 @@ static struct mdb_node *fold_cheap(struct mdb *db, struct mdb_node *a, struct md
 }
 
 /* merge_neighbours for a node whose survival does not matter (a delegation's destination
-   nodes): folds childless nodes into their neighbours; returns the node now holding x's units. */
+   nodes): folds childless nodes into their neighbours; returns the node that holds x's units. */
 static struct mdb_node *merge_cheap(struct mdb *db, struct mdb_node *x)
 {
     if (pinned(x))
@@ -994,7 +994,7 @@ static void pin_off(struct mdb_revoke *op, struct mdb_node *x)
 
 /* Keep op's cursor: at x (NULL for the piece's node n, which is found anew by unit each
    step), next child c; c NULL (x's children all scanned): after x's last child as it is
-   now (pinned), so that children appended later are scanned too. */
+   at this step (pinned), so that children appended after it are scanned too. */
 static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x, struct mdb_node *c)
 {
     op->resume = true;

@@ -125,7 +125,8 @@ void ptab_release(struct ptab *t)
     t->root = 0;
 }
 
-/* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry now, 0 if no memory. */
+/* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry p holds after
+ * that, 0 if no memory. */
 static pte_t install(const struct ptab *t, pte_t *p)
 {
     paddr_t pa = t->env->alloc(t->env->ctx);

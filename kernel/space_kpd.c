@@ -162,7 +162,7 @@ void kpd_region_release(struct kpd_region *r)
     r->pages = r->tables = 0;
 }
 
-/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
+/* Fault path: map sh at va in dir if va is a hole there; true if va then reads sh or a page. */
 bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va)
 {
     pte_t *p = dir_entry(env, dir, va), e = load(p);
@@ -177,7 +177,7 @@ bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t 
     return true;
 }
 
-/* Number of frames making [va, last] private needs now. */
+/* Number of frames making [va, last] private needs from the present state. */
 static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
 {
     size_t need = 0;

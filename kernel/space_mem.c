@@ -256,7 +256,7 @@ static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, 
     bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
     size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
-    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: no longer in hpt */
+    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: out of hpt */
     if (user)
         pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     pending_quarantine(pd, n0, chain0);

@@ -396,7 +396,7 @@ SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_requ
     lapic_send_ipi(r->apic_id, VEC_IPI_CALL);
     bool entered = wait_for(lock_waiter_entered);
     if (entered) {
-        delay_us(1000);                         /* it spins in spin_lock by now */
+        delay_us(1000);                         /* it spins in spin_lock by then */
         uint64_t req = __atomic_add_fetch(&r->tlb_reqs, 1, __ATOMIC_SEQ_CST);
         for (uint64_t t0 = time_us(); !acked && time_us() - t0 < ACK_WAIT_US; cpu_pause())
             acked = __atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) >= req;

@@ -1,6 +1,6 @@
 /*
- * Issue 8, holes 8/9: attacks on the bounded, resumable revoke steps of kernel/mdb.c and on
- * the bounded delegate calls (the review's, and more); each step's work (op.work) is asserted.
+ * Attacks on the bounded, resumable revoke steps of kernel/mdb.c and on
+ * the bounded delegate calls; each step's work (op.work) is asserted.
  * Spaces with plain counting hooks (no per-unit arrays) so the trees can be wide.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /*
- * The system-call fuzzer (issue 8), run as the root task: a tree of PDs and ECs
+ * The system-call fuzzer, run as the root task: a tree of PDs and ECs
  * on every core issues random calls with arguments biased toward the
  * interesting (fresh, stale, never-created and boundary selectors; every space
  * kind and rights mask; ranges straddling 2 MiB, 1 GiB, 512 GiB and USER_LIMIT;
@@ -10,8 +10,8 @@
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
  * made; 0: no limit), fuzz.epoch=MS (length of a parallel phase, default 2000),
  * fuzz.huge_revoke=0 (never revoke more than HUGE_REVOKE_PAGES memory pages in one
- * call: the switch that avoided issue 8 hole 9, a whole-range revoke that took seconds;
- * off by default since the bounded revoke landed).
+ * call: for a kernel whose whole-range revoke does not return for seconds; off by
+ * default, as revokes are bounded).
  *
  * The run is a sequence of epochs. Each epoch:
  *  1. parallel phase: one worker EC per core (in the fuzz PDs) and the root fuzz at once;

@@ -1,5 +1,5 @@
 /*
- * A delegate call does bounded work (issue 8, hole 8): at most 16 source pieces and
+ * A delegate call does bounded work: at most 16 source pieces and
  * about 1024 page-table leaf entries per call, reporting the items it delegated in rdx;
  * sys_delegate continues until the whole range is done. Checked with raw calls: a
  * fragmented source (one node per page), a range whose virtual and physical offsets

@@ -1,6 +1,6 @@
 /*
- * Review of issue 8 (holes 8/9): a partial-rights revoke of a unit with many derived
- * mappings goes node by node in bounded steps (kernel/mdb.c revoke_deep), resuming at
+ * A partial-rights revoke of a unit with many derived mappings goes node by node in bounded
+ * steps (kernel/mdb.c revoke_deep), resuming at
  * op->at only while the mapping database is unchanged (db->gen). Any other call that
  * changes the database between steps (here: core 1 delegating and revoking an unrelated
  * page of the root) makes every step walk again from the unit, re-skip every node

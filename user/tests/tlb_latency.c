@@ -2,7 +2,7 @@
  * Shootdown latency under kernel-entry pressure. ECs of one child PD, one on every
  * core but 0, hammer the calls whose waits run with interrupts off: calls that
  * wait for pd_lock (ec_status, pd_info, lookup), console_write (console_user_lock,
- * then the console lock, a CR byte now and then while the root revokes and
+ * then the console lock, a CR byte from time to time while the root revokes and
  * prints nothing, so no TAP line is split), counters and yield. Core 0
  * delegates a page into the child and revokes it, ROUNDS times: every revoke
  * sends a shootdown IPI to every core running the child and waits for all of

@@ -22,7 +22,7 @@ static volatile double marker = 2.5;            /* A's operand */
 static struct x87_env seen_a[INFO_MAX_CPUS], seen_b[INFO_MAX_CPUS];
 static volatile mword b_ready[INFO_MAX_CPUS], a_done[INFO_MAX_CPUS];
 
-/* FIP and FDP of this EC's x87 environment now. */
+/* FIP and FDP of this EC's x87 environment at this point. */
 static inline void read_env(struct x87_env *e)
 {
     uint8_t env[28] aligned(16);
