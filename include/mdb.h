@@ -29,7 +29,8 @@ struct mdb_space;
 /* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
-    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
+    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                unsigned rights);
     /* Reduce the rights of [base, base+size) to rights (non-zero, a subset). */
     void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
     /* Remove [base, base+size) entirely. */

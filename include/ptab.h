@@ -181,6 +181,11 @@ bool    ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e);
 pte_t   ptab_entry_swap(const struct ptab *t, pte_t *p, pte_t e);
 
 /* Empty deferred-free list. */
-static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
+static inline void ptab_dfree_init(struct ptab_dfree *df)
+{
+    df->n = 0;
+    df->chain = 0;
+    df->count = 0;
+}
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f);
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

@@ -160,5 +160,10 @@ static void env_free_pd(void *ctx, paddr_t pa)
 
 /* The page-table engine env for frames PDs hold: kptab_env, each frame counted in pd_frames. */
 const struct ptab_env kptab_env_pd = {
-    .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc_pd, .free = env_free_pd, .flush = NULL, .trace = NULL,
+    .ctx = NULL,
+    .p2v = env_p2v,
+    .alloc = env_alloc_pd,
+    .free = env_free_pd,
+    .flush = NULL,
+    .trace = NULL,
 };

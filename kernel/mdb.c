@@ -296,7 +296,8 @@ static struct mdb_node *first_overlap(struct mdb_node *n, uint64_t t0, uint64_t 
 }
 
 /* Pre-order successor of x in root's subtree, skipping x's children; NULL at the end. */
-static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uint64_t t0, uint64_t t1)
+static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
+                                  uint64_t t1)
 {
     for (; x != root; x = x->parent) {
         struct mdb_node *s = first_overlap(x->next, t0, t1);
@@ -307,7 +308,8 @@ static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uin
 }
 
 /* Pre-order successor of x among the nodes of root's subtree overlapping [t0, t1). */
-static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uint64_t t0, uint64_t t1)
+static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
+                                  uint64_t t1)
 {
     struct mdb_node *c = first_overlap(x->child, t0, t1);
     return c ? c : walk_skip(root, x, t0, t1);
@@ -436,7 +438,8 @@ static size_t split_count(struct mdb_node *root, uint64_t t0, uint64_t t1)
 }
 
 /* Split every node of root's subtree so that each lies wholly inside or outside [t0, t1). */
-static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t0, uint64_t t1)
+static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t0,
+                        uint64_t t1)
 {
     db->pass++;
     /* Pre-order: a parent is split before its children, so their pieces find its pieces. */
@@ -665,8 +668,8 @@ static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struc
 }
 
 /* Decode: count a hole node. Perform: derive a node for dst units [d0, d1) from n. */
-static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n, uint64_t d0,
-                       uint64_t d1, uint64_t t0)
+static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n,
+                       uint64_t d0, uint64_t d1, uint64_t t0)
 {
     if (!p) {
         a->need++;
@@ -892,7 +895,8 @@ static bool pick_edge(const struct mdb_node *x, uint64_t t0, uint64_t t1)
  * parents), until the walk (siblings skipped included) has cost limit. What the limit
  * leaves stays split (invisible per unit). Returns the work done.
  */
-static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1,
+                            uint64_t limit)
 {
     uint64_t w = 1;
     struct mdb_node *x = root, *c = root->child;
@@ -995,7 +999,8 @@ static void pin_off(struct mdb_revoke *op, struct mdb_node *x)
 /* Keep op's cursor: at x (NULL for the piece's node n, which is found anew by unit each
    step), next child c; c NULL (x's children all scanned): after x's last child as it is
    at this step (pinned), so that children appended after it are scanned too. */
-static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x, struct mdb_node *c)
+static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x,
+                        struct mdb_node *c)
 {
     op->resume = true;
     op->at = x == n ? NULL : x;
@@ -1200,7 +1205,8 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
             op->deep = false;           /* n was cut since: take the piece anew */
         if (!op->deep)
             op->resume = false;
-        uint64_t u1 = op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
+        uint64_t u1 =
+            op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
         bool done;
         if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)
             break;
@@ -1269,7 +1275,8 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
 }
 
 /* Check AVL subtree t: balanced, ordered within (lo, hi], nodes valid; -1 if broken. */
-static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi, size_t *count)
+static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi,
+                     size_t *count)
 {
     if (!t)
         return 0;

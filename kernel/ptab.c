@@ -466,7 +466,12 @@ static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
 int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
                 struct ptab_dfree *df, struct ptab_result *res)
 {
-    struct upd u = { .t = t, .va = va & (ptab_span(t) - 1), .pa = pa, .attr = attr, .df = df, .res = res };
+    struct upd u = { .t = t,
+                     .va = va & (ptab_span(t) - 1),
+                     .pa = pa,
+                     .attr = attr,
+                     .df = df,
+                     .res = res };
     res->flush = res->detached = false;
     res->changed = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))

@@ -149,7 +149,8 @@ static paddr_t take(struct kpd_region *r)
 /* Free every private page and table of r, empty its PD entries and any reserve. */
 void kpd_region_release(struct kpd_region *r)
 {
-    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE; v += KPD_CHUNK) {
+    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE;
+         v += KPD_CHUNK) {
         pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
         if (private_pt(r, e))
             release_pt(r, frame(r->env, 1, e));

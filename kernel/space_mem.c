@@ -335,9 +335,11 @@ static struct pd *pd_of(struct mdb_space *s)
 }
 
 /* mdb hook: map pages [base, +size) -> physical pages target.. with rights. */
-static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
-    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT, perm_of(rights));
+    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+               perm_of(rights));
 }
 
 /* mdb hook: reduce [base, +size) to rights; the frames come from the current mappings. */

@@ -55,7 +55,8 @@ static struct capability *slot_written(struct space_obj *s, unsigned long sel)
 }
 
 /* mdb hook: slots [base, +size) hold target.. with rights. */
-static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
     for (uint64_t i = 0; i < size; i++)
         slot_write(m->owner, base + i, cap_from_target(target + i, rights));

@@ -222,7 +222,8 @@ static void pd_lock_pass(void)
     uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
     spin_unlock(&pd_lock);
     irq_window();
-    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
+    for (unsigned i = 0;
+         i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
         irq_window();
         cpu_pause();
     }

@@ -82,7 +82,8 @@ SELFTEST(the_wx_check_counts_a_user_table_entry_and_a_writable_executable_kernel
     if (!ok)
         return SELFTEST_FAIL("out of memory");
     if (n != 2 || bad != kernel_half)
-        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad, kernel_half);
+        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad,
+                             kernel_half);
     if (kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
@@ -243,8 +244,10 @@ static void pd_entries(paddr_t root, struct pd_entries *p)
 static bool same_entry(const struct ptab_entry *a, const struct ptab_entry *b)
 {
     struct ptab k = kmem_view(0);       /* the format only: no table is read */
-    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e), y = ptab_entry_attr(&k, b->level, b->e);
-    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm && x.mt == y.mt;
+    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e),
+                     y = ptab_entry_attr(&k, b->level, b->e);
+    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm &&
+           x.mt == y.mt;
 }
 
 SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
@@ -405,8 +408,9 @@ SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_requ
     if (!entered || !wait_for(lock_call_done))
         return SELFTEST_FAIL("core %u did not run the lock-waiting call", lock_target);
     if (!acked)
-        return SELFTEST_FAIL("core %u, spinning for a lock, did not answer a shootdown request in %u us",
-                             lock_target, ACK_WAIT_US);
+        return SELFTEST_FAIL(
+            "core %u, spinning for a lock, did not answer a shootdown request in %u us",
+            lock_target, ACK_WAIT_US);
     return true;
 }
 

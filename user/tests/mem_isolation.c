@@ -88,7 +88,8 @@ static void test_undelegated_memory_faults(mword a, mword b, mword data)
               "another child cannot write a page delegated to the first");
     tap_check(*(volatile uint32_t *)data == MAGIC, "the refused write changed nothing");
     ei = run(a, child_read, KADDR);
-    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_PF && ei.fault.addr == KADDR && ei.fault.user == 1,
+    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_PF && ei.fault.addr == KADDR &&
+                  ei.fault.user == 1,
               "a child reading a kernel address takes a user page fault");
 }
 

@@ -80,9 +80,12 @@ static void test_one_revoke_covers_every_child(unsigned ncpu)
     }
     unsigned stale, bad;
     stale_reader_sum(readers, NPD, &stale, &bad);
-    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", errors);
-    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted, readers_run);
-    tap_check(stale == 0, "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
+    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
+              errors);
+    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted,
+              readers_run);
+    tap_check(stale == 0,
+              "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
               stale, ROUNDS, NPD);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);
     tap_check(gone == readers_run, "no child holds the page after the revoke (%u of %u)", gone,

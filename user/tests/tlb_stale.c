@@ -93,10 +93,13 @@ static void test_no_reader_completes_a_read_after_revoke_returned(unsigned n)
     stale_reader_sum(readers, n, &stale, &bad);
     for (unsigned c = 0; c < n; c++)
         reads += readers[c].reads;
-    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", k.errors);
-    tap_check(k.trials >= TRIALS && stale == 0,
-              "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
-              "%u stale reads", k.trials, k.readers, n, k.core0, stale);
+    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
+              k.errors);
+    tap_check(
+        k.trials >= TRIALS && stale == 0,
+        "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
+        "%u stale reads",
+        k.trials, k.readers, n, k.core0, stale);
     tap_check(k.faulted == k.readers, "every reader faulted on its next read (%u of %u)", k.faulted,
               k.readers);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);

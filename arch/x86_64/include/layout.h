@@ -111,9 +111,9 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
                "the index columns of the table are right");
 
 _Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
-               LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL && LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL &&
-               LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
-               LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
+                   LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL &&
+                   LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL && LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
+                   LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
                "the kernel half's shared slots are the ones the layout uses");
 _Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&
                LARGE_SIZE == PTAB_LEVEL_SIZE(1),
@@ -136,10 +136,14 @@ _Static_assert(KERNEL_BASE % LARGE_SIZE == 0 && KERNEL_LOAD % LARGE_SIZE == 0,
 _Static_assert(KERNEL_LINEAR_END % LARGE_SIZE == 0 && KERNEL_LINEAR_END - 1 <= KERNEL_LAST,
                "linear map inside kernel region");
 _Static_assert(KERNEL_LAST < CPU_GLOBAL, "global alias above kernel region");
-_Static_assert(CPU_GLOBAL + NUM_CPU * PAGE_SIZE <= CPU_STACK_GUARD && NUM_CPU <= 512, "global alias fits one PT below the guard");
-_Static_assert(CPU_GLOBAL / LARGE_SIZE != CPU_STACK / LARGE_SIZE, "global alias and core-local slot use different PD entries");
-_Static_assert(CPU_PRIVATE_PD_BASE == (CPU_STACK & ~(LARGE_SIZE - 1)), "core-local slot is PD entry 511");
-_Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) && CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
+_Static_assert(CPU_GLOBAL + NUM_CPU * PAGE_SIZE <= CPU_STACK_GUARD && NUM_CPU <= 512,
+               "global alias fits one PT below the guard");
+_Static_assert(CPU_GLOBAL / LARGE_SIZE != CPU_STACK / LARGE_SIZE,
+               "global alias and core-local slot use different PD entries");
+_Static_assert(CPU_PRIVATE_PD_BASE == (CPU_STACK & ~(LARGE_SIZE - 1)),
+               "core-local slot is PD entry 511");
+_Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) &&
+                   CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
                "IST stacks with their guards fill the private PT just below the stack guard");
 _Static_assert(CPU_LOCAL + PAGE_SIZE == PD_IOBMP, "I/O bitmap follows core-local data");
 _Static_assert(PD_IOBMP_LAST < CPU_TMAP && CPU_TMAP_LAST + 1 == PD_CAPS,
