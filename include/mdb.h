@@ -37,7 +37,8 @@ struct mdb_ops {
     void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
     /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
        the nodes are allocated and before the first change: E_OK if the map hooks of mapping
-       [base, +size) cannot fail from here on, else E_NOMEM (the delegation then changes nothing). */
+       [base, +size) cannot fail from here on, else E_NOMEM (the delegation then changes
+       nothing). */
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
@@ -46,7 +47,8 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
-    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
+    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes
+                                       (cursors valid while equal) */
     uint64_t tokens;                /* internal: next deep revoke's pin token */
     uint64_t self;                  /* internal: token of the revoke that is stepping, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
@@ -87,7 +89,8 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
-    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after scan */
+    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after
+                                       scan */
     struct mdb_node *at, *scan;     /* a deep piece's resume point (valid while db->gen == gen) */
     uint64_t stop, gen, token;      /* end of that piece; db->gen after the last step; pin token */
     uint64_t born, debt;            /* db->born after the last step; this step's extra budget */

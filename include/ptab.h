@@ -33,7 +33,7 @@ typedef uint64_t pte_t;
 #define PTAB_LEVEL_BITS 9                       /* index bits per level */
 #define PTAB_ENTRIES    512                     /* entries per table */
 #define PTAB_LEVEL_SHIFT(l) (PTAB_PAGE_BITS + PTAB_LEVEL_BITS * (l)) /* lowest bit of l's index */
-#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))              /* bytes a level-l entry maps */
+#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))            /* bytes a level-l entry maps */
 _Static_assert(PTAB_ENTRIES == 1 << PTAB_LEVEL_BITS, "one index per entry");
 
 /* Index of va in a table at level l (the same split for every format). */
@@ -76,11 +76,12 @@ struct ptab_attr {
 struct ptab_fmt {
     const char *name;
     unsigned min_levels, max_levels;    /* number of levels a table may have */
-    unsigned leaf_mask;                 /* BIT(l): level l may hold leaves (before run-time limits) */
+    unsigned leaf_mask;                 /* BIT(l): level l may hold leaves (before run-time caps) */
     pte_t    addr_mask;                 /* frame field of every entry */
-    pte_t    (*table)(unsigned caps);                              /* bits of an entry pointing to a table */
-    pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a); /* bits of a leaf (no frame) */
-    bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a); /* leaf -> attr */
+    /* The bits of an entry pointing to a table; of a leaf (no frame); a leaf's attributes. */
+    pte_t    (*table)(unsigned caps);
+    pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a);
+    bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a);
     bool     (*present)(pte_t e);       /* entry is present */
     bool     (*is_leaf)(unsigned level, pte_t e); /* present entry at level is a leaf */
 };
@@ -99,8 +100,9 @@ struct ptab_env {
     void   *(*p2v)(void *ctx, paddr_t pa);                 /* physical -> accessible virtual */
     paddr_t (*alloc)(void *ctx);                           /* zeroed 4 KiB frame, 0 if none */
     void    (*free)(void *ctx, paddr_t pa);                /* give a frame back */
-    void    (*flush)(void *ctx, const void *va);           /* write back one cache line (may be NULL) */
-    void    (*trace)(void *ctx, const pte_t *entry, pte_t val); /* observe an entry write (NULL in kernel) */
+    void    (*flush)(void *ctx, const void *va);           /* write back a cache line (or NULL) */
+    /* Observe an entry write (NULL in the kernel). */
+    void    (*trace)(void *ctx, const pte_t *entry, pte_t val);
 };
 
 /* A page table (lecture: Hpt, Ept, Dpt objects). */
@@ -111,7 +113,7 @@ struct ptab {
     unsigned levels;        /* number of levels */
     unsigned leaf_mask;     /* fmt->leaf_mask limited by CPU/IOMMU (e.g. no 1G pages) */
     unsigned caps;          /* PTAB_CAP_* */
-    unsigned keep_level;    /* tables at level >= keep_level are never detached (shared via sync_from) */
+    unsigned keep_level;    /* tables at level >= keep_level never detach (sync_from shares them) */
     unsigned own_level;     /* release frees only tables at level >= own_level (per-core roots) */
 };
 
@@ -119,7 +121,7 @@ struct ptab {
 #define PTAB_DFREE_SLOTS 64
 struct ptab_dfree {
     unsigned n;                         /* used slots */
-    paddr_t  slot[PTAB_DFREE_SLOTS];    /* frames detached by a map (still walkable until flushed) */
+    paddr_t  slot[PTAB_DFREE_SLOTS];    /* frames detached by a map (walkable until flushed) */
     paddr_t  chain;                     /* frames detached by an unmap, linked through word 0 */
     size_t   count;                     /* total frames held */
 };

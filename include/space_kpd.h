@@ -12,9 +12,10 @@
  *
  * Why not the generic engine's update (kernel/ptab.c): it would write through the
  * shared PT that many PDs reference. The walk here is two levels (PD -> PT); its
- * entries are built and read with the engine's entry helpers (a kernel Hpt table); translations only ever change hole -> shared -> private
- * (never back) while the PD lives, which is what makes the flush rules simple:
- * a stale TLB entry can only point to the shared page (see space_obj.c, space_pio.c).
+ * entries are built and read with the engine's entry helpers (a kernel Hpt table);
+ * translations only ever change hole -> shared -> private (never back) while the PD
+ * lives, which is what makes the flush rules simple: a stale TLB entry can only point to the
+ * shared page (see space_obj.c, space_pio.c).
  *
  * Pure logic: memory comes through struct ptab_env (host tests use fake memory).
  * Concurrency: writers of one region are serialised by the caller (the mdb lock);

@@ -159,7 +159,7 @@ struct pd_info {
     uint64_t obj_pages;     /* Space_obj: capability-table backing pages allocated */
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
-    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far (PD_LOC_ROOT_FRAMES each) */
+    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] (PD_LOC_ROOT_FRAMES each) */
     uint64_t frames;        /* every pool frame the PD holds: the PD object (PD_OBJ_FRAMES), all of
                                the above, and frames reserved for an operation (0 between calls) */
     uint64_t hpt_kept;      /* of hpt_tables, those kept while the PD lives: the root and one PDPT
@@ -168,8 +168,8 @@ struct pd_info {
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
-#define PD_LOC_ROOT_FRAMES 2    /* frames of one per-core root: its top-level table, its kernel-half PDPT */
-#define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), its kernel directory (1) */
+#define PD_LOC_ROOT_FRAMES 2    /* frames of a per-core root: top-level table, kernel-half PDPT */
+#define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), kernel directory (1) */
 
 _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");

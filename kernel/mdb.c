@@ -30,7 +30,8 @@ struct mdb_node {
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
     struct mdb_node *split_lo, *split_hi; /* pieces split off in pass split_pass */
     uint64_t split_pass;
-    uint64_t pin;                       /* token of the deep revoke whose cursor path holds it, MDB_PIN_SHARED, or 0 */
+    uint64_t pin;                       /* token of the deep revoke whose cursor path holds it,
+                                           MDB_PIN_SHARED, or 0 */
 };
 
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */

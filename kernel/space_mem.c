@@ -19,7 +19,7 @@
 #include "syscall.h"
 
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
-#define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
+#define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
 static unsigned hpt_leaf_mask(void)

@@ -183,7 +183,7 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
     for (unsigned i = 0; ok && i < MANY_PDS; i++)
-        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);   /* its only entry: PT detached */
+        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0); /* its only entry: PT goes */
     space_mem_flush_pending();
     tlb_shootdown_hook = NULL;
     uint64_t freed = this_cpu()->counters.tables_freed - t0;

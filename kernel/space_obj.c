@@ -36,7 +36,8 @@ static struct capability *slot_in(const uint8_t *pg, unsigned long sel)
     return (struct capability *)(uintptr_t)(pg + (slot_va(sel) & (PTAB_PAGE_SIZE - 1)));
 }
 
-/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0 last. */
+/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0
+ * last. */
 static void slot_write(struct space_obj *s, unsigned long sel, struct capability c)
 {
     struct capability *p = slot_in(kpd_page(&s->r, slot_va(sel)), sel);

@@ -150,7 +150,8 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
     /*
      * AMD CPUs (and QEMU's TCG) load the x87 last-instruction/operand pointers (FIP, FDP, FOP)
      * only when the image has an exception pending: the previous EC's would survive. Give them
-     * fixed values first, on every CPU (user/tests/x87_pointers.c): fnclex drops a pending exception (fild would raise #MF here), emms frees the stack.
+     * fixed values first, on every CPU (user/tests/x87_pointers.c): fnclex drops a pending
+     * exception (fild would raise #MF here), emms frees the stack.
      */
     __asm__ __volatile__("fnclex; emms; fildl %0" :: "m"(fixed_word));
     if (cpu_config.xsave)

@@ -59,7 +59,7 @@ static int deleg(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);      /* not stretched by preemption on a loaded host */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);  /* not stretched by preemption on a busy host */
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -150,8 +150,9 @@ static void siblings_outside_the_piece_are_scanned_by_every_step(void **state)
         teardown_all();
     }
     printf(
-        "# revoke of unit 300 (100 derived nodes), budget 64: slowest step %.1f us alone (%d steps), "
-        "%.1f us with 200,000 nodes derived from unit 0 (%d steps, at most %lu work per step): x%.0f\n",
+        "# revoke of unit 300 (100 derived nodes), budget 64: slowest step %.1f us alone (%d "
+        "steps), %.1f us with 200,000 nodes derived from unit 0 (%d steps, at most %lu work per "
+        "step): x%.0f\n",
         base * 1e6, s0, big * 1e6, s1, (unsigned long)work, big / base);
     assert_true(work <= STEP_MAX);      /* every skipped sibling is charged */
     assert_true(big < 10 * base);
@@ -242,7 +243,8 @@ static int stalled_steps(uint64_t K)
         most = MAX(most, C.nodes);
     }
     printf(
-        "# K=%lu nodes derived from the unit: %d steps (quiet: %lu), up to %zu nodes added by the child\n",
+        "# K=%lu nodes derived from the unit: %d steps (quiet: %lu), up to %zu nodes added by the "
+        "child\n",
         (unsigned long)K, steps, (unsigned long)(K / 64 + 1), most);
     teardown_all();
     return steps;
@@ -301,8 +303,8 @@ static void a_child_delegating_from_its_unrevoked_nodes_cannot_stall_the_revoke(
         }
     }
     printf(
-        "# K=%lu: %d steps with a child adding four bounded calls' nodes ahead of the cursor between "
-        "steps (quiet %d), %lu nodes added, at most %lu work per step\n",
+        "# K=%lu: %d steps with a child adding four bounded calls' nodes ahead of the cursor "
+        "between steps (quiet %d), %lu nodes added, at most %lu work per step\n",
         (unsigned long)K, steps, quiet, (unsigned long)added, (unsigned long)work);
     assert_int_equal(err, E_OK);
     assert_int_equal(B.nodes + C.nodes, 0);
@@ -370,7 +372,8 @@ static void one_delegation_creates_a_node_per_source_piece(void **state)
         worst = MAX(worst, t);
     }
     printf(
-        "# delegating 100,000 pieces: %d calls, at most %ld node allocations and %.1f us per call\n",
+        "# delegating 100,000 pieces: %d calls, at most %ld node allocations and %.1f us per "
+        "call\n",
         calls, most, worst * 1e6);
     assert_int_equal(C.nodes, 5 * WIDE);
     assert_int_equal(allocs - a0, 5 * WIDE);

@@ -18,8 +18,8 @@
  *  2. the workers park; the root alone runs SOLO_CALLS calls (with a KCOV kernel:
  *     call sequences from a corpus of those that reached new kernel edges, mutated)
  *     and checks every failing call against snapshots taken before it (all or nothing);
- *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until E_NOMEM, runs
- *     calls while it is empty, revokes them and checks that the pool is back;
+ *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until
+ *     E_NOMEM, runs calls while it is empty, revokes them and checks that the pool is back;
  *  4. odd epochs: the stale-read check (a prober EC on every core reads a page that
  *     the root then revokes; every prober must fault on it);
  *  5. revoke everything the epoch delegated, hand out the base capabilities again,
@@ -436,7 +436,8 @@ static void gen_call(struct fz *f, struct call *c)
 
 /* ---------------------------------------------------------------- safety filter */
 
-/* True if [base, base + pages*4K) is a range the kernel would accept (aligned, no wrap, in user space). */
+/* True if [base, base + pages*4K) is a range the kernel would accept (aligned, no wrap, in user
+   space). */
 static bool mem_range_valid(mword base, mword pages)
 {
     return IS_ALIGNED(base, PAGE_SIZE_USER) && pages != 0 && pages <= (USER_LIMIT >> 12) &&
@@ -1069,8 +1070,8 @@ static uint64_t mark_hidden(const struct leak_mark *m)
 static void mark_diff(const struct leak_mark *a, const struct leak_mark *b)
 {
     printf(
-        "fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs %lu -> %lu), "
-        "live %lu -> %lu\n",
+        "fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs "
+        "%lu -> %lu), live %lu -> %lu\n",
         (unsigned long)a->pool_free, (unsigned long)b->pool_free, (unsigned long)a->heap_pages,
         (unsigned long)b->heap_pages, (unsigned long)a->pd_frames, (unsigned long)b->pd_frames,
         (unsigned long)mark_hidden(a), (unsigned long)mark_hidden(b), (unsigned long)a->live,
@@ -1079,8 +1080,8 @@ static void mark_diff(const struct leak_mark *a, const struct leak_mark *b)
         const struct pd_info *p = &a->pi[i], *q = &b->pi[i];
         if (memcmp(p, q, sizeof(*p)) != 0)
             printf(
-                "fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu (kept %lu -> %lu), roots %lu -> %lu, "
-                "obj %lu -> %lu, pio %lu -> %lu, kpd %lu -> %lu\n",
+                "fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu (kept %lu -> %lu), roots "
+                "%lu -> %lu, obj %lu -> %lu, pio %lu -> %lu, kpd %lu -> %lu\n",
                 (unsigned long)visible_pd(i), (unsigned long)p->frames, (unsigned long)q->frames,
                 (unsigned long)p->hpt_tables, (unsigned long)q->hpt_tables,
                 (unsigned long)p->hpt_kept, (unsigned long)q->hpt_kept, (unsigned long)p->loc_roots,
@@ -1218,7 +1219,8 @@ int main(mword arg)
     cfg.kcov = sys_call6(SYS_KCOV, (mword)&ki, sizeof(ki), 0, 0, 0, 0, NULL) == E_OK;
     if (cfg.kcov)
         printf(
-            "fuzz: kcov: %lu of %lu kernel edges ran before the fuzzer started (boot, self-checks)\n",
+            "fuzz: kcov: %lu of %lu kernel edges ran before the fuzzer started (boot, "
+            "self-checks)\n",
             (unsigned long)ki.hit, (unsigned long)ki.edges);
     r->root = true;
     r->id = MAX_WORKERS;

@@ -63,7 +63,8 @@ static void empty_pool(mword drain)
     printf("# deleg_exhaust: %lu objects created to empty the pool\n", n);
 }
 
-/* Failed delegate calls under exhaustion: statuses other than E_NOMEM, calls that changed something. */
+/* Failed delegate calls under exhaustion: statuses other than E_NOMEM, calls that changed
+   something. */
 struct attempts {
     unsigned nomem, other, changed;
 };

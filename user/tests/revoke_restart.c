@@ -92,7 +92,8 @@ int main(mword arg)
     CHECK_ST(ec_wait(ec, &ei), E_OK);
     tap_check(exited_with(&ei, 0), "core 1's calls all succeeded");
     printf(
-        "# revoke_restart: the same revoke while core 1 changes the database: %lu ticks (%lu calls of core 1)\n",
+        "# revoke_restart: the same revoke while core 1 changes the database: %lu ticks (%lu "
+        "calls of core 1)\n",
         (unsigned long)noisy, (unsigned long)during);
     struct lookup_info li;
     CHECK_ST(sys_lookup(b2, SPACE_MEM, VA_B, &li), E_OK);

@@ -77,10 +77,10 @@
 #define CPU_GLOBAL          UL_(0xFFFFFFFFBE000000)     /* 511 510 496 0 */
 #define CPU_STACK_GUARD     (CPU_STACK - PAGE_SIZE)     /* 511 510 511 508 */
 #define CPU_STACK_TOP       (CPU_STACK + PAGE_SIZE)
-#define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)         /* 511 510 511 0: 2 MiB with a private PT */
-#define CPU_IST_SLOTS       4                               /* IST stacks per core */
-#define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE)   /* 511 510 511 500 */
-#define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE)     /* slot s = 1..CPU_IST_SLOTS */
+#define CPU_PRIVATE_PD_BASE UL_(0xFFFFFFFFBFE00000)     /* 511 510 511 0: 2 MiB with a private PT */
+#define CPU_IST_SLOTS       4                           /* IST stacks per core */
+#define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE) /* 511 510 511 500 */
+#define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE) /* slot s = 1..CPU_IST_SLOTS */
 #define CPU_IST_TOP(s)      (CPU_IST_GUARD(s) + 2 * PAGE_SIZE)
 #define HPT_LEVELS          4                   /* 4-level paging (no LA57) */
 #define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
