@@ -18,7 +18,7 @@
 #include "spinlock.h"
 #include "syscall.h"
 
-#define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
+#define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
 static unsigned hpt_leaf_mask(void)
@@ -173,7 +173,7 @@ static unsigned perm_of(unsigned rights)
     return p;
 }
 
-/* MEM_* rights of generic permissions. */
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
 unsigned space_mem_rights(unsigned perm)
 {
     return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
@@ -225,8 +225,8 @@ static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
  * Apply one update to pd's hpt with its flush noted in b (also for the part done before a
  * failure); *res what it did. E_NOMEM etc. from ptab_update.
  */
-static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa,
-                        unsigned perm, struct ptab_result *res)
+static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size,
+                        paddr_t pa, unsigned perm, struct ptab_result *res)
 {
     struct ptab_attr a = { perm, PTAB_WB };
     bool added;
@@ -240,7 +240,7 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
     size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
-    pd->mem.hpt_tables -= b->df.count - count0;    /* detached: no longer in hpt */
+    pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     if (user)
         pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     batch_quarantine(b, pd, n0, chain0);
@@ -389,7 +389,7 @@ void shootdown_batch_flush(struct shootdown_batch *b)
 }
 
 /* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); flush and detached tables
-   noted in b (the caller flushes it). */
+ * noted in b (the caller flushes it). E_NOMEM and the other statuses of ptab_update. */
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
                   paddr_t pa, unsigned rights)
 {
@@ -431,19 +431,19 @@ size_t space_mem_hpt_tables(const struct space_mem *m)
     return ptab_tables(&m->hpt);
 }
 
-/* Table frames the master hpt holds (root included), from the counter its updates keep. */
+/* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */
 size_t space_mem_hpt_count(const struct space_mem *m)
 {
     return m->hpt_tables;
 }
 
-/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. O(1). */
 size_t space_mem_hpt_kept(const struct space_mem *m)
 {
     return m->hpt_kept;
 }
 
-/* Pool frames of m: master tables and per-core roots. */
+/* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m)
 {
     return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;

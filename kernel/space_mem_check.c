@@ -150,7 +150,8 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     if (watched_was_free)
         return SELFTEST_FAIL("the detached table was free during the shootdown");
     if (!free_after || freed < 1)
-        return SELFTEST_FAIL("the detached table was not freed after it (%lu freed)", (unsigned long)freed);
+        return SELFTEST_FAIL("the detached table was not freed after it (%lu freed)",
+                             (unsigned long)freed);
     if (kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
@@ -178,7 +179,8 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
         ok = ok && many_pd[i] &&
-            space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) == E_OK;
+             space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) ==
+             E_OK;
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
     shootdown_batch_flush(&check_batch);
@@ -199,8 +201,8 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     if (!ok)
         return SELFTEST_FAIL("out of memory");
     if (many_early)
-        return SELFTEST_FAIL("%u of %u PDs' detached tables were free before their shootdown", many_early,
-                             MANY_PDS);
+        return SELFTEST_FAIL("%u of %u PDs' detached tables were free before their shootdown",
+                             many_early, MANY_PDS);
     if (freed < MANY_PDS)
         return SELFTEST_FAIL("%lu tables freed, want %u", (unsigned long)freed, MANY_PDS);
     if (kernel_pool.nfree != before)

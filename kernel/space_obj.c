@@ -36,7 +36,8 @@ static struct capability *slot_in(const uint8_t *pg, unsigned long sel)
     return (struct capability *)(uintptr_t)(pg + (slot_va(sel) & (PTAB_PAGE_SIZE - 1)));
 }
 
-/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0 last. */
+/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0
+ * last. */
 static void slot_write(struct space_obj *s, unsigned long sel, struct capability c)
 {
     struct capability *p = slot_in(kpd_page(&s->r, slot_va(sel)), sel);
@@ -108,7 +109,8 @@ static int reserve_slots(struct space_obj *s, unsigned long base, unsigned long 
     return kpd_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
 }
 
-/* Whether sel can take a new capability: E_ARG (selector 0), E_FULL (beyond the table), E_BUSY, E_OK. */
+/* Whether sel can take a new capability (a create call checks before it allocates the object):
+ * E_ARG (selector 0), E_FULL (sel >= OBJ_SELS), E_BUSY (occupied), else E_OK. */
 int space_obj_check_free(struct space_obj *s, unsigned long sel)
 {
     struct mdb_info info;
@@ -119,7 +121,8 @@ int space_obj_check_free(struct space_obj *s, unsigned long sel)
     return mdb_lookup(&s->mdb, sel, &info) == E_OK ? E_BUSY : E_OK;
 }
 
-/* Put c (a new object) at sel as a root of the database. E_ARG, E_FULL, E_BUSY, E_NOMEM. */
+/* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >=
+ * OBJ_SELS), E_BUSY (occupied), E_NOMEM; on error nothing changed. */
 int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
 {
     ASSERT(!cap_is_null(c) && c.rights);
@@ -142,7 +145,9 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
     ASSERT(err == E_OK || err == E_NOMEM);
 }
 
-/* Delegate src [src_base, +count) to dst [dst_base, +count); see space_obj.h for the statuses. */
+/* Delegate src [src_base, +count) to dst [dst_base, +count) with rights & mask: E_ARG (count 0,
+ * dst range holds selector 0), E_RANGE (source range), E_FULL (destination range), then the
+ * statuses of mdb_delegate; E_NOMEM also for slot pages. Nothing changed on error. */
 int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
                        struct space_obj *dst, unsigned long dst_base, unsigned long count,
                        unsigned mask, unsigned *effect)
@@ -185,7 +190,8 @@ bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capab
     return pg && slot_read(slot_in(pg, sel), out);
 }
 
-/* Same for the current PD's space s, read through PD_CAPS (may fault to the zero page). */
+/* Same for the current PD's space s, read through PD_CAPS (may fault to the zero page). Kernel
+ * only. */
 bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, struct capability *out)
 {
     if (sel >= OBJ_SELS)
@@ -196,7 +202,9 @@ bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, stru
     return space_obj_lookup(s, sel, out);
 }
 
-/* Kernel read fault at addr in the capability region of the current PD: map the zero page. */
+/* Kernel read fault at addr in the capability region of the current PD: map the zero page. False
+ * if it cannot be resolved (a write, a protection fault, a user access, no PD): the caller
+ * panics. */
 bool space_obj_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();

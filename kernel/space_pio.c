@@ -41,7 +41,8 @@ static void bits_allow(struct space_pio *s, unsigned long port, unsigned long co
 {
     for (unsigned long p = port; p < port + count; p++) {
         uint8_t *pg = kpd_page(&s->r, byte_va(p));
-        __atomic_fetch_and(&pg[byte_va(p) % PTAB_PAGE_SIZE], (uint8_t)~port_bit(p), __ATOMIC_RELEASE);
+        __atomic_fetch_and(&pg[byte_va(p) % PTAB_PAGE_SIZE], (uint8_t)~port_bit(p),
+                           __ATOMIC_RELEASE);
     }
 }
 
@@ -84,7 +85,8 @@ static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
 /* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
 int space_pio_init(struct space_pio *s, paddr_t kpd)
 {
-    if (!ones.page && kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
+    if (!ones.page &&
+        kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
         return E_NOMEM;
     mdb_space_init(&s->mdb, &pio_ops, s, PIO_PORTS);
     s->shootdown = space_pio_shootdown;
@@ -127,7 +129,9 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
     return err;
 }
 
-/* Delegate src ports [src_base, +count) to dst (identity); see space_pio.h for the statuses. */
+/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
+ * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on
+ * error. */
 int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                        struct space_pio *dst, unsigned long dst_base, unsigned long count,
                        unsigned mask, unsigned *effect)
@@ -170,15 +174,18 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
     if (port >= PIO_PORTS)
         return false;
     const uint8_t *pg = kpd_peek(&s->r, byte_va(port));
-    return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) & port_bit(port));
+    return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) &
+                   port_bit(port));
 }
 
-/* Read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the current PD: map the all-ones page. */
+/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of
+ * the current PD: map the shared all-ones page. False if it cannot be resolved: the caller
+ * panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();
-    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST || (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) ||
-        !dir || !ones.page)
+    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST ||
+        (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) || !dir || !ones.page)
         return false;
     return kpd_fault(space_env, &ones, dir, addr);
 }

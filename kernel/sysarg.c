@@ -77,7 +77,7 @@ static int check_range(unsigned kind, mword base, mword count)
     if (kind == SPACE_MEM) {
         if (!IS_ALIGNED(base, PAGE_SIZE_USER))
             return E_ALIGN;
-        base /= PAGE_SIZE_USER;     /* now in pages, like count */
+        base /= PAGE_SIZE_USER;     /* in pages from here on, like count */
     }
     mword units = space_units(kind);
     return base <= units && count <= units - base ? E_OK : E_RANGE;

@@ -620,7 +620,8 @@ static bool all_consistent(void)
     return true;
 }
 
-static void a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
+static void
+a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
 {
     (void)state;
     struct mdb_revoke op;
