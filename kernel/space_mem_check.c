@@ -170,7 +170,7 @@ static void watch_many(struct pd *pd)
             many_early++;
 }
 
-SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_its_shootdown)
+SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
 {
     size_t before;
     struct pd *first = scratch_pd(&before);
