@@ -45,6 +45,9 @@ extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock
 /* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
    state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
+/* The same in two steps: memory (NULL if none), then the state (cannot fail). */
+struct ec *ec_alloc(void);
+void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
 
 /* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */
 noreturn void ec_stop(struct ec *ec, enum ec_state state);

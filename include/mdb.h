@@ -104,17 +104,41 @@ void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner,
 int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights);
 
+/* Boot resources in two steps: check, reserve (E_NOMEM), then perform, which cannot fail. */
+struct mdb_root {
+    struct mdb_node *node;          /* internal: the reserved node */
+};
+int  mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights);
+int  mdb_root_reserve(struct mdb *db, struct mdb_root *r);
+void mdb_root_cancel(struct mdb *db, struct mdb_root *r);
+void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, uint64_t size,
+                      uint64_t target, unsigned rights);
+
 /*
  * Delegate src [src_base, +size) to dst [dst_base, +size) with rights (source & mask).
  * Each destination unit must be empty (-> MDB_CREATED) or already derived from the same
  * source unit (rights grow: MDB_UPGRADED; equal: nothing). Never overwrites or
  * downgrades. Errors change nothing: E_ARG, E_RANGE,
  * E_NOENT (source unit empty), E_PERM (source unit has none of mask), E_BUSY, E_NOMEM.
+ * mdb_delegate_decode runs every check and reservation into a record (the statuses of
+ * mdb_delegate); mdb_delegate_perform applies it, cannot fail and returns the effect.
  */
+struct mdb_delegation {
+    struct mdb_space *src, *dst;
+    uint64_t src_base, dst_base, size;
+    unsigned mask;
+    unsigned effect;                /* internal: what perform did */
+    size_t need;                    /* internal: nodes perform takes */
+    struct mdb_node *nodes;         /* internal: those nodes, reserved by decode */
+};
 int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
                  struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect);
-
+int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
+                        uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
+                        uint64_t size, unsigned mask);
+unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a);
 /* The longest prefix of src [base, +size) (size > 0) made of at most pieces pieces (nodes
    or holes; at least one): into an empty destination, mdb_delegate of that prefix creates
    at most pieces nodes and visits O(pieces) (the kernel bounds each delegate call by it). */

@@ -45,8 +45,11 @@ void space_mem_destroy(struct space_mem *m);
 /* Create loc[cpu] if it does not exist yet; E_NOMEM. */
 int space_mem_loc(struct space_mem *m, unsigned cpu);
 
-/* Undo space_mem_loc for a core the PD never ran on (a failed create_ec). */
-void space_mem_loc_drop(struct space_mem *m, unsigned cpu);
+/* The same in two steps: build a root for cpu into *t (E_NOMEM), then install it (cannot fail)
+ * or discard it. */
+int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
+void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
+void space_mem_loc_discard(struct ptab *t);
 
 /* Lecture: Pd::make_current. Load pd's root on this core unless it is current and not stale. */
 void make_current(struct pd *pd);

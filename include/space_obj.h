@@ -32,6 +32,13 @@ int  space_obj_check_free(struct space_obj *s, unsigned long sel);
 /* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >= SEL_COUNT),
  * E_BUSY (occupied), E_NOMEM; on error nothing changed. */
 int  space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c);
+/* The same in two steps: decode (the statuses above; reserves into s and r), then perform
+ * (cannot fail) or cancel. */
+int  space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long sel,
+                             struct mdb_root *r);
+void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned long sel,
+                              struct capability c);
+void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r);
 /* Remove the capability at sel and everything delegated from it (no-op if empty). */
 void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel);
 /* Delegate src [src_base, +count) to dst [dst_base, +count) with rights & mask: E_ARG (count 0,
@@ -40,6 +47,13 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel);
 int  space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
                         struct space_obj *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
+/* The same in two steps: decode into *d (the statuses above; reserves), then perform (cannot
+ * fail; returns the mdb effect). */
+int  space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
+                               unsigned long src_base, struct space_obj *dst,
+                               unsigned long dst_base, unsigned long count, unsigned mask);
+unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d,
+                                    struct space_obj *dst);
 
 /* Read slot sel of any PD by a software walk; true and *out if it holds a capability. */
 bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capability *out);

@@ -38,6 +38,13 @@ int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, un
 int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                         struct space_pio *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
+/* The same in two steps: decode into *d (the statuses above; reserves), then perform (cannot
+ * fail; returns the mdb effect). */
+int  space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
+                               unsigned long src_base, struct space_pio *dst,
+                               unsigned long dst_base, unsigned long count, unsigned mask);
+unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d,
+                                    struct space_pio *dst);
 
 /* Bitmap only (no database): allow ports [port, +count); E_NOMEM, E_RANGE. */
 int  space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count);

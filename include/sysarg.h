@@ -14,6 +14,8 @@
 struct xfer {
     unsigned kind;      /* enum space_kind */
     unsigned rights;    /* mask: delegate grants it, revoke removes it */
+    uint64_t src, dst;  /* sysarg_delegate/revoke: bases in units of kind (pages for memory) */
+    uint64_t count;     /* sysarg_delegate/revoke: the count (units) */
 };
 
 /* The arguments of delegate after the two PD selectors. */
@@ -41,8 +43,10 @@ int sysarg_ec_start(mword entry_ip, mword stack_ptr);
 /* Check lookup's kind and addr: E_ARG (kind), E_RANGE (addr) or E_OK. */
 int sysarg_lookup(mword kind, mword addr);
 
-/* Check delegate's xfer, count, alignment and both ranges in ABI order; fill x on E_OK. */
+/* Check delegate's xfer, count, alignment and both ranges in ABI order; fill x (bases in
+   units) on E_OK. */
 int sysarg_delegate(const struct delegate_args *a, struct xfer *x);
 
-/* Check revoke's flags, xfer, count, alignment and range in ABI order; fill x on E_OK. */
+/* Check revoke's flags, xfer, count, alignment and range in ABI order; fill x (x->src: the
+   base in units) on E_OK. */
 int sysarg_revoke(const struct revoke_args *a, struct xfer *x);

@@ -123,10 +123,11 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
     return err;
 }
 
-/* Delegate src ports [src_base, +count) to dst (identity); see space_pio.h for the statuses. */
-int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
-                       struct space_pio *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
+/* Decode delegating src ports [src_base, +count) to dst (identity) into *d (statuses: see
+   space_pio.h); on E_OK dst's bitmap pages and the nodes are reserved for the perform. */
+int space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
+                              unsigned long src_base, struct space_pio *dst, unsigned long dst_base,
+                              unsigned long count, unsigned mask)
 {
     if (!count)
         return E_ARG;
@@ -136,8 +137,29 @@ int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_
         return E_ARG;
     int err = reserve_ports(dst, dst_base, count);
     if (err == E_OK)
-        err = mdb_delegate(db, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
+        err = mdb_delegate_decode(db, d, &src->mdb, src_base, &dst->mdb, dst_base, count, mask);
+    if (err != E_OK)
+        finish(dst);
+    return err;
+}
+
+/* Apply what space_pio_delegate_decode accepted into dst; returns the mdb effect. */
+unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_pio *dst)
+{
+    unsigned effect = mdb_delegate_perform(db, d);
     finish(dst);
+    return effect;
+}
+
+/* Delegate src ports [src_base, +count) to dst (identity); see space_pio.h for the statuses. */
+int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
+                       struct space_pio *dst, unsigned long dst_base, unsigned long count,
+                       unsigned mask, unsigned *effect)
+{
+    struct mdb_delegation d;
+    int err = space_pio_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
+    if (err == E_OK)
+        *effect = space_pio_delegate_perform(db, &d, dst);
     return err;
 }
 
