@@ -433,27 +433,32 @@ static int decode_ec_status(struct trap_frame *f, struct ec_status_inv *inv)
     return inv->wait && inv->ec == cur_ec() ? E_ARG : E_OK;
 }
 
-/* Perform ec_status: with wait and ec running, block (the stopping EC enqueues the caller,
-   sched_resume writes *out; does not return); else ec's status. */
+/* Block the caller until ec stops (ec_lock held, ec running): the stopping EC enqueues it and
+   sched_resume writes the status to out. Does not return. */
+static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
+{
+    struct ec *self = cur_ec();
+    sched_save(f);
+    self->wait_for = ec;
+    self->wait_out = out;
+    self->next = ec->waiters;
+    ec->waiters = self;
+    spin_unlock(&ec_lock);
+    spin_unlock(&pd_lock);
+    sched_run();
+}
+
+/* Perform ec_status: with wait and ec running, block (does not return); else ec's status. */
 static struct ec_info perform_ec_status(struct trap_frame *f, const struct ec_status_inv *inv)
 {
-    struct ec *self = cur_ec(), *ec = inv->ec;
     struct ec_info info;
     if (inv->wait) {
         spin_lock(&ec_lock);
-        if (ec->state == EC_RUNNING) {
-            sched_save(f);
-            self->wait_for = ec;
-            self->wait_out = inv->out;
-            self->next = ec->waiters;
-            ec->waiters = self;
-            spin_unlock(&ec_lock);
-            spin_unlock(&pd_lock);
-            sched_run();
-        }
+        if (inv->ec->state == EC_RUNNING)
+            wait_stop(f, inv->ec, inv->out);
         spin_unlock(&ec_lock);
     }
-    ec_info_of(ec, &info);
+    ec_info_of(inv->ec, &info);
     return info;
 }
 
