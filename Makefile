@@ -33,7 +33,7 @@ MEM      ?= 512M
 
 HOST_TESTS    :=   # names of host test binaries (build/host/<name>)
 QEMU_TESTS    :=   # QEMU suite scripts
-TREE_CHECKS   := scripts/layers.py   # static checks of the tree (TAP suites)
+TREE_CHECKS   := scripts/layers.py scripts/contracts.py   # static checks of the tree (TAP suites)
 BENCH_TARGETS :=   # phony targets that run one benchmark each
 FUZZ_TARGETS  :=   # phony targets that run one bounded fuzzer each
 # seconds each fuzzer runs in make fuzz

@@ -29,12 +29,6 @@ struct acpi_cpus {
 /* Map [pa, pa+len) for reading; NULL if it cannot be reached. */
 typedef const void *(*acpi_map_fn)(paddr_t pa, size_t len, void *ctx);
 
-/* Offset of a valid RSDP in buf (16-byte steps), or -1. */
 long acpi_find_rsdp(const void *buf, size_t len);
-
-/* Parse the tables reached from the RSDP at rsdp_pa; record at most max cores. */
 int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct acpi_cpus *out);
-
-/* Index of the core with apic_id (the boot core: it must run); taken from the excess into the
-   last slot if needed. -1 if it is not listed. */
 int acpi_keep_core(struct acpi_cpus *c, uint32_t apic_id);

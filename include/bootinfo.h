@@ -33,11 +33,7 @@ struct boot_info {
 
 extern struct boot_info boot_info;
 
-/* Fill boot_info from the multiboot information at info (magic from eax); false if unknown. */
 bool multiboot_parse(uint32_t magic, paddr_t info);
-
-/* Lowest page in [lo, hi) that is available RAM holding no loader data; false if none. */
 bool boot_free_page(const struct boot_info *bi, paddr_t lo, paddr_t hi, paddr_t *pa);
 
-/* Does the kernel command line contain the word w? */
 bool cmdline_has(const char *w);

@@ -63,7 +63,8 @@ static inline bool cpuset_chk(struct cpuset *s, unsigned cpu)
 /* Atomically remove cpu; returns whether it was in the set (exactly one racer wins). */
 static inline bool cpuset_tst_clr(struct cpuset *s, unsigned cpu)
 {
-    return __atomic_fetch_and(cpuset_word(s, cpu), ~cpuset_bit(cpu), __ATOMIC_SEQ_CST) & cpuset_bit(cpu);
+    return __atomic_fetch_and(cpuset_word(s, cpu), ~cpuset_bit(cpu), __ATOMIC_SEQ_CST) &
+           cpuset_bit(cpu);
 }
 
 /* Atomically add every member of src to dst (word by word). */

@@ -4,8 +4,8 @@
  * the trap frame at the top of the core's kernel stack (one stack per core,
  * NOVA's model). Its x87/SSE/AVX registers and data selectors (xregs) are in
  * the CPU while it owns its core's registers (sched.c), else in its image,
- * which follows the struct in the same allocation. An EC that stopped (exit or fault) keeps its record until its
- * creator reads it with ec_status.
+ * which follows the struct in the same allocation. An EC that stopped (exit or
+ * fault) keeps its record until its creator reads it with ec_status.
  */
 #pragma once
 #include "types.h"
@@ -42,15 +42,8 @@ struct ec {
 
 extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */
 
-/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
-   state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
-/* The same in two steps: memory (NULL if none), then the state (cannot fail). */
 struct ec *ec_alloc(void);
 void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
-
-/* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */
 noreturn void ec_stop(struct ec *ec, enum ec_state state);
-
-/* Fill *out with ec's status. */
 void ec_info_of(const struct ec *ec, struct ec_info *out);

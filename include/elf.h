@@ -109,8 +109,5 @@ struct elf_segment {
 enum elf_status elf_validate(struct elf_image *img, const void *data, size_t size,
                              uint64_t lo, uint64_t hi);
 
-/* Fill seg with the idx-th PT_LOAD segment of a validated image; false if idx >= nload. */
 bool elf_segment(const struct elf_image *img, unsigned idx, struct elf_segment *seg);
-
-/* A short English name of a status, for messages. */
 const char *elf_status_name(enum elf_status st);

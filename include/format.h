@@ -10,8 +10,5 @@
 /* Receives one output character. */
 typedef void (*format_emit_fn)(void *ctx, char c);
 
-/* Format into buf[0..size) (NUL terminated if size > 0); returns the untruncated length. */
 int vformat(char *buf, size_t size, const char *fmt, va_list ap);
-
-/* Format, passing every character to emit(ctx, c); returns the number of characters. */
 int vformat_emit(format_emit_fn emit, void *ctx, const char *fmt, va_list ap);

@@ -31,21 +31,9 @@ struct frame_pool {
 /* Words of bitmap needed for nframes frames. */
 #define FRAME_BITMAP_WORDS(n)   (((n) + 63) / 64)
 
-/* Set up pool over [base, base + nframes frames) with bitmap storage; all used. */
 void frame_pool_init(struct frame_pool *p, paddr_t base, size_t nframes, uint64_t *bitmap);
-
-/* Declare RAM [start, end): frames in the pool become free, the rest user memory. */
 void frame_pool_add_ram(struct frame_pool *p, paddr_t start, paddr_t end);
-
-/* Take [start, end) out of the pool and out of user memory (rounded out to frames). */
 void frame_pool_reserve(struct frame_pool *p, paddr_t start, paddr_t end);
-
-/* Allocate n contiguous frames aligned to align bytes (power of two >= 4 KiB, or 0).
- * Returns 0 and the address in *pa, or -1 (nothing changed) if there is no room. */
 int frame_alloc(struct frame_pool *p, size_t n, size_t align, paddr_t *pa);
-
-/* Free n frames at pa; panics if any of them is not allocated (double free). */
 void frame_free(struct frame_pool *p, paddr_t pa, size_t n);
-
-/* Is the frame at pa free? (false outside the pool) */
 bool frame_is_free(const struct frame_pool *p, paddr_t pa);

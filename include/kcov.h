@@ -9,8 +9,8 @@
 #include "types.h"
 
 #ifdef KCOV
-void kcov_init(void);                   /* number the guards; before this no edge is recorded */
-int kcov_sys(mword out, mword len);     /* SYS_KCOV(out, len): E_OK or E_RANGE */
+void kcov_init(void);
+int kcov_sys(mword out, mword len);
 #else
 static inline void kcov_init(void) {}
 #endif

@@ -27,27 +27,23 @@ struct kmalloc {
     size_t live;                                /* objects allocated and not freed */
 };
 
-/* Set up an allocator over page_alloc/page_free. */
 void kmalloc_init(struct kmalloc *k, void *(*page_alloc)(void *), void (*page_free)(void *, void *),
                   void *ctx);
-
-/* A zeroed object of size bytes (16-byte aligned); NULL if size is 0, above a page, or no memory. */
 void *kmalloc_alloc(struct kmalloc *k, size_t size);
-
-/* Give back an object from kmalloc_alloc (NULL is ignored). */
 void kmalloc_free(struct kmalloc *k, void *p);
 
 #ifndef TESSERA_HOST
 /* The kernel's allocator (lock inside): objects, and zeroed pool frames for tables. */
+
 void *kmalloc(size_t size);
 void kfree(void *p);
-paddr_t kframe_alloc(void);         /* zeroed pool frame, 0 if none */
+paddr_t kframe_alloc(void);
 void kframe_free(paddr_t pa);
-void *kframes_alloc(size_t n);      /* n contiguous zeroed frames (linear map), NULL if none */
+void *kframes_alloc(size_t n);
 void kframes_free(void *p, size_t n);
-void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);  /* consistent */
-void kframe_account(long delta);    /* PDs hold delta more pool frames (negative: fewer) */
-uint64_t kframe_pd_frames(void);    /* pool frames PDs hold (core_counters.pd_frames) */
+void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live);
+void kframe_account(long delta);
+uint64_t kframe_pd_frames(void);
 
 struct ptab_env;
 extern const struct ptab_env kptab_env;    /* page-table engine env: pool frames, linear map */

@@ -29,14 +29,16 @@ struct mdb_space;
 /* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
-    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights);
+    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                unsigned rights);
     /* Reduce the rights of [base, base+size) to rights (non-zero, a subset). */
     void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
     /* Remove [base, base+size) entirely. */
     void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
     /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
        the nodes are allocated and before the first change: E_OK if the map hooks of mapping
-       [base, +size) can no longer fail, else E_NOMEM (the delegation then changes nothing). */
+       [base, +size) cannot fail from here on, else E_NOMEM (the delegation then changes
+       nothing). */
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
@@ -45,9 +47,10 @@ struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
     uint64_t pass;                  /* internal: numbers split passes */
-    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes (cursors valid while equal) */
+    uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes
+                                       (cursors valid while equal) */
     uint64_t tokens;                /* internal: next deep revoke's pin token */
-    uint64_t self;                  /* internal: token of the revoke stepping now, 0 outside */
+    uint64_t self;                  /* internal: token of the revoke that is stepping, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
 };
 
@@ -86,7 +89,8 @@ struct mdb_revoke {
     uint64_t next, end;             /* units still to do: [next, end) */
     unsigned rights;                /* rights to remove */
     bool include_self;
-    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after scan */
+    bool deep, resume, after;       /* a piece [next, stop) in progress; at/scan valid; after
+                                       scan */
     struct mdb_node *at, *scan;     /* a deep piece's resume point (valid while db->gen == gen) */
     uint64_t stop, gen, token;      /* end of that piece; db->gen after the last step; pin token */
     uint64_t born, debt;            /* db->born after the last step; this step's extra budget */
@@ -96,15 +100,10 @@ struct mdb_revoke {
 /* Step results besides the status codes of abi.h. */
 #define MDB_MORE (-1)               /* mdb_revoke_step/mdb_teardown_step: call again */
 
-/* Set up a database (nodes from alloc/free) and an empty space with units [0, limit). */
 void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
 void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
-
-/* Boot resources: s gets [base, +size) -> target.. underived. E_BUSY if occupied. */
 int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights);
-
-/* Boot resources in two steps: check, reserve (E_NOMEM), then perform, which cannot fail. */
 struct mdb_root {
     struct mdb_node *node;          /* internal: the reserved node */
 };
@@ -115,15 +114,7 @@ void mdb_root_cancel(struct mdb *db, struct mdb_root *r);
 void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, uint64_t size,
                       uint64_t target, unsigned rights);
 
-/*
- * Delegate src [src_base, +size) to dst [dst_base, +size) with rights (source & mask).
- * Each destination unit must be empty (-> MDB_CREATED) or already derived from the same
- * source unit (rights grow: MDB_UPGRADED; equal: nothing). Never overwrites or
- * downgrades. Errors change nothing: E_ARG, E_RANGE,
- * E_NOENT (source unit empty), E_PERM (source unit has none of mask), E_BUSY, E_NOMEM.
- * mdb_delegate_decode runs every check and reservation into a record (the statuses of
- * mdb_delegate); mdb_delegate_perform applies it, cannot fail and returns the effect.
- */
+/* A delegation decoded by mdb_delegate_decode, applied by mdb_delegate_perform. */
 struct mdb_delegation {
     struct mdb_space *src, *dst;
     uint64_t src_base, dst_base, size;
@@ -139,34 +130,23 @@ int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_spa
                         uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
                         uint64_t size, unsigned mask);
 unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a);
-/* The longest prefix of src [base, +size) (size > 0) made of at most pieces pieces (nodes
-   or holes; at least one): into an empty destination, mdb_delegate of that prefix creates
-   at most pieces nodes and visits O(pieces) (the kernel bounds each delegate call by it). */
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces);
 
 /*
- * Revoke rights from everything derived from s [base, +size) (and from the range
- * itself if include_self). Begin validates (E_ARG, E_RANGE). Each step covers at most
- * units units and does about budget work (nodes visited, siblings skipped, nodes cut;
- * holes cost O(log n)) and returns MDB_MORE, E_OK
- * (all done) or E_NOMEM (progress kept, call again later). Units left without rights
- * are unmapped with all they gave. The lock may be dropped between steps (see
- * kernel/mdb.c for the exact guarantee).
+ * Revoke in steps: mdb_revoke_begin validates (E_ARG, E_RANGE); each mdb_revoke_step covers at
+ * most units units and does about budget work (nodes visited, siblings skipped, nodes cut; holes
+ * cost O(log n)) and returns MDB_MORE, E_OK (all done) or E_NOMEM (progress kept, call again
+ * later). Units left without rights are unmapped with all they gave. The lock may be dropped
+ * between steps (kernel/mdb.c, mdb_revoke_step, has the exact guarantee).
  */
+
 int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
                      uint64_t size, unsigned rights, bool include_self);
 int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget);
 int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                unsigned rights, bool include_self);
-
-/* PD destruction: remove up to budget nodes of s or derived from s; MDB_MORE or E_OK. */
 int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget);
-
-/* What s holds at unit: E_OK and *out, or E_NOENT. Walk: nodes in base order. */
 int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out);
-/* Whether s holds nothing in units [base, base+size) (size > 0, no wrap). */
 bool mdb_range_empty(struct mdb_space *s, uint64_t base, uint64_t size);
 size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max);
-
-/* Whether every structural invariant of s holds (tests, debug builds). */
 bool mdb_check(struct mdb_space *s);

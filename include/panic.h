@@ -2,9 +2,11 @@
 #pragma once
 #include "compiler.h"
 
-/* Print a message, stop all cores. Host builds abort the test instead. */
 noreturn void panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Panic with the function name if cond is false. */
 #define ASSERT(cond) \
-    do { if (unlikely(!(cond))) panic("%s: assertion '%s' failed (%s:%d)", __func__, #cond, __FILE__, __LINE__); } while (0)
+    do { \
+        if (unlikely(!(cond))) \
+            panic("%s: assertion '%s' failed (%s:%d)", __func__, #cond, __FILE__, __LINE__); \
+    } while (0)

@@ -1,5 +1,5 @@
 /*
- * PCID allocator (issue 5 item 4): one process-context identifier per PD,
+ * PCID allocator: one process-context identifier per PD,
  * recycled when the PD goes away. A recycled PCID may still tag stale
  * translations in any core's TLB, so it is handed out again only with the
  * flush flag set: the new owner must flush it on every core before use (the
@@ -26,13 +26,8 @@ struct pcid_alloc {
     unsigned next;                      /* where the search for a free one starts */
 };
 
-/* Empty allocator: every PCID but PCID_SHARED free and clean. */
 void pcid_init(struct pcid_alloc *a);
-
-/* A free PCID (clean ones first); *flush: it must be flushed before use. PCID_SHARED if none. */
 unsigned pcid_get(struct pcid_alloc *a, bool *flush);
-
-/* Give back id (from pcid_get); it becomes dirty. PCID_SHARED is ignored. */
 void pcid_put(struct pcid_alloc *a, unsigned id);
 
 struct cpuset;

@@ -33,7 +33,7 @@ typedef uint64_t pte_t;
 #define PTAB_LEVEL_BITS 9                       /* index bits per level */
 #define PTAB_ENTRIES    512                     /* entries per table */
 #define PTAB_LEVEL_SHIFT(l) (PTAB_PAGE_BITS + PTAB_LEVEL_BITS * (l)) /* lowest bit of l's index */
-#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))              /* bytes a level-l entry maps */
+#define PTAB_LEVEL_SIZE(l)  (1UL << PTAB_LEVEL_SHIFT(l))            /* bytes a level-l entry maps */
 _Static_assert(PTAB_ENTRIES == 1 << PTAB_LEVEL_BITS, "one index per entry");
 
 /* Index of va in a table at level l (the same split for every format). */
@@ -76,11 +76,12 @@ struct ptab_attr {
 struct ptab_fmt {
     const char *name;
     unsigned min_levels, max_levels;    /* number of levels a table may have */
-    unsigned leaf_mask;                 /* BIT(l): level l may hold leaves (before run-time limits) */
+    unsigned leaf_mask;                 /* BIT(l): level l may hold leaves (before run-time caps) */
     pte_t    addr_mask;                 /* frame field of every entry */
-    pte_t    (*table)(unsigned caps);                              /* bits of an entry pointing to a table */
-    pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a); /* bits of a leaf (no frame) */
-    bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a); /* leaf -> attr */
+    /* The bits of an entry pointing to a table; of a leaf (no frame); a leaf's attributes. */
+    pte_t    (*table)(unsigned caps);
+    pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a);
+    bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a);
     bool     (*present)(pte_t e);       /* entry is present */
     bool     (*is_leaf)(unsigned level, pte_t e); /* present entry at level is a leaf */
 };
@@ -99,8 +100,9 @@ struct ptab_env {
     void   *(*p2v)(void *ctx, paddr_t pa);                 /* physical -> accessible virtual */
     paddr_t (*alloc)(void *ctx);                           /* zeroed 4 KiB frame, 0 if none */
     void    (*free)(void *ctx, paddr_t pa);                /* give a frame back */
-    void    (*flush)(void *ctx, const void *va);           /* write back one cache line (may be NULL) */
-    void    (*trace)(void *ctx, const pte_t *entry, pte_t val); /* observe an entry write (NULL in kernel) */
+    void    (*flush)(void *ctx, const void *va);           /* write back a cache line (or NULL) */
+    /* Observe an entry write (NULL in the kernel). */
+    void    (*trace)(void *ctx, const pte_t *entry, pte_t val);
 };
 
 /* A page table (lecture: Hpt, Ept, Dpt objects). */
@@ -111,7 +113,7 @@ struct ptab {
     unsigned levels;        /* number of levels */
     unsigned leaf_mask;     /* fmt->leaf_mask limited by CPU/IOMMU (e.g. no 1G pages) */
     unsigned caps;          /* PTAB_CAP_* */
-    unsigned keep_level;    /* tables at level >= keep_level are never detached (shared via sync_from) */
+    unsigned keep_level;    /* tables at level >= keep_level never detach (sync_from shares them) */
     unsigned own_level;     /* release frees only tables at level >= own_level (per-core roots) */
 };
 
@@ -119,7 +121,7 @@ struct ptab {
 #define PTAB_DFREE_SLOTS 64
 struct ptab_dfree {
     unsigned n;                         /* used slots */
-    paddr_t  slot[PTAB_DFREE_SLOTS];    /* frames detached by a map (still walkable until flushed) */
+    paddr_t  slot[PTAB_DFREE_SLOTS];    /* frames detached by a map (walkable until flushed) */
     paddr_t  chain;                     /* frames detached by an unmap, linked through word 0 */
     size_t   count;                     /* total frames held */
 };
@@ -152,34 +154,18 @@ struct ptab_entry {
 /* Called by ptab_visit for each present entry; for a table entry, true descends into it. */
 typedef bool (*ptab_visitor)(void *arg, const struct ptab_entry *e);
 
-/* Set up an empty table with its own root; E_NOMEM if no frame. */
 int  ptab_init(struct ptab *t, const struct ptab_fmt *fmt, const struct ptab_env *env,
                unsigned levels, unsigned caps);
-/* Free every table frame owned by t (all levels >= own_level), root included. */
 void ptab_release(struct ptab *t);
-/* Bytes of address space t translates. */
 uint64_t ptab_span(const struct ptab *t);
-
-/* Pointer to the entry for va at level (or at the leaf/hole above it); *reached = its level.
- * With alloc, holes on the way are filled with new tables (CAS). NULL only if alloc failed. */
 pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached);
-/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe it). */
 bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m);
-/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE, E_NOMEM. */
 int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
                  struct ptab_dfree *df, struct ptab_result *res);
-/* Copy src's entry for addr into dst at the level where lo and hi-1 differ (ptab_sync_level).
- * E_OK if dst changed, E_NOENT if src has nothing there or dst already has it, E_NOMEM. */
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
-/* Level of the single entry that sync_from copies for the region [lo, hi). */
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
-
-/* Visit every present entry overlapping [va, va+size), top-down in address order. */
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
-/* Number of table frames reachable from t's root, root included. */
 size_t ptab_tables(const struct ptab *t);
-/* Point the entry for va at level (tables on the way are created) to the table in frame pa,
- * replacing what was there (the caller owns it). E_NOMEM, E_BUSY if a leaf lies above level. */
 int  ptab_attach(struct ptab *t, vaddr_t va, unsigned level, paddr_t pa);
 
 /* Entry helpers for code that manages single tables of a format itself (kernel/space_kpd.c). */
@@ -188,24 +174,20 @@ static inline pte_t ptab_entry_load(const pte_t *p)
 {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
-/* The entry of t's format that points to the table in frame pa. */
 pte_t   ptab_table_entry(const struct ptab *t, paddr_t pa);
-/* The leaf entry at level that maps the frame pa with attributes a. */
 pte_t   ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct ptab_attr a);
-/* The frame the present entry e at level refers to: its table's, or its leaf's whole mapping. */
 paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e);
-/* True if the entry e at level points to a table. */
 bool    ptab_entry_is_table(const struct ptab *t, unsigned level, pte_t e);
-/* Attributes of the present entry e at level: a leaf's, or the rights a table entry lets through. */
 struct ptab_attr ptab_entry_attr(const struct ptab *t, unsigned level, pte_t e);
-/* Fill the hole at p with e (CAS); true if it was still a hole. */
 bool    ptab_entry_fill(const struct ptab *t, pte_t *p, pte_t e);
-/* Atomically replace the entry at p by e; the old entry. */
 pte_t   ptab_entry_swap(const struct ptab *t, pte_t *p, pte_t e);
 
 /* Empty deferred-free list. */
-static inline void ptab_dfree_init(struct ptab_dfree *df) { df->n = 0; df->chain = 0; df->count = 0; }
-/* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
+static inline void ptab_dfree_init(struct ptab_dfree *df)
+{
+    df->n = 0;
+    df->chain = 0;
+    df->count = 0;
+}
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f);
-/* Free every frame on df (call after the shootdown). */
 void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env);

@@ -17,13 +17,9 @@ struct space_mem;
 #define QUARANTINE_POISON  0xdead0bad0dead0b0UL  /* poison word of a freed table: bit 0 (P) clear */
 
 #ifdef PTAB_QUARANTINE
-/* Frame pa was detached from m's master table (pd_lock held): quarantine it. */
 void quarantine_detached(const struct space_mem *m, paddr_t pa);
-/* n frames at pa are being freed: panic if one is quarantined, else poison them. */
 void quarantine_on_free(paddr_t pa, size_t n);
-/* n frames at pa were just allocated: panic if one is quarantined. */
 void quarantine_on_alloc(paddr_t pa, size_t n);
-/* After m's pending shootdowns and frees: panic if a live root of m reaches a freed frame. */
 void quarantine_check_roots(const struct space_mem *m);
 #else
 static inline void quarantine_detached(const struct space_mem *m, paddr_t pa) { (void)m; (void)pa; }

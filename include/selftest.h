@@ -30,8 +30,8 @@ struct selftest {
 /* Record why the check failed and evaluate to false. */
 #define SELFTEST_FAIL(...)  (snprintk(why, why_len, __VA_ARGS__), false)
 
-/* Run all checks, print the results; returns the number of failures. */
 unsigned selftest_run_all(void);
 
-/* Leave QEMU through isa-debug-exit: pass -> status 1, fail -> status 3 (arch). */
+/* Provided by the architecture (arch/x86_64/smp.c): */
+
 noreturn void arch_exit(bool pass);

@@ -12,9 +12,10 @@
  *
  * Why not the generic engine's update (kernel/ptab.c): it would write through the
  * shared PT that many PDs reference. The walk here is two levels (PD -> PT); its
- * entries are built and read with the engine's entry helpers (a kernel Hpt table); translations only ever change hole -> shared -> private
- * (never back) while the PD lives, which is what makes the flush rules simple:
- * a stale TLB entry can only point to the shared page (see space_obj.c, space_pio.c).
+ * entries are built and read with the engine's entry helpers (a kernel Hpt table);
+ * translations only ever change hole -> shared -> private (never back) while the PD
+ * lives, which is what makes the flush rules simple: a stale TLB entry can only point to the
+ * shared page (see space_obj.c, space_pio.c).
  *
  * Pure logic: memory comes through struct ptab_env (host tests use fake memory).
  * Concurrency: writers of one region are serialised by the caller (the mdb lock);
@@ -48,35 +49,20 @@ struct kpd_region {
     size_t res_count;
 };
 
-/* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
 int  kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
                      vaddr_t va_first, vaddr_t va_last);
-/* Free sh's frames (host tests). */
 void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env);
-
-/* Attach r to region [first, last] of dir; nothing is allocated. */
 void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
                      paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill);
-/* Free every private page and table of r, empty its PD entries and any reserve. */
 void kpd_region_release(struct kpd_region *r);
-
-/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
 bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va);
-
-/* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
 int  kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last);
-/* Give back unused reserved frames; returns and clears r->stale. */
 bool kpd_unreserve(struct kpd_region *r);
-/* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
 uint8_t *kpd_page(struct kpd_region *r, vaddr_t va);
-/* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
 const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va);
-
-/* Provided by the environment: forget this core's translation of va in the current PD. */
 void kpd_flush_local(vaddr_t va);
 
 /* Memory for every space's tables and pages (the kernel's pool; fake memory on the host). */
 extern const struct ptab_env *space_env;
 
-/* Provided by the environment: the kpd of the PD running on this core (0 if none). */
 paddr_t kpd_current(void);

@@ -18,7 +18,7 @@ struct space_mem {
     size_t hpt_tables;              /* table frames hpt holds (root included; detached: not) */
     size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */
     struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
-    struct ptab dpt;                /* device table (IOMMU): empty in issue 4 */
+    struct ptab dpt;                /* device table (IOMMU): always empty */
     union {
         struct ptab ept;            /* nested table, Intel */
         struct ptab npt;            /* nested table, AMD */
@@ -36,53 +36,24 @@ struct space_mem {
 
 struct pd;
 
-/* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kpd);
-
-/* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
 void space_mem_destroy(struct space_mem *m);
-
-/* Create loc[cpu] if it does not exist yet; E_NOMEM. */
 int space_mem_loc(struct space_mem *m, unsigned cpu);
-
-/* The same in two steps: build a root for cpu into *t (E_NOMEM), then install it (cannot fail)
- * or discard it. */
 int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
 void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
 void space_mem_loc_discard(struct ptab *t);
-
-/* Lecture: Pd::make_current. Load pd's root on this core unless it is current and not stale. */
 void make_current(struct pd *pd);
-
-/* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
-
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb). E_NOMEM etc. from ptab_update. */
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights);
-
-/* Fault at va needing MEM_* need: map the page again from the mdb if hpt dropped it (pd_lock
-   held); true if the access can be retried, false if m does not hold it so or no memory. */
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
-
-/* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m);
-
-/* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */
 size_t space_mem_hpt_count(const struct space_mem *m);
-
-/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. O(1). */
 size_t space_mem_hpt_kept(const struct space_mem *m);
-
-/* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m);
-/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
 unsigned space_mem_rights(unsigned perm);
-
-/* Whether the mapping of hpt at va grants every right in need (MEM_*). */
 bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 
 /* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */
 extern const struct mdb_ops space_mem_ops;
 
-/* Deferred table frames and pending flush of the current mdb operation (mdb lock held). */
 void space_mem_flush_pending(void);

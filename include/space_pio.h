@@ -26,38 +26,22 @@ struct space_pio {
     void (*shootdown)(struct space_pio *s); /* space_pio_shootdown; self-checks use their own */
 };
 
-/* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
 int  space_pio_init(struct space_pio *s, paddr_t kpd);
-/* Free the bitmap pages and table. Before: mdb teardown of s, PD running nowhere (flushed). */
 void space_pio_destroy(struct space_pio *s);
-
-/* Give s ports [port, +count) as a database root (the root PD). E_ARG, E_RANGE, E_BUSY, E_NOMEM. */
 int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);
-/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
- * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on error. */
 int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                         struct space_pio *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
-/* The same in two steps: decode into *d (the statuses above; reserves), then perform (cannot
- * fail; returns the mdb effect). */
 int  space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
                                unsigned long src_base, struct space_pio *dst,
                                unsigned long dst_base, unsigned long count, unsigned mask);
 unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d,
                                     struct space_pio *dst);
-
-/* Bitmap only (no database): allow ports [port, +count); E_NOMEM, E_RANGE. */
 int  space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count);
-/* Bitmap only: deny ports [port, +count) (ports outside the space are ignored). */
 void space_pio_deny(struct space_pio *s, unsigned long port, unsigned long count);
-/* Whether s's bitmap allows port (software walk; any PD). */
 bool space_pio_allowed(const struct space_pio *s, unsigned long port);
-
-/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the
- * current PD: map the shared all-ones page. False if it cannot be resolved: the caller panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err);
 
-/* Provided by the PD code: every other core that runs s's PD must drop its cached bitmap
- * translations before it next runs user code (a shared page was replaced by a real one).
- * Defined in kernel/pd.c (tlb_flush_pd of the PD that embeds s). */
+/* Provided by the PD code (kernel/pd.c): */
+
 void space_pio_shootdown(struct space_pio *s);

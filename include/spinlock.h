@@ -10,7 +10,7 @@
 
 struct spinlock {
     uint32_t next;      /* next ticket to hand out */
-    uint32_t owner;     /* ticket now holding the lock */
+    uint32_t owner;     /* ticket holding the lock */
 };
 
 #define SPINLOCK_INIT { 0, 0 }
@@ -25,12 +25,13 @@ static inline void spin_lock(struct spinlock *l)
     }
 }
 
-/* Take the lock if it is free now; true on success. */
+/* Take the lock if it is free at this moment; true on success. */
 static inline bool spin_trylock(struct spinlock *l)
 {
     uint32_t o = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
     uint32_t t = o;
-    return __atomic_compare_exchange_n(&l->next, &t, o + 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+    return __atomic_compare_exchange_n(&l->next, &t, o + 1, false, __ATOMIC_ACQUIRE,
+                                       __ATOMIC_RELAXED);
 }
 
 /* Release the lock to the next ticket. */

@@ -28,25 +28,10 @@ struct revoke_args {
     mword flags, xfer, base, count;
 };
 
-/* Decode xfer for delegate (memory masks must include MEM_R) or revoke: E_OK or E_ARG. */
 int sysarg_xfer(mword xfer, bool delegating, struct xfer *out);
-
-/* Check a destination selector for a new capability: E_ARG (0), E_FULL (>= SEL_COUNT) or E_OK. */
 int sysarg_dst_sel(mword sel);
-
-/* Check that [addr, addr+len) lies inside user space without wrapping: E_RANGE or E_OK. */
 int sysarg_user_buf(mword addr, mword len);
-
-/* Check create_ec's entry_ip and stack_ptr: E_RANGE or E_OK. */
 int sysarg_ec_start(mword entry_ip, mword stack_ptr);
-
-/* Check lookup's kind and addr: E_ARG (kind), E_RANGE (addr) or E_OK. */
 int sysarg_lookup(mword kind, mword addr);
-
-/* Check delegate's xfer, count, alignment and both ranges in ABI order; fill x (bases in
-   units) on E_OK. */
 int sysarg_delegate(const struct delegate_args *a, struct xfer *x);
-
-/* Check revoke's flags, xfer, count, alignment and range in ABI order; fill x (x->src: the
-   base in units) on E_OK. */
 int sysarg_revoke(const struct revoke_args *a, struct xfer *x);

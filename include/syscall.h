@@ -16,7 +16,8 @@
 enum sysno {
     SYS_CREATE_PD     = 1,  /* (dst_sel, parent_pd_sel) */
     SYS_CREATE_EC     = 2,  /* (dst_sel, pd_sel, cpu, entry_ip, stack_ptr, arg) */
-    SYS_DELEGATE      = 3,  /* (src_pd_sel, dst_pd_sel, XFER(kind, rights), src_base, dst_base, count) */
+    SYS_DELEGATE      = 3,  /* (src_pd_sel, dst_pd_sel, XFER(kind, rights), src_base, dst_base,
+                               count) */
     SYS_REVOKE        = 4,  /* (pd_sel, flags, XFER(kind, rights), base, count) */
     SYS_LOOKUP        = 5,  /* (pd_sel, kind, addr, struct lookup_info *out) */
     SYS_EC_STATUS     = 6,  /* (ec_sel, flags, struct ec_info *out) */
@@ -28,8 +29,9 @@ enum sysno {
     SYS_COUNT               /* first number that is not a call */
 };
 
-/* Test build only (make KCOV=1): kernel edge coverage; every other build answers E_NOSYS. */
-#define SYS_KCOV  256       /* (out, len): struct kcov_info, then the hit bitmap; far from SYS_COUNT */
+/* Test build only (make KCOV=1): kernel edge coverage, numbered far from SYS_COUNT; every other
+   build answers E_NOSYS. */
+#define SYS_KCOV  256       /* (out, len): struct kcov_info, then the hit bitmap */
 
 /* SYS_KCOV result header: guards in the kernel, and how many of them have run. */
 struct kcov_info {
@@ -77,7 +79,7 @@ struct kcov_info {
 #define OBJ_R_ALL  (PD_R_ALL | EC_R_ALL)
 
 /* revoke() flags (rsi). */
-#define REVOKE_SELF   (1u << 0)     /* also remove the rights from pd's own space, not only derived ones */
+#define REVOKE_SELF   (1u << 0)     /* also revoke pd's own rights, not only the derived ones */
 
 /* ec_status() flags (rsi). */
 #define EC_WAIT       (1u << 0)     /* block until the EC has stopped (faulted or exited) */
@@ -157,7 +159,7 @@ struct pd_info {
     uint64_t obj_pages;     /* Space_obj: capability-table backing pages allocated */
     uint64_t pio_pages;     /* Space_pio: I/O-bitmap backing pages allocated */
     uint64_t hpt_tables;    /* Space_mem: table frames of the master hpt (root included) */
-    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] created so far (PD_LOC_ROOT_FRAMES each) */
+    uint64_t loc_roots;     /* Space_mem: per-core roots loc[cpu] (PD_LOC_ROOT_FRAMES each) */
     uint64_t frames;        /* every pool frame the PD holds: the PD object (PD_OBJ_FRAMES), all of
                                the above, and frames reserved for an operation (0 between calls) */
     uint64_t hpt_kept;      /* of hpt_tables, those kept while the PD lives: the root and one PDPT
@@ -166,8 +168,8 @@ struct pd_info {
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
 };
 #define HAVE_PD_INFO 1
-#define PD_LOC_ROOT_FRAMES 2    /* frames of one per-core root: its top-level table, its kernel-half PDPT */
-#define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), its kernel directory (1) */
+#define PD_LOC_ROOT_FRAMES 2    /* frames of a per-core root: top-level table, kernel-half PDPT */
+#define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), kernel directory (1) */
 
 _Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
@@ -178,5 +180,6 @@ _Static_assert(sizeof(struct core_counters) == 160, "ABI: core_counters is 160 b
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u
 
-/* Register state of a new EC (create_ec): rip=entry_ip, rsp=stack_ptr, rdi=arg, rflags=IF, rest 0. */
+/* Register state of a new EC (create_ec): rip=entry_ip, rsp=stack_ptr, rdi=arg, rflags=IF,
+   rest 0. */
 #define EC_START_RFLAGS  0x202UL    /* IF | reserved bit 1 */

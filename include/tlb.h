@@ -3,7 +3,7 @@
  * Invalidations and Shootdowns"). After the caller updated pd's page-table
  * entries (removed, overwritten or downgraded translations), tlb_shootdown marks
  * every core that may cache them in pd's htlb, IPIs the marked cores that run pd
- * now (Pd::remote), flushes its own TLB, and returns only when every IPI'd core
+ * at that moment (Pd::remote), flushes its own TLB, and returns only when every IPI'd core
  * acknowledged. Marked cores that run another PD flush at their next make_current.
  */
 #pragma once
@@ -20,20 +20,12 @@ struct tlb_range {
     bool     full;                      /* a table was detached or the range is unknown */
 };
 
-/* Shoot down pd's translations in r; returns when done. */
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r);
-
-/* This core: use PCIDs if its CR4 has PCIDE. */
 void tlb_pcid_init(void);
 
 /* Self-check hook: called by tlb_shootdown after the IPIs went out, before the wait. */
 extern void (*tlb_shootdown_hook)(struct pd *pd);
 
-/* Shoot down every translation of pd (full flush on every affected core). */
 void tlb_flush_pd(struct pd *pd);
-
-/* Do a shootdown requested of this core now (a core spinning with interrupts off polls). */
 void tlb_poll(void);
-
-/* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
 void tlb_ipi(void);

@@ -6,8 +6,5 @@
 #pragma once
 #include "types.h"
 
-/* Copy n bytes from user address src to dst: E_OK or E_RANGE. */
 int copy_from_user(void *dst, mword src, size_t n);
-
-/* Copy n bytes from src to user address dst: E_OK or E_RANGE. */
 int copy_to_user(mword dst, const void *src, size_t n);

@@ -22,7 +22,11 @@
 
 /* Little-endian field readers (tables are not aligned). */
 static uint32_t rd8(const uint8_t *p)  { return p[0]; }
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+/* The 32-bit field at p. */
+static uint32_t rd32(const uint8_t *p)
+{
+    return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+}
 static uint64_t rd64(const uint8_t *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
 /* Do len bytes at p sum to 0 mod 256? */
@@ -140,8 +144,9 @@ static int parse_madt(paddr_t pa, acpi_map_fn map, void *ctx, unsigned max, stru
     return ACPI_OK;
 }
 
-/* Index of the core with apic_id in c; if it is not recorded but cores beyond the limit were
-   (c->excess), it takes the last slot (that core stays parked instead). -1 if it is not listed. */
+/* Index of the core with apic_id in c (the boot core: it must run); if it is not recorded but
+ * cores beyond the limit were (c->excess), it takes the last slot (that core stays parked
+ * instead). -1 if it is not listed. */
 int acpi_keep_core(struct acpi_cpus *c, uint32_t apic_id)
 {
     for (unsigned i = 0; i < c->count; i++)

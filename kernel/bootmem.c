@@ -37,7 +37,8 @@ static bool holds_loader_data(const struct boot_info *bi, paddr_t s, paddr_t e)
 /* Lowest page in [lo, hi) that is available RAM holding no loader data; false if none. */
 bool boot_free_page(const struct boot_info *bi, paddr_t lo, paddr_t hi, paddr_t *pa)
 {
-    for (paddr_t p = ALIGN_UP(lo, PAGE_SIZE); p >= lo && p < hi && hi - p >= PAGE_SIZE; p += PAGE_SIZE)
+    for (paddr_t p = ALIGN_UP(lo, PAGE_SIZE); p >= lo && p < hi && hi - p >= PAGE_SIZE;
+         p += PAGE_SIZE)
         if (is_free_ram(bi, p, p + PAGE_SIZE) && !holds_loader_data(bi, p, p + PAGE_SIZE)) {
             *pa = p;
             return true;

@@ -121,7 +121,7 @@ void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live
     irq_restore(fl);
 }
 
-/* Note that PDs now hold delta more (or -delta fewer) pool frames. */
+/* Note that PDs hold delta more pool frames (negative: fewer). */
 void kframe_account(long delta)
 {
     __atomic_add_fetch(&pd_frames, (uint64_t)delta, __ATOMIC_RELAXED);
@@ -160,5 +160,10 @@ static void env_free_pd(void *ctx, paddr_t pa)
 
 /* The page-table engine env for frames PDs hold: kptab_env, each frame counted in pd_frames. */
 const struct ptab_env kptab_env_pd = {
-    .ctx = NULL, .p2v = env_p2v, .alloc = env_alloc_pd, .free = env_free_pd, .flush = NULL, .trace = NULL,
+    .ctx = NULL,
+    .p2v = env_p2v,
+    .alloc = env_alloc_pd,
+    .free = env_free_pd,
+    .flush = NULL,
+    .trace = NULL,
 };

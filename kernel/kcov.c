@@ -14,7 +14,8 @@ static uint8_t edge_hit[KCOV_MAX_GUARDS];              /* 1: edge i+1 has run */
 static uint8_t edge_bits[KCOV_MAX_GUARDS / 8];         /* packed copy for SYS_KCOV */
 static uint64_t edges_total, edges_hit;
 
-/* Number every guard 1..n (0 means "not recorded") and start recording. */
+/* Number every guard 1..n (0 means "not recorded") and start recording; before this no edge is
+ * recorded. */
 void kcov_init(void)
 {
     uint64_t n = (uint64_t)(__stop___sancov_guards - __start___sancov_guards);
@@ -44,7 +45,8 @@ void __sanitizer_cov_trace_pc_guard_init(uint32_t *start, uint32_t *stop)
     (void)stop;
 }
 
-/* SYS_KCOV(out, len): struct kcov_info, then the hit bitmap (bit i = guard i+1), cut at len. */
+/* SYS_KCOV(out, len): struct kcov_info, then the hit bitmap (bit i = guard i+1), cut at len.
+ * E_ARG if len cannot hold the struct, E_RANGE if out is not writable user memory, else E_OK. */
 int kcov_sys(mword out, mword len)
 {
     struct kcov_info in = { __atomic_load_n(&edges_total, __ATOMIC_ACQUIRE),

@@ -41,7 +41,8 @@ static bool refill(struct kmalloc *k, unsigned c)
     return true;
 }
 
-/* A zeroed object of size bytes (16-byte aligned); NULL if size is 0, above a page, or no memory. */
+/* A zeroed object of size bytes (16-byte aligned); NULL if size is 0, above a page, or no
+ * memory. */
 void *kmalloc_alloc(struct kmalloc *k, size_t size)
 {
     if (size == 0 || size > KMALLOC_PAGE)

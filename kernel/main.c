@@ -64,7 +64,8 @@ static noreturn void fault_test_ist(void)
 static noreturn void bsp_main(void)
 {
     lapic_setup(!cmdline_has("nox2apic"));
-    printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC", TIMER_HZ);
+    printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
+           TIMER_HZ);
     check_wx_all();
     smp_setup_core();
     cpu_sti();
@@ -100,7 +101,8 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     for (unsigned i = 0; i < boot_info.nmods; i++)
         printk("tessera: module \"%s\" at [%lx, %lx)\n", boot_info.mods[i].name,
                boot_info.mods[i].start, boot_info.mods[i].end);
-    /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory is written. */
+    /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory
+       is written. */
     smp_discover();
     kmem_pool_init();
     root_relocate_module();

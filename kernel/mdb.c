@@ -30,7 +30,8 @@ struct mdb_node {
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
     struct mdb_node *split_lo, *split_hi; /* pieces split off in pass split_pass */
     uint64_t split_pass;
-    uint64_t pin;                       /* token of the deep revoke whose cursor path holds it, MDB_PIN_SHARED, or 0 */
+    uint64_t pin;                       /* token of the deep revoke whose cursor path holds it,
+                                           MDB_PIN_SHARED, or 0 */
 };
 
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
@@ -296,7 +297,8 @@ static struct mdb_node *first_overlap(struct mdb_node *n, uint64_t t0, uint64_t 
 }
 
 /* Pre-order successor of x in root's subtree, skipping x's children; NULL at the end. */
-static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uint64_t t0, uint64_t t1)
+static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
+                                  uint64_t t1)
 {
     for (; x != root; x = x->parent) {
         struct mdb_node *s = first_overlap(x->next, t0, t1);
@@ -307,7 +309,8 @@ static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uin
 }
 
 /* Pre-order successor of x among the nodes of root's subtree overlapping [t0, t1). */
-static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uint64_t t0, uint64_t t1)
+static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
+                                  uint64_t t1)
 {
     struct mdb_node *c = first_overlap(x->child, t0, t1);
     return c ? c : walk_skip(root, x, t0, t1);
@@ -436,7 +439,8 @@ static size_t split_count(struct mdb_node *root, uint64_t t0, uint64_t t1)
 }
 
 /* Split every node of root's subtree so that each lies wholly inside or outside [t0, t1). */
-static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t0, uint64_t t1)
+static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t0,
+                        uint64_t t1)
 {
     db->pass++;
     /* Pre-order: a parent is split before its children, so their pieces find its pieces. */
@@ -502,7 +506,7 @@ static struct mdb_node *fold_cheap(struct mdb *db, struct mdb_node *a, struct md
 }
 
 /* merge_neighbours for a node whose survival does not matter (a delegation's destination
-   nodes): folds childless nodes into their neighbours; returns the node now holding x's units. */
+   nodes): folds childless nodes into their neighbours; returns the node that holds x's units. */
 static struct mdb_node *merge_cheap(struct mdb *db, struct mdb_node *x)
 {
     if (pinned(x))
@@ -602,7 +606,8 @@ void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, ui
     s->ops->map(s, base, size, target, rights);
 }
 
-/* Give s an underived range (boot resources): mdb_root_check's statuses, E_NOMEM, E_OK. */
+/* Give s the underived range [base, +size) -> target.. (boot resources): mdb_root_check's
+ * statuses (E_BUSY if any unit is held already), E_NOMEM, E_OK. */
 int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights)
 {
@@ -835,7 +840,10 @@ unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a)
     return a->effect;
 }
 
-/* Delegate in one call: mdb_delegate_decode's statuses, then *effect as perform returns it. */
+/* Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask).
+ * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
+ * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
+ * downgrades. Errors, nothing changed: mdb_delegate_decode's. */
 int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
                  struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect)
@@ -848,7 +856,9 @@ int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
     return E_OK;
 }
 
-/* The longest prefix of src [base, +size) of at most pieces nodes or holes (at least one). */
+/* The longest prefix of src [base, +size) (size > 0) of at most pieces nodes or holes (at least
+ * one): into an empty destination, mdb_delegate of that prefix creates at most pieces nodes and
+ * visits O(pieces) (the kernel bounds each delegate call by it). */
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
 {
     uint64_t off = 0;
@@ -962,7 +972,8 @@ static bool pick_edge(const struct mdb_node *x, uint64_t t0, uint64_t t1)
  * parents), until the walk (siblings skipped included) has cost limit. What the limit
  * leaves stays split (invisible per unit). Returns the work done.
  */
-static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
+static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, uint64_t t1,
+                            uint64_t limit)
 {
     uint64_t w = 1;
     struct mdb_node *x = root, *c = root->child;
@@ -1064,8 +1075,9 @@ static void pin_off(struct mdb_revoke *op, struct mdb_node *x)
 
 /* Keep op's cursor: at x (NULL for the piece's node n, which is found anew by unit each
    step), next child c; c NULL (x's children all scanned): after x's last child as it is
-   now (pinned), so that children appended later are scanned too. */
-static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x, struct mdb_node *c)
+   at this step (pinned), so that children appended after it are scanned too. */
+static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node *x,
+                        struct mdb_node *c)
 {
     op->resume = true;
     op->at = x == n ? NULL : x;
@@ -1270,7 +1282,8 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
             op->deep = false;           /* n was cut since: take the piece anew */
         if (!op->deep)
             op->resume = false;
-        uint64_t u1 = op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
+        uint64_t u1 =
+            op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
         bool done;
         if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)
             break;
@@ -1339,7 +1352,8 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
 }
 
 /* Check AVL subtree t: balanced, ordered within (lo, hi], nodes valid; -1 if broken. */
-static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi, size_t *count)
+static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi,
+                     size_t *count)
 {
     if (!t)
         return 0;
@@ -1353,7 +1367,8 @@ static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo,
     return t->height;
 }
 
-/* Whether every structural invariant of s holds (tree, ranges, derivation links). */
+/* Whether every structural invariant of s holds (tree, ranges, derivation links; tests and debug
+ * builds). */
 bool mdb_check(struct mdb_space *s)
 {
     size_t count = 0;

@@ -49,7 +49,7 @@ unsigned pcid_get(struct pcid_alloc *a, bool *flush)
     if (id == PCID_SHARED)
         return id;
     *flush = (a->dirty[id / 64] & bit_of(id)) != 0;
-    a->dirty[id / 64] &= ~bit_of(id);   /* the caller flushes it now */
+    a->dirty[id / 64] &= ~bit_of(id);   /* the caller flushes it before use */
     a->owned[id / 64] |= bit_of(id);
     a->next = (id + 1) % PCID_COUNT;
     return id;

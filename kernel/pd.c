@@ -39,7 +39,8 @@ static bool lock_spin(uint64_t us)
     return taken;
 }
 
-/* Take pd_lock, taking interrupts and answering shootdown requests while waiting. */
+/* Take pd_lock, taking interrupts and answering shootdown requests while waiting: the holder may
+ * be waiting for this core's shootdown acknowledgement. */
 void pd_lock_take(void)
 {
     lock_spin(0);
@@ -114,7 +115,9 @@ struct pd *pd_create(struct pd *parent)
     return pd;
 }
 
-/* Space_pio replaced its shared page by a real one: flush the PD on the cores running it. */
+/* Space_pio replaced a shared page of s by a real one: every other core that runs s's PD drops
+ * its cached bitmap translations before it next runs user code (tlb_flush_pd of the PD that
+ * embeds s). */
 void space_pio_shootdown(struct space_pio *s)
 {
     tlb_flush_pd(container_of(s, struct pd, pio));
@@ -139,7 +142,8 @@ struct pd *pd_current(void)
     return this_cpu()->pd;
 }
 
-/* Look up sel in pd's object space: E_CAP, E_PERM or E_OK with *obj. */
+/* Look up selector sel in pd's object space: E_CAP if out of range, null or not of type t;
+ * E_PERM if it lacks any of rights; else E_OK and *obj. */
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj)
 {
     struct capability c;

@@ -15,12 +15,13 @@ static void put_console(void *ctx, char c)
 static struct spinlock console_lock = SPINLOCK_INIT;
 static volatile bool panicking;
 
-/* From now on print without the console lock (panic and exception paths). */
+/* Print without the console lock from here on (panic and exception paths). */
 void console_force(void)
 {
     panicking = true;
 }
 
+/* printk with the arguments in ap. */
 void vprintk(const char *fmt, va_list ap)
 {
     /* A panicking core must get its message out even if the lock is held. */
@@ -35,7 +36,8 @@ void vprintk(const char *fmt, va_list ap)
     console_irq_restore(irq);
 }
 
-/* Write the n bytes at s as they are (NUL included, CR before LF), interrupts off. */
+/* Write the n bytes at s as they are (NUL included, CR before LF) with interrupts off, under the
+ * console lock unless panicking. */
 void console_write(const char *s, size_t n)
 {
     bool locked = !panicking;
@@ -49,6 +51,7 @@ void console_write(const char *s, size_t n)
     console_irq_restore(irq);
 }
 
+/* Format like printf (%d %i %u %x %X %p %s %c %%, flags 0 and -, width, l ll z) to the console. */
 void printk(const char *fmt, ...)
 {
     va_list ap;
@@ -57,11 +60,13 @@ void printk(const char *fmt, ...)
     va_end(ap);
 }
 
+/* snprintk with the arguments in ap. */
 int vsnprintk(char *buf, size_t n, const char *fmt, va_list ap)
 {
     return vformat(buf, n, fmt, ap);
 }
 
+/* Format into buf (always NUL-terminated if n > 0); returns the untruncated length. */
 int snprintk(char *buf, size_t n, const char *fmt, ...)
 {
     va_list ap;

@@ -22,7 +22,7 @@
 #define LEVEL_SHIFT(l)  PTAB_LEVEL_SHIFT(l)
 #define LEVEL_SIZE(l)   PTAB_LEVEL_SIZE(l)
 #define LEVEL_INDEX(va, l) ptab_index(va, l)
-#define LINK_MASK       BITS(51, 12)    /* frame field of a dfree chain link (inverted, see dfree_push) */
+#define LINK_MASK       BITS(51, 12)    /* frame field of a dfree chain link (see dfree_push) */
 
 /* The state of one ptab_update, passed down the recursion. */
 struct upd {
@@ -125,7 +125,8 @@ void ptab_release(struct ptab *t)
     t->root = 0;
 }
 
-/* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry now, 0 if no memory. */
+/* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry p holds after
+ * that, 0 if no memory. */
 static pte_t install(const struct ptab *t, pte_t *p)
 {
     paddr_t pa = t->env->alloc(t->env->ctx);
@@ -162,7 +163,8 @@ pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, u
     }
 }
 
-/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe it). */
+/* Translate va; true if mapped (m describes the mapping), false if a hole (m->va/size describe
+ * it). */
 bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m)
 {
     unsigned l;
@@ -461,11 +463,17 @@ static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
     return E_OK;
 }
 
-/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE, E_NOMEM. */
+/* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE,
+ * E_NOMEM. */
 int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
                 struct ptab_dfree *df, struct ptab_result *res)
 {
-    struct upd u = { .t = t, .va = va & (ptab_span(t) - 1), .pa = pa, .attr = attr, .df = df, .res = res };
+    struct upd u = { .t = t,
+                     .va = va & (ptab_span(t) - 1),
+                     .pa = pa,
+                     .attr = attr,
+                     .df = df,
+                     .res = res };
     res->flush = res->detached = false;
     res->changed = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))

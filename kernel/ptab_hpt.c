@@ -55,8 +55,9 @@ static bool hpt_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
     a->perm |= (e & PTE_U) ? PTAB_U : 0;
     a->perm |= (e & PTE_G) ? PTAB_G : 0;
     a->perm |= (e & PTE_NX) ? 0 : PTAB_XU | PTAB_XS;
-    a->mt = (enum ptab_mtype)(((e & PTE_PWT) ? PAT_IDX_PWT : 0) | ((e & PTE_PCD) ? PAT_IDX_PCD : 0) |
-                              ((e & hpt_pat_bit(l)) ? PAT_IDX_PAT : 0));
+    a->mt =
+        (enum ptab_mtype)(((e & PTE_PWT) ? PAT_IDX_PWT : 0) | ((e & PTE_PCD) ? PAT_IDX_PCD : 0) |
+                          ((e & hpt_pat_bit(l)) ? PAT_IDX_PAT : 0));
     return true;
 }
 

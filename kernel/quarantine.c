@@ -95,8 +95,8 @@ static void check_frame(const struct space_mem *m, paddr_t pa, const char *root)
 {
     uint64_t *t = tag_of(pa);
     if (frame_is_free(&kernel_pool, pa) || (t && *t))
-        panic("ptab quarantine: %s root of space %p reaches %s table frame %lx", root, (const void *)m,
-              frame_is_free(&kernel_pool, pa) ? "freed" : "quarantined", pa);
+        panic("ptab quarantine: %s root of space %p reaches %s table frame %lx", root,
+              (const void *)m, frame_is_free(&kernel_pool, pa) ? "freed" : "quarantined", pa);
 }
 
 /*

@@ -182,16 +182,19 @@ bool root_start(void)
     ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
     struct ec *ec = ok ? ec_create(pd, 0, img.entry, 0, INFO_PAGE_ADDR) : NULL;
     ok = ec && space_mem_loc(&pd->mem, 0) == E_OK;
-    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD, cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
-    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC, cap_make(ec, CAP_EC, EC_R_ALL)) == E_OK;
+    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
+                                cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
+    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,
+                                cap_make(ec, CAP_EC, EC_R_ALL)) == E_OK;
     if (!ok)
         panic("root: out of memory while building the root PD");
     space_mem_flush_pending();
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)
         free += info->mem[i].type == INFO_MEM_FREE ? info->mem[i].size : 0;
-    printk("tessera: root task \"%s\": entry %lx, %lu MiB in the window, kernel pool %lu KiB free\n",
-           m->name, img.entry, free >> 20, kernel_pool_free_kib());
+    printk(
+        "tessera: root task \"%s\": entry %lx, %lu MiB in the window, kernel pool %lu KiB free\n",
+        m->name, img.entry, free >> 20, kernel_pool_free_kib());
     sched_enqueue(ec);
     return true;
 }

@@ -62,7 +62,7 @@ void sched_enqueue(struct ec *ec)
         lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
 }
 
-/* Save the current EC's user state from frame f. */
+/* Save the current EC's user state from frame f (the frame at the top of the stack). */
 void sched_save(struct trap_frame *f)
 {
     struct ec *ec = this_cpu()->ec;
@@ -145,7 +145,7 @@ noreturn void sched_resume(struct ec *ec)
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
 }
 
-/* ec (stopped, on this core) no longer owns the core's x87/SSE/AVX registers and selectors. */
+/* Release ec's claim (stopped, on this core) on the core's x87/SSE/AVX registers and selectors. */
 void sched_forget(struct ec *ec)
 {
     if (regs_owner[ec->cpu] == ec)

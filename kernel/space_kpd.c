@@ -149,7 +149,8 @@ static paddr_t take(struct kpd_region *r)
 /* Free every private page and table of r, empty its PD entries and any reserve. */
 void kpd_region_release(struct kpd_region *r)
 {
-    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE; v += KPD_CHUNK) {
+    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE;
+         v += KPD_CHUNK) {
         pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
         if (private_pt(r, e))
             release_pt(r, frame(r->env, 1, e));
@@ -162,7 +163,7 @@ void kpd_region_release(struct kpd_region *r)
     r->pages = r->tables = 0;
 }
 
-/* Fault path: map sh at va in dir if va is a hole there; true if va now reads sh or a page. */
+/* Fault path: map sh at va in dir if va is a hole there; true if va then reads sh or a page. */
 bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va)
 {
     pte_t *p = dir_entry(env, dir, va), e = load(p);
@@ -177,7 +178,7 @@ bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t 
     return true;
 }
 
-/* Number of frames making [va, last] private needs now. */
+/* Number of frames making [va, last] private needs from the present state. */
 static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
 {
     size_t need = 0;

@@ -22,7 +22,7 @@ paddr_t kpd_current(void)
     return pd ? pd->kpd : 0;
 }
 
-/* Forget this core's translation of va (the PD's kpd entries are not global). */
+/* Forget this core's translation of va in the current PD (the PD's kpd entries are not global). */
 void kpd_flush_local(vaddr_t va)
 {
     invlpg(va);

@@ -19,7 +19,7 @@
 #include "syscall.h"
 
 #define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
-#define RESERVE_MARGIN    16            /* pool frames kept free beyond a delegation's table bound */
+#define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
 static unsigned hpt_leaf_mask(void)
@@ -75,7 +75,7 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     return E_OK;
 }
 
-/* Free a per-core root built by space_mem_loc_build and not (or no longer) installed. */
+/* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped). */
 void space_mem_loc_discard(struct ptab *t)
 {
     kmem_root_fini(t);                              /* the root's kernel-half PDPT */
@@ -194,7 +194,7 @@ static unsigned perm_of(unsigned rights)
     return p;
 }
 
-/* MEM_* rights of generic permissions. */
+/* MEM_* rights of generic page-table permissions (struct ptab_attr.perm). */
 unsigned space_mem_rights(unsigned perm)
 {
     return ((perm & PTAB_R) ? MEM_R : 0) | ((perm & PTAB_W) ? MEM_W : 0) |
@@ -276,7 +276,7 @@ static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, 
     bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
     size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
-    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: no longer in hpt */
+    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: out of hpt */
     if (user)
         pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     pending_quarantine(pd, n0, chain0);
@@ -355,9 +355,11 @@ static struct pd *pd_of(struct mdb_space *s)
 }
 
 /* mdb hook: map pages [base, +size) -> physical pages target.. with rights. */
-static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
-    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT, perm_of(rights));
+    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+               perm_of(rights));
 }
 
 /* mdb hook: reduce [base, +size) to rights; the frames come from the current mappings. */
@@ -397,7 +399,8 @@ static int mem_reserve(struct mdb_space *s, uint64_t base, uint64_t size)
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_reserve };
 
-/* Shoot down every PD the current mdb operation changed, then free detached tables. */
+/* Shoot down every PD the current mdb operation changed, then free the table frames it detached
+ * (mdb lock held). */
 void space_mem_flush_pending(void)
 {
     for (unsigned i = 0; i < pending.n; i++) {
@@ -414,7 +417,8 @@ void space_mem_flush_pending(void)
     pending.n = 0;
 }
 
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending. */
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending.
+ * E_NOMEM and the other statuses of ptab_update. */
 int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
@@ -452,19 +456,19 @@ size_t space_mem_hpt_tables(const struct space_mem *m)
     return ptab_tables(&m->hpt);
 }
 
-/* Table frames the master hpt holds (root included), from the counter its updates keep. */
+/* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */
 size_t space_mem_hpt_count(const struct space_mem *m)
 {
     return m->hpt_tables;
 }
 
-/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. */
+/* Tables of m's hpt at the kept levels (root, PDPTs): they stay while the PD lives. O(1). */
 size_t space_mem_hpt_kept(const struct space_mem *m)
 {
     return m->hpt_kept;
 }
 
-/* Pool frames of m: master tables and per-core roots. */
+/* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m)
 {
     return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;

@@ -146,7 +146,8 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     if (watched_was_free)
         return SELFTEST_FAIL("the detached table was free during the shootdown");
     if (!free_after || freed < 1)
-        return SELFTEST_FAIL("the detached table was not freed after it (%lu freed)", (unsigned long)freed);
+        return SELFTEST_FAIL("the detached table was not freed after it (%lu freed)",
+                             (unsigned long)freed);
     if (kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
@@ -173,7 +174,8 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     bool ok = first && page;
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
-        ok = ok && many_pd[i] && space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) == E_OK;
+        ok = ok && many_pd[i] &&
+             space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) == E_OK;
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
     space_mem_flush_pending();
@@ -181,7 +183,7 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
     for (unsigned i = 0; ok && i < MANY_PDS; i++)
-        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);   /* its only entry: PT detached */
+        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0); /* its only entry: PT goes */
     space_mem_flush_pending();
     tlb_shootdown_hook = NULL;
     uint64_t freed = this_cpu()->counters.tables_freed - t0;
@@ -193,8 +195,8 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     if (!ok)
         return SELFTEST_FAIL("out of memory");
     if (many_early)
-        return SELFTEST_FAIL("%u of %u PDs' detached tables were free before their shootdown", many_early,
-                             MANY_PDS);
+        return SELFTEST_FAIL("%u of %u PDs' detached tables were free before their shootdown",
+                             many_early, MANY_PDS);
     if (freed < MANY_PDS)
         return SELFTEST_FAIL("%lu tables freed, want %u", (unsigned long)freed, MANY_PDS);
     if (kernel_pool.nfree != before)

@@ -72,9 +72,10 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         ok = !err && walk == count && kept == kept_walk && books == books0;
         if (!ok)
             (void)SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
-                               "kept %lu, by walk %lu, books %lu -> %lu", i, va, size, r, err,
-                               (unsigned long)count, (unsigned long)walk, (unsigned long)kept,
-                               (unsigned long)kept_walk, (unsigned long)books0, (unsigned long)books);
+                                "kept %lu, by walk %lu, books %lu -> %lu",
+                                i, va, size, r, err, (unsigned long)count, (unsigned long)walk,
+                                (unsigned long)kept, (unsigned long)kept_walk,
+                                (unsigned long)books0, (unsigned long)books);
     }
     for (unsigned k = 1; ok && k <= REGIONS; k++)
         space_mem_map(&pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
@@ -89,7 +90,8 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
                              "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
                              (unsigned long)kept, REGIONS);
     if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
-        return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)", (long)(free0 - kernel_pool.nfree),
-                             (unsigned long)books0, (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
+        return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)",
+                             (long)(free0 - kernel_pool.nfree), (unsigned long)books0,
+                             (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
     return true;
 }

@@ -36,7 +36,8 @@ static struct capability *slot_in(const uint8_t *pg, unsigned long sel)
     return (struct capability *)(uintptr_t)(pg + (slot_va(sel) & (PTAB_PAGE_SIZE - 1)));
 }
 
-/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0 last. */
+/* Write c into slot sel of s, a hole or an upgrade of the same object: rights first, word 0
+ * last. */
 static void slot_write(struct space_obj *s, unsigned long sel, struct capability c)
 {
     struct capability *p = slot_in(kpd_page(&s->r, slot_va(sel)), sel);
@@ -55,7 +56,8 @@ static struct capability *slot_written(struct space_obj *s, unsigned long sel)
 }
 
 /* mdb hook: slots [base, +size) hold target.. with rights. */
-static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
     for (uint64_t i = 0; i < size; i++)
         slot_write(m->owner, base + i, cap_from_target(target + i, rights));
@@ -103,7 +105,8 @@ static int reserve_slots(struct space_obj *s, unsigned long base, unsigned long 
     return kpd_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
 }
 
-/* Whether sel can take a new capability: E_ARG (selector 0), E_FULL (beyond the table), E_BUSY, E_OK. */
+/* Whether sel can take a new capability (a create call checks before it allocates the object):
+ * E_ARG (selector 0), E_FULL (sel >= OBJ_SELS), E_BUSY (occupied), else E_OK. */
 int space_obj_check_free(struct space_obj *s, unsigned long sel)
 {
     struct mdb_info info;
@@ -117,7 +120,8 @@ int space_obj_check_free(struct space_obj *s, unsigned long sel)
 /* Decode putting a new capability at sel: space_obj_check_free's statuses, or E_NOMEM; on E_OK
    the slot page and the database node are reserved in s and r (space_obj_insert_perform or
    space_obj_insert_cancel follows). */
-int space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long sel, struct mdb_root *r)
+int space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long sel,
+                            struct mdb_root *r)
 {
     int err = space_obj_check_free(s, sel);
     if (err != E_OK)
@@ -146,7 +150,8 @@ void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_roo
     kpd_unreserve(&s->r);
 }
 
-/* Put c (a new object) at sel as a root of the database. E_ARG, E_FULL, E_BUSY, E_NOMEM. */
+/* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >=
+ * OBJ_SELS), E_BUSY (occupied), E_NOMEM; on error nothing changed. */
 int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
 {
     struct mdb_root r;
@@ -165,8 +170,10 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
     ASSERT(err == E_OK || err == E_NOMEM);
 }
 
-/* Decode delegating src [src_base, +count) to dst [dst_base, +count) into *d (statuses: see
-   space_obj.h); on E_OK dst's slot pages and the nodes are reserved for the perform. */
+/* Decode delegating src [src_base, +count) to dst [dst_base, +count) with rights & mask into
+ * *d: E_ARG (count 0, dst range holds selector 0), E_RANGE (source range), E_FULL (destination
+ * range), then the statuses of mdb_delegate_decode; E_NOMEM also for slot pages. Nothing changed
+ * on error; on E_OK dst's slot pages and the nodes are reserved for the perform. */
 int space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
                               unsigned long src_base, struct space_obj *dst, unsigned long dst_base,
                               unsigned long count, unsigned mask)
@@ -196,7 +203,8 @@ unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, st
     return effect;
 }
 
-/* Delegate src [src_base, +count) to dst [dst_base, +count); see space_obj.h for the statuses. */
+/* Delegate src [src_base, +count) to dst [dst_base, +count) in one call: the statuses of
+ * space_obj_delegate_decode, *effect from the perform. */
 int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
                        struct space_obj *dst, unsigned long dst_base, unsigned long count,
                        unsigned mask, unsigned *effect)
@@ -230,7 +238,8 @@ bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capab
     return pg && slot_read(slot_in(pg, sel), out);
 }
 
-/* Same for the current PD's space s, read through PD_CAPS (may fault to the zero page). */
+/* Same for the current PD's space s, read through PD_CAPS (may fault to the zero page). Kernel
+ * only. */
 bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, struct capability *out)
 {
     if (sel >= OBJ_SELS)
@@ -241,7 +250,9 @@ bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, stru
     return space_obj_lookup(s, sel, out);
 }
 
-/* Kernel read fault at addr in the capability region of the current PD: map the zero page. */
+/* Kernel read fault at addr in the capability region of the current PD: map the zero page. False
+ * if it cannot be resolved (a write, a protection fault, a user access, no PD): the caller
+ * panics. */
 bool space_obj_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();

@@ -41,7 +41,8 @@ static void bits_allow(struct space_pio *s, unsigned long port, unsigned long co
 {
     for (unsigned long p = port; p < port + count; p++) {
         uint8_t *pg = kpd_page(&s->r, byte_va(p));
-        __atomic_fetch_and(&pg[byte_va(p) % PTAB_PAGE_SIZE], (uint8_t)~port_bit(p), __ATOMIC_RELEASE);
+        __atomic_fetch_and(&pg[byte_va(p) % PTAB_PAGE_SIZE], (uint8_t)~port_bit(p),
+                           __ATOMIC_RELEASE);
     }
 }
 
@@ -56,7 +57,8 @@ static void bits_deny(struct space_pio *s, unsigned long port, unsigned long cou
 }
 
 /* mdb hook: ports [base, +size) become accessible (identity: target = base). */
-static void pio_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void pio_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
     ASSERT(target == base && (rights & PIO_A));
     bits_allow(m->owner, base, size);
@@ -80,7 +82,8 @@ static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
 /* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
 int space_pio_init(struct space_pio *s, paddr_t kpd)
 {
-    if (!ones.page && kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
+    if (!ones.page &&
+        kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
         return E_NOMEM;
     mdb_space_init(&s->mdb, &pio_ops, s, PIO_PORTS);
     s->shootdown = space_pio_shootdown;
@@ -123,8 +126,9 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
     return err;
 }
 
-/* Decode delegating src ports [src_base, +count) to dst (identity) into *d (statuses: see
-   space_pio.h); on E_OK dst's bitmap pages and the nodes are reserved for the perform. */
+/* Decode delegating src ports [src_base, +count) to dst into *d: E_ARG (count 0, or dst_base !=
+ * src_base: ports are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate_decode's;
+ * nothing changed on error; on E_OK dst's bitmap pages and the nodes are reserved. */
 int space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
                               unsigned long src_base, struct space_pio *dst, unsigned long dst_base,
                               unsigned long count, unsigned mask)
@@ -151,7 +155,8 @@ unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d, st
     return effect;
 }
 
-/* Delegate src ports [src_base, +count) to dst (identity); see space_pio.h for the statuses. */
+/* Delegate src ports [src_base, +count) to dst in one call: the statuses of
+ * space_pio_delegate_decode, *effect from the perform. */
 int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                        struct space_pio *dst, unsigned long dst_base, unsigned long count,
                        unsigned mask, unsigned *effect)
@@ -188,15 +193,18 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
     if (port >= PIO_PORTS)
         return false;
     const uint8_t *pg = kpd_peek(&s->r, byte_va(port));
-    return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) & port_bit(port));
+    return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) &
+                   port_bit(port));
 }
 
-/* Read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of the current PD: map the all-ones page. */
+/* Kernel-mode (or CPU bitmap check) read fault at addr in [PIO_FAULT_FIRST, PIO_FAULT_LAST] of
+ * the current PD: map the shared all-ones page. False if it cannot be resolved: the caller
+ * panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err)
 {
     paddr_t dir = kpd_current();
-    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST || (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) ||
-        !dir || !ones.page)
+    if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST ||
+        (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) || !dir || !ones.page)
         return false;
     return kpd_fault(space_env, &ones, dir, addr);
 }

@@ -21,6 +21,7 @@ static struct mdb test_db;
 static uint8_t *test_heap;
 static size_t test_heap_used;
 
+/* A 16-byte aligned node of size bytes from test_heap; NULL when the frame is used up. */
 static void *test_alloc(size_t size)
 {
     size = ALIGN_UP(size, 16);
@@ -30,6 +31,7 @@ static void *test_alloc(size_t size)
     return test_heap + test_heap_used - size;
 }
 
+/* Nothing: the bump allocator frees its whole frame at once. */
 static void test_free(void *p)
 {
     (void)p;
@@ -73,7 +75,8 @@ static void test_shootdown(struct space_pio *s)
 static bool test_pd_init(struct test_pd *t)
 {
     t->kpd = kframe_alloc();
-    if (!t->kpd || space_obj_init(&t->obj, t->kpd) != E_OK || space_pio_init(&t->pio, t->kpd) != E_OK)
+    if (!t->kpd || space_obj_init(&t->obj, t->kpd) != E_OK ||
+        space_pio_init(&t->pio, t->kpd) != E_OK)
         return false;
     t->pio.shootdown = test_shootdown;
     return true;
@@ -116,7 +119,8 @@ static bool obj_checks(struct test_pd *t, char *why, size_t why_len)
         return SELFTEST_FAIL("insert at 5: %zu pages, type %u", t->obj.r.pages, cap_type(c));
     if (space_obj_lookup(&t->obj, 6, &c) || space_obj_lookup(&t->obj, SEL_COUNT - 1, &c))
         return SELFTEST_FAIL("a never written slot is not null");
-    if (space_obj_insert(&test_db, &t->obj, 5, pd) != E_BUSY || space_obj_insert(&test_db, &t->obj, 0, pd) != E_ARG ||
+    if (space_obj_insert(&test_db, &t->obj, 5, pd) != E_BUSY ||
+        space_obj_insert(&test_db, &t->obj, 0, pd) != E_ARG ||
         space_obj_insert(&test_db, &t->obj, SEL_COUNT, pd) != E_FULL || t->obj.r.pages != 1)
         return SELFTEST_FAIL("bad inserts were not refused or changed the page count");
     space_obj_remove(&test_db, &t->obj, 5);
@@ -151,7 +155,8 @@ static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t w
     if (!space_pio_allowed(&b->pio, 0x3F8) || space_pio_allowed(&b->pio, 0x3F9) ||
         space_pio_allowed(&b->pio, 0x3F7) || b->pio.r.pages != 1)
         return SELFTEST_FAIL("child bitmap wrong after delegation (%zu pages)", b->pio.r.pages);
-    if (mdb_revoke(&test_db, &a->pio.mdb, 0x3F8, 1, PIO_A, false) != E_OK || space_pio_allowed(&b->pio, 0x3F8))
+    if (mdb_revoke(&test_db, &a->pio.mdb, 0x3F8, 1, PIO_A, false) != E_OK ||
+        space_pio_allowed(&b->pio, 0x3F8))
         return SELFTEST_FAIL("revoked port still allowed");
     if (!space_pio_allowed(&a->pio, 0x3F8))
         return SELFTEST_FAIL("revoke without self removed the root's port");
@@ -162,8 +167,9 @@ SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
 {
     struct test_pd a = { 0 }, b = { 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&a) && test_pd_init(&b) ? pio_checks(&a, &b, why, why_len)
-                                                                    : SELFTEST_FAIL("out of memory");
+    bool ok = test_begin() && test_pd_init(&a) && test_pd_init(&b)
+                  ? pio_checks(&a, &b, why, why_len)
+                  : SELFTEST_FAIL("out of memory");
     test_pd_destroy(&b);
     test_pd_destroy(&a);
     test_end();
@@ -218,10 +224,12 @@ static bool fault_checks(struct test_pd *t, char *why, size_t why_len)
         return SELFTEST_FAIL("kpd_current %lx, expected %lx", kpd_current(), t->kpd);
     if (!space_obj_page_fault(far, 0) || kpd_byte(far) || space_obj_page_fault(far, PFERR_W))
         return SELFTEST_FAIL("unpopulated slot: zero page not mapped, or a write fault resolved");
-    if (space_obj_insert(&test_db, &t->obj, 7, pd) != E_OK || !space_obj_page_fault(near, 0) || kpd_byte(near))
+    if (space_obj_insert(&test_db, &t->obj, 7, pd) != E_OK || !space_obj_page_fault(near, 0) ||
+        kpd_byte(near))
         return SELFTEST_FAIL("slot 300 beside a written page does not read null");
     if (space_obj_insert(&test_db, &t->obj, 300, pd) != E_OK || !kpd_byte(near) ||
-        !space_obj_lookup_current(&t->obj, 300, &c) || c.obj != pd.obj || space_obj_lookup_current(&t->obj, 301, &c))
+        !space_obj_lookup_current(&t->obj, 300, &c) || c.obj != pd.obj ||
+        space_obj_lookup_current(&t->obj, 301, &c))
         return SELFTEST_FAIL("insert over the zero page is not visible through PD_CAPS at once");
     if (!space_pio_page_fault(PD_IOBMP + 0x10, 0) || kpd_byte(PD_IOBMP + 0x10) != 0xFF ||
         !space_pio_page_fault(PIO_BITMAP_END, 0) || kpd_byte(PIO_BITMAP_END) != 0xFF)
@@ -300,12 +308,14 @@ static bool cross_core_checks(struct test_pd *t, char *why, size_t why_len)
     struct capability c;
     /* Not on the stack: CPU_STACK is core-local, the other core would see its own. */
     static struct remote_op op;
-    op = (struct remote_op){ t, 300, 0x8000, cap_make(&dummy_objects[2], CAP_PD, PD_R_ALL), E_ABORT };
+    op = (struct remote_op){ t, 300, 0x8000, cap_make(&dummy_objects[2], CAP_PD, PD_R_ALL),
+                             E_ABORT };
     vaddr_t slot = PD_CAPS + op.sel * CAP_SLOT_SIZE, bits = PD_IOBMP + op.port / 8;
     unsigned other = other_core(), shots = test_shootdowns;
     if (other == NUM_CPU)
         return true;    /* one core: nothing can be stale */
-    if (!space_obj_page_fault(slot, 0) || kpd_byte(slot) || !space_pio_page_fault(bits, 0) || kpd_byte(bits) != 0xFF)
+    if (!space_obj_page_fault(slot, 0) || kpd_byte(slot) || !space_pio_page_fault(bits, 0) ||
+        kpd_byte(bits) != 0xFF)
         return SELFTEST_FAIL("shared pages not mapped on this core");
     if (!smp_call(other, remote_write, &op) || op.err != E_OK)
         return SELFTEST_FAIL("core %u: insert/allow failed (%d)", other, op.err);
@@ -314,7 +324,8 @@ static bool cross_core_checks(struct test_pd *t, char *why, size_t why_len)
         return SELFTEST_FAIL("capability written on core %u not seen here (raw %lx)", other,
                              (unsigned long)*(volatile uint64_t *)slot);
     if (test_shootdowns != shots + 1)
-        return SELFTEST_FAIL("replacing the all-ones page asked for %u shootdowns", test_shootdowns - shots);
+        return SELFTEST_FAIL("replacing the all-ones page asked for %u shootdowns",
+                             test_shootdowns - shots);
     return true;
 }
 

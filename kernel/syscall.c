@@ -36,7 +36,7 @@
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
 #define DELEGATE_PIECES 16      /* source pieces (mapping nodes or holes) one delegate call takes */
-#define DELEGATE_ENTRIES 1024   /* page-table leaf entries one memory delegate call writes, at most */
+#define DELEGATE_ENTRIES 1024   /* most page-table leaf entries one memory delegate call writes */
 #define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
@@ -307,7 +307,8 @@ static void pd_lock_pass(void)
     uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
     spin_unlock(&pd_lock);
     irq_window();
-    for (unsigned i = 0; i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
+    for (unsigned i = 0;
+         i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
         irq_window();
         cpu_pause();
     }

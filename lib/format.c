@@ -155,7 +155,8 @@ static void emit_conv(struct out *o, struct spec *sp, va_list *ap)
         int n = 0;
         if (s == NULL)
             s = "(null)";
-        while ((sp->prec < 0 || n < sp->prec) && s[n] != '\0')   /* limit first: s may be unterminated */
+        /* The limit first: s may be unterminated. */
+        while ((sp->prec < 0 || n < sp->prec) && s[n] != '\0')
             n++;
         emit_field(o, sp, "", s, n);
         break;

@@ -82,7 +82,8 @@ static uint32_t xsave_size(void)
     return r[1];
 }
 
-/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from CPUID). */
+/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from
+ * CPUID). */
 void cpu_control_init(void)
 {
     bool first = cpu_config.cr0 == 0;
@@ -116,7 +117,8 @@ size_t xregs_alloc_size(void)
     return cpu_config.xstate_size + XREGS_ALIGN - 1;
 }
 
-/* Give x the image in mem and the reset state (FNINIT, MXCSR 0x1F80, all registers 0, null selectors). */
+/* Give x the image in mem (xregs_alloc_size bytes) and the reset state: FNINIT (FCW 0x37F),
+ * MXCSR 0x1F80, every x87/MMX/XMM/YMM/ZMM register 0, null data selectors. */
 void xregs_init(struct xregs *x, void *mem)
 {
     uint8_t *img = (uint8_t *)ALIGN_UP((uintptr_t)mem, XREGS_ALIGN);
@@ -136,9 +138,11 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
     static const uint32_t fixed_word = 0;       /* operand of the FIP/FDP scrub below */
     if (from) {
         if (cpu_config.xsaveopt)
-            __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+            __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                                 : "memory");
         else if (cpu_config.xsave)
-            __asm__ __volatile__("xsave64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+            __asm__ __volatile__("xsave64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                                 : "memory");
         else
             __asm__ __volatile__("fxsave64 (%0)" :: "r"(from->image) : "memory");
         xregs_read_segs(from);
@@ -146,11 +150,13 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
     /*
      * AMD CPUs (and QEMU's TCG) load the x87 last-instruction/operand pointers (FIP, FDP, FOP)
      * only when the image has an exception pending: the previous EC's would survive. Give them
-     * fixed values first, on every CPU (user/tests/x87_pointers.c): fnclex drops a pending exception (fild would raise #MF here), emms frees the stack.
+     * fixed values first, on every CPU (user/tests/x87_pointers.c): fnclex drops a pending
+     * exception (fild would raise #MF here), emms frees the stack.
      */
     __asm__ __volatile__("fnclex; emms; fildl %0" :: "m"(fixed_word));
     if (cpu_config.xsave)
-        __asm__ __volatile__("xrstor64 (%0)" :: "r"(to->image), "a"(XMASK_LO), "d"(XMASK_HI) : "memory");
+        __asm__ __volatile__("xrstor64 (%0)" :: "r"(to->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                             : "memory");
     else
         __asm__ __volatile__("fxrstor64 (%0)" :: "r"(to->image) : "memory");
     /* The kernel uses none of them; user selectors are null or DPL 3, which ring 0 may load. */

@@ -67,7 +67,8 @@ isr_stubs:
     .rept 256
     .align STUB_SIZE
     /* Vectors with a CPU error code: #DF #TS #NP #SS #GP #PF #AC #CP #VC #SX. */
-    .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
+    .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || \
+        (vec == 29) || (vec == 30)
     .else
     pushq   $0
     .endif

@@ -85,8 +85,9 @@ SELFTEST(every_core_has_smap_as_patched_syscall_mask_and_guarded_ist_stacks_for_
         if (!smp_call(c, check_core, keep))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (entry_answer[c])
-            return SELFTEST_FAIL("core %u fails checks %lx (1 CR4.SMAP, 2 SFMASK, 4 IST, 8 AC, 16 guard)", c,
-                                 entry_answer[c]);
+            return SELFTEST_FAIL(
+                "core %u fails checks %lx (1 CR4.SMAP, 2 SFMASK, 4 IST, 8 AC, 16 guard)", c,
+                entry_answer[c]);
     }
     return true;
 }

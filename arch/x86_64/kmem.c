@@ -149,7 +149,8 @@ static void build_core(unsigned c, paddr_t lapic)
         cl->ist[i] = CPU_IST_TOP(i + 1);
 }
 
-/* Build the master kernel tables and every core's private tables; panics on OOM. */
+/* Build the master kernel tables and, for each of the ncpu cores, its data page and private
+ * tables (its LAPIC mapping at lapic); panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic)
 {
     build_master(ncpu);
@@ -208,7 +209,7 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
     paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);
 
     write_cr3(cl->root);
-    /* The boot root (used by APs to enter long mode) now shares the master PD too. */
+    /* The boot root (used by APs to enter long mode) shares the master PD too. */
     if (ptab_attach(&boot, KERNEL_BASE, HPT_LEVELS - 2, master_pd) != E_OK)
         panic("kmem: boot root without its kernel PDPT");
     switch_stack(CPU_STACK_TOP, fn);

@@ -175,7 +175,7 @@ void lapic_eoi(void)
     wr(LAPIC_EOI, 0);
 }
 
-/* This core's APIC id, read from the LAPIC (start-up and checks only). */
+/* This core's APIC id, read from the LAPIC (start-up and checks only, never a hot path). */
 uint32_t lapic_id(void)
 {
     uint32_t v = rd(LAPIC_ID);

@@ -100,7 +100,8 @@ static void parse_mb2_tag(const struct mb2_tag *t)
     }
     case MB2_TAG_MMAP: {
         const struct mb2_mmap *mm = (const void *)t;
-        for (uint32_t off = sizeof(*mm); off + sizeof(struct mb2_mmap_entry) <= t->size; off += mm->entry_size) {
+        for (uint32_t off = sizeof(*mm); off + sizeof(struct mb2_mmap_entry) <= t->size;
+             off += mm->entry_size) {
             const struct mb2_mmap_entry *e = (const void *)((const char *)t + off);
             add_mmap(e->addr, e->len, e->type);
         }

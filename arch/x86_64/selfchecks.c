@@ -48,7 +48,8 @@ SELFTEST(no_kernel_page_is_writable_and_executable_or_user_accessible)
     /* The boot root (AP start-up) shares the master PD and lost its identity map. */
     n = kmem_check_wx(kmem_boot_root(), &bad);
     if (n || ((uint64_t *)phys_to_virt(kmem_boot_root()))[0])
-        return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left", n, bad);
+        return SELFTEST_FAIL("boot root: %u bad kernel mappings (first %lx) or identity map left",
+                             n, bad);
     return true;
 }
 
@@ -81,7 +82,8 @@ SELFTEST(the_wx_check_counts_a_user_table_entry_and_a_writable_executable_kernel
     if (!ok)
         return SELFTEST_FAIL("out of memory");
     if (n != 2 || bad != kernel_half)
-        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad, kernel_half);
+        return SELFTEST_FAIL("%u bad mappings, first at %lx; want 2, first at %lx", n, bad,
+                             kernel_half);
     if (kernel_pool.nfree != before)
         return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
     return true;
@@ -144,7 +146,8 @@ SELFTEST(every_core_runs_with_wp_nxe_pge_and_smep_smap_when_present)
         if (!smp_call(c, read_cr_bits, NULL))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (answer[c])
-            return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c, answer[c]);
+            return SELFTEST_FAIL("core %u lacks bits %lx (1 WP, 2 NXE, 4 PGE, 8 SMEP, 16 SMAP)", c,
+                                 answer[c]);
     }
     return true;
 }
@@ -168,9 +171,11 @@ static void read_control(void *arg)
 SELFTEST(every_core_has_the_same_complete_cr0_cr4_efer_xcr0_caches_on_ne_set)
 {
     const struct cpu_config *k = &cpu_config;
-    if ((k->cr0 & (CR0_CD | CR0_NW | CR0_EM | CR0_TS)) || (k->cr0 & (CR0_NE | CR0_MP)) != (CR0_NE | CR0_MP))
+    if ((k->cr0 & (CR0_CD | CR0_NW | CR0_EM | CR0_TS)) ||
+        (k->cr0 & (CR0_NE | CR0_MP)) != (CR0_NE | CR0_MP))
         return SELFTEST_FAIL("configured CR0 %lx: CD/NW/EM/TS set or NE/MP clear", k->cr0);
-    if ((k->cr4 & (CR4_OSFXSR | CR4_OSXMMEXCPT)) != (CR4_OSFXSR | CR4_OSXMMEXCPT) || (k->cr4 & CR4_FSGSBASE))
+    if ((k->cr4 & (CR4_OSFXSR | CR4_OSXMMEXCPT)) != (CR4_OSFXSR | CR4_OSXMMEXCPT) ||
+        (k->cr4 & CR4_FSGSBASE))
         return SELFTEST_FAIL("configured CR4 %lx: OSFXSR/OSXMMEXCPT clear or FSGSBASE set", k->cr4);
     if (k->xsave && (k->xcr0 & (XCR_X87 | XCR_SSE)) != (XCR_X87 | XCR_SSE))
         return SELFTEST_FAIL("configured XCR0 %lx lacks x87 or SSE", k->xcr0);
@@ -182,8 +187,9 @@ SELFTEST(every_core_has_the_same_complete_cr0_cr4_efer_xcr0_caches_on_ne_set)
             return SELFTEST_FAIL("core %u did not answer", c);
         const struct control_regs *r = &control[c];
         if (r->cr0 != k->cr0 || r->cr4 != k->cr4 || r->efer != k->efer || r->xcr0 != k->xcr0)
-            return SELFTEST_FAIL("core %u: CR0 %lx CR4 %lx EFER %lx XCR0 %lx, configured %lx %lx %lx %lx", c,
-                                 r->cr0, r->cr4, r->efer, r->xcr0, k->cr0, k->cr4, k->efer, k->xcr0);
+            return SELFTEST_FAIL(
+                "core %u: CR0 %lx CR4 %lx EFER %lx XCR0 %lx, configured %lx %lx %lx %lx", c, r->cr0,
+                r->cr4, r->efer, r->xcr0, k->cr0, k->cr4, k->efer, k->xcr0);
         if (r->bases)
             return SELFTEST_FAIL("core %u: an FS/GS base is not 0 (or of them %lx)", c, r->bases);
     }
@@ -204,7 +210,8 @@ SELFTEST(core_id_read_through_core_local_mapping_equals_madt_index)
         if (!smp_call(c, read_ids, NULL))
             return SELFTEST_FAIL("core %u did not answer", c);
         if (answer[c] != ((uint64_t)c << 32 | smp_cpus.apic_id[c]))
-            return SELFTEST_FAIL("core %u: id/APIC %lx, expected %u/%u", c, answer[c], c, smp_cpus.apic_id[c]);
+            return SELFTEST_FAIL("core %u: id/APIC %lx, expected %u/%u", c, answer[c], c,
+                                 smp_cpus.apic_id[c]);
     }
     return true;
 }
@@ -237,8 +244,10 @@ static void pd_entries(paddr_t root, struct pd_entries *p)
 static bool same_entry(const struct ptab_entry *a, const struct ptab_entry *b)
 {
     struct ptab k = kmem_view(0);       /* the format only: no table is read */
-    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e), y = ptab_entry_attr(&k, b->level, b->e);
-    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm && x.mt == y.mt;
+    struct ptab_attr x = ptab_entry_attr(&k, a->level, a->e),
+                     y = ptab_entry_attr(&k, b->level, b->e);
+    return a->va == b->va && a->leaf == b->leaf && a->pa == b->pa && x.perm == y.perm &&
+           x.mt == y.mt;
 }
 
 SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
@@ -390,7 +399,7 @@ SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_requ
     lapic_send_ipi(r->apic_id, VEC_IPI_CALL);
     bool entered = wait_for(lock_waiter_entered);
     if (entered) {
-        delay_us(1000);                         /* it spins in spin_lock by now */
+        delay_us(1000);                         /* it spins in spin_lock by then */
         uint64_t req = __atomic_add_fetch(&r->tlb_reqs, 1, __ATOMIC_SEQ_CST);
         for (uint64_t t0 = time_us(); !acked && time_us() - t0 < ACK_WAIT_US; cpu_pause())
             acked = __atomic_load_n(&r->tlb_acks, __ATOMIC_ACQUIRE) >= req;
@@ -399,8 +408,9 @@ SELFTEST(a_core_spinning_for_a_lock_with_interrupts_off_answers_a_shootdown_requ
     if (!entered || !wait_for(lock_call_done))
         return SELFTEST_FAIL("core %u did not run the lock-waiting call", lock_target);
     if (!acked)
-        return SELFTEST_FAIL("core %u, spinning for a lock, did not answer a shootdown request in %u us",
-                             lock_target, ACK_WAIT_US);
+        return SELFTEST_FAIL(
+            "core %u, spinning for a lock, did not answer a shootdown request in %u us",
+            lock_target, ACK_WAIT_US);
     return true;
 }
 
@@ -435,7 +445,8 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
         if (frame_is_free(&kernel_pool, pa))
             return SELFTEST_FAIL("kernel image frame %lx is free", pa);
     for (unsigned i = 0; i < boot_info.nmods; i++)
-        for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE); pa < boot_info.mods[i].end; pa += PAGE_SIZE)
+        for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE);
+             pa < boot_info.mods[i].end; pa += PAGE_SIZE)
             if (frame_is_free(&kernel_pool, pa))
                 return SELFTEST_FAIL("module %u frame %lx is free", i, pa);
     if (!kernel_pool.nfree)

@@ -25,7 +25,7 @@ void console_putc(char c)
     outb(COM1 + UART_DATA, (uint8_t)c);
 }
 
-/* Disable interrupts on this core, returning the previous RFLAGS. */
+/* Disable interrupts on this core, returning the previous RFLAGS for console_irq_restore. */
 unsigned long console_irq_save(void)
 {
     return irq_save();

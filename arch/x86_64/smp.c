@@ -79,7 +79,8 @@ static uint32_t boot_apic_id(void)
 static void dump_table(const char *name, paddr_t pa, size_t len)
 {
     const uint8_t *p = phys_ident(pa);
-    printk("/* %s at physical 0x%lx, %zu bytes */\nstatic const uint8_t %s[] = {", name, pa, len, name);
+    printk("/* %s at physical 0x%lx, %zu bytes */\nstatic const uint8_t %s[] = {", name, pa, len,
+           name);
     for (size_t i = 0; i < len; i++)
         printk("%s0x%02x,", i % 12 ? " " : "\n    ", p[i]);
     printk("\n};\n");
@@ -107,7 +108,8 @@ void smp_discover(void)
 
     if (r != ACPI_OK || smp_cpus.count == 0) {
         printk("tessera: ACPI/MADT unusable (%d): running on the boot core only\n", r);
-        smp_cpus = (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
+        smp_cpus =
+            (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
     }
     else if (rsdp && cmdline_has("acpi-dump"))
         dump_acpi(rsdp);
@@ -129,19 +131,17 @@ static void boot_core_only(void)
     smp_bsp = 0;
 }
 
-/*
- * Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT)
- * that holds no module or loader data, fix up its addresses, tell it the boot root
- * (boot root only). Without such a page only the boot core runs.
- */
+/* Copy the AP trampoline to the lowest free page in [TRAMPOLINE_LO, TRAMPOLINE_LIMIT) that holds
+ * no module or loader data, fix up its addresses, tell it the boot root (boot root only, after
+ * the last use of loader data). Without such a page only the boot core runs. */
 void smp_install_trampoline(void)
 {
     _Static_assert(TRAMPOLINE_LIMIT <= LOW_RESERVED, "the trampoline page is never handed out");
     if (smp_cpus.count == 1)
         return;
     if (!boot_free_page(&boot_info, TRAMPOLINE_LO, TRAMPOLINE_LIMIT, &smp_tramp_pa)) {
-        printk("tessera: no free page below 0x%lx for the AP trampoline: running on the boot core only\n",
-               TRAMPOLINE_LIMIT);
+        printk("tessera: no free page below 0x%lx for the AP trampoline: "
+               "running on the boot core only\n", TRAMPOLINE_LIMIT);
         boot_core_only();
         return;
     }
@@ -153,8 +153,8 @@ void smp_install_trampoline(void)
     printk("tessera: AP trampoline at 0x%lx\n", smp_tramp_pa);
 }
 
-/* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c), LAPIC and timer, mark online,
-   print its line. */
+/* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c, with SMEP/SMAP), PCIDs, syscall
+ * MSRs and PAT, LAPIC and timer; print its line and mark it online. */
 void smp_setup_core(void)
 {
     struct cpu_local *c = this_cpu();

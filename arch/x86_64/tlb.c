@@ -121,7 +121,7 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     mark_cores(pd);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* marks before reading Pd::remote */
 
-    /* 2. Send all IPIs first: to the other cores marked here that run pd now or are leaving it
+    /* 2. Send all IPIs first: to the other cores marked here that run pd or are leaving it
        (CR3 may still hold its root: make_current). A mark found clear again was taken, but
        its flush may still be ahead: such a core is asked too. pd before pd_leaving: that is
        the order in which make_current writes them the other way round. */

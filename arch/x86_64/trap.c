@@ -85,7 +85,7 @@ void trap_dispatch(struct trap_frame *f)
         c->ipi_count++;
         lapic_eoi();
         if (f->cs & CS_RPL_MASK)
-            sched_tick(f);              /* round robin now, not at the next tick */
+            sched_tick(f);              /* round robin at once, not at the next tick */
         return;                         /* idle: the loop picks the EC */
     case VEC_IPI_TLB:
         c->ipi_count++;

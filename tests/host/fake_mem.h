@@ -27,13 +27,9 @@ struct fake_mem {
     size_t   nlog, caplog;
 };
 
-/* Set up fm with room for cap frames. */
 void fake_mem_init(struct fake_mem *fm, size_t cap);
-/* Give all memory of fm back to the host. */
 void fake_mem_destroy(struct fake_mem *fm);
-/* Make fm's content equal to src's (same frames live, same bytes). */
 void fake_mem_copy(struct fake_mem *fm, const struct fake_mem *src);
-/* Apply one recorded event to fm. */
 void fake_mem_apply(struct fake_mem *fm, const struct fake_event *ev);
 /* Physical address of frame index i. */
 static inline paddr_t fake_pa(size_t i) { return (paddr_t)(i + 1) << PTAB_PAGE_BITS; }

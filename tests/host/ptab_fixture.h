@@ -22,7 +22,8 @@ struct fx {
 };
 
 /* Set up fx with an empty table of format f and the given levels. */
-static inline void fx_init(struct fx *x, const struct ptab_fmt *f, unsigned levels, unsigned caps, size_t frames)
+static inline void fx_init(struct fx *x, const struct ptab_fmt *f, unsigned levels, unsigned caps,
+                           size_t frames)
 {
     fake_mem_init(&x->fm, frames);
     assert_int_equal(ptab_init(&x->t, f, &x->fm.env, levels, caps), E_OK);
@@ -73,7 +74,8 @@ static inline void fx_expect(struct fx *x, vaddr_t va, paddr_t pa, uint64_t size
         fail_msg("%#lx: not mapped (hole of %#lx)", (unsigned long)va, (unsigned long)m.size);
     if (m.pa + (va - m.va) != pa || m.size != size)
         fail_msg("%#lx: maps %#lx size %#lx, want %#lx size %#lx", (unsigned long)va,
-                 (unsigned long)(m.pa + (va - m.va)), (unsigned long)m.size, (unsigned long)pa, (unsigned long)size);
+                 (unsigned long)(m.pa + (va - m.va)), (unsigned long)m.size, (unsigned long)pa,
+                 (unsigned long)size);
 }
 
 /* Lookup va in fx; fails the test unless it is a hole of hole bytes. */

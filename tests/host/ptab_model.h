@@ -22,17 +22,10 @@ struct ptab_op {
     struct ptab_attr attr;
 };
 
-/* Set up an empty model of [base, base + npages * 4K). */
 void model_init(struct ptab_model *m, vaddr_t base, size_t npages);
-/* Free the model's arrays. */
 void model_destroy(struct ptab_model *m);
-/* The attributes table t really stores for attr (perm 0: unmapped). */
 struct ptab_attr model_norm(const struct ptab *t, struct ptab_attr attr);
-/* Apply op (attr already normalised) to the model; true if a TLB flush is required. */
 bool model_apply(struct ptab_model *m, const struct ptab_op *op);
-/* Compare t with the model over [va, va+size); the first differing address, or ~0 if equal. */
 vaddr_t model_check(const struct ptab_model *m, const struct ptab *t, vaddr_t va, uint64_t size);
-/* A random operation inside the model's window, drawn from *seed (xorshift). */
 struct ptab_op model_random_op(const struct ptab_model *m, const struct ptab *t, uint64_t *seed);
-/* Next value of a xorshift64 generator. */
 uint64_t model_rand(uint64_t *s);

@@ -65,7 +65,7 @@ static void every_loader_range_is_skipped(void **state)
 {
     (void)state;
     mmap(0, 0xa0000, MB_MEM_AVAILABLE);
-    bi.loader[bi.nloader++] = (typeof(bi.loader[0])){ 0x1000, 0x2000 };  /* multiboot v1 information */
+    bi.loader[bi.nloader++] = (typeof(bi.loader[0])){ 0x1000, 0x2000 };  /* multiboot v1 info */
     bi.loader[bi.nloader++] = (typeof(bi.loader[0])){ 0x2010, 0x2020 };  /* its module list */
     bi.loader[bi.nloader++] = (typeof(bi.loader[0])){ 0x3ff0, 0x4100 };  /* its memory map */
     assert_int_equal(pick(), 0x5000);
@@ -114,7 +114,8 @@ static void a_window_ending_inside_a_page_does_not_wrap(void **state)
     mmap(0, ~(paddr_t)0, MB_MEM_AVAILABLE);
     assert_false(boot_free_page(&bi, 0x1000, 0x1fff, &pa));
     assert_false(boot_free_page(&bi, ~(paddr_t)0 - 0x1000, ~(paddr_t)0, &pa));
-    assert_false(boot_free_page(&bi, ~(paddr_t)0 - 0xffe, ~(paddr_t)0, &pa));   /* rounding up wraps */
+    /* rounding up wraps */
+    assert_false(boot_free_page(&bi, ~(paddr_t)0 - 0xffe, ~(paddr_t)0, &pa));
     assert_true(boot_free_page(&bi, 0x1001, 0x3000, &pa));
     assert_int_equal(pa, 0x2000);
 }

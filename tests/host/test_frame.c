@@ -155,7 +155,8 @@ static void multi_frame_allocations_are_contiguous_and_aligned(void **state)
 static void aligned_allocation_skips_holes_too_small_or_misaligned(void **state)
 {
     (void)state;
-    /* Free: 2 frames at BASE+4K (misaligned for 8 KiB), 1 at BASE+32K (too small), 2 at BASE+64K. */
+    /* Free: 2 frames at BASE+4K (misaligned for 8 KiB), 1 at BASE+32K (too small), 2 at
+       BASE+64K. */
     frame_pool_add_ram(&pool, BASE + 0x1000, BASE + 0x3000);
     frame_pool_add_ram(&pool, BASE + 0x8000, BASE + 0x9000);
     frame_pool_add_ram(&pool, BASE + 0x10000, BASE + 0x12000);

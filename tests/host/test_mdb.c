@@ -527,7 +527,7 @@ static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **
     struct mdb_revoke op;
     assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);        /* units 0, 1 done */
+    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);    /* units 0, 1 done */
     assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
     assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
     assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
@@ -568,7 +568,8 @@ static void teardown_frees_every_node(void **state)
 static uint64_t big_mapped, big_max_cut;
 
 /* Hook: count mapped units. */
-static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights)
 {
     (void)s, (void)base, (void)target, (void)rights;
     big_mapped += size;
@@ -660,7 +661,8 @@ static bool all_consistent(void)
     return true;
 }
 
-static void a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
+static void
+a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(void **state)
 {
     (void)state;
     struct mdb_revoke op;

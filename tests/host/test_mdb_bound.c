@@ -1,6 +1,6 @@
 /*
- * Issue 8, holes 8/9: attacks on the bounded, resumable revoke steps of kernel/mdb.c and on
- * the bounded delegate calls (the review's, and more); each step's work (op.work) is asserted.
+ * Attacks on the bounded, resumable revoke steps of kernel/mdb.c and on
+ * the bounded delegate calls; each step's work (op.work) is asserted.
  * Spaces with plain counting hooks (no per-unit arrays) so the trees can be wide.
  */
 #include <setjmp.h>
@@ -16,8 +16,14 @@
 static long allocs, live;
 static void *c_alloc(size_t n) { allocs++; live++; return calloc(1, n); }
 static void c_free(void *p) { if (p) live--; free(p); }
-static void h_map(struct mdb_space *s, uint64_t b, uint64_t n, uint64_t t, unsigned r) { (void)s, (void)b, (void)n, (void)t, (void)r; }
-static void h_prot(struct mdb_space *s, uint64_t b, uint64_t n, unsigned r) { (void)s, (void)b, (void)n, (void)r; }
+static void h_map(struct mdb_space *s, uint64_t b, uint64_t n, uint64_t t, unsigned r)
+{
+    (void)s, (void)b, (void)n, (void)t, (void)r;
+}
+static void h_prot(struct mdb_space *s, uint64_t b, uint64_t n, unsigned r)
+{
+    (void)s, (void)b, (void)n, (void)r;
+}
 static void h_unmap(struct mdb_space *s, uint64_t b, uint64_t n) { (void)s, (void)b, (void)n; }
 static const struct mdb_ops ops = { h_map, h_prot, h_unmap, NULL };
 
@@ -43,7 +49,8 @@ static void teardown_all(void)
             ;
 }
 
-static int deleg(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t dbase, uint64_t n, unsigned m)
+static int deleg(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t dbase, uint64_t n,
+                 unsigned m)
 {
     unsigned eff;
     return mdb_delegate(&db, s, sb, d, dbase, n, m, &eff);
@@ -52,7 +59,7 @@ static int deleg(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t
 static double now(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);      /* not stretched by preemption on a loaded host */
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);  /* not stretched by preemption on a busy host */
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
@@ -112,9 +119,10 @@ static void restart_after_an_unrelated_change_rescans_done_nodes(void **state)
     wide(0, 0, WIDE);
     double noisy = run_revoke(0, 1, MEM_W, true, &noisy_steps);
     teardown_all();
-    printf("# partial revoke of %d derived nodes, budget 64: slowest step %.1f us quiet (%d steps), "
-           "%.1f us with one unrelated delegation between steps (%d steps): x%.0f\n",
-           WIDE, quiet * 1e6, quiet_steps, noisy * 1e6, noisy_steps, noisy / quiet);
+    printf(
+        "# partial revoke of %d derived nodes, budget 64: slowest step %.1f us quiet (%d steps), "
+        "%.1f us with one unrelated delegation between steps (%d steps): x%.0f\n",
+        WIDE, quiet * 1e6, quiet_steps, noisy * 1e6, noisy_steps, noisy / quiet);
     /* fails: after a restart a step re-skips every done node (uncounted against the
        allowance) and stops after one more, so ~WIDE steps of O(WIDE) work each */
     assert_true(noisy_steps <= 2 * quiet_steps);
@@ -141,9 +149,11 @@ static void siblings_outside_the_piece_are_scanned_by_every_step(void **state)
         work = max_work;
         teardown_all();
     }
-    printf("# revoke of unit 300 (100 derived nodes), budget 64: slowest step %.1f us alone (%d steps), "
-           "%.1f us with 200,000 nodes derived from unit 0 (%d steps, at most %lu work per step): x%.0f\n",
-           base * 1e6, s0, big * 1e6, s1, (unsigned long)work, big / base);
+    printf(
+        "# revoke of unit 300 (100 derived nodes), budget 64: slowest step %.1f us alone (%d "
+        "steps), %.1f us with 200,000 nodes derived from unit 0 (%d steps, at most %lu work per "
+        "step): x%.0f\n",
+        base * 1e6, s0, big * 1e6, s1, (unsigned long)work, big / base);
     assert_true(work <= STEP_MAX);      /* every skipped sibling is charged */
     assert_true(big < 10 * base);
 }
@@ -166,7 +176,8 @@ static void one_step_splits_every_straddler(void **state)
     while (err == MDB_MORE)
         err = mdb_revoke_step(&db, &op, 512, 64);
     assert_int_equal(err, E_OK);
-    printf("# whole revoke: %ld node allocations (the straddlers lose all there: trimmed)\n", allocs - a0);
+    printf("# whole revoke: %ld node allocations (the straddlers lose all there: trimmed)\n",
+           allocs - a0);
     teardown_all();
     assert_true(allocs - a0 <= 64 * 4);
 }
@@ -192,8 +203,10 @@ static void straddler_cuts_are_spread_over_bounded_steps(void **state)
         steps++;
     } while (err == MDB_MORE);
     assert_int_equal(err, E_OK);
-    printf("# partial revoke of A unit 1 under %d straddlers: %d steps, at most %ld allocations and "
-           "%lu work per step, %ld in all\n", WIDE, steps, most, (unsigned long)work, allocs - a0);
+    printf(
+        "# partial revoke of A unit 1 under %d straddlers: %d steps, at most %ld allocations and "
+        "%lu work per step, %ld in all\n",
+        WIDE, steps, most, (unsigned long)work, allocs - a0);
     struct mdb_info in;
     for (uint64_t i = 0; i < WIDE; i += 997) {
         assert_int_equal(mdb_lookup(&B, 3 * i + 1, &in), E_OK);
@@ -229,8 +242,10 @@ static int stalled_steps(uint64_t K)
             c += p;
         most = MAX(most, C.nodes);
     }
-    printf("# K=%lu nodes derived from the unit: %d steps (quiet: %lu), up to %zu nodes added by the child\n",
-           (unsigned long)K, steps, (unsigned long)(K / 64 + 1), most);
+    printf(
+        "# K=%lu nodes derived from the unit: %d steps (quiet: %lu), up to %zu nodes added by the "
+        "child\n",
+        (unsigned long)K, steps, (unsigned long)(K / 64 + 1), most);
     teardown_all();
     return steps;
 }
@@ -245,7 +260,8 @@ static void a_child_delegating_between_steps_stretches_the_revoke(void **state)
 
 /* One delegate call as the kernel makes it: at most 16 source pieces (the prefix that
    mdb_delegate_extent gives). Returns the units done, 0 on an error. */
-static uint64_t deleg_call(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t dbase, uint64_t n, unsigned m)
+static uint64_t deleg_call(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t dbase,
+                           uint64_t n, unsigned m)
 {
     n = mdb_delegate_extent(s, sb, n, 16);
     return deleg(s, sb, d, dbase, n, m) == E_OK ? n : 0;
@@ -279,15 +295,17 @@ static void a_child_delegating_from_its_unrevoked_nodes_cannot_stall_the_revoke(
             while (p > 0 && mdb_lookup(&B, p - 1, &in) != E_OK)
                 p--;
             if (p) {
-                uint64_t from = p > 16 ? p - 16 : 0, got = deleg_call(&B, from, &C, c, p - from, MEM_RWX);
+                uint64_t from = p > 16 ? p - 16 : 0,
+                         got = deleg_call(&B, from, &C, c, p - from, MEM_RWX);
                 c += got;
                 added += got;
             }
         }
     }
-    printf("# K=%lu: %d steps with a child adding four bounded calls' nodes ahead of the cursor between "
-           "steps (quiet %d), %lu nodes added, at most %lu work per step\n", (unsigned long)K, steps,
-           quiet, (unsigned long)added, (unsigned long)work);
+    printf(
+        "# K=%lu: %d steps with a child adding four bounded calls' nodes ahead of the cursor "
+        "between steps (quiet %d), %lu nodes added, at most %lu work per step\n",
+        (unsigned long)K, steps, quiet, (unsigned long)added, (unsigned long)work);
     assert_int_equal(err, E_OK);
     assert_int_equal(B.nodes + C.nodes, 0);
     teardown_all();
@@ -353,8 +371,10 @@ static void one_delegation_creates_a_node_per_source_piece(void **state)
         most = MAX(most, allocs - before);
         worst = MAX(worst, t);
     }
-    printf("# delegating 100,000 pieces: %d calls, at most %ld node allocations and %.1f us per call\n",
-           calls, most, worst * 1e6);
+    printf(
+        "# delegating 100,000 pieces: %d calls, at most %ld node allocations and %.1f us per "
+        "call\n",
+        calls, most, worst * 1e6);
     assert_int_equal(C.nodes, 5 * WIDE);
     assert_int_equal(allocs - a0, 5 * WIDE);
     teardown_all();

@@ -16,7 +16,8 @@ static struct fake_space *fake_of(struct mdb_space *s)
 }
 
 /* Hook: map into a hole, or raise rights on the same target. */
-static void fake_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+static void fake_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                     unsigned rights)
 {
     struct fake_space *f = fake_of(s);
     f->maps++;

@@ -23,7 +23,6 @@ void *fake_alloc(size_t size);
 void fake_free(void *p);
 void fake_space_init(struct fake_space *f, uint64_t limit);
 void fake_db_init(struct mdb *db);
-/* Whether the hooks' array agrees with the database's nodes of f, unit by unit. */
 bool fake_agrees(struct fake_space *f);
 /* Copy of everything observable about f (nodes and array) for before/after compares. */
 struct fake_dump {

@@ -177,7 +177,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(fresh_pcids_are_distinct_nonzero_and_need_no_flush, setup),
-        cmocka_unit_test_setup(when_all_are_owned_a_pd_gets_the_shared_pcid_which_always_flushes, setup),
+        cmocka_unit_test_setup(when_all_are_owned_a_pd_gets_the_shared_pcid_which_always_flushes,
+                               setup),
         cmocka_unit_test_setup(a_freed_pcid_is_not_reused_while_clean_ones_remain, setup),
         cmocka_unit_test_setup(a_recycled_pcid_is_handed_out_with_the_flush_flag, setup),
         cmocka_unit_test_setup(a_pcid_recycled_twice_is_flushed_both_times, setup),

@@ -36,14 +36,16 @@ static char buf[128];
 static void integers_print_in_decimal_and_hex_with_width_and_zero_padding(void **state)
 {
     (void)state;
-    snprintk(buf, sizeof(buf), "%d %u %x %X %5d|%-4u|%08lx", -42, 42u, 0xbeefu, 0xbeefu, 7, 3u, 0xabcUL);
+    snprintk(buf, sizeof(buf), "%d %u %x %X %5d|%-4u|%08lx", -42, 42u, 0xbeefu, 0xbeefu, 7, 3u,
+             0xabcUL);
     assert_string_equal(buf, "-42 42 beef BEEF     7|3   |00000abc");
 }
 
 static void long_and_size_arguments_use_their_full_width(void **state)
 {
     (void)state;
-    snprintk(buf, sizeof(buf), "%lx %ld %zu %lu", 0xffffffffbfffc000UL, -1L, (size_t)1 << 40, 18446744073709551615UL);
+    snprintk(buf, sizeof(buf), "%lx %ld %zu %lu", 0xffffffffbfffc000UL, -1L, (size_t)1 << 40,
+             18446744073709551615UL);
     assert_string_equal(buf, "ffffffffbfffc000 -1 1099511627776 18446744073709551615");
 }
 

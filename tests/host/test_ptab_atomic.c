@@ -39,18 +39,28 @@ struct scenario {
 #define RWX ((struct ptab_attr){ PTAB_R | PTAB_W | PTAB_XU, PTAB_WB })
 
 static const struct scenario scenarios[] = {
-    { "map into holes across 2M boundaries", { MAP(0, 0, 0, RW) },
+    { "map into holes across 2M boundaries",
+      { MAP(0, 0, 0, RW) },
       MAP(MiB(2) - 3 * PG, MiB(4) + 5 * PG, PA, RW) },
-    { "remap 4K pages to other frames", { MAP(0, MiB(1), PA, RW) }, MAP(PG * 3, PG * 7, PA + GiB(1), RO) },
+    { "remap 4K pages to other frames",
+      { MAP(0, MiB(1), PA, RW) },
+      MAP(PG * 3, PG * 7, PA + GiB(1), RO) },
     { "split a 2M leaf by unmapping one page", { MAP(MiB(2), MiB(2), PA, RW) }, UNMAP(MiB(3), PG) },
-    { "split a 1G leaf down to 4K", { MAP(GiB(1), GiB(1), PA, RW) }, MAP(GiB(1) + MiB(5), PG, PA, RO) },
-    { "collapse a table by filling its last hole", { MAP(MiB(2), MiB(2) - PG, PA, RW) },
+    { "split a 1G leaf down to 4K",
+      { MAP(GiB(1), GiB(1), PA, RW) },
+      MAP(GiB(1) + MiB(5), PG, PA, RO) },
+    { "collapse a table by filling its last hole",
+      { MAP(MiB(2), MiB(2) - PG, PA, RW) },
       MAP(MiB(4) - PG, PG, PA + MiB(2) - PG, RW) },
-    { "collapse two levels into a 1G leaf", { MAP(GiB(1) + PG, GiB(1) - PG, PA + PG, RW) }, MAP(GiB(1), PG, PA, RW) },
-    { "large leaf over a table", { MAP(MiB(2), 9 * PG, PA, RO), MAP(MiB(3), PG, PA, RWX) },
+    { "collapse two levels into a 1G leaf",
+      { MAP(GiB(1) + PG, GiB(1) - PG, PA + PG, RW) },
+      MAP(GiB(1), PG, PA, RW) },
+    { "large leaf over a table",
+      { MAP(MiB(2), 9 * PG, PA, RO), MAP(MiB(3), PG, PA, RWX) },
       MAP(MiB(2), MiB(2), PA + MiB(2), RW) },
     { "unmap dropping tables", { MAP(MiB(2) - PG, MiB(2) + 2 * PG, PA, RW) }, UNMAP(0, MiB(8)) },
-    { "downgrade half of a 2M leaf and 4K pages", { MAP(MiB(2), MiB(2), PA, RWX), MAP(MiB(4), 8 * PG, PA, RWX) },
+    { "downgrade half of a 2M leaf and 4K pages",
+      { MAP(MiB(2), MiB(2), PA, RWX), MAP(MiB(4), 8 * PG, PA, RWX) },
       MAP(MiB(3), MiB(1) + 4 * PG, PA + MiB(1), RO) },
 };
 
@@ -67,7 +77,8 @@ static struct tr translate(const struct ptab *t, vaddr_t va)
 /* True if two translations are the same. */
 static bool same(struct tr a, struct tr b)
 {
-    return a.mapped == b.mapped && (!a.mapped || (a.pa == b.pa && a.attr.perm == b.attr.perm && a.attr.mt == b.attr.mt));
+    return a.mapped == b.mapped &&
+           (!a.mapped || (a.pa == b.pa && a.attr.perm == b.attr.perm && a.attr.mt == b.attr.mt));
 }
 
 /* Addresses to probe for op: every page near a small op, edges and samples of a large one. */
@@ -98,12 +109,15 @@ static void build(struct fx *x, const struct scenario *s)
     fx_init(x, fmts[cur_fmt].f, fmts[cur_fmt].levels, fmts[cur_fmt].caps, 4096);
     for (size_t i = 0; i < ARRAY_SIZE(s->setup); i++)
         if (s->setup[i].size)
-            assert_int_equal(fx_upd(x, s->setup[i].va, s->setup[i].size, s->setup[i].pa, s->setup[i].attr), E_OK);
+            assert_int_equal(fx_upd(x, s->setup[i].va, s->setup[i].size, s->setup[i].pa,
+                                    s->setup[i].attr),
+                             E_OK);
     ptab_dfree_release(&x->df, &x->fm.env);
 }
 
 /* Run s's update; the translations before and after at the probes. */
-static int run(struct fx *x, const struct scenario *s, const vaddr_t *p, size_t n, struct tr *old, struct tr *new)
+static int run(struct fx *x, const struct scenario *s, const vaddr_t *p, size_t n, struct tr *old,
+               struct tr *new)
 {
     for (size_t i = 0; i < n; i++)
         old[i] = translate(&x->t, p[i]);
@@ -114,7 +128,8 @@ static int run(struct fx *x, const struct scenario *s, const vaddr_t *p, size_t 
 }
 
 /* Index of the first probe that translates to neither old nor new in t, or n. */
-static size_t first_bad(const struct ptab *t, const vaddr_t *p, size_t n, const struct tr *old, const struct tr *new)
+static size_t first_bad(const struct ptab *t, const vaddr_t *p, size_t n, const struct tr *old,
+                        const struct tr *new)
 {
     for (size_t i = 0; i < n; i++) {
         struct tr now = translate(t, p[i]);
@@ -182,8 +197,8 @@ static void out_of_memory_at_every_allocation_keeps_tables_consistent(void **sta
                 fail_msg("%s: allocation %zu failed but update succeeded", scenarios[s].name, k);
             size_t bad = first_bad(&x.t, p, n, old, new);
             if (bad < n)
-                fail_msg("%s: OOM at allocation %zu: %#lx maps neither old nor new", scenarios[s].name, k,
-                         (unsigned long)p[bad]);
+                fail_msg("%s: OOM at allocation %zu: %#lx maps neither old nor new",
+                         scenarios[s].name, k, (unsigned long)p[bad]);
             fx_done(&x);    /* every frame is in the tree or on the deferred list, then all freed */
         }
     }

@@ -89,7 +89,8 @@ static const struct cfg cfgs[] = {
     { &ptab_dpt, PTAB_CAP_DPT_X | PTAB_CAP_DPT_EMT | PTAB_CAP_DPT_SNP, dpt_all_expect },
 };
 
-/* Every permission set and memory type at every leaf level decodes to what the format can express. */
+/* Every permission set and memory type at every leaf level decodes to what the format can
+   express. */
 static void every_attribute_round_trips_in_every_format(void **state)
 {
     (void)state;
@@ -98,7 +99,8 @@ static void every_attribute_round_trips_in_every_format(void **state)
         for (unsigned l = 0; l < 3; l++)
             for (unsigned perm = 0; perm <= PTAB_PERM_ALL; perm++)
                 for (unsigned mt = 0; mt < PTAB_MTYPES; mt++) {
-                    struct ptab_attr a = { perm, (enum ptab_mtype)mt }, want = cfgs[c].expect(a), got;
+                    struct ptab_attr a = { perm, (enum ptab_mtype)mt }, want = cfgs[c].expect(a),
+                                     got;
                     pte_t e = f->leaf(cfgs[c].caps, l, a);
                     paddr_t pa = 0x000ffffc0000000UL;    /* highest 1G-aligned 52-bit frame */
                     if (!want.perm) {
@@ -110,8 +112,9 @@ static void every_attribute_round_trips_in_every_format(void **state)
                     assert_true(f->is_leaf(l, e | pa));
                     assert_true(f->decode(cfgs[c].caps, l, e | pa, &got));
                     if (got.perm != want.perm || got.mt != want.mt)
-                        fail_msg("%s caps %#x level %u perm %#x mt %u: got %#x/%u want %#x/%u", f->name,
-                                 cfgs[c].caps, l, perm, mt, got.perm, got.mt, want.perm, want.mt);
+                        fail_msg("%s caps %#x level %u perm %#x mt %u: got %#x/%u want %#x/%u",
+                                 f->name, cfgs[c].caps, l, perm, mt, got.perm, got.mt, want.perm,
+                                 want.mt);
                 }
     }
 }
@@ -179,9 +182,11 @@ static void hpt_places_pat_ps_and_nx_bits(void **state)
     (void)state;
     struct ptab_attr wc = { PTAB_R | PTAB_W, PTAB_WC }, wbx = { PTAB_R | PTAB_XU, PTAB_WB };
     assert_int_equal(ptab_hpt.leaf(0, 0, wc), BIT(0) | BIT(1) | BIT(5) | BIT(6) | BIT(7) | BIT(63));
-    assert_int_equal(ptab_hpt.leaf(0, 1, wc), BIT(0) | BIT(1) | BIT(5) | BIT(6) | BIT(7) | BIT(12) | BIT(63));
+    assert_int_equal(ptab_hpt.leaf(0, 1, wc),
+                     BIT(0) | BIT(1) | BIT(5) | BIT(6) | BIT(7) | BIT(12) | BIT(63));
     assert_int_equal(ptab_hpt.leaf(0, 0, wbx), BIT(0) | BIT(5));
-    assert_int_equal(ptab_hpt.leaf(0, 0, (struct ptab_attr){ PTAB_R, PTAB_UC }), BIT(0) | BIT(3) | BIT(4) | BIT(5) | BIT(63));
+    assert_int_equal(ptab_hpt.leaf(0, 0, (struct ptab_attr){ PTAB_R, PTAB_UC }),
+                     BIT(0) | BIT(3) | BIT(4) | BIT(5) | BIT(63));
     assert_int_equal(ptab_hpt.leaf(0, 2, (struct ptab_attr){ PTAB_R | PTAB_U | PTAB_G, PTAB_WB }),
                      BIT(0) | BIT(2) | BIT(5) | BIT(7) | BIT(8) | BIT(63));
 }
@@ -190,21 +195,25 @@ static void hpt_places_pat_ps_and_nx_bits(void **state)
 static void hpt_pat_msr_matches_memory_type_indices(void **state)
 {
     (void)state;
-    static const uint8_t pat_type[PTAB_MTYPES] = {   /* IA32_PAT encodings */
-        [PTAB_WB] = 6, [PTAB_WT] = 4, [PTAB_UC_MINUS] = 7, [PTAB_UC] = 0, [PTAB_WC] = 1, [PTAB_WP] = 5,
+    static const uint8_t pat_type[PTAB_MTYPES] = {
+        /* IA32_PAT encodings */
+        [PTAB_WB] = 6, [PTAB_WT] = 4, [PTAB_UC_MINUS] = 7,
+        [PTAB_UC] = 0, [PTAB_WC] = 1, [PTAB_WP] = 5,
     };
     for (unsigned i = 0; i < PTAB_MTYPES; i++)
         assert_int_equal((PTAB_HPT_PAT_MSR >> (8 * i)) & 0xff, pat_type[i]);
 }
 
-/* Ept bit layout: R/W/X in bits 0-2, memory type in 5:3, PS bit 7, user execute bit 10 with MBEC. */
+/* Ept bit layout: R/W/X in bits 0-2, memory type in 5:3, PS bit 7, user execute bit 10 with
+   MBEC. */
 static void ept_places_rwx_memory_type_and_mbec_bits(void **state)
 {
     (void)state;
     struct ptab_attr a = { PTAB_R | PTAB_W | PTAB_XU, PTAB_WB };
     assert_int_equal(ptab_ept.leaf(0, 0, a), BIT(0) | BIT(1) | BIT(2) | (6UL << 3));
     assert_int_equal(ptab_ept.leaf(0, 1, a), BIT(0) | BIT(1) | BIT(2) | (6UL << 3) | BIT(7));
-    assert_int_equal(ptab_ept.leaf(PTAB_CAP_EPT_MBEC, 0, a), BIT(0) | BIT(1) | BIT(10) | (6UL << 3));
+    assert_int_equal(ptab_ept.leaf(PTAB_CAP_EPT_MBEC, 0, a),
+                     BIT(0) | BIT(1) | BIT(10) | (6UL << 3));
     assert_int_equal(ptab_ept.leaf(0, 0, (struct ptab_attr){ PTAB_XS, PTAB_UC }), BIT(2));
 }
 

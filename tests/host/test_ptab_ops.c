@@ -14,7 +14,9 @@ static void map_4k_page_reads_back_frame_size_and_attributes(void **state)
     assert_int_equal(fx_upd(&x, 0x1234000, PG, PA, a), E_OK);
     assert_true(ptab_lookup(&x.t, 0x1234abc, &m));
     assert_int_equal(m.pa, PA); assert_int_equal(m.va, 0x1234000); assert_int_equal(m.size, PG);
-    assert_int_equal(m.level, 0); assert_int_equal(m.attr.perm, a.perm); assert_int_equal(m.attr.mt, PTAB_WC);
+    assert_int_equal(m.level, 0);
+    assert_int_equal(m.attr.perm, a.perm);
+    assert_int_equal(m.attr.mt, PTAB_WC);
     assert_int_equal(fx_count(&x), 4);
     fx_done(&x);
 }
@@ -357,7 +359,9 @@ static void upgrading_rights_needs_no_flush(void **state)
     struct fx x;
     fx_init(&x, &ptab_hpt, 4, 0, 64);
     assert_int_equal(fx_upd(&x, 0, PG, PA, RO), E_OK);
-    assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_XU, PTAB_WB }), E_OK);
+    assert_int_equal(fx_upd(&x, 0, PG, PA,
+                            (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_XU, PTAB_WB }),
+                     E_OK);
     assert_int_equal(x.res.changed, 1);
     assert_false(x.res.flush);
     fx_done(&x);
@@ -382,7 +386,9 @@ static void downgrading_rights_needs_flush(void **state)
     (void)state;
     struct fx x;
     fx_init(&x, &ptab_hpt, 4, 0, 64);
-    assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_XU, PTAB_WB }), E_OK);
+    assert_int_equal(fx_upd(&x, 0, PG, PA,
+                            (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_XU, PTAB_WB }),
+                     E_OK);
     assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_XU, PTAB_WB }), E_OK);
     assert_true(x.res.flush);
     assert_int_equal(fx_upd(&x, 0, PG, PA, RO), E_OK);
@@ -423,7 +429,8 @@ static void adding_user_or_global_needs_flush(void **state)
     assert_int_equal(fx_upd(&x, 0, PG, PA, RO), E_OK);
     assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_U, PTAB_WB }), E_OK);
     assert_true(x.res.flush);
-    assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_U | PTAB_G, PTAB_WB }), E_OK);
+    assert_int_equal(fx_upd(&x, 0, PG, PA, (struct ptab_attr){ PTAB_R | PTAB_U | PTAB_G, PTAB_WB }),
+                     E_OK);
     assert_true(x.res.flush);
     fx_done(&x);
 }
@@ -605,7 +612,8 @@ static void walker_losing_install_race_frees_its_table(void **state)
     fx_done(&x);
 }
 
-/* sync_from reports E_NOMEM when the per-core root needs a table and none is left; nothing changes. */
+/* sync_from reports E_NOMEM when the per-core root needs a table and none is left; nothing
+   changes. */
 static void sync_without_memory_reports_nomem(void **state)
 {
     (void)state;

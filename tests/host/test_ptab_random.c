@@ -16,7 +16,8 @@
 static uint64_t seed;
 
 /* Run ops random operations on a table of format f against the model; fails with the seed. */
-static void run_random(const struct ptab_fmt *f, unsigned levels, unsigned caps, unsigned leaf_mask, long ops)
+static void run_random(const struct ptab_fmt *f, unsigned levels, unsigned caps, unsigned leaf_mask,
+                       long ops)
 {
     struct fx x; struct ptab_model m;
     uint64_t s = seed;
@@ -46,8 +47,10 @@ static void run_random(const struct ptab_fmt *f, unsigned levels, unsigned caps,
     }
     vaddr_t bad = model_check(&m, &x.t, WINDOW_BASE(levels), WINDOW_SIZE);
     if (bad != ~0UL)
-        fail_msg("seed %lu: final check: %#lx differs from the model", (unsigned long)seed, (unsigned long)bad);
-    printf("# %s: %ld ops, %ld needed a flush, %ld detached tables\n", f->name, ops, flushes, detaches);
+        fail_msg("seed %lu: final check: %#lx differs from the model", (unsigned long)seed,
+                 (unsigned long)bad);
+    printf("# %s: %ld ops, %ld needed a flush, %ld detached tables\n", f->name, ops, flushes,
+           detaches);
     assert_true(flushes > 0 && detaches > 0 && flushes < ops);
     model_destroy(&m);
     fx_done(&x);
@@ -94,7 +97,8 @@ int main(void)
     seed = e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) * 2654435761u;
     if (!seed)
         seed = 1;
-    printf("# ptab_random seed %lu (rerun with PTAB_SEED=%lu)\n", (unsigned long)seed, (unsigned long)seed);
+    printf("# ptab_random seed %lu (rerun with PTAB_SEED=%lu)\n", (unsigned long)seed,
+           (unsigned long)seed);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hpt_agrees_with_model_over_100000_random_operations),
         cmocka_unit_test(hpt_without_1g_pages_agrees_with_model),

@@ -76,7 +76,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Create the shared pages (allocated once, by the first space_*_init) before any test counts frames. */
+/* Create the shared pages (allocated once, by the first space_*_init) before any test counts
+   frames. */
 static void warm_up(void)
 {
     struct pd p;
@@ -158,7 +159,8 @@ static void delegate_copies_capabilities_with_masked_rights(void **state)
     pd_init(&b);
     assert_int_equal(space_obj_insert(&db, &a.obj, 20, pd_cap(0, PD_R_ALL)), E_OK);
     assert_int_equal(space_obj_insert(&db, &a.obj, 21, pd_cap(1, PD_R_ALL)), E_OK);
-    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, 5000, 2, PD_R_DELEGATE, &effect), E_OK);
+    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, 5000, 2, PD_R_DELEGATE, &effect),
+                     E_OK);
     assert_true(effect & MDB_CREATED);
     assert_true(space_obj_lookup(&b.obj, 5000, &c));
     assert_int_equal(c.obj, pd_cap(0, 0).obj);
@@ -181,9 +183,14 @@ static void delegate_refuses_bad_ranges_and_empty_sources_without_change(void **
     assert_int_equal(space_obj_insert(&db, &a.obj, 20, pd_cap(0, PD_R_ALL)), E_OK);
     size_t live = fm.nlive;
     assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, 7, 0, PD_R_ALL, &effect), E_ARG);
-    assert_int_equal(space_obj_delegate(&db, &a.obj, SEL_COUNT - 1, &b.obj, 7, 2, PD_R_ALL, &effect), E_RANGE);
-    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, SEL_NULL, 1, PD_R_ALL, &effect), E_ARG);
-    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, SEL_COUNT - 1, 2, PD_R_ALL, &effect), E_FULL);
+    assert_int_equal(space_obj_delegate(&db, &a.obj, SEL_COUNT - 1, &b.obj, 7, 2, PD_R_ALL,
+                                        &effect),
+                     E_RANGE);
+    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, SEL_NULL, 1, PD_R_ALL, &effect),
+                     E_ARG);
+    assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, SEL_COUNT - 1, 2, PD_R_ALL,
+                                        &effect),
+                     E_FULL);
     assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, 7, 2, PD_R_ALL, &effect), E_NOENT);
     assert_int_equal(fm.nlive, live);
     assert_false(space_obj_lookup(&b.obj, 7, &c));
@@ -274,7 +281,9 @@ static void writing_over_the_zero_page_flushes_the_local_translation(void **stat
     assert_int_equal(space_obj_insert(&db, &p.obj, 1, pd_cap(0, PD_R_ALL)), E_OK);
     assert_int_equal(local_flushes, 0);     /* holes only: nothing cached */
     assert_true(space_obj_page_fault(PD_CAPS + PTAB_PAGE_SIZE, 0));
-    assert_int_equal(space_obj_insert(&db, &p.obj, PTAB_PAGE_SIZE / CAP_SLOT_SIZE, pd_cap(1, PD_R_ALL)), E_OK);
+    assert_int_equal(space_obj_insert(&db, &p.obj, PTAB_PAGE_SIZE / CAP_SLOT_SIZE,
+                                      pd_cap(1, PD_R_ALL)),
+                     E_OK);
     assert_int_equal(local_flushes, 1);
     pd_destroy(&p);
 }
@@ -315,13 +324,15 @@ static void delegating_one_port_allows_exactly_that_port(void **state)
     pd_init(&a);
     pd_init(&b);
     assert_int_equal(space_pio_grant(&db, &a.pio, 0, PIO_PORTS), E_OK);
-    assert_int_equal(space_pio_delegate(&db, &a.pio, 0x3F8, &b.pio, 0x3F8, 1, PIO_A, &effect), E_OK);
+    assert_int_equal(space_pio_delegate(&db, &a.pio, 0x3F8, &b.pio, 0x3F8, 1, PIO_A, &effect),
+                     E_OK);
     assert_true(space_pio_allowed(&b.pio, 0x3F8));
     assert_false(space_pio_allowed(&b.pio, 0x3F9));
     assert_false(space_pio_allowed(&b.pio, 0x3F7));
     assert_false(space_pio_allowed(&b.pio, 0x13F8));
     assert_int_equal(b.pio.r.pages, 1);
-    assert_int_equal(space_pio_delegate(&db, &a.pio, 0xFFFF, &b.pio, 0xFFFF, 1, PIO_A, &effect), E_OK);
+    assert_int_equal(space_pio_delegate(&db, &a.pio, 0xFFFF, &b.pio, 0xFFFF, 1, PIO_A, &effect),
+                     E_OK);
     assert_true(space_pio_allowed(&b.pio, 0xFFFF));
     assert_int_equal(b.pio.r.pages, 2);
     pd_destroy(&b);
@@ -339,8 +350,10 @@ static void port_delegation_refuses_moves_ranges_and_missing_ports(void **state)
     size_t live = fm.nlive;
     assert_int_equal(space_pio_delegate(&db, &a.pio, 0x60, &b.pio, 0x61, 1, PIO_A, &effect), E_ARG);
     assert_int_equal(space_pio_delegate(&db, &a.pio, 0x60, &b.pio, 0x60, 0, PIO_A, &effect), E_ARG);
-    assert_int_equal(space_pio_delegate(&db, &a.pio, 0xFFFF, &b.pio, 0xFFFF, 2, PIO_A, &effect), E_RANGE);
-    assert_int_equal(space_pio_delegate(&db, &a.pio, 0x6F, &b.pio, 0x6F, 2, PIO_A, &effect), E_NOENT);
+    assert_int_equal(space_pio_delegate(&db, &a.pio, 0xFFFF, &b.pio, 0xFFFF, 2, PIO_A, &effect),
+                     E_RANGE);
+    assert_int_equal(space_pio_delegate(&db, &a.pio, 0x6F, &b.pio, 0x6F, 2, PIO_A, &effect),
+                     E_NOENT);
     assert_int_equal(space_pio_grant(&db, &a.pio, 0x60, 1), E_BUSY);
     assert_int_equal(fm.nlive, live);
     assert_false(space_pio_allowed(&b.pio, 0x6F));
@@ -427,23 +440,39 @@ int main(void)
     warm_up();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(never_written_slots_read_as_null, setup, teardown),
-        cmocka_unit_test_setup_teardown(backing_pages_grow_only_with_written_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(insert_refuses_null_selector_range_and_occupied_slot_without_change, setup, teardown),
-        cmocka_unit_test_setup_teardown(delegate_copies_capabilities_with_masked_rights, setup, teardown),
-        cmocka_unit_test_setup_teardown(delegate_refuses_bad_ranges_and_empty_sources_without_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(backing_pages_grow_only_with_written_pages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            insert_refuses_null_selector_range_and_occupied_slot_without_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(delegate_copies_capabilities_with_masked_rights, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            delegate_refuses_bad_ranges_and_empty_sources_without_change, setup, teardown),
         cmocka_unit_test_setup_teardown(delegate_out_of_memory_changes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(revoke_clears_derived_slots_and_keeps_the_source, setup, teardown),
-        cmocka_unit_test_setup_teardown(read_fault_maps_the_shared_zero_page_without_allocating, setup, teardown),
-        cmocka_unit_test_setup_teardown(write_protection_user_and_fetch_faults_are_not_resolved, setup, teardown),
-        cmocka_unit_test_setup_teardown(writing_over_the_zero_page_flushes_the_local_translation, setup, teardown),
-        cmocka_unit_test_setup_teardown(ports_of_a_new_space_are_denied_and_take_no_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(root_grant_of_all_ports_makes_two_zero_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(delegating_one_port_allows_exactly_that_port, setup, teardown),
-        cmocka_unit_test_setup_teardown(port_delegation_refuses_moves_ranges_and_missing_ports, setup, teardown),
+        cmocka_unit_test_setup_teardown(revoke_clears_derived_slots_and_keeps_the_source, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(read_fault_maps_the_shared_zero_page_without_allocating,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(write_protection_user_and_fetch_faults_are_not_resolved,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(writing_over_the_zero_page_flushes_the_local_translation,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(ports_of_a_new_space_are_denied_and_take_no_pages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(root_grant_of_all_ports_makes_two_zero_pages, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(delegating_one_port_allows_exactly_that_port, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(port_delegation_refuses_moves_ranges_and_missing_ports,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(revoking_a_port_denies_it_again, setup, teardown),
-        cmocka_unit_test_setup_teardown(bitmap_and_terminator_faults_map_the_shared_ones_page, setup, teardown),
-        cmocka_unit_test_setup_teardown(allowing_a_port_over_the_shared_page_shoots_down, setup, teardown),
-        cmocka_unit_test_setup_teardown(allowing_in_a_page_faulted_before_its_table_became_private_shoots_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(bitmap_and_terminator_faults_map_the_shared_ones_page,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(allowing_a_port_over_the_shared_page_shoots_down, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            allowing_in_a_page_faulted_before_its_table_became_private_shoots_down, setup,
+            teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     fake_mem_destroy(&fm);

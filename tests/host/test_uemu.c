@@ -136,9 +136,15 @@ static mword emulate(struct run *r, mword nr, const mword a[6])
         r->exit_code = (long)a[0];
         return E_OK;
     case SYS_CREATE_PD: check_args(r, nr, a); return E_BUSY;
-    case SYS_LOOKUP: check_args(r, nr, a); return mem_write(r, a[3], &li, sizeof(li)) ? E_OK : E_RANGE;
-    case SYS_EC_STATUS: check_args(r, nr, a); return mem_write(r, a[2], &ei, sizeof(ei)) ? E_OK : E_RANGE;
-    case SYS_COUNTERS: check_args(r, nr, a); return mem_write(r, a[1], &cc, sizeof(cc)) ? E_OK : E_RANGE;
+    case SYS_LOOKUP:
+        check_args(r, nr, a);
+        return mem_write(r, a[3], &li, sizeof(li)) ? E_OK : E_RANGE;
+    case SYS_EC_STATUS:
+        check_args(r, nr, a);
+        return mem_write(r, a[2], &ei, sizeof(ei)) ? E_OK : E_RANGE;
+    case SYS_COUNTERS:
+        check_args(r, nr, a);
+        return mem_write(r, a[1], &cc, sizeof(cc)) ? E_OK : E_RANGE;
     case SYS_CREATE_EC: case SYS_DELEGATE: case SYS_REVOKE: case SYS_YIELD:
         check_args(r, nr, a);
         return E_OK;
@@ -184,7 +190,8 @@ static int map_info_page(struct run *r, mword insn)
     ptrace(PTRACE_SINGLESTEP, r->pid, 0, 0);
     waitpid(r->pid, &st, 0);
     ptrace(PTRACE_GETREGS, r->pid, 0, &regs);
-    if (!WIFSTOPPED(st) || regs.rax != INFO_PAGE_ADDR || !mem_write(r, INFO_PAGE_ADDR, &ip, sizeof(ip)))
+    if (!WIFSTOPPED(st) || regs.rax != INFO_PAGE_ADDR ||
+        !mem_write(r, INFO_PAGE_ADDR, &ip, sizeof(ip)))
         return 0;
     saved.rdi = INFO_PAGE_ADDR;
     saved.rsp = 0;              /* crt0 must set up its own stack */
@@ -257,8 +264,9 @@ static uint8_t *slurp(const char *path, size_t *size)
     FILE *f = fopen(path, "rb");
     uint8_t *buf = NULL;
     long n;
-    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n)) != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n)) != NULL &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
         free(buf);
         buf = NULL;
     }
@@ -306,7 +314,8 @@ int main(void)
     alarm(30);      /* a hung program fails the suite instead of blocking make test */
 
     if (run_program("build/root.elf", &root))
-        tap(memmem(root.out, root.out_len, "root: done", 10) != NULL, "root.elf printed \"root: done\"");
+        tap(memmem(root.out, root.out_len, "root: done", 10) != NULL,
+            "root.elf printed \"root: done\"");
     ulib.expect = ulib_calls;
     ulib.nexpect = sizeof(ulib_calls) / sizeof(ulib_calls[0]);
     if (run_program("build/user/tests/ulib_check.elf", &ulib))

@@ -1,5 +1,5 @@
 /*
- * The system-call fuzzer (issue 8), run as the root task: a tree of PDs and ECs
+ * The system-call fuzzer, run as the root task: a tree of PDs and ECs
  * on every core issues random calls with arguments biased toward the
  * interesting (fresh, stale, never-created and boundary selectors; every space
  * kind and rights mask; ranges straddling 2 MiB, 1 GiB, 512 GiB and USER_LIMIT;
@@ -10,16 +10,16 @@
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
  * made; 0: no limit), fuzz.epoch=MS (length of a parallel phase, default 2000),
  * fuzz.huge_revoke=0 (never revoke more than HUGE_REVOKE_PAGES memory pages in one
- * call: the switch that avoided issue 8 hole 9, a whole-range revoke that took seconds;
- * off by default since the bounded revoke landed).
+ * call: for a kernel whose whole-range revoke does not return for seconds; off by
+ * default, as revokes are bounded).
  *
  * The run is a sequence of epochs. Each epoch:
  *  1. parallel phase: one worker EC per core (in the fuzz PDs) and the root fuzz at once;
  *  2. the workers park; the root alone runs SOLO_CALLS calls (with a KCOV kernel:
  *     call sequences from a corpus of those that reached new kernel edges, mutated)
  *     and checks every failing call against snapshots taken before it (all or nothing);
- *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until E_NOMEM, runs
- *     calls while it is empty, revokes them and checks that the pool is back;
+ *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until
+ *     E_NOMEM, runs calls while it is empty, revokes them and checks that the pool is back;
  *  4. odd epochs: the stale-read check (a prober EC on every core reads a page that
  *     the root then revokes; every prober must fault on it);
  *  5. revoke everything the epoch delegated, hand out the base capabilities again,
@@ -111,7 +111,8 @@ static uint64_t atomic_checks, stale_checks, leak_checks, exh_rounds, exh_max_fi
 static uint64_t base_repairs;               /* base selectors freed of a worker-created object */
 
 /* Stale-read probe state per core. */
-static volatile uint64_t probe_go[MAX_WORKERS], probe_revoked[MAX_WORKERS], probe_reads[MAX_WORKERS];
+static volatile uint64_t probe_go[MAX_WORKERS], probe_revoked[MAX_WORKERS],
+    probe_reads[MAX_WORKERS];
 static volatile uint64_t probe_stale[MAX_WORKERS];
 #define PROBE_MAGIC 0xfeedfacecafe0000UL
 
@@ -435,7 +436,8 @@ static void gen_call(struct fz *f, struct call *c)
 
 /* ---------------------------------------------------------------- safety filter */
 
-/* True if [base, base + pages*4K) is a range the kernel would accept (aligned, no wrap, in user space). */
+/* True if [base, base + pages*4K) is a range the kernel would accept (aligned, no wrap, in user
+   space). */
 static bool mem_range_valid(mword base, mword pages)
 {
     return IS_ALIGNED(base, PAGE_SIZE_USER) && pages != 0 && pages <= (USER_LIMIT >> 12) &&
@@ -538,7 +540,8 @@ static void make_safe(struct fz *f, struct call *c)
         }
         break;
     case SYS_DELEGATE:
-        if (f->root && c->a[0] == SEL_ROOT_PD && kind == SPACE_MEM && mem_range_valid(c->a[3], c->a[5]))
+        if (f->root && c->a[0] == SEL_ROOT_PD && kind == SPACE_MEM &&
+            mem_range_valid(c->a[3], c->a[5]))
             c->a[3] = mem_safe_base(true, c->a[3], &c->a[5]);
         else if (kind == SPACE_MEM && mem_range_valid(c->a[3], c->a[5]))
             c->a[3] = mem_safe_base(false, c->a[3], &c->a[5]);   /* program pages stay private */
@@ -584,12 +587,14 @@ static unsigned allowed_status(mword nr)
 {
 #define B(e) (1u << (e))
     switch (nr) {
-    case SYS_CREATE_PD: return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_FULL) | B(E_BUSY) | B(E_NOMEM);
+    case SYS_CREATE_PD:
+        return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_FULL) | B(E_BUSY) | B(E_NOMEM);
     case SYS_CREATE_EC: return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_CPU) | B(E_RANGE) | B(E_ARG) |
                                B(E_FULL) | B(E_BUSY) | B(E_NOMEM);
     case SYS_DELEGATE:  return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_ALIGN) | B(E_RANGE) |
                                B(E_FULL) | B(E_NOENT) | B(E_BUSY) | B(E_NOMEM);
-    case SYS_REVOKE:    return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_ALIGN) | B(E_RANGE) | B(E_NOMEM);
+    case SYS_REVOKE:
+        return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_ALIGN) | B(E_RANGE) | B(E_NOMEM);
     case SYS_LOOKUP:    return B(E_OK) | B(E_CAP) | B(E_ARG) | B(E_RANGE) | B(E_NOENT);
     case SYS_EC_STATUS: return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_RANGE);
     case SYS_YIELD:     return B(E_OK);
@@ -822,9 +827,10 @@ static void solo_step(struct fz *f)
         int st = run_checked(f, &s.c[i]);
         uint64_t t1 = now_ticks();
         if (t1 - t0 > hz / 2)      /* a note, not a finding: unbounded work shows here */
-            printf("fuzz: slow call, %lu ticks:  %s(%lx, %lx, %lx, %lx, %lx, %lx) -> %d\n", (unsigned long)(t1 - t0),
-                   name_of(s.c[i].nr), (unsigned long)s.c[i].a[0], (unsigned long)s.c[i].a[1],
-                   (unsigned long)s.c[i].a[2], (unsigned long)s.c[i].a[3], (unsigned long)s.c[i].a[4],
+            printf("fuzz: slow call, %lu ticks:  %s(%lx, %lx, %lx, %lx, %lx, %lx) -> %d\n",
+                   (unsigned long)(t1 - t0), name_of(s.c[i].nr), (unsigned long)s.c[i].a[0],
+                   (unsigned long)s.c[i].a[1], (unsigned long)s.c[i].a[2],
+                   (unsigned long)s.c[i].a[3], (unsigned long)s.c[i].a[4],
                    (unsigned long)s.c[i].a[5], st);
     }
     uint64_t after = kcov_hits();
@@ -881,8 +887,9 @@ static void exhaust(struct fz *r)
     mword n = 0;
     kmem_read(&k0);
     for (; n < EXH_MAX; n++)
-        if (sys_delegate(SEL_ROOT_PD, fz_sel[0], SPACE_MEM, half + n % (POOL_PAGES / 2) * PAGE_SIZE_USER,
-                         EXH_VA + n * SIZE_1G, 1, MEM_R) != E_OK)
+        if (sys_delegate(SEL_ROOT_PD, fz_sel[0], SPACE_MEM,
+                         half + n % (POOL_PAGES / 2) * PAGE_SIZE_USER, EXH_VA + n * SIZE_1G, 1,
+                         MEM_R) != E_OK)
             break;
     exh_rounds++;
     if (n > exh_max_fill)
@@ -933,7 +940,8 @@ static void probers_start(struct fz *r)
             return;
         }
         *(volatile uint64_t *)w = PROBE_MAGIC + c;
-        int st = sys_delegate(SEL_ROOT_PD, s_sel, SPACE_MEM, w, PROBE_VA + c * PAGE_SIZE_USER, 1, MEM_R);
+        int st =
+            sys_delegate(SEL_ROOT_PD, s_sel, SPACE_MEM, w, PROBE_VA + c * PAGE_SIZE_USER, 1, MEM_R);
         if (st == E_OK)
             st = child_ec(s_sel, c, prober, c, &prober_ec[c]);
         if (st != E_OK) {
@@ -1014,7 +1022,8 @@ static void revoke_all(struct fz *r)
     for (unsigned i = 0; i < NPD + 1; i++) {
         mword pd = i < NPD ? fz_sel[i] : SEL_ROOT_PD;
         for (unsigned k = 0; k < 2; k++)
-            if ((st = sys_revoke(pd, rng[k].kind, rng[k].base, rng[k].count, rng[k].kind == SPACE_OBJ ? OBJ_R_ALL : PIO_A, 0)) != E_OK)
+            if ((st = sys_revoke(pd, rng[k].kind, rng[k].base, rng[k].count,
+                                 rng[k].kind == SPACE_OBJ ? OBJ_R_ALL : PIO_A, 0)) != E_OK)
                 finding(r, "revoke_all: objects/ports", i, (mword)st);
     }
 }
@@ -1060,21 +1069,26 @@ static uint64_t mark_hidden(const struct leak_mark *m)
 /* Print what differs between marks a and b, by kind. */
 static void mark_diff(const struct leak_mark *a, const struct leak_mark *b)
 {
-    printf("fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs %lu -> %lu), "
-           "live %lu -> %lu\n", (unsigned long)a->pool_free, (unsigned long)b->pool_free,
-           (unsigned long)a->heap_pages, (unsigned long)b->heap_pages, (unsigned long)a->pd_frames,
-           (unsigned long)b->pd_frames, (unsigned long)mark_hidden(a), (unsigned long)mark_hidden(b),
-           (unsigned long)a->live, (unsigned long)b->live);
+    printf(
+        "fuzz:   pool_free %lu -> %lu, heap_pages %lu -> %lu, pd_frames %lu -> %lu (hidden PDs "
+        "%lu -> %lu), live %lu -> %lu\n",
+        (unsigned long)a->pool_free, (unsigned long)b->pool_free, (unsigned long)a->heap_pages,
+        (unsigned long)b->heap_pages, (unsigned long)a->pd_frames, (unsigned long)b->pd_frames,
+        (unsigned long)mark_hidden(a), (unsigned long)mark_hidden(b), (unsigned long)a->live,
+        (unsigned long)b->live);
     for (unsigned i = 0; i < SNAP_PDS; i++) {
         const struct pd_info *p = &a->pi[i], *q = &b->pi[i];
         if (memcmp(p, q, sizeof(*p)) != 0)
-            printf("fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu (kept %lu -> %lu), roots %lu -> %lu, "
-                   "obj %lu -> %lu, pio %lu -> %lu, kpd %lu -> %lu\n", (unsigned long)visible_pd(i),
-                   (unsigned long)p->frames, (unsigned long)q->frames, (unsigned long)p->hpt_tables,
-                   (unsigned long)q->hpt_tables, (unsigned long)p->hpt_kept, (unsigned long)q->hpt_kept,
-                   (unsigned long)p->loc_roots, (unsigned long)q->loc_roots,
-                   (unsigned long)p->obj_pages, (unsigned long)q->obj_pages, (unsigned long)p->pio_pages,
-                   (unsigned long)q->pio_pages, (unsigned long)p->kpd_tables, (unsigned long)q->kpd_tables);
+            printf(
+                "fuzz:   PD sel %lu: frames %lu -> %lu: hpt %lu -> %lu (kept %lu -> %lu), roots "
+                "%lu -> %lu, obj %lu -> %lu, pio %lu -> %lu, kpd %lu -> %lu\n",
+                (unsigned long)visible_pd(i), (unsigned long)p->frames, (unsigned long)q->frames,
+                (unsigned long)p->hpt_tables, (unsigned long)q->hpt_tables,
+                (unsigned long)p->hpt_kept, (unsigned long)q->hpt_kept, (unsigned long)p->loc_roots,
+                (unsigned long)q->loc_roots, (unsigned long)p->obj_pages,
+                (unsigned long)q->obj_pages, (unsigned long)p->pio_pages,
+                (unsigned long)q->pio_pages, (unsigned long)p->kpd_tables,
+                (unsigned long)q->kpd_tables);
     }
 }
 
@@ -1107,7 +1121,8 @@ static void leak_check(struct fz *r)
         uint64_t parts = PD_OBJ_FRAMES + p->hpt_tables + p->loc_roots * PD_LOC_ROOT_FRAMES +
                          p->obj_pages + p->pio_pages + p->kpd_tables;
         if (p->frames != parts)
-            finding(r, "pd_info: a PD holds frames beyond its tables and pages (a reserve left over)",
+            finding(r,
+                    "pd_info: a PD holds frames beyond its tables and pages (a reserve left over)",
                     visible_pd(i), p->frames - parts);
     }
     /* The first epoch may split mapping-database nodes the set-up made in one piece: it may
@@ -1127,9 +1142,10 @@ static void leak_check(struct fz *r)
                           mark_prev.pi[i].hpt_tables - mark_prev.pi[i].hpt_kept;
         if (mark_hidden(&m) != mark_hidden(&mark_prev) || !lower_back ||
             (!warm_up && m.live > mark_prev.live)) {
-            finding(r, "kernel memory not back at its baseline after revoking everything (hidden PDs' "
-                    "frames, lower tables, objects)", mark_hidden(&m) - mark_hidden(&mark_prev),
-                    m.live - mark_prev.live);
+            finding(r,
+                    "kernel memory not back at its baseline after revoking everything (hidden PDs' "
+                    "frames, lower tables, objects)",
+                    mark_hidden(&m) - mark_hidden(&mark_prev), m.live - mark_prev.live);
             mark_diff(&mark_prev, &m);
         }
     }
@@ -1202,15 +1218,18 @@ int main(mword arg)
     struct kcov_info ki;
     cfg.kcov = sys_call6(SYS_KCOV, (mword)&ki, sizeof(ki), 0, 0, 0, 0, NULL) == E_OK;
     if (cfg.kcov)
-        printf("fuzz: kcov: %lu of %lu kernel edges ran before the fuzzer started (boot, self-checks)\n",
-               (unsigned long)ki.hit, (unsigned long)ki.edges);
+        printf(
+            "fuzz: kcov: %lu of %lu kernel edges ran before the fuzzer started (boot, "
+            "self-checks)\n",
+            (unsigned long)ki.hit, (unsigned long)ki.edges);
     r->root = true;
     r->id = MAX_WORKERS;
     r->rng = cfg.seed;
     r->pd_sel = SEL_ROOT_PD;
     printf("fuzz: seed=%lu cores=%u time=%lus calls=%lu epoch=%lums kcov=%s huge_revoke=%d\n",
-           (unsigned long)cfg.seed, cfg.ncpu, (unsigned long)cfg.time_s, (unsigned long)cfg.calls_max,
-           (unsigned long)cfg.epoch_ms, cfg.kcov ? "on" : "off", cfg.huge_revoke);
+           (unsigned long)cfg.seed, cfg.ncpu, (unsigned long)cfg.time_s,
+           (unsigned long)cfg.calls_max, (unsigned long)cfg.epoch_ms, cfg.kcov ? "on" : "off",
+           cfg.huge_revoke);
     phase = PH_PARK;
     bool ok = setup(r);
     tap_check(ok, "fuzz: the PD/EC tree is set up on %u cores", cfg.ncpu);
@@ -1258,7 +1277,8 @@ int main(mword arg)
         uint64_t n = total_calls();
         if (epoch % 4 == 0 || now_ticks() >= t_end)
             printf("fuzz: epoch %lu: %lu calls, %d findings, kcov %lu edges, corpus %u\n",
-                   (unsigned long)epoch, (unsigned long)n, findings, (unsigned long)kcov_last, corpus_n);
+                   (unsigned long)epoch, (unsigned long)n, findings, (unsigned long)kcov_last,
+                   corpus_n);
         if (now_ticks() >= t_end || (cfg.calls_max && n >= cfg.calls_max))
             break;
     }
@@ -1270,14 +1290,15 @@ int main(mword arg)
             ec_wait(worker_ec[w], &ei);
         }
     uint64_t n = total_calls(), secs100 = (t_stop - t_start) * 100 / hz;
-    printf("fuzz: summary seed=%lu cores=%u calls=%lu seconds=%lu.%02lu calls_per_s=%lu findings=%d "
-           "atomic_checks=%lu stale_checks=%lu leak_checks=%lu exhaustions=%lu (max %lu mappings) "
-           "creates=%lu base_repairs=%lu\n",
-           (unsigned long)cfg.seed, cfg.ncpu, (unsigned long)n, (unsigned long)(secs100 / 100),
-           (unsigned long)(secs100 % 100), (unsigned long)(secs100 ? n * 100 / secs100 : 0), findings,
-           (unsigned long)atomic_checks, (unsigned long)stale_checks, (unsigned long)leak_checks,
-           (unsigned long)exh_rounds, (unsigned long)exh_max_fill, (unsigned long)creates_ok,
-           (unsigned long)base_repairs);
+    printf(
+        "fuzz: summary seed=%lu cores=%u calls=%lu seconds=%lu.%02lu calls_per_s=%lu findings=%d "
+        "atomic_checks=%lu stale_checks=%lu leak_checks=%lu exhaustions=%lu (max %lu mappings) "
+        "creates=%lu base_repairs=%lu\n",
+        (unsigned long)cfg.seed, cfg.ncpu, (unsigned long)n, (unsigned long)(secs100 / 100),
+        (unsigned long)(secs100 % 100), (unsigned long)(secs100 ? n * 100 / secs100 : 0), findings,
+        (unsigned long)atomic_checks, (unsigned long)stale_checks, (unsigned long)leak_checks,
+        (unsigned long)exh_rounds, (unsigned long)exh_max_fill, (unsigned long)creates_ok,
+        (unsigned long)base_repairs);
     if (cfg.kcov) {
         static uint8_t bits[sizeof(struct kcov_info) + 65536 / 8];
         struct kcov_info *h = (struct kcov_info *)bits;
@@ -1296,9 +1317,12 @@ int main(mword arg)
     tap_check(!hung, "fuzz: every worker parked when asked (no hang)");
     tap_check(findings == 0, "fuzz: %lu calls on %u cores, seed %lu: no finding", (unsigned long)n,
               cfg.ncpu, (unsigned long)cfg.seed);
-    tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls", (unsigned long)atomic_checks);
+    tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls",
+              (unsigned long)atomic_checks);
     tap_check(stale_checks > 0 || epoch < 1,
-              "fuzz: revoked memory unreadable on every core (%lu probes)", (unsigned long)stale_checks);
-    tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)", (unsigned long)leak_checks);
+              "fuzz: revoked memory unreadable on every core (%lu probes)",
+              (unsigned long)stale_checks);
+    tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)",
+              (unsigned long)leak_checks);
     return utest_done("fuzz");
 }

@@ -46,7 +46,8 @@ static inline int sys_delegate(mword src_pd, mword dst_pd, unsigned kind, mword 
 {
     for (;;) {
         mword done = 0;
-        int st = (int)sys_call6(SYS_DELEGATE, src_pd, dst_pd, XFER(kind, rights), src, dst, count, &done);
+        int st = (int)sys_call6(SYS_DELEGATE, src_pd, dst_pd, XFER(kind, rights), src, dst, count,
+                                &done);
         if (st != 0 || done >= count || done == 0)
             return st;
         mword step = kind == SPACE_MEM ? done * PAGE_SIZE_USER : done;
@@ -56,7 +57,8 @@ static inline int sys_delegate(mword src_pd, mword dst_pd, unsigned kind, mword 
     }
 }
 
-/* Remove rights from everything derived from pd's [base, base+count) of kind (and pd's own with REVOKE_SELF). */
+/* Remove rights from everything derived from pd's [base, base+count) of kind (and pd's own
+   with REVOKE_SELF). */
 static inline int sys_revoke(mword pd, unsigned kind, mword base, mword count, unsigned rights,
                              unsigned flags)
 {

@@ -13,13 +13,16 @@
 int main(mword arg);
 
 /* Formatted output (lib/format.c, include/format.h): %d %i %u %x %X %p %s %c %%, flags '-' '0',
-   width, '*', length l ll z. Output longer than size is cut; the return value is the full length. */
+ * width, '*', length l ll z. Output longer than size is cut; the return value is the full
+ * length. */
+
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int puts(const char *s);    /* s and a newline */
+int puts(const char *s);
 
 /* Memory and strings (the compiler may also emit calls to the mem* ones). */
+
 void *memcpy(void *dst, const void *src, size_t n);
 void *memmove(void *dst, const void *src, size_t n);
 void *memset(void *dst, int c, size_t n);
@@ -47,4 +50,4 @@ static inline uint8_t inb(uint16_t port)
    kernel's own self-check lines in the serial log (tests/qemu/user.sh). */
 #define TAP_USER_MARK "# TAP from user mode"
 void tap_check(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int tap_failures(void);     /* number of "not ok" lines so far */
+int tap_failures(void);

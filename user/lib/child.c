@@ -6,7 +6,7 @@ static mword mem_next, mem_end;     /* bump allocator over one window range */
 static mword sel_next = SEL_ROOT_FREE;
 static mword stack_next = CHILD_STACK_VA;
 
-/* Use the largest INFO_MEM_FREE range of the information page. */
+/* Use the largest INFO_MEM_FREE range of the information page; false if there is none. */
 bool mem_init(const struct info_page *ip)
 {
     uint64_t best = 0;
@@ -77,7 +77,8 @@ static int give_program(mword pd)
     return E_OK;
 }
 
-/* Create a PD (capability at a new selector, *pd_sel) that holds the root's program. */
+/* Create a PD (capability at a new selector, *pd_sel) that holds the root's program; the status
+ * of the calls. */
 int child_pd(mword *pd_sel)
 {
     mword sel = sel_alloc();
@@ -113,14 +114,15 @@ int child_ec(mword pd, mword cpu, child_fn fn, mword arg, mword *ec_sel)
     return st;
 }
 
-/* Block until ec has stopped; its state in *ei. */
+/* Block until ec has stopped (ec_status with EC_WAIT); its state in *ei, the call's status. */
 int ec_wait(mword ec, struct ec_info *ei)
 {
     memset(ei, 0, sizeof(*ei));
     return sys_ec_status(ec, EC_WAIT, ei);
 }
 
-/* Run fn(arg) in pd on cpu to its end; its final state in *ei. */
+/* Run fn(arg) in pd on cpu to its end (start an EC, wait for it); its final state in *ei, the
+ * status of the calls. */
 int child_run(mword pd, mword cpu, child_fn fn, mword arg, struct ec_info *ei)
 {
     mword ec;
@@ -132,7 +134,7 @@ int child_run(mword pd, mword cpu, child_fn fn, mword arg, struct ec_info *ei)
     return ec_wait(ec, ei);
 }
 
-/* Name of a fault's access type. */
+/* Name of a fault's access type: "read", "write", "execute", or "?". */
 const char *fault_access_name(unsigned access)
 {
     return access == FAULT_W ? "write" : access == FAULT_X ? "execute" :

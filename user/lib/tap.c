@@ -20,7 +20,7 @@ void tap_check(bool cond, const char *fmt, ...)
     printf("%sok %d - %s\n", cond ? "" : "not ", tap_count, name);
 }
 
-/* Number of failed tests so far. */
+/* Number of "not ok" lines so far. */
 int tap_failures(void)
 {
     return tap_failed;

@@ -71,9 +71,10 @@ static void show_pd_info(const char *name, mword pd)
     if (st != E_OK)
         printf("  %-8s pd_info -> status %d\n", name, st);
     else
-        printf("  %-8s object space %lu page(s), I/O bitmap %lu page(s), hpt %lu table(s), %lu per-core root(s)\n",
-               name, (unsigned long)pi.obj_pages, (unsigned long)pi.pio_pages,
-               (unsigned long)pi.hpt_tables, (unsigned long)pi.loc_roots);
+        printf("  %-8s object space %lu page(s), I/O bitmap %lu page(s), hpt %lu table(s), "
+               "%lu per-core root(s)\n", name, (unsigned long)pi.obj_pages,
+               (unsigned long)pi.pio_pages, (unsigned long)pi.hpt_tables,
+               (unsigned long)pi.loc_roots);
 }
 
 /* Write s to COM1 with port I/O (only a PD holding the COM1 ports may). */
@@ -138,7 +139,8 @@ static struct ec_info run_child(char name, mword pd, mword cpu, unsigned n, uint
     struct ec_info ei;
     mword ec;
     read_syncs(n, before);
-    printf("root: child %c: starting an EC on core %lu, waiting for it to stop\n", name, (unsigned long)cpu);
+    printf("root: child %c: starting an EC on core %lu, waiting for it to stop\n", name,
+           (unsigned long)cpu);
     int st = child_ec(pd, cpu, child_main, (mword)name, &ec);
     memset(&ei, 0, sizeof(ei));
     if (st != E_OK)
@@ -170,13 +172,15 @@ static int demo(const struct info_page *ip)
     printf("root: step 1: two child PDs, each with the program and its own memory\n");
     if (!make_child('A', &a) || !make_child('B', &b))
         return 1;
-    printf("root: step 2: COM1 ports 0x%x-0x%x delegated to child A only\n", COM1, COM1 + COM1_PORTS - 1);
+    printf("root: step 2: COM1 ports 0x%x-0x%x delegated to child A only\n", COM1,
+           COM1 + COM1_PORTS - 1);
     int st = sys_delegate(SEL_ROOT_PD, a, SPACE_PIO, COM1, COM1, COM1_PORTS, PIO_A);
     show_lookup(a, "A's COM1", SPACE_PIO, COM1);
     show_lookup(b, "B's COM1", SPACE_PIO, COM1);
     if (st != E_OK)
         return 1;
-    printf("root: the spaces' kernel memory (backing pages exist only where something was written):\n");
+    printf("root: the spaces' kernel memory "
+           "(backing pages exist only where something was written):\n");
     show_pd_info("root", SEL_ROOT_PD);
     show_pd_info("child A", a);
     show_pd_info("child B", b);
@@ -190,11 +194,13 @@ static int demo(const struct info_page *ip)
     show_pd_info("child B", b);
     bool a_ok = ea.state == EC_EXITED && ea.exit_code == 0;
     bool b_ok = eb.state == EC_FAULTED && eb.fault.vector == VEC_GP;
-    printf("root: summary: child A on core %lu %s, %lu lazy syncs; child B on core %lu %s (rip 0x%lx),"
-           " %lu lazy syncs\n", (unsigned long)cpu_a, a_ok ? "wrote COM1 directly and exited" : "FAILED",
-           (unsigned long)syncs_a, (unsigned long)cpu_b,
-           b_ok ? "took #GP without the ports" : "did NOT take #GP", (unsigned long)eb.fault.rip,
-           (unsigned long)syncs_b);
+    printf(
+        "root: summary: child A on core %lu %s, %lu lazy syncs; child B on core %lu %s (rip 0x%lx),"
+        " %lu lazy syncs\n",
+        (unsigned long)cpu_a, a_ok ? "wrote COM1 directly and exited" : "FAILED",
+        (unsigned long)syncs_a, (unsigned long)cpu_b,
+        b_ok ? "took #GP without the ports" : "did NOT take #GP", (unsigned long)eb.fault.rip,
+        (unsigned long)syncs_b);
     return !a_ok + !b_ok;
 }
 

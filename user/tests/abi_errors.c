@@ -19,8 +19,11 @@
 
 static mword window;            /* root virtual address of the first free page */
 
-#define CHECK_ST(call, want) \
-    do { int st_ = (call); tap_check(st_ == (want), "%s -> %d (want %d)", #call, st_, (want)); } while (0)
+#define CHECK_ST(call, want)                                                \
+    do {                                                                    \
+        int st_ = (call);                                                   \
+        tap_check(st_ == (want), "%s -> %d (want %d)", #call, st_, (want)); \
+    } while (0)
 
 /* True if pd holds nothing at addr of space kind. */
 static bool empty_at(mword pd, unsigned kind, mword addr)
@@ -80,7 +83,8 @@ static void setup(void)
                           PD_R_DELEGATE), E_OK);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_PD, NODELEG, 1,
                           PD_R_CREATE), E_OK);
-    tap_check(rights_at(SEL_ROOT_PD, SPACE_OBJ, NOCREATE) == PD_R_DELEGATE, "reduced copy has only PD_R_DELEGATE");
+    tap_check(rights_at(SEL_ROOT_PD, SPACE_OBJ, NOCREATE) == PD_R_DELEGATE,
+              "reduced copy has only PD_R_DELEGATE");
 }
 
 static void test_unknown_calls(void)
@@ -148,10 +152,13 @@ static void test_delegate_arguments(void)
     CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window, CHILD_VA, ~0UL, MEM_R), E_RANGE);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_PIO, 0xffff, 0xffff, 2, PIO_A), E_RANGE);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_PIO, 0x3f8, 0x2f8, 1, PIO_A), E_ARG);
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_NULL, 1, PD_R_ALL), E_ARG);
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_COUNT, 1, PD_R_ALL), E_FULL);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_NULL, 1, PD_R_ALL),
+             E_ARG);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_ROOT_PD, SEL_COUNT, 1, PD_R_ALL),
+             E_FULL);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, CHILD, SPACE_OBJ, SEL_COUNT - 1, 5, 2, PD_R_ALL), E_RANGE);
-    tap_check(empty_at(CHILD, SPACE_MEM, CHILD_VA), "failed delegations mapped nothing in the child");
+    tap_check(empty_at(CHILD, SPACE_MEM, CHILD_VA),
+              "failed delegations mapped nothing in the child");
 }
 
 static void test_delegate_contents(void)
@@ -165,7 +172,8 @@ static void test_delegate_contents(void)
               "refused delegations left the child empty");
     /* Occupied destination: the second page collides, so the first must not be mapped either. */
     CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window, CHILD_VA + PAGE_SIZE_USER, 1, MEM_R), E_OK);
-    CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window + PAGE_SIZE_USER, CHILD_VA, 2, MEM_R | MEM_W), E_BUSY);
+    CHECK_ST(dlg_mem(SEL_ROOT_PD, CHILD, window + PAGE_SIZE_USER, CHILD_VA, 2, MEM_R | MEM_W),
+             E_BUSY);
     tap_check(empty_at(CHILD, SPACE_MEM, CHILD_VA), "a refused two-page delegation mapped no page");
     struct lookup_info li;
     tap_check(sys_lookup(CHILD, SPACE_MEM, CHILD_VA + PAGE_SIZE_USER, &li) == E_OK &&
@@ -202,14 +210,18 @@ static void test_lookup(void)
     CHECK_ST(sys_lookup(CHILD, SPACE_MEM, USER_LIMIT, &li), E_RANGE);
     CHECK_ST(sys_lookup(CHILD, SPACE_PIO, 0x10000, &li), E_RANGE);
     CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_COUNT, &li), E_RANGE);
-    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)KADDR), E_RANGE);
-    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)HOLE_VA), E_RANGE);
-    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)INFO_PAGE_ADDR), E_RANGE);
+    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)KADDR),
+             E_RANGE);
+    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)HOLE_VA),
+             E_RANGE);
+    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR,
+                        (struct lookup_info *)INFO_PAGE_ADDR),
+             E_RANGE);
     CHECK_ST(sys_lookup(CHILD, SPACE_MEM, CHILD_VA, &li), E_NOENT);
     tap_check(li.rights == 0x5a5a5a5a, "lookup of nothing left the output untouched");
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_COUNT - 1, &li), E_NOENT);
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, 12345678, &li), E_NOENT);
-    CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_ROOT_PD, &li), E_NOENT);     /* child's space is empty */
+    CHECK_ST(sys_lookup(CHILD, SPACE_OBJ, SEL_ROOT_PD, &li), E_NOENT); /* child's space is empty */
 }
 
 static void test_ec_status(void)
@@ -222,7 +234,8 @@ static void test_ec_status(void)
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, 0, (struct ec_info *)INFO_PAGE_ADDR), E_RANGE);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, EC_WAIT, &ei), E_ARG);
     CHECK_ST(sys_ec_status(SEL_ROOT_EC, 0, &ei), E_OK);
-    tap_check(ei.state == EC_RUNNING && ei.cpu == 0, "the root EC reports itself running on core 0");
+    tap_check(ei.state == EC_RUNNING && ei.cpu == 0,
+              "the root EC reports itself running on core 0");
 }
 
 static void test_pd_info(void)

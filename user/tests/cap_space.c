@@ -39,15 +39,16 @@ static void check_write(mword pd, mword sel, mword count, uint64_t grow, const c
     uint64_t before = obj_pages(pd);
     int st = write_slots(pd, sel, count);
     uint64_t after = obj_pages(pd);
-    tap_check(st == E_OK && after == before + grow, "%s: %lu page(s) more (%lu -> %lu, status %d)", what,
-              (unsigned long)grow, (unsigned long)before, (unsigned long)after, st);
+    tap_check(st == E_OK && after == before + grow, "%s: %lu page(s) more (%lu -> %lu, status %d)",
+              what, (unsigned long)grow, (unsigned long)before, (unsigned long)after, st);
 }
 
 static void test_new_pd_is_empty(mword c)
 {
     struct pd_info pi;
     CHECK_ST(sys_pd_info(c, &pi), E_OK);
-    tap_check(pi.obj_pages == 0 && pi.pio_pages == 0, "a new PD has no capability or I/O-bitmap pages");
+    tap_check(pi.obj_pages == 0 && pi.pio_pages == 0,
+              "a new PD has no capability or I/O-bitmap pages");
     static const mword sels[] = { SEL_NULL, 1, 2, 255, 256, 4096, 1UL << 20, SEL_COUNT - 1 };
     bool all = true;
     for (unsigned i = 0; i < ARRAY_SIZE(sels); i++)
@@ -67,10 +68,12 @@ static void test_root_reads_null_through_zero_page(void)
     tap_check(null_at(SEL_ROOT_PD, 5000000) && null_at(SEL_ROOT_PD, SEL_COUNT - 1) &&
               null_at(SEL_ROOT_PD, SEL_COUNT / 2) && null_at(SEL_ROOT_PD, far),
               "far, never written slots of the root read as null");
-    tap_check(obj_pages(SEL_ROOT_PD) == before, "reading them allocated no page in the root (%lu -> %lu)",
-              (unsigned long)before, (unsigned long)obj_pages(SEL_ROOT_PD));
+    tap_check(obj_pages(SEL_ROOT_PD) == before,
+              "reading them allocated no page in the root (%lu -> %lu)", (unsigned long)before,
+              (unsigned long)obj_pages(SEL_ROOT_PD));
     CHECK_ST(sys_create_pd(far, SEL_ROOT_PD), E_OK);
-    tap_check(obj_pages(SEL_ROOT_PD) == before + 1, "writing one far slot of the root adds one page");
+    tap_check(obj_pages(SEL_ROOT_PD) == before + 1,
+              "writing one far slot of the root adds one page");
     struct lookup_info li;
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, far, &li) == E_OK && li.type == CAP_PD,
               "the far slot, read as null before, reads back as a PD capability once written");
@@ -88,7 +91,8 @@ static void test_pages_grow_only_with_written_slots(mword c)
     check_write(c, 1UL << 20, 1, 1, "writing a slot far away");
     check_write(c, 2 * SLOTS_PER_PAGE - 2, 4, 1, "writing 4 slots across a page boundary");
     struct lookup_info li;
-    tap_check(sys_lookup(c, SPACE_OBJ, 1, &li) == E_OK && li.type == CAP_PD && li.rights == PD_R_DELEGATE,
+    tap_check(sys_lookup(c, SPACE_OBJ, 1, &li) == E_OK && li.type == CAP_PD &&
+                  li.rights == PD_R_DELEGATE,
               "a written slot reads back with its type and rights");
     tap_check(null_at(c, 3) && null_at(c, SLOTS_PER_PAGE + 1) && null_at(c, SEL_COUNT - 2) &&
               null_at(c, (1UL << 20) + 1), "slots next to written ones still read as null");
@@ -102,7 +106,8 @@ static void test_failed_writes_allocate_nothing(mword c)
     CHECK_ST(write_slots(c, edge - 1, 2), E_BUSY);
     tap_check(obj_pages(c) == before && null_at(c, edge - 1),
               "a delegation refused for an occupied slot allocated no page for its other slot");
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, c, SPACE_OBJ, 3000001, 200 * SLOTS_PER_PAGE, 1, PD_R_ALL), E_NOENT);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, c, SPACE_OBJ, 3000001, 200 * SLOTS_PER_PAGE, 1, PD_R_ALL),
+             E_NOENT);
     tap_check(obj_pages(c) == before, "a delegation from an empty slot allocated no page");
     CHECK_ST(sys_create_pd(SEL_COUNT, SEL_ROOT_PD), E_FULL);
     tap_check(obj_pages(c) == before, "failed calls left the child's page count alone");
@@ -118,7 +123,8 @@ int main(mword arg)
         sel_alloc();
     CHECK_ST(sys_create_pd(donor, SEL_ROOT_PD), E_OK);
     for (mword i = 1; i < DONORS; i++)
-        CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, donor, donor + i, 1, PD_R_ALL), E_OK);
+        CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, donor, donor + i, 1, PD_R_ALL),
+                 E_OK);
     c = sel_alloc();
     CHECK_ST(sys_create_pd(c, SEL_ROOT_PD), E_OK);
     test_new_pd_is_empty(c);

@@ -1,5 +1,5 @@
 /*
- * console_write writes exactly len bytes (issue 8, hole 13), NULs included, up to
+ * console_write writes exactly len bytes, NULs included, up to
  * CONSOLE_MAX in one call, and checks its arguments in the documented order. The
  * bytes themselves are checked by tests/qemu/user.sh in the serial log: a line with
  * NULs inside, and one full buffer of CONSOLE_MAX bytes. Run as the root task; TAP.

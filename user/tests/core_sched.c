@@ -53,8 +53,10 @@ static void test_child_on_another_core_writes_delegated_memory(void)
     CHECK_ST(child_give(pd, SHARED_VA, 1, MEM_R | MEM_W, &window), E_OK);
     CHECK_ST(child_ec(pd, cpu, child_write, SHARED_VA, &ec), E_OK);
     CHECK_ST(ec_wait(ec, &ei), E_OK);
-    tap_check(exited_with(&ei, 5) && ei.cpu == cpu, "the child exited with its code on core %lu", cpu);
-    tap_check(*(volatile uint32_t *)window == MAGIC, "the root reads the child's write through its window");
+    tap_check(exited_with(&ei, 5) && ei.cpu == cpu, "the child exited with its code on core %lu",
+              cpu);
+    tap_check(*(volatile uint32_t *)window == MAGIC,
+              "the root reads the child's write through its window");
 }
 
 static void test_two_ecs_on_one_core_both_progress(void)
@@ -84,7 +86,8 @@ static void test_yield_returns_and_running_status(void)
     CHECK_ST(child_pd(&pd), E_OK);
     CHECK_ST(child_ec(pd, cpu, child_yield, 0, &ec), E_OK);
     CHECK_ST(sys_ec_status(ec, 0, &ei), E_OK);
-    tap_check(ei.state == EC_RUNNING && ei.cpu == cpu, "a yielding EC reports EC_RUNNING on its core");
+    tap_check(ei.state == EC_RUNNING && ei.cpu == cpu,
+              "a yielding EC reports EC_RUNNING on its core");
     release = 1;
     CHECK_ST(ec_wait(ec, &ei), E_OK);
     tap_check(exited_with(&ei, E_OK), "yield returned E_OK every time");
@@ -114,11 +117,12 @@ static void test_revoke_shoots_down_a_running_child(void)
     CHECK_ST(sys_counters(cpu, &before), E_OK);
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, window, 1, MEM_RWX, 0), E_OK);
     CHECK_ST(ec_wait(ec, &ei), E_OK);
-    tap_check(faulted_on(&ei, SHARED_VA, FAULT_R), "the child faults on its next read after the revoke");
+    tap_check(faulted_on(&ei, SHARED_VA, FAULT_R),
+              "the child faults on its next read after the revoke");
     CHECK_ST(sys_counters(cpu, &after), E_OK);
     tap_check(cpu == 0 || after.ipis_received > before.ipis_received,
-              "the child's core took a shootdown IPI (%lu -> %lu)", (unsigned long)before.ipis_received,
-              (unsigned long)after.ipis_received);
+              "the child's core took a shootdown IPI (%lu -> %lu)",
+              (unsigned long)before.ipis_received, (unsigned long)after.ipis_received);
     struct lookup_info li;
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, window, &li), E_OK);
 }
@@ -130,19 +134,22 @@ static void test_per_core_roots_are_made_once_per_core(void)
     struct ec_info ei;
     CHECK_ST(child_pd(&pd), E_OK);
     CHECK_ST(sys_pd_info(pd, &pi), E_OK);
-    tap_check(pi.loc_roots == 0, "a PD that never ran has no per-core root (%lu)", (unsigned long)pi.loc_roots);
+    tap_check(pi.loc_roots == 0, "a PD that never ran has no per-core root (%lu)",
+              (unsigned long)pi.loc_roots);
     release = 1;
     CHECK_ST(child_ec(pd, cpu, child_yield, 0, &ec[0]), E_OK);
     CHECK_ST(child_ec(pd, cpu, child_yield, 0, &ec[1]), E_OK);
     CHECK_ST(sys_pd_info(pd, &pi), E_OK);
-    tap_check(pi.loc_roots == 1, "two ECs on one core share one per-core root (%lu)", (unsigned long)pi.loc_roots);
+    tap_check(pi.loc_roots == 1, "two ECs on one core share one per-core root (%lu)",
+              (unsigned long)pi.loc_roots);
     for (int i = 0; i < 2; i++)
         CHECK_ST(ec_wait(ec[i], &ei), E_OK);
     if (cpu != 0) {
         CHECK_ST(child_ec(pd, 0, child_yield, 0, &ec[0]), E_OK);
         CHECK_ST(ec_wait(ec[0], &ei), E_OK);
         CHECK_ST(sys_pd_info(pd, &pi), E_OK);
-        tap_check(pi.loc_roots == 2, "an EC on a second core adds its root (%lu)", (unsigned long)pi.loc_roots);
+        tap_check(pi.loc_roots == 2, "an EC on a second core adds its root (%lu)",
+                  (unsigned long)pi.loc_roots);
     }
 }
 
@@ -153,9 +160,11 @@ static void test_bad_user_buffers_give_e_range(void)
     CHECK_ST(sys_counters(0, ro), E_RANGE);
     CHECK_ST(sys_console_write((const char *)UNMAPPED_VA, 8), E_RANGE);
     struct lookup_info li;
-    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)UNMAPPED_VA), E_RANGE);
+    CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, (struct lookup_info *)UNMAPPED_VA),
+             E_RANGE);
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_MEM, INFO_PAGE_ADDR, &li), E_OK);
-    tap_check(li.rights == MEM_R && li.size == 4096, "after the faulting copies the kernel still answers");
+    tap_check(li.rights == MEM_R && li.size == 4096,
+              "after the faulting copies the kernel still answers");
 }
 
 int main(mword arg)

@@ -1,5 +1,5 @@
 /*
- * A delegate call does bounded work (issue 8, hole 8): at most 16 source pieces and
+ * A delegate call does bounded work: at most 16 source pieces and
  * about 1024 page-table leaf entries per call, reporting the items it delegated in rdx;
  * sys_delegate continues until the whole range is done. Checked with raw calls: a
  * fragmented source (one node per page), a range whose virtual and physical offsets
@@ -19,7 +19,8 @@
 #define VA_D        0x58000000000UL
 
 /* One kernel call; *done gets the items it delegated (rdx). */
-static int deleg_raw(mword src, mword dst, mword sb, mword db, mword n, unsigned rights, mword *done)
+static int deleg_raw(mword src, mword dst, mword sb, mword db, mword n, unsigned rights,
+                     mword *done)
 {
     *done = 0;
     return (int)sys_call6(SYS_DELEGATE, src, dst, XFER(SPACE_MEM, rights), sb, db, n, done);
@@ -32,7 +33,8 @@ static bool maps(mword pd, mword va, mword phys, mword n)
     for (unsigned i = 0; i < 3; i++) {
         struct lookup_info li;
         mword v = va + at[i] * PAGE_SIZE_USER;
-        if (sys_lookup(pd, SPACE_MEM, v, &li) != E_OK || li.phys + (v - li.base) != phys + at[i] * PAGE_SIZE_USER)
+        if (sys_lookup(pd, SPACE_MEM, v, &li) != E_OK ||
+            li.phys + (v - li.base) != phys + at[i] * PAGE_SIZE_USER)
             return false;
     }
     return true;
@@ -55,13 +57,15 @@ int main(mword arg)
                           VA_A + i * PAGE_SIZE_USER, 1, MEM_R | MEM_W) == E_OK;
     tap_check(ok, "A holds %u pages in reverse physical order (one node each)", FRAG);
     CHECK_ST(deleg_raw(a, b, VA_A, VA_B, FRAG, MEM_R, &done), E_OK);
-    tap_check(done == PIECES, "one call over %u one-page pieces delegates %u of them (rdx %lu)", FRAG, PIECES, done);
+    tap_check(done == PIECES, "one call over %u one-page pieces delegates %u of them (rdx %lu)",
+              FRAG, PIECES, done);
     struct lookup_info li;
     tap_check(sys_lookup(b, SPACE_MEM, VA_B + (PIECES - 1) * PAGE_SIZE_USER, &li) == E_OK &&
               sys_lookup(b, SPACE_MEM, VA_B + PIECES * PAGE_SIZE_USER, &li) == E_NOENT,
               "B holds exactly the pages that call reported");
-    CHECK_ST(sys_delegate(a, b, SPACE_MEM, VA_A + PIECES * PAGE_SIZE_USER, VA_B + PIECES * PAGE_SIZE_USER,
-                          FRAG - PIECES, MEM_R), E_OK);
+    CHECK_ST(sys_delegate(a, b, SPACE_MEM, VA_A + PIECES * PAGE_SIZE_USER,
+                          VA_B + PIECES * PAGE_SIZE_USER, FRAG - PIECES, MEM_R),
+             E_OK);
     ok = true;
     for (mword i = 0; ok && i < FRAG; i++)
         ok = maps(b, VA_B + i * PAGE_SIZE_USER, mem_phys(w + (FRAG - 1 - i) * PAGE_SIZE_USER), 1);
@@ -72,10 +76,11 @@ int main(mword arg)
     tap_check(big != 0, "%u pages, 2 MiB aligned, in the window", BIG);
     mword va = VA_C + PAGE_SIZE_USER;
     CHECK_ST(deleg_raw(SEL_ROOT_PD, c, big, va, BIG, MEM_R, &done), E_OK);
-    tap_check(done > 0 && done <= ENTRIES, "a 4 KiB-leaf range of %u pages: one call maps %lu (at most %u)",
-              BIG, done, ENTRIES);
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, c, SPACE_MEM, big + done * PAGE_SIZE_USER, va + done * PAGE_SIZE_USER,
-                          BIG - done, MEM_R), E_OK);
+    tap_check(done > 0 && done <= ENTRIES,
+              "a 4 KiB-leaf range of %u pages: one call maps %lu (at most %u)", BIG, done, ENTRIES);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, c, SPACE_MEM, big + done * PAGE_SIZE_USER,
+                          va + done * PAGE_SIZE_USER, BIG - done, MEM_R),
+             E_OK);
     tap_check(maps(c, va, phys, BIG), "sys_delegate continues: C maps all %u pages", BIG);
 
     /* 2 MiB-congruent: large leaves, so one call covers the whole range. */
@@ -83,7 +88,7 @@ int main(mword arg)
     tap_check(done == BIG, "a 2 MiB-congruent range of %u pages is one call (rdx %lu)", BIG, done);
     li.size = 0;
     int st = sys_lookup(c, SPACE_MEM, VA_D, &li);
-    tap_check(st == E_OK && li.size == SIZE_2M && maps(c, VA_D, phys, BIG), "mapped with 2 MiB leaves (size %lx)",
-              li.size);
+    tap_check(st == E_OK && li.size == SIZE_2M && maps(c, VA_D, phys, BIG),
+              "mapped with 2 MiB leaves (size %lx)", li.size);
     return utest_done("deleg_bound");
 }

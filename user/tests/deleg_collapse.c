@@ -1,6 +1,6 @@
 /*
- * What docs/abi.md says a delegation does to TLBs and occupied destinations (issue 8,
- * hole 17). Filling the last hole of a 2 MiB-aligned range whose frames are contiguous
+ * What docs/abi.md says a delegation does to TLBs and occupied
+ * destinations. Filling the last hole of a 2 MiB-aligned range whose frames are contiguous
  * and aligned collapses the page table into one 2 MiB leaf: the table is detached and
  * freed only after a shootdown (tables_freed grows), so a delegation may flush. A
  * destination page already held -- even from the very same source page, with more
@@ -36,15 +36,18 @@ int main(mword arg)
     CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w + SIZE_2M - PAGE_SIZE_USER,
                           VA + SIZE_2M - PAGE_SIZE_USER, 1, MEM_R), E_OK);
     struct core_counters c1 = counters();
-    tap_check(sys_lookup(child, SPACE_MEM, VA, &li) == E_OK && li.size == SIZE_2M && li.phys == mem_phys(w),
+    tap_check(sys_lookup(child, SPACE_MEM, VA, &li) == E_OK && li.size == SIZE_2M &&
+                  li.phys == mem_phys(w),
               "the last page collapses the range into one 2 MiB mapping (size 0x%lx)", li.size);
     tap_check(c1.tables_freed == c0.tables_freed + 1,
-              "the replaced page table is freed after a shootdown: a delegation may flush (%lu tables freed)",
+              "the replaced page table is freed after a shootdown: "
+              "a delegation may flush (%lu tables freed)",
               (unsigned long)(c1.tables_freed - c0.tables_freed));
     /* The same source page again, with more rights: refused, the mapping unchanged. */
     CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA, 1, MEM_R | MEM_W), E_BUSY);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA, 1, MEM_R), E_BUSY);
-    tap_check(sys_lookup(child, SPACE_MEM, VA, &li) == E_OK && li.size == SIZE_2M && li.rights == MEM_R,
+    tap_check(sys_lookup(child, SPACE_MEM, VA, &li) == E_OK && li.size == SIZE_2M &&
+                  li.rights == MEM_R,
               "the refused delegations left the 2 MiB read-only mapping as it was");
     return utest_done("deleg_collapse");
 }

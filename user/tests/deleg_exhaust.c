@@ -1,6 +1,7 @@
 /*
  * A delegation under kernel-memory exhaustion is all or nothing, never a panic
- * (issue 8, hole 2); memory first, then the same attack on the object and I/O spaces. A source range of FRAG pages in child A is fragmented into
+ * (memory first, then the same attack on the object and I/O spaces). A source range of FRAG
+ * pages in child A is fragmented into
  * one mapping-database node per page (the root hands the pages over one by one
  * in reverse physical order, so no two neighbours merge); delegating all of it
  * from A to B needs FRAG new nodes (kernel pool frames) on top of B's page
@@ -62,7 +63,8 @@ static void empty_pool(mword drain)
     printf("# deleg_exhaust: %lu objects created to empty the pool\n", n);
 }
 
-/* Failed delegate calls under exhaustion: statuses other than E_NOMEM, calls that changed something. */
+/* Failed delegate calls under exhaustion: statuses other than E_NOMEM, calls that changed
+   something. */
 struct attempts {
     unsigned nomem, other, changed;
 };
@@ -74,8 +76,9 @@ struct attempts {
  * (dst holds nothing from the first item not yet delegated on, pd_info of src and dst the
  * same). Returns E_OK once all of it is delegated, else the last status.
  */
-static int deleg_exhausted(mword src, mword dst, unsigned kind, mword sb, mword db, mword n, unsigned rights,
-                           mword unit, mword spare, mword *spare_i, struct attempts *at)
+static int deleg_exhausted(mword src, mword dst, unsigned kind, mword sb, mword db, mword n,
+                           unsigned rights, mword unit, mword spare, mword *spare_i,
+                           struct attempts *at)
 {
     mword off = 0;
     int st = E_NOMEM;
@@ -85,8 +88,8 @@ static int deleg_exhausted(mword src, mword dst, unsigned kind, mword sb, mword 
         CHECK_ST(sys_pd_info(src, &is), E_OK);
         CHECK_ST(sys_pd_info(dst, &id), E_OK);
         mword done = 0;
-        st = (int)sys_call6(SYS_DELEGATE, src, dst, XFER(kind, rights), sb + off * unit, db + off * unit,
-                            n - off, &done);
+        st = (int)sys_call6(SYS_DELEGATE, src, dst, XFER(kind, rights), sb + off * unit,
+                            db + off * unit, n - off, &done);
         if (st == E_OK) {
             off += done;
             continue;
@@ -110,7 +113,8 @@ static bool b_complete(mword a, mword b)
         struct lookup_info la, lb;
         if (sys_lookup(a, SPACE_MEM, VA_A + i * PAGE_SIZE_USER, &la) != E_OK ||
             sys_lookup(b, SPACE_MEM, VA_B + i * PAGE_SIZE_USER, &lb) != E_OK ||
-            la.phys + (VA_A + i * PAGE_SIZE_USER - la.base) != lb.phys + (VA_B + i * PAGE_SIZE_USER - lb.base))
+            la.phys + (VA_A + i * PAGE_SIZE_USER - la.base) !=
+                lb.phys + (VA_B + i * PAGE_SIZE_USER - lb.base))
             return false;
     }
     return true;
@@ -129,8 +133,8 @@ int main(mword arg)
     tap_check(fragment(a, w), "A holds %u pages in reverse physical order (one node each)", FRAG);
     bool ok = true;
     for (mword i = 0; ok && i < SPARES; i++)
-        ok = sys_delegate(SEL_ROOT_PD, spare, SPACE_MEM, s + i * PAGE_SIZE_USER, SPARE_VA + i * SIZE_1G,
-                          1, MEM_R) == E_OK;
+        ok = sys_delegate(SEL_ROOT_PD, spare, SPACE_MEM, s + i * PAGE_SIZE_USER,
+                          SPARE_VA + i * SIZE_1G, 1, MEM_R) == E_OK;
     tap_check(ok, "the spare PD holds %u pages, each alone in its GiB", SPARES);
     /* Ports: A gets the even ones from the root and the odd ones through C (other parents:
        no two neighbours merge), so A's PORTS ports are one node each. */
@@ -147,11 +151,15 @@ int main(mword arg)
     empty_pool(drain);
     struct attempts at = { 0, 0, 0 };
     mword freed = 0;
-    int st = deleg_exhausted(a, b, SPACE_MEM, VA_A, VA_B, FRAG, MEM_R, PAGE_SIZE_USER, spare, &freed, &at);
-    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %lu spare pages freed\n", at.nomem, st, freed);
+    int st = deleg_exhausted(a, b, SPACE_MEM, VA_A, VA_B, FRAG, MEM_R, PAGE_SIZE_USER, spare,
+                             &freed, &at);
+    printf("# deleg_exhaust: %u E_NOMEM answers, then %d after %lu spare pages freed\n", at.nomem,
+           st, freed);
     tap_check(at.other == 0, "every failed attempt answered E_NOMEM (%u other statuses)", at.other);
-    tap_check(at.changed == 0, "every failed attempt changed nothing (B holds nothing beyond the earlier calls, "
-              "pd_info of A and B the same; %u differ)", at.changed);
+    tap_check(at.changed == 0,
+              "every failed attempt changed nothing (B holds nothing beyond the earlier calls, "
+              "pd_info of A and B the same; %u differ)",
+              at.changed);
     tap_check(at.nomem > 0, "the first attempts failed for lack of memory (%u)", at.nomem);
     tap_check(st == E_OK, "with memory back the delegation succeeds (%d)", st);
     tap_check(st == E_OK && b_complete(a, b), "B maps all %u pages to A's frames", FRAG);
@@ -160,20 +168,25 @@ int main(mword arg)
     mword dst = SEL_ROOT_FREE, n = pd_count - 1;    /* the last selector was the failing one */
     struct lookup_info li;
     at = (struct attempts){ 0, 0, 0 };
-    st = deleg_exhausted(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE, 1, spare, &freed, &at);
+    st = deleg_exhausted(SEL_ROOT_PD, b, SPACE_OBJ, pd_first, dst, n, PD_R_DELEGATE, 1, spare,
+                         &freed, &at);
     printf("# deleg_exhaust: objects: %u E_NOMEM answers, then %d\n", at.nomem, st);
-    tap_check(at.other == 0 && at.changed == 0, "delegating %lu capabilities under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)", n, at.other, at.changed);
-    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK && li.type == CAP_PD &&
-                             li.rights == PD_R_DELEGATE),
+    tap_check(at.other == 0 && at.changed == 0,
+              "delegating %lu capabilities under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)",
+              n, at.other, at.changed);
+    tap_check(st != E_OK || (sys_lookup(b, SPACE_OBJ, dst + n - 1, &li) == E_OK &&
+                             li.type == CAP_PD && li.rights == PD_R_DELEGATE),
               "a successful object delegation put every capability in place");
 
     /* And on the I/O space. */
     at = (struct attempts){ 0, 0, 0 };
     st = deleg_exhausted(a, b, SPACE_PIO, PORT0, PORT0, PORTS, PIO_A, 1, spare, &freed, &at);
     printf("# deleg_exhaust: ports: %u E_NOMEM answers, then %d\n", at.nomem, st);
-    tap_check(at.other == 0 && at.changed == 0, "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
-              "nothing changed, or success (%u other statuses, %u changed)", PORTS, at.other, at.changed);
+    tap_check(at.other == 0 && at.changed == 0,
+              "delegating %u fragmented ports under exhaustion: only E_NOMEM with "
+              "nothing changed, or success (%u other statuses, %u changed)",
+              PORTS, at.other, at.changed);
     tap_check(st != E_OK || (sys_lookup(b, SPACE_PIO, PORT0, &li) == E_OK &&
                              sys_lookup(b, SPACE_PIO, PORT0 + PORTS - 1, &li) == E_OK),
               "a successful port delegation allowed every port");

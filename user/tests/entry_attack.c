@@ -1,5 +1,5 @@
 /*
- * Attacks on the kernel entry (docs/abi.md "Faults", issue 8 holes 7, 10, 11), from child
+ * Attacks on the kernel entry (docs/abi.md "Faults"), from child
  * PDs on every core; the kernel must survive each and stop only the attacking EC:
  *  - RFLAGS.AC set with popf, then timer interrupts, a lazy-sync page fault, syscalls
  *    and a #UD: no handler may run with AC set (core_counters.ac_entries stays 0), and
@@ -101,7 +101,8 @@ static void child_tf_movss_syscall(mword nr)
 static void child_tf_movss_int80(mword unused_arg)
 {
     (void)unused_arg;
-    __asm__ __volatile__("mov %%ss, %%edx; pushfq; orq %0, (%%rsp); popfq; mov %%edx, %%ss; int $0x80"
+    __asm__ __volatile__("mov %%ss, %%edx; pushfq; orq %0, (%%rsp); popfq; "
+                         "mov %%edx, %%ss; int $0x80"
                          :: "i"(RFLAGS_TF) : "rdx", "memory", "cc");
     sys_exit(0x57);
 }
@@ -116,12 +117,13 @@ static void child_tf_movss_int3(mword unused_arg)
 
 /* Child child_tf_<name>: set TF, run insn (an instruction that leaves through the kernel), then
    exit with code if it returns. */
-#define CHILD_TF(name, insn, code)                                                              \
-    static void child_tf_##name(mword unused_arg)                                               \
-    {                                                                                           \
-        (void)unused_arg;                                                                       \
-        __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; " insn :: "i"(RFLAGS_TF) : "memory", "cc"); \
-        sys_exit(code);                                                                         \
+#define CHILD_TF(name, insn, code)                                                     \
+    static void child_tf_##name(mword unused_arg)                                      \
+    {                                                                                  \
+        (void)unused_arg;                                                              \
+        __asm__ __volatile__("pushfq; orq %0, (%%rsp); popfq; " insn :: "i"(RFLAGS_TF) \
+                             : "memory", "cc");                                        \
+        sys_exit(code);                                                                \
     }
 
 CHILD_TF(sysenter, "sysenter", 0x59)    /* not set up: #GP on Intel, #UD on AMD in long mode */
@@ -201,14 +203,18 @@ static void attack_ac(mword pd, unsigned n)
     for (unsigned c = 0; c < n; c++) {
         struct ec_info ei;
         bool done = run_bounded(pd, c, child_ac, c, &ei);
-        tap_check(done && ei.state == EC_FAULTED && ei.fault.vector == VEC_UD,
-                  "core %u: an EC with AC set runs through interrupts, a page fault and syscalls to its "
-                  "ud2 (state %u vector %u)", c, ei.state, ei.fault.vector);
-        tap_check(ac_report[c] == 3, "core %u: the EC saw %u timer ticks and still has its AC flag (report %lu)",
-                  c, AC_TICKS, (unsigned long)ac_report[c]);
+        tap_check(
+            done && ei.state == EC_FAULTED && ei.fault.vector == VEC_UD,
+            "core %u: an EC with AC set runs through interrupts, a page fault and syscalls to its "
+            "ud2 (state %u vector %u)",
+            c, ei.state, ei.fault.vector);
+        tap_check(ac_report[c] == 3,
+                  "core %u: the EC saw %u timer ticks and still has its AC flag (report %lu)", c,
+                  AC_TICKS, (unsigned long)ac_report[c]);
     }
     entry_sums(n, &ac1, &db1);
-    tap_check(ac1 == ac0 && ac1 == 0, "no interrupt or exception handler ran with AC set (ac_entries %lu -> %lu)",
+    tap_check(ac1 == ac0 && ac1 == 0,
+              "no interrupt or exception handler ran with AC set (ac_entries %lu -> %lu)",
               (unsigned long)ac0, (unsigned long)ac1);
 }
 
@@ -240,20 +246,23 @@ static void attack_tf(mword pd, unsigned n)
             struct ec_info ei;
             bool done = run_bounded(pd, c, tf[i].fn, tf[i].arg, &ei);
             bool vec = ei.fault.vector == tf[i].vector ||
-                       ((tf[i].fn == child_icebp || tf[i].fn == child_tf_sysenter) && ei.fault.vector == VEC_UD);
+                       ((tf[i].fn == child_icebp || tf[i].fn == child_tf_sysenter) &&
+                        ei.fault.vector == VEC_UD);
             tap_check(done && ei.state == EC_FAULTED && vec && ei.cpu == c,
-                      "core %u: %s stops the EC with vector %u (state %u vector %u exit %ld)", c, tf[i].what,
-                      tf[i].vector, ei.state, ei.fault.vector, (long)ei.exit_code);
+                      "core %u: %s stops the EC with vector %u (state %u vector %u exit %ld)", c,
+                      tf[i].what, tf[i].vector, ei.state, ei.fault.vector, (long)ei.exit_code);
         }
     for (unsigned c = 0; c < n; c++) {
         struct ec_info ei;
         bool done = run_bounded(pd, c, child_nt_yield, c, &ei);
-        tap_check(done && exited_with(&ei, 0), "core %u: an EC with NT set yields, takes a timer tick and "
-                  "exits with NT still set (state %u vector %u exit %ld)", c, ei.state, ei.fault.vector,
-                  (long)ei.exit_code);
+        tap_check(done && exited_with(&ei, 0),
+                  "core %u: an EC with NT set yields, takes a timer tick and "
+                  "exits with NT still set (state %u vector %u exit %ld)",
+                  c, ei.state, ei.fault.vector, (long)ei.exit_code);
     }
     entry_sums(n, &ac1, &db1);
-    printf("# kernel-mode #DB resumed by the kernel during the TF attacks: %lu\n", (unsigned long)(db1 - db0));
+    printf("# kernel-mode #DB resumed by the kernel during the TF attacks: %lu\n",
+           (unsigned long)(db1 - db0));
     tap_check(ac1 == ac0, "the TF attacks left ac_entries at %lu", (unsigned long)ac1);
 }
 
@@ -272,12 +281,14 @@ static void attack_iret(mword pd, unsigned n)
             bool done = run_bounded(pd, c, ir[i].fn, ir[i].arg, &ei);
             /* Returning to itself works, or (QEMU reads the frame with supervisor accesses,
              * which SMAP refuses) stops with that #PF; to a bad selector: #GP or that #PF. */
-            bool ok = ir[i].vector ? ei.state == EC_FAULTED && (ei.fault.vector == ir[i].vector ||
-                                                                ei.fault.vector == VEC_PF)
-                                   : exited_with(&ei, 0) ||
-                                     (ei.state == EC_FAULTED && ei.fault.vector == VEC_PF && !ei.fault.user);
-            tap_check(done && ok, "core %u: %s ends (state %u vector %u addr %lx user %u)", c, ir[i].what,
-                      ei.state, ei.fault.vector, (unsigned long)ei.fault.addr, ei.fault.user);
+            bool ok = ir[i].vector
+                          ? ei.state == EC_FAULTED &&
+                                (ei.fault.vector == ir[i].vector || ei.fault.vector == VEC_PF)
+                          : exited_with(&ei, 0) || (ei.state == EC_FAULTED &&
+                                                    ei.fault.vector == VEC_PF && !ei.fault.user);
+            tap_check(done && ok, "core %u: %s ends (state %u vector %u addr %lx user %u)", c,
+                      ir[i].what, ei.state, ei.fault.vector, (unsigned long)ei.fault.addr,
+                      ei.fault.user);
         }
 }
 

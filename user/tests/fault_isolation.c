@@ -70,7 +70,8 @@ static void start_spinners(const mword pd[NPD], unsigned n)
     bool ok = true;
     for (unsigned p = 0; p < NPD; p++)
         for (unsigned c = 0; c < n; c++)
-            ok = ok && child_ec(pd[p], c, child_spin, p * INFO_MAX_CPUS + c, &spinner[p][c]) == E_OK;
+            ok =
+                ok && child_ec(pd[p], c, child_spin, p * INFO_MAX_CPUS + c, &spinner[p][c]) == E_OK;
     tap_check(ok, "a spinning EC of each of the two PDs starts on each of the %u cores", n);
     tap_check(all_advance(n, NULL), "every spinner runs");
 }
@@ -85,7 +86,8 @@ static void fault_everywhere(const mword pd[NPD], unsigned n)
             unsigned k = (c + p) % ARRAY_SIZE(fns);
             struct ec_info ei;
             int st = child_run(pd[p], c, fns[k], 0, &ei);
-            tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == vec[k] && ei.cpu == c,
+            tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == vec[k] &&
+                          ei.cpu == c,
                       "core %u: an EC of PD %u stops with vector %u (got state %u vector %u)", c, p,
                       vec[k], ei.state, ei.fault.vector);
         }
@@ -97,12 +99,14 @@ static void check_spinners_survive(unsigned n)
     for (unsigned p = 0; p < NPD; p++)
         for (unsigned c = 0; c < n; c++)
             base[p][c] = spin[p][c];
-    tap_check(all_advance(n, base), "after the faults every spinner of both PDs on every core still advances");
+    tap_check(all_advance(n, base),
+              "after the faults every spinner of both PDs on every core still advances");
     bool running = true;
     for (unsigned p = 0; p < NPD; p++)
         for (unsigned c = 0; c < n; c++) {
             struct ec_info ei;
-            running = running && sys_ec_status(spinner[p][c], 0, &ei) == E_OK && ei.state == EC_RUNNING;
+            running =
+                running && sys_ec_status(spinner[p][c], 0, &ei) == E_OK && ei.state == EC_RUNNING;
         }
     tap_check(running, "ec_status reports every spinner running");
     WRITE_ONCE(stop, 1);

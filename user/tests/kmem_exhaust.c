@@ -27,14 +27,16 @@ int main(mword arg)
             break;
     }
     printf("# kmem_exhaust: %lu PDs created, then status %d\n", (unsigned long)made, st);
-    tap_check(st == E_NOMEM, "creating PDs until the kernel pool is empty ends with E_NOMEM (after %lu)",
+    tap_check(st == E_NOMEM,
+              "creating PDs until the kernel pool is empty ends with E_NOMEM (after %lu)",
               (unsigned long)made);
     struct pd_info before, after;
     struct lookup_info li;
     CHECK_ST(root_info(&before), E_OK);
     CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD), E_NOMEM);
     CHECK_ST(root_info(&after), E_OK);
-    tap_check(memcmp(&before, &after, sizeof(before)) == 0, "the failed create_pd changed the root's spaces in no way");
+    tap_check(memcmp(&before, &after, sizeof(before)) == 0,
+              "the failed create_pd changed the root's spaces in no way");
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel, &li), E_NOENT);
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel - 1, &li) == E_OK && li.type == CAP_PD,
               "the last PD created before the failure is intact");
@@ -45,8 +47,8 @@ int main(mword arg)
     st = sys_delegate(SEL_ROOT_PD, sel - 1, SPACE_MEM, page, va, 1, MEM_R);
     int lk = sys_lookup(sel - 1, SPACE_MEM, va, &li);
     tap_check((st == E_OK && lk == E_OK) || (st == E_NOMEM && lk == E_NOENT),
-              "a delegation needing new page tables maps the page or answers E_NOMEM and maps nothing (%d, %d)",
-              st, lk);
+              "a delegation needing new page tables maps the page "
+              "or answers E_NOMEM and maps nothing (%d, %d)", st, lk);
     struct core_counters cc;
     CHECK_ST(sys_counters(0, &cc), E_OK);
     CHECK_ST(sys_yield(), E_OK);

@@ -12,7 +12,8 @@
 #define REGION_A   (1 * PML4_SPAN)      /* PML4 slot 1 */
 #define REGION_B   (2 * PML4_SPAN)      /* PML4 slot 2 */
 /* Pages of region A in different page-directory-pointer and directory entries. */
-static const mword a_pages[] = { REGION_A, REGION_A + 0x1000, REGION_A + (2UL << 20), REGION_A + (1UL << 30) };
+static const mword a_pages[] = { REGION_A, REGION_A + 0x1000, REGION_A + (2UL << 20),
+                                 REGION_A + (1UL << 30) };
 
 /* What a child saw: its core's lazy-sync counter around each step. */
 struct sync_steps {
@@ -23,7 +24,7 @@ struct sync_steps {
 
 static struct sync_steps steps[INFO_MAX_CPUS * 2];  /* in the shared data segment */
 
-/* Core cpu's lazy-sync count now; records a failed call in *s. */
+/* Core cpu's lazy-sync count at this moment; records a failed call in *s. */
 static uint64_t syncs(struct sync_steps *s)
 {
     struct core_counters cc;
@@ -79,8 +80,8 @@ static uint64_t run_on(mword pd, mword cpu, struct sync_steps *s, const char *wh
     uint64_t before = core_syncs(cpu);
     int st = child_run(pd, cpu, child_touch, (mword)s, &ei);
     uint64_t total = core_syncs(cpu) - before;
-    tap_check(st == E_OK && exited_with(&ei, 0) && s->status == E_OK, "core %lu, %s: the child ran to its end",
-              cpu, when);
+    tap_check(st == E_OK && exited_with(&ei, 0) && s->status == E_OK,
+              "core %lu, %s: the child ran to its end", cpu, when);
     return total;
 }
 
@@ -88,14 +89,17 @@ static uint64_t run_on(mword pd, mword cpu, struct sync_steps *s, const char *wh
 static void check_first_run(const struct sync_steps *s)
 {
     mword c = s->cpu;
-    tap_check(s->after_a - s->before == 1, "core %lu: the first touch of region A costs exactly one lazy sync (%lu)",
-              c, (unsigned long)(s->after_a - s->before));
+    tap_check(s->after_a - s->before == 1,
+              "core %lu: the first touch of region A costs exactly one lazy sync (%lu)", c,
+              (unsigned long)(s->after_a - s->before));
     tap_check(s->after_a_again == s->after_a,
               "core %lu: touching other pages under the same top-level entry costs none (%lu)", c,
               (unsigned long)(s->after_a_again - s->after_a));
-    tap_check(s->after_b - s->after_a_again == 1, "core %lu: the first touch of region B costs exactly one (%lu)",
-              c, (unsigned long)(s->after_b - s->after_a_again));
-    tap_check(s->after_both_again == s->after_b, "core %lu: touching both regions again costs none (%lu)", c,
+    tap_check(s->after_b - s->after_a_again == 1,
+              "core %lu: the first touch of region B costs exactly one (%lu)", c,
+              (unsigned long)(s->after_b - s->after_a_again));
+    tap_check(s->after_both_again == s->after_b,
+              "core %lu: touching both regions again costs none (%lu)", c,
               (unsigned long)(s->after_both_again - s->after_b));
 }
 
@@ -103,7 +107,8 @@ static void check_first_run(const struct sync_steps *s)
 static void check_second_run(const struct sync_steps *s, uint64_t total)
 {
     tap_check(s->after_both_again == s->before && total == 0,
-              "core %lu: a second EC of the same PD syncs nothing (%lu in all)", s->cpu, (unsigned long)total);
+              "core %lu: a second EC of the same PD syncs nothing (%lu in all)", s->cpu,
+              (unsigned long)total);
 }
 
 int main(mword arg)
@@ -123,12 +128,15 @@ int main(mword arg)
     for (mword cpu = 0; cpu < n; cpu++) {
         uint64_t roots = loc_roots(pd);
         uint64_t total = run_on(pd, cpu, &steps[2 * cpu], "first EC");
-        tap_check(loc_roots(pd) == roots + 1, "core %lu: the PD's first run there created its per-core root", cpu);
+        tap_check(loc_roots(pd) == roots + 1,
+                  "core %lu: the PD's first run there created its per-core root", cpu);
         check_first_run(&steps[2 * cpu]);
         /* Program and stack share PML4 slot 0: slot 0, A and B make three syncs in all. */
         if (cpu != 0)
-            tap_check(total == 3, "core %lu: the whole first run cost one sync per top-level entry used (3, got %lu)",
-                      cpu, (unsigned long)total);
+            tap_check(
+                total == 3,
+                "core %lu: the whole first run cost one sync per top-level entry used (3, got %lu)",
+                cpu, (unsigned long)total);
         roots = loc_roots(pd);
         total = run_on(pd, cpu, &steps[2 * cpu + 1], "second EC");
         check_second_run(&steps[2 * cpu + 1], total);

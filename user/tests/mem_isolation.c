@@ -58,7 +58,8 @@ static void test_delegated_memory_works(mword a, mword data)
 {
     *(volatile uint32_t *)data = MAGIC;
     struct ec_info ei = run(a, child_read, DATA_VA);
-    tap_check(exited_with(&ei, MAGIC), "a child reads what the root wrote into the delegated frame");
+    tap_check(exited_with(&ei, MAGIC),
+              "a child reads what the root wrote into the delegated frame");
     *(volatile uint32_t *)data = 0;
     ei = run(a, child_write, DATA_VA);
     tap_check(exited_with(&ei, 0) && *(volatile uint32_t *)data == MAGIC,
@@ -68,7 +69,8 @@ static void test_delegated_memory_works(mword a, mword data)
 static void test_undelegated_memory_faults(mword a, mword b, mword data)
 {
     struct ec_info ei = run(a, child_read, HOLE_VA);
-    tap_check(faulted_on(&ei, HOLE_VA, FAULT_R), "reading a never delegated address faults (read at %lx)",
+    tap_check(faulted_on(&ei, HOLE_VA, FAULT_R),
+              "reading a never delegated address faults (read at %lx)",
               (unsigned long)ei.fault.addr);
     tap_check(rip_in(&ei, child_read), "the fault record holds the RIP of the faulting load");
     tap_check(ei.cpu == cpu, "the fault record names the EC's core");
@@ -76,14 +78,18 @@ static void test_undelegated_memory_faults(mword a, mword b, mword data)
     tap_check(faulted_on(&ei, HOLE_VA, FAULT_W) && rip_in(&ei, child_write),
               "writing a never delegated address faults as a write");
     ei = run(a, child_read, data);
-    tap_check(faulted_on(&ei, data, FAULT_R), "a child cannot read the root's memory at the root's address");
+    tap_check(faulted_on(&ei, data, FAULT_R),
+              "a child cannot read the root's memory at the root's address");
     ei = run(b, child_read, DATA_VA);
-    tap_check(faulted_on(&ei, DATA_VA, FAULT_R), "another child cannot read a page delegated to the first");
+    tap_check(faulted_on(&ei, DATA_VA, FAULT_R),
+              "another child cannot read a page delegated to the first");
     ei = run(b, child_write, DATA_VA);
-    tap_check(faulted_on(&ei, DATA_VA, FAULT_W), "another child cannot write a page delegated to the first");
+    tap_check(faulted_on(&ei, DATA_VA, FAULT_W),
+              "another child cannot write a page delegated to the first");
     tap_check(*(volatile uint32_t *)data == MAGIC, "the refused write changed nothing");
     ei = run(a, child_read, KADDR);
-    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_PF && ei.fault.addr == KADDR && ei.fault.user == 1,
+    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_PF && ei.fault.addr == KADDR &&
+                  ei.fault.user == 1,
               "a child reading a kernel address takes a user page fault");
 }
 

@@ -87,10 +87,13 @@ static void empty_pool(mword drain_pd)
     int st = E_OK;
     while (pds < MAX_OBJS && (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD)) == E_OK)
         pds++;
-    tap_check(st == E_NOMEM, "create_pd until the pool is empty ends with E_NOMEM (after %lu)", pds);
-    while (ecs < MAX_OBJS && (st = sys_create_ec(sel_alloc(), drain_pd, 0, (mword)never, 0, 0)) == E_OK)
+    tap_check(st == E_NOMEM, "create_pd until the pool is empty ends with E_NOMEM (after %lu)",
+              pds);
+    while (ecs < MAX_OBJS &&
+           (st = sys_create_ec(sel_alloc(), drain_pd, 0, (mword)never, 0, 0)) == E_OK)
         ecs++;
-    tap_check(st == E_NOMEM, "create_ec until no single frame is left ends with E_NOMEM (after %lu)", ecs);
+    tap_check(st == E_NOMEM,
+              "create_ec until no single frame is left ends with E_NOMEM (after %lu)", ecs);
 }
 
 /* Spare PD with GROUPS x (keeper + NODES) single-page nodes; *keep gets the keepers' addresses. */
@@ -133,8 +136,10 @@ int main(mword arg)
     mword w = mem_take(RANGE_PAGES, SIZE_2M);
     tap_check(w != 0, "a 2 MiB-aligned 2 MiB range in the window");
     CHECK_ST(child_pd(&child), E_OK);
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA_2M, RANGE_PAGES, MEM_R | MEM_W), E_OK);
-    tap_check(sys_lookup(child, SPACE_MEM, VA_2M + HOLE * PAGE_SIZE_USER, &li) == E_OK && li.size == SIZE_2M,
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA_2M, RANGE_PAGES, MEM_R | MEM_W),
+             E_OK);
+    tap_check(sys_lookup(child, SPACE_MEM, VA_2M + HOLE * PAGE_SIZE_USER, &li) == E_OK &&
+                  li.size == SIZE_2M,
               "the delegation is one 2 MiB mapping in the child");
     for (mword p = 0; p < PROBES; p++)
         CHECK_ST(child_ec(child, cpu, prober, p, &ec[p]), E_OK);
@@ -145,13 +150,15 @@ int main(mword arg)
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);     /* its loc root */
 
     empty_pool(drain);
-    tap_check(spare_revoke(spare, false), "revoking single-page nodes of the spare PD frees nodes, no table");
+    tap_check(spare_revoke(spare, false),
+              "revoking single-page nodes of the spare PD frees nodes, no table");
     uint64_t r0 = remaps();
 
     /* The split of the 2M leaf needs a table frame: there is none. */
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w + HOLE * PAGE_SIZE_USER, 1, MEM_RWX, 0), E_OK);
     struct pd_info pi;
-    tap_check(sys_pd_info(SEL_ROOT_PD, &pi) == E_OK, "the kernel is alive after the revoke (pd_info answers)");
+    tap_check(sys_pd_info(SEL_ROOT_PD, &pi) == E_OK,
+              "the kernel is alive after the revoke (pd_info answers)");
     int lk = sys_lookup(child, SPACE_MEM, VA_2M, &li);
     printf("# oom_revoke: after the revoke lookup(first page) = %d, size 0x%lx\n", lk,
            lk == E_OK ? li.size : 0UL);
@@ -159,8 +166,8 @@ int main(mword arg)
     /* A page the child still holds, dropped from its page table or not, is not empty. */
     int again = sys_delegate(SEL_ROOT_PD, child, SPACE_MEM, w, VA_2M, 1, MEM_R | MEM_W);
     tap_check(again == E_BUSY && sys_lookup(child, SPACE_MEM, VA_2M, &li) == lk,
-              "delegating the child's first page again from its own source is refused (%d), nothing changed",
-              again);
+              "delegating the child's first page again from its own source is refused (%d), "
+              "nothing changed", again);
     tap_check(run_probe(ec[PROBE_HOLE], PROBE_HOLE, &ei) &&
               faulted_on(&ei, VA_2M + HOLE * PAGE_SIZE_USER, FAULT_W),
               "the child faults on the revoked page while the pool is empty");
@@ -168,17 +175,23 @@ int main(mword arg)
     /* Still no memory: the rest works (split done) or faults on its first page (leaf dropped). */
     bool ok = run_probe(ec[PROBE_EMPTY], PROBE_EMPTY, &ei);
     bool worked = ok && exited_with(&ei, 0) && done_pages[PROBE_EMPTY] == RANGE_PAGES - 1;
-    bool dropped = ok && lk == E_NOENT && faulted_on(&ei, VA_2M, FAULT_R) && done_pages[PROBE_EMPTY] == 0;
-    tap_check(worked || dropped, "with the pool empty the rest of the range works or faults on its first "
-              "page, recorded (%s, %lu pages)", worked ? "worked" : dropped ? "faulted" : "neither",
+    bool dropped =
+        ok && lk == E_NOENT && faulted_on(&ei, VA_2M, FAULT_R) && done_pages[PROBE_EMPTY] == 0;
+    tap_check(worked || dropped,
+              "with the pool empty the rest of the range works or faults on its first "
+              "page, recorded (%s, %lu pages)",
+              worked    ? "worked"
+              : dropped ? "faulted"
+                        : "neither",
               done_pages[PROBE_EMPTY]);
 
     /* Memory back: the keepers' revoke frees their page tables and directories. */
     tap_check(spare_revoke(spare, true), "revoking the spare PD's last pages frees their tables");
     ok = run_probe(ec[PROBE_BACK], PROBE_BACK, &ei);
-    tap_check(ok && exited_with(&ei, 0) && done_pages[PROBE_BACK] == RANGE_PAGES - 1,
-              "with memory back the child reads and writes every other page of the range (%lu of %lu)",
-              done_pages[PROBE_BACK], RANGE_PAGES - 1);
+    tap_check(
+        ok && exited_with(&ei, 0) && done_pages[PROBE_BACK] == RANGE_PAGES - 1,
+        "with memory back the child reads and writes every other page of the range (%lu of %lu)",
+        done_pages[PROBE_BACK], RANGE_PAGES - 1);
     uint64_t n = remaps() - r0;
     tap_check(dropped ? n == RANGE_PAGES - 1 : n == 0,
               "each page the kernel dropped was re-mapped once from the mapping database (%lu)", n);

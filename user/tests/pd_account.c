@@ -39,16 +39,17 @@ static struct pd_info info(mword pd)
 
 /* pd's frames are the sum of its parts, hpt holds want_hpt tables of which want_kept at the kept
    levels, pd has want_roots per-core roots; the books still balance. */
-static void expect(mword pd, uint64_t total, uint64_t want_hpt, uint64_t want_kept, uint64_t want_roots,
-                   const char *what)
+static void expect(mword pd, uint64_t total, uint64_t want_hpt, uint64_t want_kept,
+                   uint64_t want_roots, const char *what)
 {
     struct pd_info pi = info(pd);
-    uint64_t parts = PD_OBJ_FRAMES + pi.hpt_tables + pi.loc_roots * PD_LOC_ROOT_FRAMES + pi.obj_pages +
-                     pi.pio_pages + pi.kpd_tables;
+    uint64_t parts = PD_OBJ_FRAMES + pi.hpt_tables + pi.loc_roots * PD_LOC_ROOT_FRAMES +
+                     pi.obj_pages + pi.pio_pages + pi.kpd_tables;
     tap_check(pi.hpt_tables == want_hpt && pi.hpt_kept == want_kept && pi.loc_roots == want_roots,
-              "%s: %lu master tables, %lu of them kept, %lu per-core roots (want %lu, %lu, %lu)", what,
-              (unsigned long)pi.hpt_tables, (unsigned long)pi.hpt_kept, (unsigned long)pi.loc_roots,
-              (unsigned long)want_hpt, (unsigned long)want_kept, (unsigned long)want_roots);
+              "%s: %lu master tables, %lu of them kept, %lu per-core roots (want %lu, %lu, %lu)",
+              what, (unsigned long)pi.hpt_tables, (unsigned long)pi.hpt_kept,
+              (unsigned long)pi.loc_roots, (unsigned long)want_hpt, (unsigned long)want_kept,
+              (unsigned long)want_roots);
     tap_check(pi.frames == parts, "%s: pd_info.frames %lu is the sum of its parts %lu", what,
               (unsigned long)pi.frames, (unsigned long)parts);
     uint64_t now = books();
@@ -78,15 +79,17 @@ static void test_tables_are_counted_exactly(void)
     mword pd = sel_alloc(), ec = sel_alloc();
     CHECK_ST(sys_create_pd(pd, SEL_ROOT_PD), E_OK);
     sys_counters(0, &c1);
-    tap_check(c1.pd_frames - c0.pd_frames == info(pd).frames && info(pd).frames == PD_OBJ_FRAMES + 1,
-              "a new PD holds its object and its master root (%lu frames), all counted in pd_frames",
-              (unsigned long)info(pd).frames);
+    tap_check(
+        c1.pd_frames - c0.pd_frames == info(pd).frames && info(pd).frames == PD_OBJ_FRAMES + 1,
+        "a new PD holds its object and its master root (%lu frames), all counted in pd_frames",
+        (unsigned long)info(pd).frames);
     expect(pd, total, 1, 1, 0, "a fresh PD");
 
     mword w = mem_alloc(2);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w, VA_1T, 1, MEM_R), E_OK);
     expect(pd, total, 4, 2, 0, "one page in a fresh 512 GiB region");
-    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w + PAGE_SIZE_USER, VA_1T + GiB(1), 1, MEM_R), E_OK);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w + PAGE_SIZE_USER, VA_1T + GiB(1), 1, MEM_R),
+             E_OK);
     expect(pd, total, 6, 2, 0, "a second page one GiB on");
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w, 2, MEM_R, 0), E_OK);
     expect(pd, total, 2, 2, 0, "both revoked: the region's PDPT stays");
@@ -118,7 +121,8 @@ static void test_pd_info_is_constant_time(void)
     for (unsigned i = 0; ok && i < MANY; i++)
         ok = sys_delegate(SEL_ROOT_PD, many, SPACE_MEM, w, VA_3T + i * GiB(1), 1, MEM_R) == E_OK;
     tap_check(ok, "one page delegated at %u different GiB of a PD", MANY);
-    expect(many, total, 1 + MANY / 512 + 2 * MANY, 1 + MANY / 512, 0, "a PD with a page in each of 1024 GiB");
+    expect(many, total, 1 + MANY / 512 + 2 * MANY, 1 + MANY / 512, 0,
+           "a PD with a page in each of 1024 GiB");
     uint64_t t_small = pd_info_cycles(small), t_many = pd_info_cycles(many);
     tap_check(t_many < SLOWER_MAX * t_small,
               "pd_info of a PD with %u tables takes %lu cycles, of an empty PD %lu (bound: %ux)",

@@ -60,7 +60,8 @@ static bool denied(mword pd, mword cpu, child_fn fn, mword port)
 {
     struct ec_info ei;
     return child_run(pd, cpu, fn, port, &ei) == E_OK && ei.state == EC_FAULTED &&
-           ei.fault.vector == VEC_GP && ei.fault.rip >= (mword)fn && ei.fault.rip < (mword)fn + FN_BYTES;
+           ei.fault.vector == VEC_GP && ei.fault.rip >= (mword)fn &&
+           ei.fault.rip < (mword)fn + FN_BYTES;
 }
 
 static uint64_t pio_pages(mword pd)
@@ -81,7 +82,8 @@ static void test_delegation(mword a, mword b)
               (unsigned long)pio_pages(a));
     tap_check(sys_lookup(a, SPACE_PIO, COM1_SCR, &li) == E_OK && li.rights == PIO_A,
               "lookup shows PIO_A for a delegated port");
-    tap_check(sys_lookup(a, SPACE_PIO, COM2, &li) == E_NOENT && sys_lookup(b, SPACE_PIO, COM1, &li) == E_NOENT,
+    tap_check(sys_lookup(a, SPACE_PIO, COM2, &li) == E_NOENT &&
+                  sys_lookup(b, SPACE_PIO, COM1, &li) == E_NOENT,
               "lookup shows nothing for ports not delegated");
 }
 
@@ -93,14 +95,17 @@ static void test_per_port(mword a, mword b, mword cpu)
     tap_check(denied(a, cpu, child_in8, COM1 - 1) && denied(a, cpu, child_in8, COM1 + 8),
               "core %lu: A takes #GP on the ports just below and above COM1", cpu);
     tap_check(denied(a, cpu, child_in8, COM2), "core %lu: A takes #GP on COM2", cpu);
-    tap_check(allowed(a, cpu, child_in16, COM1 + 6), "core %lu: A reads 16 bits from two allowed ports", cpu);
+    tap_check(allowed(a, cpu, child_in16, COM1 + 6),
+              "core %lu: A reads 16 bits from two allowed ports", cpu);
     tap_check(denied(a, cpu, child_in16, COM1 + 7),
               "core %lu: a 16-bit read covering one denied port takes #GP", cpu);
     tap_check(allowed(a, cpu, child_in8, HIGH_PORT) && denied(a, cpu, child_in8, HIGH_PORT - 1) &&
-              denied(a, cpu, child_in8, HIGH_PORT + 1), "core %lu: in the bitmap's second page only 0x8000 is allowed", cpu);
+                  denied(a, cpu, child_in8, HIGH_PORT + 1),
+              "core %lu: in the bitmap's second page only 0x8000 is allowed", cpu);
     tap_check(allowed(a, cpu, child_in8, LAST_PORT), "core %lu: A reads port 0xffff", cpu);
     tap_check(denied(b, cpu, child_in8, COM1_LSR) && denied(b, cpu, child_in8, LAST_PORT) &&
-              denied(b, cpu, child_in8, HIGH_PORT), "core %lu: B without ports takes #GP on each of them", cpu);
+                  denied(b, cpu, child_in8, HIGH_PORT),
+              "core %lu: B without ports takes #GP on each of them", cpu);
 }
 
 static void test_writes(mword a, mword b)
@@ -121,15 +126,18 @@ static void test_delegation_while_running(mword b, mword cpu)
 {
     struct ec_info ei;
     mword ec;
-    tap_check(denied(b, cpu, child_in8, COM2), "core %lu: B takes #GP on COM2 before it holds it", cpu);
+    tap_check(denied(b, cpu, child_in8, COM2), "core %lu: B takes #GP on COM2 before it holds it",
+              cpu);
     CHECK_ST(child_ec(b, cpu, child_wait_in8, COM2, &ec), E_OK);
     for (mword round = 0; round < (1UL << 22) && !READ_ONCE(started); round++)
         sys_yield_pause();
     tap_check(READ_ONCE(started), "core %lu: B's waiting EC runs", cpu);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, b, SPACE_PIO, COM2, COM2, 8, PIO_A), E_OK);
     WRITE_ONCE(go, 1);
-    tap_check(ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0),
-              "core %lu: B's running EC reads COM2 right after the delegation (stale deny page flushed)", cpu);
+    tap_check(
+        ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0),
+        "core %lu: B's running EC reads COM2 right after the delegation (stale deny page flushed)",
+        cpu);
 }
 
 int main(mword arg)

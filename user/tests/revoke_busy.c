@@ -1,5 +1,5 @@
 /*
- * Waiting for the kernel lock is harmless (issue 8 hole 9): while core 0 holds
+ * Waiting for the kernel lock is harmless: while core 0 holds
  * pd_lock for a long revoke, core 1 runs two ECs of a child: a pure user-mode
  * spinner that records the largest gap between two of its time-stamp reads,
  * and an EC making system calls that need pd_lock (lookup) in a loop. A core
@@ -29,7 +29,8 @@
 static volatile uint64_t spins, max_gap, last_seen, calls, lock_errors, stop;
 static volatile bool spinning, calling;
 
-/* Spinner: count, and record the largest gap between two consecutive reads of the TSC and the last. */
+/* Spinner: count, and record the largest gap between two consecutive reads of the TSC and the
+   last. */
 static void child_spinner(mword arg)
 {
     (void)arg;
@@ -71,19 +72,25 @@ static void test_waiting_for_the_lock_keeps_the_core_running(void)
     mword pd, ec_spin, ec_call, stacks;
     struct ec_info ei;
     CHECK_ST(child_pd(&pd), E_OK);
-    CHECK_ST(child_give(pd, STACK_VA, 2 * STACK_SPAN / PAGE_SIZE_USER, MEM_R | MEM_W, &stacks), E_OK);
+    CHECK_ST(child_give(pd, STACK_VA, 2 * STACK_SPAN / PAGE_SIZE_USER, MEM_R | MEM_W, &stacks),
+             E_OK);
     ec_spin = sel_alloc();
     ec_call = sel_alloc();
     CHECK_ST(sys_create_ec(ec_spin, pd, 1, (mword)child_spinner,
-                           ec_stack_ptr((void *)(STACK_VA + CHILD_STACK_PAGES * PAGE_SIZE_USER)), 0), E_OK);
+                           ec_stack_ptr((void *)(STACK_VA + CHILD_STACK_PAGES * PAGE_SIZE_USER)),
+                           0),
+             E_OK);
     CHECK_ST(sys_create_ec(ec_call, pd, 1, (mword)child_caller,
-                           ec_stack_ptr((void *)(STACK_VA + STACK_SPAN + CHILD_STACK_PAGES * PAGE_SIZE_USER)),
-                           0), E_OK);
+                           ec_stack_ptr((void *)(STACK_VA + STACK_SPAN +
+                                                 CHILD_STACK_PAGES * PAGE_SIZE_USER)),
+                           0),
+             E_OK);
     mword base = REVOKE_BASE, pages = REVOKE_PAGES, w = mem_take(BIG_PAGES + 1, SIZE_2M), kid;
     unsigned given = 0;
     for (unsigned i = 0; w != 0 && i < FANOUT; i++)
-        given += child_pd(&kid) == E_OK &&
-                 sys_delegate(SEL_ROOT_PD, kid, SPACE_MEM, w + PAGE_SIZE_USER, BIG_VA, BIG_PAGES, MEM_R) == E_OK;
+        given +=
+            child_pd(&kid) == E_OK && sys_delegate(SEL_ROOT_PD, kid, SPACE_MEM, w + PAGE_SIZE_USER,
+                                                   BIG_VA, BIG_PAGES, MEM_R) == E_OK;
     if (w != 0) {
         base = w + PAGE_SIZE_USER;
         pages = BIG_PAGES;
@@ -102,23 +109,32 @@ static void test_waiting_for_the_lock_keeps_the_core_running(void)
     CHECK_ST(ec_wait(ec_spin, &ei), E_OK);
     CHECK_ST(ec_wait(ec_call, &ei), E_OK);
     uint64_t d0 = b0.timer_ticks - a0.timer_ticks, d1 = b1.timer_ticks - a1.timer_ticks;
-    printf("# revoke_busy: revoke of %lu pages in %lu Mcycles; timer ticks core 0 +%lu, core 1 +%lu; "
-           "spinner +%lu loops, largest gap %lu Mcycles; caller +%lu calls, %lu re-issued\n",
-           (unsigned long)pages, (unsigned long)((c1 - c0) >> 20), (unsigned long)d0, (unsigned long)d1,
-           (unsigned long)(s1 - s0), (unsigned long)(gap >> 20), (unsigned long)(k1 - k0),
-           (unsigned long)(b1.lock_retries - a1.lock_retries));
-    tap_check(lock_errors == 0, "every call of the caller returned E_CAP from under the lock (%lu other)",
+    printf(
+        "# revoke_busy: revoke of %lu pages in %lu Mcycles; timer ticks core 0 +%lu, core 1 +%lu; "
+        "spinner +%lu loops, largest gap %lu Mcycles; caller +%lu calls, %lu re-issued\n",
+        (unsigned long)pages, (unsigned long)((c1 - c0) >> 20), (unsigned long)d0,
+        (unsigned long)d1, (unsigned long)(s1 - s0), (unsigned long)(gap >> 20),
+        (unsigned long)(k1 - k0), (unsigned long)(b1.lock_retries - a1.lock_retries));
+    tap_check(lock_errors == 0,
+              "every call of the caller returned E_CAP from under the lock (%lu other)",
               (unsigned long)lock_errors);
     if (d0 < MIN_TICKS) {
-        tap_check(true, "core 1 keeps taking timer ticks while its EC waits # SKIP the revoke lasted only "
-                  "%lu timer ticks of core 0 (%u needed to tell)", (unsigned long)d0, MIN_TICKS);
+        tap_check(
+            true,
+            "core 1 keeps taking timer ticks while its EC waits # SKIP the revoke lasted only "
+            "%lu timer ticks of core 0 (%u needed to tell)",
+            (unsigned long)d0, MIN_TICKS);
         return;
     }
-    tap_check(2 * d1 + 2 >= d0, "core 1 keeps taking timer ticks while its EC waits (%lu of core 0's %lu)",
+    tap_check(2 * d1 + 2 >= d0,
+              "core 1 keeps taking timer ticks while its EC waits (%lu of core 0's %lu)",
               (unsigned long)d1, (unsigned long)d0);
-    tap_check(2 * gap < c1 - c0, "the spinner on core 1 is never held off for half of the revoke "
-              "(largest gap %lu of %lu Mcycles)", (unsigned long)(gap >> 20), (unsigned long)((c1 - c0) >> 20));
-    tap_check(s1 > s0, "the spinner progressed during the revoke (+%lu loops)", (unsigned long)(s1 - s0));
+    tap_check(2 * gap < c1 - c0,
+              "the spinner on core 1 is never held off for half of the revoke "
+              "(largest gap %lu of %lu Mcycles)",
+              (unsigned long)(gap >> 20), (unsigned long)((c1 - c0) >> 20));
+    tap_check(s1 > s0, "the spinner progressed during the revoke (+%lu loops)",
+              (unsigned long)(s1 - s0));
 }
 
 int main(mword arg)

@@ -1,15 +1,14 @@
 /*
- * Long revokes are preemptible (issue 5 item 1): 4 GiB (a million 4K pages:
- * source and destination differ modulo 2 MiB, so no large page fits),
- * delegated from the root to FANOUT children, are revoked with one call on
- * core 0. The timer of core 0 must keep
- * ticking during the call: core 0 takes about one timer interrupt per timer
- * period the call lasts (measured with the TSC, calibrated on core 0); a revoke with interrupts off for
- * its whole length would take at most one (coalesced) tick. The result is
- * complete: no page of the range is left in any child. FANOUT children make
- * the call last several timer periods under TCG (FANOUT * 2048 page tables to
- * detach). Run as the root task
- * with 8G of RAM (tests/qemu/user.sh); TAP output.
+ * Long revokes are preemptible: 4 GiB (a million 4K pages: source and
+ * destination differ modulo 2 MiB, so no large page fits), delegated from the
+ * root to FANOUT children, are revoked with one call on core 0. The timer of
+ * core 0 must keep ticking during the call: core 0 takes about one timer
+ * interrupt per timer period the call lasts (measured with the TSC, calibrated
+ * on core 0); a revoke with interrupts off for its whole length would take at
+ * most one (coalesced) tick. The result is complete: no page of the range is
+ * left in any child. FANOUT children make the call last several timer periods
+ * under TCG (FANOUT * 2048 page tables to detach). Run as the root task with
+ * 8G of RAM (tests/qemu/user.sh); TAP output.
  */
 #include "utest.h"
 
@@ -31,38 +30,48 @@ static void test_core_0_takes_timer_ticks_during_a_long_revoke(void)
         return;
     unsigned given = 0;
     for (unsigned i = 0; i < FANOUT; i++)
-        given += child_pd(&pd[i]) == E_OK && sys_delegate(SEL_ROOT_PD, pd[i], SPACE_MEM, w + PAGE_SIZE_USER,
-                                                           LONG_VA, LONG_PAGES, MEM_R) == E_OK;
+        given += child_pd(&pd[i]) == E_OK &&
+                 sys_delegate(SEL_ROOT_PD, pd[i], SPACE_MEM, w + PAGE_SIZE_USER, LONG_VA,
+                              LONG_PAGES, MEM_R) == E_OK;
     tap_check(given == FANOUT, "%u children hold the range (%u)", FANOUT, given);
     CHECK_ST(sys_lookup(pd[0], SPACE_MEM, LONG_VA + SIZE_2M, &li), E_OK);
-    tap_check(li.size == PAGE_SIZE_USER, "the range is mapped with 4K pages (lookup size 0x%lx)", li.size);
+    tap_check(li.size == PAGE_SIZE_USER, "the range is mapped with 4K pages (lookup size 0x%lx)",
+              li.size);
     uint64_t per_tick = utest_tsc_per_tick(0, CAL_TICKS);
     uint64_t t0 = utest_ticks(0), t1 = utest_ticks(1), c0 = utest_rdtsc();
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w + PAGE_SIZE_USER, LONG_PAGES, MEM_RWX, 0), E_OK);
     uint64_t c1 = utest_rdtsc(), d0 = utest_ticks(0) - t0, d1 = utest_ticks(1) - t1;
-    uint64_t periods = per_tick ? (c1 - c0) / per_tick : 0;     /* the call's length, in core 0's periods */
-    printf("# revoke_long: %u x %lu pages in %lu Mcycles (%lu timer periods of core 0); timer ticks core 0 +%lu, "
-           "core 1 +%lu\n", FANOUT, LONG_PAGES, (unsigned long)((c1 - c0) >> 20), (unsigned long)periods,
-           (unsigned long)d0, (unsigned long)d1);
+    uint64_t periods = per_tick ? (c1 - c0) / per_tick : 0; /* the call's length in periods */
+    printf("# revoke_long: %u x %lu pages in %lu Mcycles (%lu timer periods of core 0); "
+           "timer ticks core 0 +%lu, core 1 +%lu\n", FANOUT, LONG_PAGES,
+           (unsigned long)((c1 - c0) >> 20), (unsigned long)periods, (unsigned long)d0,
+           (unsigned long)d1);
     /* A revoke shorter than MIN_TICKS timer periods cannot tell preemptible from not (a fast
        host): that is an inconclusive measurement, reported as a skip, not a kernel failure.
        The reference is core 0's own clock: under -icount with one host thread the cores'
        virtual times advance unevenly, so core 1's ticks are printed but not compared. */
     if (periods >= MIN_TICKS)
-        tap_check(d0 + 1 >= periods, "core 0 took its timer interrupts during the revoke (%lu ticks in %lu periods)",
+        tap_check(d0 + 1 >= periods,
+                  "core 0 took its timer interrupts during the revoke (%lu ticks in %lu periods)",
                   (unsigned long)d0, (unsigned long)periods);
     else
-        tap_check(true, "core 0 took its timer interrupts during the revoke # SKIP the revoke lasted only "
-                  "%lu of the %u timer periods needed to tell: raise FANOUT", (unsigned long)periods, MIN_TICKS);
+        tap_check(
+            true,
+            "core 0 took its timer interrupts during the revoke # SKIP the revoke lasted only "
+            "%lu of the %u timer periods needed to tell: raise FANOUT",
+            (unsigned long)periods, MIN_TICKS);
     unsigned left = 0, probed = 0;
     for (unsigned p = 0; p < FANOUT; p++) {
         for (mword i = 0; i < LONG_PAGES; i += PROBE_STRIDE, probed++)
             left += sys_lookup(pd[p], SPACE_MEM, LONG_VA + i * PAGE_SIZE_USER, &li) != E_NOENT;
-        left += sys_lookup(pd[p], SPACE_MEM, LONG_VA + (LONG_PAGES - 1) * PAGE_SIZE_USER, &li) != E_NOENT;
+        left += sys_lookup(pd[p], SPACE_MEM, LONG_VA + (LONG_PAGES - 1) * PAGE_SIZE_USER, &li) !=
+                E_NOENT;
         probed++;
     }
-    tap_check(left == 0, "the preempted revoke is complete: %u of %u probed pages (every %u-th and the last) "
-              "still mapped", left, probed, PROBE_STRIDE);
+    tap_check(left == 0,
+              "the preempted revoke is complete: %u of %u probed pages (every %u-th and the last) "
+              "still mapped",
+              left, probed, PROBE_STRIDE);
 }
 
 int main(mword arg)

@@ -1,6 +1,6 @@
 /*
- * Review of issue 8 (holes 8/9): a partial-rights revoke of a unit with many derived
- * mappings goes node by node in bounded steps (kernel/mdb.c revoke_deep), resuming at
+ * A partial-rights revoke of a unit with many derived mappings goes node by node in bounded
+ * steps (kernel/mdb.c revoke_deep), resuming at
  * op->at only while the mapping database is unchanged (db->gen). Any other call that
  * changes the database between steps (here: core 1 delegating and revoking an unrelated
  * page of the root) makes every step walk again from the unit, re-skip every node
@@ -46,7 +46,8 @@ static bool build(mword a, mword b, mword page)
     if (sys_delegate(SEL_ROOT_PD, a, SPACE_MEM, page, VA_A, 1, MEM_R | MEM_W) != E_OK)
         return false;
     for (mword i = 0; i < WIDE; i++)
-        if (sys_delegate(a, b, SPACE_MEM, VA_A, VA_B + i * PAGE_SIZE_USER, 1, MEM_R | MEM_W) != E_OK)
+        if (sys_delegate(a, b, SPACE_MEM, VA_A, VA_B + i * PAGE_SIZE_USER, 1, MEM_R | MEM_W) !=
+            E_OK)
             return false;
     return true;
 }
@@ -78,7 +79,8 @@ int main(mword arg)
     tap_check(p1 && p2 && noise_page && build(a1, b1, p1) && build(a2, b2, p2),
               "two pages each delegated to %u mappings", WIDE);
     uint64_t quiet = revoke_w(p1);
-    printf("# revoke_restart: quiet partial revoke of %u mappings: %lu ticks\n", WIDE, (unsigned long)quiet);
+    printf("# revoke_restart: quiet partial revoke of %u mappings: %lu ticks\n", WIDE,
+           (unsigned long)quiet);
     CHECK_ST(child_ec(SEL_ROOT_PD, 1, noiser, 0, &ec), E_OK);
     go = 1;
     while (calls < 10)
@@ -89,12 +91,16 @@ int main(mword arg)
     stop = 1;
     CHECK_ST(ec_wait(ec, &ei), E_OK);
     tap_check(exited_with(&ei, 0), "core 1's calls all succeeded");
-    printf("# revoke_restart: the same revoke while core 1 changes the database: %lu ticks (%lu calls of core 1)\n",
-           (unsigned long)noisy, (unsigned long)during);
+    printf(
+        "# revoke_restart: the same revoke while core 1 changes the database: %lu ticks (%lu "
+        "calls of core 1)\n",
+        (unsigned long)noisy, (unsigned long)during);
     struct lookup_info li;
     CHECK_ST(sys_lookup(b2, SPACE_MEM, VA_B, &li), E_OK);
     tap_check(li.rights == MEM_R, "the revoke removed W (rights %x)", li.rights);
-    tap_check(noisy <= SLOW * quiet + 2, "the revoke takes at most %u times as long under another core's calls "
-              "(%lu vs %lu ticks)", SLOW, (unsigned long)noisy, (unsigned long)quiet);
+    tap_check(noisy <= SLOW * quiet + 2,
+              "the revoke takes at most %u times as long under another core's calls "
+              "(%lu vs %lu ticks)",
+              SLOW, (unsigned long)noisy, (unsigned long)quiet);
     return utest_done("revoke_restart");
 }

@@ -78,7 +78,8 @@ static void test_revoking_at_a_removes_access_in_b_and_c(void)
     chain(pd);
     tap_check(works(pd[2], child_read, VA_C), "C reads its page before the revoke");
     CHECK_ST(sys_revoke(pd[0], SPACE_MEM, VA_A, PAGES, MEM_RWX, 0), E_OK);
-    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W), "revoking at A (without REVOKE_SELF) keeps A's own mapping");
+    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W),
+              "revoking at A (without REVOKE_SELF) keeps A's own mapping");
     tap_check(maps(pd[1], VA_B, 0) && maps(pd[1], VA_B + (PAGES - 1) * PAGE_SIZE_USER, 0),
               "revoking at A removes B's mapping");
     tap_check(maps(pd[2], VA_C, 0), "revoking at A removes C's mapping (derived from B)");
@@ -91,7 +92,8 @@ static void test_revoking_at_b_leaves_a_intact(void)
     mword pd[3];
     chain(pd);
     CHECK_ST(sys_revoke(pd[1], SPACE_MEM, VA_B, PAGES, MEM_RWX, 0), E_OK);
-    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W) && maps(pd[1], VA_B, MEM_R | MEM_W) && maps(pd[2], VA_C, 0),
+    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W) && maps(pd[1], VA_B, MEM_R | MEM_W) &&
+                  maps(pd[2], VA_C, 0),
               "revoking at B removes C only: A and B keep their mappings");
     tap_check(works(pd[0], child_read, VA_A) && works(pd[1], child_read, VA_B),
               "A and B still read after the revoke at B");
@@ -119,7 +121,8 @@ static void test_revoking_at_the_root_of_a_fan_out_tree_removes_every_branch(voi
     CHECK_ST(child_pd(&c1), E_OK);
     CHECK_ST(sys_delegate(b[0], c1, SPACE_MEM, VA_B, VA_C, 2, MEM_R), E_OK);
     CHECK_ST(sys_revoke(a, SPACE_MEM, VA_A, PAGES, MEM_RWX, 0), E_OK);
-    tap_check(maps(b[0], VA_B, 0) && maps(b[1], VA_B, 0) && maps(b[2], VA_B, 0) && maps(c1, VA_C, 0),
+    tap_check(maps(b[0], VA_B, 0) && maps(b[1], VA_B, 0) && maps(b[2], VA_B, 0) &&
+                  maps(c1, VA_C, 0),
               "revoking at A removes all three branches B1 B2 B3 and B1's child C1");
     tap_check(maps(a, VA_A, MEM_R | MEM_W), "A keeps its own mapping");
 }
@@ -130,7 +133,8 @@ static void test_revoking_w_downgrades_derived_mappings(void)
     chain(pd);
     tap_check(works(pd[2], child_write, VA_C), "C writes before W is revoked");
     CHECK_ST(sys_revoke(pd[0], SPACE_MEM, VA_A, PAGES, MEM_W, 0), E_OK);
-    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W) && maps(pd[1], VA_B, MEM_R) && maps(pd[2], VA_C, MEM_R),
+    tap_check(maps(pd[0], VA_A, MEM_R | MEM_W) && maps(pd[1], VA_B, MEM_R) &&
+                  maps(pd[2], VA_C, MEM_R),
               "revoking W at A leaves B and C read-only, A read-write");
     tap_check(faults(pd[2], child_write, VA_C, FAULT_W), "C faults on a write after W is revoked");
     tap_check(works(pd[2], child_read, VA_C), "C still reads after W is revoked");
@@ -145,10 +149,12 @@ static void test_a_revoke_in_the_middle_of_a_range_leaves_its_neighbours(void)
     tap_check(maps(pd[1], VA_B + mid, 0) && maps(pd[1], VA_B + mid + PAGE_SIZE_USER, 0),
               "pages 3 and 4 of B are gone");
     tap_check(maps(pd[1], VA_B + mid - PAGE_SIZE_USER, MEM_R | MEM_W) &&
-              maps(pd[1], VA_B + mid + 2 * PAGE_SIZE_USER, MEM_R | MEM_W) && maps(pd[1], VA_B, MEM_R | MEM_W),
+                  maps(pd[1], VA_B + mid + 2 * PAGE_SIZE_USER, MEM_R | MEM_W) &&
+                  maps(pd[1], VA_B, MEM_R | MEM_W),
               "pages 0, 2 and 5 of B are still mapped");
     tap_check(works(pd[2], child_write, VA_C + mid - PAGE_SIZE_USER) &&
-              works(pd[2], child_write, VA_C + mid + 2 * PAGE_SIZE_USER), "C writes the neighbours 2 and 5");
+                  works(pd[2], child_write, VA_C + mid + 2 * PAGE_SIZE_USER),
+              "C writes the neighbours 2 and 5");
     tap_check(faults(pd[2], child_read, VA_C + mid, FAULT_R), "C faults on page 3");
 }
 
@@ -166,8 +172,10 @@ static void test_revoking_a_port_at_a_removes_it_from_b(void)
     CHECK_ST(sys_lookup(a, SPACE_PIO, PORT, &li), E_OK);
     struct ec_info ei;
     CHECK_ST(child_run(b, cpu, child_port, PORT, &ei), E_OK);
-    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_GP, "B's port access is a #GP after the revoke "
-              "at A (state %u, vector %u)", ei.state, ei.fault.vector);
+    tap_check(ei.state == EC_FAULTED && ei.fault.vector == VEC_GP,
+              "B's port access is a #GP after the revoke "
+              "at A (state %u, vector %u)",
+              ei.state, ei.fault.vector);
     tap_check(works(a, child_port, PORT), "A still reads the port");
 }
 
@@ -181,7 +189,8 @@ static void test_revoking_a_capability_at_a_removes_it_from_b(void)
     CHECK_ST(sys_delegate(SEL_ROOT_PD, a, SPACE_OBJ, target, SEL_A, 1, PD_R_ALL), E_OK);
     CHECK_ST(sys_delegate(a, b, SPACE_OBJ, SEL_A, SEL_B, 1, PD_R_DELEGATE), E_OK);
     CHECK_ST(sys_lookup(b, SPACE_OBJ, SEL_B, &li), E_OK);
-    tap_check(li.type == CAP_PD && li.rights == PD_R_DELEGATE, "B holds the PD capability with the right given");
+    tap_check(li.type == CAP_PD && li.rights == PD_R_DELEGATE,
+              "B holds the PD capability with the right given");
     CHECK_ST(sys_revoke(a, SPACE_OBJ, SEL_A, 1, OBJ_R_ALL, 0), E_OK);
     CHECK_ST(sys_lookup(b, SPACE_OBJ, SEL_B, &li), E_NOENT);
     CHECK_ST(sys_lookup(a, SPACE_OBJ, SEL_A, &li), E_OK);

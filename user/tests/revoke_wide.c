@@ -1,5 +1,5 @@
 /*
- * A revoke is bounded by work done, not by units (issue 8, holes 8 and 9). One page is
+ * A revoke is bounded by work done, not by units. One page is
  * delegated to child A, then from A to child B at WIDE addresses (WIDE mappings derived
  * from one unit, a wide tree) and down a chain of DEEP mappings alternating between B
  * and C (a deep tree). The root revokes the page while an EC of the root on core 1 keeps
@@ -73,7 +73,8 @@ static bool build(mword a, mword b, mword c, mword page)
     if (sys_delegate(SEL_ROOT_PD, a, SPACE_MEM, page, VA_A, 1, MEM_R | MEM_W) != E_OK)
         return false;
     for (mword i = 0; i < WIDE; i++)
-        if (sys_delegate(a, b, SPACE_MEM, VA_A, VA_B + i * PAGE_SIZE_USER, 1, MEM_R | MEM_W) != E_OK)
+        if (sys_delegate(a, b, SPACE_MEM, VA_A, VA_B + i * PAGE_SIZE_USER, 1, MEM_R | MEM_W) !=
+            E_OK)
             return false;
     /* The chain: C[0] from B[0], B[WIDE] from C[0], C[1] from B[WIDE], ... */
     mword src_pd = b, src = VA_B;
@@ -109,9 +110,10 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
     CHECK_ST(child_pd(&b), E_OK);
     CHECK_ST(child_pd(&c), E_OK);
     uint64_t s0 = utest_rdtsc();
-    tap_check(page && build(a, b, c, page), "one page delegated to %u mappings in a wide and %u in a deep tree",
-              WIDE, DEEP);
-    printf("# revoke_wide: trees built in %lu ticks\n", (unsigned long)((utest_rdtsc() - s0) / cyc));
+    tap_check(page && build(a, b, c, page),
+              "one page delegated to %u mappings in a wide and %u in a deep tree", WIDE, DEEP);
+    printf("# revoke_wide: trees built in %lu ticks\n",
+           (unsigned long)((utest_rdtsc() - s0) / cyc));
     CHECK_ST(child_ec(SEL_ROOT_PD, 1, prober, 0, &ec), E_OK);
     go = 1;
     while (calls < 100)
@@ -132,12 +134,15 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
     sort(sorted, n);
     uint64_t med = n ? sorted[n / 2] : 0, max = lat_max;
     n = lat_n;
-    printf("# revoke_wide: revoke took %lu.%02lu ticks; %lu calls of core 1 during it: median %lu.%02lu "
-           "(of the last %u), max %lu.%02lu ticks\n", (unsigned long)((r1 - r0) / cyc), (unsigned long)((r1 - r0) * 100 / cyc % 100),
-           n, (unsigned long)(med / cyc), (unsigned long)(med * 100 / cyc % 100), MAX_CALLS,
-           (unsigned long)(max / cyc), (unsigned long)(max * 100 / cyc % 100));
+    printf(
+        "# revoke_wide: revoke took %lu.%02lu ticks; %lu calls of core 1 during it: "
+        "median %lu.%02lu (of the last %u), max %lu.%02lu ticks\n",
+        (unsigned long)((r1 - r0) / cyc), (unsigned long)((r1 - r0) * 100 / cyc % 100), n,
+        (unsigned long)(med / cyc), (unsigned long)(med * 100 / cyc % 100), MAX_CALLS,
+        (unsigned long)(max / cyc), (unsigned long)(max * 100 / cyc % 100));
     tap_check(n > 0, "core 1 made capability calls during the revoke (%lu)", n);
-    tap_check(max < LOCK_TICKS * cyc, "every call of core 1 during the revoke completed within %u timer periods",
+    tap_check(max < LOCK_TICKS * cyc,
+              "every call of core 1 during the revoke completed within %u timer periods",
               LOCK_TICKS);
     unsigned l = left(a, b, c, 1);
     tap_check(l == 0, "the revoke is complete: %u pages of the trees still mapped", l);
@@ -148,18 +153,22 @@ static void test_a_whole_range_revoke_skips_what_is_not_held(uint64_t cyc)
     mword empty = sel_alloc(), child;
     CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD), E_OK);
     uint64_t t0 = utest_rdtsc();
-    CHECK_ST(sys_revoke(empty, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, REVOKE_SELF), E_OK);
+    CHECK_ST(sys_revoke(empty, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, REVOKE_SELF),
+             E_OK);
     uint64_t d = utest_rdtsc() - t0;
-    printf("# revoke_wide: whole-range revoke of an empty space: %lu.%02lu ticks\n", (unsigned long)(d / cyc),
-           (unsigned long)(d * 100 / cyc % 100));
-    tap_check(d < EMPTY_TICKS * cyc, "a whole-range revoke of an empty space takes less than %u timer periods",
+    printf("# revoke_wide: whole-range revoke of an empty space: %lu.%02lu ticks\n",
+           (unsigned long)(d / cyc), (unsigned long)(d * 100 / cyc % 100));
+    tap_check(d < EMPTY_TICKS * cyc,
+              "a whole-range revoke of an empty space takes less than %u timer periods",
               EMPTY_TICKS);
     CHECK_ST(child_pd(&child), E_OK);
     t0 = utest_rdtsc();
     CHECK_ST(sys_revoke(child, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, 0), E_OK);
     d = utest_rdtsc() - t0;
-    tap_check(d < EMPTY_TICKS * cyc, "a whole-range revoke of a child holding its program takes less than %u "
-              "timer periods (%lu.%02lu)", EMPTY_TICKS, (unsigned long)(d / cyc), (unsigned long)(d * 100 / cyc % 100));
+    tap_check(d < EMPTY_TICKS * cyc,
+              "a whole-range revoke of a child holding its program takes less than %u "
+              "timer periods (%lu.%02lu)",
+              EMPTY_TICKS, (unsigned long)(d / cyc), (unsigned long)(d * 100 / cyc % 100));
 }
 
 int main(mword arg)

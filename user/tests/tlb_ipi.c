@@ -1,6 +1,6 @@
 /*
  * IPI targeting and flush-free delegation (lecture: "TLB Invalidations and
- * Shootdowns"; issue 5 items 2, 5, 6). PD X spins on cores 1..k, PD Y on
+ * Shootdowns"). PD X spins on cores 1..k, PD Y on
  * cores k+1..n-1, the root on core 0. A revoke of a page of X sends exactly
  * one shootdown IPI to each core running X and none to the others; a revoke in
  * a PD that runs nowhere sends none. Delegation into a hole, and an upgrade of
@@ -44,11 +44,13 @@ static bool read_all(unsigned n, struct core_counters *cc)
 }
 
 /* Sum over all n cores of the growth of the counter at byte offset off. */
-static uint64_t grown(unsigned n, const struct core_counters *a, const struct core_counters *b, size_t off)
+static uint64_t grown(unsigned n, const struct core_counters *a, const struct core_counters *b,
+                      size_t off)
 {
     uint64_t sum = 0;
     for (unsigned c = 0; c < n; c++)
-        sum += *(const uint64_t *)((const char *)&b[c] + off) - *(const uint64_t *)((const char *)&a[c] + off);
+        sum += *(const uint64_t *)((const char *)&b[c] + off) -
+               *(const uint64_t *)((const char *)&a[c] + off);
     return sum;
 }
 
@@ -67,7 +69,8 @@ static void start_spinners(void)
     CHECK_ST(child_pd(&pd_y), E_OK);
     CHECK_ST(child_give(pd_x, PAGE_X_VA, 1, MEM_R | MEM_W, &page_x), E_OK);
     for (unsigned c = k + 1; c < ncpu; c++) {
-        CHECK_ST(child_run(pd_x, c, child_read, PAGE_X_VA, &ei), E_OK);  /* its TLB may keep the page */
+        /* its TLB may keep the page */
+        CHECK_ST(child_run(pd_x, c, child_read, PAGE_X_VA, &ei), E_OK);
         tap_check(exited_with(&ei, 0), "X read its page once on core %u", c);
     }
     for (unsigned c = 1; c < ncpu; c++)
@@ -91,7 +94,8 @@ static void test_revoke_ipis_exactly_the_cores_running_the_pd(void)
     ok = read_all(ncpu, after) && ok;
     tap_check(ok, "counters of all %u cores read before and after", ncpu);
     uint64_t sent = after[0].ipis_sent - before[0].ipis_sent;
-    tap_check(sent == k, "core 0 sent one IPI per core running X: %lu (want %u)", (unsigned long)sent, k);
+    tap_check(sent == k, "core 0 sent one IPI per core running X: %lu (want %u)",
+              (unsigned long)sent, k);
     for (unsigned c = 1; c < ncpu; c++) {
         uint64_t got = after[c].ipis_received - before[c].ipis_received;
         tap_check(got == (c <= k), "core %u (%s) received %lu shootdown IPIs (want %u)", c,
@@ -99,15 +103,18 @@ static void test_revoke_ipis_exactly_the_cores_running_the_pd(void)
     }
     tap_check(GROWN(ncpu, before, after, ipis_sent) == k, "no other core sent an IPI");
     uint64_t marked = after[0].flushes_avoided - before[0].flushes_avoided;
-    tap_check(marked == ncpu - 1 - k, "the %u cores that ran X before but run Y now are marked instead "
-              "(flushes_avoided +%lu)", ncpu - 1 - k, (unsigned long)marked);
+    tap_check(marked == ncpu - 1 - k,
+              "the %u cores that ran X before but run Y now are marked instead "
+              "(flushes_avoided +%lu)",
+              ncpu - 1 - k, (unsigned long)marked);
     if (k + 1 < ncpu)
-        tap_check(faults_on_read(pd_x, k + 1, PAGE_X_VA), "X on a marked core (%u) faults on the revoked page",
-                  k + 1);
-    printf("# tlb_ipi: smp%u, %u cores run X: flushes avoided +%lu, full flushes +%lu, invlpgs +%lu\n", ncpu,
-           k, (unsigned long)GROWN(ncpu, before, after, flushes_avoided),
-           (unsigned long)GROWN(ncpu, before, after, full_flushes),
-           (unsigned long)GROWN(ncpu, before, after, invlpgs));
+        tap_check(faults_on_read(pd_x, k + 1, PAGE_X_VA),
+                  "X on a marked core (%u) faults on the revoked page", k + 1);
+    printf(
+        "# tlb_ipi: smp%u, %u cores run X: flushes avoided +%lu, full flushes +%lu, invlpgs +%lu\n",
+        ncpu, k, (unsigned long)GROWN(ncpu, before, after, flushes_avoided),
+        (unsigned long)GROWN(ncpu, before, after, full_flushes),
+        (unsigned long)GROWN(ncpu, before, after, invlpgs));
 }
 
 static void test_revoke_in_a_pd_that_runs_nowhere_sends_no_ipi(void)
@@ -127,8 +134,9 @@ static void test_revoke_in_a_pd_that_runs_nowhere_sends_no_ipi(void)
 /* True if no core flushed or sent/received an IPI between before[] and after[]. */
 static bool no_flush_anywhere(void)
 {
-    return GROWN(ncpu, before, after, full_flushes) == 0 && GROWN(ncpu, before, after, invlpgs) == 0 &&
-           GROWN(ncpu, before, after, ipis_sent) == 0 && GROWN(ncpu, before, after, ipis_received) == 0;
+    return GROWN(ncpu, before, after, full_flushes) == 0 &&
+           GROWN(ncpu, before, after, invlpgs) == 0 && GROWN(ncpu, before, after, ipis_sent) == 0 &&
+           GROWN(ncpu, before, after, ipis_received) == 0;
 }
 
 static void test_delegation_into_a_hole_flushes_nothing(void)
@@ -137,12 +145,15 @@ static void test_delegation_into_a_hole_flushes_nothing(void)
     bool ok = read_all(ncpu, before);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, pd_x, SPACE_MEM, w, HOLE_VA, 1, MEM_R | MEM_W), E_OK);
     ok = read_all(ncpu, after) && ok;
-    tap_check(ok && no_flush_anywhere(), "a delegation into a hole of a running PD flushes nothing (full "
-              "flushes +%lu, invlpgs +%lu, IPIs +%lu)", (unsigned long)GROWN(ncpu, before, after, full_flushes),
+    tap_check(ok && no_flush_anywhere(),
+              "a delegation into a hole of a running PD flushes nothing (full "
+              "flushes +%lu, invlpgs +%lu, IPIs +%lu)",
+              (unsigned long)GROWN(ncpu, before, after, full_flushes),
               (unsigned long)GROWN(ncpu, before, after, invlpgs),
               (unsigned long)GROWN(ncpu, before, after, ipis_sent));
     uint64_t avoided = after[0].flushes_avoided - before[0].flushes_avoided;
-    tap_check(avoided >= 1, "the delegating core counts the flush it avoided (flushes_avoided +%lu)",
+    tap_check(avoided >= 1,
+              "the delegating core counts the flush it avoided (flushes_avoided +%lu)",
               (unsigned long)avoided);
 }
 
@@ -155,11 +166,14 @@ static void test_an_upgrade_flushes_nothing(void)
     int st = sys_delegate(SEL_ROOT_PD, pd_x, SPACE_MEM, w, UPGRADE_VA, 1, MEM_R | MEM_W);
     ok = read_all(ncpu, after) && ok;
     CHECK_ST(sys_lookup(pd_x, SPACE_MEM, UPGRADE_VA, &li), E_OK);
-    /* Either semantics is allowed by the issue: an upgrade (more rights) or a refusal (unchanged). */
+    /* Either semantics is allowed: an upgrade (more rights) or a refusal (unchanged). */
     tap_check((st == E_OK && li.rights == (MEM_R | MEM_W)) || (st == E_BUSY && li.rights == MEM_R),
-              "re-delegating with W is an upgrade or refused as busy (status %d, rights 0x%x)", st, li.rights);
-    tap_check(ok && no_flush_anywhere(), "re-delegating a mapped page with more rights flushes nothing (full "
-              "flushes +%lu, invlpgs +%lu, IPIs +%lu)", (unsigned long)GROWN(ncpu, before, after, full_flushes),
+              "re-delegating with W is an upgrade or refused as busy (status %d, rights 0x%x)", st,
+              li.rights);
+    tap_check(ok && no_flush_anywhere(),
+              "re-delegating a mapped page with more rights flushes nothing (full "
+              "flushes +%lu, invlpgs +%lu, IPIs +%lu)",
+              (unsigned long)GROWN(ncpu, before, after, full_flushes),
               (unsigned long)GROWN(ncpu, before, after, invlpgs),
               (unsigned long)GROWN(ncpu, before, after, ipis_sent));
 }

@@ -2,7 +2,7 @@
  * Shootdown latency under kernel-entry pressure. ECs of one child PD, one on every
  * core but 0, hammer the calls whose waits run with interrupts off: calls that
  * wait for pd_lock (ec_status, pd_info, lookup), console_write (console_user_lock,
- * then the console lock, a CR byte now and then while the root revokes and
+ * then the console lock, a CR byte from time to time while the root revokes and
  * prints nothing, so no TAP line is split), counters and yield. Core 0
  * delegates a page into the child and revokes it, ROUNDS times: every revoke
  * sends a shootdown IPI to every core running the child and waits for all of
@@ -59,7 +59,8 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
         return;
     for (unsigned c = 1; c < n; c++)
         started += child_ec(pd, c, hammer, c, &ec[c]) == E_OK;
-    tap_check(started == n - 1, "a hammering EC on each of the %u other cores (%u)", n - 1, started);
+    tap_check(started == n - 1, "a hammering EC on each of the %u other cores (%u)", n - 1,
+              started);
     for (unsigned c = 1; c < n; c++)
         while (calls[c] == 0)
             sys_yield_pause();
@@ -93,14 +94,17 @@ static void test_revoke_is_not_delayed_by_the_others_calls(unsigned n)
     tap_check(errors == 0, "every delegate, revoke and hammering EC succeeded (%u errors)", errors);
     /* A core that takes its mark while the root is still sending (it polls in a lock wait)
        needs no IPI: the IPIs sent may be fewer than rounds x cores, the flushes may not. */
-    tap_check(flushed >= ROUNDS, "every other core flushed at least once per revoke (fewest %lu of %u; "
-              "%lu IPIs sent)", (unsigned long)flushed, ROUNDS,
+    tap_check(flushed >= ROUNDS,
+              "every other core flushed at least once per revoke (fewest %lu of %u; "
+              "%lu IPIs sent)",
+              (unsigned long)flushed, ROUNDS,
               (unsigned long)(after.ipis_sent - before[0].ipis_sent));
     uint64_t centi = per_tick ? worst * 100 / per_tick : 0;
-    tap_check(per_tick != 0 && worst <= MAX_TICKS * per_tick,
-              "the longest of %u revokes took %lu.%02lu ticks (at most %u) while %u cores made %lu calls",
-              ROUNDS, (unsigned long)(centi / 100), (unsigned long)(centi % 100), MAX_TICKS, n - 1,
-              (unsigned long)hammered);
+    tap_check(
+        per_tick != 0 && worst <= MAX_TICKS * per_tick,
+        "the longest of %u revokes took %lu.%02lu ticks (at most %u) while %u cores made %lu calls",
+        ROUNDS, (unsigned long)(centi / 100), (unsigned long)(centi % 100), MAX_TICKS, n - 1,
+        (unsigned long)hammered);
     printf("# tlb_latency: mean revoke %lu TSC cycles, worst %lu, %lu per tick\n",
            (unsigned long)(total / ROUNDS), (unsigned long)worst, (unsigned long)per_tick);
 }
@@ -138,12 +142,14 @@ static void test_idle_cores_answer_a_shootdown(unsigned n)
         errors += child_ec(pd, c, read_once, c, &ec) != E_OK || ec_wait(ec, &ei) != E_OK;
         faulted += faulted_on(&ei, TARGET_VA, FAULT_R);
     }
-    tap_check(errors == 0, "every delegate, reader, counter read and revoke succeeded (%u errors)", errors);
+    tap_check(errors == 0, "every delegate, reader, counter read and revoke succeeded (%u errors)",
+              errors);
     tap_check(ipis == n - 1 && flushes == n - 1,
-              "each of the %u idle cores took the shootdown IPI (%u) and flushed (%u) from hlt", n - 1, ipis,
-              flushes);
-    tap_check(faulted == n - 1, "a new reader on each idle core faults on the revoked page (%u of %u)",
-              faulted, n - 1);
+              "each of the %u idle cores took the shootdown IPI (%u) and flushed (%u) from hlt",
+              n - 1, ipis, flushes);
+    tap_check(faulted == n - 1,
+              "a new reader on each idle core faults on the revoked page (%u of %u)", faulted,
+              n - 1);
 }
 
 int main(mword arg)

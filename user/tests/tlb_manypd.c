@@ -1,6 +1,6 @@
 /*
  * One revoke that shoots down more PDs than the kernel's pending list holds
- * (issue 8 hole 1: space_mem.c keeps PENDING_PDS = 16 PDs per flush). The root
+ * (space_mem.c keeps PENDING_PDS = 16 PDs per flush). The root
  * delegates one page into each of NPD children, at an address where it is the
  * only entry of its page table, so the revoke detaches one table per child;
  * each child has a reader EC on a core other than 0 reading the page in a
@@ -56,7 +56,8 @@ static void test_one_revoke_covers_every_child(unsigned ncpu)
     for (uint64_t round = 1; round <= ROUNDS; round++) {
         for (unsigned i = 0; i < NPD; i++) {
             readers[i].reads = 0;
-            errors += sys_delegate(SEL_ROOT_PD, pd[i], SPACE_MEM, page, TARGET_VA, 1, MEM_R) != E_OK;
+            errors +=
+                sys_delegate(SEL_ROOT_PD, pd[i], SPACE_MEM, page, TARGET_VA, 1, MEM_R) != E_OK;
             ec[i] = sel_alloc();
             mword top = STACK_VA + CHILD_STACK_PAGES * PAGE_SIZE_USER;
             errors += sys_create_ec(ec[i], pd[i], 1 + i % (ncpu - 1), (mword)child_reader,
@@ -79,14 +80,19 @@ static void test_one_revoke_covers_every_child(unsigned ncpu)
     }
     unsigned stale, bad;
     stale_reader_sum(readers, NPD, &stale, &bad);
-    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", errors);
-    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted, readers_run);
-    tap_check(stale == 0, "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
+    tap_check(errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
+              errors);
+    tap_check(faulted == readers_run, "every reader faulted on its next read (%u of %u)", faulted,
+              readers_run);
+    tap_check(stale == 0,
+              "no read completed after the revoke returned (%u stale, %u rounds x %u children)",
               stale, ROUNDS, NPD);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);
-    tap_check(gone == readers_run, "no child holds the page after the revoke (%u of %u)", gone, readers_run);
-    tap_check(freed == readers_run, "each child's detached table was freed (%u of %u back to their count)",
-              freed, readers_run);
+    tap_check(gone == readers_run, "no child holds the page after the revoke (%u of %u)", gone,
+              readers_run);
+    tap_check(freed == readers_run,
+              "each child's detached table was freed (%u of %u back to their count)", freed,
+              readers_run);
 }
 
 int main(mword arg)

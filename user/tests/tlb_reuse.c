@@ -1,7 +1,7 @@
 /*
  * Reused virtual address (lecture: "TLB Invalidations and Shootdowns"): a PD
  * maps frame A at an address and reads it on every core, the root revokes it
- * and delegates frame B at the same address; every core must now read B,
+ * and delegates frame B at the same address; every core must then read B,
  * never A from a stale TLB entry. One reader EC per core (core 0 shares its
  * core with the root) reads only when the root announces a new round, so the
  * translation of the previous round stays in its TLB. Run as the root task.
@@ -71,10 +71,13 @@ static void test_every_core_reads_the_new_frame_after_a_remap(unsigned n)
     unsigned exited = 0;
     for (unsigned c = 0; c < n; c++)
         exited += ec_wait(ec[c], &ei) == E_OK && exited_with(&ei, 0);
-    tap_check(errors == 0, "every revoke of the old frame and delegation of the new one succeeded (%u errors)",
+    tap_check(errors == 0,
+              "every revoke of the old frame and delegation of the new one succeeded (%u errors)",
               errors);
-    tap_check(wrong == 0, "every core read the frame mapped now in each of %u rounds (%u stale, first at "
-              "round*100+core %u)", ROUNDS, wrong, first_wrong);
+    tap_check(wrong == 0,
+              "every core read the frame mapped now in each of %u rounds (%u stale, first at "
+              "round*100+core %u)",
+              ROUNDS, wrong, first_wrong);
     tap_check(exited == n, "all %u readers ran to the end without a fault (%u)", n, exited);
 }
 

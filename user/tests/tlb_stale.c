@@ -33,7 +33,8 @@ static int start_reader(mword pd, mword cpu, uint64_t t, mword *ec)
 {
     *ec = sel_alloc();
     mword top = STACK_VA + cpu * STACK_SPAN + CHILD_STACK_PAGES * PAGE_SIZE_USER;
-    return sys_create_ec(*ec, pd, cpu, (mword)child_reader, ec_stack_ptr((void *)top), cpu << 32 | t);
+    return sys_create_ec(*ec, pd, cpu, (mword)child_reader, ec_stack_ptr((void *)top),
+                         cpu << 32 | t);
 }
 
 /* Totals over all trials. */
@@ -41,7 +42,8 @@ struct tally {
     unsigned trials, readers, faulted, stale, bad, errors, core0;
 };
 
-/* One trial: delegate, start readers (core 0 in some trials), wait until each has read, revoke, bump, wait. */
+/* One trial: delegate, start readers (core 0 in some trials), wait until each has read, revoke,
+   bump, wait. */
 static void trial(mword pd, mword window, unsigned n, uint64_t t, struct tally *k)
 {
     unsigned first = t % CORE0_EVERY == 0 ? 0 : 1;         /* first core with a reader */
@@ -77,7 +79,8 @@ static void test_no_reader_completes_a_read_after_revoke_returned(unsigned n)
     mword pd, window, stacks;
     struct tally k = { 0 };
     CHECK_ST(child_pd(&pd), E_OK);
-    CHECK_ST(child_give(pd, STACK_VA, (mword)n * (CHILD_STACK_PAGES + 1), MEM_R | MEM_W, &stacks), E_OK);
+    CHECK_ST(child_give(pd, STACK_VA, (mword)n * (CHILD_STACK_PAGES + 1), MEM_R | MEM_W, &stacks),
+             E_OK);
     window = mem_alloc(1);
     tap_check(window != 0, "a page for the trials");
     if (window == 0 || n < 2)
@@ -90,16 +93,20 @@ static void test_no_reader_completes_a_read_after_revoke_returned(unsigned n)
     stale_reader_sum(readers, n, &stale, &bad);
     for (unsigned c = 0; c < n; c++)
         reads += readers[c].reads;
-    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)", k.errors);
-    tap_check(k.trials >= TRIALS && stale == 0,
-              "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
-              "%u stale reads", k.trials, k.readers, n, k.core0, stale);
+    tap_check(k.errors == 0, "every delegate, create_ec, revoke and wait succeeded (%u errors)",
+              k.errors);
+    tap_check(
+        k.trials >= TRIALS && stale == 0,
+        "no stale read after revoke returned: %u trials, %u readers on %u cores (%u on core 0), "
+        "%u stale reads",
+        k.trials, k.readers, n, k.core0, stale);
     tap_check(k.faulted == k.readers, "every reader faulted on its next read (%u of %u)", k.faulted,
               k.readers);
     tap_check(bad == 0, "every completed read saw the page's content (%u wrong)", bad);
     struct lookup_info li;
     CHECK_ST(sys_lookup(pd, SPACE_MEM, TARGET_VA, &li), E_NOENT);
-    printf("# tlb_stale: %u trials, %lu reads by the last trial's readers\n", k.trials, (unsigned long)reads);
+    printf("# tlb_stale: %u trials, %lu reads by the last trial's readers\n", k.trials,
+           (unsigned long)reads);
 }
 
 int main(mword arg)

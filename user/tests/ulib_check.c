@@ -39,7 +39,8 @@ static void check_strings(void)
 static void check_format(void)
 {
     char buf[64];
-    int n = snprintf(buf, sizeof(buf), "%d|%5u|%-3x|%016lx|%s|%c", -5, 7u, 0xau, 0x1234UL, "s", 'c');
+    int n =
+        snprintf(buf, sizeof(buf), "%d|%5u|%-3x|%016lx|%s|%c", -5, 7u, 0xau, 0x1234UL, "s", 'c');
     tap_check(n == 33 && strcmp(buf, "-5|    7|a  |0000000000001234|s|c") == 0,
               "snprintf formats in user mode");
 }
@@ -54,10 +55,12 @@ static void check_stubs(mword arg)
     tap_check(arg == INFO_PAGE_ADDR && info_page()->magic == INFO_MAGIC,
               "start argument and information page arrive");
     tap_check(sys_create_pd(0x11, 0x12) == E_BUSY, "create_pd returns the kernel's status");
-    tap_check(sys_create_ec(0x21, 0x22, 0x23, 0x24, 0x25, 0x26) == E_OK, "create_ec passes six arguments");
+    tap_check(sys_create_ec(0x21, 0x22, 0x23, 0x24, 0x25, 0x26) == E_OK,
+              "create_ec passes six arguments");
     tap_check(sys_delegate(0x31, 0x32, SPACE_MEM, 0x34, 0x35, 0x36, MEM_R | MEM_W) == E_OK,
               "delegate packs kind and rights");
-    tap_check(sys_revoke(0x41, SPACE_PIO, 0x43, 0x44, PIO_A, REVOKE_SELF) == E_OK, "revoke passes flags");
+    tap_check(sys_revoke(0x41, SPACE_PIO, 0x43, 0x44, PIO_A, REVOKE_SELF) == E_OK,
+              "revoke passes flags");
     tap_check(sys_lookup(0x51, SPACE_OBJ, 0x53, &li) == E_OK && li.base == 0x1111 &&
               li.size == 0x2222 && li.phys == 0x3333 && li.rights == 7 && li.type == CAP_EC,
               "lookup result arrives in the buffer");

@@ -12,14 +12,14 @@
 static uint8_t sink[16];            /* the instructions' memory operand */
 
 /* One child per instruction; each has a global label at the instruction (the expected rip). */
-#define UMIP_CHILD(name, insn)                                                              \
-    extern const char umip_at_##name[];                                                     \
-    static __attribute__((noinline)) void child_##name(mword unused_arg)                                     \
-    {                                                                                       \
-        (void)unused_arg;                                                                   \
-        __asm__ __volatile__(".globl umip_at_" #name "\numip_at_" #name ": " insn           \
-                             :: "r"(sink) : "memory", "rax");                               \
-        sys_exit(1);                                                                        \
+#define UMIP_CHILD(name, insn)                                                                \
+    extern const char umip_at_##name[];                                                       \
+    static __attribute__((noinline)) void child_##name(mword unused_arg)                      \
+    {                                                                                         \
+        (void)unused_arg;                                                                     \
+        __asm__ __volatile__(".globl umip_at_" #name "\numip_at_" #name ": " insn             \
+                             :: "r"(sink) : "memory", "rax");                                 \
+        sys_exit(1);                                                                          \
     }
 UMIP_CHILD(sgdt, "sgdt (%0)")
 UMIP_CHILD(sidt, "sidt (%0)")
@@ -46,14 +46,17 @@ int main(mword arg)
     for (unsigned cpu = 0; cpu < n; cpu++)
         for (unsigned i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
             if (!umip) {
-                tap_check(true, "%s in user mode faults on core %u # SKIP CPUID has no UMIP", t[i].name, cpu);
+                tap_check(true, "%s in user mode faults on core %u # SKIP CPUID has no UMIP",
+                          t[i].name, cpu);
                 continue;
             }
             struct ec_info ei;
             int st = child_run(pd, cpu, t[i].fn, 0, &ei);
-            tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_GP && ei.fault.error == 0 &&
-                      ei.fault.rip == (mword)t[i].at, "%s in user mode faults with #GP on core %u (state %u, "
-                      "vector %u at %lx, want %p)", t[i].name, cpu, ei.state, ei.fault.vector, ei.fault.rip,
+            tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_GP &&
+                          ei.fault.error == 0 && ei.fault.rip == (mword)t[i].at,
+                      "%s in user mode faults with #GP on core %u (state %u, "
+                      "vector %u at %lx, want %p)",
+                      t[i].name, cpu, ei.state, ei.fault.vector, ei.fault.rip,
                       (const void *)t[i].at);
         }
     return utest_done("umip");

@@ -6,7 +6,10 @@
 
 /* One TAP line: a call's status against the expected one. */
 #define CHECK_ST(call, want) \
-    do { int st_ = (call); tap_check(st_ == (want), "%s -> %d (want %d)", #call, st_, (want)); } while (0)
+    do { \
+        int st_ = (call); \
+        tap_check(st_ == (want), "%s -> %d (want %d)", #call, st_, (want)); \
+    } while (0)
 
 /* True if *ei says the EC stopped on a page fault at addr with that access type. */
 static inline bool faulted_on(const struct ec_info *ei, mword addr, unsigned access)

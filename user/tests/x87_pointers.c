@@ -22,7 +22,7 @@ static volatile double marker = 2.5;            /* A's operand */
 static struct x87_env seen_a[INFO_MAX_CPUS], seen_b[INFO_MAX_CPUS];
 static volatile mword b_ready[INFO_MAX_CPUS], a_done[INFO_MAX_CPUS];
 
-/* FIP and FDP of this EC's x87 environment now. */
+/* FIP and FDP of this EC's x87 environment at this point. */
 static inline void read_env(struct x87_env *e)
 {
     uint8_t env[28] aligned(16);
@@ -70,13 +70,14 @@ int main(mword arg)
         tap_check(ran, "core %u: the ECs of PD B and PD A ran and exited", c);
         struct x87_env *ea = &seen_a[c], *eb = &seen_b[c];
         bool shown = ea->fip != 0 || ea->fdp != 0;         /* Bochs reports FIP, FDP 0 */
-        tap_check(ea->fdp == 0 || ea->fdp == (uint32_t)(mword)&marker,
-                  "core %u: A's FNSTENV shows its own operand or none (FIP %x, FDP %x, marker %lx)%s", c,
-                  ea->fip, ea->fdp, (unsigned long)(mword)&marker,
-                  shown ? "" : " # SKIP this CPU reports neither pointer");
+        tap_check(
+            ea->fdp == 0 || ea->fdp == (uint32_t)(mword)&marker,
+            "core %u: A's FNSTENV shows its own operand or none (FIP %x, FDP %x, marker %lx)%s", c,
+            ea->fip, ea->fdp, (unsigned long)(mword)&marker,
+            shown ? "" : " # SKIP this CPU reports neither pointer");
         tap_check((ea->fip == 0 || eb->fip != ea->fip) && (ea->fdp == 0 || eb->fdp != ea->fdp),
-                  "core %u: B does not see A's last x87 instruction or operand (B %x %x, A %x %x)", c,
-                  eb->fip, eb->fdp, ea->fip, ea->fdp);
+                  "core %u: B does not see A's last x87 instruction or operand (B %x %x, A %x %x)",
+                  c, eb->fip, eb->fdp, ea->fip, ea->fdp);
     }
     return utest_done("x87_pointers");
 }

@@ -87,8 +87,10 @@ __asm__(
     "    mov $-1, %eax; mov $-1, %edx; xsave64 (%rdi); jmp 2f\n"
     "1:  fxsave64 (%rdi)\n"
     "2:  jmp fresh_main\n");
-_Static_assert(__builtin_offsetof(struct fresh, gpr) == 4160 && __builtin_offsetof(struct fresh, rflags) == 4288 &&
-               __builtin_offsetof(struct fresh, fs_probe) == 4296, "fresh_entry offsets");
+_Static_assert(__builtin_offsetof(struct fresh, gpr) == 4160 &&
+                   __builtin_offsetof(struct fresh, rflags) == 4288 &&
+                   __builtin_offsetof(struct fresh, fs_probe) == 4296,
+               "fresh_entry offsets");
 void fresh_entry(mword arg);
 
 /* After fresh_entry: exit 0. */
@@ -107,16 +109,21 @@ static void check_fresh(const struct fresh *f, mword sp, const char *what, unsig
     bool regs = true;
     for (unsigned i = 0; i < 16; i++)
         regs = regs && f->gpr[i] == (i == 5 ? (mword)f : i == 7 ? sp : 0);
-    tap_check(regs && f->rflags == EC_START_RFLAGS, "%s on core %u: general registers 0 (but rsp, rdi), "
-              "rflags %lx (want %lx)", what, cpu, f->rflags, EC_START_RFLAGS);
-    tap_check(xstate_same(&f->x, &want, why, sizeof(why)), "%s on core %u: x87/MMX/SSE/AVX and selectors in "
-              "the reset state %s", what, cpu, why);
+    tap_check(regs && f->rflags == EC_START_RFLAGS,
+              "%s on core %u: general registers 0 (but rsp, rdi), "
+              "rflags %lx (want %lx)",
+              what, cpu, f->rflags, EC_START_RFLAGS);
+    tap_check(xstate_same(&f->x, &want, why, sizeof(why)),
+              "%s on core %u: x87/MMX/SSE/AVX and selectors in "
+              "the reset state %s",
+              what, cpu, why);
     uint64_t fip = *(const uint64_t *)&f->x.img[XI_FIP], fdp = *(const uint64_t *)&f->x.img[XI_FDP];
     /* 0 after a reset; a CPU that keeps them over FXRSTOR shows the kernel's fixed values. */
     tap_check((fip == 0 || fip >= USER_LIMIT) && (fdp == 0 || fdp >= USER_LIMIT),
-              "%s on core %u: no user address as last x87 instruction/operand (%lx %lx)", what, cpu, fip, fdp);
-    tap_check(f->fs_probe == probe_word && f->gs_probe == probe_word, "%s on core %u: FS and GS bases are 0",
-              what, cpu);
+              "%s on core %u: no user address as last x87 instruction/operand (%lx %lx)", what, cpu,
+              fip, fdp);
+    tap_check(f->fs_probe == probe_word && f->gs_probe == probe_word,
+              "%s on core %u: FS and GS bases are 0", what, cpu);
 }
 
 static struct xstate dirty_state[INFO_MAX_CPUS];
@@ -159,7 +166,8 @@ static void test_fresh_and_dirty(unsigned n)
     /* A fresh EC before anything dirtied its core (core 0: after the root). */
     for (unsigned c = 0; c < n; c++) {
         mword sp, ec = start_fresh(pdb, c, &fresh[c], &sp);
-        tap_check(ec && ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0), "a fresh EC runs on core %u", c);
+        tap_check(ec && ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0),
+                  "a fresh EC runs on core %u", c);
         check_fresh(&fresh[c], sp, "fresh EC", c);
     }
     for (unsigned c = 0; c < n; c++) {
@@ -175,11 +183,16 @@ static void test_fresh_and_dirty(unsigned n)
         xstate_pattern(&mine, 1);
         go = 1;
         xr_round(&mine, &got, XR_SYSCALL, wait_call);
-        tap_check(wait_call[0] == E_OK && exited_with(&dei, 0), "the dirty EC on core %u exited", c);
-        tap_check(xstate_same(&got, &mine, why, sizeof(why)), "the root (its parent, core 0) keeps its own "
-                  "registers while a child on core %u used its own %s", c, why);
-        tap_check(fec && ec_wait(fec, &ei) == E_OK && exited_with(&ei, 0), "the next EC (other PD) on core %u "
-                  "ran", c);
+        tap_check(wait_call[0] == E_OK && exited_with(&dei, 0), "the dirty EC on core %u exited",
+                  c);
+        tap_check(xstate_same(&got, &mine, why, sizeof(why)),
+                  "the root (its parent, core 0) keeps its own "
+                  "registers while a child on core %u used its own %s",
+                  c, why);
+        tap_check(fec && ec_wait(fec, &ei) == E_OK && exited_with(&ei, 0),
+                  "the next EC (other PD) on core %u "
+                  "ran",
+                  c);
         check_fresh(&fresh[c], sp, "EC after a dirty one", c);
     }
 }
@@ -188,14 +201,15 @@ static void test_fresh_and_dirty(unsigned n)
 struct side {
     struct xstate mine, got;
     volatile mword counter;             /* incremented while it runs */
-    volatile mword spin_arg[3];         /* xr_round XR_SPIN: own counter, the other's, its old value */
+    volatile mword spin_arg[3];         /* xr_round XR_SPIN: own counter, the other's, its value */
     unsigned fails;
     volatile unsigned rounds;
     char why[WHY_LEN];
 };
 static struct side sides[INFO_MAX_CPUS][2];
 
-/* Ping-pong EC (arg = core * 2 + side): yield, then spin until preempted; check its state each time. */
+/* Ping-pong EC (arg = core * 2 + side): yield, then spin until preempted; check its state each
+   time. */
 static void pingpong(mword arg)
 {
     struct side *s = &sides[arg / 2][arg % 2], *o = &sides[arg / 2][1 - arg % 2];
@@ -240,9 +254,9 @@ static void test_pingpong(unsigned n)
             bool ok = ec_wait(ec[c][i], &ei) == E_OK && exited_with(&ei, 0);
             const struct side *s = &sides[c][i];
             tap_check(ok && s->fails == 0 && s->rounds == PINGPONG_YIELDS + PINGPONG_PREEMPT,
-                      "core %u, PD %u: own x87/MMX/SSE/AVX/selectors survive %u yields and %u preemptions "
-                      "(%u of %u rounds differ%s%s)", c, i, PINGPONG_YIELDS, PINGPONG_PREEMPT, s->fails,
-                      s->rounds, s->fails ? ": " : "", s->why);
+                      "core %u, PD %u: own x87/MMX/SSE/AVX/selectors survive %u yields and "
+                      "%u preemptions (%u of %u rounds differ%s%s)", c, i, PINGPONG_YIELDS,
+                      PINGPONG_PREEMPT, s->fails, s->rounds, s->fails ? ": " : "", s->why);
         }
 }
 
@@ -304,19 +318,26 @@ static void test_exceptions(unsigned n)
             other = 0;
         int st = child_run(pd, c, pending_x87, 0, &ei);
         tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_MF &&
-                  ei.fault.rip == (mword)xr_at_fwait, "core %u: a pending unmasked x87 exception survives "
-                  "switches and fwait faults with #MF (state %u vector %u at %lx)", c, ei.state,
-                  ei.fault.vector, ei.fault.rip);
-        tap_check(other && ec_wait(other, &ei) == E_OK && exited_with(&ei, 0), "core %u: the other EC ran", c);
+                      ei.fault.rip == (mword)xr_at_fwait,
+                  "core %u: a pending unmasked x87 exception survives "
+                  "switches and fwait faults with #MF (state %u vector %u at %lx)",
+                  c, ei.state, ei.fault.vector, ei.fault.rip);
+        tap_check(other && ec_wait(other, &ei) == E_OK && exited_with(&ei, 0),
+                  "core %u: the other EC ran", c);
         st = child_run(pd, c, unmasked_simd, 0, &ei);
         if (st == E_OK && exited_with(&ei, 2)) {
-            tap_check(true, "core %u: an unmasked SIMD exception faults with #XM # SKIP this CPU sets the flag "
-                      "without raising #XM (QEMU TCG does)", c);
+            tap_check(
+                true,
+                "core %u: an unmasked SIMD exception faults with #XM # SKIP this CPU sets the flag "
+                "without raising #XM (QEMU TCG does)",
+                c);
             continue;
         }
         tap_check(st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == VEC_XM &&
-                  ei.fault.rip == (mword)xr_at_sqrt, "core %u: an unmasked SIMD exception faults with #XM "
-                  "(state %u vector %u at %lx)", c, ei.state, ei.fault.vector, ei.fault.rip);
+                      ei.fault.rip == (mword)xr_at_sqrt,
+                  "core %u: an unmasked SIMD exception faults with #XM "
+                  "(state %u vector %u at %lx)",
+                  c, ei.state, ei.fault.vector, ei.fault.rip);
     }
 }
 
@@ -326,7 +347,8 @@ int main(mword arg)
         return utest_done("xregs");
     unsigned n = info_page()->num_cpus;
     xinfo_detect();
-    printf("# xregs: %s, XCR0 %lx, %u cores\n", xinfo.xsave ? "XSAVE" : "FXSAVE only", xinfo.xcr0, n);
+    printf("# xregs: %s, XCR0 %lx, %u cores\n", xinfo.xsave ? "XSAVE" : "FXSAVE only", xinfo.xcr0,
+           n);
     test_fresh_and_dirty(n);
     test_pingpong(n);
     test_exceptions(n);

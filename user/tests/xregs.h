@@ -43,7 +43,8 @@ extern uint8_t xr_use_xsave;        /* read by xr_round: 1 = XSAVE/XRSTOR, 0 = F
 
 static inline void xr_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(leaf), "c"(sub));
 }
 
 /* Fill xinfo from CPUID and XGETBV (user mode). */

@@ -5,7 +5,7 @@
 /*      name            value                    bit  meaning */
 #define CR0_PE          UL_(0x00000001)     /*  0   protected mode */
 #define CR0_MP          UL_(0x00000002)     /*  1   wait/fwait honour TS */
-#define CR0_EM          UL_(0x00000004)     /*  2   x87 emulation: every x87/SSE instruction faults */
+#define CR0_EM          UL_(0x00000004)     /*  2   x87 emulation: x87/SSE instructions fault */
 #define CR0_TS          UL_(0x00000008)     /*  3   task switched: x87/SSE faults with #NM */
 #define CR0_ET          UL_(0x00000010)     /*  4   extension type (reads 1 on every x86-64 CPU) */
 #define CR0_NE          UL_(0x00000020)     /*  5   x87 errors as #MF, not the legacy FERR# pin */
@@ -51,7 +51,7 @@
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */
 #define EFER_LMA        UL_(0x400)          /* 10   long mode active (set by the CPU) */
 #define EFER_NXE        UL_(0x800)          /* 11   no-execute enable */
-#define EFER_FFXSR      UL_(0x4000)         /* 14   AMD fast FXSAVE: skips XMM in ring 0 (never set) */
+#define EFER_FFXSR      UL_(0x4000)         /* 14   AMD fast FXSAVE: no XMM in ring 0 (never set) */
 /* EFER from the 32-bit boot code until long mode (boot.S, trampoline.S); complete in long mode:
    EFER_KERNEL. */
 #define EFER_BOOT       (EFER_LME | EFER_NXE)
@@ -100,12 +100,24 @@
 #include "types.h"
 #include "compiler.h"
 
+/* Halt until the next interrupt; disable and enable maskable interrupts. */
 static inline void cpu_hlt(void)   { __asm__ __volatile__("hlt" ::: "memory"); }
 static inline void cpu_cli(void)   { __asm__ __volatile__("cli" ::: "memory"); }
 static inline void cpu_sti(void)   { __asm__ __volatile__("sti" ::: "memory"); }
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ __volatile__("outw %0, %1" :: "a"(v), "Nd"(port)); }
+/* Write byte v to I/O port port. */
+static inline void outb(uint16_t port, uint8_t v)
+{
+    __asm__ __volatile__("outb %0, %1" :: "a"(v), "Nd"(port));
+}
+
+/* Write word v to I/O port port. */
+static inline void outw(uint16_t port, uint16_t v)
+{
+    __asm__ __volatile__("outw %0, %1" :: "a"(v), "Nd"(port));
+}
+
+/* Read a byte from I/O port port. */
 static inline uint8_t inb(uint16_t port)
 {
     uint8_t v;
@@ -113,6 +125,7 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
+/* Read model-specific register msr. */
 static inline uint64_t rdmsr(uint32_t msr)
 {
     uint32_t lo, hi;
@@ -120,16 +133,21 @@ static inline uint64_t rdmsr(uint32_t msr)
     return ((uint64_t)hi << 32) | lo;
 }
 
+/* Write v to model-specific register msr. */
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
-    __asm__ __volatile__("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+    __asm__ __volatile__("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                         : "memory");
 }
 
+/* CPUID leaf, subleaf sub: EAX, EBX, ECX, EDX into r[0..3]. */
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+    __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                         : "a"(leaf), "c"(sub));
 }
 
+/* The time-stamp counter. */
 static inline uint64_t rdtsc(void)
 {
     uint32_t lo, hi;
@@ -148,12 +166,21 @@ static inline uint64_t xgetbv(uint32_t idx)
 /* Set extended control register idx (needs CR4.OSXSAVE). */
 static inline void xsetbv(uint32_t idx, uint64_t v)
 {
-    __asm__ __volatile__("xsetbv" :: "c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+    __asm__ __volatile__("xsetbv" :: "c"(idx), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+                         : "memory");
 }
 
 #define DEFINE_CR(n) \
-    static inline mword read_cr##n(void) { mword v; __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
-    static inline void write_cr##n(mword v) { __asm__ __volatile__("mov %0, %%cr" #n :: "r"(v) : "memory"); }
+    static inline mword read_cr##n(void) \
+    { \
+        mword v; \
+        __asm__ __volatile__("mov %%cr" #n ", %0" : "=r"(v)); \
+        return v; \
+    } \
+    static inline void write_cr##n(mword v) \
+    { \
+        __asm__ __volatile__("mov %0, %%cr" #n :: "r"(v) : "memory"); \
+    }
 DEFINE_CR(0)
 DEFINE_CR(2)
 DEFINE_CR(3)

@@ -5,7 +5,7 @@
  * that core's own root table, so the hot path finds the core id at a constant
  * address: no GS base, no LAPIC read, no cpuid. The same page is also mapped
  * at CPU_GLOBAL + id * 4 KiB on all cores (cpu_remote) so other cores can
- * read it. Later issues add fields at the end; the struct may grow to 4 KiB.
+ * read it. New fields go at the end; the struct may grow to 4 KiB.
  */
 #pragma once
 #include "layout.h"
@@ -59,7 +59,8 @@ struct cpu_local {
     struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };
-_Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP, "entry.S offset");
+_Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP,
+               "entry.S offset");
 
 /* The running core's data, through the core-local mapping. */
 static inline struct cpu_local *this_cpu(void)

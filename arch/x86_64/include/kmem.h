@@ -32,49 +32,23 @@ static inline bool kmem_in_pool(paddr_t pa, size_t len)
     return pa >= KERNEL_LOAD && pa + len <= POOL_END_PHYS && pa + len >= pa;
 }
 
-/* Build the master kernel PD and ncpu cores' data pages and roots (LAPIC at lapic); panics on OOM. */
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
-
-/* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */
 paddr_t kmem_core_pd(unsigned c);
-
-/* Give the root t the kernel half of core c (and the PD's kpd, if not 0); E_NOMEM. */
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
-
-/* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t);
-
-/* A kernel-half view of the 4-level root in frame root (its entries deny user access). */
 struct ptab kmem_view(paddr_t root);
-
-/* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
-
-/* kmem_check_wx over every core's root: bad mappings of the first bad core (*core), or 0. */
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);
-
-/* Translate va in the 4-level root: true and *m if mapped, false if a hole (m describes it). */
 bool kmem_lookup(paddr_t root, vaddr_t va, struct ptab_map *m);
-
-/* Physical address of the boot root that also identity-maps 0..4 GiB (AP start-up only). */
 paddr_t kmem_boot_root(void);
 
 struct frame_pool;
 extern struct frame_pool kernel_pool;
 
-/* Set up the kernel pool from boot_info's memory map, minus reserved ranges. */
 void kmem_pool_init(void);
-
-/* Allocate one zeroed pool frame; panics when the pool is exhausted (boot only). */
 paddr_t kmem_alloc_zeroed(void);
-
-/* After AP start-up: drop the boot root's identity map (it stays W^X-clean, unused). */
 void kmem_boot_done(void);
-
-/* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void));
-
-/* Free memory in the kernel pool, in KiB. */
 size_t kernel_pool_free_kib(void);
 
 /* Pointer to physical address pa through the boot root's identity map (early boot only).

@@ -35,12 +35,9 @@
 /* Set by smap_patch if the sites keep stac/clac (the CPU has SMAP); read-only afterwards. */
 extern bool smap_on;
 
-/* Whether this CPU has SMAP (CPUID leaf 7, EBX bit 20). */
 bool smap_present(void);
 
-/* Boot core, boot root, before any other core starts: NOP every site if the CPU lacks SMAP. */
 void smap_patch(void);
 
-/* Number of patch sites; *bad = first site that does not hold the form this CPU needs (or 0). */
 unsigned smap_sites_check(vaddr_t *bad);
 #endif

@@ -42,11 +42,7 @@ _Static_assert(sizeof(struct trap_frame) == 176, "entry.S: TRAP_FRAME_SIZE");
 /* Continue in the saved state src: copied to USER_FRAME on a stack below it; never returns. */
 noreturn void resume_frame(const struct trap_frame *src);
 
-/* This core: syscall MSRs and PAT (arch/x86_64/user.c). */
 void cpu_user_init(void);
 
-/* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
 void cpu_tables_init(void);
-
-/* C side of every interrupt and exception. */
 void trap_dispatch(struct trap_frame *f);

@@ -25,18 +25,10 @@ struct xregs {
     void *image;                    /* x87/SSE/AVX image, XREGS_ALIGN aligned */
 };
 
-/* This core: load the complete CR0, CR4, EFER, XCR0 and zero FS/GS bases (first call: from CPUID). */
 void cpu_control_init(void);
-
-/* Bytes an EC allocation needs after struct ec for its image (alignment slack included). */
 size_t xregs_alloc_size(void);
 
-/* Give x the image in mem (xregs_alloc_size bytes) and the reset state: FNINIT (FCW 0x37F),
-   MXCSR 0x1F80, every x87/MMX/XMM/YMM/ZMM register 0, null data selectors. */
 void xregs_init(struct xregs *x, void *mem);
 
-/* Save this core's state into from (NULL: discard it), then load to's. */
 void xregs_switch(struct xregs *from, const struct xregs *to);
-
-/* Read this core's data segment selectors (self-checks). */
 void xregs_read_segs(struct xregs *x);
