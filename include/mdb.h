@@ -111,9 +111,32 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
 void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
 int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
                     uint64_t size, uint64_t target, unsigned rights);
+struct mdb_root {
+    struct mdb_node *node;          /* internal: the reserved node */
+};
+int  mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                    unsigned rights);
+int  mdb_root_reserve(struct mdb *db, struct mdb_root *r);
+void mdb_root_cancel(struct mdb *db, struct mdb_root *r);
+void mdb_root_perform(struct mdb_root *r, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t base, uint64_t size, uint64_t target, unsigned rights);
+
+/* A delegation decoded by mdb_delegate_decode, applied by mdb_delegate_perform. */
+struct mdb_delegation {
+    struct mdb_space *src, *dst;
+    uint64_t src_base, dst_base, size;
+    unsigned mask;
+    unsigned effect;                /* internal: what perform did */
+    size_t need;                    /* internal: nodes perform takes */
+    struct mdb_node *nodes;         /* internal: those nodes, reserved by decode */
+};
 int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
                  uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect);
+int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
+                        uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
+                        uint64_t size, unsigned mask);
+unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct mdb_delegation *a);
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces);
 
 /*

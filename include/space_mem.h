@@ -39,7 +39,9 @@ struct pd;
 int space_mem_init(struct space_mem *m, paddr_t kpd);
 void space_mem_destroy(struct space_mem *m);
 int space_mem_loc(struct space_mem *m, unsigned cpu);
-void space_mem_loc_drop(struct space_mem *m, unsigned cpu);
+int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
+void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
+void space_mem_loc_discard(struct ptab *t);
 void make_current(struct pd *pd);
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,

@@ -25,10 +25,20 @@ int  space_obj_init(struct space_obj *s, paddr_t kpd);
 void space_obj_destroy(struct space_obj *s);
 int  space_obj_check_free(struct space_obj *s, unsigned long sel);
 int  space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c);
+int  space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long sel,
+                             struct mdb_root *r);
+void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned long sel,
+                              struct capability c);
+void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r);
 void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel);
 int  space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
                         struct space_obj *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
+int  space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
+                               unsigned long src_base, struct space_obj *dst,
+                               unsigned long dst_base, unsigned long count, unsigned mask);
+unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d,
+                                    struct space_obj *dst);
 bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capability *out);
 bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, struct capability *out);
 bool space_obj_page_fault(vaddr_t addr, mword err);

@@ -32,6 +32,11 @@ int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, un
 int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
                         struct space_pio *dst, unsigned long dst_base, unsigned long count,
                         unsigned mask, unsigned *effect);
+int  space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
+                               unsigned long src_base, struct space_pio *dst,
+                               unsigned long dst_base, unsigned long count, unsigned mask);
+unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d,
+                                    struct space_pio *dst);
 int  space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count);
 void space_pio_deny(struct space_pio *s, unsigned long port, unsigned long count);
 bool space_pio_allowed(const struct space_pio *s, unsigned long port);

@@ -14,6 +14,8 @@
 struct xfer {
     unsigned kind;      /* enum space_kind */
     unsigned rights;    /* mask: delegate grants it, revoke removes it */
+    uint64_t src, dst;  /* sysarg_delegate/revoke: bases in units of kind (pages for memory) */
+    uint64_t count;     /* sysarg_delegate/revoke: the count (units) */
 };
 
 /* The arguments of delegate after the two PD selectors. */

@@ -15,13 +15,16 @@ struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 /* An EC with the largest register image still fits kmalloc's largest object (one page). */
 _Static_assert(sizeof(struct ec) + XREGS_MAX + XREGS_ALIGN - 1 <= KMALLOC_PAGE, "EC allocation");
 
-/* A new EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other register in its reset
-   state (not yet runnable); NULL if no memory. One kfree releases it with its register image. */
-struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
+/* Memory for one EC with its register image (zeroed), or NULL; one kfree releases it. */
+struct ec *ec_alloc(void)
 {
-    struct ec *ec = kmalloc(sizeof(*ec) + xregs_alloc_size());     /* zeroed */
-    if (!ec)
-        return NULL;
+    return kmalloc(sizeof(struct ec) + xregs_alloc_size());
+}
+
+/* Make ec (from ec_alloc) an EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other
+   register in its reset state (not yet runnable); counted in pd's live ECs. */
+void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
+{
     xregs_init(&ec->xregs, ec + 1);
     ec->pd = pd;
     ec->cpu = cpu;
@@ -33,6 +36,14 @@ struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
     ec->regs.cs = SEL_UCODE;
     ec->regs.ss = SEL_UDATA;
     __atomic_add_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ec_alloc and ec_init in one: the new EC, or NULL if no memory. */
+struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
+{
+    struct ec *ec = ec_alloc();
+    if (ec)
+        ec_init(ec, pd, cpu, ip, sp, arg);
     return ec;
 }
 

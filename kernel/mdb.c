@@ -458,22 +458,41 @@ static int range_check(struct mdb_space *s, uint64_t base, uint64_t size)
     return E_OK;
 }
 
-/* Give s the underived range [base, +size) -> target.. (boot resources); E_BUSY if any unit is
- * held already. Its hooks get the caller's batch b. */
-int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
-                    uint64_t size, uint64_t target, unsigned rights)
+/* Check an underived range for s (boot resources): E_ARG, E_RANGE, E_BUSY if any unit is held. */
+int mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
+                   unsigned rights)
 {
-    db->batch = b;
     int err = range_check(s, base, size);
     if (err)
         return err;
     if (!rights || target + size < target)
         return E_ARG;
     struct mdb_node *n = tree_from(s, base);
-    if (n && n->base < base + size)
-        return E_BUSY;
-    if (!(n = db->alloc(sizeof(*n))))
-        return E_NOMEM;
+    return n && n->base < base + size ? E_BUSY : E_OK;
+}
+
+/* Reserve the node of one mdb_root_perform: E_OK or E_NOMEM. */
+int mdb_root_reserve(struct mdb *db, struct mdb_root *r)
+{
+    r->node = db->alloc(sizeof(*r->node));
+    return r->node ? E_OK : E_NOMEM;
+}
+
+/* Give back a reserve mdb_root_perform did not take. */
+void mdb_root_cancel(struct mdb *db, struct mdb_root *r)
+{
+    db->free(r->node);
+    r->node = NULL;
+}
+
+/* Give s the range mdb_root_check accepted, from the node of r; its map hook gets the caller's
+ * batch b. Cannot fail. */
+void mdb_root_perform(struct mdb_root *r, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t base, uint64_t size, uint64_t target, unsigned rights)
+{
+    struct mdb_node *n = r->node;
+    ASSERT(n);
+    r->node = NULL;
     __builtin_memset(n, 0, sizeof(*n));
     n->space = s;
     n->base = base;
@@ -481,8 +500,21 @@ int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space 
     n->target = target;
     n->rights = rights;
     tree_add(n);
-    s->ops->map(s, db->batch, base, size, target, rights);
-    return E_OK;
+    s->ops->map(s, b, base, size, target, rights);
+}
+
+/* Give s the underived range [base, +size) -> target.. (boot resources): mdb_root_check's
+ * statuses (E_BUSY if any unit is held already), E_NOMEM, E_OK. */
+int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+                    uint64_t size, uint64_t target, unsigned rights)
+{
+    struct mdb_root r;
+    int err = mdb_root_check(s, base, size, target, rights);
+    if (!err)
+        err = mdb_root_reserve(db, &r);
+    if (!err)
+        mdb_root_perform(&r, b, s, base, size, target, rights);
+    return err;
 }
 
 /* Fill out with the public view of n. */
@@ -528,52 +560,67 @@ size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max)
 
 /* ---- delegation ----------------------------------------------------------------- */
 
-/* One delegation's arguments and what its decode pass found. */
-struct deleg {
-    struct mdb_space *src, *dst;
-    uint64_t src_base, dst_base, size;
-    unsigned mask, effect;
-    size_t need;                        /* nodes the perform pass will take */
+/*
+ * One walk over a delegation's pieces: decode checks and counts (pool unused), perform
+ * creates and upgrades from the nodes decode reserved. The same walker serves both, so
+ * perform sees the pieces decode counted.
+ */
+struct deleg_walk {
+    struct mdb *db;
+    struct mdb_delegation *a;
+    struct pool *pool;                  /* perform: the reserved nodes */
+    /* dst node d holds dst units from d0 on that receive targets [t0, t1) from piece n. */
+    int (*occupied)(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d, uint64_t d0,
+                    uint64_t t0, uint64_t t1);
+    /* dst units [d0, d1) are empty and receive targets t0.. from piece n. */
+    void (*hole)(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1, uint64_t t0);
 };
 
-/*
- * Handle dst node d holding the destination units from d0 on that receive targets
- * [t0, t1) from source piece n. Decode (p == NULL): E_BUSY unless d holds them derived
- * from n with the same targets; count the splits an upgrade needs. Perform: raise the
- * rights of exactly those units.
- */
-static int deleg_occupied(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n,
-                          struct mdb_node *d, uint64_t d0, uint64_t t0, uint64_t t1)
+/* Decode: E_BUSY unless d holds the units derived from n with the same targets; count the
+   splits an upgrade needs. */
+static int deleg_check(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d,
+                       uint64_t d0, uint64_t t0, uint64_t t1)
 {
+    if (d->parent != n || d->target - d->base != t0 - d0)
+        return E_BUSY;
+    if ((d->rights | (n->rights & w->a->mask)) != d->rights)
+        w->a->need += split_count(d, t0, t1);
+    return E_OK;
+}
+
+/* Perform: raise the rights of exactly the units deleg_check accepted. */
+static int deleg_raise(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d,
+                       uint64_t d0, uint64_t t0, uint64_t t1)
+{
+    struct mdb_delegation *a = w->a;
     unsigned want = d->rights | (n->rights & a->mask);
-    if (!p) {
-        if (d->parent != n || d->target - d->base != t0 - d0)
-            return E_BUSY;
-        if (want != d->rights)
-            a->need += split_count(d, t0, t1);
-        return E_OK;
-    }
+    (void)d0;
     if (want == d->rights)
         return E_OK;
     /* Cut d (and what is derived from it) to the delegated units, then raise rights (a
        done node may need the revoke's rights again: pending cursors become invalid). */
-    split_range(db, p, d, t0, t1);
-    db->gen++;
+    split_range(w->db, w->pool, d, t0, t1);
+    w->db->gen++;
     d->rights = want;
-    a->dst->ops->map(a->dst, db->batch, d->base, d->size, d->target, want);
+    a->dst->ops->map(a->dst, w->db->batch, d->base, d->size, d->target, want);
     a->effect |= MDB_UPGRADED;
     return E_OK;
 }
 
-/* Decode: count a hole node. Perform: derive a node for dst units [d0, d1) from n. */
-static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n,
-                       uint64_t d0, uint64_t d1, uint64_t t0)
+/* Decode: count the node a hole takes. */
+static void deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
+                        uint64_t t0)
 {
-    if (!p) {
-        a->need++;
-        return;
-    }
-    struct mdb_node *x = pool_take(p);
+    (void)n, (void)d0, (void)d1, (void)t0;
+    w->a->need++;
+}
+
+/* Perform: derive a node for dst units [d0, d1) from n. */
+static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
+                         uint64_t t0)
+{
+    struct mdb_delegation *a = w->a;
+    struct mdb_node *x = pool_take(w->pool);
     x->space = a->dst;
     x->base = d0;
     x->size = d1 - d0;
@@ -581,30 +628,30 @@ static void deleg_hole(struct mdb *db, struct deleg *a, struct pool *p, struct m
     x->rights = n->rights & a->mask;
     tree_add(x);
     child_link(n, x);
-    db->born++;
-    a->dst->ops->map(a->dst, db->batch, d0, d1 - d0, t0, x->rights);
+    w->db->born++;
+    a->dst->ops->map(a->dst, w->db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
 }
 
 /* Walk the destination units [d0, d1) that receive targets t0.. from n (see deleg_pass). */
-static int deleg_piece(struct mdb *db, struct deleg *a, struct pool *p, struct mdb_node *n,
-                       uint64_t d0, uint64_t d1, uint64_t t0)
+static int deleg_piece(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
+                       uint64_t t0)
 {
     while (d0 < d1) {
-        struct mdb_node *d = tree_from(a->dst, d0);
+        struct mdb_node *d = tree_from(w->a->dst, d0);
         if (!d || d->base >= d1) {
-            deleg_hole(db, a, p, n, d0, d1, t0);
+            w->hole(w, n, d0, d1, t0);
             return E_OK;
         }
         if (d->base > d0) {
             uint64_t gap = d->base - d0;
-            deleg_hole(db, a, p, n, d0, d->base, t0);
+            w->hole(w, n, d0, d->base, t0);
             d0 += gap;
             t0 += gap;
             continue;
         }
         uint64_t len = MIN(node_end(d), d1) - d0;
-        int err = deleg_occupied(db, a, p, n, d, d0, t0, t0 + len);
+        int err = w->occupied(w, n, d, d0, t0, t0 + len);
         if (err)
             return err;
         d0 += len;
@@ -613,13 +660,10 @@ static int deleg_piece(struct mdb *db, struct deleg *a, struct pool *p, struct m
     return E_OK;
 }
 
-/*
- * Walk the source range piece by piece (one piece per source node). Decode (p NULL):
- * validate and count nodes. Perform: create and upgrade. Both passes see the same
- * pieces, so perform takes at most the nodes decode counted.
- */
-static int deleg_pass(struct mdb *db, struct deleg *a, struct pool *p)
+/* Walk the source range piece by piece (one piece per source node) with w's handlers. */
+static int deleg_pass(struct deleg_walk *w)
 {
+    struct mdb_delegation *a = w->a;
     uint64_t off = 0;
     while (off < a->size) {
         struct mdb_node *n = tree_find(a->src, a->src_base + off);
@@ -630,7 +674,7 @@ static int deleg_pass(struct mdb *db, struct deleg *a, struct pool *p)
         uint64_t s0 = a->src_base + off;
         uint64_t len = MIN(node_end(n), a->src_base + a->size) - s0;
         uint64_t d0 = a->dst_base + off;
-        int err = deleg_piece(db, a, p, n, d0, d0 + len, n->target + (s0 - n->base));
+        int err = deleg_piece(w, n, d0, d0 + len, n->target + (s0 - n->base));
         if (err)
             return err;
         off += len;
@@ -638,18 +682,20 @@ static int deleg_pass(struct mdb *db, struct deleg *a, struct pool *p)
     return E_OK;
 }
 
-/* Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask); the
- * hooks get the caller's batch b.
- * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
- * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
- * downgrades. Errors, nothing changed: E_ARG (size or mask 0), E_RANGE (wrap or beyond a space's
- * limit), E_NOENT (a source unit is empty), E_PERM (a source unit has none of mask), E_BUSY (a
- * destination unit holds something else), E_NOMEM. */
-int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
-                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
-                 unsigned mask, unsigned *effect)
+/*
+ * Decode a delegation of src units [src_base, +size) into dst at dst_base with rights
+ * (source & mask) into *a: every check, then the nodes and the destination's reserve hook.
+ * Errors, nothing changed or held: E_ARG (size or mask 0), E_RANGE (wrap or beyond a
+ * space's limit), E_NOENT (a source unit is empty), E_PERM (a source unit has none of
+ * mask), E_BUSY (a destination unit holds something else), E_NOMEM. On E_OK the caller
+ * runs mdb_delegate_perform(a) before the database changes otherwise.
+ */
+int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
+                        uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
+                        uint64_t size, unsigned mask)
 {
-    struct deleg a = { src, dst, src_base, dst_base, size, mask, 0, 0 };
+    *a = (struct mdb_delegation){ src, dst, src_base, dst_base, size, mask, 0, 0, NULL };
+    struct deleg_walk w = { db, a, NULL, deleg_check, deleg_count };
     struct pool p;
     int err = range_check(src, src_base, size);
     if (!err)
@@ -657,9 +703,9 @@ int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *sr
     if (!err && !mask)
         err = E_ARG;
     if (!err)
-        err = deleg_pass(db, &a, NULL);
+        err = deleg_pass(&w);
     if (!err)
-        err = pool_fill(db, &p, a.need);
+        err = pool_fill(db, &p, a->need);
     if (err)
         return err;
     /* The nodes are taken: what the hooks need comes from what is left. */
@@ -667,15 +713,45 @@ int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *sr
         pool_drain(db, &p);
         return err;
     }
+    a->nodes = p.head;
+    return E_OK;
+}
+
+/*
+ * Apply a delegation mdb_delegate_decode accepted: destination units that were empty get
+ * derived nodes (MDB_CREATED), derived ones raised rights (MDB_UPGRADED); returns that
+ * effect; the hooks get the caller's batch b. Cannot fail: decode counted and reserved
+ * everything.
+ */
+unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct mdb_delegation *a)
+{
     db->batch = b;
-    err = deleg_pass(db, &a, &p);
+    struct pool p = { a->nodes };
+    struct deleg_walk w = { db, a, &p, deleg_raise, deleg_derive };
+    int err = deleg_pass(&w);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
+    a->nodes = NULL;
     /* Merge what the delegation created or cut with equal neighbours. */
-    for (struct mdb_node *d = tree_from(dst, dst_base); d && d->base < dst_base + size;
-         d = tree_ceil(dst, node_end(d)))
+    for (struct mdb_node *d = tree_from(a->dst, a->dst_base); d && d->base < a->dst_base + a->size;
+         d = tree_ceil(a->dst, node_end(d)))
         d = merge_cheap(db, d);
-    *effect = a.effect;
+    return a->effect;
+}
+
+/* Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask).
+ * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
+ * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
+ * downgrades. Errors, nothing changed: mdb_delegate_decode's. */
+int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
+                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+                 unsigned mask, unsigned *effect)
+{
+    struct mdb_delegation a;
+    int err = mdb_delegate_decode(db, &a, src, src_base, dst, dst_base, size, mask);
+    if (err)
+        return err;
+    *effect = mdb_delegate_perform(db, b, &a);
     return E_OK;
 }
 

@@ -74,13 +74,19 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     return E_OK;
 }
 
-/* Undo space_mem_loc for a core the PD never ran on (a failed create_ec). */
-void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
+/* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped). */
+void space_mem_loc_discard(struct ptab *t)
+{
+    kmem_root_fini(t);                              /* the root's kernel-half PDPT */
+    ptab_release(t);
+}
+
+/* Free loc[cpu], if any. */
+static void loc_drop(struct space_mem *m, unsigned cpu)
 {
     if (!m->loc[cpu].root)
         return;
-    kmem_root_fini(&m->loc[cpu]);                   /* the root's kernel-half PDPT */
-    ptab_release(&m->loc[cpu]);
+    space_mem_loc_discard(&m->loc[cpu]);
     m->loc[cpu].root = 0;
     m->loc_roots--;
 }
@@ -89,9 +95,31 @@ void space_mem_loc_drop(struct space_mem *m, unsigned cpu)
 void space_mem_destroy(struct space_mem *m)
 {
     for (unsigned c = 0; c < NUM_CPU; c++)
-        space_mem_loc_drop(m, c);
+        loc_drop(m, c);
     ptab_release(&m->hpt);
     pcid_release(m->pcid);
+}
+
+/* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd), not installed: E_NOMEM. */
+int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
+{
+    if (ptab_init(t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
+        return E_NOMEM;
+    t->leaf_mask = m->hpt.leaf_mask;
+    t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
+    if (kmem_root_init(t, cpu, m->kpd) != E_OK) {
+        space_mem_loc_discard(t);
+        return E_NOMEM;
+    }
+    return E_OK;
+}
+
+/* Make t (from space_mem_loc_build for cpu) m's root for core cpu, which has none. */
+void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t)
+{
+    ASSERT(!m->loc[cpu].root);
+    m->loc[cpu] = *t;
+    m->loc_roots++;
 }
 
 /* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kpd; E_NOMEM. */
@@ -100,18 +128,10 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
     if (m->loc[cpu].root)
         return E_OK;
     struct ptab t;
-    if (ptab_init(&t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
-        return E_NOMEM;
-    t.leaf_mask = m->hpt.leaf_mask;
-    t.own_level = HPT_LEVELS - 1;           /* owns only its root; lower levels are hpt's */
-    if (kmem_root_init(&t, cpu, m->kpd) != E_OK) {
-        kmem_root_fini(&t);
-        ptab_release(&t);
-        return E_NOMEM;
-    }
-    m->loc[cpu] = t;
-    m->loc_roots++;
-    return E_OK;
+    int err = space_mem_loc_build(m, cpu, &t);
+    if (err == E_OK)
+        space_mem_loc_install(m, cpu, &t);
+    return err;
 }
 
 /* Load m's root for core c; keep m's PCID's TLB entries unless stale or shared. */

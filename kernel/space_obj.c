@@ -121,18 +121,47 @@ int space_obj_check_free(struct space_obj *s, unsigned long sel)
     return mdb_lookup(&s->mdb, sel, &info) == E_OK ? E_BUSY : E_OK;
 }
 
-/* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >=
- * OBJ_SELS), E_BUSY (occupied), E_NOMEM; on error nothing changed. */
-int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
+/* Decode putting a new capability at sel: space_obj_check_free's statuses, or E_NOMEM; on E_OK
+   the slot page and the database node are reserved in s and r (space_obj_insert_perform or
+   space_obj_insert_cancel follows). */
+int space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long sel,
+                            struct mdb_root *r)
 {
-    ASSERT(!cap_is_null(c) && c.rights);
     int err = space_obj_check_free(s, sel);
     if (err != E_OK)
         return err;
     err = reserve_slots(s, sel, 1);
     if (err == E_OK)
-        err = mdb_insert_root(db, NULL, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
+        err = mdb_root_reserve(db, r);
+    if (err != E_OK)
+        kpd_unreserve(&s->r);
+    return err;
+}
+
+/* Put c (a new object) at sel as a root of the database, from what r and s reserved. */
+void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned long sel,
+                              struct capability c)
+{
+    ASSERT(!cap_is_null(c) && c.rights);
+    mdb_root_perform(r, NULL, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
     kpd_unreserve(&s->r);
+}
+
+/* Give back what space_obj_insert_decode reserved. */
+void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r)
+{
+    mdb_root_cancel(db, r);
+    kpd_unreserve(&s->r);
+}
+
+/* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >=
+ * OBJ_SELS), E_BUSY (occupied), E_NOMEM; on error nothing changed. */
+int space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c)
+{
+    struct mdb_root r;
+    int err = space_obj_insert_decode(db, s, sel, &r);
+    if (err == E_OK)
+        space_obj_insert_perform(&r, s, sel, c);
     return err;
 }
 
@@ -145,12 +174,13 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
     ASSERT(err == E_OK || err == E_NOMEM);
 }
 
-/* Delegate src [src_base, +count) to dst [dst_base, +count) with rights & mask: E_ARG (count 0,
- * dst range holds selector 0), E_RANGE (source range), E_FULL (destination range), then the
- * statuses of mdb_delegate; E_NOMEM also for slot pages. Nothing changed on error. */
-int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
-                       struct space_obj *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
+/* Decode delegating src [src_base, +count) to dst [dst_base, +count) with rights & mask into
+ * *d: E_ARG (count 0, dst range holds selector 0), E_RANGE (source range), E_FULL (destination
+ * range), then the statuses of mdb_delegate_decode; E_NOMEM also for slot pages. Nothing changed
+ * on error; on E_OK dst's slot pages and the nodes are reserved for the perform. */
+int space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
+                              unsigned long src_base, struct space_obj *dst, unsigned long dst_base,
+                              unsigned long count, unsigned mask)
 {
     if (count == 0)
         return E_ARG;
@@ -163,8 +193,30 @@ int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_
     /* The hooks must not fail: every slot page the delegation may write is reserved first. */
     int err = reserve_slots(dst, dst_base, count);
     if (err == E_OK)
-        err = mdb_delegate(db, NULL, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
+        err = mdb_delegate_decode(db, d, &src->mdb, src_base, &dst->mdb, dst_base, count, mask);
+    if (err != E_OK)
+        kpd_unreserve(&dst->r);
+    return err;
+}
+
+/* Apply what space_obj_delegate_decode accepted into dst; returns the mdb effect. */
+unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_obj *dst)
+{
+    unsigned effect = mdb_delegate_perform(db, NULL, d);
     kpd_unreserve(&dst->r);
+    return effect;
+}
+
+/* Delegate src [src_base, +count) to dst [dst_base, +count) in one call: the statuses of
+ * space_obj_delegate_decode, *effect from the perform. */
+int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
+                       struct space_obj *dst, unsigned long dst_base, unsigned long count,
+                       unsigned mask, unsigned *effect)
+{
+    struct mdb_delegation d;
+    int err = space_obj_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
+    if (err == E_OK)
+        *effect = space_obj_delegate_perform(db, &d, dst);
     return err;
 }
 

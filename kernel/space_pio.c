@@ -129,12 +129,12 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
     return err;
 }
 
-/* Delegate src ports [src_base, +count) to dst: E_ARG (count 0, or dst_base != src_base: ports
- * are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate's; nothing changed on
- * error. */
-int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
-                       struct space_pio *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
+/* Decode delegating src ports [src_base, +count) to dst into *d: E_ARG (count 0, or dst_base !=
+ * src_base: ports are identity-mapped), E_RANGE (beyond port 0xFFFF), then mdb_delegate_decode's;
+ * nothing changed on error; on E_OK dst's bitmap pages and the nodes are reserved. */
+int space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
+                              unsigned long src_base, struct space_pio *dst, unsigned long dst_base,
+                              unsigned long count, unsigned mask)
 {
     if (!count)
         return E_ARG;
@@ -144,8 +144,30 @@ int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_
         return E_ARG;
     int err = reserve_ports(dst, dst_base, count);
     if (err == E_OK)
-        err = mdb_delegate(db, NULL, &src->mdb, src_base, &dst->mdb, dst_base, count, mask, effect);
+        err = mdb_delegate_decode(db, d, &src->mdb, src_base, &dst->mdb, dst_base, count, mask);
+    if (err != E_OK)
+        finish(dst);
+    return err;
+}
+
+/* Apply what space_pio_delegate_decode accepted into dst; returns the mdb effect. */
+unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_pio *dst)
+{
+    unsigned effect = mdb_delegate_perform(db, NULL, d);
     finish(dst);
+    return effect;
+}
+
+/* Delegate src ports [src_base, +count) to dst in one call: the statuses of
+ * space_pio_delegate_decode, *effect from the perform. */
+int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
+                       struct space_pio *dst, unsigned long dst_base, unsigned long count,
+                       unsigned mask, unsigned *effect)
+{
+    struct mdb_delegation d;
+    int err = space_pio_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
+    if (err == E_OK)
+        *effect = space_pio_delegate_perform(db, &d, dst);
     return err;
 }
 

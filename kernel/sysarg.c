@@ -36,7 +36,7 @@ int sysarg_xfer(mword xfer, bool delegating, struct xfer *out)
     /* x86 has no mapping without read access: a delegated page always carries MEM_R. */
     if (delegating && kind == SPACE_MEM && !(rights & MEM_R))
         return E_ARG;
-    *out = (struct xfer){ kind, rights };
+    *out = (struct xfer){ kind, rights, 0, 0, 0 };
     return E_OK;
 }
 
@@ -71,14 +71,18 @@ int sysarg_lookup(mword kind, mword addr)
     return addr < limit ? E_OK : E_RANGE;
 }
 
+/* Base in units of space kind: pages for memory (base aligned), else base itself. */
+static uint64_t to_units(unsigned kind, mword base)
+{
+    return kind == SPACE_MEM ? base / PAGE_SIZE_USER : base;
+}
+
 /* Check that [base, base+count) units fit space kind: E_ALIGN (memory base), E_RANGE or E_OK. */
 static int check_range(unsigned kind, mword base, mword count)
 {
-    if (kind == SPACE_MEM) {
-        if (!IS_ALIGNED(base, PAGE_SIZE_USER))
-            return E_ALIGN;
-        base /= PAGE_SIZE_USER;     /* in pages from here on, like count */
-    }
+    if (kind == SPACE_MEM && !IS_ALIGNED(base, PAGE_SIZE_USER))
+        return E_ALIGN;
+    base = to_units(kind, base);    /* like count */
     mword units = space_units(kind);
     return base <= units && count <= units - base ? E_OK : E_RANGE;
 }
@@ -91,7 +95,8 @@ static int check_obj_dst(mword base, mword count)
     return base < SEL_COUNT && count <= SEL_COUNT - base ? E_OK : E_FULL;
 }
 
-/* Check delegate's xfer, count, alignment and both ranges in ABI order; fill x on E_OK. */
+/* Check delegate's xfer, count, alignment and both ranges in ABI order; fill x (bases in
+   units) on E_OK. */
 int sysarg_delegate(const struct delegate_args *a, struct xfer *x)
 {
     struct xfer d;
@@ -110,12 +115,17 @@ int sysarg_delegate(const struct delegate_args *a, struct xfer *x)
         st = check_obj_dst(a->dst_base, a->count);
     else
         st = check_range(d.kind, a->dst_base, a->count);
-    if (st == E_OK)
-        *x = d;
-    return st;
+    if (st != E_OK)
+        return st;
+    d.src = to_units(d.kind, a->src_base);
+    d.dst = to_units(d.kind, a->dst_base);
+    d.count = a->count;
+    *x = d;
+    return E_OK;
 }
 
-/* Check revoke's flags, xfer, count, alignment and range in ABI order; fill x on E_OK. */
+/* Check revoke's flags, xfer, count, alignment and range in ABI order; fill x (x->src: the
+   base in units) on E_OK. */
 int sysarg_revoke(const struct revoke_args *a, struct xfer *x)
 {
     struct xfer d;
@@ -127,7 +137,10 @@ int sysarg_revoke(const struct revoke_args *a, struct xfer *x)
         return st;
     if (a->count == 0)
         return E_ARG;
-    if ((st = check_range(d.kind, a->base, a->count)) == E_OK)
-        *x = d;
-    return st;
+    if ((st = check_range(d.kind, a->base, a->count)) != E_OK)
+        return st;
+    d.src = to_units(d.kind, a->base);
+    d.count = a->count;
+    *x = d;
+    return E_OK;
 }

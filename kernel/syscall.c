@@ -1,8 +1,19 @@
 /*
- * System calls (docs/abi.md): dispatch and every call. Each call decodes and
- * checks all arguments in the documented order before it changes anything
- * ("decode, then perform"); pd_lock serialises object creation, capability
- * writes and the mapping database.
+ * System calls (docs/abi.md). Each call is split as seL4 splits an invocation:
+ *
+ *   decode_x  runs every check of the call, in the order docs/abi.md lists its errors, then
+ *             every reservation the call needs (new objects, mapping-database nodes, frames
+ *             for capability slots, I/O bitmaps, page tables and per-core roots), and fills
+ *             the call's invocation record. It changes nothing a caller can see: on an error
+ *             it gives back what it reserved and returns the status.
+ *   perform_x applies the record in a few lines and cannot fail: everything it takes was
+ *             reserved by decode. It may return a value (delegate: the items delegated).
+ *
+ * sys_x runs the two; a call that answers with a structure copies it out after perform (the
+ * copy writes only the caller's memory; its E_RANGE is the call's status). Revoke's perform
+ * runs in bounded steps and returns the documented progress (E_NOMEM keeps what is done).
+ * yield and exit have nothing to decode. pd_lock serialises object creation, capability
+ * writes and the mapping database, so what decode checked and reserved holds in perform.
  */
 #include "syscall.h"
 #include "paging.h"
@@ -37,57 +48,105 @@ static struct shootdown_batch call_batch;   /* what a mapping-database call leav
 static struct ec *cur_ec(void) { return this_cpu()->ec; }
 static struct pd *cur_pd(void) { return this_cpu()->ec->pd; }
 
-/* Put a new capability at sel of pd's object space: E_OK or E_NOMEM. */
-static int cap_insert(struct pd *pd, mword sel, const void *obj, enum cap_type t, unsigned rights)
+/* create_pd's invocation: the new PD and its capability, reserved at sel of self. */
+struct create_pd_inv {
+    struct pd *self, *pd;
+    mword sel;
+    struct mdb_root cap;
+};
+
+/* Decode create_pd(dst_sel, parent_pd_sel): the parent's capability, dst_sel, then memory. */
+static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
 {
-    return space_obj_insert(&kernel_mdb, &pd->obj, sel, cap_make(obj, t, rights));
+    struct pd *parent;
+    *inv = (struct create_pd_inv){ .self = cur_pd(), .sel = f->rdi };
+    int err = pd_cap(inv->self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&parent);
+    if (err || (err = pd_dst_sel(inv->self, inv->sel)) ||
+        (err = space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)))
+        return err;
+    if (!(inv->pd = pd_create(parent))) {
+        space_obj_insert_cancel(&kernel_mdb, &inv->self->obj, &inv->cap);
+        return E_NOMEM;
+    }
+    return E_OK;
+}
+
+/* Perform create_pd: the new PD's capability at dst_sel. */
+static void perform_create_pd(struct create_pd_inv *inv)
+{
+    struct capability c = cap_make(inv->pd, CAP_PD, PD_R_ALL);
+    space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel, c);
 }
 
 /* create_pd(dst_sel, parent_pd_sel) */
 static int sys_create_pd(struct trap_frame *f)
 {
-    struct pd *self = cur_pd(), *parent, *pd;
-    int err = pd_cap(self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&parent);
-    if (err || (err = pd_dst_sel(self, f->rdi)))
+    struct create_pd_inv inv;
+    int err = decode_create_pd(f, &inv);
+    if (err == E_OK)
+        perform_create_pd(&inv);
+    return err;
+}
+
+/* create_ec's invocation: the EC's memory and start, its PD's root for cpu if it lacks one,
+   and its capability, reserved at sel of self. */
+struct create_ec_inv {
+    struct pd *self, *pd;
+    mword sel, ip, sp, arg;
+    unsigned cpu;
+    bool new_root;                      /* root is pd's root for cpu, built and not installed */
+    struct ptab root;
+    struct ec *ec;
+    struct mdb_root cap;
+};
+
+/* Decode create_ec(dst_sel, pd_sel, cpu, entry_ip, stack_ptr, arg): checks, then memory. */
+static int decode_create_ec(struct trap_frame *f, struct create_ec_inv *inv)
+{
+    *inv = (struct create_ec_inv){ .self = cur_pd(), .sel = f->rdi, .ip = f->r10, .sp = f->r8,
+                                   .arg = f->r9 };
+    mword cpu = f->rdx;
+    int err = pd_cap(inv->self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&inv->pd);
+    if (err)
         return err;
-    if (!(pd = pd_create(parent)))
+    if (cpu >= smp_cpus.count || !cpu_remote((unsigned)cpu)->online)
+        return E_CPU;
+    if ((err = sysarg_ec_start(inv->ip, inv->sp)) || (err = pd_dst_sel(inv->self, inv->sel)))
+        return err;
+    inv->cpu = (unsigned)cpu;
+    /* The per-core root exists before the EC can run there (resume never allocates). */
+    inv->new_root = !inv->pd->mem.loc[cpu].root;
+    if (inv->new_root && space_mem_loc_build(&inv->pd->mem, inv->cpu, &inv->root))
         return E_NOMEM;
-    if ((err = cap_insert(self, f->rdi, pd, CAP_PD, PD_R_ALL))) {
-        pd_destroy_empty(pd);
-        return err;
-    }
-    return E_OK;
+    inv->ec = ec_alloc();
+    err = inv->ec ? space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)
+                  : E_NOMEM;
+    if (err && inv->ec)
+        kfree(inv->ec);
+    if (err && inv->new_root)
+        space_mem_loc_discard(&inv->root);
+    return err;
+}
+
+/* Perform create_ec: install the root, start the EC, put its capability, make it runnable. */
+static void perform_create_ec(struct create_ec_inv *inv)
+{
+    if (inv->new_root)
+        space_mem_loc_install(&inv->pd->mem, inv->cpu, &inv->root);
+    ec_init(inv->ec, inv->pd, inv->cpu, inv->ip, inv->sp, inv->arg);
+    space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel,
+                             cap_make(inv->ec, CAP_EC, EC_R_ALL));
+    sched_enqueue(inv->ec);
 }
 
 /* create_ec(dst_sel, pd_sel, cpu, entry_ip, stack_ptr, arg) */
 static int sys_create_ec(struct trap_frame *f)
 {
-    struct pd *self = cur_pd(), *pd;
-    mword cpu = f->rdx;
-    int err = pd_cap(self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&pd);
-    if (err)
-        return err;
-    if (cpu >= smp_cpus.count || !cpu_remote((unsigned)cpu)->online)
-        return E_CPU;
-    if ((err = sysarg_ec_start(f->r10, f->r8)) || (err = pd_dst_sel(self, f->rdi)))
-        return err;
-    /* The per-core root exists before the EC can run there (resume never allocates). */
-    bool new_root = !pd->mem.loc[cpu].root;
-    if (space_mem_loc(&pd->mem, (unsigned)cpu))
-        return E_NOMEM;
-    struct ec *ec = ec_create(pd, (unsigned)cpu, f->r10, f->r8, f->r9);
-    if (!ec || (err = cap_insert(self, f->rdi, ec, CAP_EC, EC_R_ALL))) {
-        /* All or nothing: undo the EC and a root made for it. */
-        if (ec) {
-            __atomic_sub_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
-            kfree(ec);
-        }
-        if (new_root)
-            space_mem_loc_drop(&pd->mem, (unsigned)cpu);
-        return ec ? err : E_NOMEM;
-    }
-    sched_enqueue(ec);
-    return E_OK;
+    struct create_ec_inv inv;
+    int err = decode_create_ec(f, &inv);
+    if (err == E_OK)
+        perform_create_ec(&inv);
+    return err;
 }
 
 /* The mapping-database space of kind in pd. */
@@ -171,46 +230,71 @@ static uint64_t mem_extent(struct pd *src, struct pd *dst, uint64_t sb, uint64_t
     return off < n ? n : off;
 }
 
-/* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count) */
-static int sys_delegate(struct trap_frame *f)
+/* delegate's invocation: the PDs, the space, the items this call takes, the decoded delegation. */
+struct delegate_inv {
+    struct pd *src, *dst;
+    unsigned kind;
+    uint64_t n;                         /* a prefix of count: the items this call delegates */
+    struct mdb_delegation d;
+};
+
+/* Decode delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count): both capabilities,
+   both rights, the arguments, the source, the destination, then the reservations. */
+static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
 {
-    struct pd *self = cur_pd(), *src, *dst;
+    struct pd *self = cur_pd();
     struct delegate_args a = { f->rdx, f->r10, f->r8, f->r9 };
     struct xfer x;
-    unsigned effect;
     int err;
-    if ((err = pd_cap(self, f->rdi, CAP_PD, 0, (void **)&src)) ||
-        (err = pd_cap(self, f->rsi, CAP_PD, 0, (void **)&dst)) ||
-        (err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&src)) ||
-        (err = pd_cap(self, f->rsi, CAP_PD, PD_R_DELEGATE, (void **)&dst)) ||
+    if ((err = pd_cap(self, f->rdi, CAP_PD, 0, (void **)&inv->src)) ||
+        (err = pd_cap(self, f->rsi, CAP_PD, 0, (void **)&inv->dst)) ||
+        (err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&inv->src)) ||
+        (err = pd_cap(self, f->rsi, CAP_PD, PD_R_DELEGATE, (void **)&inv->dst)) ||
         (err = sysarg_delegate(&a, &x)))
         return err;
-    uint64_t sb = a.src_base, db = a.dst_base, n = a.count;
-    if (x.kind == SPACE_MEM) {
-        sb /= PAGE_SIZE_USER;
-        db /= PAGE_SIZE_USER;
-    }
-    if (x.kind == SPACE_PIO && db != sb)
-        return E_ARG;               /* ports are identity-mapped */
+    if (x.kind == SPACE_PIO && x.dst != x.src)
+        return E_ARG;                   /* ports are identity-mapped */
+    struct pd *src = inv->src, *dst = inv->dst;
+    struct mdb_space *s = space_of(src, x.kind);
+    inv->kind = x.kind;
     /* At most DELEGATE_PIECES source pieces per call: as many nodes created, O(pieces) work
        (the destination must be empty); the caller continues from rdx items on. Fewer nodes
        than a revoke step removes, so a revoke of what is delegated here ends. */
-    n = mdb_delegate_extent(space_of(src, x.kind), sb, n, DELEGATE_PIECES);
+    uint64_t n = mdb_delegate_extent(s, x.src, x.count, DELEGATE_PIECES);
     if (x.kind == SPACE_MEM)
-        n = mem_extent(src, dst, sb, db, n);
-    if ((err = check_source(space_of(src, x.kind), sb, n, x.rights)) ||
-        (err = check_dest(dst, x.kind, db, n)))
+        n = mem_extent(src, dst, x.src, x.dst, n);
+    inv->n = n;
+    if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
     if (x.kind == SPACE_OBJ)
-        err = space_obj_delegate(&kernel_mdb, &src->obj, sb, &dst->obj, db, n, x.rights, &effect);
-    else if (x.kind == SPACE_PIO)
-        err = space_pio_delegate(&kernel_mdb, &src->pio, sb, &dst->pio, db, n, x.rights, &effect);
+        return space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
+                                         n, x.rights);
+    if (x.kind == SPACE_PIO)
+        return space_pio_delegate_decode(&kernel_mdb, &inv->d, &src->pio, x.src, &dst->pio, x.dst,
+                                         n, x.rights);
+    return mdb_delegate_decode(&kernel_mdb, &inv->d, s, x.src, &dst->mem.mdb, x.dst, n, x.rights);
+}
+
+/* Perform delegate: apply the delegation, shoot down what it changed; the items delegated. */
+static uint64_t perform_delegate(struct delegate_inv *inv)
+{
+    if (inv->kind == SPACE_OBJ)
+        space_obj_delegate_perform(&kernel_mdb, &inv->d, &inv->dst->obj);
+    else if (inv->kind == SPACE_PIO)
+        space_pio_delegate_perform(&kernel_mdb, &inv->d, &inv->dst->pio);
     else
-        err = mdb_delegate(&kernel_mdb, &call_batch, &src->mem.mdb, sb, &dst->mem.mdb, db, n,
-                           x.rights, &effect);
+        mdb_delegate_perform(&kernel_mdb, &call_batch, &inv->d);
     shootdown_batch_flush(&call_batch);
+    return inv->n;
+}
+
+/* delegate(src_pd_sel, dst_pd_sel, xfer, src_base, dst_base, count); rdx gets the items done. */
+static int sys_delegate(struct trap_frame *f)
+{
+    struct delegate_inv inv;
+    int err = decode_delegate(f, &inv);
     if (err == E_OK)
-        f->rdx = n;
+        f->rdx = perform_delegate(&inv);
     return err;
 }
 
@@ -257,107 +341,159 @@ static int revoke_run(struct mdb_revoke *op)
     return err;
 }
 
-/* revoke(pd_sel, flags, xfer, base, count) */
-static int sys_revoke(struct trap_frame *f)
+/* Decode revoke(pd_sel, flags, xfer, base, count) into op: the capability, the arguments. */
+static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
 {
-    struct pd *self = cur_pd(), *pd;
+    struct pd *pd;
     struct revoke_args a = { f->rsi, f->rdx, f->r10, f->r8 };
     struct xfer x;
     int err;
-    if ((err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
         (err = sysarg_revoke(&a, &x)))
         return err;
-    if (x.kind == SPACE_MEM && !IS_ALIGNED(a.base, PAGE_SIZE_USER))
-        return E_ALIGN;
-    uint64_t base = a.base, n = a.count;
     unsigned rights = x.rights;
-    if (x.kind == SPACE_MEM) {
-        base /= PAGE_SIZE_USER;
-        if (rights & MEM_R)
-            rights = MEM_RWX;       /* a page without read access cannot stay mapped */
-    }
+    if (x.kind == SPACE_MEM && (rights & MEM_R))
+        rights = MEM_RWX;               /* a page without read access cannot stay mapped */
+    return mdb_revoke_begin(op, space_of(pd, x.kind), x.src, x.count, rights,
+                            a.flags & REVOKE_SELF);
+}
+
+/* revoke(pd_sel, flags, xfer, base, count); perform is revoke_run, in steps. */
+static int sys_revoke(struct trap_frame *f)
+{
     struct mdb_revoke op;
-    if ((err = mdb_revoke_begin(&op, space_of(pd, x.kind), base, n, rights, a.flags & REVOKE_SELF)))
+    int err = decode_revoke(f, &op);
+    return err ? err : revoke_run(&op);
+}
+
+/* lookup's invocation: what decode found at addr of kind in pd. */
+struct lookup_inv {
+    mword kind, addr;
+    struct ptab_map map;                /* SPACE_MEM: the mapping at addr */
+    struct capability cap;              /* SPACE_OBJ: the capability at addr */
+};
+
+/* Decode lookup(pd_sel, kind, addr, out): capability, kind and addr, out, then E_NOENT. */
+static int decode_lookup(struct trap_frame *f, struct lookup_inv *inv)
+{
+    struct pd *pd;
+    int err;
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, 0, (void **)&pd)) ||
+        (err = sysarg_lookup(f->rsi, f->rdx)) ||
+        (err = sysarg_user_buf(f->r10, sizeof(struct lookup_info))))
         return err;
-    return revoke_run(&op);
+    *inv = (struct lookup_inv){ .kind = f->rsi, .addr = f->rdx };
+    bool found;
+    if (inv->kind == SPACE_MEM)
+        found = ptab_lookup(&pd->mem.hpt, inv->addr, &inv->map);
+    else if (inv->kind == SPACE_PIO)
+        found = space_pio_allowed(&pd->pio, (unsigned)inv->addr);
+    else
+        found = space_obj_lookup(&pd->obj, inv->addr, &inv->cap) && !cap_is_null(inv->cap);
+    return found ? E_OK : E_NOENT;
+}
+
+/* Perform lookup: the answer for what decode found. */
+static struct lookup_info perform_lookup(const struct lookup_inv *inv)
+{
+    const struct ptab_map *m = &inv->map;
+    if (inv->kind == SPACE_MEM)
+        return (struct lookup_info){ m->va, m->size, m->pa, space_mem_rights(m->attr.perm), 0 };
+    if (inv->kind == SPACE_PIO)
+        return (struct lookup_info){ inv->addr, 1, 0, PIO_A, 0 };
+    return (struct lookup_info){ inv->addr, 1, 0, (uint32_t)inv->cap.rights, cap_type(inv->cap) };
 }
 
 /* lookup(pd_sel, kind, addr, out) */
 static int sys_lookup(struct trap_frame *f)
 {
-    struct pd *pd;
-    struct lookup_info li = { 0 };
-    int err;
-    if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, 0, (void **)&pd)) ||
-        (err = sysarg_lookup(f->rsi, f->rdx)) ||
-        (err = sysarg_user_buf(f->r10, sizeof(li))))
+    struct lookup_inv inv;
+    int err = decode_lookup(f, &inv);
+    if (err)
         return err;
-    if (f->rsi == SPACE_MEM) {
-        struct ptab_map m;
-        if (!ptab_lookup(&pd->mem.hpt, f->rdx, &m))
-            return E_NOENT;
-        li = (struct lookup_info){ m.va, m.size, m.pa, 0, 0 };
-        li.rights = space_mem_rights(m.attr.perm);
-    } else if (f->rsi == SPACE_PIO) {
-        if (!space_pio_allowed(&pd->pio, (unsigned)f->rdx))
-            return E_NOENT;
-        li = (struct lookup_info){ f->rdx, 1, 0, PIO_A, 0 };
-    } else {
-        struct capability c;
-        if (!space_obj_lookup(&pd->obj, f->rdx, &c) || cap_is_null(c))
-            return E_NOENT;
-        li = (struct lookup_info){ f->rdx, 1, 0, (uint32_t)c.rights, cap_type(c) };
-    }
+    struct lookup_info li = perform_lookup(&inv);
     return copy_to_user(f->r10, &li, sizeof(li));
+}
+
+/* ec_status's invocation: the EC, whether to wait for it, where the answer goes. */
+struct ec_status_inv {
+    struct ec *ec;
+    bool wait;
+    mword out;
+};
+
+/* Decode ec_status(ec_sel, flags, out): capability, flags, out, then waiting for oneself. */
+static int decode_ec_status(struct trap_frame *f, struct ec_status_inv *inv)
+{
+    int err;
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&inv->ec)))
+        return err;
+    if (f->rsi & ~(mword)EC_WAIT)
+        return E_ARG;
+    if ((err = sysarg_user_buf(f->rdx, sizeof(struct ec_info))))
+        return err;
+    inv->wait = f->rsi & EC_WAIT;
+    inv->out = f->rdx;
+    return inv->wait && inv->ec == cur_ec() ? E_ARG : E_OK;
+}
+
+/* Block the caller until ec stops (ec_lock held, ec running): the stopping EC enqueues it and
+   sched_resume writes the status to out. Does not return. */
+static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
+{
+    struct ec *self = cur_ec();
+    sched_save(f);
+    self->wait_for = ec;
+    self->wait_out = out;
+    self->next = ec->waiters;
+    ec->waiters = self;
+    spin_unlock(&ec_lock);
+    spin_unlock(&pd_lock);
+    sched_run();
+}
+
+/* Perform ec_status: with wait and ec running, block (does not return); else ec's status. */
+static struct ec_info perform_ec_status(struct trap_frame *f, const struct ec_status_inv *inv)
+{
+    struct ec_info info;
+    if (inv->wait) {
+        spin_lock(&ec_lock);
+        if (inv->ec->state == EC_RUNNING)
+            wait_stop(f, inv->ec, inv->out);
+        spin_unlock(&ec_lock);
+    }
+    ec_info_of(inv->ec, &info);
+    return info;
 }
 
 /* ec_status(ec_sel, flags, out); with EC_WAIT may block (then does not return). */
 static int sys_ec_status(struct trap_frame *f)
 {
-    struct ec *self = cur_ec(), *ec;
-    struct ec_info info;
-    int err;
-    if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&ec)))
+    struct ec_status_inv inv;
+    int err = decode_ec_status(f, &inv);
+    if (err)
         return err;
-    if (f->rsi & ~(mword)EC_WAIT)
+    struct ec_info info = perform_ec_status(f, &inv);
+    return copy_to_user(inv.out, &info, sizeof(info));
+}
+
+/* Decode console_write(buf, len): len, then the bytes into this core's buffer (*out). */
+static int decode_console_write(struct trap_frame *f, char **out)
+{
+    char *buf = console_buf[cpu_id()];
+    if (f->rsi > CONSOLE_MAX)
         return E_ARG;
-    if ((err = sysarg_user_buf(f->rdx, sizeof(info))))
-        return err;
-    if ((f->rsi & EC_WAIT) && ec == self)
-        return E_ARG;
-    if (f->rsi & EC_WAIT) {
-        spin_lock(&ec_lock);
-        if (ec->state == EC_RUNNING) {
-            /* Block: the stopping EC enqueues us, sched_resume writes *out. */
-            sched_save(f);
-            self->wait_for = ec;
-            self->wait_out = f->rdx;
-            self->next = ec->waiters;
-            ec->waiters = self;
-            spin_unlock(&ec_lock);
-            spin_unlock(&pd_lock);
-            sched_run();
-        }
-        spin_unlock(&ec_lock);
-    }
-    ec_info_of(ec, &info);
-    return copy_to_user(f->rdx, &info, sizeof(info));
+    *out = buf;
+    return copy_from_user(buf, f->rdi, f->rsi);
 }
 
 /*
- * console_write(buf, len): all len bytes, NUL included, in chunks of CONSOLE_CHUNK with
+ * Perform console_write: all len bytes of buf, NUL included, in chunks of CONSOLE_CHUNK with
  * interrupts taken between them; console_user_lock keeps the chunks of one call together
  * (its waiters take interrupts too). No other lock is held.
  */
-static int sys_console_write(struct trap_frame *f)
+static void perform_console_write(const char *buf, mword len)
 {
-    char *buf = console_buf[cpu_id()];
-    mword len = f->rsi;
-    int err;
-    if (len > CONSOLE_MAX)
-        return E_ARG;
-    if ((err = copy_from_user(buf, f->rdi, len)))
-        return err;
     while (!spin_trylock(&console_user_lock))
         irq_window();
     for (mword done = 0; done < len; done += CONSOLE_CHUNK) {
@@ -365,20 +501,57 @@ static int sys_console_write(struct trap_frame *f)
         irq_window();
     }
     spin_unlock(&console_user_lock);
+}
+
+/* console_write(buf, len) */
+static int sys_console_write(struct trap_frame *f)
+{
+    char *buf;
+    int err = decode_console_write(f, &buf);
+    if (err == E_OK)
+        perform_console_write(buf, f->rsi);
+    return err;
+}
+
+/* Decode counters(cpu, out): the core (*out). */
+static int decode_counters(struct trap_frame *f, struct cpu_local **out)
+{
+    if (f->rdi >= smp_cpus.count)
+        return E_CPU;
+    *out = cpu_remote((unsigned)f->rdi);
     return E_OK;
+}
+
+/* Perform counters: r's counters and the global words. */
+static struct core_counters perform_counters(const struct cpu_local *r)
+{
+    struct core_counters c = r->counters;
+    c.timer_ticks = r->ticks;
+    kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
+    c.pd_frames = kframe_pd_frames();
+    return c;
 }
 
 /* counters(cpu, out) */
 static int sys_counters(struct trap_frame *f)
 {
-    if (f->rdi >= smp_cpus.count)
-        return E_CPU;
-    struct cpu_local *r = cpu_remote((unsigned)f->rdi);
-    struct core_counters c = r->counters;
-    c.timer_ticks = r->ticks;
-    kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
-    c.pd_frames = kframe_pd_frames();
+    struct cpu_local *r;
+    int err = decode_counters(f, &r);
+    if (err)
+        return err;
+    struct core_counters c = perform_counters(r);
     return copy_to_user(f->rsi, &c, sizeof(c));
+}
+
+/* Perform pd_info: pd's space and frame counts (decode is the capability lookup). */
+static struct pd_info perform_pd_info(struct pd *pd)
+{
+    return (struct pd_info){
+        .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
+        .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
+        .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
+        .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
+    };
 }
 
 /* pd_info(pd_sel, out) */
@@ -388,31 +561,37 @@ static int sys_pd_info(struct trap_frame *f)
     int err = pd_cap(cur_pd(), f->rdi, CAP_PD, 0, (void **)&pd);
     if (err)
         return err;
-    struct pd_info in = {
-        .obj_pages = pd->obj.r.pages, .pio_pages = pd->pio.r.pages,
-        .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
-        .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
-        .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
-    };
+    struct pd_info in = perform_pd_info(pd);
     return copy_to_user(f->rsi, &in, sizeof(in));
+}
+
+/* Perform yield (nothing to decode): E_OK, then the next EC of this core. */
+static noreturn void perform_yield(struct trap_frame *f)
+{
+    f->rax = E_OK;
+    sched_save(f);
+    sched_yield();
+}
+
+/* Perform exit(code) (nothing to decode): the caller stops with code. */
+static noreturn void perform_exit(struct trap_frame *f)
+{
+    struct ec *ec = cur_ec();
+    sched_save(f);
+    ec->exit_code = (int64_t)f->rdi;
+    ec_stop(ec, EC_EXITED);
 }
 
 /* C side of the syscall entry: f is the caller's user state; rax gets the status. */
 void syscall_dispatch(struct trap_frame *f)
 {
-    struct cpu_local *c = this_cpu();
-    struct ec *ec = c->ec;
     int st;
-    c->counters.syscalls++;
+    this_cpu()->counters.syscalls++;
     switch (f->rax) {
     case SYS_YIELD:
-        f->rax = E_OK;
-        sched_save(f);
-        sched_yield();
+        perform_yield(f);
     case SYS_EXIT:
-        sched_save(f);
-        ec->exit_code = (int64_t)f->rdi;
-        ec_stop(ec, EC_EXITED);
+        perform_exit(f);
     case SYS_CONSOLE_WRITE:
         f->rax = (mword)sys_console_write(f);
         return;

@@ -382,6 +382,48 @@ static void delegation_out_of_memory_at_every_allocation_changes_nothing(void **
     assert_int_equal(C.rights[205], MEM_R | MEM_X);
 }
 
+static void a_decoded_delegation_performs_without_allocating(void **state)
+{
+    (void)state;
+    struct mdb_delegation d;
+    struct world w;
+    chain_abc();
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
+    snapshot(&w);
+    /* Upgrade B's middle: splits in B and C, so perform takes reserved nodes. */
+    assert_int_equal(mdb_delegate_decode(&db, &d, &A.s, 5, &B.s, 105, 2, MEM_RWX), E_OK);
+    assert_true(unchanged(&w));                         /* decode only reserves */
+    assert_true(d.need > 0);
+    long allocs = fake_allocs;
+    fake_fail_at = allocs;                              /* any allocation from here fails */
+    assert_int_equal(mdb_delegate_perform(&db, NULL, &d), MDB_UPGRADED);
+    fake_reset();
+    assert_int_equal(B.rights[104], MEM_R | MEM_X);
+    assert_int_equal(B.rights[106], MEM_RWX);
+    assert_int_equal(B.rights[107], MEM_R | MEM_X);
+    assert_int_equal(C.rights[205], MEM_R | MEM_X);
+}
+
+static void a_reserved_root_inserts_without_allocating_or_cancels_to_nothing(void **state)
+{
+    (void)state;
+    struct mdb_root r;
+    long live = fake_live;
+    assert_int_equal(mdb_root_check(&B.s, 0, 8, 5000, MEM_RW), E_OK);
+    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    mdb_root_cancel(&db, &r);
+    assert_int_equal(fake_live, live);
+    assert_int_equal(nodes(&B), 0);
+    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    fake_reset();
+    fake_fail_at = 0;                                   /* the next allocation fails */
+    mdb_root_perform(&r, NULL, &B.s, 0, 8, 5000, MEM_RW);
+    fake_reset();
+    assert_int_equal(nodes(&B), 1);
+    assert_int_equal(B.rights[7], MEM_RW);
+    assert_int_equal(mdb_root_check(&B.s, 7, 2, 6000, MEM_RW), E_BUSY);
+}
+
 static void revoke_out_of_memory_changes_nothing_and_can_be_retried(void **state)
 {
     (void)state;
@@ -841,6 +883,8 @@ int main(void)
         T(revoking_an_empty_range_succeeds_and_changes_nothing),
         T(delegation_out_of_memory_at_every_allocation_changes_nothing),
         T(revoke_out_of_memory_changes_nothing_and_can_be_retried),
+        T(a_decoded_delegation_performs_without_allocating),
+        T(a_reserved_root_inserts_without_allocating_or_cancels_to_nothing),
         T(a_revoke_in_budget_one_steps_equals_one_big_step),
         T(a_partial_right_revoke_in_small_steps_does_not_fragment),
         T(a_revoke_step_touches_at_most_budget_units_per_mapping),

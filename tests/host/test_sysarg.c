@@ -27,7 +27,7 @@ static int rvk(mword flags, unsigned kind, unsigned rights, mword base, mword co
 static void xfer_decodes_kind_and_rights(void **state)
 {
     (void)state;
-    struct xfer x = { 99, 99 };
+    struct xfer x = { .kind = 99, .rights = 99 };
     assert_int_equal(sysarg_xfer(XFER(SPACE_MEM, MEM_R | MEM_X), true, &x), E_OK);
     assert_int_equal(x.kind, SPACE_MEM);
     assert_int_equal(x.rights, MEM_R | MEM_X);
@@ -86,7 +86,7 @@ static void revoking_only_write_or_execute_is_allowed(void **state)
 static void a_failed_decode_leaves_the_output_alone(void **state)
 {
     (void)state;
-    struct xfer x = { 7, 7 };
+    struct xfer x = { .kind = 7, .rights = 7 };
     struct delegate_args a = { XFER(SPACE_MEM, MEM_R), 0x1001, 0, 1 };
     assert_int_equal(sysarg_delegate(&a, &x), E_ALIGN);
     assert_int_equal(x.kind, 7);
@@ -152,6 +152,26 @@ static void delegate_accepts_a_valid_memory_range(void **state)
     assert_int_equal(sysarg_delegate(&a, &x), E_OK);
     assert_int_equal(x.kind, SPACE_MEM);
     assert_int_equal(x.rights, MEM_R | MEM_W);
+    assert_int_equal(x.src, 0x400000000000UL / PG);     /* bases in pages */
+    assert_int_equal(x.dst, 0x400000 / PG);
+    assert_int_equal(x.count, 16);
+}
+
+static void delegate_and_revoke_give_port_and_selector_bases_as_they_are(void **state)
+{
+    (void)state;
+    struct xfer x;
+    struct delegate_args d = { XFER(SPACE_PIO, PIO_A), 0x3f8, 0x60, 4 };
+    assert_int_equal(sysarg_delegate(&d, &x), E_OK);
+    assert_int_equal(x.src, 0x3f8);
+    assert_int_equal(x.dst, 0x60);
+    struct revoke_args r = { 0, XFER(SPACE_OBJ, OBJ_R_ALL), 40, 3 };
+    assert_int_equal(sysarg_revoke(&r, &x), E_OK);
+    assert_int_equal(x.src, 40);
+    assert_int_equal(x.count, 3);
+    struct revoke_args m = { 0, XFER(SPACE_MEM, MEM_W), 0x5000, 2 };
+    assert_int_equal(sysarg_revoke(&m, &x), E_OK);
+    assert_int_equal(x.src, 5);
 }
 
 static void delegate_of_zero_items_is_an_argument_error(void **state)
@@ -285,6 +305,7 @@ int main(void)
         cmocka_unit_test(ec_start_needs_entry_below_and_stack_at_most_the_limit),
         cmocka_unit_test(lookup_checks_kind_before_address),
         cmocka_unit_test(delegate_accepts_a_valid_memory_range),
+        cmocka_unit_test(delegate_and_revoke_give_port_and_selector_bases_as_they_are),
         cmocka_unit_test(delegate_of_zero_items_is_an_argument_error),
         cmocka_unit_test(delegate_checks_xfer_before_count),
         cmocka_unit_test(delegate_of_unaligned_memory_is_an_alignment_error),

@@ -29,7 +29,7 @@ static void noiser(mword arg)
 {
     (void)arg;
     while (!go)
-        sys_yield();
+        sys_yield_pause();
     while (!stop) {
         if (sys_delegate(SEL_ROOT_PD, noise_pd, SPACE_MEM, noise_page, VA_D, 1, MEM_R) != E_OK)
             sys_exit(1);
@@ -84,7 +84,7 @@ int main(mword arg)
     CHECK_ST(child_ec(SEL_ROOT_PD, 1, noiser, 0, &ec), E_OK);
     go = 1;
     while (calls < 10)
-        sys_yield();
+        sys_yield_pause();
     mword c0 = calls;
     uint64_t noisy = revoke_w(p2);
     mword during = calls - c0;
