@@ -23,18 +23,23 @@
 #pragma once
 #include "types.h"
 #include "abi.h"
+#include "avl.h"
 
 struct mdb_space;
+struct shootdown_batch;     /* the caller's deferred cleanup (include/space_mem.h) */
 
-/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail. */
+/* Hooks into a space; called with the database lock held. map/protect/unmap must not fail.
+   b is the batch the caller passed to the database call (NULL if its spaces defer nothing):
+   the hooks record into it what must wait for the caller's flush (shootdowns, frees). */
 struct mdb_ops {
     /* Make [base, base+size) refer to target.. with rights (a hole or an upgrade). */
-    void (*map)(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
-                unsigned rights);
+    void (*map)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                uint64_t target, unsigned rights);
     /* Reduce the rights of [base, base+size) to rights (non-zero, a subset). */
-    void (*protect)(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights);
+    void (*protect)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    unsigned rights);
     /* Remove [base, base+size) entirely. */
-    void (*unmap)(struct mdb_space *s, uint64_t base, uint64_t size);
+    void (*unmap)(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size);
     /* Optional (NULL: nothing to reserve). Called by mdb_delegate on the destination after
        the nodes are allocated and before the first change: E_OK if the map hooks of mapping
        [base, +size) cannot fail from here on, else E_NOMEM (the delegation then changes
@@ -42,7 +47,8 @@ struct mdb_ops {
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
-/* Node memory, injected so the host tests can fail any allocation. */
+/* Node memory, injected so the host tests can fail any allocation. Every mutating call takes
+   the caller's batch b and hands it to the hooks it calls (see struct mdb_ops). */
 struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
@@ -52,6 +58,7 @@ struct mdb {
     uint64_t tokens;                /* internal: next deep revoke's pin token */
     uint64_t self;                  /* internal: token of the revoke that is stepping, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
+    struct shootdown_batch *batch;  /* internal: the batch of the mutating call that runs */
 };
 
 #define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
@@ -63,7 +70,7 @@ struct mdb_space {
     const struct mdb_ops *ops;
     void *owner;                    /* the kernel's space object (for the hooks) */
     uint64_t limit;                 /* valid units are [0, limit) */
-    struct mdb_node *root;          /* internal: AVL tree of nodes keyed by base */
+    struct avl_node *root;          /* internal: tree of nodes keyed by base */
     size_t nodes;                   /* number of nodes in this space */
 };
 
@@ -102,8 +109,8 @@ struct mdb_revoke {
 
 void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
 void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
-int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-                    uint64_t target, unsigned rights);
+int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+                    uint64_t size, uint64_t target, unsigned rights);
 struct mdb_root {
     struct mdb_node *node;          /* internal: the reserved node */
 };
@@ -111,8 +118,8 @@ int  mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t 
                     unsigned rights);
 int  mdb_root_reserve(struct mdb *db, struct mdb_root *r);
 void mdb_root_cancel(struct mdb *db, struct mdb_root *r);
-void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, uint64_t size,
-                      uint64_t target, unsigned rights);
+void mdb_root_perform(struct mdb_root *r, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t base, uint64_t size, uint64_t target, unsigned rights);
 
 /* A delegation decoded by mdb_delegate_decode, applied by mdb_delegate_perform. */
 struct mdb_delegation {
@@ -123,13 +130,13 @@ struct mdb_delegation {
     size_t need;                    /* internal: nodes perform takes */
     struct mdb_node *nodes;         /* internal: those nodes, reserved by decode */
 };
-int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
-                 struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
+                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect);
 int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
                         uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
                         uint64_t size, unsigned mask);
-unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a);
+unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct mdb_delegation *a);
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces);
 
 /*
@@ -142,10 +149,12 @@ uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size
 
 int mdb_revoke_begin(struct mdb_revoke *op, struct mdb_space *s, uint64_t base,
                      uint64_t size, unsigned rights, bool include_self);
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget);
-int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-               unsigned rights, bool include_self);
-int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget);
+int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke *op,
+                    uint64_t units, uint64_t budget);
+int mdb_revoke(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+               uint64_t size, unsigned rights, bool include_self);
+int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t budget);
 int mdb_lookup(struct mdb_space *s, uint64_t unit, struct mdb_info *out);
 bool mdb_range_empty(struct mdb_space *s, uint64_t base, uint64_t size);
 size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max);

@@ -5,7 +5,7 @@
  * then may no core's TLB or paging-structure cache still walk it. Freeing or
  * allocating a frame while it is quarantined panics; a frame leaving the
  * quarantine is poisoned (non-present entries) while it is free; after every
- * flush of the pending list, a walk checks that no live root of the PDs just
+ * flush of a shootdown batch, a walk checks that no live root of the PDs just
  * shot down (master or per-core) reaches a free or quarantined frame.
  * In other builds every hook is an empty inline.
  */

@@ -44,7 +44,8 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
 void space_mem_loc_discard(struct ptab *t);
 void make_current(struct pd *pd);
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
-int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights);
+int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
+                  paddr_t pa, unsigned rights);
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
 size_t space_mem_hpt_tables(const struct space_mem *m);
 size_t space_mem_hpt_count(const struct space_mem *m);
@@ -56,4 +57,23 @@ bool space_mem_allows(const struct space_mem *m, vaddr_t va, unsigned need);
 /* The mdb hooks of memory spaces (map/protect/unmap on hpt, shootdown collected). */
 extern const struct mdb_ops space_mem_ops;
 
-void space_mem_flush_pending(void);
+/*
+ * A shootdown batch: the PDs whose master tables lost translations and the table frames
+ * detached from them, shot down and freed together by shootdown_batch_flush. Ordering:
+ * a PD enters the batch before its update (a full batch is flushed before a new PD
+ * joins), the detached list is flushed before an update for which it may lack room, and
+ * its frames are freed only after the shootdowns of every PD in the batch. Zero-filled
+ * is empty. The caller of a mapping-database operation owns one (under pd_lock; about
+ * 1 KiB, so static rather than on the 4 KiB kernel stack), hands it to the operation,
+ * whose memory-space hooks record into it, and flushes it before pd_lock is dropped.
+ */
+#define SHOOTDOWN_BATCH_PDS 16
+struct shootdown_batch {
+    struct ptab_dfree df;                   /* detached tables, freed after the shootdowns */
+    struct pd *pd[SHOOTDOWN_BATCH_PDS];     /* PDs that lost translations */
+    vaddr_t lo[SHOOTDOWN_BATCH_PDS], hi[SHOOTDOWN_BATCH_PDS];   /* pd[i]'s changed range */
+    bool full[SHOOTDOWN_BATCH_PDS];         /* pd[i] lost a table: flush everything */
+    unsigned n;                             /* entries of pd[] in use */
+};
+
+void shootdown_batch_flush(struct shootdown_batch *b);

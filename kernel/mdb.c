@@ -17,14 +17,14 @@
  * Nothing here recurses over the derivation tree: walks are iterative (kernel stack).
  */
 #include "mdb.h"
+#include "compiler.h"
 #include "panic.h"
 
 struct mdb_node {
     struct mdb_space *space;
     uint64_t base, size, target;        /* units [base, base+size) -> target.. */
     unsigned rights;
-    int height;                         /* AVL height of this subtree */
-    struct mdb_node *left, *right;      /* AVL children (same space) */
+    struct avl_node avl;                /* link in the space's tree, keyed by base */
     struct mdb_node *parent;            /* derivation parent, NULL for a root */
     struct mdb_node *child, *last;      /* first and last derived node */
     struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
@@ -42,134 +42,30 @@ struct pool {
     struct mdb_node *head;
 };
 
-/* ---- AVL tree of a space's nodes, keyed by base -------------------------------- */
+/* ---- a space's nodes by base (include/avl.h) ---------------------------------- */
 
-/* Height of a possibly empty subtree. */
-static int avl_h(struct mdb_node *n)
+/* The node that embeds tree link a, or NULL. */
+static struct mdb_node *node_of(struct avl_node *a)
 {
-    return n ? n->height : 0;
+    return a ? container_of(a, struct mdb_node, avl) : NULL;
 }
 
-/* Recompute n's height from its children. */
-static void avl_fix(struct mdb_node *n)
+/* The key of tree link a: its node's base. */
+static uint64_t base_key(const struct avl_node *a)
 {
-    n->height = 1 + MAX(avl_h(n->left), avl_h(n->right));
-}
-
-/* Rotate n's right child up; returns the new subtree root. */
-static struct mdb_node *avl_rot_left(struct mdb_node *n)
-{
-    struct mdb_node *r = n->right;
-    n->right = r->left;
-    r->left = n;
-    avl_fix(n);
-    avl_fix(r);
-    return r;
-}
-
-/* Rotate n's left child up; returns the new subtree root. */
-static struct mdb_node *avl_rot_right(struct mdb_node *n)
-{
-    struct mdb_node *l = n->left;
-    n->left = l->right;
-    l->right = n;
-    avl_fix(n);
-    avl_fix(l);
-    return l;
-}
-
-/* Restore the AVL balance at n (children balanced); returns the subtree root. */
-static struct mdb_node *avl_balance(struct mdb_node *n)
-{
-    avl_fix(n);
-    int bal = avl_h(n->left) - avl_h(n->right);
-    if (bal > 1) {
-        if (avl_h(n->left->left) < avl_h(n->left->right))
-            n->left = avl_rot_left(n->left);
-        return avl_rot_right(n);
-    }
-    if (bal < -1) {
-        if (avl_h(n->right->right) < avl_h(n->right->left))
-            n->right = avl_rot_right(n->right);
-        return avl_rot_left(n);
-    }
-    return n;
-}
-
-/* Insert n (unique base) into the subtree t; returns the new subtree root. */
-static struct mdb_node *avl_insert(struct mdb_node *t, struct mdb_node *n)
-{
-    if (!t) {
-        n->left = n->right = NULL;
-        n->height = 1;
-        return n;
-    }
-    if (n->base < t->base)
-        t->left = avl_insert(t->left, n);
-    else
-        t->right = avl_insert(t->right, n);
-    return avl_balance(t);
-}
-
-/* Detach the minimum of subtree t into *min; returns the new subtree root. */
-static struct mdb_node *avl_take_min(struct mdb_node *t, struct mdb_node **min)
-{
-    if (!t->left) {
-        *min = t;
-        return t->right;
-    }
-    t->left = avl_take_min(t->left, min);
-    return avl_balance(t);
-}
-
-/* Remove the node with key base from subtree t; returns the new subtree root. */
-static struct mdb_node *avl_remove(struct mdb_node *t, uint64_t base)
-{
-    ASSERT(t);
-    if (base < t->base) {
-        t->left = avl_remove(t->left, base);
-    } else if (base > t->base) {
-        t->right = avl_remove(t->right, base);
-    } else {
-        struct mdb_node *m;
-        if (!t->right)
-            return t->left;
-        t->right = avl_take_min(t->right, &m);
-        m->left = t->left;
-        m->right = t->right;
-        t = m;
-    }
-    return avl_balance(t);
+    return container_of(a, const struct mdb_node, avl)->base;
 }
 
 /* The node with the largest base <= unit, or NULL. */
 static struct mdb_node *tree_floor(struct mdb_space *s, uint64_t unit)
 {
-    struct mdb_node *t = s->root, *best = NULL;
-    while (t) {
-        if (t->base <= unit) {
-            best = t;
-            t = t->right;
-        } else {
-            t = t->left;
-        }
-    }
-    return best;
+    return node_of(avl_floor(s->root, unit, base_key));
 }
 
 /* The node with the smallest base >= unit, or NULL. */
 static struct mdb_node *tree_ceil(struct mdb_space *s, uint64_t unit)
 {
-    struct mdb_node *t = s->root, *best = NULL;
-    while (t) {
-        if (t->base >= unit) {
-            best = t;
-            t = t->left;
-        } else {
-            t = t->right;
-        }
-    }
-    return best;
+    return node_of(avl_ceil(s->root, unit, base_key));
 }
 
 /* End (exclusive) of n's unit range. */
@@ -201,14 +97,14 @@ static struct mdb_node *tree_pred(struct mdb_node *n)
 /* Add n to its space's tree. */
 static void tree_add(struct mdb_node *n)
 {
-    n->space->root = avl_insert(n->space->root, n);
+    avl_insert(&n->space->root, &n->avl, base_key);
     n->space->nodes++;
 }
 
 /* Remove n from its space's tree. */
 static void tree_del(struct mdb_node *n)
 {
-    n->space->root = avl_remove(n->space->root, n->base);
+    avl_remove(&n->space->root, &n->avl, base_key);
     n->space->nodes--;
 }
 
@@ -589,9 +485,10 @@ void mdb_root_cancel(struct mdb *db, struct mdb_root *r)
     r->node = NULL;
 }
 
-/* Give s the range mdb_root_check accepted, from the node of r; cannot fail. */
-void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, uint64_t size,
-                      uint64_t target, unsigned rights)
+/* Give s the range mdb_root_check accepted, from the node of r; its map hook gets the caller's
+ * batch b. Cannot fail. */
+void mdb_root_perform(struct mdb_root *r, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t base, uint64_t size, uint64_t target, unsigned rights)
 {
     struct mdb_node *n = r->node;
     ASSERT(n);
@@ -603,20 +500,20 @@ void mdb_root_perform(struct mdb_root *r, struct mdb_space *s, uint64_t base, ui
     n->target = target;
     n->rights = rights;
     tree_add(n);
-    s->ops->map(s, base, size, target, rights);
+    s->ops->map(s, b, base, size, target, rights);
 }
 
 /* Give s the underived range [base, +size) -> target.. (boot resources): mdb_root_check's
  * statuses (E_BUSY if any unit is held already), E_NOMEM, E_OK. */
-int mdb_insert_root(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-                    uint64_t target, unsigned rights)
+int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+                    uint64_t size, uint64_t target, unsigned rights)
 {
     struct mdb_root r;
     int err = mdb_root_check(s, base, size, target, rights);
     if (!err)
         err = mdb_root_reserve(db, &r);
     if (!err)
-        mdb_root_perform(&r, s, base, size, target, rights);
+        mdb_root_perform(&r, b, s, base, size, target, rights);
     return err;
 }
 
@@ -705,7 +602,7 @@ static int deleg_raise(struct deleg_walk *w, struct mdb_node *n, struct mdb_node
     split_range(w->db, w->pool, d, t0, t1);
     w->db->gen++;
     d->rights = want;
-    a->dst->ops->map(a->dst, d->base, d->size, d->target, want);
+    a->dst->ops->map(a->dst, w->db->batch, d->base, d->size, d->target, want);
     a->effect |= MDB_UPGRADED;
     return E_OK;
 }
@@ -732,7 +629,7 @@ static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, 
     tree_add(x);
     child_link(n, x);
     w->db->born++;
-    a->dst->ops->map(a->dst, d0, d1 - d0, t0, x->rights);
+    a->dst->ops->map(a->dst, w->db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
 }
 
@@ -823,10 +720,12 @@ int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_spa
 /*
  * Apply a delegation mdb_delegate_decode accepted: destination units that were empty get
  * derived nodes (MDB_CREATED), derived ones raised rights (MDB_UPGRADED); returns that
- * effect. Cannot fail: decode counted and reserved everything.
+ * effect; the hooks get the caller's batch b. Cannot fail: decode counted and reserved
+ * everything.
  */
-unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a)
+unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct mdb_delegation *a)
 {
+    db->batch = b;
     struct pool p = { a->nodes };
     struct deleg_walk w = { db, a, &p, deleg_raise, deleg_derive };
     int err = deleg_pass(&w);
@@ -844,15 +743,15 @@ unsigned mdb_delegate_perform(struct mdb *db, struct mdb_delegation *a)
  * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
  * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
  * downgrades. Errors, nothing changed: mdb_delegate_decode's. */
-int mdb_delegate(struct mdb *db, struct mdb_space *src, uint64_t src_base,
-                 struct mdb_space *dst, uint64_t dst_base, uint64_t size,
+int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
+                 uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
                  unsigned mask, unsigned *effect)
 {
     struct mdb_delegation a;
     int err = mdb_delegate_decode(db, &a, src, src_base, dst, dst_base, size, mask);
     if (err)
         return err;
-    *effect = mdb_delegate_perform(db, &a);
+    *effect = mdb_delegate_perform(db, b, &a);
     return E_OK;
 }
 
@@ -882,7 +781,7 @@ static void subtree_drop(struct mdb *db, struct mdb_node *n)
             y = y->child;
         struct mdb_node *up = y->parent;
         bool last = y == n;
-        y->space->ops->unmap(y->space, y->base, y->size);
+        y->space->ops->unmap(y->space, db->batch, y->base, y->size);
         node_drop(db, y);
         if (last)
             return;
@@ -907,7 +806,7 @@ static void rights_remove(struct mdb *db, struct mdb_node *root, uint64_t t0, ui
         } else {
             if (left != x->rights) {
                 x->rights = left;
-                x->space->ops->protect(x->space, x->base, x->size, left);
+                x->space->ops->protect(x->space, db->batch, x->base, x->size, left);
             }
             x = walk_next(root, x, t0, t1);
         }
@@ -1008,11 +907,11 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
 {
     unsigned left = x->rights & ~rights;
     if (!left) {
-        x->space->ops->unmap(x->space, x->base, x->size);
+        x->space->ops->unmap(x->space, db->batch, x->base, x->size);
         node_drop(db, x);
     } else {
         x->rights = left;
-        x->space->ops->protect(x->space, x->base, x->size, left);
+        x->space->ops->protect(x->space, db->batch, x->base, x->size, left);
     }
 }
 
@@ -1049,11 +948,11 @@ static void trim_off(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t
     touch(db, x);
     if (straddles(x, t0)) {
         uint64_t keep = t0 - x->target;
-        x->space->ops->unmap(x->space, x->base + keep, x->size - keep);
+        x->space->ops->unmap(x->space, db->batch, x->base + keep, x->size - keep);
         x->size = keep;
     } else {
         uint64_t cut = t1 - x->target;
-        x->space->ops->unmap(x->space, x->base, cut);
+        x->space->ops->unmap(x->space, db->batch, x->base, cut);
         x->base += cut;                 /* the key grows but stays below its successor's */
         x->target = t1;
         x->size -= cut;
@@ -1253,8 +1152,10 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
  * step; derivation only grows by delegation. The host model test checks exactly this with
  * random interleavings.
  */
-int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget)
+int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke *op,
+                    uint64_t units, uint64_t budget)
 {
+    db->batch = b;
     uint64_t work = 0, done_units = 0;
     int err = E_OK;
     units = MAX(units, 1);
@@ -1300,14 +1201,14 @@ int mdb_revoke_step(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint6
 }
 
 /* Revoke in one go (mdb_revoke_begin + steps); same errors. */
-int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size,
-               unsigned rights, bool include_self)
+int mdb_revoke(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
+               uint64_t size, unsigned rights, bool include_self)
 {
     struct mdb_revoke op;
     int err = mdb_revoke_begin(&op, s, base, size, rights, include_self);
     if (err)
         return err;
-    while ((err = mdb_revoke_step(db, &op, op.end - op.next, UINT64_MAX)) == MDB_MORE)
+    while ((err = mdb_revoke_step(db, b, &op, op.end - op.next, UINT64_MAX)) == MDB_MORE)
         ;
     return err;
 }
@@ -1316,13 +1217,15 @@ int mdb_revoke(struct mdb *db, struct mdb_space *s, uint64_t base, uint64_t size
  * Remove up to budget nodes of s and of what is derived from s (PD destruction);
  * leaves go first, each one unmapped. Returns MDB_MORE until s is empty, then E_OK.
  */
-int mdb_teardown_step(struct mdb *db, struct mdb_space *s, uint64_t budget)
+int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s,
+                      uint64_t budget)
 {
+    db->batch = b;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
-        struct mdb_node *y = s->root;
+        struct mdb_node *y = node_of(s->root);
         while (y->child)
             y = y->child;
-        y->space->ops->unmap(y->space, y->base, y->size);
+        y->space->ops->unmap(y->space, db->batch, y->base, y->size);
         node_drop(db, y);
     }
     return s->root ? MDB_MORE : E_OK;
@@ -1351,26 +1254,17 @@ static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
            !(n->rights & ~p->rights);
 }
 
-/* Check AVL subtree t: balanced, ordered within (lo, hi], nodes valid; -1 if broken. */
-static int avl_check(struct mdb_space *s, const struct mdb_node *t, uint64_t lo, uint64_t hi,
-                     size_t *count)
-{
-    if (!t)
-        return 0;
-    if (t->base < lo || node_end(t) > hi || !node_ok(s, t))
-        return -1;
-    int l = avl_check(s, t->left, lo, t->base, count);
-    int r = avl_check(s, t->right, node_end(t), hi, count);
-    if (l < 0 || r < 0 || l - r > 1 || r - l > 1 || t->height != 1 + MAX(l, r))
-        return -1;
-    ++*count;
-    return t->height;
-}
-
 /* Whether every structural invariant of s holds (tree, ranges, derivation links; tests and debug
  * builds). */
 bool mdb_check(struct mdb_space *s)
 {
-    size_t count = 0;
-    return avl_check(s, s->root, 0, s->limit, &count) >= 0 && count == s->nodes;
+    if (avl_check(s->root, base_key) != (long)s->nodes)
+        return false;
+    uint64_t end = 0;           /* nodes in base order: each within [end of the last, limit) */
+    for (struct mdb_node *n = tree_ceil(s, 0); n; n = tree_ceil(s, n->base + 1)) {
+        if (n->base < end || node_end(n) > s->limit || node_end(n) <= n->base || !node_ok(s, n))
+            return false;
+        end = node_end(n);
+    }
+    return true;
 }

@@ -70,8 +70,8 @@ static paddr_t frame(const struct ptab *t, unsigned l, pte_t e)
     return e & t->fmt->addr_mask & ~(LEVEL_SIZE(l) - 1);
 }
 
-/* Frame of the table that the table entry e points to. */
-static paddr_t next(const struct ptab *t, pte_t e)
+/* Frame of the child table that the table entry e points to. */
+static paddr_t child_table(const struct ptab *t, pte_t e)
 {
     return e & t->fmt->addr_mask;
 }
@@ -113,7 +113,7 @@ static void free_tree(const struct ptab *t, paddr_t pa, unsigned l)
     pte_t *tb = tab(t, pa);
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
         if (is_table(t, l, tb[i]))
-            free_tree(t, next(t, tb[i]), l - 1);
+            free_tree(t, child_table(t, tb[i]), l - 1);
     t->env->free(t->env->ctx, pa);
 }
 
@@ -159,7 +159,7 @@ pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, u
         }
         if (t->fmt->is_leaf(l, e))
             return p;
-        tpa = next(t, e);
+        tpa = child_table(t, e);
     }
 }
 
@@ -226,7 +226,7 @@ static size_t count_tree(const struct ptab *t, paddr_t pa, unsigned l)
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++) {
         pte_t e = load(&tb[i]);
         if (e && is_table(t, l, e))     /* holes are all-zero: most need no format call */
-            n += l > 1 ? count_tree(t, next(t, e), l - 1) : 1;
+            n += l > 1 ? count_tree(t, child_table(t, e), l - 1) : 1;
     }
     return n;
 }
@@ -252,7 +252,7 @@ static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t 
             continue;                   /* holes are all-zero: most need no format call */
         struct ptab_entry x = { .va = v->high | (base + i * LEVEL_SIZE(l)), .level = l,
                                 .leaf = t->fmt->is_leaf(l, e), .e = e };
-        x.pa = x.leaf ? frame(t, l, e) : next(t, e);
+        x.pa = x.leaf ? frame(t, l, e) : child_table(t, e);
         if (v->fn(v->arg, &x) && !x.leaf)
             visit_table(v, x.pa, l - 1, base + i * LEVEL_SIZE(l));
     }
@@ -283,7 +283,7 @@ static void detach_tree(struct upd *u, paddr_t pa, unsigned l)
     const pte_t *tb = tab(u->t, pa);
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
         if (is_table(u->t, l, tb[i]))
-            detach_tree(u, next(u->t, tb[i]), l - 1);
+            detach_tree(u, child_table(u->t, tb[i]), l - 1);
     if (!dfree_push(u->df, u->t, pa, u->unmap))
         panic("ptab: detach_tree without a free slot");
     u->res->detached = u->res->flush = true;
@@ -327,7 +327,7 @@ static bool leaf_fits(const struct upd *u, unsigned l, vaddr_t lo)
 /* Replace the table entry old at p (level l) by the leaf/hole new; false if it must stay. */
 static bool replace_table(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t new)
 {
-    paddr_t child = next(u->t, old);
+    paddr_t child = child_table(u->t, old);
     if (l - 1 >= u->t->keep_level)
         return false;
     if (!u->unmap && count_tree(u->t, child, l - 1) > PTAB_DFREE_SLOTS - u->df->n)
@@ -393,7 +393,7 @@ static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
     pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
-    const pte_t *tb = tab(t, next(t, e));
+    const pte_t *tb = tab(t, child_table(t, e));
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
     if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->end, l - 1))))
@@ -403,7 +403,7 @@ static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
     u->unmap = !leaf;
     if (u->unmap || u->df->n < PTAB_DFREE_SLOTS) {
         store(t, p, leaf);
-        detach_tree(u, next(t, e), l - 1);
+        detach_tree(u, child_table(t, e), l - 1);
     }
     u->unmap = unmap;
 }
@@ -439,7 +439,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
         if ((r = split(u, p, l, old)) != E_OK)
             return r;
     }
-    r = update_table(u, next(u->t, load(p)), l - 1, lo);
+    r = update_table(u, child_table(u->t, load(p)), l - 1, lo);
     tidy(u, p, l, r);
     return r;
 }
@@ -552,7 +552,7 @@ pte_t ptab_leaf_entry(const struct ptab *t, unsigned level, paddr_t pa, struct p
 /* The frame the present entry e at level refers to: its table's, or its leaf's whole mapping. */
 paddr_t ptab_entry_frame(const struct ptab *t, unsigned level, pte_t e)
 {
-    return is_table(t, level, e) ? next(t, e) : frame(t, level, e);
+    return is_table(t, level, e) ? child_table(t, e) : frame(t, level, e);
 }
 
 /* True if the entry e at level points to a table. */

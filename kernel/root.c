@@ -48,11 +48,14 @@ static void info_mem(paddr_t phys, uint64_t size, uint32_t type)
         info->mem[info->num_mem++] = (struct info_mem){ phys, size, type, 0 };
 }
 
+static struct shootdown_batch root_batch;   /* the root PD's mappings, flushed once built */
+
 /* Give pd physical [pa, pa+size) at ROOT_PHYS_WINDOW + pa with rights; false if no memory. */
 static bool give_window(struct pd *pd, paddr_t pa, uint64_t size, unsigned rights)
 {
-    int err = mdb_insert_root(&kernel_mdb, &pd->mem.mdb, (ROOT_PHYS_WINDOW + pa) / PAGE_SIZE,
-                              size / PAGE_SIZE, pa / PAGE_SIZE, rights);
+    int err = mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb,
+                              (ROOT_PHYS_WINDOW + pa) / PAGE_SIZE, size / PAGE_SIZE, pa / PAGE_SIZE,
+                              rights);
     return err == E_OK;
 }
 
@@ -89,7 +92,7 @@ static bool load_segment(struct pd *pd, const struct elf_segment *s)
     if (!mem)
         return false;
     memcpy(mem + (s->vaddr - va), s->bytes, s->filesz);
-    return mdb_insert_root(&kernel_mdb, &pd->mem.mdb, va / PAGE_SIZE, n,
+    return mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, va / PAGE_SIZE, n,
                            virt_to_phys(mem) / PAGE_SIZE, s->rights | MEM_R) == E_OK;
 }
 
@@ -176,8 +179,8 @@ bool root_start(void)
     bool ok = true;
     for (unsigned i = 0; ok && elf_segment(&img, i, &seg); i++)
         ok = load_segment(pd, &seg);
-    ok = ok && mdb_insert_root(&kernel_mdb, &pd->mem.mdb, INFO_PAGE_ADDR / PAGE_SIZE, 1,
-                               info_pa / PAGE_SIZE, MEM_R) == E_OK;
+    ok = ok && mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, INFO_PAGE_ADDR / PAGE_SIZE,
+                               1, info_pa / PAGE_SIZE, MEM_R) == E_OK;
     ok = ok && give_modules(pd) && give_ram(pd);
     ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
     struct ec *ec = ok ? ec_create(pd, 0, img.entry, 0, INFO_PAGE_ADDR) : NULL;
@@ -188,7 +191,7 @@ bool root_start(void)
                                 cap_make(ec, CAP_EC, EC_R_ALL)) == E_OK;
     if (!ok)
         panic("root: out of memory while building the root PD");
-    space_mem_flush_pending();
+    shootdown_batch_flush(&root_batch);
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)
         free += info->mem[i].type == INFO_MEM_FREE ? info->mem[i].size : 0;

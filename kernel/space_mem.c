@@ -18,7 +18,6 @@
 #include "spinlock.h"
 #include "syscall.h"
 
-#define PENDING_PDS       16            /* PDs whose flush one mdb operation can collect */
 #define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
@@ -40,7 +39,7 @@ static paddr_t hpt_frame_alloc(void *ctx)
 }
 
 /* hpt's frame sink for a frame it frees itself: a table that lost an install race, or every
-   table when the space goes (detached tables are freed by space_mem_flush_pending). */
+   table when the space goes (detached tables are freed by shootdown_batch_flush). */
 static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
@@ -201,48 +200,33 @@ unsigned space_mem_rights(unsigned perm)
            ((perm & PTAB_XU) ? MEM_X : 0);
 }
 
-/*
- * What the current mdb operation changed and still has to shoot down (pd_lock held).
- * Invariant: every frame on df was detached from the master table of a PD in pd[],
- * so flushing the list (all its shootdowns, then freeing df) covers every frame.
- * A PD is entered before its update (when the list is full, it is flushed first),
- * and df is flushed before an update for which it may lack room.
- */
-static struct {
-    struct ptab_dfree df;           /* detached tables, freed after the shootdowns */
-    struct pd *pd[PENDING_PDS];     /* PDs that lost translations */
-    vaddr_t lo[PENDING_PDS], hi[PENDING_PDS];   /* bounds of pd[i]'s changed range */
-    bool full[PENDING_PDS];         /* pd[i] lost a table: flush everything */
-    unsigned n;
-} pending;
-
-/* Index of pd in the pending list; a new entry (empty range, *added) after flushing a full list. */
-static unsigned pending_enter(struct pd *pd, bool *added)
+/* Index of pd in b; a new entry (empty range, *added) after flushing b if it is full. */
+static unsigned batch_enter(struct shootdown_batch *b, struct pd *pd, bool *added)
 {
     unsigned i = 0;
-    while (i < pending.n && pending.pd[i] != pd)
+    while (i < b->n && b->pd[i] != pd)
         i++;
-    *added = i == pending.n;
+    *added = i == b->n;
     if (!*added)
         return i;
-    if (i == PENDING_PDS) {
-        space_mem_flush_pending();          /* no slot left: shoot down (and free) what we have */
+    if (i == SHOOTDOWN_BATCH_PDS) {
+        shootdown_batch_flush(b);           /* no slot left: shoot down (and free) what b has */
         i = 0;
     }
-    pending.n = i + 1;
-    pending.pd[i] = pd;
-    pending.lo[i] = ~(vaddr_t)0;
-    pending.hi[i] = 0;
-    pending.full[i] = false;
+    b->n = i + 1;
+    b->pd[i] = pd;
+    b->lo[i] = ~(vaddr_t)0;
+    b->hi[i] = 0;
+    b->full[i] = false;
     return i;
 }
 
-/* Quarantine (test build) the frames an update of pd put on df after the state (n0, chain0). */
-static void pending_quarantine(struct pd *pd, unsigned n0, paddr_t chain0)
+/* Quarantine (test build) the frames an update of pd put on b's df after the state (n0, chain0). */
+static void batch_quarantine(struct shootdown_batch *b, struct pd *pd, unsigned n0, paddr_t chain0)
 {
-    for (unsigned k = n0; k < pending.df.n; k++)
-        quarantine_detached(&pd->mem, pending.df.slot[k]);
-    for (paddr_t f = pending.df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
+    for (unsigned k = n0; k < b->df.n; k++)
+        quarantine_detached(&pd->mem, b->df.slot[k]);
+    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
         quarantine_detached(&pd->mem, f);
 }
 
@@ -258,53 +242,55 @@ static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 }
 
 /*
- * Apply one update to pd's hpt with its flush noted in the pending list (also for the part
- * done before a failure); *res what it did. E_NOMEM etc. from ptab_update.
+ * Apply one update to pd's hpt with its flush noted in b (also for the part done before a
+ * failure); *res what it did. E_NOMEM etc. from ptab_update.
  */
-static int pending_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm,
-                          struct ptab_result *res)
+static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size,
+                        paddr_t pa, unsigned perm, struct ptab_result *res)
 {
     struct ptab_attr a = { perm, PTAB_WB };
     bool added;
-    if (pending.df.n == PTAB_DFREE_SLOTS)
-        space_mem_flush_pending();          /* room for detached tables */
-    unsigned i = pending_enter(pd, &added);
-    unsigned n0 = pending.df.n;
-    paddr_t chain0 = pending.df.chain;
-    size_t count0 = pending.df.count;
+    if (b->df.n == PTAB_DFREE_SLOTS)
+        shootdown_batch_flush(b);           /* room for detached tables */
+    unsigned i = batch_enter(b, pd, &added);
+    unsigned n0 = b->df.n;
+    paddr_t chain0 = b->df.chain;
+    size_t count0 = b->df.count;
     /* PDPTs the update adds (counting is bounded by its own work: it visits each slot). */
     bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
     size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
-    int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &pending.df, res);
-    pd->mem.hpt_tables -= pending.df.count - count0;    /* detached: out of hpt */
+    int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
+    pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     if (user)
         pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
-    pending_quarantine(pd, n0, chain0);
+    batch_quarantine(b, pd, n0, chain0);
     if (res->flush || res->detached) {
-        pending.lo[i] = MIN(pending.lo[i], va);
-        pending.hi[i] = MAX(pending.hi[i], va + size);
-        pending.full[i] |= res->detached;
+        b->lo[i] = MIN(b->lo[i], va);
+        b->hi[i] = MAX(b->hi[i], va + size);
+        b->full[i] |= res->detached;
     } else if (added) {
-        pending.n--;                        /* nothing to shoot down: the entry is the last one */
+        b->n--;                            /* nothing to shoot down: the entry is the last one */
     }
     return err;
 }
 
 /* Apply one update to pd's hpt and note its flush (also of the part done before a failure);
    E_NOMEM only from a table allocation (E_ALIGN/E_RANGE would be a kernel bug upstream). */
-static int hpt_try(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+static int hpt_try(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa,
+                   unsigned perm)
 {
     struct ptab_result res;
-    int err = pending_update(pd, va, size, pa, perm, &res);
+    int err = batch_update(b, pd, va, size, pa, perm, &res);
     if (!err && !res.flush && !res.detached)
         this_cpu()->counters.flushes_avoided++;     /* into a hole or an upgrade */
     return err;
 }
 
 /* Apply a mapping update to pd's hpt; the mdb's hooks must not fail (delegate reserved memory). */
-static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+static void hpt_update(struct shootdown_batch *b,
+                       struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
-    int err = hpt_try(pd, va, size, pa, perm);
+    int err = hpt_try(b, pd, va, size, pa, perm);
     if (err)
         panic("space_mem: hpt update %lx+%lx failed (%d) after reservation", va, size, err);
 }
@@ -319,7 +305,8 @@ static void hpt_update(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, uns
  * fault handler maps the pages the PD still holds again from the database
  * (space_mem_restore). Both kinds of update allocate nothing, so this cannot fail.
  */
-static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
+static void hpt_drop(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size,
+                     unsigned perm)
 {
     vaddr_t end = va + size;
     while (va < end) {
@@ -328,9 +315,9 @@ static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
         vaddr_t stop = m.va + m.size;
         int err = E_OK;
         if (mapped && m.va >= va && stop <= end)
-            err = hpt_try(pd, m.va, m.size, m.pa, perm);
+            err = hpt_try(b, pd, m.va, m.size, m.pa, perm);
         else if (mapped)
-            err = hpt_try(pd, m.va, m.size, 0, 0);
+            err = hpt_try(b, pd, m.va, m.size, 0, 0);
         if (err)
             panic("space_mem: whole-leaf update %lx+%lx failed (%d)", m.va, m.size, err);
         va = stop;
@@ -338,12 +325,13 @@ static void hpt_drop(struct pd *pd, vaddr_t va, uint64_t size, unsigned perm)
 }
 
 /* Reduce [va, +size) of pd's hpt to perm (0: unmap); never fails (hpt_drop without memory). */
-static void hpt_reduce(struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+static void hpt_reduce(struct shootdown_batch *b,
+                       struct pd *pd, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
 {
     __atomic_add_fetch(&pd->mem.reductions, 1, __ATOMIC_RELEASE);
-    int err = hpt_try(pd, va, size, pa, perm);
+    int err = hpt_try(b, pd, va, size, pa, perm);
     if (err == E_NOMEM)
-        hpt_drop(pd, va, size, perm);
+        hpt_drop(b, pd, va, size, perm);
     else if (err)
         panic("space_mem: hpt reduce %lx+%lx failed (%d)", va, size, err);
 }
@@ -354,16 +342,17 @@ static struct pd *pd_of(struct mdb_space *s)
     return container_of((struct space_mem *)s->owner, struct pd, mem);
 }
 
-/* mdb hook: map pages [base, +size) -> physical pages target.. with rights. */
-static void mem_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
-                    unsigned rights)
+/* mdb hook: map pages [base, +size) -> physical pages target.. with rights; flush noted in b. */
+static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
-    hpt_update(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+    hpt_update(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
                perm_of(rights));
 }
 
-/* mdb hook: reduce [base, +size) to rights; the frames come from the current mappings. */
-static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+/* mdb hook: reduce [base, +size) to rights (frames from the current mappings); flush in b. */
+static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t base,
+                        uint64_t size, unsigned rights)
 {
     struct pd *pd = pd_of(s);
     vaddr_t va = base << PAGE_SHIFT, end = (base + size) << PAGE_SHIFT;
@@ -372,15 +361,15 @@ static void mem_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsig
         bool mapped = ptab_lookup(&pd->mem.hpt, va, &m);
         vaddr_t stop = MIN(end, m.va + m.size);
         if (mapped)
-            hpt_reduce(pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
+            hpt_reduce(b, pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
         va = stop;
     }
 }
 
-/* mdb hook: remove [base, +size). */
-static void mem_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+/* mdb hook: remove [base, +size); flush and detached tables noted in b. */
+static void mem_unmap(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
-    hpt_reduce(pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    hpt_reduce(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
 }
 
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
@@ -399,30 +388,34 @@ static int mem_reserve(struct mdb_space *s, uint64_t base, uint64_t size)
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_reserve };
 
-/* Shoot down every PD the current mdb operation changed, then free the table frames it detached
- * (mdb lock held). */
-void space_mem_flush_pending(void)
+/*
+ * Flush b: shoot down every PD it holds (each over its changed range, or whole if it lost
+ * a table), then free its detached tables; b is empty afterwards. Every frame on b's df
+ * was detached from the master table of a PD in b, so the shootdowns cover every frame.
+ */
+void shootdown_batch_flush(struct shootdown_batch *b)
 {
-    for (unsigned i = 0; i < pending.n; i++) {
+    for (unsigned i = 0; i < b->n; i++) {
         /* One range per PD: its bounding box (INVLPG covers superpages it touches). */
-        struct tlb_range r = { pending.lo[i], (pending.hi[i] - pending.lo[i]) / PAGE_SIZE,
-                               pending.full[i] };
-        tlb_shootdown(pending.pd[i], &r);
+        struct tlb_range r = { b->lo[i], (b->hi[i] - b->lo[i]) / PAGE_SIZE, b->full[i] };
+        tlb_shootdown(b->pd[i], &r);
     }
-    this_cpu()->counters.tables_freed += pending.df.count;
-    kframe_account(-(long)pending.df.count);    /* every frame on df was a PD's hpt table */
-    ptab_dfree_release(&pending.df, &kptab_env);
-    for (unsigned i = 0; i < pending.n; i++)
-        quarantine_check_roots(&pending.pd[i]->mem);
-    pending.n = 0;
+    this_cpu()->counters.tables_freed += b->df.count;
+    kframe_account(-(long)b->df.count);     /* every frame on df was a PD's hpt table */
+    ptab_dfree_release(&b->df, &kptab_env);
+    for (unsigned i = 0; i < b->n; i++)
+        quarantine_check_roots(&b->pd[i]->mem);
+    b->n = 0;
 }
 
-/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); shot down by flush_pending.
- * E_NOMEM and the other statuses of ptab_update. */
-int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, unsigned rights)
+/* Map pages [va, va+size) -> pa with MEM_* rights in hpt (no mdb); flush and detached tables
+ * noted in b (the caller flushes it). E_NOMEM and the other statuses of ptab_update. */
+int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
+                  paddr_t pa, unsigned rights)
 {
     struct ptab_result res;
-    return pending_update(container_of(m, struct pd, mem), va, size, pa, perm_of(rights), &res);
+    return batch_update(b, container_of(m, struct pd, mem), va, size, pa, perm_of(rights),
+                        &res);
 }
 
 /*
@@ -434,6 +427,7 @@ int space_mem_map(struct space_mem *m, vaddr_t va, uint64_t size, paddr_t pa, un
  */
 bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
 {
+    static struct shootdown_batch restore_batch;    /* under pd_lock; empty between calls */
     struct mdb_info in;
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
@@ -442,8 +436,9 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
-    int err = hpt_try(container_of(m, struct pd, mem), page, PAGE_SIZE, pa, perm_of(in.rights));
-    space_mem_flush_pending();              /* tables a failed update detached again */
+    int err = hpt_try(&restore_batch, container_of(m, struct pd, mem), page, PAGE_SIZE, pa,
+                      perm_of(in.rights));
+    shootdown_batch_flush(&restore_batch);  /* tables a failed update detached again */
     if (err)
         return false;
     this_cpu()->counters.mdb_remaps++;

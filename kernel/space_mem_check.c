@@ -12,6 +12,8 @@
 #include "selftest.h"
 #include "tlb.h"
 
+static struct shootdown_batch check_batch;  /* the self-checks' updates (one check at a time) */
+
 #define CHECK_VA  0x40000000UL          /* 1 GiB: PML4 slot 0 */
 #define OTHER_VA  0x8000000000UL        /* 512 GiB: PML4 slot 1 */
 
@@ -75,7 +77,8 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
     size_t before;
     struct pd *pd = scratch_pd(&before);
     paddr_t page = kframe_alloc();
-    if (!pd || !page || space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R | MEM_W) != E_OK)
+    if (!pd || !page ||
+        space_mem_map(&check_batch, &pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R | MEM_W) != E_OK)
         return SELFTEST_FAIL("out of memory");
     uint64_t s0 = c->counters.lazy_syncs;
     bool first = space_mem_sync(&pd->mem, CHECK_VA);
@@ -85,8 +88,8 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
     uint64_t s1 = c->counters.lazy_syncs;
     const pte_t *loc = phys_to_virt(pd->mem.loc[c->id].root), *hpt = phys_to_virt(pd->mem.hpt.root);
     bool shared = loc[0] == hpt[0] && loc[1] == 0;
-    space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, 0, 0);
-    space_mem_flush_pending();
+    space_mem_map(&check_batch, &pd->mem, CHECK_VA, PAGE_SIZE, 0, 0);
+    shootdown_batch_flush(&check_batch);
     kframe_free(page);
     pd_destroy_empty(pd);
     if (!first || again || same_slot || empty_slot)
@@ -127,15 +130,16 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     size_t before;
     struct pd *pd = scratch_pd(&before);
     paddr_t page = kframe_alloc();
-    if (!pd || !page || space_mem_map(&pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) != E_OK)
+    if (!pd || !page ||
+        space_mem_map(&check_batch, &pd->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) != E_OK)
         return SELFTEST_FAIL("out of memory");
     watched_table = pt_of(&pd->mem, CHECK_VA);
     hook_calls = 0;
     watched_was_free = false;
     uint64_t t0 = c->counters.tables_freed;
     tlb_shootdown_hook = watch_table;
-    space_mem_map(&pd->mem, CHECK_VA, MiB(2), 0, 0);       /* the whole PT goes away */
-    space_mem_flush_pending();
+    space_mem_map(&check_batch, &pd->mem, CHECK_VA, MiB(2), 0, 0);  /* the whole PT goes away */
+    shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
     bool free_after = frame_is_free(&kernel_pool, watched_table);
     uint64_t freed = c->counters.tables_freed - t0;
@@ -153,7 +157,7 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     return true;
 }
 
-#define MANY_PDS 40                     /* more than twice the pending list (PENDING_PDS) */
+#define MANY_PDS 40                     /* more than twice a batch (SHOOTDOWN_BATCH_PDS) */
 static struct pd *many_pd[MANY_PDS];
 static paddr_t many_table[MANY_PDS];
 static unsigned many_early;             /* shootdowns that found their PD's table free already */
@@ -166,7 +170,7 @@ static void watch_many(struct pd *pd)
             many_early++;
 }
 
-SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_its_shootdown)
+SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
 {
     size_t before;
     struct pd *first = scratch_pd(&before);
@@ -175,16 +179,18 @@ SELFTEST(one_flush_over_more_pds_than_the_pending_list_frees_each_table_after_it
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
         ok = ok && many_pd[i] &&
-             space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) == E_OK;
+             space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) ==
+             E_OK;
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
-    space_mem_flush_pending();
+    shootdown_batch_flush(&check_batch);
     many_early = 0;
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
     for (unsigned i = 0; ok && i < MANY_PDS; i++)
-        space_mem_map(&many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0); /* its only entry: PT goes */
-    space_mem_flush_pending();
+        /* its only entry: the PT is detached */
+        space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);
+    shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
     uint64_t freed = this_cpu()->counters.tables_freed - t0;
     for (unsigned i = 0; i < MANY_PDS; i++)

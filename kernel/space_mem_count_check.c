@@ -13,6 +13,8 @@
 #include "paging.h"
 #include "selftest.h"
 
+static struct shootdown_batch check_batch;  /* the self-check's updates (one check at a time) */
+
 #define OPS          400                /* random updates */
 #define REGIONS      3                  /* 512 GiB regions the updates touch */
 #define REGION_SIZE  GiB(512)
@@ -64,8 +66,8 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         uint64_t size = sizes[lcg(&s) % 6];
         unsigned r = rights[lcg(&s) % 4];
         /* The frame follows the address, so that aligned ranges can take large leaves. */
-        int err = space_mem_map(&pd->mem, va, size, va % GiB(64), r);
-        space_mem_flush_pending();
+        int err = space_mem_map(&check_batch, &pd->mem, va, size, va % GiB(64), r);
+        shootdown_batch_flush(&check_batch);
         size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
         size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
         uint64_t books = kernel_pool.nfree + kframe_pd_frames();
@@ -78,8 +80,8 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
                                 (unsigned long)books0, (unsigned long)books);
     }
     for (unsigned k = 1; ok && k <= REGIONS; k++)
-        space_mem_map(&pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
-    space_mem_flush_pending();
+        space_mem_map(&check_batch, &pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
+    shootdown_batch_flush(&check_batch);
     size_t left = space_mem_hpt_count(&pd->mem), walk = space_mem_hpt_tables(&pd->mem);
     size_t kept = space_mem_hpt_kept(&pd->mem);
     pd_destroy_empty(pd);

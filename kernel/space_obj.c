@@ -56,23 +56,27 @@ static struct capability *slot_written(struct space_obj *s, unsigned long sel)
 }
 
 /* mdb hook: slots [base, +size) hold target.. with rights. */
-static void obj_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target,
-                    unsigned rights)
+static void obj_map(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++)
         slot_write(m->owner, base + i, cap_from_target(target + i, rights));
 }
 
 /* mdb hook: slots [base, +size) keep their objects with fewer rights. */
-static void obj_protect(struct mdb_space *m, uint64_t base, uint64_t size, unsigned rights)
+static void obj_protect(struct mdb_space *m, struct shootdown_batch *b,
+                        uint64_t base, uint64_t size, unsigned rights)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++)
         __atomic_store_n(&slot_written(m->owner, base + i)->rights, rights, __ATOMIC_RELEASE);
 }
 
 /* mdb hook: slots [base, +size) become null (word 0 first); the pages stay. */
-static void obj_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
+static void obj_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
+    (void)b;
     for (uint64_t i = 0; i < size; i++) {
         struct capability *p = slot_written(m->owner, base + i);
         __atomic_store_n(&p->obj, 0, __ATOMIC_RELEASE);
@@ -139,7 +143,7 @@ void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned 
                               struct capability c)
 {
     ASSERT(!cap_is_null(c) && c.rights);
-    mdb_root_perform(r, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
+    mdb_root_perform(r, NULL, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
     kpd_unreserve(&s->r);
 }
 
@@ -166,7 +170,7 @@ void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel)
 {
     if (sel == SEL_NULL || sel >= OBJ_SELS)
         return;
-    int err = mdb_revoke(db, &s->mdb, sel, 1, ~0u, true);
+    int err = mdb_revoke(db, NULL, &s->mdb, sel, 1, ~0u, true);
     ASSERT(err == E_OK || err == E_NOMEM);
 }
 
@@ -198,7 +202,7 @@ int space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct s
 /* Apply what space_obj_delegate_decode accepted into dst; returns the mdb effect. */
 unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_obj *dst)
 {
-    unsigned effect = mdb_delegate_perform(db, d);
+    unsigned effect = mdb_delegate_perform(db, NULL, d);
     kpd_unreserve(&dst->r);
     return effect;
 }

@@ -57,23 +57,26 @@ static void bits_deny(struct space_pio *s, unsigned long port, unsigned long cou
 }
 
 /* mdb hook: ports [base, +size) become accessible (identity: target = base). */
-static void pio_map(struct mdb_space *m, uint64_t base, uint64_t size, uint64_t target,
-                    unsigned rights)
+static void pio_map(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
+    (void)b;
     ASSERT(target == base && (rights & PIO_A));
     bits_allow(m->owner, base, size);
 }
 
 /* mdb hook: fewer rights than PIO_A is none, so the only subset left is PIO_A itself. */
-static void pio_protect(struct mdb_space *m, uint64_t base, uint64_t size, unsigned rights)
+static void pio_protect(struct mdb_space *m, struct shootdown_batch *b,
+                        uint64_t base, uint64_t size, unsigned rights)
 {
-    (void)m, (void)base, (void)size;
+    (void)m, (void)b, (void)base, (void)size;
     ASSERT(rights & PIO_A);
 }
 
 /* mdb hook: ports [base, +size) are denied again. */
-static void pio_unmap(struct mdb_space *m, uint64_t base, uint64_t size)
+static void pio_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
+    (void)b;
     bits_deny(m->owner, base, size);
 }
 
@@ -121,7 +124,7 @@ int space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, uns
         return E_RANGE;
     int err = reserve_ports(s, port, count);
     if (err == E_OK)
-        err = mdb_insert_root(db, &s->mdb, port, count, port, PIO_A);
+        err = mdb_insert_root(db, NULL, &s->mdb, port, count, port, PIO_A);
     finish(s);
     return err;
 }
@@ -150,7 +153,7 @@ int space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct s
 /* Apply what space_pio_delegate_decode accepted into dst; returns the mdb effect. */
 unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_pio *dst)
 {
-    unsigned effect = mdb_delegate_perform(db, d);
+    unsigned effect = mdb_delegate_perform(db, NULL, d);
     finish(dst);
     return effect;
 }

@@ -87,9 +87,9 @@ static void test_pd_destroy(struct test_pd *t)
 {
     if (!t->kpd)
         return;
-    while (mdb_teardown_step(&test_db, &t->obj.mdb, ~0ul) == MDB_MORE)
+    while (mdb_teardown_step(&test_db, NULL, &t->obj.mdb, ~0ul) == MDB_MORE)
         ;
-    while (mdb_teardown_step(&test_db, &t->pio.mdb, ~0ul) == MDB_MORE)
+    while (mdb_teardown_step(&test_db, NULL, &t->pio.mdb, ~0ul) == MDB_MORE)
         ;
     space_obj_destroy(&t->obj);
     space_pio_destroy(&t->pio);
@@ -155,7 +155,7 @@ static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t w
     if (!space_pio_allowed(&b->pio, 0x3F8) || space_pio_allowed(&b->pio, 0x3F9) ||
         space_pio_allowed(&b->pio, 0x3F7) || b->pio.r.pages != 1)
         return SELFTEST_FAIL("child bitmap wrong after delegation (%zu pages)", b->pio.r.pages);
-    if (mdb_revoke(&test_db, &a->pio.mdb, 0x3F8, 1, PIO_A, false) != E_OK ||
+    if (mdb_revoke(&test_db, NULL, &a->pio.mdb, 0x3F8, 1, PIO_A, false) != E_OK ||
         space_pio_allowed(&b->pio, 0x3F8))
         return SELFTEST_FAIL("revoked port still allowed");
     if (!space_pio_allowed(&a->pio, 0x3F8))

@@ -41,6 +41,8 @@
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
+static struct shootdown_batch call_batch;   /* what a mapping-database call leaves to shoot down
+                                               and free (pd_lock; flushed before it is dropped) */
 
 /* The calling EC and its PD. */
 static struct ec *cur_ec(void) { return this_cpu()->ec; }
@@ -281,8 +283,8 @@ static uint64_t perform_delegate(struct delegate_inv *inv)
     else if (inv->kind == SPACE_PIO)
         space_pio_delegate_perform(&kernel_mdb, &inv->d, &inv->dst->pio);
     else
-        mdb_delegate_perform(&kernel_mdb, &inv->d);
-    space_mem_flush_pending();
+        mdb_delegate_perform(&kernel_mdb, &call_batch, &inv->d);
+    shootdown_batch_flush(&call_batch);
     return inv->n;
 }
 
@@ -330,11 +332,12 @@ static void pd_lock_pass(void)
 static int revoke_run(struct mdb_revoke *op)
 {
     int err;
-    while ((err = mdb_revoke_step(&kernel_mdb, op, REVOKE_UNITS, REVOKE_WORK)) == MDB_MORE) {
-        space_mem_flush_pending();
+    while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
+           MDB_MORE) {
+        shootdown_batch_flush(&call_batch);
         pd_lock_pass();
     }
-    space_mem_flush_pending();
+    shootdown_batch_flush(&call_batch);
     return err;
 }
 

@@ -104,6 +104,6 @@ $(1)-kcheck:
 	done; echo "$(1)-kcheck: $(2) build freestanding with $$$$cc"; done
 endef
 $(eval $(call kcheck,ptab,$(wildcard kernel/ptab*.c)))
-$(eval $(call kcheck,mdb,kernel/mdb.c))
+$(eval $(call kcheck,mdb,kernel/mdb.c lib/avl.c))
 
 # Header dependencies (-MMD) are included by the top-level Makefile after all fragments.

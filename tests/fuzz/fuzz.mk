@@ -39,7 +39,7 @@ fuzz-elf-seeds: $(BUILD)/fuzz/fuzz_elf
 	@[ ! -f $(BUILD)/root.elf ] || cp $(BUILD)/root.elf $(BUILD)/fuzz/elf-corpus/
 
 $(eval $(call fuzzer,elf,kernel/elf.c,tests/fuzz/fuzz_elf.c,,-max_len=8192))
-$(eval $(call fuzzer,mdb,kernel/mdb.c,tests/fuzz/fuzz_mdb.c tests/host/test_mdb_model.c \
+$(eval $(call fuzzer,mdb,kernel/mdb.c lib/avl.c,tests/fuzz/fuzz_mdb.c tests/host/test_mdb_model.c \
     tests/host/test_mdb_fake.c tests/host/support.c,-lcmocka,-max_len=4096))
 $(eval $(call fuzzer,ptab,$(wildcard kernel/ptab*.c),tests/fuzz/fuzz_ptab.c tests/host/ptab_model.c \
     tests/host/fake_mem.c,,-max_len=1024 -rss_limit_mb=4096))

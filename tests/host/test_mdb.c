@@ -26,7 +26,7 @@ static int setup(void **state)
     fake_space_init(&B, FAKE_UNITS);
     fake_space_init(&C, FAKE_UNITS);
     fake_space_init(&D, FAKE_UNITS);
-    return mdb_insert_root(&db, &A.s, 0, ROOT_SIZE, ROOT_TARGET, MEM_RWX);
+    return mdb_insert_root(&db, NULL, &A.s, 0, ROOT_SIZE, ROOT_TARGET, MEM_RWX);
 }
 
 /* Fixture end: tearing every space down frees every node; hooks agreed throughout. */
@@ -47,7 +47,7 @@ static int deleg(struct fake_space *s, uint64_t sb, struct fake_space *d, uint64
                  uint64_t n, unsigned mask)
 {
     effect = 0;
-    return mdb_delegate(&db, &s->s, sb, &d->s, dbase, n, mask, &effect);
+    return mdb_delegate(&db, NULL, &s->s, sb, &d->s, dbase, n, mask, &effect);
 }
 
 /* Number of nodes space f consists of. */
@@ -103,8 +103,8 @@ static void a_root_maps_its_range_into_the_space(void **state)
 static void a_root_over_an_occupied_range_is_refused_busy(void **state)
 {
     (void)state;
-    assert_int_equal(mdb_insert_root(&db, &A.s, 63, 2, 5000, MEM_R), E_BUSY);
-    assert_int_equal(mdb_insert_root(&db, &A.s, 64, 2, 5000, MEM_R), E_OK);
+    assert_int_equal(mdb_insert_root(&db, NULL, &A.s, 63, 2, 5000, MEM_R), E_BUSY);
+    assert_int_equal(mdb_insert_root(&db, NULL, &A.s, 64, 2, 5000, MEM_R), E_OK);
 }
 
 static void lookup_of_an_empty_unit_is_noent(void **state)
@@ -144,7 +144,7 @@ static void revoking_at_a_removes_access_in_b_and_c(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 16, MEM_RWX, false), E_OK);
     for (int i = 0; i < 16; i++) {
         assert_int_equal(B.rights[100 + i], 0);
         assert_int_equal(C.rights[200 + i], 0);
@@ -156,7 +156,7 @@ static void revoking_at_b_leaves_a_intact(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &B.s, 100, 16, MEM_RWX, true), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 100, 16, MEM_RWX, true), E_OK);
     assert_int_equal(A.rights[0], MEM_RWX);
     assert_int_equal(B.rights[100], 0);
     assert_int_equal(C.rights[200], 0);
@@ -166,7 +166,7 @@ static void revoke_without_include_self_keeps_the_callers_mapping(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &B.s, 100, 16, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 100, 16, MEM_RWX, false), E_OK);
     assert_int_equal(B.rights[105], MEM_RWX);
     assert_int_equal(C.rights[205], 0);
 }
@@ -175,7 +175,7 @@ static void revoke_with_include_self_removes_the_callers_mapping_too(void **stat
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_RWX, true), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 16, MEM_RWX, true), E_OK);
     assert_int_equal(A.rights[0], 0);
     assert_int_equal(A.rights[16], MEM_RWX);
 }
@@ -188,7 +188,7 @@ static void revoking_a_fan_out_tree_reaches_every_branch(void **state)
     assert_int_equal(deleg(&B, 0, &D, 0, 4, MEM_R), E_OK);
     assert_int_equal(deleg(&B, 4, &D, 10, 4, MEM_W), E_OK);
     assert_int_equal(deleg(&C, 2, &D, 20, 4, MEM_RW), E_OK);
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 8, MEM_RWX, false), E_OK);
     assert_int_equal(nodes(&B) + nodes(&C) + nodes(&D), 0);
     assert_int_equal(A.rights[7], MEM_RWX);
 }
@@ -197,7 +197,7 @@ static void revoking_one_right_downgrades_every_derived_mapping(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 16, MEM_W, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 16, MEM_W, false), E_OK);
     assert_int_equal(A.rights[3], MEM_RWX);
     assert_int_equal(B.rights[103], MEM_R | MEM_X);
     assert_int_equal(C.rights[203], MEM_R | MEM_X);
@@ -209,7 +209,7 @@ static void revoking_the_middle_of_a_mapping_splits_it_into_three(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &B.s, 104, 4, MEM_W, true), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 104, 4, MEM_W, true), E_OK);
     assert_int_equal(nodes(&B), 3);
     assert_int_equal(nodes(&C), 3);
     assert_int_equal(B.rights[103], MEM_RWX);
@@ -224,7 +224,7 @@ static void removing_the_middle_of_a_mapping_leaves_two_pieces(void **state)
 {
     (void)state;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 4, 4, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 4, 4, MEM_RWX, false), E_OK);
     assert_int_equal(nodes(&B), 2);
     assert_int_equal(nodes(&C), 2);
     assert_int_equal(C.rights[203], MEM_RWX);
@@ -237,9 +237,9 @@ static void partial_delegation_derives_only_the_delegated_units(void **state)
     (void)state;
     assert_int_equal(deleg(&A, 0, &B, 0, 16, MEM_RWX), E_OK);
     assert_int_equal(deleg(&B, 5, &C, 0, 3, MEM_R), E_OK);
-    assert_int_equal(mdb_revoke(&db, &B.s, 0, 5, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 0, 5, MEM_RWX, false), E_OK);
     assert_int_equal(C.rights[0], MEM_R);
-    assert_int_equal(mdb_revoke(&db, &B.s, 7, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 7, 1, MEM_RWX, false), E_OK);
     assert_int_equal(C.rights[1], MEM_R);
     assert_int_equal(C.rights[2], 0);
 }
@@ -269,7 +269,7 @@ static void redelegating_with_more_rights_upgrades_without_overwriting(void **st
     assert_int_equal(B.rights[4], MEM_R);
     assert_int_equal(C.rights[2], MEM_R);
     /* The derived mapping in C still hangs off B: revoking B reaches it. */
-    assert_int_equal(mdb_revoke(&db, &B.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &B.s, 0, 8, MEM_RWX, false), E_OK);
     assert_int_equal(nodes(&C), 0);
 }
 
@@ -329,9 +329,9 @@ static void every_revoke_error_leaves_the_database_unchanged(void **state)
     struct mdb_revoke op;
     chain_abc();
     snapshot(&w);
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 0, MEM_R, true), E_ARG);
-    assert_int_equal(mdb_revoke(&db, &A.s, 0, 4, 0, true), E_ARG);
-    assert_int_equal(mdb_revoke(&db, &A.s, UINT64_MAX, 2, MEM_R, true), E_RANGE);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 0, MEM_R, true), E_ARG);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 0, 4, 0, true), E_ARG);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, UINT64_MAX, 2, MEM_R, true), E_RANGE);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, FAKE_UNITS - 1, 2, MEM_R, true), E_RANGE);
     assert_true(unchanged(&w));
 }
@@ -342,7 +342,7 @@ static void revoking_an_empty_range_succeeds_and_changes_nothing(void **state)
     struct world w;
     chain_abc();
     snapshot(&w);
-    assert_int_equal(mdb_revoke(&db, &D.s, 0, 100, MEM_RWX, true), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &D.s, 0, 100, MEM_RWX, true), E_OK);
     assert_true(unchanged(&w));
 }
 
@@ -352,7 +352,7 @@ static void delegation_out_of_memory_at_every_allocation_changes_nothing(void **
     struct world w;
     int err = E_NOMEM;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
     assert_int_equal(deleg(&A, 20, &B, 116, 4, MEM_R), E_OK);
     snapshot(&w);
     /* Upgrade B's middle (splits in B and C) and fill the hole after B: many nodes. */
@@ -388,7 +388,7 @@ static void a_decoded_delegation_performs_without_allocating(void **state)
     struct mdb_delegation d;
     struct world w;
     chain_abc();
-    assert_int_equal(mdb_revoke(&db, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 4, 4, MEM_W, false), E_OK); /* B, C in 3 pieces */
     snapshot(&w);
     /* Upgrade B's middle: splits in B and C, so perform takes reserved nodes. */
     assert_int_equal(mdb_delegate_decode(&db, &d, &A.s, 5, &B.s, 105, 2, MEM_RWX), E_OK);
@@ -396,7 +396,7 @@ static void a_decoded_delegation_performs_without_allocating(void **state)
     assert_true(d.need > 0);
     long allocs = fake_allocs;
     fake_fail_at = allocs;                              /* any allocation from here fails */
-    assert_int_equal(mdb_delegate_perform(&db, &d), MDB_UPGRADED);
+    assert_int_equal(mdb_delegate_perform(&db, NULL, &d), MDB_UPGRADED);
     fake_reset();
     assert_int_equal(B.rights[104], MEM_R | MEM_X);
     assert_int_equal(B.rights[106], MEM_RWX);
@@ -417,7 +417,7 @@ static void a_reserved_root_inserts_without_allocating_or_cancels_to_nothing(voi
     assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
     fake_reset();
     fake_fail_at = 0;                                   /* the next allocation fails */
-    mdb_root_perform(&r, &B.s, 0, 8, 5000, MEM_RW);
+    mdb_root_perform(&r, NULL, &B.s, 0, 8, 5000, MEM_RW);
     fake_reset();
     assert_int_equal(nodes(&B), 1);
     assert_int_equal(B.rights[7], MEM_RW);
@@ -435,11 +435,11 @@ static void revoke_out_of_memory_changes_nothing_and_can_be_retried(void **state
     for (long k = 0; k < 6; k++) {       /* a later allocation fails: still nothing */
         fake_reset();
         fake_fail_at = k;
-        assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_NOMEM);
+        assert_int_equal(mdb_revoke_step(&db, NULL, &op, 64, UINT64_MAX), E_NOMEM);
         assert_true(unchanged(&w));
     }
     fake_reset();
-    assert_int_equal(mdb_revoke_step(&db, &op, 64, UINT64_MAX), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, NULL, &op, 64, UINT64_MAX), E_OK);
     assert_int_equal(C.rights[204], MEM_R | MEM_X);
 }
 
@@ -476,13 +476,13 @@ static void a_revoke_in_budget_one_steps_equals_one_big_step(void **state)
     struct mdb_revoke op;
     int err, steps = 0;
     build_tree();
-    assert_int_equal(mdb_revoke(&db, &A.s, 5, 30, MEM_W, true), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 5, 30, MEM_W, true), E_OK);
     arrays_get(&big);
     teardown(state);
     setup(state);
     build_tree();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 5, 30, MEM_W, true), E_OK);
-    while ((err = mdb_revoke_step(&db, &op, 1, UINT64_MAX)) == MDB_MORE)
+    while ((err = mdb_revoke_step(&db, NULL, &op, 1, UINT64_MAX)) == MDB_MORE)
         steps++;
     assert_int_equal(err, E_OK);
     assert_int_equal(steps, 29);
@@ -496,7 +496,7 @@ static void a_partial_right_revoke_in_small_steps_does_not_fragment(void **state
     struct mdb_revoke op;
     chain_abc();
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_X, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 1, UINT64_MAX) == MDB_MORE)
+    while (mdb_revoke_step(&db, NULL, &op, 1, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(nodes(&B), 1);
     assert_int_equal(nodes(&C), 1);
@@ -511,7 +511,7 @@ static void a_revoke_step_touches_at_most_budget_units_per_mapping(void **state)
     assert_int_equal(deleg(&A, 0, &B, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(deleg(&B, 0, &C, 0, 64, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 64, MEM_W, true), E_OK);
-    while (mdb_revoke_step(&db, &op, 4, UINT64_MAX) == MDB_MORE)
+    while (mdb_revoke_step(&db, NULL, &op, 4, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, 15);
     assert_int_equal(A.max_cut, 4);
@@ -527,11 +527,11 @@ static void a_delegation_between_revoke_steps_does_not_escape_the_revoke(void **
     struct mdb_revoke op;
     assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RWX), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &B.s, 0, 8, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 2, UINT64_MAX), MDB_MORE);    /* units 0, 1 done */
+    assert_int_equal(mdb_revoke_step(&db, NULL, &op, 2, UINT64_MAX), MDB_MORE);   /* 0, 1 done */
     assert_int_equal(deleg(&B, 6, &C, 6, 1, MEM_RW), E_OK);         /* not yet revoked */
     assert_int_equal(deleg(&B, 0, &C, 0, 1, MEM_RW), E_OK);         /* after the revoke */
-    assert_int_equal(mdb_revoke(&db, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
-    while (mdb_revoke_step(&db, &op, 2, UINT64_MAX) == MDB_MORE)
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 40, 4, MEM_RWX, true), E_OK); /* unrelated */
+    while (mdb_revoke_step(&db, NULL, &op, 2, UINT64_MAX) == MDB_MORE)
         ;
     assert_int_equal(C.rights[6], 0);
     assert_int_equal(C.rights[0], MEM_RW);
@@ -543,7 +543,7 @@ static void teardown_of_a_middle_space_removes_it_and_what_derives_from_it(void 
     chain_abc();
     assert_int_equal(deleg(&A, 20, &D, 0, 4, MEM_R), E_OK);
     long before = fake_live;
-    while (mdb_teardown_step(&db, &B.s, 1) == MDB_MORE)
+    while (mdb_teardown_step(&db, NULL, &B.s, 1) == MDB_MORE)
         ;
     assert_int_equal(nodes(&B) + nodes(&C), 0);
     assert_int_equal(fake_live, before - 2);
@@ -568,24 +568,25 @@ static void teardown_frees_every_node(void **state)
 static uint64_t big_mapped, big_max_cut;
 
 /* Hook: count mapped units. */
-static void big_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
-                    unsigned rights)
+static void big_map(struct mdb_space *s, struct shootdown_batch *bt, uint64_t base, uint64_t size,
+                    uint64_t target, unsigned rights)
 {
-    (void)s, (void)base, (void)target, (void)rights;
+    (void)s, (void)bt, (void)base, (void)target, (void)rights;
     big_mapped += size;
 }
 
 /* Hook: note the largest range one call covers. */
-static void big_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+static void big_protect(struct mdb_space *s, struct shootdown_batch *bt,
+                        uint64_t base, uint64_t size, unsigned rights)
 {
-    (void)s, (void)base, (void)rights;
+    (void)s, (void)bt, (void)base, (void)rights;
     big_max_cut = MAX(big_max_cut, size);
 }
 
 /* Hook: count unmapped units, note the largest range. */
-static void big_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+static void big_unmap(struct mdb_space *s, struct shootdown_batch *bt, uint64_t base, uint64_t size)
 {
-    (void)s, (void)base;
+    (void)s, (void)bt, (void)base;
     big_mapped -= size;
     big_max_cut = MAX(big_max_cut, size);
 }
@@ -602,18 +603,18 @@ static void a_million_unit_revoke_runs_in_bounded_steps(void **state)
     mdb_space_init(&b, &big_ops, NULL, BIG_UNITS);
     mdb_space_init(&c, &big_ops, NULL, BIG_UNITS);
     big_mapped = big_max_cut = 0;
-    assert_int_equal(mdb_insert_root(&db, &a, 0, BIG_UNITS, 0, MEM_RWX), E_OK);
-    assert_int_equal(mdb_delegate(&db, &a, 0, &b, 0, BIG_UNITS, MEM_RWX, &effect), E_OK);
-    assert_int_equal(mdb_delegate(&db, &b, 0, &c, 0, BIG_UNITS, MEM_RW, &effect), E_OK);
+    assert_int_equal(mdb_insert_root(&db, NULL, &a, 0, BIG_UNITS, 0, MEM_RWX), E_OK);
+    assert_int_equal(mdb_delegate(&db, NULL, &a, 0, &b, 0, BIG_UNITS, MEM_RWX, &effect), E_OK);
+    assert_int_equal(mdb_delegate(&db, NULL, &b, 0, &c, 0, BIG_UNITS, MEM_RW, &effect), E_OK);
     assert_int_equal(mdb_revoke_begin(&op, &a, 0, BIG_UNITS, MEM_W, false), E_OK);
-    while (mdb_revoke_step(&db, &op, 64, UINT64_MAX) == MDB_MORE)
+    while (mdb_revoke_step(&db, NULL, &op, 64, UINT64_MAX) == MDB_MORE)
         steps++;
     assert_int_equal(steps, BIG_UNITS / 64 - 1);
     assert_int_equal(big_max_cut, 64);
     assert_int_equal(a.nodes + b.nodes + c.nodes, 3);      /* no fragments left */
-    assert_int_equal(mdb_revoke(&db, &a, 0, BIG_UNITS, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &a, 0, BIG_UNITS, MEM_RWX, false), E_OK);
     assert_int_equal(big_mapped, BIG_UNITS);               /* only a's own mapping */
-    while (mdb_teardown_step(&db, &a, 64) == MDB_MORE)
+    while (mdb_teardown_step(&db, NULL, &a, 64) == MDB_MORE)
         ;
 }
 
@@ -624,19 +625,19 @@ static void a_very_deep_derivation_chain_is_revoked_without_recursion(void **sta
     mdb_space_init(&a, &big_ops, NULL, DEPTH);
     mdb_space_init(&b, &big_ops, NULL, DEPTH);
     big_mapped = 0;
-    assert_int_equal(mdb_insert_root(&db, &a, 0, 1, 7, MEM_RWX), E_OK);
+    assert_int_equal(mdb_insert_root(&db, NULL, &a, 0, 1, 7, MEM_RWX), E_OK);
     /* a[0] -> b[0] -> a[1] -> b[1] -> ... */
     for (uint64_t i = 0; i + 1 < DEPTH; i++) {
-        assert_int_equal(mdb_delegate(&db, &a, i, &b, i, 1, MEM_RWX, &effect), E_OK);
-        assert_int_equal(mdb_delegate(&db, &b, i, &a, i + 1, 1, MEM_RWX, &effect), E_OK);
+        assert_int_equal(mdb_delegate(&db, NULL, &a, i, &b, i, 1, MEM_RWX, &effect), E_OK);
+        assert_int_equal(mdb_delegate(&db, NULL, &b, i, &a, i + 1, 1, MEM_RWX, &effect), E_OK);
     }
     assert_int_equal(a.nodes + b.nodes, 2 * DEPTH - 1);
     assert_true(mdb_check(&a) && mdb_check(&b));
-    assert_int_equal(mdb_revoke(&db, &b, 0, 1, MEM_W, true), E_OK);   /* protect all */
-    assert_int_equal(mdb_revoke(&db, &a, 0, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &b, 0, 1, MEM_W, true), E_OK);   /* protect all */
+    assert_int_equal(mdb_revoke(&db, NULL, &a, 0, 1, MEM_RWX, false), E_OK);
     assert_int_equal(a.nodes + b.nodes, 1);
     assert_int_equal(big_mapped, 1);
-    while (mdb_teardown_step(&db, &a, 64) == MDB_MORE)
+    while (mdb_teardown_step(&db, NULL, &a, 64) == MDB_MORE)
         ;
 }
 
@@ -671,7 +672,7 @@ a_unit_with_more_derived_nodes_than_the_budget_is_revoked_over_bounded_steps(voi
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, false), E_OK);
     do {
         unsigned before = B.unmaps;
-        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        err = mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK);
         assert_true(B.unmaps - before <= DEEP_WORK);    /* work per step bounded */
         assert_true(all_consistent());
         steps++;
@@ -692,7 +693,7 @@ static void a_partial_right_deep_revoke_protects_every_derived_node_once(void **
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_W, true), E_OK);
     do {
         unsigned before = B.protects;
-        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        err = mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK);
         assert_true(B.protects - before <= DEEP_WORK);
     } while (err == MDB_MORE);
     assert_int_equal(err, E_OK);
@@ -710,14 +711,14 @@ static void a_delegation_in_the_middle_of_a_deep_unit_does_not_escape_it(void **
     struct mdb_revoke op;
     wide_tree(MEM_RWX);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, false), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 512, DEEP_WORK), MDB_MORE);
+    assert_int_equal(mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK), MDB_MORE);
     assert_true(op.deep);                               /* the unit is part done */
     assert_true(nodes(&B) < WIDE_N && nodes(&B) > 0);
     /* B's last unit was delegated last, so it is the last child visited: still held. */
     assert_int_equal(B.rights[WIDE_N - 1], MEM_RWX);
     assert_int_equal(deleg(&B, WIDE_N - 1, &C, 7, 1, MEM_RW), E_OK);
     assert_int_equal(deleg(&A, 0, &D, 9, 1, MEM_R), E_OK);     /* from the unit itself */
-    while (mdb_revoke_step(&db, &op, 512, DEEP_WORK) == MDB_MORE)
+    while (mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK) == MDB_MORE)
         ;
     assert_int_equal(nodes(&B), 0);
     assert_int_equal(C.rights[7], 0);                  /* derived from a not yet done node */
@@ -740,7 +741,7 @@ static void a_deep_chain_is_revoked_in_steps_that_resume_where_they_stopped(void
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 1, MEM_RWX, true), E_OK);
     do {
         unsigned before = B.unmaps + C.unmaps;
-        err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        err = mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK);
         assert_true(B.unmaps + C.unmaps - before <= DEEP_WORK);
     } while (err == MDB_MORE);
     assert_int_equal(err, E_OK);
@@ -768,7 +769,7 @@ static void a_deep_unit_split_out_of_memory_changes_nothing(void **state)
         assert_true(steps < WIDE_N);
         fake_reset();
         fake_fail_at = k;
-        int err = mdb_revoke_step(&db, &op, 512, DEEP_WORK);
+        int err = mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK);
         assert_true(op.work <= 2 * DEEP_WORK + 2);
         assert_true(unchanged(&w));
         assert_true(all_consistent());
@@ -778,7 +779,7 @@ static void a_deep_unit_split_out_of_memory_changes_nothing(void **state)
             assert_int_equal(err, MDB_MORE);
     }
     fake_reset();
-    while (mdb_revoke_step(&db, &op, 512, DEEP_WORK) == MDB_MORE)
+    while (mdb_revoke_step(&db, NULL, &op, 512, DEEP_WORK) == MDB_MORE)
         ;
     assert_int_equal(C.rights[0], MEM_RWX);
     assert_int_equal(C.rights[1], MEM_RX);
@@ -801,7 +802,7 @@ static void a_partial_right_revoke_of_a_wide_range_in_deep_steps_does_not_fragme
         assert_int_equal(deleg(&A, 0, &B, 16 * i, 16, MEM_RWX), E_OK);
     assert_int_equal(nodes(&B), 10);
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 16, MEM_W, false), E_OK);
-    while ((err = mdb_revoke_step(&db, &op, 4, DEEP_WORK)) == MDB_MORE)
+    while ((err = mdb_revoke_step(&db, NULL, &op, 4, DEEP_WORK)) == MDB_MORE)
         ;
     assert_int_equal(err, E_OK);
     assert_int_equal(nodes(&B), 10);
@@ -817,11 +818,39 @@ static void a_revoke_over_a_huge_empty_range_is_one_step(void **state)
     struct mdb_revoke op;
     mdb_space_init(&big, &fake_ops, NULL, UINT64_MAX / 2);
     assert_int_equal(mdb_revoke_begin(&op, &big, 0, UINT64_MAX / 2, MEM_RWX, true), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 512, 64), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, NULL, &op, 512, 64), E_OK);
     /* Holes between held units are jumped: two far apart units, one step each at most. */
     assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, FAKE_UNITS, MEM_W, true), E_OK);
-    assert_int_equal(mdb_revoke_step(&db, &op, 512, 64), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, NULL, &op, 512, 64), E_OK);
     assert_int_equal(A.rights[63], MEM_RX);
+}
+
+/* Each mutating call hands the batch its caller passed to every hook it calls (the kernel's
+   hooks record shootdowns and frees there), not the batch of an earlier call. */
+static void every_hook_gets_the_batch_of_the_call_that_runs_it(void **state)
+{
+    (void)state;
+    static char mark[5];
+    struct shootdown_batch *b[5];
+    for (int i = 0; i < 5; i++)
+        b[i] = (struct shootdown_batch *)&mark[i];
+    D.batch = NULL;
+    assert_int_equal(mdb_insert_root(&db, b[0], &D.s, 0, 4, 7000, MEM_RWX), E_OK);
+    assert_ptr_equal(D.batch, b[0]);
+    B.batch = NULL;
+    assert_int_equal(mdb_delegate(&db, b[1], &A.s, 0, &B.s, 0, 8, MEM_RWX, &effect), E_OK);
+    assert_ptr_equal(B.batch, b[1]);                    /* map */
+    B.batch = NULL;
+    assert_int_equal(mdb_revoke(&db, b[2], &A.s, 0, 8, MEM_W, false), E_OK);
+    assert_ptr_equal(B.batch, b[2]);                    /* protect */
+    struct mdb_revoke op;
+    B.batch = NULL;
+    assert_int_equal(mdb_revoke_begin(&op, &A.s, 0, 8, MEM_RWX, false), E_OK);
+    assert_int_equal(mdb_revoke_step(&db, b[3], &op, 8, 64), E_OK);
+    assert_ptr_equal(B.batch, b[3]);                    /* unmap */
+    D.batch = NULL;
+    assert_int_equal(mdb_teardown_step(&db, b[4], &D.s, 8), E_OK);
+    assert_ptr_equal(D.batch, b[4]);                    /* unmap of a teardown */
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -830,6 +859,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(a_root_maps_its_range_into_the_space),
+        T(every_hook_gets_the_batch_of_the_call_that_runs_it),
         T(a_root_over_an_occupied_range_is_refused_busy),
         T(lookup_of_an_empty_unit_is_noent),
         T(a_range_is_empty_exactly_when_no_node_overlaps_it),

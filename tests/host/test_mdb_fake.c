@@ -16,10 +16,11 @@ static struct fake_space *fake_of(struct mdb_space *s)
 }
 
 /* Hook: map into a hole, or raise rights on the same target. */
-static void fake_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
-                     unsigned rights)
+static void fake_map(struct mdb_space *s, struct shootdown_batch *bt, uint64_t base, uint64_t size,
+                     uint64_t target, unsigned rights)
 {
     struct fake_space *f = fake_of(s);
+    f->batch = bt;
     f->maps++;
     for (uint64_t i = 0; i < size; i++) {
         unsigned old = f->rights[base + i];
@@ -31,9 +32,11 @@ static void fake_map(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t
 }
 
 /* Hook: lower rights of mapped units to a non-empty subset. */
-static void fake_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsigned rights)
+static void fake_protect(struct mdb_space *s, struct shootdown_batch *bt,
+                         uint64_t base, uint64_t size, unsigned rights)
 {
     struct fake_space *f = fake_of(s);
+    f->batch = bt;
     f->protects++;
     f->max_cut = MAX(f->max_cut, size);
     for (uint64_t i = 0; i < size; i++) {
@@ -44,9 +47,11 @@ static void fake_protect(struct mdb_space *s, uint64_t base, uint64_t size, unsi
 }
 
 /* Hook: remove mapped units. */
-static void fake_unmap(struct mdb_space *s, uint64_t base, uint64_t size)
+static void fake_unmap(struct mdb_space *s, struct shootdown_batch *bt,
+                       uint64_t base, uint64_t size)
 {
     struct fake_space *f = fake_of(s);
+    f->batch = bt;
     f->unmaps++;
     f->max_cut = MAX(f->max_cut, size);
     for (uint64_t i = 0; i < size; i++) {
@@ -128,6 +133,6 @@ bool fake_dump_equal(const struct fake_dump *a, const struct fake_dump *b)
 /* Tear f down completely with small steps. */
 void fake_teardown(struct mdb *db, struct fake_space *f)
 {
-    while (mdb_teardown_step(db, &f->s, 3) == MDB_MORE)
+    while (mdb_teardown_step(db, NULL, &f->s, 3) == MDB_MORE)
         ;
 }

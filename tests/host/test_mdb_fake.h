@@ -11,6 +11,7 @@ struct fake_space {
     uint64_t target[FAKE_UNITS];
     unsigned maps, protects, unmaps; /* hook calls */
     uint64_t max_cut;               /* largest range one protect/unmap call covered */
+    struct shootdown_batch *batch;  /* the batch the last hook call was handed */
 };
 
 extern const struct mdb_ops fake_ops;

@@ -56,7 +56,7 @@ static void check(bool ok, const char *what)
 /* Give space s a root range in database and model. */
 static void root(int s, unsigned base, unsigned n, uint64_t target, unsigned rights)
 {
-    check(mdb_insert_root(&db, &sp[s].s, base, n, target, rights) == E_OK, "root");
+    check(mdb_insert_root(&db, NULL, &sp[s].s, base, n, target, rights) == E_OK, "root");
     for (unsigned i = 0; i < n; i++)
         model[s][base + i] = (struct munit){ rights, target + i, -1, 0 };
 }
@@ -214,7 +214,7 @@ static void random_delegate(void)
     }
     if (below(4) == 0)
         fake_fail_at = fake_allocs + below(3);  /* out of memory at some allocation */
-    int err = mdb_delegate(&db, &sp[ss].s, sb, &sp[ds].s, dbase, n, mask, &eff);
+    int err = mdb_delegate(&db, NULL, &sp[ss].s, sb, &sp[ds].s, dbase, n, mask, &eff);
     fake_fail_at = -1;
     if (err == E_NOMEM) {
         model_nomems++;
@@ -244,7 +244,7 @@ static void revoke_steps(struct mdb_revoke *op, int s, unsigned rights, bool sel
     uint64_t work = below(2) ? UINT64_MAX : 1 + below(8);
     uint64_t from = op->next;
     do {
-        err = mdb_revoke_step(&db, op, budget, work);
+        err = mdb_revoke_step(&db, NULL, op, budget, work);
         check(err == E_OK || err == MDB_MORE, "revoke step failed");
         if (op->deep)
             continue;                    /* a unit part done: no model state to compare */

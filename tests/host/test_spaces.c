@@ -49,9 +49,9 @@ static void pd_init(struct pd *p)
 /* Tear p down through the database, free its spaces and kpd. */
 static void pd_destroy(struct pd *p)
 {
-    while (mdb_teardown_step(&db, &p->obj.mdb, ~0ul) == MDB_MORE)
+    while (mdb_teardown_step(&db, NULL, &p->obj.mdb, ~0ul) == MDB_MORE)
         ;
-    while (mdb_teardown_step(&db, &p->pio.mdb, ~0ul) == MDB_MORE)
+    while (mdb_teardown_step(&db, NULL, &p->pio.mdb, ~0ul) == MDB_MORE)
         ;
     space_obj_destroy(&p->obj);
     space_pio_destroy(&p->pio);
@@ -229,10 +229,10 @@ static void revoke_clears_derived_slots_and_keeps_the_source(void **state)
     pd_init(&b);
     assert_int_equal(space_obj_insert(&db, &a.obj, 20, pd_cap(0, PD_R_ALL)), E_OK);
     assert_int_equal(space_obj_delegate(&db, &a.obj, 20, &b.obj, 30, 1, PD_R_ALL, &effect), E_OK);
-    assert_int_equal(mdb_revoke(&db, &a.obj.mdb, 20, 1, PD_R_DELEGATE, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &a.obj.mdb, 20, 1, PD_R_DELEGATE, false), E_OK);
     assert_true(space_obj_lookup(&b.obj, 30, &c));
     assert_int_equal(c.rights, PD_R_CREATE);
-    assert_int_equal(mdb_revoke(&db, &a.obj.mdb, 20, 1, PD_R_ALL, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &a.obj.mdb, 20, 1, PD_R_ALL, false), E_OK);
     assert_false(space_obj_lookup(&b.obj, 30, &c));
     assert_int_equal(b.obj.r.pages, 1);
     assert_true(space_obj_lookup(&a.obj, 20, &c));
@@ -370,7 +370,7 @@ static void revoking_a_port_denies_it_again(void **state)
     pd_init(&b);
     assert_int_equal(space_pio_grant(&db, &a.pio, 0, PIO_PORTS), E_OK);
     assert_int_equal(space_pio_delegate(&db, &a.pio, 0x70, &b.pio, 0x70, 2, PIO_A, &effect), E_OK);
-    assert_int_equal(mdb_revoke(&db, &a.pio.mdb, 0x71, 1, PIO_A, false), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &a.pio.mdb, 0x71, 1, PIO_A, false), E_OK);
     assert_true(space_pio_allowed(&b.pio, 0x70));
     assert_false(space_pio_allowed(&b.pio, 0x71));
     assert_true(space_pio_allowed(&a.pio, 0x71));

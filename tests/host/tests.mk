@@ -32,16 +32,21 @@ frame_SRCS := tests/host/test_frame.c kernel/frame.c
 HOST_TESTS += kmalloc
 kmalloc_SRCS := tests/host/test_kmalloc.c kernel/kmalloc.c
 
+# Intrusive AVL tree (lib/avl.c): random inserts and removals against a reference set, the
+# invariants checked after each.
+HOST_TESTS += avl
+avl_SRCS := tests/host/test_avl.c lib/avl.c
+
 # Mapping database (kernel/mdb.c): unit tests and the randomized model test.
 HOST_TESTS += mdb mdb_random
-mdb_SRCS := tests/host/test_mdb.c tests/host/test_mdb_fake.c kernel/mdb.c
+mdb_SRCS := tests/host/test_mdb.c tests/host/test_mdb_fake.c kernel/mdb.c lib/avl.c
 mdb_random_SRCS := tests/host/test_mdb_random.c tests/host/test_mdb_model.c tests/host/test_mdb_fake.c \
-                   kernel/mdb.c
+                   kernel/mdb.c lib/avl.c
 
 # Bounded revoke steps and delegate calls (issue 8, holes 8/9): the review's attacks, each step's
 # work asserted.
 HOST_TESTS += mdb_bound
-mdb_bound_SRCS := tests/host/test_mdb_bound.c kernel/mdb.c
+mdb_bound_SRCS := tests/host/test_mdb_bound.c kernel/mdb.c lib/avl.c
 
 # PCID allocator (kernel/pcid.c): allocation, recycling with flush, exhaustion.
 HOST_TESTS += pcid
@@ -67,7 +72,7 @@ selfcheck_SRCS := tests/host/test_selfcheck.c
 # mapping database.
 HOST_TESTS += spaces
 spaces_SRCS := tests/host/test_spaces.c tests/host/fake_mem.c kernel/space_kpd.c kernel/space_obj.c \
-               kernel/space_pio.c kernel/mdb.c kernel/ptab.c kernel/ptab_hpt.c
+               kernel/space_pio.c kernel/mdb.c lib/avl.c kernel/ptab.c kernel/ptab_hpt.c
 
 # System-call argument checks (kernel/sysarg.c) against docs/abi.md.
 HOST_TESTS += sysarg

@@ -1,6 +1,6 @@
 /*
- * One revoke that shoots down more PDs than the kernel's pending list holds
- * (space_mem.c keeps PENDING_PDS = 16 PDs per flush). The root
+ * One revoke that shoots down more PDs than the kernel's shootdown batch holds
+ * (a batch holds SHOOTDOWN_BATCH_PDS = 16 PDs, include/space_mem.h). The root
  * delegates one page into each of NPD children, at an address where it is the
  * only entry of its page table, so the revoke detaches one table per child;
  * each child has a reader EC on a core other than 0 reading the page in a
@@ -14,7 +14,7 @@
  */
 #include "utest.h"
 
-#define NPD         40u             /* children: more than twice the pending list */
+#define NPD         40u             /* children: more than twice a shootdown batch */
 #define ROUNDS      3u
 #define TARGET_VA   0x10000000UL    /* child: 256 MiB, alone in its page table */
 #define STACK_VA    0x20000000UL    /* child: the reader's stack, reused every round */
