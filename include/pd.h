@@ -15,6 +15,8 @@
 #include "space_pio.h"
 #include "capability.h"
 #include "syscall.h"
+#include "kmalloc.h"
+#include "quota.h"
 
 struct pd {
     struct space_obj obj;
@@ -22,11 +24,15 @@ struct pd {
     struct space_pio pio;
     paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
     struct pd *parent;              /* creator (accounting) */
+    struct quota quota;             /* kernel memory charged to the PD (include/quota.h) */
+    struct kmalloc heap;            /* the PD's objects (ECs, mapping nodes), pages charged */
+    struct ptab_env env;            /* pool frames charged to the PD: tables, roots, kpd pages */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
 };
 
 #define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
+#define PD_QUOTA_KERNEL UINT64_MAX  /* pd_create's quota for a PD of the kernel's own (no parent) */
 _Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames");
 _Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
@@ -39,7 +45,9 @@ struct trap_frame;
 
 void pd_lock_take_call(struct trap_frame *f);
 void pd_boot_init(void);
-struct pd *pd_create(struct pd *parent);
+struct pd *pd_create(struct pd *parent, uint64_t quota);
+void pd_quota_seal(struct pd *pd, uint64_t room);
+void pd_pay_nodes(struct pd *pd);
 void pd_destroy_empty(struct pd *pd);
 uint64_t pd_frames(const struct pd *pd);
 struct pd *pd_current(void);

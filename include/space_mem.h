@@ -73,6 +73,7 @@ struct shootdown_batch {
     struct pd *pd[SHOOTDOWN_BATCH_PDS];     /* PDs that lost translations */
     vaddr_t lo[SHOOTDOWN_BATCH_PDS], hi[SHOOTDOWN_BATCH_PDS];   /* pd[i]'s changed range */
     bool full[SHOOTDOWN_BATCH_PDS];         /* pd[i] lost a table: flush everything */
+    size_t tables[SHOOTDOWN_BATCH_PDS];     /* of df, the tables detached from pd[i]'s hpt */
     unsigned n;                             /* entries of pd[] in use */
 };
 

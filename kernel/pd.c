@@ -63,13 +63,50 @@ void pd_lock_take_call(struct trap_frame *f)
     sched_yield();
 }
 
+static struct pd *node_payer;           /* PD charged for the mapping nodes of the running call
+                                           (pd_lock); NULL: the kernel's heap */
+
+/* The mapping database's node source: the payer's heap, or the kernel's without a payer. */
+static void *node_alloc(size_t size)
+{
+    return node_payer ? kheap_alloc(&node_payer->heap, size) : kmalloc(size);
+}
+
+/* Charge the mapping-database nodes the running call creates to pd (NULL: to no PD, the
+   kernel's heap), until the next pd_pay_nodes; caller holds pd_lock. */
+void pd_pay_nodes(struct pd *pd)
+{
+    node_payer = pd;
+}
+
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void)
 {
-    mdb_init(&kernel_mdb, kmalloc, kfree);
+    mdb_init(&kernel_mdb, node_alloc, kobj_free);
 }
 
-/* Give back a partly built PD: whatever of its parts exist. */
+/* pd's frame source for page tables, roots and kpd pages: a pool frame charged to pd. */
+static paddr_t pd_env_alloc(void *ctx)
+{
+    struct pd *pd = ctx;
+    return kframe_alloc_charged(&pd->quota);
+}
+
+/* pd's frame sink: the frame back to the pool, uncharged. */
+static void pd_env_free(void *ctx, paddr_t pa)
+{
+    struct pd *pd = ctx;
+    kframe_free_charged(&pd->quota, pa);
+}
+
+/* Linear map for pd's env. */
+static void *pd_env_p2v(void *ctx, paddr_t pa)
+{
+    (void)ctx;
+    return phys_to_virt(pa);
+}
+
+/* Give back a partly built PD: whatever of its parts exist, its quota to its parent. */
 static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
 {
     if (pio)
@@ -78,28 +115,50 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         space_obj_destroy(&pd->obj);
     if (mem)
         space_mem_destroy(&pd->mem);
-    if (pd->kpd) {
-        kframe_free(pd->kpd);
-        kframe_account(-1);
-    }
+    if (pd->kpd)
+        kframe_free_charged(&pd->quota, pd->kpd);
+    struct quota q = pd->quota;
     kframes_free(pd, PD_FRAMES);
     kframe_account(-PD_FRAMES);
+    if (q.payer == &pd->quota)
+        q.payer = &q;
+    quota_uncharge(&q, PD_FRAMES);
+    quota_return(&q);
 }
 
-/* A new PD with three empty spaces, child of parent; NULL if out of memory. */
-struct pd *pd_create(struct pd *parent)
+/*
+ * A new PD with three empty spaces, child of parent, with quota frames taken from parent's
+ * quota (QUOTA_SHARED: it draws on parent's; without a parent: quota frames of its own);
+ * its object, kernel directory and spaces' first tables are charged to it. NULL if parent
+ * cannot give the quota, the quota does not hold those frames, or the pool is out.
+ */
+struct pd *pd_create(struct pd *parent, uint64_t quota)
 {
-    struct pd *pd = kframes_alloc(PD_FRAMES);
-    if (!pd)
+    struct quota q;
+    if (!parent)
+        quota_init_root(&q, quota);
+    else if (quota_give(&parent->quota, &q, quota))
         return NULL;
+    struct pd *pd = quota_charge(&q, PD_FRAMES) ? NULL : kframes_alloc(PD_FRAMES);
+    if (!pd) {
+        if (quota_used(&q))
+            quota_uncharge(&q, PD_FRAMES);
+        quota_return(&q);
+        return NULL;
+    }
     kframe_account(PD_FRAMES);
     pd->parent = parent;
-    pd->kpd = kframe_alloc();
+    pd->quota = q;
+    if (q.payer == &q)
+        pd->quota.payer = &pd->quota;
+    kheap_init(&pd->heap, &pd->quota);
+    pd->env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_env_alloc,
+                                 .free = pd_env_free, .flush = NULL, .trace = NULL };
+    pd->kpd = pd->env.alloc(pd);
     if (!pd->kpd) {
         pd_free(pd, false, false, false);
         return NULL;
     }
-    kframe_account(1);
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
@@ -108,11 +167,20 @@ struct pd *pd_create(struct pd *parent)
         pd_free(pd, false, true, false);
         return NULL;
     }
+    pd->obj.r.env = &pd->env;           /* its backing pages and tables are charged to pd */
     if (space_pio_init(&pd->pio, pd->kpd) != E_OK) {
         pd_free(pd, true, true, false);
         return NULL;
     }
+    pd->pio.r.env = &pd->env;
     return pd;
+}
+
+/* Fix the quota of pd (made without a parent) at what it uses plus room frames. */
+void pd_quota_seal(struct pd *pd, uint64_t room)
+{
+    ASSERT(!pd->parent && pd->quota.payer == &pd->quota);
+    pd->quota.limit = quota_used(&pd->quota) + room;
 }
 
 /* Space_pio replaced a shared page of s by a real one: every other core that runs s's PD drops
@@ -130,7 +198,7 @@ uint64_t pd_frames(const struct pd *pd)
            pd->obj.r.res_count + pd->pio.r.pages + pd->pio.r.tables + pd->pio.r.res_count;
 }
 
-/* Free a PD that never held anything (creation failed after pd_create). */
+/* Free a PD that never held anything (creation failed after pd_create); its quota goes back. */
 void pd_destroy_empty(struct pd *pd)
 {
     pd_free(pd, true, true, true);

@@ -167,10 +167,11 @@ bool root_start(void)
     if (st != ELF_OK)
         panic("root: %s is not a valid root task: %s", m->name, elf_status_name(st));
 
-    struct pd *pd = pd_create(NULL);
+    struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
     paddr_t info_pa = kframe_alloc();
     if (!pd || !info_pa)
         panic("root: out of memory for the root PD");
+    pd_pay_nodes(pd);
     pd->is_root = true;
     info = phys_to_virt(info_pa);
     info_fill();
@@ -192,6 +193,8 @@ bool root_start(void)
     if (!ok)
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
+    pd_pay_nodes(NULL);
+    pd_quota_seal(pd, kernel_pool.nfree);   /* the root's quota: every frame left in the pool */
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)
         free += info->mem[i].type == INFO_MEM_FREE ? info->mem[i].size : 0;

@@ -52,12 +52,12 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
                                       GiB(1) + MiB(2) };
     static const unsigned rights[] = { 0, MEM_R, MEM_R | MEM_W, MEM_R | MEM_X };
     uint64_t s = 1;
-    struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
+    struct pd *warm = pd_create(NULL, PD_QUOTA_KERNEL);         /* the spaces' shared pages, once */
     if (warm)
         pd_destroy_empty(warm);
     size_t free0 = kernel_pool.nfree;
     uint64_t books0 = kernel_pool.nfree + kframe_pd_frames();
-    struct pd *pd = pd_create(NULL);
+    struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
     if (!pd)
         return SELFTEST_FAIL("out of memory");
     bool ok = true;

@@ -82,7 +82,7 @@ static int give_program(mword pd)
 int child_pd(mword *pd_sel)
 {
     mword sel = sel_alloc();
-    int st = sys_create_pd(sel, SEL_ROOT_PD);
+    int st = sys_create_pd(sel, SEL_ROOT_PD, PD_QUOTA_SHARED);
     if (st == E_OK)
         st = give_program(sel);
     *pd_sel = sel;

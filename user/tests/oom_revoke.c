@@ -85,7 +85,7 @@ static void empty_pool(mword drain_pd)
 {
     mword pds = 0, ecs = 0;
     int st = E_OK;
-    while (pds < MAX_OBJS && (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD)) == E_OK)
+    while (pds < MAX_OBJS && (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD, PD_QUOTA_SHARED)) == E_OK)
         pds++;
     tap_check(st == E_NOMEM, "create_pd until the pool is empty ends with E_NOMEM (after %lu)",
               pds);
@@ -146,7 +146,7 @@ int main(mword arg)
     CHECK_ST(child_pd(&spare), E_OK);
     tap_check(spare_fill(spare, keep), "the spare PD holds %u groups of single pages", GROUPS);
     drain = sel_alloc();
-    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);     /* its loc root */
 
     empty_pool(drain);

@@ -151,7 +151,7 @@ static void test_calls_wait_for_one_bounded_step(uint64_t cyc)
 static void test_a_whole_range_revoke_skips_what_is_not_held(uint64_t cyc)
 {
     mword empty = sel_alloc(), child;
-    CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     uint64_t t0 = utest_rdtsc();
     CHECK_ST(sys_revoke(empty, SPACE_MEM, 0, USER_LIMIT / PAGE_SIZE_USER, MEM_RWX, REVOKE_SELF),
              E_OK);
