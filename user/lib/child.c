@@ -81,8 +81,14 @@ static int give_program(mword pd)
  * of the calls. */
 int child_pd(mword *pd_sel)
 {
+    return child_pd_quota(pd_sel, PD_QUOTA_SHARED);
+}
+
+/* child_pd with quota frames of kernel memory taken from the root's (create_pd's quota). */
+int child_pd_quota(mword *pd_sel, mword quota)
+{
     mword sel = sel_alloc();
-    int st = sys_create_pd(sel, SEL_ROOT_PD, PD_QUOTA_SHARED);
+    int st = sys_create_pd(sel, SEL_ROOT_PD, quota);
     if (st == E_OK)
         st = give_program(sel);
     *pd_sel = sel;
