@@ -40,7 +40,8 @@ int main(mword arg)
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel, &li), E_NOENT);
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel - 1, &li) == E_OK && li.type == CAP_PD,
               "the last PD created before the failure is intact");
-    CHECK_ST(sys_create_pd(sel, SEL_COUNT, PD_QUOTA_SHARED), E_CAP);     /* argument checks still come first */
+    /* argument checks still come first */
+    CHECK_ST(sys_create_pd(sel, SEL_COUNT, PD_QUOTA_SHARED), E_CAP);
     CHECK_ST(sys_create_pd(SEL_ROOT_EC, SEL_ROOT_PD, PD_QUOTA_SHARED), E_BUSY);
     /* Page tables for a new region: either there is still room or E_NOMEM maps nothing. */
     mword page = mem_alloc(1), va = 1UL << 40;

@@ -85,7 +85,8 @@ static void empty_pool(mword drain_pd)
 {
     mword pds = 0, ecs = 0;
     int st = E_OK;
-    while (pds < MAX_OBJS && (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD, PD_QUOTA_SHARED)) == E_OK)
+    while (pds < MAX_OBJS &&
+           (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD, PD_QUOTA_SHARED)) == E_OK)
         pds++;
     tap_check(st == E_NOMEM, "create_pd until the pool is empty ends with E_NOMEM (after %lu)",
               pds);
