@@ -31,9 +31,11 @@ struct pd {
     bool is_root;                   /* the root task's PD */
 };
 
-#define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
+/* Pool frames of struct pd: one up to 64 cores, so that every frame the kernel takes after boot
+   is a single one (none can fail while the pool has a free frame, however fragmented). */
+#define PD_FRAMES ((sizeof(struct pd) + 4095) / 4096)
 #define PD_QUOTA_KERNEL UINT64_MAX  /* pd_create's quota for a PD of the kernel's own (no parent) */
-_Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames");
+_Static_assert(NUM_CPU > 64 || PD_FRAMES == 1, "struct pd fits one frame");
 _Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
 extern struct spinlock pd_lock;     /* mapping database, object creation, slot writes */

@@ -175,7 +175,11 @@ struct pd_info {
 #define HAVE_PD_INFO 1
 #define PD_QUOTA_SHARED 0       /* create_pd's quota: the new PD draws on its parent's quota */
 #define PD_LOC_ROOT_FRAMES 2    /* frames of a per-core root: top-level table, kernel-half PDPT */
+#if defined(NUM_CPU) && NUM_CPU > 64
 #define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), kernel directory (1) */
+#else
+#define PD_OBJ_FRAMES      2    /* frames of the PD object: struct pd (1), kernel directory (1) */
+#endif
 
 _Static_assert(sizeof(struct pd_info) == 80, "ABI: pd_info is 80 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");

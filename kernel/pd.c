@@ -119,7 +119,7 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         kframe_free_charged(&pd->quota, pd->kpd);
     struct quota q = pd->quota;
     kframes_free(pd, PD_FRAMES);
-    kframe_account(-PD_FRAMES);
+    kframe_account(-(long)PD_FRAMES);
     if (q.payer == &pd->quota)
         q.payer = &q;
     quota_uncharge(&q, PD_FRAMES);
@@ -146,7 +146,7 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
         quota_return(&q);
         return NULL;
     }
-    kframe_account(PD_FRAMES);
+    kframe_account((long)PD_FRAMES);
     pd->parent = parent;
     pd->quota = q;
     if (q.payer == &q)

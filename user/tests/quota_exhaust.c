@@ -139,7 +139,8 @@ static void test_quota(const struct info_page *ip)
               (unsigned long)r0.quota, (unsigned long)r0.used);
     mword sel = sel_alloc();
     CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD, r0.quota), E_NOMEM);  /* more than it has left */
-    CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD, 2), E_NOMEM);  /* fewer than the PD object */
+    /* The PD object and its master root do not fit. */
+    CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD, PD_OBJ_FRAMES), E_NOMEM);
     struct pd_info r1 = info(SEL_ROOT_PD);
     tap_check(r1.used == r0.used, "failed create_pd calls charged the root nothing (%lu, %lu)",
               (unsigned long)r0.used, (unsigned long)r1.used);
