@@ -332,22 +332,25 @@ static void pd_lock_pass(void)
  * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
  * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
  * most; they may run between steps (mdb_revoke_step states what the revoke then
- * guarantees). PDs are never destroyed while a call runs, so pd stays valid.
+ * guarantees). PDs are never destroyed while a call runs, so pd stays valid. The nodes the
+ * steps split off are charged to payer.
  */
-static int revoke_run(struct mdb_revoke *op)
+static int revoke_run(struct mdb_revoke *op, struct pd *payer)
 {
     int err;
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
         pd_lock_pass();
+        pd_pay_nodes(payer);            /* calls that ran in between paid with their own */
     }
     shootdown_batch_flush(&call_batch);
     return err;
 }
 
-/* Decode revoke(pd_sel, flags, xfer, base, count) into op: the capability, the arguments. */
-static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
+/* Decode revoke(pd_sel, flags, xfer, base, count) into op and *pd: the capability, the
+   arguments. */
+static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd **out)
 {
     struct pd *pd;
     struct revoke_args a = { f->rsi, f->rdx, f->r10, f->r8 };
@@ -358,6 +361,7 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
         return err;
     unsigned rights = x.rights;
     pd_pay_nodes(pd);                   /* nodes split off while revoking: the revoking PD's */
+    *out = pd;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
         rights = MEM_RWX;               /* a page without read access cannot stay mapped */
     return mdb_revoke_begin(op, space_of(pd, x.kind), x.src, x.count, rights,
@@ -368,8 +372,9 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
 static int sys_revoke(struct trap_frame *f)
 {
     struct mdb_revoke op;
-    int err = decode_revoke(f, &op);
-    return err ? err : revoke_run(&op);
+    struct pd *pd;
+    int err = decode_revoke(f, &op, &pd);
+    return err ? err : revoke_run(&op, pd);
 }
 
 /* lookup's invocation: what decode found at addr of kind in pd. */

@@ -7,7 +7,10 @@
  * behalf (delegate into A, a child of A, an EC in A), fail with E_NOMEM and change nothing:
  * pd_info of A and the kernel's memory counters are the same before and after. While A keeps
  * failing on core 0, B, on the last core, makes the same kinds of calls: every one succeeds,
- * each charged to B. Root task; TAP output; runs on 1 and more cores.
+ * each charged to B. Last, the root revokes one page of a 2 MiB leaf A holds: splitting it would
+ * need a page table charged to A, so the kernel drops the whole leaf from A's table instead
+ * (revoke still E_OK; A still holds the other pages: delegating there again is E_BUSY), and
+ * nothing is charged to anyone else. Root task; TAP output; runs on 1 and more cores.
  */
 #include "utest.h"
 
@@ -17,6 +20,9 @@
 #define GROW_MAX    256u                    /* A's attempts at each kind of call, at most */
 #define B_CALLS     6u                      /* B's delegations while A fails */
 #define NO_CODE_VA  0x200000UL              /* an entry no PD has memory at: the EC faults */
+#define VA_LEAF     (6UL << 40)             /* A's 2 MiB leaf, delegated before A grows */
+#define LEAF_PAGES  512u
+#define LEAF_HOLE   77u                     /* the page of the leaf the root revokes */
 
 static volatile uint64_t page_data;         /* the page the PDs map again (data: shared) */
 static volatile mword a_grown, a_children, a_ecs;  /* A's calls until its quota ran out */
@@ -132,6 +138,28 @@ static void expect_unchanged(mword a, int st, const char *what)
               (unsigned long)b1[1], (unsigned long)b0[2], (unsigned long)b1[2]);
 }
 
+/* The root revokes one page of A's 2 MiB leaf while A is at its quota: the leaf is dropped. */
+static void test_split_at_quota(mword a, mword b, mword leaf)
+{
+    struct lookup_info li;
+    struct pd_info pa0 = info(a), pb0 = info(b), r0 = info(SEL_ROOT_PD);
+    tap_check(sys_lookup(a, SPACE_MEM, VA_LEAF, &li) == E_OK && li.size == MiB(2),
+              "A holds a 2 MiB leaf");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, leaf + LEAF_HOLE * PAGE_SIZE_USER, 1, MEM_RWX, 0),
+             E_OK);
+    struct pd_info pa1 = info(a), pb1 = info(b), r1 = info(SEL_ROOT_PD);
+    CHECK_ST(sys_lookup(a, SPACE_MEM, VA_LEAF + LEAF_HOLE * PAGE_SIZE_USER, &li), E_NOENT);
+    CHECK_ST(sys_lookup(a, SPACE_MEM, VA_LEAF, &li), E_NOENT);     /* the whole leaf dropped */
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, a, SPACE_MEM, leaf, VA_LEAF, 1, MEM_R), E_BUSY);
+    tap_check(pa1.used <= pa0.used && pa1.used <= QUOTA && pa1.used == pa1.frames +
+                  pa1.heap_pages + a_children * (PD_OBJ_FRAMES + 1),
+              "the split charged A nothing (used %lu -> %lu of %u)", (unsigned long)pa0.used,
+              (unsigned long)pa1.used, QUOTA);
+    tap_check(memcmp(&pb0, &pb1, sizeof(pb0)) == 0 && r1.used == r0.used,
+              "nor B nor the root (root used %lu -> %lu)", (unsigned long)r0.used,
+              (unsigned long)r1.used);
+}
+
 static void test_quota(const struct info_page *ip)
 {
     struct pd_info r0 = info(SEL_ROOT_PD);
@@ -149,7 +177,10 @@ static void test_quota(const struct info_page *ip)
     tap_check(r2.used >= r1.used + 2 * QUOTA, "the root was charged both quotas (%lu -> %lu)",
               (unsigned long)r1.used, (unsigned long)r2.used);
 
-    mword ec_a, ec_b;
+    mword leaf = mem_take(LEAF_PAGES, MiB(2)), ec_a, ec_b;
+    tap_check(leaf != 0, "2 MiB of the root's memory, 2 MiB aligned");
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, a, SPACE_MEM, leaf, VA_LEAF, LEAF_PAGES, MEM_R | MEM_W),
+             E_OK);
     CHECK_ST(child_ec(a, 0, a_main, 0, &ec_a), E_OK);
     while (!__atomic_load_n(&a_ready, __ATOMIC_ACQUIRE))
         sys_yield();
@@ -195,6 +226,7 @@ static void test_quota(const struct info_page *ip)
                   pa1.used == pa.used,
               "A's own calls meanwhile: %lu E_NOMEM, %lu other; A's used stayed %lu",
               (unsigned long)a_failed, (unsigned long)a_other, (unsigned long)pa1.used);
+    test_split_at_quota(a, b, leaf);
 }
 
 int main(mword arg)
