@@ -173,12 +173,14 @@ void kheap_free(struct kmalloc *k, void *p)
     irq_restore(fl);
 }
 
-/* Give back a small object of any charged heap (its slab names the heap). */
+/* Give back a small object of any heap, charged or the kernel's (its slab names the heap). */
 void kobj_free(void *p)
 {
     struct kmalloc *k = kmalloc_owner(p);
     ASSERT(p == NULL || k != NULL);
-    if (p)
+    if (k == &kheap)
+        kfree(p);
+    else if (p)
         kheap_free(k, p);
 }
 
