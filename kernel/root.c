@@ -13,15 +13,13 @@
 #include "frame.h"
 #include "infopage.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "pd.h"
 #include "multiboot.h"
 #include "panic.h"
 #include "printk.h"
 #include "sched.h"
-#include "smp.h"
 
 #define KERNEL_KEEP_MIN  MiB(32)    /* the kernel pool keeps at least this much ... */
 #define KERNEL_KEEP_DIV  4          /* ... or a quarter of RAM, whichever is more */

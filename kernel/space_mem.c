@@ -5,11 +5,9 @@
  */
 #include "space_mem.h"
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kmalloc.h"
 #include "frame.h"
-#include "kmem.h"
 #include "layout.h"
 #include "panic.h"
 #include "tlb.h"
@@ -20,12 +18,10 @@
 
 #define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
-/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
+/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if it has 1 GiB pages. */
 static unsigned hpt_leaf_mask(void)
 {
-    uint32_t r[4];
-    cpuid(0x80000001, 0, r);
-    return (r[3] & CPUID_EXT_EDX_1G) ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
+    return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
 /* hpt's frame source (ctx: its space): a pool frame, counted in the space and as a PD's. */
@@ -137,14 +133,14 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
 /* Load m's root for core c; keep m's PCID's TLB entries unless stale or shared. */
 static void load_root(const struct space_mem *m, struct cpu_local *c, bool stale)
 {
-    mword cr3 = m->loc[c->id].root;
+    paddr_t root = m->loc[c->id].root;
     if (!tlb_pcid || stale || m->pcid == PCID_SHARED) {
         c->counters.full_flushes++;
-        write_cr3(cr3 | (tlb_pcid ? m->pcid : 0));
+        arch_root_load(root, tlb_pcid ? m->pcid : 0, false);
         return;
     }
     c->counters.flushes_avoided++;
-    write_cr3(cr3 | m->pcid | CR3_NOFLUSH);
+    arch_root_load(root, m->pcid, true);
 }
 
 /*

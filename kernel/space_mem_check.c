@@ -3,11 +3,9 @@
  * make_current and the lazy sync of per-core roots, on a scratch PD.
  */
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "paging.h"
 #include "selftest.h"
 #include "tlb.h"
@@ -48,7 +46,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
         return SELFTEST_FAIL("out of memory");
     uint64_t f0 = cr3_loads(c);
     make_current(pd);
-    bool loaded = c->pd == pd && (read_cr3() & CR3_ADDR) == pd->mem.loc[c->id].root;
+    bool loaded = c->pd == pd && arch_root_loaded() == pd->mem.loc[c->id].root;
     uint64_t f1 = cr3_loads(c);
     make_current(pd);
     uint64_t f2 = cr3_loads(c);
@@ -58,7 +56,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
     bool cleared = !cpuset_chk(&pd->mem.htlb, c->id);
     /* Back to what ran before (the core's own root at boot). */
     c->pd = prev;
-    write_cr3(prev ? prev->mem.loc[c->id].root : c->root);
+    arch_root_load(prev ? prev->mem.loc[c->id].root : c->root, 0, false);
     pd_destroy_empty(pd);
     if (!loaded || f1 != f0 + 1)
         return SELFTEST_FAIL("first make_current did not load the PD's root");

@@ -9,7 +9,7 @@
 #include "pd.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "paging.h"
 #include "selftest.h"
 

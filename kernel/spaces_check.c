@@ -6,15 +6,12 @@
 #include "space_obj.h"
 #include "space_pio.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "frame.h"
-#include "cpu.h"
-#include "cpu_local.h"
 #include "pd.h"
 #include "ptab.h"
 #include "kstring.h"
 #include "selftest.h"
-#include "smp.h"
 
 /* The self-checks' database: nodes from a bump allocator in one pool frame. */
 static struct mdb test_db;
@@ -178,23 +175,10 @@ SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
     return ok;
 }
 
-SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
-{
-    struct cpu_local *c = this_cpu();
-    uint32_t limit;
-    __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
-    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
-        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
-    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
-        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
-    return true;
-}
-
 /* Load a root for this core whose PDPT 511 is kpd (in *root) and make a stand-in PD with that
- * kpd current; the old CR3. E_NOMEM leaves *root without a root. */
+ * kpd current; what arch_root_restore takes back, 0 if E_NOMEM left *root without a root. */
 static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
 {
-    mword old = read_cr3();
     if (ptab_init(root, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
         return 0;
     root->own_level = HPT_LEVELS - 1;
@@ -205,8 +189,7 @@ static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
     }
     pd->kpd = kpd;
     this_cpu()->pd = pd;
-    write_cr3(root->root | (old & ~CR3_ADDR));
-    return old;
+    return arch_root_swap(root->root);
 }
 
 /* A byte of the current PD's kpd read through its virtual address. */
@@ -256,7 +239,7 @@ static bool with_current_test_pd(current_checks checks, char *why, size_t why_le
     mword flags = irq_save(), old = ok ? root_with_kpd(t.kpd, &root, &stand_in) : 0;
     if (old) {
         ok = checks(&t, why, why_len);
-        write_cr3(old);
+        arch_root_restore(old);
         this_cpu()->pd = prev;
         kmem_root_fini(&root);
         ptab_release(&root);

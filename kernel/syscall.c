@@ -23,13 +23,10 @@
 #include "sysarg.h"
 #include "tlb.h"
 #include "uaccess.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "printk.h"
-#include "smp.h"
 #include "kcov.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */

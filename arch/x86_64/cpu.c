@@ -170,3 +170,11 @@ void xregs_read_segs(struct xregs *x)
     __asm__ __volatile__("mov %%ds, %0; mov %%es, %1; mov %%fs, %2; mov %%gs, %3"
                          : "=r"(x->ds), "=r"(x->es), "=r"(x->fs), "=r"(x->gs));
 }
+
+/* Does this CPU map 1 GiB pages (CPUID leaf 0x80000001)? */
+bool arch_has_1g_pages(void)
+{
+    uint32_t r[4];
+    cpuid(CPUID_LEAF_EXT, 0, r);
+    return r[3] & CPUID_EXT_EDX_1G;
+}

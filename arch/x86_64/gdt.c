@@ -1,5 +1,8 @@
 /* Per-core GDT, TSS and IDT. GDT and TSS live in the core-local data page. */
+#include "arch.h"
 #include "cpu_local.h"
+#include "panic.h"
+#include "printk.h"
 #include "trap.h"
 #include "kstring.h"
 
@@ -95,4 +98,28 @@ void cpu_tables_init(void)
         "ltr %w3\n\t"
         "lidt %4"
         :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr) : "rax", "memory");
+}
+
+/* Touch the unmapped guard page below the stack: the exception path must report it. */
+noreturn void arch_fault_test(void)
+{
+    printk("tessera: fault-test: reading %lx (stack guard page)\n", (vaddr_t)CPU_STACK_GUARD);
+    (void)*(volatile uint64_t *)CPU_STACK_GUARD;
+    panic("fault-test: the read of the guard page did not fault");
+}
+
+/* Push zeros for ever (on a stack that must end in a guard page). */
+static noreturn void push_forever(void)
+{
+    for (;;)
+        __asm__ __volatile__("pushq $0" ::: "memory");
+}
+
+/* Push on the NMI's IST stack until it overflows: the guard page below it must stop it. */
+noreturn void arch_fault_test_ist(void)
+{
+    vaddr_t top = this_cpu()->tss.ist[IST_NMI - 1];
+    printk("tessera: fault-test-ist: pushing below %lx (IST stack %u)\n", top, IST_NMI);
+    cpu_cli();
+    switch_stack(top, push_forever);
 }
