@@ -142,13 +142,14 @@ SELFTEST(space_obj_reads_null_until_written_and_destroy_frees_every_frame)
 /* Checks of delegating one port from a to b (see the self-check below); true if all hold. */
 static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t why_len)
 {
-    unsigned effect;
+    struct mdb_delegation d;
     if (space_pio_grant(&test_db, &a->pio, 0, PIO_PORTS) != E_OK || a->pio.r.pages != 2 ||
         !space_pio_allowed(&a->pio, 0) || !space_pio_allowed(&a->pio, 0xFFFF))
         return SELFTEST_FAIL("root grant: %zu pages", a->pio.r.pages);
     if (space_pio_allowed(&b->pio, 0x3F8) || b->pio.r.pages != 0 ||
-        space_pio_delegate(&test_db, &a->pio, 0x3F8, &b->pio, 0x3F8, 1, PIO_A, &effect) != E_OK)
+        space_pio_delegate_decode(&test_db, &d, &a->pio, 0x3F8, &b->pio, 0x3F8, 1, PIO_A) != E_OK)
         return SELFTEST_FAIL("delegating COM1 failed");
+    space_pio_delegate_perform(&test_db, &d, &b->pio);
     if (!space_pio_allowed(&b->pio, 0x3F8) || space_pio_allowed(&b->pio, 0x3F9) ||
         space_pio_allowed(&b->pio, 0x3F7) || b->pio.r.pages != 1)
         return SELFTEST_FAIL("child bitmap wrong after delegation (%zu pages)", b->pio.r.pages);

@@ -75,7 +75,7 @@ static void timer_tick(struct cpu_local *c, struct trap_frame *f)
 }
 
 /* An IPI to this core (a VEC_IPI_* vector): counted, answered, acknowledged. A wake-up
-   preempts a user EC at once (round robin now, not at the next tick); idle, the loop picks the
+   preempts a user EC at once (round robin before the next tick); idle, the loop picks the
    EC. */
 static void ipi(struct cpu_local *c, struct trap_frame *f)
 {
