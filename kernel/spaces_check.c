@@ -103,6 +103,29 @@ static size_t pool_free_after_setup(void)
     return kernel_pool.nfree;
 }
 
+/* Start a self-check of n PDs t[0..n) (zeroed): the database, then each PD; false if out of
+   memory. */
+static bool test_start(struct test_pd *t, unsigned n)
+{
+    bool ok = test_begin();
+    for (unsigned i = 0; ok && i < n; i++)
+        ok = test_pd_init(&t[i]);
+    return ok;
+}
+
+/* End a self-check of the PDs t[0..n): tear them down (last first), free the heap; ok, or false
+   (why) if the pool did not get back to before free frames. */
+static bool test_finish(struct test_pd *t, unsigned n, size_t before, bool ok, char *why,
+                        size_t why_len)
+{
+    while (n--)
+        test_pd_destroy(&t[n]);
+    test_end();
+    if (ok && kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return ok;
+}
+
 static uint64_t dummy_objects[4] aligned(CAP_OBJ_ALIGN);
 
 /* Checks of one object space (see the self-check below); true if all hold. */
@@ -130,13 +153,8 @@ SELFTEST(space_obj_reads_null_until_written_and_destroy_frees_every_frame)
 {
     struct test_pd t = { 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&t) ? obj_checks(&t, why, why_len)
-                                               : SELFTEST_FAIL("out of memory");
-    test_pd_destroy(&t);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
+    bool ok = test_start(&t, 1) ? obj_checks(&t, why, why_len) : SELFTEST_FAIL("out of memory");
+    return test_finish(&t, 1, before, ok, why, why_len);
 }
 
 /* Checks of delegating one port from a to b (see the self-check below); true if all hold. */
@@ -163,17 +181,11 @@ static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t w
 
 SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
 {
-    struct test_pd a = { 0 }, b = { 0 };
+    struct test_pd t[2] = { 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&a) && test_pd_init(&b)
-                  ? pio_checks(&a, &b, why, why_len)
-                  : SELFTEST_FAIL("out of memory");
-    test_pd_destroy(&b);
-    test_pd_destroy(&a);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
+    bool ok = test_start(t, 2) ? pio_checks(&t[0], &t[1], why, why_len)
+                               : SELFTEST_FAIL("out of memory");
+    return test_finish(t, 2, before, ok, why, why_len);
 }
 
 /* Load a root for this core whose PDPT 511 is kpd (in *root) and make a stand-in PD with that
@@ -236,7 +248,7 @@ static bool with_current_test_pd(current_checks checks, char *why, size_t why_le
     struct ptab root = { 0 };
     t = (struct test_pd){ 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&t);
+    bool ok = test_start(&t, 1);
     mword flags = irq_save(), old = ok ? root_with_kpd(t.kpd, &root, &stand_in) : 0;
     if (old) {
         ok = checks(&t, why, why_len);
@@ -248,11 +260,7 @@ static bool with_current_test_pd(current_checks checks, char *why, size_t why_le
         ok = SELFTEST_FAIL("out of memory");
     }
     irq_restore(flags);
-    test_pd_destroy(&t);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
+    return test_finish(&t, 1, before, ok, why, why_len);
 }
 
 SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_pages)
