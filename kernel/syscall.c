@@ -38,7 +38,7 @@
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
-static struct shootdown_batch call_batch;   /* what a mapping-database call leaves to shoot down
+struct shootdown_batch call_batch;          /* what a mapping-database call leaves to shoot down
                                                and free (pd_lock; flushed before it is dropped) */
 
 /* The calling EC and its PD. */
