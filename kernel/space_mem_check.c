@@ -168,11 +168,10 @@ static void watch_many(struct pd *pd)
             many_early++;
 }
 
-SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+/* many_pd[0..MANY_PDS): first, then new PDs, each mapping page at CHECK_VA through a PT of its
+   own (many_table[i]); false if out of memory (many_pd holds the PDs made so far). */
+static bool many_pds_map(struct pd *first, paddr_t page)
 {
-    size_t before;
-    struct pd *first = scratch_pd(&before);
-    paddr_t page = kframe_alloc();
     bool ok = first && page;
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
@@ -182,15 +181,31 @@ SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_s
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
     shootdown_batch_flush(&check_batch);
+    return ok;
+}
+
+/* Unmap CHECK_VA in every many_pd in one batch, watching each shootdown (many_early); the
+   tables freed. */
+static uint64_t many_pds_unmap(void)
+{
     many_early = 0;
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
-    for (unsigned i = 0; ok && i < MANY_PDS; i++)
+    for (unsigned i = 0; i < MANY_PDS; i++)
         /* its only entry: the PT is detached */
         space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
-    uint64_t freed = this_cpu()->counters.tables_freed - t0;
+    return this_cpu()->counters.tables_freed - t0;
+}
+
+SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+{
+    size_t before;
+    struct pd *first = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    bool ok = many_pds_map(first, page);
+    uint64_t freed = ok ? many_pds_unmap() : 0;
     for (unsigned i = 0; i < MANY_PDS; i++)
         if (many_pd[i])
             pd_destroy_empty(many_pd[i]);

@@ -62,6 +62,20 @@ static void idt_fill(struct idt_gate *idt)
     }
 }
 
+/* Core c's TSS (addressed through CPU_LOCAL: each core sees its own) and its GDT descriptor:
+   the kernel stack, the IST stacks, and the running PD's I/O bitmap. */
+static void tss_init(struct cpu_local *c)
+{
+    memset(&c->tss, 0, sizeof(c->tss));
+    c->tss.rsp[0] = CPU_STACK_TOP;
+    for (unsigned i = 0; i < IST_STACKS; i++)
+        c->tss.ist[i] = c->ist[i];
+    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
+     * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
+    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
+    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
+}
+
 /* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
 void cpu_tables_init(void)
 {
@@ -74,15 +88,7 @@ void cpu_tables_init(void)
     c->gdt[SEL_KDATA / 8] = DESC_KDATA;
     c->gdt[SEL_UDATA / 8] = DESC_UDATA;
     c->gdt[SEL_UCODE / 8] = DESC_UCODE;
-    /* The TSS is addressed through CPU_LOCAL: each core sees its own. */
-    memset(&c->tss, 0, sizeof(c->tss));
-    c->tss.rsp[0] = CPU_STACK_TOP;
-    for (unsigned i = 0; i < IST_STACKS; i++)
-        c->tss.ist[i] = c->ist[i];
-    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
-     * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
-    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
-    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
+    tss_init(c);
     idt_fill((struct idt_gate *)c->idt);
 
     /* Load the GDT, reload CS with a far return and the data segments, then TR and IDT. */
