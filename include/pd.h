@@ -1,7 +1,7 @@
 /*
  * Protection domain (lecture: "Protection Domain"): three spaces, all empty at
  * creation — Space_obj (capabilities), Space_mem (page tables), Space_pio (I/O
- * bitmap) — plus the PD's kernel directory kdir behind PML4 511 / PDPT 511, which
+ * bitmap) — plus the PD's kernel directory kpd behind PML4 511 / PDPT 511, which
  * every per-core root of the PD shares (I/O bitmap and capability regions).
  *
  * Locking: one kernel lock (pd_lock) serialises the mapping database, object
@@ -20,7 +20,7 @@ struct pd {
     struct space_obj obj;
     struct space_mem mem;
     struct space_pio pio;
-    paddr_t kdir;                   /* PD-level table for 0xFFFFFFFFC0000000.. */
+    paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
     struct pd *parent;              /* creator (accounting) */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
@@ -28,7 +28,7 @@ struct pd {
 
 #define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
 _Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames");
-_Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kdir");
+_Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
 extern struct spinlock pd_lock;     /* mapping database, object creation, slot writes */
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */

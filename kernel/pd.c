@@ -74,8 +74,8 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         space_obj_destroy(&pd->obj);
     if (mem)
         space_mem_destroy(&pd->mem);
-    if (pd->kdir) {
-        kframe_free(pd->kdir);
+    if (pd->kpd) {
+        kframe_free(pd->kpd);
         kframe_account(-1);
     }
     kframes_free(pd, PD_FRAMES);
@@ -90,21 +90,21 @@ struct pd *pd_create(struct pd *parent)
         return NULL;
     kframe_account(PD_FRAMES);
     pd->parent = parent;
-    pd->kdir = kframe_alloc();
-    if (!pd->kdir) {
+    pd->kpd = kframe_alloc();
+    if (!pd->kpd) {
         pd_free(pd, false, false, false);
         return NULL;
     }
     kframe_account(1);
-    if (space_mem_init(&pd->mem, pd->kdir) != E_OK) {
+    if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
     }
-    if (space_obj_init(&pd->obj, pd->kdir) != E_OK) {
+    if (space_obj_init(&pd->obj, pd->kpd) != E_OK) {
         pd_free(pd, false, true, false);
         return NULL;
     }
-    if (space_pio_init(&pd->pio, pd->kdir) != E_OK) {
+    if (space_pio_init(&pd->pio, pd->kpd) != E_OK) {
         pd_free(pd, true, true, false);
         return NULL;
     }

@@ -167,14 +167,14 @@ paddr_t kmem_core_pd(unsigned c)
 }
 
 /* Give the root t the kernel half of core c: PML4 511 -> a new PDPT whose entry 510 is the
- * core's PD and entry 511 the PD's kernel directory kdir (none if 0). E_NOMEM (undo: fini). */
-int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir)
+ * core's PD and entry 511 the PD's kernel directory kpd (none if 0). E_NOMEM (undo: fini). */
+int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
 {
     struct ptab k = kmem_view(t->root);
     k.env = t->env;                                 /* the PDPT is charged as t's tables are */
     int err = ptab_attach(&k, KERNEL_BASE, HPT_LEVELS - 2, kmem_core_pd(c));
-    if (!err && kdir)
-        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kdir);
+    if (!err && kpd)
+        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd);
     return err;
 }
 

@@ -1,22 +1,22 @@
 /*
- * The per-PD kernel directory (see include/kdir.h): on-demand shared pages,
- * private pages from a reserve, release. A virtual address in the kdir splits into
+ * The per-PD kernel directory (see include/space_kpd.h): on-demand shared pages,
+ * private pages from a reserve, release. A virtual address in the kpd splits into
  *
  *   29         21 20         12 11           0
  *  +-------------+-------------+--------------+
  *  |  PD index   |  PT index   | page offset  |     (PML4 511, PDPT 511 above)
  *  +-------------+-------------+--------------+
  */
-#include "kdir.h"
+#include "space_kpd.h"
 #include "abi.h"
 #include "panic.h"
 
 /*      entry kind      attributes                                          meaning */
-#define KDIR_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }          /* read-only, no execute */
-#define KDIR_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB } /* read-write, no execute */
-#define KDIR_CHUNK       PTAB_LEVEL_SIZE(1)                             /* one PT maps 2 MiB */
+#define KPD_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }           /* read-only, no execute */
+#define KPD_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB }  /* read-write, no execute */
+#define KPD_CHUNK       PTAB_LEVEL_SIZE(1)                              /* one PT maps 2 MiB */
 
-/* The kdir's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
+/* The kpd's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
 static struct ptab kpd_tables(const struct ptab_env *env)
 {
     return (struct ptab){ .fmt = &ptab_hpt, .env = env, .levels = 2, .leaf_mask = BIT(0),
@@ -76,26 +76,26 @@ static bool fill_hole(const struct ptab_env *env, pte_t *p, pte_t e)
 }
 
 /* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
-int kdir_shared_init(struct kdir_shared *sh, const struct ptab_env *env, uint8_t fill,
-                     vaddr_t va_first, vaddr_t va_last)
+int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
+                    vaddr_t va_first, vaddr_t va_last)
 {
     ASSERT(ptab_index(va_first, 1) == ptab_index(va_last, 1) || (ptab_index(va_first, 0) == 0 &&
            ptab_index(va_last, 0) == PTAB_ENTRIES - 1));
     sh->page = env->alloc(env->ctx);
     sh->pt = env->alloc(env->ctx);
     if (!sh->page || !sh->pt) {
-        kdir_shared_free(sh, env);
+        kpd_shared_free(sh, env);
         return E_NOMEM;
     }
     __builtin_memset(p2v(env, sh->page), fill, PTAB_PAGE_SIZE);
     /* One PT serves every PD entry of the region (the ASSERT: it has the same indices in each). */
     for (unsigned i = ptab_index(va_first, 0); i <= ptab_index(va_last, 0); i++)
-        ((pte_t *)p2v(env, sh->pt))[i] = page_entry(env, sh->page, KDIR_SHARED);
+        ((pte_t *)p2v(env, sh->pt))[i] = page_entry(env, sh->page, KPD_SHARED);
     return E_OK;
 }
 
 /* Free sh's frames (host tests). */
-void kdir_shared_free(struct kdir_shared *sh, const struct ptab_env *env)
+void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env)
 {
     if (sh->page)
         env->free(env->ctx, sh->page);
@@ -105,29 +105,28 @@ void kdir_shared_free(struct kdir_shared *sh, const struct ptab_env *env)
 }
 
 /* Attach r to region [first, last] of dir; nothing is allocated. */
-void kdir_region_init(struct kdir_region *r, const struct ptab_env *env,
-                      const struct kdir_shared *sh, paddr_t dir, vaddr_t first, vaddr_t last,
-                      uint8_t fill)
+void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
+                     paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill)
 {
-    ASSERT(first >= KDIR_BASE && first <= last);
-    *r = (struct kdir_region){ .env = env, .shared = sh, .dir = dir, .first = first, .last = last,
+    ASSERT(first >= KPD_BASE && first <= last);
+    *r = (struct kpd_region){ .env = env, .shared = sh, .dir = dir, .first = first, .last = last,
                               .fill = fill };
 }
 
 /* True if the PD entry e points to a PT of this region's own (not the shared PT). */
-static bool private_pt(const struct kdir_region *r, pte_t e)
+static bool private_pt(const struct kpd_region *r, pte_t e)
 {
     return e && frame(r->env, 1, e) != r->shared->pt;
 }
 
 /* True if the PT entry e maps a private page. */
-static bool private_page(const struct kdir_region *r, pte_t e)
+static bool private_page(const struct kpd_region *r, pte_t e)
 {
     return e && frame(r->env, 0, e) != r->shared->page;
 }
 
 /* Free the private pages of the private PT at pt, then the PT. */
-static void release_pt(struct kdir_region *r, paddr_t pt)
+static void release_pt(struct kpd_region *r, paddr_t pt)
 {
     pte_t *tb = p2v(r->env, pt);
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
@@ -137,26 +136,26 @@ static void release_pt(struct kdir_region *r, paddr_t pt)
 }
 
 /* Take one reserved frame; panics if the caller reserved too little (a kernel bug). */
-static paddr_t take(struct kdir_region *r)
+static paddr_t take(struct kpd_region *r)
 {
     paddr_t pa = r->res_head;
     if (!pa)
-        panic("kdir: reserve exhausted at %lu pages", (unsigned long)r->pages);
+        panic("kpd: reserve exhausted at %lu pages", (unsigned long)r->pages);
     r->res_head = *(paddr_t *)p2v(r->env, pa);
     r->res_count--;
     return pa;
 }
 
 /* Free every private page and table of r, empty its PD entries and any reserve. */
-void kdir_region_release(struct kdir_region *r)
+void kpd_region_release(struct kpd_region *r)
 {
-    for (vaddr_t v = ALIGN_DOWN(r->first, KDIR_CHUNK); v <= r->last && v >= KDIR_BASE;
-         v += KDIR_CHUNK) {
+    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE;
+         v += KPD_CHUNK) {
         pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
         if (private_pt(r, e))
             release_pt(r, frame(r->env, 1, e));
         __atomic_store_n(p, 0, __ATOMIC_RELEASE);
-        if (v + KDIR_CHUNK == 0)
+        if (v + KPD_CHUNK == 0)
             break;
     }
     while (r->res_head)
@@ -165,7 +164,7 @@ void kdir_region_release(struct kdir_region *r)
 }
 
 /* Fault path: map sh at va in dir if va is a hole there; true if va then reads sh or a page. */
-bool kdir_fault(const struct ptab_env *env, const struct kdir_shared *sh, paddr_t dir, vaddr_t va)
+bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va)
 {
     pte_t *p = dir_entry(env, dir, va), e = load(p);
     /* No PT yet: the shared PT maps the shared page without any allocation. */
@@ -175,16 +174,16 @@ bool kdir_fault(const struct ptab_env *env, const struct kdir_shared *sh, paddr_
     if (frame(env, 1, e) == sh->pt)
         return load(pt_entry(env, sh->pt, va)) != 0;
     /* A private PT: fill the hole at va (losing a race to a writer is fine). */
-    fill_hole(env, pt_entry(env, frame(env, 1, e), va), page_entry(env, sh->page, KDIR_SHARED));
+    fill_hole(env, pt_entry(env, frame(env, 1, e), va), page_entry(env, sh->page, KPD_SHARED));
     return true;
 }
 
 /* Number of frames making [va, last] private needs from the present state. */
-static size_t reserve_need(const struct kdir_region *r, vaddr_t va, vaddr_t last)
+static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
 {
     size_t need = 0;
-    for (vaddr_t v = ALIGN_DOWN(va, PTAB_PAGE_SIZE);; v = ALIGN_DOWN(v, KDIR_CHUNK) + KDIR_CHUNK) {
-        vaddr_t stop = MIN(ALIGN_DOWN(v, KDIR_CHUNK) + KDIR_CHUNK - 1, last);
+    for (vaddr_t v = ALIGN_DOWN(va, PTAB_PAGE_SIZE);; v = ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK) {
+        vaddr_t stop = MIN(ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK - 1, last);
         size_t npages = (ALIGN_DOWN(stop, PTAB_PAGE_SIZE) - v) / PTAB_PAGE_SIZE + 1;
         pte_t e = load(dir_entry(r->env, r->dir, v));
         if (!private_pt(r, e))
@@ -199,14 +198,14 @@ static size_t reserve_need(const struct kdir_region *r, vaddr_t va, vaddr_t last
 }
 
 /* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
-int kdir_reserve(struct kdir_region *r, vaddr_t va, vaddr_t last)
+int kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last)
 {
     ASSERT(va >= r->first && last <= r->last && va <= last);
     size_t need = reserve_need(r, va, last);
     while (r->res_count < need) {
         paddr_t pa = r->env->alloc(r->env->ctx);
         if (!pa) {
-            kdir_unreserve(r);
+            kpd_unreserve(r);
             return E_NOMEM;
         }
         *(paddr_t *)p2v(r->env, pa) = r->res_head;
@@ -217,7 +216,7 @@ int kdir_reserve(struct kdir_region *r, vaddr_t va, vaddr_t last)
 }
 
 /* Give back unused reserved frames; returns and clears r->stale. */
-bool kdir_unreserve(struct kdir_region *r)
+bool kpd_unreserve(struct kpd_region *r)
 {
     bool stale = r->stale;
     while (r->res_head)
@@ -227,7 +226,7 @@ bool kdir_unreserve(struct kdir_region *r)
 }
 
 /* A fresh frame from the reserve, every byte = b. */
-static paddr_t take_filled(struct kdir_region *r, uint8_t b)
+static paddr_t take_filled(struct kpd_region *r, uint8_t b)
 {
     paddr_t pa = take(r);
     __builtin_memset(p2v(r->env, pa), b, PTAB_PAGE_SIZE);
@@ -235,17 +234,17 @@ static paddr_t take_filled(struct kdir_region *r, uint8_t b)
 }
 
 /* Publish e at p with an exchange; a shared translation it replaces may be cached: flush. */
-static void replace(struct kdir_region *r, pte_t *p, pte_t e, vaddr_t va)
+static void replace(struct kpd_region *r, pte_t *p, pte_t e, vaddr_t va)
 {
     struct ptab t = kpd_tables(r->env);
     if (ptab_entry_swap(&t, p, e)) {
         r->stale = true;
-        kdir_flush_local(va);
+        kpd_flush_local(va);
     }
 }
 
 /* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
-uint8_t *kdir_page(struct kdir_region *r, vaddr_t va)
+uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
 {
     ASSERT(va >= r->first && va <= r->last);
     pte_t *pd = dir_entry(r->env, r->dir, va);
@@ -264,13 +263,13 @@ uint8_t *kdir_page(struct kdir_region *r, vaddr_t va)
         return p2v(r->env, frame(r->env, 0, e));
     /* Step 2: the page itself, initialised before it is published. */
     paddr_t pg = take_filled(r, r->fill);
-    replace(r, pt, page_entry(r->env, pg, KDIR_PRIVATE), va);
+    replace(r, pt, page_entry(r->env, pg, KPD_PRIVATE), va);
     r->pages++;
     return p2v(r->env, pg);
 }
 
 /* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
-const uint8_t *kdir_peek(const struct kdir_region *r, vaddr_t va)
+const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va)
 {
     pte_t e = load(dir_entry(r->env, r->dir, va));
     if (!private_pt(r, e))
