@@ -7,7 +7,7 @@
 #include "pd.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "quota.h"
 #include "selftest.h"
 
