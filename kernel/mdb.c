@@ -817,7 +817,7 @@ int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *sr
 
 /* The longest prefix of src [base, +size) (size > 0) of at most pieces nodes or holes (at least
  * one): into an empty destination, mdb_delegate of that prefix creates at most pieces nodes and
- * visits O(pieces) (the kernel bounds each delegate call by it). */
+ * visits O(pieces) (mdb_delegate_decode bounds each delegation by it). */
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
 {
     uint64_t off = 0;
@@ -1126,7 +1126,7 @@ static int deep_close(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n,
  * ancestors up to n) is pinned as the walk moves (pin_on when entering, pin_off when
  * finishing: O(1) per node, whatever the depth). Children are appended, so a node created
  * between steps is reached by the scans still to come; a structural change at a node
- * pinned by another op (split, merge, move, drop) or a rights upgrade bumps db->gen, and a
+ * pinned by another op (split, merge, drop) or a rights upgrade bumps db->gen, and a
  * step that finds db->gen changed walks again from n with a fresh token (done nodes are
  * skipped, and charged). At the end, with include_self, n itself is cut and loses the
  * rights; the nodes at the piece's edges merge again (merge_edges, bounded).
@@ -1299,7 +1299,7 @@ static int step_pieces(struct mdb *db, struct mdb_revoke *op, uint64_t units, ui
  * them on. A node derived between steps from a node the walk has not finished is revoked
  * by this revoke too (children are appended, ahead of the cursor) and charged like any
  * other: the revoke ends as long as fewer nodes are added between two steps than a step's
- * budget removes (the kernel bounds each delegate call, see syscall.c). This holds because
+ * budget removes (each delegation is bounded, see mdb_delegate_decode). This holds because
  * op keeps unit numbers, and node pointers only while db->gen is unchanged since its last
  * step; derivation only grows by delegation. The host model test checks exactly this with
  * random interleavings.
