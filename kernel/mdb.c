@@ -29,6 +29,7 @@ struct mdb_kin {
     uint64_t off;                       /* base - target of every piece (mod 2^64) */
     struct mdb_node *child, *last;      /* the derived nodes, oldest first */
     uint64_t refs;                      /* pieces that share it */
+    struct mdb_node *owner;             /* one of them (NULL: not known) */
     struct mdb_kin *spare;              /* pool link */
 };
 
@@ -187,11 +188,27 @@ static void child_unlink(struct mdb_node *n)
     n->next = n->prev = NULL;
 }
 
-/* Drop a piece's share of kin k (NULL: none); the last piece frees it, empty by then. */
-static void kin_put(struct mdb *db, struct mdb_kin *k)
+/* Piece n gives up its share of its kin (if any); the last piece frees it, empty by then. */
+static void kin_leave(struct mdb *db, struct mdb_node *n)
 {
-    if (k && !--k->refs) {
+    struct mdb_kin *k = n->kin;
+    n->kin = NULL;
+    if (!k)
+        return;
+    if (k->owner == n)
+        k->owner = NULL;
+    if (!--k->refs) {
         ASSERT(!k->child);
+        db->free(k);
+    }
+}
+
+/* Free kin k (NULL: none) if it is empty and its one piece is known (which then has none), so
+   a node keeps no kin once nothing derives from it. */
+static void kin_shrink(struct mdb *db, struct mdb_kin *k)
+{
+    if (k && !k->child && k->refs == 1 && k->owner) {
+        k->owner->kin = NULL;
         db->free(k);
     }
 }
@@ -288,7 +305,7 @@ static struct mdb_kin *kin_take(struct pool *p, struct mdb_node *n)
     struct mdb_kin *k = p->kins;
     ASSERT(k);
     p->kins = k->spare;
-    *k = (struct mdb_kin){ n->space, n->base - n->target, NULL, NULL, 1, NULL };
+    *k = (struct mdb_kin){ n->space, n->base - n->target, NULL, NULL, 1, n, NULL };
     n->kin = k;
     return k;
 }
@@ -311,12 +328,14 @@ static void pool_drain(struct mdb *db, struct pool *p)
 /* Remove childless n from its space and the derivation tree, and free it. */
 static void node_drop(struct mdb *db, struct mdb_node *n)
 {
+    struct mdb_kin *up = n->up;
     ASSERT(!n->kin || n->kin->refs > 1 || !n->kin->child);
     touch(db, n);
     tree_del(n);
     child_unlink(n);
-    kin_put(db, n->kin);
+    kin_leave(db, n);
     db->free(n);
+    kin_shrink(db, up);
 }
 
 /* ---- splitting and merging -------------------------------------------------------- */
@@ -403,13 +422,17 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
     if (x->kin == y->kin) {
         if (y->kin)
             y->kin->refs--;             /* x still shares it */
+        y->kin = NULL;
     } else if (!kin_has(y->kin)) {
-        kin_put(db, y->kin);
+        kin_leave(db, y);
     } else {
-        kin_put(db, x->kin);            /* x has no child: it takes y's kin and share */
+        kin_leave(db, x);               /* x has no child: it takes y's kin and share */
         x->kin = y->kin;
+        y->kin = NULL;
     }
-    y->kin = NULL;
+    if (x->kin)
+        x->kin->owner = x;
+    kin_shrink(db, x->kin);
     tree_del(y);                        /* before x's key may take y's base */
     if (y->base < x->base) {
         x->base = y->base;
@@ -424,6 +447,9 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
    (a pending deep revoke's cursor path) stay split, which no unit can see. */
 static void merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
+    if (x->kin && x->kin->refs == 1)
+        x->kin->owner = x;
+    kin_shrink(db, x->kin);
     if (pinned(x))
         return;
     struct mdb_node *q = tree_pred(x);
