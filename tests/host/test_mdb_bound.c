@@ -558,6 +558,23 @@ static void an_upgrade_cutting_many_derived_nodes_is_bounded(void **state)
     assert_true(allocs - a0 <= 64 * 4);
 }
 
+/* Once nothing derives from a node any more, it holds no more memory than before its first
+   delegation (its list of children is freed with the last child). */
+static void a_node_whose_children_are_revoked_holds_nothing_more(void **state)
+{
+    (void)state;
+    setup_all();
+    long l0 = live;
+    assert_int_equal(deleg(&A, 0, &B, 0, 4, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 0, &C, 0, 4, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A, 1, 1, MEM_W, false), E_OK);    /* cuts B, C */
+    assert_int_equal(mdb_revoke(&db, NULL, &A, 0, 4, MEM_RWX, false), E_OK);
+    printf("# allocations live after delegating and revoking everything: %ld more\n", live - l0);
+    assert_int_equal(B.nodes + C.nodes, 0);
+    assert_int_equal(live, l0);
+    teardown_all();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +590,7 @@ int main(void)
         cmocka_unit_test(a_merge_of_nodes_with_many_children_is_bounded),
         cmocka_unit_test(a_direct_delegation_is_bounded_like_the_system_call),
         cmocka_unit_test(an_upgrade_cutting_many_derived_nodes_is_bounded),
+        cmocka_unit_test(a_node_whose_children_are_revoked_holds_nothing_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
