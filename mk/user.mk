@@ -26,7 +26,7 @@ USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) \
                   $(patsubst lib/%.c,$(BUILD)/user/shared/%.c.o,$(wildcard lib/*.c))
 USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
-USER_HDRS      := $(wildcard include/*.h user/include/*.h)
+USER_HDRS      := $(wildcard include/*.h user/include/*.h user/tests/*.h user/fuzz/*.h)
 
 # Rebuild everything when CC changes, so gcc and clang objects never mix.
 USER_STAMP := $(BUILD)/user/config.stamp

@@ -28,7 +28,7 @@
  * A finding prints "fuzz: FINDING", the seed and the last calls of the EC.
  * TAP lines at the end; the exit code is the number of findings.
  */
-#include "../tests/utest.h"
+#include "regs.h"
 #include "words.h"
 
 #define FUZZ_SEED_DEFAULT 0x5eed7e55e7aUL
@@ -45,6 +45,7 @@
 #define HUGE_REVOKE_PAGES (1UL << 22)   /* 16 GiB: fuzz.huge_revoke=0 clips memory revokes to it */
 #define EXH_MAX      20000              /* bound of the exhaustion loop */
 #define PARK_TIMEOUT_S 20               /* a worker that does not park in time: a hang */
+#define WHY_MAX      96                 /* a register difference, described */
 
 #define SIZE_2M      (2UL << 20)
 #define SIZE_1G      (1UL << 30)
@@ -121,10 +122,7 @@ static volatile uint64_t probe_stale[MAX_WORKERS];
 /* Next pseudo-random 64-bit value of f's stream (splitmix64). */
 static uint64_t rnd(struct fz *f)
 {
-    uint64_t z = (f->rng += 0x9e3779b97f4a7c15UL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
-    return z ^ (z >> 31);
+    return splitmix(&f->rng);
 }
 
 /* Uniform in [0, n) (n > 0). */
@@ -580,6 +578,201 @@ static void make_safe(struct fz *f, struct call *c)
     }
 }
 
+/* ---------------------------------------------------------------- registers */
+
+#define FZR_REFILL 8            /* a fresh x87/SSE/AVX image every that many calls of an EC */
+
+struct xinfo xinfo;
+uint8_t xr_use_xsave;                       /* read by fzr_call: 1 = XSAVE/XRSTOR */
+static uint32_t mxcsr_mask;                 /* MXCSR bits the CPU accepts (FXSAVE's MXCSR_MASK) */
+static struct fzr fzr_of[MAX_WORKERS + 1];  /* each EC's register round, by fz.id */
+static uint64_t ac_entries0;                /* all cores' ac_entries at the start */
+
+/*
+ * fzr_call(r = rdi): see regs.h. The pointer r stays on the stack over the call; after it,
+ * xchg swaps it with the caller's rbx value found there.
+ */
+__asm__(
+    "    .equ fzr_out, 4160\n"
+    "    .equ fzr_gin, 8320\n"
+    "    .equ fzr_gout, 8448\n"
+    "    .equ fzr_fin, 8576\n"
+    "    .equ fzr_fout, 8584\n"
+    "    .text\n"
+    "    .globl fzr_call\n"
+    "fzr_call:\n"
+    "    push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15\n"
+    "    push %rdi\n"
+    "    mov %rdi, %rbx\n"
+    "    cmpb $0, xr_use_xsave(%rip); je 1f\n"
+    "    mov $-1, %eax; mov $-1, %edx; xrstor64 (%rbx); jmp 2f\n"
+    "1:  fxrstor64 (%rbx)\n"
+    "2:  mov 4096(%rbx), %ax; mov %ax, %ds\n"
+    "    mov 4098(%rbx), %ax; mov %ax, %es\n"
+    "    mov 4100(%rbx), %ax; mov %ax, %fs\n"
+    "    mov 4102(%rbx), %ax; mov %ax, %gs\n"
+    "    mov %rsp, fzr_gin+56(%rbx)\n"
+    "    pushq fzr_fin(%rbx)\n"
+    "    mov fzr_gin+0(%rbx), %rax; mov fzr_gin+16(%rbx), %rcx; mov fzr_gin+24(%rbx), %rdx\n"
+    "    mov fzr_gin+32(%rbx), %rsi; mov fzr_gin+48(%rbx), %rbp\n"
+    "    mov fzr_gin+64(%rbx), %r8; mov fzr_gin+72(%rbx), %r9; mov fzr_gin+80(%rbx), %r10\n"
+    "    mov fzr_gin+88(%rbx), %r11; mov fzr_gin+96(%rbx), %r12; mov fzr_gin+104(%rbx), %r13\n"
+    "    mov fzr_gin+112(%rbx), %r14; mov fzr_gin+120(%rbx), %r15\n"
+    "    mov fzr_gin+40(%rbx), %rdi; mov fzr_gin+8(%rbx), %rbx\n"
+    "    popfq\n"
+    "    syscall\n"
+    "    pushfq\n"
+    "    xchg %rbx, 8(%rsp)\n"
+    "    mov %rax, fzr_gout+0(%rbx); mov %rcx, fzr_gout+16(%rbx); mov %rdx, fzr_gout+24(%rbx)\n"
+    "    mov %rsi, fzr_gout+32(%rbx); mov %rdi, fzr_gout+40(%rbx); mov %rbp, fzr_gout+48(%rbx)\n"
+    "    mov %r8, fzr_gout+64(%rbx); mov %r9, fzr_gout+72(%rbx); mov %r10, fzr_gout+80(%rbx)\n"
+    "    mov %r11, fzr_gout+88(%rbx); mov %r12, fzr_gout+96(%rbx); mov %r13, fzr_gout+104(%rbx)\n"
+    "    mov %r14, fzr_gout+112(%rbx); mov %r15, fzr_gout+120(%rbx)\n"
+    "    lea 8(%rsp), %rax; mov %rax, fzr_gout+56(%rbx)\n"
+    "    popq fzr_fout(%rbx)\n"
+    "    popq fzr_gout+8(%rbx)\n"
+    "    pushq $0x202; popfq\n"
+    "    mov %ds, fzr_out+4096(%rbx); mov %es, fzr_out+4098(%rbx)\n"
+    "    mov %fs, fzr_out+4100(%rbx); mov %gs, fzr_out+4102(%rbx)\n"
+    "    cmpb $0, xr_use_xsave(%rip); je 3f\n"
+    "    mov $-1, %eax; mov $-1, %edx; xsave64 fzr_out(%rbx); jmp 4f\n"
+    "3:  fxsave64 fzr_out(%rbx)\n"
+    "4:  fninit; ldmxcsr fzr_mxcsr_reset(%rip)\n"
+    "    xor %eax, %eax; mov %ax, %ds; mov %ax, %es; mov %ax, %fs; mov %ax, %gs\n"
+    "    pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx\n"
+    "    ret\n"
+    "    .section .rodata\n"
+    "    .balign 4\n"
+    "fzr_mxcsr_reset: .long 0x1F80\n"
+    "    .text\n");
+
+/* Learn what the register checks need: XSAVE layout, MXCSR_MASK; every core's ac_entries. */
+static void regs_init(void)
+{
+    static uint8_t fx[512] aligned(16);
+    xinfo_detect();
+    __asm__ __volatile__("fxsave64 %0" : "=m"(fx));
+    mxcsr_mask = *(const uint32_t *)&fx[XI_MXCSR + 4];
+    if (mxcsr_mask == 0)
+        mxcsr_mask = 0xFFBF;                    /* the architectural default (no DAZ) */
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct core_counters cc;
+        if (sys_counters(c, &cc) == E_OK)
+            ac_entries0 += cc.ac_entries;
+    }
+}
+
+/* A general register value for f: mostly random with f's owner tag, else a boundary value. */
+static uint64_t gpr_value(struct fz *f)
+{
+    static const mword odd[] = { 0, ~0UL, KERNEL_PTR, NONCANON, USER_LIMIT, 1UL << 63 };
+    return below(f, 8) ? GPR_TAG(f->id) | (rnd(f) & ~GPR_TAG_MASK) : PICK(f, odd);
+}
+
+/* The registers of f's next call c: c in rax and the argument registers, random values in
+   the others, random user RFLAGS bits, data selectors, and x87/SSE/AVX contents (a fresh
+   image every FZR_REFILL calls, else one XMM register changed). */
+static void regs_prepare(struct fz *f, struct fzr *r, const struct call *c)
+{
+    static const unsigned free_regs[] = { G_RBX, G_RCX, G_RBP, G_R11, G_R12, G_R13, G_R14, G_R15 };
+    r->gin[G_RAX] = c->nr;
+    r->gin[G_RDI] = c->a[0];
+    r->gin[G_RSI] = c->a[1];
+    r->gin[G_RDX] = c->a[2];
+    r->gin[G_R10] = c->a[3];
+    r->gin[G_R8] = c->a[4];
+    r->gin[G_R9] = c->a[5];
+    for (unsigned i = 0; i < sizeof(free_regs) / sizeof(free_regs[0]); i++)
+        r->gin[free_regs[i]] = gpr_value(f);
+    r->fin = EC_START_RFLAGS | (rnd(f) & (RFL_USER_KEPT | RFL_ARITH));
+    uint16_t *sel = &r->in.ds;
+    for (unsigned i = 0; i < 4; i++)
+        sel[i] = fzr_sels[below(f, sizeof(fzr_sels) / sizeof(fzr_sels[0]))];
+    if (f->calls % FZR_REFILL == 0) {
+        fzr_image_fill(&r->in, f->id, &f->rng, mxcsr_mask);
+    } else {
+        uint8_t *x = &r->in.img[XI_XMM + 16 * below(f, 16)];
+        uint64_t a = rnd(f), b = rnd(f);
+        memcpy(x + 2, &a, 6);
+        memcpy(x + 8, &b, 8);
+    }
+}
+
+/* True if v is one of the values r loaded (a random argument may look like a tagged value). */
+static bool gpr_own(const struct fzr *r, uint64_t v)
+{
+    for (unsigned g = 0; g < G_COUNT; g++)
+        if (r->gin[g] == v)
+            return true;
+    return false;
+}
+
+static const char *const gpr_name[G_COUNT] = {
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+/* Name of the EC whose owner tag is t (o + 1). */
+static void owner_name(unsigned t, char *buf, size_t n)
+{
+    if (t == MAX_WORKERS + 1)
+        snprintf(buf, n, "root");
+    else
+        snprintf(buf, n, "w%u", t - 1);
+}
+
+/* After f's call c: the registers the ABI keeps (rbx rbp rsp r12-r15, RFLAGS but the arithmetic
+   flags, selectors, x87/SSE/AVX) are exactly as before it; no register holds another EC's
+   tagged value. */
+static void regs_check(struct fz *f, const struct fzr *r, const struct call *c)
+{
+    static const unsigned kept[] = { G_RBX, G_RBP, G_RSP, G_R12, G_R13, G_R14, G_R15 };
+    char who[16], why[WHY_MAX];
+    for (unsigned i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        unsigned g = kept[i];
+        if (r->gout[g] == r->gin[g])
+            continue;
+        finding(f, "a register the ABI keeps changed over the call (register, value after)", g,
+                r->gout[g]);
+        printf("fuzz:   %s: %lx before, %lx after (%s %lx)\n", gpr_name[g],
+               (unsigned long)r->gin[g], (unsigned long)r->gout[g], name_of(c->nr),
+               (unsigned long)c->nr);
+    }
+    for (unsigned g = 0; g < G_COUNT; g++)
+        if (gpr_foreign(r->gout[g], f->id) && !gpr_own(r, r->gout[g])) {
+            owner_name((unsigned)(r->gout[g] >> 48) & 0xFF, who, sizeof(who));
+            finding(f, "another EC's value in a register after the call (register, value)", g,
+                    r->gout[g]);
+            printf("fuzz:   %s holds a value of EC %s\n", gpr_name[g], who);
+        }
+    if ((r->fout ^ r->fin) & ~RFL_ARITH)
+        finding(f, "RFLAGS changed over the call beyond the arithmetic flags (before, after)",
+                r->fin, r->fout);
+    if (!xstate_same(&r->in, &r->out, why, sizeof(why))) {
+        unsigned t = image_foreign(&r->out, f->id);
+        finding(f, "x87/SSE/AVX or data selectors changed over the call (call, foreign owner)",
+                c->nr, t);
+        owner_name(t, who, sizeof(who));
+        printf("fuzz:   first difference: %s%s%s (FCW %x %x FSW %x %x)\n", why, t ? "; holds a value of EC " : "",
+               t ? who : "", *(uint16_t*)&r->in.img[0], *(uint16_t*)&r->out.img[0], *(uint16_t*)&r->in.img[2], *(uint16_t*)&r->out.img[2]);
+    }
+}
+
+/* No interrupt or exception handler ran with RFLAGS.AC set (the calls set it at random). */
+static void ac_check(struct fz *r)
+{
+    uint64_t n = 0;
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct core_counters cc;
+        if (sys_counters(c, &cc) == E_OK)
+            n += cc.ac_entries;
+    }
+    if (n != ac_entries0)
+        finding(r, "a kernel handler ran with RFLAGS.AC set (ac_entries at start, now)",
+                ac_entries0, n);
+    ac_entries0 = n;
+}
+
 /* ---------------------------------------------------------------- running calls */
 
 /* Statuses each call may return (docs/abi.md), as a bit mask over enum status. */
@@ -614,10 +807,14 @@ static int run_call(struct fz *f, const struct call *c)
     r->c = *c;
     r->st = -1;
     f->ring_pos = (f->ring_pos + 1) % RING;
-    mword rdx = 0;
-    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], &rdx);
+    struct fzr *x = &fzr_of[f->id];
+    regs_prepare(f, x, c);
+    fzr_call(x);
+    int st = (int)x->gout[G_RAX];
+    mword rdx = x->gout[G_RDX];
     r->st = st;
     f->calls++;
+    regs_check(f, x, c);
     if (st < 0 || st > E_NOENT || !(allowed_status(c->nr) & (1u << st)))
         finding(f, "status not documented for the call", c->nr, (mword)st);
     if (st == E_OK && c->nr == SYS_DELEGATE && (rdx == 0 || rdx > c->a[5]))
@@ -1215,6 +1412,7 @@ int main(mword arg)
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 1) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
+    regs_init();
     struct kcov_info ki;
     cfg.kcov = sys_call6(SYS_KCOV, (mword)&ki, sizeof(ki), 0, 0, 0, 0, NULL) == E_OK;
     if (cfg.kcov)
@@ -1270,6 +1468,7 @@ int main(mword arg)
         uint64_t t4 = now_ticks();
         base_caps(r);
         leak_check(r);
+        ac_check(r);
         if (epoch < 2)
             printf("fuzz: epoch %lu ticks: park+solo %lu exhaust %lu probe+revoke %lu (hz %lu)\n",
                    (unsigned long)epoch, (unsigned long)(t2 - t1), (unsigned long)(t3 - t2),
@@ -1317,6 +1516,10 @@ int main(mword arg)
     tap_check(!hung, "fuzz: every worker parked when asked (no hang)");
     tap_check(findings == 0, "fuzz: %lu calls on %u cores, seed %lu: no finding", (unsigned long)n,
               cfg.ncpu, (unsigned long)cfg.seed);
+    tap_check(findings == 0 && n > 0,
+              "fuzz: registers: every call with random general registers, RFLAGS (AC DF NT ID, "
+              "arithmetic), selectors, x87/SSE/AVX (%s) kept what the ABI keeps, no other EC's value",
+              xinfo.xsave ? "XSAVE" : "FXSAVE");
     tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls",
               (unsigned long)atomic_checks);
     tap_check(stale_checks > 0 || epoch < 1,

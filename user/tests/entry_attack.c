@@ -14,14 +14,11 @@
  *    and stops, never loops in the fault handler (its core's timer bounds the wait).
  * Run as the root task; TAP output.
  */
-#include "utest.h"
+#include "xregs.h"
 
 #define USER_CS         0x23UL          /* ring-3 code selector (user mode runs with it) */
 #define USER_SS         0x1BUL          /* ring-3 data selector */
 #define KERNEL_CS       0x08UL          /* ring-0 code selector: user iretq/lretq to it faults */
-#define RFLAGS_TF       0x100UL
-#define RFLAGS_AC       0x40000UL
-#define RFLAGS_NT       0x4000UL
 #define FRESH_VA        (3UL << 39)     /* PML4 slot 3: the first touch on a core is a lazy sync */
 #define AC_TICKS        3               /* timer interrupts the AC child waits for */
 #define AC_ROUNDS       4000            /* bound on its rounds of spinning */
