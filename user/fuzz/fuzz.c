@@ -580,7 +580,7 @@ static void make_safe(struct fz *f, struct call *c)
 
 /* ---------------------------------------------------------------- registers */
 
-#define FZR_REFILL 8            /* a fresh x87/SSE/AVX image every that many calls of an EC */
+#define FZR_REFILL 16           /* a fresh x87/SSE/AVX image every that many calls of an EC */
 
 struct xinfo xinfo;
 uint8_t xr_use_xsave;                       /* read by fzr_call: 1 = XSAVE/XRSTOR */
@@ -748,7 +748,7 @@ static void regs_check(struct fz *f, const struct fzr *r, const struct call *c)
     if ((r->fout ^ r->fin) & ~RFL_ARITH)
         finding(f, "RFLAGS changed over the call beyond the arithmetic flags (before, after)",
                 r->fin, r->fout);
-    if (!xstate_same(&r->in, &r->out, why, sizeof(why))) {
+    if (!fzr_quick_same(&r->in, &r->out) && !xstate_same(&r->in, &r->out, why, sizeof(why))) {
         unsigned t = image_foreign(&r->out, f->id);
         finding(f, "x87/SSE/AVX or data selectors changed over the call (call, foreign owner)",
                 c->nr, t);
@@ -1517,8 +1517,8 @@ int main(mword arg)
     tap_check(findings == 0, "fuzz: %lu calls on %u cores, seed %lu: no finding", (unsigned long)n,
               cfg.ncpu, (unsigned long)cfg.seed);
     tap_check(findings == 0 && n > 0,
-              "fuzz: registers: every call with random general registers, RFLAGS (AC DF NT ID, "
-              "arithmetic), selectors, x87/SSE/AVX (%s) kept what the ABI keeps, no other EC's value",
+              "fuzz: random GPRs, RFLAGS, selectors, x87/SSE/AVX (%s) in every call: kept as "
+              "the ABI says, no other EC's value",
               xinfo.xsave ? "XSAVE" : "FXSAVE");
     tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls",
               (unsigned long)atomic_checks);
