@@ -51,10 +51,6 @@ _Static_assert(sizeof(struct xstate) == FZR_OUT && __builtin_offsetof(struct fzr
    RFLAGS 0x202). */
 void fzr_call(struct fzr *r);
 
-/* Selectors user mode may load into DS/ES/FS/GS that the ABI keeps (docs/abi.md): null, user
-   data, user code (readable), any RPL. (A null selector with RPL 1-3 may come back as 0.) */
-static const uint16_t fzr_sels[] = { 0, 0x18, 0x19, 0x1A, 0x1B, 0x20, 0x21, 0x22, 0x23 };
-
 /* Walk the 16-byte lanes of s that hold registers: ST/MM, XMM, and the XSAVE components 2..
    that XCR0 enables and s records as not initial (AVX-512 opmasks: lanes of two registers). */
 static inline bool fzr_lane_next(const struct xstate *s, unsigned *c, unsigned *off, unsigned *end)
@@ -91,8 +87,16 @@ static inline uint64_t splitmix(uint64_t *s)
 static inline void fzr_image_fill(struct xstate *s, unsigned o, uint64_t *rng, uint32_t mxcsr_mask)
 {
     memset(s->img, 0, XI_XSTATE_BV + 64);          /* legacy region and XSAVE header */
-    if (xinfo.xsave)        /* x87 and SSE always loaded; each other component maybe initial */
-        *(uint64_t *)&s->img[XI_XSTATE_BV] = xinfo.xcr0 & (splitmix(rng) | 3);
+    /* Components 2.. in the header's XSTATE_BV get random lanes (FOR_LANES walks those), the
+       others zeros; then XSTATE_BV names every component, so that XRSTOR loads each (a CPU may
+       then save a zero component as in use or not: xstate_same takes both). */
+    if (xinfo.xsave) {
+        uint64_t random = xinfo.xcr0 & (splitmix(rng) | 3);
+        *(uint64_t *)&s->img[XI_XSTATE_BV] = random;
+        for (unsigned c = 2; c < XI_COMPONENTS; c++)
+            if (xinfo.xcr0 & ~random & (1ul << c))
+                memset(&s->img[xinfo.off[c]], 0, xinfo.size[c]);
+    }
     FOR_LANES(s, off) {
         uint64_t a = splitmix(rng), b = splitmix(rng);
         memcpy(&s->img[off], &a, 8);
@@ -100,6 +104,8 @@ static inline void fzr_image_fill(struct xstate *s, unsigned o, uint64_t *rng, u
         s->img[off] = OWNER_TAG;
         s->img[off + 1] = (uint8_t)(o + 1);
     }
+    if (xinfo.xsave)
+        *(uint64_t *)&s->img[XI_XSTATE_BV] = xinfo.xcr0;
     for (unsigned i = 0; i < 8; i++)                /* ST slots: only 10 of 16 bytes are registers */
         memset(&s->img[XI_ST + 16 * i + 10], 0, 6);
     uint64_t r = splitmix(rng);
@@ -112,22 +118,37 @@ static inline void fzr_image_fill(struct xstate *s, unsigned o, uint64_t *rng, u
     *(uint32_t *)&s->img[XI_MXCSR] = (uint32_t)(r >> 40) & 0xFFFF & mxcsr_mask;
 }
 
+/* True if the n bytes (a multiple of 8) at a and b are equal (the library's memcmp goes byte by
+   byte: too slow for every call under TCG). */
+static inline bool same_words(const uint8_t *a, const uint8_t *b, unsigned n)
+{
+    uint64_t d = 0;
+    for (unsigned i = 0; i < n; i += 8)
+        d |= *(const uint64_t *)&a[i] ^ *(const uint64_t *)&b[i];
+    return d == 0;
+}
+
 /* True if a and b (an image loaded, the image stored after the call) hold the same registers
-   and selectors byte for byte where both record them: xstate_same's answer without its byte loop
-   in the common case (false: ask xstate_same). */
+   and selectors where both record them: xstate_same's answer without its byte loop in the
+   common case (false: ask xstate_same). */
 static inline bool fzr_quick_same(const struct xstate *a, const struct xstate *b)
 {
-    if (memcmp(a->img, b->img, XI_FOP) != 0 || memcmp(&a->img[XI_MXCSR], &b->img[XI_MXCSR], 4) ||
-        memcmp(&a->img[XI_ST], &b->img[XI_ST], XI_XMM_END - XI_ST) != 0 || a->ds != b->ds ||
-        a->es != b->es || a->fs != b->fs || a->gs != b->gs)
+    if (*(const uint32_t *)a->img != *(const uint32_t *)b->img ||      /* FCW, FSW */
+        a->img[XI_FTW] != b->img[XI_FTW] ||
+        *(const uint32_t *)&a->img[XI_MXCSR] != *(const uint32_t *)&b->img[XI_MXCSR] ||
+        !same_words(&a->img[XI_ST], &b->img[XI_ST], XI_XMM_END - XI_ST) ||
+        a->ds != b->ds || a->es != b->es || a->fs != b->fs || a->gs != b->gs)
         return false;
     uint64_t bv_a = *(const uint64_t *)&a->img[XI_XSTATE_BV];
     uint64_t bv_b = *(const uint64_t *)&b->img[XI_XSTATE_BV];
-    for (unsigned c = 2; xinfo.xsave && c < XI_COMPONENTS; c++)
-        if (xinfo.xcr0 & (1ul << c) &&
-            (!(bv_a & bv_b & (1ul << c)) ||
-             memcmp(&a->img[xinfo.off[c]], &b->img[xinfo.off[c]], xinfo.size[c]) != 0))
+    for (unsigned c = 2; xinfo.xsave && c < XI_COMPONENTS; c++) {
+        uint64_t m = 1ul << c;
+        if (!(xinfo.xcr0 & m) || !((bv_a | bv_b) & m))
+            continue;                   /* not enabled, or initial in both */
+        if (!(bv_a & bv_b & m) ||
+            !same_words(&a->img[xinfo.off[c]], &b->img[xinfo.off[c]], xinfo.size[c] & ~7u))
             return false;
+    }
     return true;
 }
 
