@@ -621,7 +621,10 @@ __asm__(
     "    mov fzr_gin+40(%rbx), %rdi; mov fzr_gin+8(%rbx), %rbx\n"
     "    popfq\n"
     "    syscall\n"
+    "    .globl fzr_tf_early, fzr_tf_rip\n"
+    "fzr_tf_early:\n"                            /* with TF: QEMU's sysret stops here */
     "    pushfq\n"
+    "fzr_tf_rip:\n"                              /* with TF: the single step stops here */
     "    xchg %rbx, 8(%rsp)\n"
     "    mov %rax, fzr_gout+0(%rbx); mov %rcx, fzr_gout+16(%rbx); mov %rdx, fzr_gout+24(%rbx)\n"
     "    mov %rsi, fzr_gout+32(%rbx); mov %rdi, fzr_gout+40(%rbx); mov %rbp, fzr_gout+48(%rbx)\n"
@@ -645,6 +648,25 @@ __asm__(
     "    .balign 4\n"
     "fzr_mxcsr_reset: .long 0x1F80\n"
     "    .text\n");
+
+/* fzr_bad_sel(sel = rdi, reg = rsi): load sel into DS, ES, FS or GS (reg 0..3); each load is at
+   its own label (fzr_bad_ds...), where the #GP of an invalid selector stops the EC. */
+__asm__(
+    "    .text\n"
+    "    .globl fzr_bad_sel, fzr_bad_ds, fzr_bad_es, fzr_bad_fs, fzr_bad_gs\n"
+    "fzr_bad_sel:\n"
+    "    cmp $1, %rsi; je 1f; cmp $2, %rsi; je 2f; cmp $3, %rsi; je 3f\n"
+    "fzr_bad_ds: mov %di, %ds; jmp 4f\n"
+    "1:\n"
+    "fzr_bad_es: mov %di, %es; jmp 4f\n"
+    "2:\n"
+    "fzr_bad_fs: mov %di, %fs; jmp 4f\n"
+    "3:\n"
+    "fzr_bad_gs: mov %di, %gs\n"
+    "4:  xor %eax, %eax; mov %ax, %ds; mov %ax, %es; mov %ax, %fs; mov %ax, %gs\n"
+    "    ret\n");
+void fzr_bad_sel(mword sel, mword reg);
+extern const char fzr_tf_early[], fzr_tf_rip[], fzr_bad_ds[], fzr_bad_es[], fzr_bad_fs[], fzr_bad_gs[];
 
 /* Learn what the register checks need: XSAVE layout, MXCSR_MASK; every core's ac_entries. */
 static void regs_init(void)
@@ -1126,6 +1148,8 @@ static unsigned probe_rounds;
 static mword probe_page[MAX_WORKERS];
 static bool probers_on;
 
+static void traps_start(struct fz *r);
+
 /* Start a prober on every core, reading its own fresh page in PD S (before the parallel phase). */
 static void probers_start(struct fz *r)
 {
@@ -1149,6 +1173,91 @@ static void probers_start(struct fz *r)
         __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
     }
     probers_on = true;
+    traps_start(r);
+}
+
+/* Trap probes: per core, with the stale-read probers, an EC of PD S that must stop with one
+   fault: a call with random registers and TF set (#DB after the instruction that follows the
+   syscall: the flag comes back with the call), or a load of an invalid data selector
+   (#GP with the selector as error code, at the load). */
+enum { TRAP_TF, TRAP_SEL };
+struct trap_plan {
+    unsigned kind;
+    mword sel, reg;         /* TRAP_SEL: the selector, the register (0..3: DS ES FS GS) */
+};
+static struct trap_plan trap_plan[MAX_WORKERS];
+static struct fzr trap_fzr[MAX_WORKERS];
+static mword trap_ec[MAX_WORKERS];
+static bool traps_on;
+static uint64_t trap_checks, trap_early;
+
+/* Entry of a trap probe on core c: the fault ends it; exit 3 if none came. */
+static void trap_probe(mword c)
+{
+    if (trap_plan[c].kind == TRAP_TF)
+        fzr_call(&trap_fzr[c]);
+    else
+        fzr_bad_sel(trap_plan[c].sel, trap_plan[c].reg);
+    sys_exit(3);
+}
+
+/* Start a trap probe on every core (after probers_start). */
+static void traps_start(struct fz *r)
+{
+    /* No user-mode load accepts these: kernel code and data (any RPL), both halves of the TSS
+       descriptor, past the GDT's end, the LDT (there is none). */
+    static const mword bad_sels[] = { 0x08, 0x0B, 0x10, 0x13, 0x28, 0x2B, 0x30, 0x33, 0x38,
+                                      0x1000, 0xFFF8, 0x04, 0x1C, 0x1F };
+    /* Calls that change nothing (their arguments are 0): a yield, failing calls, no call. */
+    static const mword tf_calls[] = { SYS_YIELD, SYS_COUNTERS, SYS_LOOKUP, SYS_PD_INFO, 0,
+                                      SYS_COUNT };
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct trap_plan *p = &trap_plan[c];
+        struct call k = { .nr = PICK(r, tf_calls) };
+        p->kind = below(r, 2) ? TRAP_TF : TRAP_SEL;
+        p->sel = PICK(r, bad_sels);
+        p->reg = below(r, 4);
+        regs_prepare(r, &trap_fzr[c], &k);
+        trap_fzr[c].fin |= RFLAGS_TF;
+        int st = child_ec(s_sel, c, trap_probe, c, &trap_ec[c]);
+        if (st != E_OK) {
+            finding(r, "trap probe set-up failed", c, (mword)st);
+            return;
+        }
+        __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
+    }
+    traps_on = true;
+}
+
+/* Each trap probe stopped with its fault, at its instruction. */
+static void traps_check(struct fz *r)
+{
+    static const char *const load[] = { fzr_bad_ds, fzr_bad_es, fzr_bad_fs, fzr_bad_gs };
+    if (!traps_on)
+        return;
+    traps_on = false;
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        const struct trap_plan *p = &trap_plan[c];
+        bool tf = p->kind == TRAP_TF;
+        mword rip = (mword)(tf ? fzr_tf_rip : load[p->reg]), err = tf ? 0 : p->sel & ~3UL;
+        struct ec_info ei;
+        trap_checks++;
+        int st = ec_wait(trap_ec[c], &ei);
+        /* QEMU's TCG takes the single step of the instruction that sets TF (sysret, not
+           iretq), one instruction early: accepted, as it is the EC's own fault too. */
+        bool early = tf && ei.fault.rip == (mword)fzr_tf_early;
+        if (st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == (tf ? VEC_DB : VEC_GP) &&
+            (ei.fault.rip == rip || early) && ei.fault.error == err) {
+            trap_early += early;
+            continue;
+        }
+        finding(r, tf ? "TF over a call: no #DB after the instruction that follows it"
+                      : "invalid selector load: no #GP(selector) at the load",
+                c, tf ? trap_fzr[c].gin[G_RAX] : p->sel);
+        printf("fuzz:   core %u: state %u exit %ld vector %u rip %lx (want %lx) error %lx\n", c,
+               ei.state, (long)ei.exit_code, ei.fault.vector, (unsigned long)ei.fault.rip,
+               (unsigned long)rip, (unsigned long)ei.fault.error);
+    }
 }
 
 /* Revoke every probe page (the workers are parked, the probers read) and check each prober
@@ -1175,6 +1284,7 @@ static void probers_check(struct fz *r)
             finding(r, "revoked page still readable (stale read) or prober not faulted", c,
                     ei.state == EC_FAULTED ? ei.fault.addr : (mword)ei.exit_code);
     }
+    traps_check(r);
 }
 
 /* Delegate the root's capability to fuzz PD j into fuzz PD i at base selector CHILD_CAP0 + j. */
@@ -1526,6 +1636,10 @@ int main(mword arg)
     tap_check(stale_checks > 0 || epoch < 1,
               "fuzz: revoked memory unreadable on every core (%lu probes)",
               (unsigned long)stale_checks);
+    tap_check(trap_checks > 0 || epoch < 1,
+              "fuzz: TF over a call stops the EC with #DB, an invalid selector with #GP (%lu probes, "
+              "%lu #DB one instruction early)",
+              (unsigned long)trap_checks, (unsigned long)trap_early);
     tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)",
               (unsigned long)leak_checks);
     return utest_done("fuzz");
