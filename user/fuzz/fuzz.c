@@ -4,7 +4,10 @@
  * interesting (fresh, stale, never-created and boundary selectors; every space
  * kind and rights mask; ranges straddling 2 MiB, 1 GiB, 512 GiB and USER_LIMIT;
  * misaligned, wrapping, huge and zero counts; kernel and non-canonical
- * pointers; output buffers that another core revokes during the call).
+ * pointers; output buffers that another core revokes during the call). Every call runs
+ * with random registers (user/fuzz/regs.h: general, RFLAGS, data selectors, x87/SSE/AVX,
+ * each value tagged with its EC); after it the ones the ABI keeps must be unchanged and
+ * none may hold another EC's value, on any core.
  *
  * Command line words (all optional): fuzz.seed=N (default FUZZ_SEED_DEFAULT),
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
@@ -21,7 +24,9 @@
  *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until
  *     E_NOMEM, runs calls while it is empty, revokes them and checks that the pool is back;
  *  4. odd epochs: the stale-read check (a prober EC on every core reads a page that
- *     the root then revokes; every prober must fault on it);
+ *     the root then revokes; every prober must fault on it) and the trap probes (an EC on
+ *     every core that must stop with #DB after a call with TF set, or with #GP at the load
+ *     of an invalid data selector);
  *  5. revoke everything the epoch delegated, hand out the base capabilities again,
  *     and in even epochs (no object created) check that the kernel's memory is
  *     back at the previous epoch's value (see leak_check).
