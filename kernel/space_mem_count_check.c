@@ -1,7 +1,7 @@
 /*
  * Self-check of the frame books of Space_mem (command-line word "selftest"): the table
  * counters that hpt's updates keep (pd_info.hpt_tables and hpt_kept, read in O(1)) equal a
- * walk of the tables, pool_free + pd_frames stays constant, and once everything is unmapped
+ * walk of the tables, free frames (both pools) + pd_frames stays constant, and once everything is unmapped
  * only the kept tables (root, PDPTs) are left, through pseudo-random maps, protects and
  * unmaps of a scratch PD that make and split 2 MiB and 1 GiB leaves, detach tables and
  * collapse them, in three 512 GiB regions.
@@ -9,6 +9,7 @@
 #include "pd.h"
 #include "frame.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "kmem.h"
 #include "paging.h"
 #include "selftest.h"
@@ -31,7 +32,7 @@ static uint64_t lcg(uint64_t *s)
 /* Tables at the kept levels, by looking: the root and a PDPT per present top-level entry. */
 static size_t kept_by_walk(const struct space_mem *m)
 {
-    const pte_t *root = phys_to_virt(m->hpt.root);
+    const pte_t *root = kmem_ptr(m->hpt.root, HPT_LEVELS - 1);
     size_t n = 1;
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
         n += ptab_entry_is_table(&m->hpt, HPT_LEVELS - 1, ptab_entry_load(&root[i]));
@@ -55,8 +56,8 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
     struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
     if (warm)
         pd_destroy_empty(warm);
-    size_t free0 = kernel_pool.nfree;
-    uint64_t books0 = kernel_pool.nfree + kframe_pd_frames();
+    size_t free0 = kframes_free_total();
+    uint64_t books0 = kframes_free_total() + kframe_pd_frames();
     struct pd *pd = pd_create(NULL);
     if (!pd)
         return SELFTEST_FAIL("out of memory");
@@ -70,7 +71,7 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         shootdown_batch_flush(&check_batch);
         size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
         size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
-        uint64_t books = kernel_pool.nfree + kframe_pd_frames();
+        uint64_t books = kframes_free_total() + kframe_pd_frames();
         ok = !err && walk == count && kept == kept_walk && books == books0;
         if (!ok)
             (void)SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
@@ -91,9 +92,9 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu, kept %lu (want only the root "
                              "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
                              (unsigned long)kept, REGIONS);
-    if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
+    if (kframes_free_total() != free0 || kframes_free_total() + kframe_pd_frames() != books0)
         return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)",
-                             (long)(free0 - kernel_pool.nfree), (unsigned long)books0,
-                             (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
+                             (long)(free0 - kframes_free_total()), (unsigned long)books0,
+                             (unsigned long)(kframes_free_total() + kframe_pd_frames()));
     return true;
 }

@@ -29,8 +29,9 @@ static void record(struct fake_mem *fm, uint32_t frame, uint32_t entry, pte_t va
 }
 
 /* env->p2v: the arena address of a live frame. */
-static void *fm_p2v(void *ctx, paddr_t pa)
+static void *fm_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
+    (void)slot;
     struct fake_mem *fm = ctx;
     return fm->arena + frame_idx(fm, pa) * FRAME;
 }

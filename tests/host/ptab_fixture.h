@@ -39,7 +39,7 @@ static inline int fx_upd(struct fx *x, vaddr_t va, uint64_t size, paddr_t pa, st
 /* Count table frames under the table at level l in pa, failing on a non-present entry with bits. */
 static inline size_t fx_tables(const struct ptab *t, paddr_t pa, unsigned l)
 {
-    const pte_t *tb = t->env->p2v(t->env->ctx, pa);
+    const pte_t *tb = t->env->p2v(t->env->ctx, pa, PTAB_SLOT_LINK);
     size_t n = 1;
     for (unsigned i = 0; i < PTAB_ENTRIES; i++) {
         if (!t->fmt->present(tb[i]))
