@@ -1,7 +1,7 @@
 /*
  * Self-check of the frame books of Space_mem (command-line word "selftest"): the table
  * counters that hpt's updates keep (pd_info.hpt_tables and hpt_kept, read in O(1)) equal a
- * walk of the tables, free frames (both pools) + pd_frames stays constant, and once everything is unmapped
+ * walk of the tables, pool_free + pd_frames stays constant, and once everything is unmapped
  * only the kept tables (root, PDPTs) are left, through pseudo-random maps, protects and
  * unmaps of a scratch PD that make and split 2 MiB and 1 GiB leaves, detach tables and
  * collapse them, in three 512 GiB regions.
