@@ -114,7 +114,7 @@ void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live
 {
     mword fl = irq_save();
     spin_lock(&pool_lock);
-    *pool_free = kernel_pool.nfree + far_pool.nfree;
+    *pool_free = kernel_pool.nfree + __atomic_load_n(&far_pool.nfree, __ATOMIC_RELAXED);
     *heap_pages = kheap.pages;
     *heap_live = kheap.live;
     spin_unlock(&pool_lock);
