@@ -1,9 +1,8 @@
 /* Page-table frames of PDs from the far pool (see include/kalloc_far.h). */
 #include "kalloc_far.h"
-#include "cpu.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "kstring.h"
 #include "quarantine.h"
 #include "selftest.h"

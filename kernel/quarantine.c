@@ -10,7 +10,7 @@
 #ifdef PTAB_QUARANTINE
 #include "frame.h"
 #include "kalloc_far.h"
-#include "kmem.h"
+#include "arch.h"
 #include "layout.h"
 #include "paging.h"
 #include "ptab.h"
