@@ -989,8 +989,8 @@ static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, 
 }
 
 /* Whether a deep piece [t0, t1) enters x, a node of p's kin: x is p's child and holds some
-   of the rights there, or x straddles
-   an end (it must be cut there before its parent is; its children may hold the rights). */
+   of the rights there, or x straddles an end (it must be cut there before its parent is;
+   its children may hold the rights). */
 static bool deep_enters(const struct mdb_node *p, const struct mdb_node *x, uint64_t t0,
                         uint64_t t1, unsigned rights)
 {
