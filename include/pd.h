@@ -26,7 +26,8 @@ struct pd {
     struct pd *parent;              /* creator (accounting) */
     struct quota quota;             /* kernel memory charged to the PD (include/quota.h) */
     struct kmalloc heap;            /* the PD's objects (ECs, mapping nodes), pages charged */
-    struct ptab_env env;            /* pool frames charged to the PD: tables, roots, kpd pages */
+    struct ptab_env env;            /* pool frames charged to the PD: kpd pages and tables */
+    struct ptab_env tables_env;     /* page-table frames charged to the PD: master, roots */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
 };

@@ -1,5 +1,6 @@
 /* Protection domains: creation, capability lookups (lecture: "Protection Domain"). */
 #include "pd.h"
+#include "kalloc_far.h"
 #include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
@@ -95,11 +96,32 @@ static void pd_env_free(void *ctx, paddr_t pa)
     kframe_free_charged(&pd->quota, pa);
 }
 
-/* Linear map for pd's env. */
-static void *pd_env_p2v(void *ctx, paddr_t pa)
+/* pd's env pointer to a frame: the linear map or the temporal window (struct ptab_env). */
+static void *pd_env_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
     (void)ctx;
-    return phys_to_virt(pa);
+    return kmem_ptr(pa, slot);
+}
+
+/* pd's frame source for page tables (master, per-core roots): a table frame (the far pool's
+   with "tables-far", else the kernel pool's) charged to pd; 0 if pd's quota or both are out. */
+static paddr_t pd_tables_alloc(void *ctx)
+{
+    struct pd *pd = ctx;
+    if (quota_charge(&pd->quota, 1))
+        return 0;
+    paddr_t pa = kptab_env_tables.alloc(NULL);
+    if (!pa)
+        quota_uncharge(&pd->quota, 1);
+    return pa;
+}
+
+/* pd's page-table frame sink: the frame back to its pool, uncharged. */
+static void pd_tables_free(void *ctx, paddr_t pa)
+{
+    struct pd *pd = ctx;
+    kptab_env_tables.free(NULL, pa);
+    quota_uncharge(&pd->quota, 1);
 }
 
 /* Give back a partly built PD: whatever of its parts exist, its quota to its parent. */
@@ -150,6 +172,8 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
     kheap_init(&pd->heap, &pd->quota);
     pd->env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_env_alloc,
                                  .free = pd_env_free, .flush = NULL, .trace = NULL };
+    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_tables_alloc,
+                                        .free = pd_tables_free, .flush = NULL, .trace = NULL };
     pd->kpd = pd->env.alloc(pd);
     if (!pd->kpd) {
         pd_free(pd, false, false, false);

@@ -12,6 +12,7 @@
 #include "elf.h"
 #include "frame.h"
 #include "infopage.h"
+#include "kalloc_far.h"
 #include "kmalloc.h"
 #include "arch.h"
 #include "kstring.h"
@@ -204,7 +205,7 @@ bool root_start(void)
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
     pd_pay_nodes(NULL);
-    pd_quota_seal(pd, kernel_pool.nfree);   /* the root's quota: every frame left in the pool */
+    pd_quota_seal(pd, kframes_free_total());    /* the root's quota: every frame left */
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)
         free += info->mem[i].type == INFO_MEM_FREE ? info->mem[i].size : 0;

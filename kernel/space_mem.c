@@ -7,6 +7,7 @@
 #include "pd.h"
 #include "arch.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "frame.h"
 #include "layout.h"
 #include "panic.h"
@@ -24,11 +25,11 @@ static unsigned hpt_leaf_mask(void)
     return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
-/* hpt's frame source (ctx: its space): a pool frame charged to its PD, counted in the space. */
+/* hpt's frame source (ctx: its space): a table frame charged to its PD, counted in the space. */
 static paddr_t hpt_frame_alloc(void *ctx)
 {
     struct space_mem *m = ctx;
-    const struct ptab_env *env = &container_of(m, struct pd, mem)->env;
+    const struct ptab_env *env = &container_of(m, struct pd, mem)->tables_env;
     paddr_t pa = env->alloc(env->ctx);
     if (pa)
         m->hpt_tables++;
@@ -40,16 +41,16 @@ static paddr_t hpt_frame_alloc(void *ctx)
 static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
-    const struct ptab_env *env = &container_of(m, struct pd, mem)->env;
+    const struct ptab_env *env = &container_of(m, struct pd, mem)->tables_env;
     m->hpt_tables--;
     env->free(env->ctx, pa);
 }
 
-/* Linear map for hpt's env. */
-static void *hpt_p2v(void *ctx, paddr_t pa)
+/* hpt's frame pointer: the linear map or the temporal window (struct ptab_env's slots). */
+static void *hpt_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
     (void)ctx;
-    return phys_to_virt(pa);
+    return kmem_ptr(pa, slot);
 }
 
 /* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
@@ -102,7 +103,8 @@ void space_mem_destroy(struct space_mem *m)
    installed: E_NOMEM. */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
-    if (ptab_init(t, &ptab_hpt, &container_of(m, struct pd, mem)->env, HPT_LEVELS, 0) != E_OK)
+    if (ptab_init(t, &ptab_hpt, &container_of(m, struct pd, mem)->tables_env, HPT_LEVELS, 0) !=
+        E_OK)
         return E_NOMEM;
     t->leaf_mask = m->hpt.leaf_mask;
     t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
@@ -226,14 +228,14 @@ static void batch_quarantine(struct shootdown_batch *b, struct pd *pd, unsigned 
 {
     for (unsigned k = n0; k < b->df.n; k++)
         quarantine_detached(&pd->mem, b->df.slot[k]);
-    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
+    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env_tables, f))
         quarantine_detached(&pd->mem, f);
 }
 
 /* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
 static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 {
-    const pte_t *root = phys_to_virt(m->hpt.root);
+    const pte_t *root = kmem_ptr(m->hpt.root, HPT_LEVELS - 1);
     unsigned top = HPT_LEVELS - 1;
     size_t n = 0;
     for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
@@ -400,7 +402,7 @@ static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
     (void)base;
     const struct quota *q = &pd_of(s)->quota;
     size_t need = table_bound(size) + (q->payer->parent ? 0 : RESERVE_MARGIN);
-    return quota_room(q) >= need && kernel_pool.nfree >= need ? E_OK : E_NOMEM;
+    return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_tables_room };
@@ -418,8 +420,7 @@ void shootdown_batch_flush(struct shootdown_batch *b)
         tlb_shootdown(b->pd[i], &r);
     }
     this_cpu()->counters.tables_freed += b->df.count;
-    kframe_account(-(long)b->df.count);     /* every frame on df was a PD's hpt table */
-    ptab_dfree_release(&b->df, &kptab_env);
+    ptab_dfree_release(&b->df, &kptab_env_tables);    /* every frame was a PD's hpt table */
     for (unsigned i = 0; i < b->n; i++)
         quota_uncharge(&b->pd[i]->quota, b->tables[i]);
     for (unsigned i = 0; i < b->n; i++)

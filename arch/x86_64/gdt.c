@@ -91,7 +91,9 @@ void cpu_tables_init(void)
     tss_init(c);
     idt_fill((struct idt_gate *)c->idt);
 
-    /* Load the GDT, reload CS with a far return and the data segments, then TR and IDT. */
+    /* Load the GDT, reload CS with a far return and the data segments, then TR, IDT and a null
+     * LDTR: a core's LDTR after reset or INIT has base 0 and limit 0xFFFF, so an LDT selector
+     * would take its descriptor (a call gate, say) from user memory at linear address 0. */
     __asm__ __volatile__(
         "lgdt %0\n\t"
         "pushq %1\n\t"
@@ -102,8 +104,10 @@ void cpu_tables_init(void)
         "mov %w2, %%es\n\t"
         "mov %w2, %%ss\n\t"
         "ltr %w3\n\t"
-        "lidt %4"
-        :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr) : "rax", "memory");
+        "lidt %4\n\t"
+        "lldt %w5"
+        :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr), "r"(SEL_NO_LDT)
+        : "rax", "memory");
 }
 
 /* Touch the unmapped guard page below the stack: the exception path must report it. */

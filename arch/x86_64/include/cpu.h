@@ -94,6 +94,7 @@
 #define SEL_UDATA       0x1B                /* 0x18 | RPL 3 */
 #define SEL_UCODE       0x23                /* 0x20 | RPL 3 */
 #define SEL_TSS         0x28
+#define SEL_NO_LDT      0x00                /* lldt operand: no LDT, LDT selectors fault #GP */
 #define CS_RPL_MASK     3                   /* privilege level in a selector (CS: of the code) */
 #define GDT_ENTRIES     7                   /* null, kcode, kdata, udata, ucode, tss (2) */
 
