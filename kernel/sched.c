@@ -70,20 +70,57 @@ void sched_save(struct trap_frame *f)
         ec->regs = *f;
 }
 
-/* The next EC of this core's queue, or NULL. */
+/* Take ec (bound to this core) off its run queue; false if it was not queued. */
+bool sched_dequeue(struct ec *ec)
+{
+    struct runq *q = &runq[ec->cpu];
+    ASSERT(ec->cpu == cpu_id());
+    mword fl = irq_save();
+    spin_lock(&q->lock);
+    struct ec **p = &q->head, *prev = NULL;
+    while (*p && *p != ec) {
+        prev = *p;
+        p = &(*p)->next;
+    }
+    bool found = *p == ec;
+    if (found) {
+        *p = ec->next;
+        if (q->tail == ec)
+            q->tail = prev;
+        ec->queued = false;
+    }
+    spin_unlock(&q->lock);
+    irq_restore(fl);
+    return found;
+}
+
+/* The next EC of this core's queue that was not killed, or NULL; killed ones leave. */
 static struct ec *next_ec(void)
 {
     struct runq *q = &runq[cpu_id()];
-    spin_lock(&q->lock);
-    struct ec *ec = rq_pop(q);
-    spin_unlock(&q->lock);
-    return ec;
+    for (;;) {
+        spin_lock(&q->lock);
+        struct ec *ec = rq_pop(q);
+        spin_unlock(&q->lock);
+        if (!ec || !__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST))
+            return ec;
+        ec_leave(ec);
+    }
+}
+
+/* If this core's current PD is being destroyed, load the core's own root instead. */
+static void leave_doomed_pd(void)
+{
+    struct pd *pd = this_cpu()->pd;
+    if (pd && pd->kobj.doomed)
+        make_current_none();
 }
 
 /* Idle: wait with interrupts on until this core's queue has an EC, then run it. */
 static noreturn void idle(void)
 {
     for (;;) {
+        leave_doomed_pd();
         struct ec *ec = next_ec();
         if (ec)
             sched_resume(ec);
@@ -96,6 +133,7 @@ static noreturn void idle(void)
 noreturn void sched_run(void)
 {
     extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
+    leave_doomed_pd();
     struct ec *ec = next_ec();
     if (ec)
         sched_resume(ec);
@@ -115,13 +153,15 @@ noreturn void sched_yield(void)
     sched_run();
 }
 
-/* Finish a pending ec_status(EC_WAIT) of ec (its PD is current): write the result. */
+/* Finish a woken ec_status(EC_WAIT) of ec (its PD is current): the status, and the record the
+   waker copied (E_OK) written to the caller's buffer. */
 static void finish_wait(struct ec *ec)
 {
-    struct ec_info info;
-    ec_info_of(ec->wait_for, &info);
-    ec->wait_for = NULL;
-    ec->regs.rax = (mword)copy_to_user(ec->wait_out, &info, sizeof(info));
+    int st = ec->wait_status;
+    ec->wait_status = -1;
+    if (st == E_OK)
+        st = copy_to_user(ec->wait_out, &ec->wait_info, sizeof(ec->wait_info));
+    ec->regs.rax = (mword)st;
 }
 
 /* Return to user mode in ec (this core's EC) with its saved registers; never returns. */
@@ -140,7 +180,7 @@ noreturn void sched_resume(struct ec *ec)
     if (space_mem_loc(&ec->pd->mem, c->id) != E_OK)
         panic("sched: no memory for the per-core root of a PD");  /* reserved at create_ec */
     make_current(ec->pd);
-    if (ec->wait_for)
+    if (ec->wait_status >= 0)
         finish_wait(ec);
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
 }
@@ -152,10 +192,16 @@ void sched_forget(struct ec *ec)
         regs_owner[ec->cpu] = NULL;
 }
 
-/* Timer interrupt from user mode: preempt the current EC (frame f is its state). */
+/* Timer or wake interrupt from user mode: preempt the current EC (frame f is its state); a
+   killed one stops. */
 void sched_tick(struct trap_frame *f)
 {
     struct runq *q = &runq[cpu_id()];
+    struct ec *cur = this_cpu()->ec;
+    if (cur && __atomic_load_n(&cur->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(cur);                  /* destroyed: never back to user mode */
+        sched_run();
+    }
     if (!__atomic_load_n(&q->head, __ATOMIC_ACQUIRE))
         return;                         /* nobody else: keep running */
     sched_save(f);
