@@ -18,6 +18,7 @@ mword mem_take(mword pages, mword align);
 mword mem_phys(mword window_va);
 mword sel_alloc(void);
 int child_pd(mword *pd_sel);
+int child_pd_at(mword sel);
 int child_give(mword pd, mword va, mword pages, unsigned rights, mword *window_va);
 int child_ec(mword pd, mword cpu, child_fn fn, mword arg, mword *ec_sel);
 int ec_wait(mword ec, struct ec_info *ei);

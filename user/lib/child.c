@@ -77,16 +77,20 @@ static int give_program(mword pd)
     return E_OK;
 }
 
+/* Create a PD with its capability at sel of the root (free) that holds the root's program; the
+ * status of the calls. */
+int child_pd_at(mword sel)
+{
+    int st = sys_create_pd(sel, SEL_ROOT_PD);
+    return st == E_OK ? give_program(sel) : st;
+}
+
 /* Create a PD (capability at a new selector, *pd_sel) that holds the root's program; the status
  * of the calls. */
 int child_pd(mword *pd_sel)
 {
-    mword sel = sel_alloc();
-    int st = sys_create_pd(sel, SEL_ROOT_PD);
-    if (st == E_OK)
-        st = give_program(sel);
-    *pd_sel = sel;
-    return st;
+    *pd_sel = sel_alloc();
+    return child_pd_at(*pd_sel);
 }
 
 /* Give pd `pages` fresh pages at va with rights; *window_va (if not NULL) is the root's view. */
