@@ -38,25 +38,31 @@
 
 enum { DOOM_SPREAD, DOOM_CAPS, DOOM_QUIET, DOOM_TEAR, DOOM_LEAVE, DOOM_FREE };
 
-static struct kobj *doom_head, *doom_tail;  /* doomed objects, in round-robin order */
+/* Per core: the objects doomed by the call running there, in round-robin order. A core runs
+   one call at a time, so that call destroys exactly what it doomed (and what that dooms). */
+static struct doom_list {
+    struct kobj *head, *tail;
+} dooms[NUM_CPU];
 
-/* Append o to the doomed list. */
+/* Append o to this core's doomed list. */
 static void doom_push(struct kobj *o)
 {
+    struct doom_list *l = &dooms[cpu_id()];
     o->doom_next = NULL;
-    if (doom_tail)
-        doom_tail->doom_next = o;
+    if (l->tail)
+        l->tail->doom_next = o;
     else
-        doom_head = o;
-    doom_tail = o;
+        l->head = o;
+    l->tail = o;
 }
 
-/* Take the first doomed object, or NULL. */
+/* Take the first object of this core's doomed list, or NULL. */
 static struct kobj *doom_pop(void)
 {
-    struct kobj *o = doom_head;
-    if (o && !(doom_head = o->doom_next))
-        doom_tail = NULL;
+    struct doom_list *l = &dooms[cpu_id()];
+    struct kobj *o = l->head;
+    if (o && !(l->head = o->doom_next))
+        l->tail = NULL;
     return o;
 }
 
@@ -133,10 +139,10 @@ void destroy_boot_init(void)
     space_obj_lost = cap_lost;
 }
 
-/* Whether an object is being destroyed (a call that ends runs destroy_run). */
+/* Whether the call running on this core doomed an object (it runs destroy_run before it ends). */
 bool destroy_pending(void)
 {
-    return doom_head != NULL;
+    return dooms[cpu_id()].head != NULL;
 }
 
 /* Stop o's capability revoke (o->op_pd's busy count goes back). */
@@ -293,9 +299,9 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
 }
 
 /*
- * Destroy every doomed object (pd_lock held): one bounded step of each in turn, the step's
- * shootdowns flushed from b, then pd_lock passed to other cores (pass) before the next.
- * Returns when none is left, so the call that doomed an object returns after it is gone.
+ * Destroy every object the call on this core doomed (pd_lock held): one bounded step of each
+ * in turn, the step's shootdowns flushed from b, then pd_lock passed to other cores (pass)
+ * before the next. Returns when none is left, so the call returns after they are gone.
  */
 void destroy_run(struct shootdown_batch *b, void (*pass)(void))
 {
@@ -305,7 +311,7 @@ void destroy_run(struct shootdown_batch *b, void (*pass)(void))
         shootdown_batch_flush(b);
         if (!freed)
             doom_push(o);
-        if (doom_head)
+        if (destroy_pending())
             pass();
     }
 }
