@@ -119,7 +119,7 @@ static void cap_gained(uint64_t word)
     kobj_of(word)->caps++;
 }
 
-/* Object space hook: a slot no longer names word's object; the last one dooms it. */
+/* Object space hook: a slot stopped naming word's object; the last one dooms it. */
 static void cap_lost(uint64_t word)
 {
     struct kobj *o = kobj_of(word);
@@ -132,7 +132,7 @@ static void cap_lost(uint64_t word)
         ec_doom(ec_of(o));
 }
 
-/* Count capabilities in the kernel's object spaces from now on (boot, once). */
+/* Make the kernel's object spaces count the capabilities they hold (boot, once). */
 void destroy_boot_init(void)
 {
     space_obj_gained = cap_gained;

@@ -89,8 +89,8 @@ static void root_done(const struct ec *ec)
 
 /*
  * Wake every EC waiting in ec_status(EC_WAIT) for ec with status (E_OK: ec stopped, its
- * record copied into each waiter now, so ec may be freed before they run; E_CAP: ec is being
- * destroyed). Takes ec_lock.
+ * record copied into each waiter at the wake, so ec may be freed before they run; E_CAP: ec
+ * is being destroyed). Takes ec_lock.
  */
 void ec_wake_waiters(struct ec *ec, int status)
 {
@@ -135,7 +135,7 @@ noreturn void ec_stop(struct ec *ec, enum ec_state state)
 }
 
 /*
- * A killed EC, on its own core, that runs nowhere now (current in a call that ends, taken
+ * A killed EC, on its own core, that runs nowhere (current in a call that ends, taken
  * off the run queue, or off a wait list): it stops for good without returning to user mode.
  * The caller schedules (sched_run) unless it is the destroyer's own call.
  */

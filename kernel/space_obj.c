@@ -24,8 +24,8 @@
 
 static struct kpd_shared zero;                          /* the shared zero page and its PT */
 
-/* Set by the kernel (destroy.c): a slot of a counted space now names the object of word 0 /
-   no longer does. */
+/* Set by the kernel (destroy.c): a slot of a counted space came to name the object of word 0 /
+   stopped naming it. */
 void (*space_obj_gained)(uint64_t word);
 void (*space_obj_lost)(uint64_t word);
 

@@ -43,7 +43,7 @@ static void faulter(mword arg)
     sys_exit(1);
 }
 
-/* The books now (zero if the call fails). */
+/* The books as counters reads them (zero if the call fails). */
 static struct books books(void)
 {
     struct core_counters cc;
