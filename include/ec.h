@@ -40,7 +40,7 @@ struct ec {
     bool queued;                    /* on a run queue */
     volatile bool killed;           /* doomed: never returns to user mode (ec_leave) */
     volatile bool off;              /* no core runs or holds it any more: it may be freed */
-    int wait_status;                /* after a wake: E_OK (wait_info valid) or E_CAP; -1 none */
+    int wait_status;                /* after a wake: E_OK (wait_info valid), E_ABORT; -1 none */
     struct ec_info wait_info;       /* the stopped EC's status, copied at the wake */
     struct ec *pd_next, *pd_prev;   /* in pd->ecs while not doomed */
     struct kobj kobj;               /* capability count, destruction (include/destroy.h) */

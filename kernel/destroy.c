@@ -14,7 +14,7 @@
  *                 everything derived from them too, each step shot down (the caller's batch).
  *   DOOM_LEAVE    PD: wait until no core has it current (cores switch to their own root) and
  *                 its ECs and children are freed, and no capability names it.
- *   DOOM_FREE     free: the EC (its waiters wake with E_CAP), or the PD (pd_free_last).
+ *   DOOM_FREE     free: the EC (its waiters wake with E_ABORT), or the PD (pd_free_last).
  *
  * Nothing waits for an object later in the list than itself in a cycle: a PD waits only for
  * its own ECs and children, which wait for nothing of it, and for capability slots in a
@@ -291,7 +291,7 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
             ec_leave(ec);
         if (!ec->off)
             return false;
-        ec_wake_waiters(ec, E_CAP);
+        ec_wake_waiters(ec, E_ABORT);
         ec_free(ec);
         return true;
     }

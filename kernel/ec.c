@@ -89,8 +89,8 @@ static void root_done(const struct ec *ec)
 
 /*
  * Wake every EC waiting in ec_status(EC_WAIT) for ec with status (E_OK: ec stopped, its
- * record copied into each waiter at the wake, so ec may be freed before they run; E_CAP: ec
- * is being destroyed). Takes ec_lock.
+ * record copied into each waiter at the wake, so ec may be freed before they run; E_ABORT:
+ * ec is being destroyed). Takes ec_lock.
  */
 void ec_wake_waiters(struct ec *ec, int status)
 {

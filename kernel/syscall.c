@@ -330,7 +330,7 @@ static void pd_lock_pass(void)
  * between steps, so other cores' calls (and this core's interrupts) wait for one bounded step
  * at most; they may run between steps (mdb_revoke_step states what the revoke then
  * guarantees). pd stays valid while the revoke is pending (pd->busy): if it is doomed
- * between steps, the revoke ends (its destruction removes every item) with E_OK.
+ * between steps, the revoke ends with E_ABORT (its destruction removes every item).
  */
 static int revoke_run(struct pd *pd, struct mdb_revoke *op)
 {
@@ -341,7 +341,7 @@ static int revoke_run(struct pd *pd, struct mdb_revoke *op)
         shootdown_batch_flush(&call_batch);
         pd_lock_pass();
         if (pd->kobj.doomed) {
-            err = E_OK;
+            err = E_ABORT;
             break;
         }
     }
