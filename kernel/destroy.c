@@ -289,6 +289,8 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
         /* A wake may have queued it here after ec_kill looked (ec_stop of what it waited for). */
         if (!ec->off && ec->cpu == cpu_id() && sched_dequeue(ec))
             ec_leave(ec);
+        if (!ec->off && ec->cpu != cpu_id())    /* its core may have taken the last IPI in */
+            lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);   /* kernel mode */
         if (!ec->off)
             return false;
         ec_wake_waiters(ec, E_ABORT);

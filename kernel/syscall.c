@@ -634,7 +634,12 @@ void syscall_dispatch(struct trap_frame *f)
     if (destroy_pending())
         destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
     spin_unlock(&pd_lock);
-    if (!this_cpu()->ec)
+    struct ec *self = this_cpu()->ec;
+    if (!self)
         sched_run();                    /* the caller was destroyed by its own call */
+    if (__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(self);                 /* killed during its call: not back to user mode */
+        sched_run();
+    }
     f->rax = (mword)st;
 }
