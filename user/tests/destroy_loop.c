@@ -10,7 +10,7 @@
  */
 #include "utest.h"
 
-#define ROUNDS      250u                /* PDs created and destroyed after the first */
+#define ROUNDS      200u                /* PDs created and destroyed after the first */
 #define MAX_CORES   8u
 #define DATA_VA     0x10000000UL        /* child: the data page */
 #define STACK_VA    0x20000000UL        /* child: one stack per core, a guard page between */
