@@ -34,6 +34,7 @@ struct ec {
     int64_t exit_code;
     struct fault_record fault;
     struct ec *next;                /* run queue / wait list link */
+    struct ec *rq_prev;             /* run queue / wait list: the one before (NULL: the head) */
     struct ec *waiters;             /* ECs blocked in ec_status(EC_WAIT) on this one */
     struct ec *wait_for;            /* the EC this one waits for (NULL if none) */
     mword wait_out;                 /* user address of the waiter's struct ec_info */

@@ -164,11 +164,13 @@ void ec_kill(struct ec *ec)
         return;
     spin_lock(&ec_lock);
     bool waiting = ec->wait_for != NULL;
-    if (waiting) {
-        struct ec **p = &ec->wait_for->waiters;
-        while (*p != ec)
-            p = &(*p)->next;
-        *p = ec->next;
+    if (waiting) {                      /* off the wait list, in O(1) */
+        if (ec->rq_prev)
+            ec->rq_prev->next = ec->next;
+        else
+            ec->wait_for->waiters = ec->next;
+        if (ec->next)
+            ec->next->rq_prev = ec->rq_prev;
         ec->wait_for = NULL;
     }
     spin_unlock(&ec_lock);

@@ -28,6 +28,7 @@ static struct ec *regs_owner[NUM_CPU];
 static void rq_push(struct runq *q, struct ec *ec)
 {
     ec->next = NULL;
+    ec->rq_prev = q->tail;
     ec->queued = true;
     if (q->tail)
         q->tail->next = ec;
@@ -42,7 +43,9 @@ static struct ec *rq_pop(struct runq *q)
     struct ec *ec = q->head;
     if (ec) {
         q->head = ec->next;
-        if (!q->head)
+        if (q->head)
+            q->head->rq_prev = NULL;
+        else
             q->tail = NULL;
         ec->queued = false;
     }
@@ -70,23 +73,23 @@ void sched_save(struct trap_frame *f)
         ec->regs = *f;
 }
 
-/* Take ec (bound to this core) off its run queue; false if it was not queued. */
+/* Take ec (bound to this core) off its run queue, in O(1); false if it was not queued. */
 bool sched_dequeue(struct ec *ec)
 {
     struct runq *q = &runq[ec->cpu];
     ASSERT(ec->cpu == cpu_id());
     mword fl = irq_save();
     spin_lock(&q->lock);
-    struct ec **p = &q->head, *prev = NULL;
-    while (*p && *p != ec) {
-        prev = *p;
-        p = &(*p)->next;
-    }
-    bool found = *p == ec;
+    bool found = ec->queued;
     if (found) {
-        *p = ec->next;
-        if (q->tail == ec)
-            q->tail = prev;
+        if (ec->rq_prev)
+            ec->rq_prev->next = ec->next;
+        else
+            q->head = ec->next;
+        if (ec->next)
+            ec->next->rq_prev = ec->rq_prev;
+        else
+            q->tail = ec->rq_prev;
         ec->queued = false;
     }
     spin_unlock(&q->lock);

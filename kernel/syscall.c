@@ -457,6 +457,9 @@ static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
     self->wait_for = ec;
     self->wait_out = out;
     self->next = ec->waiters;
+    self->rq_prev = NULL;
+    if (ec->waiters)
+        ec->waiters->rq_prev = self;
     ec->waiters = self;
     spin_unlock(&ec_lock);
     spin_unlock(&pd_lock);
