@@ -1,7 +1,8 @@
 /*
  * Destruction gives back every frame (docs/abi.md, "Object lifetime"). ROUNDS times the root
  * creates a PD with the program, a data page, a stack per core and a spinning EC on every
- * core, an EC that faults, a capability to the PD itself and one to its first EC in its own
+ * core (it yields between reads of the data page: destroyed in user mode, in its call or on a
+ * run queue), an EC that faults, a capability to the PD itself and one to its first EC in its own
  * object space; it waits until every spinner ran, revokes write access to the data page, then
  * destroys the PD by revoking its capability (REVOKE_SELF). The call returns with the PD
  * and its ECs gone: their capabilities in the root's space are empty, ec_status answers
@@ -25,13 +26,14 @@ struct books {
 
 static volatile uint64_t beats[MAX_CORES] aligned(64);   /* shared with the spinners */
 
-/* Spinner on core arg: beat, read the data page, forever. */
+/* Spinner on core arg: beat, read the data page, yield, forever (the root shares core 0 with
+   one: it gets the core back at once, not at the next timer tick). */
 static void spinner(mword arg)
 {
     for (;;) {
         beats[arg]++;
         (void)*(volatile uint32_t *)DATA_VA;
-        cpu_pause();
+        sys_yield_pause();
     }
 }
 
