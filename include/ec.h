@@ -9,10 +9,9 @@
  */
 #pragma once
 #include "types.h"
-#include "trap.h"
+#include "arch.h"
 #include "syscall.h"
 #include "spinlock.h"
-#include "xregs.h"
 #include "destroy.h"
 
 struct pd;

@@ -7,7 +7,7 @@
  */
 #pragma once
 #include "types.h"
-#include "trap.h"
+#include "arch.h"
 
 struct ec;
 

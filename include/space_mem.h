@@ -47,7 +47,7 @@ void make_current_none(void);
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
                   paddr_t pa, unsigned rights);
-bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
+bool space_mem_restore(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, unsigned need);
 size_t space_mem_hpt_tables(const struct space_mem *m);
 size_t space_mem_hpt_count(const struct space_mem *m);
 size_t space_mem_hpt_kept(const struct space_mem *m);
@@ -78,3 +78,6 @@ struct shootdown_batch {
 };
 
 void shootdown_batch_flush(struct shootdown_batch *b);
+
+/* The batch of pd_lock's holder (kernel/syscall.c): empty whenever pd_lock is free. */
+extern struct shootdown_batch call_batch;

@@ -35,9 +35,6 @@ void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned 
                               struct capability c);
 void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r);
 void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel);
-int  space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
-                        struct space_obj *dst, unsigned long dst_base, unsigned long count,
-                        unsigned mask, unsigned *effect);
 int  space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
                                unsigned long src_base, struct space_obj *dst,
                                unsigned long dst_base, unsigned long count, unsigned mask);

@@ -21,17 +21,13 @@
  * doomed PD, whose teardown waits for nothing of theirs.
  */
 #include "destroy.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "ec.h"
-#include "lapic.h"
 #include "panic.h"
 #include "pd.h"
 #include "quarantine.h"
 #include "sched.h"
-#include "smp.h"
 #include "tlb.h"
-#include "trap.h"
 
 #define DESTROY_UNITS 512       /* units of one capability revoke step, at most */
 #define DESTROY_WORK  64        /* mapping nodes, ECs or children one step handles, about */

@@ -2,15 +2,11 @@
 #include "ec.h"
 #include "pd.h"
 #include "sched.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kmalloc.h"
 #include "bootinfo.h"
 #include "printk.h"
 #include "selftest.h"
-#include "smp.h"
-#include "lapic.h"
-#include "trap.h"
 
 struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 
@@ -31,12 +27,7 @@ void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mwo
     ec->pd = pd;
     ec->cpu = cpu;
     ec->state = EC_RUNNING;
-    ec->regs.rip = ip;
-    ec->regs.rsp = sp;
-    ec->regs.rdi = arg;
-    ec->regs.rflags = EC_START_RFLAGS;
-    ec->regs.cs = SEL_UCODE;
-    ec->regs.ss = SEL_UDATA;
+    arch_user_frame(&ec->regs, ip, sp, arg);
     ec->wait_status = -1;
     ec->kobj.type = CAP_EC;
     ec->pd_prev = NULL;

@@ -1,8 +1,7 @@
 /* The kernel's allocators: objects (kmalloc over pool pages) and pool frames, under one lock. */
 #include "kmalloc.h"
-#include "cpu.h"
+#include "arch.h"
 #include "frame.h"
-#include "kmem.h"
 #include "kstring.h"
 #include "ptab.h"
 #include "quarantine.h"

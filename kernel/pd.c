@@ -1,15 +1,11 @@
 /* Protection domains: creation, capability lookups (lecture: "Protection Domain"). */
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "sched.h"
 #include "tlb.h"
-#include "trap.h"
 #include "ec.h"
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */

@@ -9,7 +9,7 @@
 #include "quarantine.h"
 #ifdef PTAB_QUARANTINE
 #include "frame.h"
-#include "kmem.h"
+#include "arch.h"
 #include "layout.h"
 #include "paging.h"
 #include "ptab.h"

@@ -6,10 +6,8 @@
 #include "sched.h"
 #include "ec.h"
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "panic.h"
 #include "uaccess.h"
 
@@ -127,15 +125,13 @@ static noreturn void idle(void)
         struct ec *ec = next_ec();
         if (ec)
             sched_resume(ec);
-        /* sti;hlt: an interrupt arriving between them still ends the hlt. */
-        __asm__ __volatile__("sti; hlt; cli" ::: "memory");
+        arch_idle_wait();
     }
 }
 
 /* Run the next runnable EC of this core, or idle until there is one; never returns. */
 noreturn void sched_run(void)
 {
-    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     leave_doomed_pd();
     struct ec *ec = next_ec();
     if (ec)

@@ -3,11 +3,9 @@
  * make_current and the lazy sync of per-core roots, on a scratch PD.
  */
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "paging.h"
 #include "selftest.h"
 #include "tlb.h"
@@ -48,7 +46,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
         return SELFTEST_FAIL("out of memory");
     uint64_t f0 = cr3_loads(c);
     make_current(pd);
-    bool loaded = c->pd == pd && (read_cr3() & CR3_ADDR) == pd->mem.loc[c->id].root;
+    bool loaded = c->pd == pd && arch_root_loaded() == pd->mem.loc[c->id].root;
     uint64_t f1 = cr3_loads(c);
     make_current(pd);
     uint64_t f2 = cr3_loads(c);
@@ -58,7 +56,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
     bool cleared = !cpuset_chk(&pd->mem.htlb, c->id);
     /* Back to what ran before (the core's own root at boot). */
     c->pd = prev;
-    write_cr3(prev ? prev->mem.loc[c->id].root : c->root);
+    arch_root_load(prev ? prev->mem.loc[c->id].root : c->root, 0, false);
     pd_destroy_empty(pd);
     if (!loaded || f1 != f0 + 1)
         return SELFTEST_FAIL("first make_current did not load the PD's root");
@@ -170,11 +168,10 @@ static void watch_many(struct pd *pd)
             many_early++;
 }
 
-SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+/* many_pd[0..MANY_PDS): first, then new PDs, each mapping page at CHECK_VA through a PT of its
+   own (many_table[i]); false if out of memory (many_pd holds the PDs made so far). */
+static bool many_pds_map(struct pd *first, paddr_t page)
 {
-    size_t before;
-    struct pd *first = scratch_pd(&before);
-    paddr_t page = kframe_alloc();
     bool ok = first && page;
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
@@ -184,15 +181,31 @@ SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_s
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
     shootdown_batch_flush(&check_batch);
+    return ok;
+}
+
+/* Unmap CHECK_VA in every many_pd in one batch, watching each shootdown (many_early); the
+   tables freed. */
+static uint64_t many_pds_unmap(void)
+{
     many_early = 0;
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
-    for (unsigned i = 0; ok && i < MANY_PDS; i++)
+    for (unsigned i = 0; i < MANY_PDS; i++)
         /* its only entry: the PT is detached */
         space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
-    uint64_t freed = this_cpu()->counters.tables_freed - t0;
+    return this_cpu()->counters.tables_freed - t0;
+}
+
+SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+{
+    size_t before;
+    struct pd *first = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    bool ok = many_pds_map(first, page);
+    uint64_t freed = ok ? many_pds_unmap() : 0;
     for (unsigned i = 0; i < MANY_PDS; i++)
         if (many_pd[i])
             pd_destroy_empty(many_pd[i]);

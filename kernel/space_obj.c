@@ -221,19 +221,6 @@ unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, st
     return effect;
 }
 
-/* Delegate src [src_base, +count) to dst [dst_base, +count) in one call: the statuses of
- * space_obj_delegate_decode, *effect from the perform. */
-int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
-                       struct space_obj *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
-{
-    struct mdb_delegation d;
-    int err = space_obj_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
-    if (err == E_OK)
-        *effect = space_obj_delegate_perform(db, &d, dst);
-    return err;
-}
-
 /* Read the capability at p (a private page): word 0, rights, word 0 again until stable. */
 static bool slot_read(const struct capability *p, struct capability *out)
 {

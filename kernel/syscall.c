@@ -23,13 +23,10 @@
 #include "sysarg.h"
 #include "tlb.h"
 #include "uaccess.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "printk.h"
-#include "smp.h"
 #include "kcov.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
@@ -41,7 +38,7 @@
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
-static struct shootdown_batch call_batch;   /* what a mapping-database call leaves to shoot down
+struct shootdown_batch call_batch;          /* what a mapping-database call leaves to shoot down
                                                and free (pd_lock; flushed before it is dropped) */
 
 /* The calling EC and its PD. */

@@ -42,7 +42,7 @@ static bool user_restore(struct pd *pd, vaddr_t addr, unsigned need, bool uacces
         pd_lock_take();                 /* from user mode: this core holds no lock */
     else if (!spin_trylock(&pd_lock))
         return false;
-    bool ok = space_mem_restore(&pd->mem, addr, need);
+    bool ok = space_mem_restore(&call_batch, &pd->mem, addr, need);
     spin_unlock(&pd_lock);
     return ok;
 }

@@ -5,6 +5,7 @@
  * phys_to_virt (the lecture's software page-table walk).
  */
 #include "kmem.h"
+#include "arch.h"
 #include "bootinfo.h"
 #include "cpu.h"
 #include "cpu_local.h"
@@ -203,7 +204,6 @@ void kmem_boot_done(void)
 /* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {
-    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     struct cpu_local *cl = phys_to_virt(core_data[bsp]);
     struct ptab boot = kmem_view(kmem_boot_root());
     paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);

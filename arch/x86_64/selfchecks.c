@@ -14,6 +14,7 @@
 #include "ptab.h"
 #include "selftest.h"
 #include "smp.h"
+#include "space_pio.h"
 #include "spinlock.h"
 #include "tlb.h"
 #include "trap.h"
@@ -451,5 +452,17 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
                 return SELFTEST_FAIL("module %u frame %lx is free", i, pa);
     if (!kernel_pool.nfree)
         return SELFTEST_FAIL("the pool is empty");
+    return true;
+}
+
+SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
+{
+    struct cpu_local *c = this_cpu();
+    uint32_t limit;
+    __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
+    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
+        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
+    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
+        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
     return true;
 }

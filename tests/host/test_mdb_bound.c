@@ -169,15 +169,22 @@ static void siblings_outside_the_piece_are_scanned_by_every_step(void **state)
     assert_true(big < 10 * base);
 }
 
+/* Fresh spaces with WIDE delegations A [0, n) to B [n i, +n), every node straddling A's unit 1,
+   then begin op: the revoke of rights from A unit 1. */
+static void begin_straddler_revoke(struct mdb_revoke *op, uint64_t n, unsigned rights)
+{
+    setup_all();
+    for (uint64_t i = 0; i < WIDE; i++)
+        assert_int_equal(deleg(&A, 0, &B, n * i, n, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke_begin(op, &A, 1, 1, rights, false), E_OK);
+}
+
 /* Splitting at a piece's ends allocates one node per straddler in one step: unbounded. */
 static void one_step_splits_every_straddler(void **state)
 {
     (void)state;
     struct mdb_revoke op;
-    setup_all();
-    for (uint64_t i = 0; i < WIDE; i++)      /* A [0, 2) to B [2i, +2): every node straddles A 1 */
-        assert_int_equal(deleg(&A, 0, &B, 2 * i, 2, MEM_RWX), E_OK);
-    assert_int_equal(mdb_revoke_begin(&op, &A, 1, 1, MEM_RWX, false), E_OK);
+    begin_straddler_revoke(&op, 2, MEM_RWX);
     long a0 = allocs;
     double t = now();
     int err = mdb_revoke_step(&db, NULL, &op, 512, 64);
@@ -199,10 +206,7 @@ static void straddler_cuts_are_spread_over_bounded_steps(void **state)
 {
     (void)state;
     struct mdb_revoke op;
-    setup_all();
-    for (uint64_t i = 0; i < WIDE; i++)      /* A [0, 3) to B [3i, +3): every node straddles A 1 */
-        assert_int_equal(deleg(&A, 0, &B, 3 * i, 3, MEM_RWX), E_OK);
-    assert_int_equal(mdb_revoke_begin(&op, &A, 1, 1, MEM_W, false), E_OK);
+    begin_straddler_revoke(&op, 3, MEM_W);
     long most = 0, a0 = allocs;
     int err, steps = 0;
     uint64_t work = 0;

@@ -328,7 +328,7 @@ static void test_waiter_wakes(unsigned n)
         sys_yield_pause();
     uint64_t t = utest_ticks(0);
     while (!bad && utest_ticks(0) < t + 3)
-        sys_yield_pause();                  /* the waiter is blocked in its call by now */
+        sys_yield_pause();                  /* the waiter has long blocked in its call */
     tap_check(!bad, "the root waits for D's spinner on another core");
     if (bad)
         return;
