@@ -319,7 +319,7 @@ static void root_waiter(mword arg)
 static void test_waiter_wakes(unsigned n)
 {
     struct books b0 = books();
-    mword d, ec, w = sel_alloc();
+    mword d, ec = 0, w = sel_alloc();
     unsigned bad = child_pd(&d) != E_OK || child_ec(d, n - 1, spinner, n - 1, &ec) != E_OK;
     wait_started = 0;
     bad += sys_create_ec(w, SEL_ROOT_PD, n > 1 ? 1 : 0, (mword)root_waiter,
