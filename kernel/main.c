@@ -5,7 +5,8 @@
  * result (with a root task: fails at once if a check failed, else the root's
  * exit code decides); "fault-test" makes a deliberate kernel page fault; "fault-test-ist"
  * overflows the NMI's IST stack (its guard page must turn that into a double fault);
- * "nox2apic" keeps the LAPIC in xAPIC mode.
+ * "nox2apic" keeps the LAPIC in xAPIC mode; "tables-far" keeps the linear map's pool small
+ * and takes the PDs' page tables from RAM outside it (arch/x86_64/kmem.c).
  */
 #include "bootinfo.h"
 #include "arch.h"
@@ -74,7 +75,7 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory
        is written. */
     smp_discover();
-    kmem_pool_init();
+    kmem_pool_init(cmdline_has("tables-far"));
     root_relocate_module();
     smp_install_trampoline();
     printk("tessera: kernel pool %lu KiB free\n", kernel_pool_free_kib());

@@ -7,6 +7,7 @@
 #include "pd.h"
 #include "arch.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "frame.h"
 #include "layout.h"
 #include "panic.h"
@@ -24,11 +25,11 @@ static unsigned hpt_leaf_mask(void)
     return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
-/* hpt's frame source (ctx: its space): a pool frame, counted in the space and as a PD's. */
+/* hpt's frame source (ctx: its space): a table frame, counted in the space and as a PD's. */
 static paddr_t hpt_frame_alloc(void *ctx)
 {
     struct space_mem *m = ctx;
-    paddr_t pa = kptab_env_pd.alloc(NULL);
+    paddr_t pa = kptab_env_tables.alloc(NULL);
     if (pa)
         m->hpt_tables++;
     return pa;
@@ -40,14 +41,14 @@ static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
     m->hpt_tables--;
-    kptab_env_pd.free(NULL, pa);
+    kptab_env_tables.free(NULL, pa);
 }
 
-/* Linear map for hpt's env. */
-static void *hpt_p2v(void *ctx, paddr_t pa)
+/* hpt's frame pointer: the linear map or the temporal window (struct ptab_env's slots). */
+static void *hpt_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
     (void)ctx;
-    return phys_to_virt(pa);
+    return kmem_ptr(pa, slot);
 }
 
 /* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
@@ -99,7 +100,7 @@ void space_mem_destroy(struct space_mem *m)
 /* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd), not installed: E_NOMEM. */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
-    if (ptab_init(t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
+    if (ptab_init(t, &ptab_hpt, &kptab_env_tables, HPT_LEVELS, 0) != E_OK)
         return E_NOMEM;
     t->leaf_mask = m->hpt.leaf_mask;
     t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
@@ -237,14 +238,14 @@ static void batch_quarantine(struct shootdown_batch *b, struct pd *pd, unsigned 
 {
     for (unsigned k = n0; k < b->df.n; k++)
         quarantine_detached(&pd->mem, b->df.slot[k]);
-    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
+    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env_tables, f))
         quarantine_detached(&pd->mem, f);
 }
 
 /* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
 static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 {
-    const pte_t *root = phys_to_virt(m->hpt.root);
+    const pte_t *root = kmem_ptr(m->hpt.root, HPT_LEVELS - 1);
     unsigned top = HPT_LEVELS - 1;
     size_t n = 0;
     for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
@@ -406,7 +407,7 @@ static size_t table_bound(uint64_t n)
 static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
 {
     (void)s, (void)base;
-    return kernel_pool.nfree >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
+    return kframes_free_total() >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
 }
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_tables_room };
@@ -424,8 +425,7 @@ void shootdown_batch_flush(struct shootdown_batch *b)
         tlb_shootdown(b->pd[i], &r);
     }
     this_cpu()->counters.tables_freed += b->df.count;
-    kframe_account(-(long)b->df.count);     /* every frame on df was a PD's hpt table */
-    ptab_dfree_release(&b->df, &kptab_env);
+    ptab_dfree_release(&b->df, &kptab_env_tables);    /* every frame was a PD's hpt table */
     for (unsigned i = 0; i < b->n; i++)
         quarantine_check_roots(&b->pd[i]->mem);
     b->n = 0;

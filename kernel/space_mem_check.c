@@ -6,6 +6,7 @@
 #include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "paging.h"
 #include "selftest.h"
 #include "tlb.h"
@@ -84,7 +85,8 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
     bool same_slot = space_mem_sync(&pd->mem, CHECK_VA + GiB(1));
     bool empty_slot = space_mem_sync(&pd->mem, OTHER_VA);
     uint64_t s1 = c->counters.lazy_syncs;
-    const pte_t *loc = phys_to_virt(pd->mem.loc[c->id].root), *hpt = phys_to_virt(pd->mem.hpt.root);
+    const pte_t *loc = kmem_ptr(pd->mem.loc[c->id].root, HPT_LEVELS - 1);
+    const pte_t *hpt = kmem_ptr(pd->mem.hpt.root, PTAB_SLOT_LINK);
     bool shared = loc[0] == hpt[0] && loc[1] == 0;
     space_mem_map(&check_batch, &pd->mem, CHECK_VA, PAGE_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
@@ -111,7 +113,7 @@ static void watch_table(struct pd *pd)
 {
     (void)pd;
     hook_calls++;
-    watched_was_free |= frame_is_free(&kernel_pool, watched_table);
+    watched_was_free |= kframe_is_free(watched_table);
 }
 
 /* Frame of the page table (level 0) that maps va in m's master table, 0 if there is none. */
@@ -139,7 +141,7 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     space_mem_map(&check_batch, &pd->mem, CHECK_VA, MiB(2), 0, 0);  /* the whole PT goes away */
     shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
-    bool free_after = frame_is_free(&kernel_pool, watched_table);
+    bool free_after = kframe_is_free(watched_table);
     uint64_t freed = c->counters.tables_freed - t0;
     kframe_free(page);
     pd_destroy_empty(pd);

@@ -9,6 +9,7 @@
 #include "pd.h"
 #include "frame.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "arch.h"
 #include "selftest.h"
 
@@ -67,7 +68,7 @@ static bool random_updates(struct pd *pd, uint64_t books0, char *why, size_t why
         shootdown_batch_flush(&check_batch);
         size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
         size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
-        uint64_t books = kernel_pool.nfree + kframe_pd_frames();
+        uint64_t books = kframes_free_total() + kframe_pd_frames();
         if (err || walk != count || kept != kept_walk || books != books0)
             return SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
                                  "kept %lu, by walk %lu, books %lu -> %lu",
@@ -83,8 +84,8 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
     struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
     if (warm)
         pd_destroy_empty(warm);
-    size_t free0 = kernel_pool.nfree;
-    uint64_t books0 = kernel_pool.nfree + kframe_pd_frames();
+    size_t free0 = kframes_free_total();
+    uint64_t books0 = kframes_free_total() + kframe_pd_frames();
     struct pd *pd = pd_create(NULL);
     if (!pd)
         return SELFTEST_FAIL("out of memory");
@@ -101,9 +102,9 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu, kept %lu (want only the root "
                              "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
                              (unsigned long)kept, REGIONS);
-    if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
+    if (kframes_free_total() != free0 || kframes_free_total() + kframe_pd_frames() != books0)
         return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)",
-                             (long)(free0 - kernel_pool.nfree), (unsigned long)books0,
-                             (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
+                             (long)(free0 - kframes_free_total()), (unsigned long)books0,
+                             (unsigned long)(kframes_free_total() + kframe_pd_frames()));
     return true;
 }

@@ -671,7 +671,8 @@ __asm__(
     "4:  xor %eax, %eax; mov %ax, %ds; mov %ax, %es; mov %ax, %fs; mov %ax, %gs\n"
     "    ret\n");
 void fzr_bad_sel(mword sel, mword reg);
-extern const char fzr_tf_early[], fzr_tf_rip[], fzr_bad_ds[], fzr_bad_es[], fzr_bad_fs[], fzr_bad_gs[];
+extern const char fzr_tf_early[], fzr_tf_rip[];
+extern const char fzr_bad_ds[], fzr_bad_es[], fzr_bad_fs[], fzr_bad_gs[];
 
 /* Learn what the register checks need: XSAVE layout, MXCSR_MASK; every core's ac_entries. */
 static void regs_init(void)
@@ -781,8 +782,10 @@ static void regs_check(struct fz *f, const struct fzr *r, const struct call *c)
         finding(f, "x87/SSE/AVX or data selectors changed over the call (call, foreign owner)",
                 c->nr, t);
         owner_name(t, who, sizeof(who));
-        printf("fuzz:   first difference: %s%s%s (FCW %x %x FSW %x %x)\n", why, t ? "; holds a value of EC " : "",
-               t ? who : "", *(uint16_t*)&r->in.img[0], *(uint16_t*)&r->out.img[0], *(uint16_t*)&r->in.img[2], *(uint16_t*)&r->out.img[2]);
+        printf("fuzz:   first difference: %s%s%s (FCW %x %x FSW %x %x)\n", why,
+               t ? "; holds a value of EC " : "", t ? who : "",
+               *(uint16_t *)&r->in.img[0], *(uint16_t *)&r->out.img[0],
+               *(uint16_t *)&r->in.img[2], *(uint16_t *)&r->out.img[2]);
     }
 }
 
@@ -1642,7 +1645,8 @@ int main(mword arg)
               "fuzz: revoked memory unreadable on every core (%lu probes)",
               (unsigned long)stale_checks);
     tap_check(trap_checks > 0 || epoch < 1,
-              "fuzz: TF over a call stops the EC with #DB, an invalid selector with #GP (%lu probes, "
+              "fuzz: TF over a call stops the EC with #DB, an invalid selector with #GP "
+              "(%lu probes, "
               "%lu #DB one instruction early)",
               (unsigned long)trap_checks, (unsigned long)trap_early);
     tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)",

@@ -106,7 +106,7 @@ static inline void fzr_image_fill(struct xstate *s, unsigned o, uint64_t *rng, u
     }
     if (xinfo.xsave)
         *(uint64_t *)&s->img[XI_XSTATE_BV] = xinfo.xcr0;
-    for (unsigned i = 0; i < 8; i++)                /* ST slots: only 10 of 16 bytes are registers */
+    for (unsigned i = 0; i < 8; i++)        /* ST slots: only 10 of 16 bytes are registers */
         memset(&s->img[XI_ST + 16 * i + 10], 0, 6);
     uint64_t r = splitmix(rng);
     /* FCW: any masks, precision, rounding (an unmasked exception pending in FSW is fine until an

@@ -8,7 +8,8 @@
  * (cpu_local.h: this_cpu, cpu_id, cpu_remote) and interrupt control (cpu.h: irq_save,
  * irq_restore, irq_window, cpu_cli, cpu_sti, cpu_hlt); the saved user state (trap.h:
  * struct trap_frame, USER_FRAME, resume_frame; xregs.h: an EC's x87/SSE/AVX image); kernel
- * memory (kmem.h: the linear map, the kernel pool, per-core roots); IPIs and time (lapic.h);
+ * memory (kmem.h: the linear map, the kernel pool, per-core roots, kmem_ptr: any frame through
+ * the temporal window); IPIs and time (lapic.h);
  * the cores (smp.h); and, at boot only, the SMAP patching (smap.h).
  */
 #pragma once
