@@ -32,7 +32,7 @@
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
-#define DELEGATE_PIECES 16      /* source pieces (mapping nodes or holes) one delegate call takes */
+#define DELEGATE_PIECES MDB_DELEGATE_PIECES /* source pieces (nodes or holes) one call takes */
 #define DELEGATE_ENTRIES 1024   /* most page-table leaf entries one memory delegate call writes */
 #define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
@@ -266,12 +266,17 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
     if (x.kind == SPACE_OBJ)
-        return space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
-                                         n, x.rights);
-    if (x.kind == SPACE_PIO)
-        return space_pio_delegate_decode(&kernel_mdb, &inv->d, &src->pio, x.src, &dst->pio, x.dst,
-                                         n, x.rights);
-    return mdb_delegate_decode(&kernel_mdb, &inv->d, s, x.src, &dst->mem.mdb, x.dst, n, x.rights);
+        err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
+                                        n, x.rights);
+    else if (x.kind == SPACE_PIO)
+        err = space_pio_delegate_decode(&kernel_mdb, &inv->d, &src->pio, x.src, &dst->pio, x.dst,
+                                        n, x.rights);
+    else
+        err = mdb_delegate_decode(&kernel_mdb, &inv->d, s, x.src, &dst->mem.mdb, x.dst, n,
+                                  x.rights);
+    if (!err)
+        inv->n = inv->d.size;           /* n, which is within the database's own bound */
+    return err;
 }
 
 /* Perform delegate: apply the delegation, shoot down what it changed; the items delegated. */
