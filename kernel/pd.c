@@ -6,6 +6,7 @@
 #include "kstring.h"
 #include "sched.h"
 #include "tlb.h"
+#include "ec.h"
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
@@ -63,9 +64,11 @@ void pd_lock_take_call(struct trap_frame *f)
 void pd_boot_init(void)
 {
     mdb_init(&kernel_mdb, kmalloc, kfree);
+    destroy_boot_init();
 }
 
-/* Give back a partly built PD: whatever of its parts exist. */
+/* Give back a partly built PD: whatever of its parts exist. The one place where a PD's last
+   frames go back to the pool (a new PD that failed, or a destroyed one: pd_free_last). */
 static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
 {
     if (pio)
@@ -96,6 +99,7 @@ struct pd *pd_create(struct pd *parent)
         return NULL;
     }
     kframe_account(1);
+    pd->kobj.type = CAP_PD;
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
@@ -132,6 +136,33 @@ void pd_destroy_empty(struct pd *pd)
     pd_free(pd, true, true, true);
 }
 
+/* Free a destroyed PD (destroy.c: its spaces empty, no core runs it, no EC, child or
+   capability left): its tables, roots, backing pages, PCID and the PD itself. */
+void pd_free_last(struct pd *pd)
+{
+    ASSERT(!pd->nr_ecs && !pd->nr_children && !pd->kobj.caps && !pd->busy);
+    if (pd->parent)
+        pd->parent->nr_children--;
+    pd_free(pd, true, true, true);
+}
+
+/* Make pd (new, from pd_create) a live PD whose first capability went to selector sel of
+   creator: its slots count in their objects, and it is a child of its parent. */
+void pd_adopt(struct pd *pd, struct pd *creator, mword sel)
+{
+    pd->obj.counted = true;
+    pd->kobj.cap_pd = creator;
+    pd->kobj.cap_sel = sel;
+    struct pd *p = pd->parent;
+    if (!p)
+        return;
+    pd->sib_next = p->children;
+    if (p->children)
+        p->children->sib_prev = pd;
+    p->children = pd;
+    p->nr_children++;
+}
+
 /* The PD running on this core (NULL in the idle loop before any PD ran). */
 struct pd *pd_current(void)
 {
@@ -149,6 +180,11 @@ int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **ob
     bool found = pd == pd_current() ? space_obj_lookup_current(&pd->obj, sel, &c)
                                     : space_obj_lookup(&pd->obj, sel, &c);
     if (!found || cap_is_null(c) || cap_type(c) != t)
+        return E_CAP;
+    /* An object being destroyed is named by no usable capability. */
+    struct kobj *o = t == CAP_PD ? &((struct pd *)cap_object(c))->kobj
+                                 : &((struct ec *)cap_object(c))->kobj;
+    if (o->doomed)
         return E_CAP;
     if ((c.rights & rights) != rights)
         return E_PERM;

@@ -177,6 +177,10 @@ static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_p
     ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
     *ec = ok ? ec_create(pd, 0, img->entry, 0, INFO_PAGE_ADDR) : NULL;
     ok = *ec && space_mem_loc(&pd->mem, 0) == E_OK;
+    if (ok) {
+        pd_adopt(pd, pd, SEL_ROOT_PD);
+        ec_adopt(*ec, pd, SEL_ROOT_EC);
+    }
     ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
                                 cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
     return ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,

@@ -72,6 +72,7 @@ static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
 static void perform_create_pd(struct create_pd_inv *inv)
 {
     struct capability c = cap_make(inv->pd, CAP_PD, PD_R_ALL);
+    pd_adopt(inv->pd, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel, c);
 }
 
@@ -131,6 +132,7 @@ static void perform_create_ec(struct create_ec_inv *inv)
     if (inv->new_root)
         space_mem_loc_install(&inv->pd->mem, inv->cpu, &inv->root);
     ec_init(inv->ec, inv->pd, inv->cpu, inv->ip, inv->sp, inv->arg);
+    ec_adopt(inv->ec, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel,
                              cap_make(inv->ec, CAP_EC, EC_R_ALL));
     sched_enqueue(inv->ec);
@@ -325,26 +327,33 @@ static void pd_lock_pass(void)
 }
 
 /*
- * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
- * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
- * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
- * most; they may run between steps (mdb_revoke_step states what the revoke then
- * guarantees). PDs are never destroyed while a call runs, so pd stays valid.
+ * Run a revoke in pd's space to its end in steps of at most REVOKE_UNITS units and about
+ * REVOKE_WORK mapping nodes. Each step's changes are shot down before pd_lock is dropped
+ * between steps, so other cores' calls (and this core's interrupts) wait for one bounded step
+ * at most; they may run between steps (mdb_revoke_step states what the revoke then
+ * guarantees). pd stays valid while the revoke is pending (pd->busy): if it is doomed
+ * between steps, the revoke ends with E_ABORT (its destruction removes every item).
  */
-static int revoke_run(struct mdb_revoke *op)
+static int revoke_run(struct pd *pd, struct mdb_revoke *op)
 {
     int err;
+    pd->busy++;
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
         pd_lock_pass();
+        if (pd->kobj.doomed) {
+            err = E_ABORT;
+            break;
+        }
     }
     shootdown_batch_flush(&call_batch);
+    pd->busy--;
     return err;
 }
 
 /* Decode revoke(pd_sel, flags, xfer, base, count) into op: the capability, the arguments. */
-static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
+static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd **out)
 {
     struct pd *pd;
     struct revoke_args a = { f->rsi, f->rdx, f->r10, f->r8 };
@@ -353,6 +362,7 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
     if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
         (err = sysarg_revoke(&a, &x)))
         return err;
+    *out = pd;
     unsigned rights = x.rights;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
         rights = MEM_RWX;               /* a page without read access cannot stay mapped */
@@ -364,8 +374,9 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
 static int sys_revoke(struct trap_frame *f)
 {
     struct mdb_revoke op;
-    int err = decode_revoke(f, &op);
-    return err ? err : revoke_run(&op);
+    struct pd *pd;
+    int err = decode_revoke(f, &op, &pd);
+    return err ? err : revoke_run(pd, &op);
 }
 
 /* lookup's invocation: what decode found at addr of kind in pd. */
@@ -448,6 +459,9 @@ static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
     self->wait_for = ec;
     self->wait_out = out;
     self->next = ec->waiters;
+    self->rq_prev = NULL;
+    if (ec->waiters)
+        ec->waiters->rq_prev = self;
     ec->waiters = self;
     spin_unlock(&ec_lock);
     spin_unlock(&pd_lock);
@@ -607,6 +621,11 @@ void syscall_dispatch(struct trap_frame *f)
 #endif
     }
     pd_lock_take_call(f);               /* or re-issued later, if busy for long */
+    if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
+        spin_unlock(&pd_lock);          /* destroyed: the call does not run */
+        ec_leave(cur_ec());
+        sched_run();
+    }
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;
@@ -617,6 +636,15 @@ void syscall_dispatch(struct trap_frame *f)
     case SYS_PD_INFO:    st = sys_pd_info(f); break;
     default:             st = E_NOSYS; break;
     }
+    if (destroy_pending())
+        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
     spin_unlock(&pd_lock);
+    struct ec *self = this_cpu()->ec;
+    if (!self)
+        sched_run();                    /* the caller was destroyed by its own call */
+    if (__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(self);                 /* killed during its call: not back to user mode */
+        sched_run();
+    }
     f->rax = (mword)st;
 }
