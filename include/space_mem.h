@@ -42,6 +42,7 @@ int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
 void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
 void space_mem_loc_discard(struct ptab *t);
 void make_current(struct pd *pd);
+void make_current_none(void);
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
                   paddr_t pa, unsigned rights);

@@ -19,7 +19,11 @@
 struct space_obj {
     struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
     struct kpd_region r;        /* r.pages: backing pages; r.tables: page tables */
+    bool counted;               /* its slots count in their objects (space_obj_gained/_lost) */
 };
+
+extern void (*space_obj_gained)(uint64_t word);
+extern void (*space_obj_lost)(uint64_t word);
 
 int  space_obj_init(struct space_obj *s, paddr_t kpd);
 void space_obj_destroy(struct space_obj *s);

@@ -170,7 +170,7 @@ struct pd_info {
                                charged against it (its own frames and heap pages, the quotas of
                                its children, the frames of children drawing on it); without,
                                what it holds itself (frames + heap_pages) */
-    uint64_t heap_pages;    /* pool frames of the PD's object heap: its ECs, mapping nodes */
+    uint64_t heap_pages;    /* pool frames of the PD's object heap: its ECs */
 };
 #define HAVE_PD_INFO 1
 #define PD_QUOTA_SHARED 0       /* create_pd's quota: the new PD draws on its parent's quota */

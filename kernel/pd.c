@@ -7,6 +7,7 @@
 #include "kstring.h"
 #include "sched.h"
 #include "tlb.h"
+#include "ec.h"
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
@@ -60,26 +61,11 @@ void pd_lock_take_call(struct trap_frame *f)
     sched_yield();
 }
 
-static struct pd *node_payer;           /* PD charged for the mapping nodes of the running call
-                                           (pd_lock); NULL: the kernel's heap */
-
-/* The mapping database's node source: the payer's heap, or the kernel's without a payer. */
-static void *node_alloc(size_t size)
-{
-    return node_payer ? kheap_alloc(&node_payer->heap, size) : kmalloc(size);
-}
-
-/* Charge the mapping-database nodes the running call creates to pd (NULL: to no PD, the
-   kernel's heap), until the next pd_pay_nodes; caller holds pd_lock. */
-void pd_pay_nodes(struct pd *pd)
-{
-    node_payer = pd;
-}
-
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void)
 {
-    mdb_init(&kernel_mdb, node_alloc, kobj_free);
+    mdb_init(&kernel_mdb, kmalloc, kobj_free);
+    destroy_boot_init();
 }
 
 /* pd's frame source for page tables, roots and kpd pages: a pool frame charged to pd. */
@@ -124,7 +110,9 @@ static void pd_tables_free(void *ctx, paddr_t pa)
     quota_uncharge(&pd->quota, 1);
 }
 
-/* Give back a partly built PD: whatever of its parts exist, its quota to its parent. */
+/* Give back a partly built PD: whatever of its parts exist, its quota to its parent. The one
+   place where a PD's last frames go back to the pool (a new PD that failed, or a destroyed one:
+   pd_free_last). */
 static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
 {
     if (pio)
@@ -179,6 +167,7 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
         pd_free(pd, false, false, false);
         return NULL;
     }
+    pd->kobj.type = CAP_PD;
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
@@ -224,6 +213,33 @@ void pd_destroy_empty(struct pd *pd)
     pd_free(pd, true, true, true);
 }
 
+/* Free a destroyed PD (destroy.c: its spaces empty, no core runs it, no EC, child or
+   capability left): its tables, roots, backing pages, PCID and the PD itself. */
+void pd_free_last(struct pd *pd)
+{
+    ASSERT(!pd->nr_ecs && !pd->nr_children && !pd->kobj.caps && !pd->busy);
+    if (pd->parent)
+        pd->parent->nr_children--;
+    pd_free(pd, true, true, true);
+}
+
+/* Make pd (new, from pd_create) a live PD whose first capability went to selector sel of
+   creator: its slots count in their objects, and it is a child of its parent. */
+void pd_adopt(struct pd *pd, struct pd *creator, mword sel)
+{
+    pd->obj.counted = true;
+    pd->kobj.cap_pd = creator;
+    pd->kobj.cap_sel = sel;
+    struct pd *p = pd->parent;
+    if (!p)
+        return;
+    pd->sib_next = p->children;
+    if (p->children)
+        p->children->sib_prev = pd;
+    p->children = pd;
+    p->nr_children++;
+}
+
 /* The PD running on this core (NULL in the idle loop before any PD ran). */
 struct pd *pd_current(void)
 {
@@ -241,6 +257,11 @@ int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **ob
     bool found = pd == pd_current() ? space_obj_lookup_current(&pd->obj, sel, &c)
                                     : space_obj_lookup(&pd->obj, sel, &c);
     if (!found || cap_is_null(c) || cap_type(c) != t)
+        return E_CAP;
+    /* An object being destroyed is named by no usable capability. */
+    struct kobj *o = t == CAP_PD ? &((struct pd *)cap_object(c))->kobj
+                                 : &((struct ec *)cap_object(c))->kobj;
+    if (o->doomed)
         return E_CAP;
     if ((c.rights & rights) != rights)
         return E_PERM;

@@ -178,6 +178,10 @@ static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_p
     ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
     *ec = ok ? ec_create(pd, 0, img->entry, 0, INFO_PAGE_ADDR) : NULL;
     ok = *ec && space_mem_loc(&pd->mem, 0) == E_OK;
+    if (ok) {
+        pd_adopt(pd, pd, SEL_ROOT_PD);
+        ec_adopt(*ec, pd, SEL_ROOT_EC);
+    }
     ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
                                 cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
     return ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,
@@ -196,7 +200,6 @@ bool root_start(void)
     paddr_t info_pa = kframe_alloc();
     if (!pd || !info_pa)
         panic("root: out of memory for the root PD");
-    pd_pay_nodes(pd);
     pd->is_root = true;
     info = phys_to_virt(info_pa);
     info_fill();
@@ -204,7 +207,6 @@ bool root_start(void)
     if (!root_fill(pd, &img, info_pa, &ec))
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
-    pd_pay_nodes(NULL);
     pd_quota_seal(pd, kframes_free_total());    /* the root's quota: every frame left */
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)

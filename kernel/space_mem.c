@@ -174,6 +174,21 @@ void make_current(struct pd *pd)
     __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_RELEASE);
 }
 
+/* Leave this core's current PD (it is being destroyed): load the core's own root (its kernel
+   tables, no user half, PCID 0), so that no walk of this core reaches the PD's tables. */
+void make_current_none(void)
+{
+    struct cpu_local *c = this_cpu();
+    struct pd *prev = c->pd;
+    if (!prev)
+        return;
+    __atomic_store_n(&c->pd_leaving, prev, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->pd, NULL, __ATOMIC_SEQ_CST);
+    c->counters.full_flushes++;
+    arch_root_load(c->root, 0, false);
+    __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_SEQ_CST);
+}
+
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr)
 {

@@ -61,7 +61,6 @@ static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
     int err = pd_cap(inv->self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&parent);
     if (err || (err = pd_dst_sel(inv->self, inv->sel)))
         return err;
-    pd_pay_nodes(inv->self);
     if ((err = space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)))
         return err;
     if (!(inv->pd = pd_create(parent, f->rdx))) {
@@ -75,6 +74,7 @@ static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
 static void perform_create_pd(struct create_pd_inv *inv)
 {
     struct capability c = cap_make(inv->pd, CAP_PD, PD_R_ALL);
+    pd_adopt(inv->pd, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel, c);
 }
 
@@ -119,7 +119,6 @@ static int decode_create_ec(struct trap_frame *f, struct create_ec_inv *inv)
     if (inv->new_root && space_mem_loc_build(&inv->pd->mem, inv->cpu, &inv->root))
         return E_NOMEM;
     inv->ec = ec_alloc(inv->pd);
-    pd_pay_nodes(inv->self);
     err = inv->ec ? space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)
                   : E_NOMEM;
     if (err && inv->ec)
@@ -135,6 +134,7 @@ static void perform_create_ec(struct create_ec_inv *inv)
     if (inv->new_root)
         space_mem_loc_install(&inv->pd->mem, inv->cpu, &inv->root);
     ec_init(inv->ec, inv->pd, inv->cpu, inv->ip, inv->sp, inv->arg);
+    ec_adopt(inv->ec, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel,
                              cap_make(inv->ec, CAP_EC, EC_R_ALL));
     sched_enqueue(inv->ec);
@@ -267,7 +267,6 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     inv->n = n;
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
-    pd_pay_nodes(dst);                  /* the destination holds what is made for it */
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
                                         n, x.rights);
@@ -330,23 +329,28 @@ static void pd_lock_pass(void)
 }
 
 /*
- * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
- * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
- * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
- * most; they may run between steps (mdb_revoke_step states what the revoke then
- * guarantees). PDs are never destroyed while a call runs, so pd stays valid. The nodes the
- * steps split off are charged to payer.
+ * Run a revoke in pd's space to its end in steps of at most REVOKE_UNITS units and about
+ * REVOKE_WORK mapping nodes. Each step's changes are shot down before pd_lock is dropped
+ * between steps, so other cores' calls (and this core's interrupts) wait for one bounded step
+ * at most; they may run between steps (mdb_revoke_step states what the revoke then
+ * guarantees). pd stays valid while the revoke is pending (pd->busy): if it is doomed
+ * between steps, the revoke ends with E_ABORT (its destruction removes every item).
  */
-static int revoke_run(struct mdb_revoke *op, struct pd *payer)
+static int revoke_run(struct pd *pd, struct mdb_revoke *op)
 {
     int err;
+    pd->busy++;
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
         pd_lock_pass();
-        pd_pay_nodes(payer);            /* calls that ran in between paid with their own */
+        if (pd->kobj.doomed) {
+            err = E_ABORT;
+            break;
+        }
     }
     shootdown_batch_flush(&call_batch);
+    pd->busy--;
     return err;
 }
 
@@ -361,8 +365,8 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd 
     if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
         (err = sysarg_revoke(&a, &x)))
         return err;
+    *out = pd;
     unsigned rights = x.rights;
-    pd_pay_nodes(pd);                   /* nodes split off while revoking: the revoking PD's */
     *out = pd;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
         rights = MEM_RWX;               /* a page without read access cannot stay mapped */
@@ -376,7 +380,7 @@ static int sys_revoke(struct trap_frame *f)
     struct mdb_revoke op;
     struct pd *pd;
     int err = decode_revoke(f, &op, &pd);
-    return err ? err : revoke_run(&op, pd);
+    return err ? err : revoke_run(pd, &op);
 }
 
 /* lookup's invocation: what decode found at addr of kind in pd. */
@@ -459,6 +463,9 @@ static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
     self->wait_for = ec;
     self->wait_out = out;
     self->next = ec->waiters;
+    self->rq_prev = NULL;
+    if (ec->waiters)
+        ec->waiters->rq_prev = self;
     ec->waiters = self;
     spin_unlock(&ec_lock);
     spin_unlock(&pd_lock);
@@ -619,6 +626,11 @@ void syscall_dispatch(struct trap_frame *f)
 #endif
     }
     pd_lock_take_call(f);               /* or re-issued later, if busy for long */
+    if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
+        spin_unlock(&pd_lock);          /* destroyed: the call does not run */
+        ec_leave(cur_ec());
+        sched_run();
+    }
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;
@@ -629,7 +641,15 @@ void syscall_dispatch(struct trap_frame *f)
     case SYS_PD_INFO:    st = sys_pd_info(f); break;
     default:             st = E_NOSYS; break;
     }
-    pd_pay_nodes(NULL);
+    if (destroy_pending())
+        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
     spin_unlock(&pd_lock);
+    struct ec *self = this_cpu()->ec;
+    if (!self)
+        sched_run();                    /* the caller was destroyed by its own call */
+    if (__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(self);                 /* killed during its call: not back to user mode */
+        sched_run();
+    }
     f->rax = (mword)st;
 }

@@ -2,9 +2,8 @@
  * A revoke that needs page-table memory while the kernel pool is empty is not a
  * kernel panic. The root delegates a 2 MiB-aligned 2 MiB range to a child (one
  * 2 MiB leaf), empties the kernel pool (create_pd, then create_ec, until
- * E_NOMEM), frees a few mapping-database nodes (but no frame) of its own heap, the one a
- * revoke by the root takes its nodes from (the spare pages are the root's own, at SPARE_VA;
- * docs/abi.md, create_pd: who pays), and revokes one
+ * E_NOMEM), frees a few mapping-database nodes (but no frame; the spare pages are the
+ * root's own, at SPARE_VA), and revokes one
  * 4 KiB page inside the range: splitting the leaf needs a table frame there is
  * none of. Guaranteed (docs/abi.md, revoke): the call returns E_OK, the kernel
  * keeps serving calls, the revoked page faults in the child. While the pool is
@@ -146,7 +145,7 @@ int main(mword arg)
               "the delegation is one 2 MiB mapping in the child");
     for (mword p = 0; p < PROBES; p++)
         CHECK_ST(child_ec(child, cpu, prober, p, &ec[p]), E_OK);
-    spare = SEL_ROOT_PD;                /* the nodes it frees must be the revoker's */
+    spare = SEL_ROOT_PD;                /* its own pages: no PD whose tables the drain needs */
     tap_check(spare_fill(spare, keep), "the root holds %u groups of spare single pages", GROUPS);
     drain = sel_alloc();
     CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
