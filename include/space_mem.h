@@ -77,3 +77,9 @@ struct shootdown_batch {
 };
 
 void shootdown_batch_flush(struct shootdown_batch *b);
+
+/* Whether b holds nothing to shoot down or free (as after shootdown_batch_flush). */
+static inline bool shootdown_batch_empty(const struct shootdown_batch *b)
+{
+    return b->n == 0 && b->df.count == 0 && b->df.n == 0 && b->df.chain == 0;
+}

@@ -13,28 +13,42 @@
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
-struct spinlock pd_lock = SPINLOCK_INIT;
+struct fair_lock pd_lock = FAIR_LOCK_INIT;
 struct mdb kernel_mdb;
 
 /*
- * Spin for pd_lock with interrupts on (kernel-mode handlers only count, flush
- * and acknowledge: they never switch ECs or take pd_lock), polling for
- * shootdowns too; give up after us microseconds unless us is 0. True if taken.
- * Returns with interrupts off.
+ * One turn of a wait for pd_lock, interrupts off: answer shootdown requests, take
+ * interrupts for a moment (kernel-mode handlers only count, flush and acknowledge: they
+ * never switch ECs or take pd_lock; the holder may be waiting for this core's
+ * acknowledgement). *deadline is 0 (wait for good) or the time_us() after which to give
+ * up the place for this core's other ECs: false then, if one is ready to run (with none,
+ * giving up would only re-issue the call and lose the place for nothing).
  */
+static bool lock_turn(void *deadline)
+{
+    tlb_poll();
+    cpu_sti();
+    cpu_pause();
+    cpu_cli();
+    uint64_t until = *(uint64_t *)deadline;
+    return !until || time_us() < until || !sched_others_ready();
+}
+
+/* Wait for pd_lock for at most us microseconds (0: for good), as lock_turn says; true if
+   taken. Returns with interrupts off. */
 static bool lock_spin(uint64_t us)
 {
-    uint64_t t0 = us ? time_us() : 0;
     mword fl = irq_save();
-    bool taken;
-    while (!(taken = spin_trylock(&pd_lock))) {
-        tlb_poll();
-        cpu_sti();
-        cpu_pause();
-        cpu_cli();
-        if (us && time_us() - t0 >= us)
-            break;
+    uint64_t deadline = us ? time_us() + us : 0;
+    uint32_t bypassed = 0;
+    struct cpu_local *c = this_cpu();
+    bool taken = fair_lock_try(&pd_lock);
+    if (!taken) {
+        c->counters.lock_waits++;
+        taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &deadline, &bypassed);
     }
+    if (taken && bypassed > c->counters.lock_bypass_max)
+        c->counters.lock_bypass_max = bypassed;
     irq_restore(fl);
     return taken;
 }
@@ -46,9 +60,23 @@ void pd_lock_take(void)
     lock_spin(0);
 }
 
+/* Take pd_lock if it is free at this moment (a copy-user fault under pd_lock finds it busy);
+   true if taken. */
+bool pd_lock_try(void)
+{
+    return fair_lock_try(&pd_lock);
+}
+
+/* Release pd_lock (held by this core): it goes to the next core waiting for it, if any. */
+void pd_lock_give(void)
+{
+    fair_lock_release(&pd_lock, this_cpu()->id);
+}
+
 /*
  * Take pd_lock for a system call whose user state is f (at USER_FRAME). If it
- * stays busy for PD_LOCK_SPIN_US, the call is re-issued later instead: rip goes
+ * stays busy for PD_LOCK_SPIN_US while another EC of this core is ready to run, the call
+ * is re-issued later instead: rip goes
  * back to the syscall instruction, the EC yields to the other ECs of this core,
  * and its next run enters the call anew (nothing has changed yet). Does not
  * return then.

@@ -37,6 +37,16 @@ static inline bool utest_init(mword arg)
     return ok;
 }
 
+/* Whether the machine has at least n cores; if not, one TAP line for what, skipped. */
+static inline bool utest_need_cores(unsigned n, const char *what)
+{
+    unsigned have = info_page()->num_cpus;
+    if (have >= n)
+        return true;
+    tap_check(true, "%s # SKIP %u core(s), %u needed", what, have, n);
+    return false;
+}
+
 /* Print the summary and return the exit code of a test program. */
 static inline int utest_done(const char *prog)
 {
