@@ -317,6 +317,15 @@ static void pd_lock_pass(void)
     pd_lock_take();
 }
 
+/* Count a revoke step that did op->work (core_counters). */
+static void count_step(const struct mdb_revoke *op)
+{
+    struct core_counters *c = &this_cpu()->counters;
+    c->revoke_steps++;
+    c->revoke_work += op->work;
+    c->revoke_step_max = MAX(c->revoke_step_max, op->work);
+}
+
 /*
  * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
  * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
@@ -330,11 +339,11 @@ static int revoke_run(struct mdb_revoke *op)
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
-        this_cpu()->counters.revoke_steps++;
+        count_step(op);
         pd_lock_pass();
     }
     shootdown_batch_flush(&call_batch);
-    this_cpu()->counters.revoke_steps++;
+    count_step(op);
     return err;
 }
 

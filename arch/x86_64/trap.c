@@ -80,6 +80,8 @@ void trap_dispatch(struct trap_frame *f)
         lapic_eoi();
         if (f->cs & CS_RPL_MASK)
             sched_tick(f);              /* preempt the user EC */
+        else
+            c->counters.kernel_ticks++;
         return;
     case VEC_IPI_WAKE:
         c->ipi_count++;

@@ -33,14 +33,6 @@ static void hammer(mword arg)
     sys_exit(0);
 }
 
-/* Core cpu's counters (zero on error). */
-static struct core_counters counters(mword cpu)
-{
-    struct core_counters cc = { 0 };
-    sys_counters(cpu, &cc);
-    return cc;
-}
-
 static void test_core_0_gets_through_while_the_others_hammer(unsigned ncpu)
 {
     mword ec[INFO_MAX_CPUS];
@@ -55,7 +47,7 @@ static void test_core_0_gets_through_while_the_others_hammer(unsigned ncpu)
     go = 1;
     while (hammer_calls < 100 * made)
         cpu_pause();
-    struct core_counters a = counters(0);
+    struct core_counters a = utest_counters(0);
     unsigned ok = 0;
     mword worst = 0, total = 0;
     for (unsigned i = 0; i < CALLS; i++) {
@@ -65,7 +57,7 @@ static void test_core_0_gets_through_while_the_others_hammer(unsigned ncpu)
         worst = MAX(worst, d);
         total += d;
     }
-    struct core_counters b = counters(0);
+    struct core_counters b = utest_counters(0);
     stop = 1;
     unsigned exited = 0;
     for (unsigned c = 1; c < n; c++)
@@ -82,7 +74,7 @@ static void test_core_0_gets_through_while_the_others_hammer(unsigned ncpu)
     tap_check(waits >= MIN_WAITS, "core 0 had to wait for the lock (%lu of %u calls, %u needed)",
               (unsigned long)waits, CALLS, MIN_WAITS);
     for (unsigned c = 0; c < n; c++) {
-        struct core_counters cc = counters(c);
+        struct core_counters cc = utest_counters(c);
         tap_check(cc.lock_bypass_max <= n - 1,
                   "core %u was passed over by at most %u critical sections while it waited (%lu)",
                   c, n - 1, (unsigned long)cc.lock_bypass_max);

@@ -54,6 +54,19 @@ static inline int utest_done(const char *prog)
     return tap_failures();
 }
 
+/* Core cpu's event counters (all zero if they cannot be read). */
+static inline struct core_counters utest_counters(mword cpu)
+{
+    struct core_counters cc = { 0 };
+    sys_counters(cpu, &cc);
+    return cc;
+}
+
+/* The most work (mapping-database entries visited) one revoke step may do: the kernel's budget
+   of 64 entries, up to 4 budgets more for entries delegated since its last step, 4 for the
+   merges at a finished piece's edges, and a node's cut (tests/host/test_mdb_bound.c STEP_MAX). */
+#define UTEST_STEP_WORK_MAX (9 * 64 + 8)
+
 /* Time stamp counter (user mode may read it). */
 static inline uint64_t utest_rdtsc(void)
 {
