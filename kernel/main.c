@@ -5,7 +5,8 @@
  * result (with a root task: fails at once if a check failed, else the root's
  * exit code decides); "fault-test" makes a deliberate kernel page fault; "fault-test-ist"
  * overflows the NMI's IST stack (its guard page must turn that into a double fault);
- * "nox2apic" keeps the LAPIC in xAPIC mode.
+ * "nox2apic" keeps the LAPIC in xAPIC mode (unless the firmware left it in x2APIC mode);
+ * "x2apic-preset" (test) first puts it in x2APIC mode as such firmware would.
  */
 #include "bootinfo.h"
 #include "cpu.h"
@@ -63,7 +64,7 @@ static noreturn void fault_test_ist(void)
 /* Second half of the BSP's boot, on its own root and on its stack at CPU_STACK. */
 static noreturn void bsp_main(void)
 {
-    lapic_setup(!cmdline_has("nox2apic"));
+    lapic_setup();
     printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
            TIMER_HZ);
     check_wx_all();
@@ -103,6 +104,9 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
                boot_info.mods[i].start, boot_info.mods[i].end);
     /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory
        is written. */
+    if (cmdline_has("x2apic-preset"))
+        lapic_preset_x2apic();
+    lapic_choose(!cmdline_has("nox2apic"));     /* smp_discover parks what it cannot address */
     smp_discover();
     kmem_pool_init();
     root_relocate_module();
