@@ -1,7 +1,7 @@
 /* Hand-off lock with abandonable waiters (include/fairlock.h; model tests/spin/fairlock.pml). */
 #include "fairlock.h"
 
-/* The caller now owns l: count its critical section. */
+/* The caller owns l: count its critical section. */
 static void entered(struct fair_lock *l)
 {
     __atomic_store_n(&l->entries, __atomic_load_n(&l->entries, __ATOMIC_RELAXED) + 1,
@@ -23,10 +23,10 @@ bool fair_lock_try(struct fair_lock *l)
 
 /*
  * Take l as core me after fair_lock_try failed (slot me is FL_IDLE: a core waits for l once
- * at a time): register in slot me and spin until the holder hands l over or l is free; spin(arg) runs
- * on every turn and returns false to abandon the place. True if taken, with *bypassed the
- * critical sections of other cores that began after the registration; false if abandoned
- * (slot me is FL_IDLE again, l not taken).
+ * at a time): register in slot me and spin until the holder hands l over or l is free;
+ * spin(arg) runs on every turn (it pauses) and returns false to abandon the place. True if
+ * taken, with *bypassed the critical sections of other cores that began after the
+ * registration; false if abandoned (slot me is FL_IDLE again, l not taken).
  */
 bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void *arg,
                     uint32_t *bypassed)

@@ -25,7 +25,7 @@ static bool abandon_some;               /* spin turns give up at random */
 static pthread_barrier_t start;         /* the workers begin together */
 
 /* One spin turn: let the other threads run (include/sched.h, not the C library's, is on the
-   include path: no sched_yield); false now and then if abandon_some. */
+   include path: no sched_yield); false one time in 8 if abandon_some. */
 static bool turn(void *arg)
 {
     unsigned *seed = arg;
