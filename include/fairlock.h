@@ -26,5 +26,6 @@ struct fair_lock {
 bool fair_lock_try(struct fair_lock *l);
 bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void *arg,
                     uint32_t *bypassed);
-void fair_lock_release(struct fair_lock *l, unsigned me);
+int fair_lock_release(struct fair_lock *l, unsigned me);
+bool fair_lock_ready(const struct fair_lock *l, unsigned me);
 bool fair_lock_held(const struct fair_lock *l);

