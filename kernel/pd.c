@@ -17,7 +17,8 @@
 struct fair_lock pd_lock = FAIR_LOCK_INIT;
 struct mdb kernel_mdb;
 
-#define PD_LOCK_PARK_TURNS 64          /* turns a waiter spins before it halts until kicked */
+#define PD_LOCK_PARK_TURNS 1    /* turns a waiter spins before it halts until kicked (TCG on an
+                                   overcommitted host: fewest is fastest) */
 
 /* Per core: halted in a wait for pd_lock, to be woken by an IPI when the lock is its (or free). */
 static bool parked[NUM_CPU];
