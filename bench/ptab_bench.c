@@ -33,7 +33,11 @@ static paddr_t free_list[FRAMES];
 static size_t nfree;
 
 /* p2v: the arena is "physical memory" starting at physical address 4K. */
-static void *b_p2v(void *ctx, paddr_t pa) { (void)ctx; return arena + pa - PG; }
+static void *b_p2v(void *ctx, paddr_t pa, unsigned slot)
+{
+    (void)ctx, (void)slot;
+    return arena + pa - PG;
+}
 /* alloc: a zeroed frame from the free stack. */
 static paddr_t b_alloc(void *ctx)
 {
@@ -41,7 +45,7 @@ static paddr_t b_alloc(void *ctx)
     if (!nfree)
         return 0;
     paddr_t pa = free_list[--nfree];
-    memset(b_p2v(NULL, pa), 0, PG);
+    memset(b_p2v(NULL, pa, 0), 0, PG);
     return pa;
 }
 /* free: back onto the stack. */

@@ -9,10 +9,10 @@
  */
 #pragma once
 #include "types.h"
-#include "trap.h"
+#include "arch.h"
 #include "syscall.h"
 #include "spinlock.h"
-#include "xregs.h"
+#include "destroy.h"
 
 struct pd;
 
@@ -33,10 +33,17 @@ struct ec {
     int64_t exit_code;
     struct fault_record fault;
     struct ec *next;                /* run queue / wait list link */
+    struct ec *rq_prev;             /* run queue / wait list: the one before (NULL: the head) */
     struct ec *waiters;             /* ECs blocked in ec_status(EC_WAIT) on this one */
     struct ec *wait_for;            /* the EC this one waits for (NULL if none) */
     mword wait_out;                 /* user address of the waiter's struct ec_info */
     bool queued;                    /* on a run queue */
+    volatile bool killed;           /* doomed: never returns to user mode (ec_leave) */
+    volatile bool off;              /* no core runs or holds it any more: it may be freed */
+    int wait_status;                /* after a wake: E_OK (wait_info valid), E_ABORT; -1 none */
+    struct ec_info wait_info;       /* the stopped EC's status, copied at the wake */
+    struct ec *pd_next, *pd_prev;   /* in pd->ecs while not doomed */
+    struct kobj kobj;               /* capability count, destruction (include/destroy.h) */
     struct fault_fix last_fix;      /* the last user-address fault resolved by a flush or restore */
 };
 
@@ -47,3 +54,8 @@ struct ec *ec_alloc(void);
 void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
 noreturn void ec_stop(struct ec *ec, enum ec_state state);
 void ec_info_of(const struct ec *ec, struct ec_info *out);
+void ec_adopt(struct ec *ec, struct pd *creator, mword sel);
+void ec_leave(struct ec *ec);
+void ec_kill(struct ec *ec);
+void ec_wake_waiters(struct ec *ec, int status);
+void ec_free(struct ec *ec);

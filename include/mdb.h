@@ -52,7 +52,6 @@ struct mdb_ops {
 struct mdb {
     void *(*alloc)(size_t size);    /* returns NULL when out of memory */
     void (*free)(void *p);
-    uint64_t pass;                  /* internal: numbers split passes */
     uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes
                                        (cursors valid while equal) */
     uint64_t tokens;                /* internal: next deep revoke's pin token */
@@ -64,6 +63,7 @@ struct mdb {
 #define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
 
 struct mdb_node;
+struct mdb_kin;
 
 /* One space of one PD as the database sees it. Initialise with mdb_space_init. */
 struct mdb_space {
@@ -127,12 +127,18 @@ struct mdb_delegation {
     uint64_t src_base, dst_base, size;
     unsigned mask;
     unsigned effect;                /* internal: what perform did */
-    size_t need;                    /* internal: nodes perform takes */
+    size_t need, need_kins;         /* internal: nodes and kins perform takes */
     struct mdb_node *nodes;         /* internal: those nodes, reserved by decode */
+    struct mdb_kin *kins;           /* internal: those kins */
 };
+
+/* One delegation's bound (mdb_delegate_decode): source pieces, and destination nodes visited
+   plus the nodes an upgrade's cut walks. */
+#define MDB_DELEGATE_PIECES 16
+#define MDB_DELEGATE_WORK   256
 int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
                  uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
-                 unsigned mask, unsigned *effect);
+                 unsigned mask, unsigned *effect, uint64_t *done);
 int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
                         uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
                         uint64_t size, unsigned mask);

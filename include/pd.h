@@ -15,15 +15,26 @@
 #include "space_pio.h"
 #include "capability.h"
 #include "syscall.h"
+#include "destroy.h"
+
+struct ec;
 
 struct pd {
     struct space_obj obj;
     struct space_mem mem;
     struct space_pio pio;
     paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
-    struct pd *parent;              /* creator (accounting) */
+    struct pd *parent;              /* creator (accounting); destroyed with it */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
+    struct kobj kobj;               /* capability count, destruction (include/destroy.h) */
+    struct pd *children;            /* PDs created with this one as parent, not doomed */
+    struct pd *sib_next, *sib_prev; /* siblings in parent->children */
+    struct ec *ecs;                 /* its ECs, not doomed */
+    uint32_t nr_children;           /* PDs with this parent, not freed */
+    uint32_t nr_ecs;                /* its ECs, not freed */
+    volatile uint32_t ecs_on;       /* its ECs that a core may still run (ec_leave) */
+    uint32_t busy;                  /* revokes pending on its spaces (between steps) */
 };
 
 #define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
@@ -43,6 +54,8 @@ void pd_lock_take_call(struct trap_frame *f);
 void pd_boot_init(void);
 struct pd *pd_create(struct pd *parent);
 void pd_destroy_empty(struct pd *pd);
+void pd_free_last(struct pd *pd);
+void pd_adopt(struct pd *pd, struct pd *creator, mword sel);
 uint64_t pd_frames(const struct pd *pd);
 struct pd *pd_current(void);
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj);

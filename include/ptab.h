@@ -94,10 +94,21 @@ extern const struct ptab_fmt ptab_dpt;  /* VT-d second-level tables, 3, 4 or 5 l
 /* IA32_PAT value that makes enum ptab_mtype the PAT index: WB WT UC- UC WC WP UC- UC. */
 #define PTAB_HPT_PAT_MSR 0x0007050100070406ULL
 
+/*
+ * Slots of p2v: a pointer p2v returns may be good only until the next p2v with the same slot
+ * on the same core (the kernel reaches a frame outside its linear map through a per-core
+ * window, one page per slot). The engine holds at most one table per level at once and
+ * passes the table's level; PTAB_SLOT_LINK is for a frame read outside a walk (a deferred-free
+ * link, a data page). No pointer is kept across a point where another kernel path may run on
+ * the core (a lock released, an EC switch).
+ */
+#define PTAB_SLOT_LINK  PTAB_MAX_LEVELS         /* a frame that is not a table being walked */
+#define PTAB_SLOTS      (PTAB_MAX_LEVELS + 1)
+
 /* Everything hardware-specific the engine needs; the host tests supply fakes. */
 struct ptab_env {
     void   *ctx;
-    void   *(*p2v)(void *ctx, paddr_t pa);                 /* physical -> accessible virtual */
+    void   *(*p2v)(void *ctx, paddr_t pa, unsigned slot);  /* physical -> accessible virtual */
     paddr_t (*alloc)(void *ctx);                           /* zeroed 4 KiB frame, 0 if none */
     void    (*free)(void *ctx, paddr_t pa);                /* give a frame back */
     void    (*flush)(void *ctx, const void *va);           /* write back a cache line (or NULL) */

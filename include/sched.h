@@ -7,7 +7,7 @@
  */
 #pragma once
 #include "types.h"
-#include "trap.h"
+#include "arch.h"
 
 struct ec;
 
@@ -21,3 +21,4 @@ noreturn void sched_run(void);
 noreturn void sched_resume(struct ec *ec);
 void sched_tick(struct trap_frame *f);
 void sched_forget(struct ec *ec);
+bool sched_dequeue(struct ec *ec);

@@ -43,10 +43,11 @@ int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
 void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
 void space_mem_loc_discard(struct ptab *t);
 void make_current(struct pd *pd);
+void make_current_none(void);
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
                   paddr_t pa, unsigned rights);
-bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need);
+bool space_mem_restore(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, unsigned need);
 size_t space_mem_hpt_tables(const struct space_mem *m);
 size_t space_mem_hpt_count(const struct space_mem *m);
 size_t space_mem_hpt_kept(const struct space_mem *m);
@@ -83,3 +84,6 @@ static inline bool shootdown_batch_empty(const struct shootdown_batch *b)
 {
     return b->n == 0 && b->df.count == 0 && b->df.n == 0 && b->df.chain == 0;
 }
+
+/* The batch of pd_lock's holder (kernel/syscall.c): empty whenever pd_lock is free. */
+extern struct shootdown_batch call_batch;

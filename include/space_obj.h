@@ -19,7 +19,11 @@
 struct space_obj {
     struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
     struct kpd_region r;        /* r.pages: backing pages; r.tables: page tables */
+    bool counted;               /* its slots count in their objects (space_obj_gained/_lost) */
 };
+
+extern void (*space_obj_gained)(uint64_t word);
+extern void (*space_obj_lost)(uint64_t word);
 
 int  space_obj_init(struct space_obj *s, paddr_t kpd);
 void space_obj_destroy(struct space_obj *s);
@@ -31,9 +35,6 @@ void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned 
                               struct capability c);
 void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r);
 void space_obj_remove(struct mdb *db, struct space_obj *s, unsigned long sel);
-int  space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
-                        struct space_obj *dst, unsigned long dst_base, unsigned long count,
-                        unsigned mask, unsigned *effect);
 int  space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_obj *src,
                                unsigned long src_base, struct space_obj *dst,
                                unsigned long dst_base, unsigned long count, unsigned mask);

@@ -29,9 +29,6 @@ struct space_pio {
 int  space_pio_init(struct space_pio *s, paddr_t kpd);
 void space_pio_destroy(struct space_pio *s);
 int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);
-int  space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
-                        struct space_pio *dst, unsigned long dst_base, unsigned long count,
-                        unsigned mask, unsigned *effect);
 int  space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,
                                unsigned long src_base, struct space_pio *dst,
                                unsigned long dst_base, unsigned long count, unsigned mask);

@@ -146,7 +146,7 @@ struct core_counters {
                                    instruction): TF cleared, execution resumed */
     uint64_t heap_live;         /* global: kernel objects allocated and not freed (kmalloc) */
     uint64_t heap_pages;        /* global: pool frames the object heap holds (its peak; kept) */
-    uint64_t pool_free;         /* global: free frames of the kernel pool when read */
+    uint64_t pool_free;         /* global: free frames of the kernel pool (and far pool) */
     uint64_t lock_retries;      /* calls re-issued because pd_lock stayed busy (kernel/pd.c) */
     uint64_t pd_frames;         /* global: pool frames PDs hold (pd_info.frames of every PD, and
                                    the capability and I/O-bitmap spaces' shared pages): with

@@ -2,13 +2,11 @@
 #include "ec.h"
 #include "pd.h"
 #include "sched.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kmalloc.h"
 #include "bootinfo.h"
 #include "printk.h"
 #include "selftest.h"
-#include "smp.h"
 
 struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 
@@ -29,13 +27,24 @@ void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mwo
     ec->pd = pd;
     ec->cpu = cpu;
     ec->state = EC_RUNNING;
-    ec->regs.rip = ip;
-    ec->regs.rsp = sp;
-    ec->regs.rdi = arg;
-    ec->regs.rflags = EC_START_RFLAGS;
-    ec->regs.cs = SEL_UCODE;
-    ec->regs.ss = SEL_UDATA;
+    arch_user_frame(&ec->regs, ip, sp, arg);
+    ec->wait_status = -1;
+    ec->kobj.type = CAP_EC;
+    ec->pd_prev = NULL;
+    ec->pd_next = pd->ecs;
+    if (pd->ecs)
+        pd->ecs->pd_prev = ec;
+    pd->ecs = ec;
+    pd->nr_ecs++;
+    __atomic_add_fetch(&pd->ecs_on, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Record that ec's first capability went to selector sel of creator (destruction revokes it). */
+void ec_adopt(struct ec *ec, struct pd *creator, mword sel)
+{
+    ec->kobj.cap_pd = creator;
+    ec->kobj.cap_sel = sel;
 }
 
 /* ec_alloc and ec_init in one: the new EC, or NULL if no memory. */
@@ -69,22 +78,108 @@ static void root_done(const struct ec *ec)
         arch_exit(code == 0);
 }
 
-/* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */
-noreturn void ec_stop(struct ec *ec, enum ec_state state)
+/*
+ * Wake every EC waiting in ec_status(EC_WAIT) for ec with status (E_OK: ec stopped, its
+ * record copied into each waiter at the wake, so ec may be freed before they run; E_ABORT:
+ * ec is being destroyed). Takes ec_lock.
+ */
+void ec_wake_waiters(struct ec *ec, int status)
 {
     spin_lock(&ec_lock);
-    ec->state = state;
     struct ec *w = ec->waiters;
     ec->waiters = NULL;
+    for (struct ec *x = w; x; x = x->next) {
+        x->wait_for = NULL;
+        x->wait_status = status;
+        if (status == E_OK)
+            ec_info_of(ec, &x->wait_info);
+    }
     spin_unlock(&ec_lock);
     while (w) {
         struct ec *next = w->next;
         sched_enqueue(w);
         w = next;
     }
+}
+
+/* ec's core lets go of ec for good: its last touch; the destroyer may free it afterwards. */
+static void ec_off(struct ec *ec)
+{
+    struct pd *pd = ec->pd;
+    __atomic_sub_fetch(&pd->ecs_on, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ec->off, true, __ATOMIC_SEQ_CST);
+}
+
+/* Stop the current EC (exit or fault), wake its waiters, and schedule; never returns. */
+noreturn void ec_stop(struct ec *ec, enum ec_state state)
+{
+    spin_lock(&ec_lock);
+    ec->state = state;
+    spin_unlock(&ec_lock);
+    ec_wake_waiters(ec, E_OK);
     this_cpu()->ec = NULL;
     sched_forget(ec);
     if (__atomic_sub_fetch(&ec->pd->live_ecs, 1, __ATOMIC_SEQ_CST) == 0 && ec->pd->is_root)
         root_done(ec);
+    ec_off(ec);
     sched_run();
+}
+
+/*
+ * A killed EC, on its own core, that runs nowhere (current in a call that ends, taken
+ * off the run queue, or off a wait list): it stops for good without returning to user mode.
+ * The caller schedules (sched_run) unless it is the destroyer's own call.
+ */
+void ec_leave(struct ec *ec)
+{
+    struct cpu_local *c = this_cpu();
+    ASSERT(ec->killed && ec->cpu == c->id && !ec->queued && !ec->off);
+    if (c->ec == ec)
+        c->ec = NULL;
+    sched_forget(ec);
+    if (__atomic_sub_fetch(&ec->pd->live_ecs, 1, __ATOMIC_SEQ_CST) == 0 && ec->pd->is_root)
+        root_done(ec);
+    ec_off(ec);
+}
+
+/*
+ * Doom ec's execution (pd_lock held): it never returns to user mode. If it runs on this core
+ * (the caller itself, queued or waiting here) it leaves at once; on another core it leaves
+ * there: a wait is ended, and an IPI makes a running EC enter the kernel (sched_tick). A
+ * stopped EC is off already.
+ */
+void ec_kill(struct ec *ec)
+{
+    __atomic_store_n(&ec->killed, true, __ATOMIC_SEQ_CST);
+    if (ec->off)
+        return;
+    spin_lock(&ec_lock);
+    bool waiting = ec->wait_for != NULL;
+    if (waiting) {                      /* off the wait list, in O(1) */
+        if (ec->rq_prev)
+            ec->rq_prev->next = ec->next;
+        else
+            ec->wait_for->waiters = ec->next;
+        if (ec->next)
+            ec->next->rq_prev = ec->rq_prev;
+        ec->wait_for = NULL;
+    }
+    spin_unlock(&ec_lock);
+    if (ec->cpu == cpu_id()) {
+        if (ec == this_cpu()->ec || waiting || sched_dequeue(ec))
+            ec_leave(ec);
+        return;                         /* not current, queued or waiting: stopped (off) */
+    }
+    if (waiting)
+        sched_enqueue(ec);              /* its core finds it killed (next_ec) */
+    else
+        lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
+}
+
+/* Free a destroyed EC (off, no waiters, no capability): the last of it. */
+void ec_free(struct ec *ec)
+{
+    ASSERT(ec->off && !ec->waiters && !ec->kobj.caps);
+    ec->pd->nr_ecs--;
+    kfree(ec);
 }

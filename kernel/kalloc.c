@@ -1,8 +1,7 @@
 /* The kernel's allocators: objects (kmalloc over pool pages) and pool frames, under one lock. */
 #include "kmalloc.h"
-#include "cpu.h"
+#include "arch.h"
 #include "frame.h"
-#include "kmem.h"
 #include "kstring.h"
 #include "ptab.h"
 #include "quarantine.h"
@@ -114,7 +113,7 @@ void kalloc_stats(uint64_t *pool_free, uint64_t *heap_pages, uint64_t *heap_live
 {
     mword fl = irq_save();
     spin_lock(&pool_lock);
-    *pool_free = kernel_pool.nfree;
+    *pool_free = kernel_pool.nfree + __atomic_load_n(&far_pool.nfree, __ATOMIC_RELAXED);
     *heap_pages = kheap.pages;
     *heap_live = kheap.live;
     spin_unlock(&pool_lock);
@@ -133,8 +132,8 @@ uint64_t kframe_pd_frames(void)
     return __atomic_load_n(&pd_frames, __ATOMIC_RELAXED);
 }
 
-/* Page-table engine hooks: linear map, pool frames. */
-static void *env_p2v(void *ctx, paddr_t pa) { (void)ctx; return phys_to_virt(pa); }
+/* Page-table engine hooks: pool frames; any frame through the linear map or the window. */
+static void *env_p2v(void *ctx, paddr_t pa, unsigned slot) { (void)ctx; return kmem_ptr(pa, slot); }
 static paddr_t env_alloc(void *ctx) { (void)ctx; return kframe_alloc(); }
 static void env_free(void *ctx, paddr_t pa) { (void)ctx; kframe_free(pa); }
 

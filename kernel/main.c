@@ -6,22 +6,19 @@
  * exit code decides); "fault-test" makes a deliberate kernel page fault; "fault-test-ist"
  * overflows the NMI's IST stack (its guard page must turn that into a double fault);
  * "nox2apic" keeps the LAPIC in xAPIC mode (unless the firmware left it in x2APIC mode);
- * "x2apic-preset" (test) first puts it in x2APIC mode as such firmware would.
+ * "x2apic-preset" (test) first puts it in x2APIC mode as such firmware would; "tables-far"
+ * keeps the linear map's pool small and takes the PDs' page tables from RAM outside it
+ * (arch/x86_64/kmem.c).
  */
 #include "bootinfo.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kcov.h"
-#include "kmem.h"
-#include "lapic.h"
 #include "panic.h"
 #include "pd.h"
 #include "printk.h"
 #include "root.h"
 #include "sched.h"
 #include "selftest.h"
-#include "smp.h"
-#include "smap.h"
 
 void serial_init(void);
 noreturn void kernel_main(uint32_t magic, paddr_t info);
@@ -34,31 +31,6 @@ static void check_wx_all(void)
     if (n)
         panic("W^X: core %u's root has %u bad kernel mappings, first at %lx", c, n, bad);
     printk("tessera: W^X check passed on %u roots\n", smp_cpus.count);
-}
-
-/* Touch the unmapped guard page below the stack: the exception path must report it. */
-static void fault_test(void)
-{
-    printk("tessera: fault-test: reading %lx (stack guard page)\n", (vaddr_t)CPU_STACK_GUARD);
-    (void)*(volatile uint64_t *)CPU_STACK_GUARD;
-    panic("fault-test: the read of the guard page did not fault");
-}
-
-/* Push zeros for ever (on a stack that must end in a guard page). */
-static noreturn void push_forever(void)
-{
-    for (;;)
-        __asm__ __volatile__("pushq $0" ::: "memory");
-}
-
-/* Push on the NMI's IST stack until it overflows: the guard page below it must stop it. */
-static noreturn void fault_test_ist(void)
-{
-    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
-    vaddr_t top = this_cpu()->tss.ist[IST_NMI - 1];
-    printk("tessera: fault-test-ist: pushing below %lx (IST stack %u)\n", top, IST_NMI);
-    cpu_cli();
-    switch_stack(top, push_forever);
 }
 
 /* Second half of the BSP's boot, on its own root and on its stack at CPU_STACK. */
@@ -74,9 +46,9 @@ static noreturn void bsp_main(void)
     kmem_boot_done();
     printk("tessera: %u cores online\n", n);
     if (cmdline_has("fault-test"))
-        fault_test();
+        arch_fault_test();
     if (cmdline_has("fault-test-ist"))
-        fault_test_ist();
+        arch_fault_test_ist();
     pd_boot_init();
     /* Self-checks first; with a root task, it then decides how the run ends. */
     if (cmdline_has("selftest") && selftest_run_all() != 0)
@@ -108,7 +80,7 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
         lapic_preset_x2apic();
     lapic_choose(!cmdline_has("nox2apic"));     /* smp_discover parks what it cannot address */
     smp_discover();
-    kmem_pool_init();
+    kmem_pool_init(cmdline_has("tables-far"));
     root_relocate_module();
     smp_install_trampoline();
     printk("tessera: kernel pool %lu KiB free\n", kernel_pool_free_kib());

@@ -2,10 +2,12 @@
  * Mapping database: delegation and recursive, preemptible revocation.
  *
  * Structures. Each space keeps its nodes in an AVL tree keyed by base (lookup and
- * insertion O(log n)). Derivation is an explicit tree: every node points to its
- * parent and heads a doubly linked list of its children. Targets are preserved by
- * delegation, so the target range of a node contains the target ranges of all its
- * descendants; every walk below works in target coordinates.
+ * insertion O(log n)). Derivation is an explicit tree whose child lists belong to kins:
+ * a node's children hang off its kin, which the pieces cut from one node share, and a
+ * child names its parent's kin, not the parent, so a cut or a merge moves no child (O(1)
+ * whatever the children). The parent itself is the piece of that kin holding the unit
+ * the child derives from (O(log n)). Targets are preserved by delegation, so every child
+ * lies inside its parent's target range; every walk below works in target coordinates.
  *
  * Per-unit semantics (what the host model checks): a unit of a space holds
  * (rights, target, parent unit) or nothing. Node boundaries are not visible: the
@@ -20,16 +22,25 @@
 #include "compiler.h"
 #include "panic.h"
 
+/* The children of the pieces of one node (a piece's children are those in its target range):
+   every piece has the same space and the same offset from target to unit. */
+struct mdb_kin {
+    struct mdb_space *space;            /* the pieces' space */
+    uint64_t off;                       /* base - target of every piece (mod 2^64) */
+    struct mdb_node *child, *last;      /* the derived nodes, oldest first */
+    uint64_t refs;                      /* pieces that share it */
+    struct mdb_node *owner;             /* one of them (NULL: not known) */
+    struct mdb_kin *spare;              /* pool link */
+};
+
 struct mdb_node {
     struct mdb_space *space;
     uint64_t base, size, target;        /* units [base, base+size) -> target.. */
     unsigned rights;
     struct avl_node avl;                /* link in the space's tree, keyed by base */
-    struct mdb_node *parent;            /* derivation parent, NULL for a root */
-    struct mdb_node *child, *last;      /* first and last derived node */
-    struct mdb_node *next, *prev;       /* siblings under parent (next: pool link) */
-    struct mdb_node *split_lo, *split_hi; /* pieces split off in pass split_pass */
-    uint64_t split_pass;
+    struct mdb_kin *up;                 /* the parent's kin (holds this node), NULL for a root */
+    struct mdb_kin *kin;                /* this node's children, shared with its pieces, or NULL */
+    struct mdb_node *next, *prev;       /* siblings in up (next: pool link) */
     uint64_t pin;                       /* token of the deep revoke whose cursor path holds it,
                                            MDB_PIN_SHARED, or 0 */
 };
@@ -37,9 +48,10 @@ struct mdb_node {
 #define MERGE_FACTOR 4       /* a deep piece merges up to this many times its budget at its edges */
 #define DEBT_FACTOR 4        /* a deep step's extra budget for nodes delegated since, in budgets */
 
-/* Preallocated nodes of one operation, linked through next. */
+/* Preallocated nodes (linked through next) and kins (through spare) of one operation. */
 struct pool {
     struct mdb_node *head;
+    struct mdb_kin *kins;
 };
 
 /* ---- a space's nodes by base (include/avl.h) ---------------------------------- */
@@ -110,20 +122,38 @@ static void tree_del(struct mdb_node *n)
 
 /* ---- derivation tree ------------------------------------------------------------ */
 
-/* Make n the last child of parent (NULL: a root). Appending keeps a pending deep revoke's
-   cursor valid: a new child is reached by the scans still to come (see revoke_deep). */
-static void child_link(struct mdb_node *parent, struct mdb_node *n)
+/* Whether kin k holds any child. */
+static bool kin_has(const struct mdb_kin *k)
 {
-    n->parent = parent;
+    return k && k->child;
+}
+
+/* The first node of x's kin (a child of x or of another piece of it), or NULL. */
+static struct mdb_node *kids(const struct mdb_node *x)
+{
+    return x->kin ? x->kin->child : NULL;
+}
+
+/* The node n derives from (the piece of n's parent kin holding n's units), NULL for a root. */
+static struct mdb_node *parent_of(const struct mdb_node *n)
+{
+    return n->up ? tree_find(n->up->space, n->target + n->up->off) : NULL;
+}
+
+/* Make n the last child in kin k (NULL: a root). Appending keeps a pending deep revoke's
+   cursor valid: a new child is reached by the scans still to come (see revoke_deep). */
+static void child_link(struct mdb_kin *k, struct mdb_node *n)
+{
+    n->up = k;
     n->next = NULL;
-    n->prev = parent ? parent->last : NULL;
-    if (!parent)
+    n->prev = k ? k->last : NULL;
+    if (!k)
         return;
     if (n->prev)
         n->prev->next = n;
     else
-        parent->child = n;
-    parent->last = n;
+        k->child = n;
+    k->last = n;
 }
 
 /* Whether n lies on a pending deep revoke's cursor path (see revoke_deep). */
@@ -142,33 +172,44 @@ static void touch(struct mdb *db, struct mdb_node *n)
     }
 }
 
-/* Remove n from its parent's child list. */
+/* Remove n from its parent kin's child list. */
 static void child_unlink(struct mdb_node *n)
 {
+    struct mdb_kin *k = n->up;
     if (n->prev)
         n->prev->next = n->next;
-    else if (n->parent)
-        n->parent->child = n->next;
+    else if (k)
+        k->child = n->next;
     if (n->next)
         n->next->prev = n->prev;
-    else if (n->parent)
-        n->parent->last = n->prev;
-    n->parent = n->next = n->prev = NULL;
+    else if (k)
+        k->last = n->prev;
+    n->up = NULL;
+    n->next = n->prev = NULL;
 }
 
-/* Move the children of from that lie wholly below t (or, if above, at/after t) to to. A
-   moved child on a cursor path keeps it valid: from is pinned (touched by its split), or
-   from is that revoke's top node n, and to is then the piece of n that holds the revoke's
-   piece (the only one that contains a node inside it). */
-static void children_move(struct mdb_node *from, struct mdb_node *to, uint64_t t, bool above)
+/* Piece n gives up its share of its kin (if any); the last piece frees it, empty by then. */
+static void kin_leave(struct mdb *db, struct mdb_node *n)
 {
-    struct mdb_node *c = from->child, *nx;
-    for (; c; c = nx) {
-        nx = c->next;
-        if (above ? c->target >= t : c->target + c->size <= t) {
-            child_unlink(c);
-            child_link(to, c);
-        }
+    struct mdb_kin *k = n->kin;
+    n->kin = NULL;
+    if (!k)
+        return;
+    if (k->owner == n)
+        k->owner = NULL;
+    if (!--k->refs) {
+        ASSERT(!k->child);
+        db->free(k);
+    }
+}
+
+/* Free kin k (NULL: none) if it is empty and its one piece is known (which then has none), so
+   a node keeps no kin once nothing derives from it. */
+static void kin_shrink(struct mdb *db, struct mdb_kin *k)
+{
+    if (k && !k->child && k->refs == 1 && k->owner) {
+        k->owner->kin = NULL;
+        db->free(k);
     }
 }
 
@@ -184,10 +225,19 @@ static bool straddles(const struct mdb_node *n, uint64_t t)
     return n->target < t && t < n->target + n->size;
 }
 
-/* The first of n and its later siblings that overlaps [t0, t1), or NULL. */
-static struct mdb_node *first_overlap(struct mdb_node *n, uint64_t t0, uint64_t t1)
+/* Whether c, a node of x's kin, is a child of x overlapping [t0, t1) (a child lies inside
+   one piece of its parent kin, and the pieces' target ranges are disjoint). */
+static bool kid_overlaps(const struct mdb_node *x, const struct mdb_node *c, uint64_t t0,
+                         uint64_t t1)
 {
-    while (n && !overlaps(n, t0, t1))
+    return overlaps(c, MAX(t0, x->target), MIN(t1, x->target + x->size));
+}
+
+/* The first of n and its later siblings that is a child of x overlapping [t0, t1), or NULL. */
+static struct mdb_node *first_overlap(const struct mdb_node *x, struct mdb_node *n, uint64_t t0,
+                                      uint64_t t1)
+{
+    while (n && !kid_overlaps(x, n, t0, t1))
         n = n->next;
     return n;
 }
@@ -196,10 +246,11 @@ static struct mdb_node *first_overlap(struct mdb_node *n, uint64_t t0, uint64_t 
 static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
                                   uint64_t t1)
 {
-    for (; x != root; x = x->parent) {
-        struct mdb_node *s = first_overlap(x->next, t0, t1);
+    while (x != root) {
+        struct mdb_node *p = parent_of(x), *s = first_overlap(p, x->next, t0, t1);
         if (s)
             return s;
+        x = p;
     }
     return NULL;
 }
@@ -208,27 +259,32 @@ static struct mdb_node *walk_skip(struct mdb_node *root, struct mdb_node *x, uin
 static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uint64_t t0,
                                   uint64_t t1)
 {
-    struct mdb_node *c = first_overlap(x->child, t0, t1);
+    struct mdb_node *c = first_overlap(x, kids(x), t0, t1);
     return c ? c : walk_skip(root, x, t0, t1);
 }
 
 /* ---- node memory ---------------------------------------------------------------- */
 
-/* Allocate n nodes into pool; E_NOMEM (pool emptied again) if any allocation fails. */
-static int pool_fill(struct mdb *db, struct pool *p, size_t n)
+static void pool_drain(struct mdb *db, struct pool *p);
+
+/* Allocate n nodes and k kins into pool; E_NOMEM (pool emptied again) if any allocation fails. */
+static int pool_fill(struct mdb *db, struct pool *p, size_t n, size_t k)
 {
     p->head = NULL;
-    for (size_t i = 0; i < n; i++) {
-        struct mdb_node *x = db->alloc(sizeof(*x));
+    p->kins = NULL;
+    for (size_t i = 0; i < n + k; i++) {
+        void *x = db->alloc(i < n ? sizeof(struct mdb_node) : sizeof(struct mdb_kin));
         if (!x) {
-            while ((x = p->head)) {
-                p->head = x->next;
-                db->free(x);
-            }
+            pool_drain(db, p);
             return E_NOMEM;
         }
-        x->next = p->head;
-        p->head = x;
+        if (i < n) {
+            ((struct mdb_node *)x)->next = p->head;
+            p->head = x;
+        } else {
+            ((struct mdb_kin *)x)->spare = p->kins;
+            p->kins = x;
+        }
     }
     return E_OK;
 }
@@ -243,45 +299,58 @@ static struct mdb_node *pool_take(struct pool *p)
     return x;
 }
 
-/* Return the nodes the perform step did not need. */
+/* Take an empty kin for the pieces of n from the pool (decode counted it) and give it to n. */
+static struct mdb_kin *kin_take(struct pool *p, struct mdb_node *n)
+{
+    struct mdb_kin *k = p->kins;
+    ASSERT(k);
+    p->kins = k->spare;
+    *k = (struct mdb_kin){ n->space, n->base - n->target, NULL, NULL, 1, n, NULL };
+    n->kin = k;
+    return k;
+}
+
+/* Return the nodes and kins the perform step did not need. */
 static void pool_drain(struct mdb *db, struct pool *p)
 {
     struct mdb_node *x;
+    struct mdb_kin *k;
     while ((x = p->head)) {
         p->head = x->next;
         db->free(x);
+    }
+    while ((k = p->kins)) {
+        p->kins = k->spare;
+        db->free(k);
     }
 }
 
 /* Remove childless n from its space and the derivation tree, and free it. */
 static void node_drop(struct mdb *db, struct mdb_node *n)
 {
-    ASSERT(!n->child);
+    struct mdb_kin *up = n->up;
+    ASSERT(!n->kin || n->kin->refs > 1 || !n->kin->child);
     touch(db, n);
     tree_del(n);
     child_unlink(n);
+    kin_leave(db, n);
     db->free(n);
+    kin_shrink(db, up);
 }
 
 /* ---- splitting and merging -------------------------------------------------------- */
 
-/* The node that takes a piece split off a child of p: p's own piece if p was split. */
-static struct mdb_node *piece_parent(struct mdb *db, struct mdb_node *p, bool hi)
+/* Make l (a new piece of x, its units and targets set) a node beside x: x's rights, kin and
+   parent kin (the cut moves no child: each stays in the kin, in the piece holding it). */
+static void piece_add(struct mdb_node *x, struct mdb_node *l)
 {
-    if (!p || p->split_pass != db->pass)
-        return p;
-    struct mdb_node *q = hi ? p->split_hi : p->split_lo;
-    ASSERT(q);
-    return q;
-}
-
-/* Note that x is split in the current pass. */
-static void split_mark(struct mdb *db, struct mdb_node *x)
-{
-    if (x->split_pass != db->pass) {
-        x->split_pass = db->pass;
-        x->split_lo = x->split_hi = NULL;
-    }
+    l->space = x->space;
+    l->rights = x->rights;
+    l->kin = x->kin;
+    if (l->kin)
+        l->kin->refs++;
+    tree_add(l);
+    child_link(x->up, l);
 }
 
 /* Split x at target t (inside x): a new node takes the part below t, x keeps the rest. */
@@ -290,20 +359,14 @@ static void split_lo(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     struct mdb_node *l = pool_take(p);
     uint64_t n = t - x->target;
     touch(db, x);
-    l->space = x->space;
     l->base = x->base;
     l->size = n;
     l->target = x->target;
-    l->rights = x->rights;
     /* Shrink x first: its key grows but stays below its successor's, so the tree holds. */
     x->base += n;
     x->size -= n;
     x->target = t;
-    tree_add(l);
-    child_link(piece_parent(db, x->parent, false), l);
-    children_move(x, l, t, false);
-    split_mark(db, x);
-    x->split_lo = l;
+    piece_add(x, l);
 }
 
 /* Split x at target t (inside x): a new node takes the part from t on, x keeps the rest. */
@@ -312,17 +375,11 @@ static void split_hi(struct mdb *db, struct pool *p, struct mdb_node *x, uint64_
     struct mdb_node *h = pool_take(p);
     uint64_t n = t - x->target;
     touch(db, x);
-    h->space = x->space;
     h->base = x->base + n;
     h->size = x->size - n;
     h->target = t;
-    h->rights = x->rights;
     x->size = n;
-    tree_add(h);
-    child_link(piece_parent(db, x->parent, true), h);
-    children_move(x, h, t, true);
-    split_mark(db, x);
-    x->split_hi = h;
+    piece_add(x, h);
 }
 
 /* Number of nodes split_range(root, t0, t1) will allocate. */
@@ -338,8 +395,7 @@ static size_t split_count(struct mdb_node *root, uint64_t t0, uint64_t t1)
 static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, uint64_t t0,
                         uint64_t t1)
 {
-    db->pass++;
-    /* Pre-order: a parent is split before its children, so their pieces find its pieces. */
+    /* Pre-order: a parent is split before its children (a piece joins its parent's kin). */
     for (struct mdb_node *x = root; x; x = walk_next(root, x, t0, t1)) {
         if (straddles(x, t0))
             split_lo(db, p, x, t0);
@@ -348,23 +404,35 @@ static void split_range(struct mdb *db, struct pool *p, struct mdb_node *root, u
     }
 }
 
-/* Whether b directly follows a in the same space and can become one node with it. */
+/* Whether b directly follows a in the same space and can become one node with it without
+   moving a child: the same parent and rights, and one kin for both (or one has no child). */
 static bool mergeable(const struct mdb_node *a, const struct mdb_node *b)
 {
-    return node_end(a) == b->base && a->target + a->size == b->target &&
-           a->parent == b->parent && a->rights == b->rights;
+    return node_end(a) == b->base && a->target + a->size == b->target && a->up == b->up &&
+           a->rights == b->rights &&
+           (a->kin == b->kin || !kin_has(a->kin) || !kin_has(b->kin)) &&
+           (!a->up || parent_of(a) == parent_of(b));
 }
 
-/* Fold neighbour y of x (same space, mergeable) into x and free y. */
+/* Fold neighbour y of x (same space, mergeable) into x and free y: O(1), no child moves. */
 static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
 {
-    struct mdb_node *c;
     touch(db, x);
     touch(db, y);
-    while ((c = y->child)) {            /* valid for cursors as in children_move */
-        child_unlink(c);
-        child_link(x, c);
+    if (x->kin == y->kin) {
+        if (y->kin)
+            y->kin->refs--;             /* x still shares it */
+        y->kin = NULL;
+    } else if (!kin_has(y->kin)) {
+        kin_leave(db, y);
+    } else {
+        kin_leave(db, x);               /* x has no child: it takes y's kin and share */
+        x->kin = y->kin;
+        y->kin = NULL;
     }
+    if (x->kin)
+        x->kin->owner = x;
+    kin_shrink(db, x->kin);
     tree_del(y);                        /* before x's key may take y's base */
     if (y->base < x->base) {
         x->base = y->base;
@@ -379,6 +447,9 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
    (a pending deep revoke's cursor path) stay split, which no unit can see. */
 static void merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
+    if (x->kin && x->kin->refs == 1)
+        x->kin->owner = x;
+    kin_shrink(db, x->kin);
     if (pinned(x))
         return;
     struct mdb_node *q = tree_pred(x);
@@ -387,33 +458,6 @@ static void merge_neighbours(struct mdb *db, struct mdb_node *x)
     q = tree_ceil(x->space, node_end(x));
     if (q && !pinned(q) && mergeable(x, q))
         absorb(db, x, q);
-}
-
-/* Fold one of a and b (mergeable, a first) into the other, the childless one if there is
-   one (no children move then); returns the one left. */
-static struct mdb_node *fold_cheap(struct mdb *db, struct mdb_node *a, struct mdb_node *b)
-{
-    if (!b->child || a->child) {
-        absorb(db, a, b);
-        return a;
-    }
-    absorb(db, b, a);
-    return b;
-}
-
-/* merge_neighbours for a node whose survival does not matter (a delegation's destination
-   nodes): folds childless nodes into their neighbours; returns the node that holds x's units. */
-static struct mdb_node *merge_cheap(struct mdb *db, struct mdb_node *x)
-{
-    if (pinned(x))
-        return x;
-    struct mdb_node *q = tree_pred(x);
-    if (q && !pinned(q) && mergeable(q, x))
-        x = fold_cheap(db, q, x);
-    q = tree_ceil(x->space, node_end(x));
-    if (q && !pinned(q) && mergeable(x, q))
-        x = fold_cheap(db, x, q);
-    return x;
 }
 
 /* Merge every node of root's subtree overlapping [t0, t1) with its neighbours. */
@@ -431,7 +475,6 @@ void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
 {
     db->alloc = alloc;
     db->free = free;
-    db->pass = 0;
     db->gen = 1;
     db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
     db->born = 0;
@@ -521,14 +564,14 @@ int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space 
 static void info_fill(const struct mdb_node *n, struct mdb_info *out)
 {
     out->node = n;
-    out->parent = n->parent;
+    out->parent = parent_of(n);
     out->space = n->space;
     out->base = n->base;
     out->size = n->size;
     out->target = n->target;
     out->rights = n->rights;
-    out->src_space = n->parent ? n->parent->space : NULL;
-    out->src_unit = n->parent ? n->parent->base + (n->target - n->parent->target) : 0;
+    out->src_space = n->up ? n->up->space : NULL;
+    out->src_unit = n->up ? n->target + n->up->off : 0;
 }
 
 /* Report the node of s holding unit in *out; E_NOENT if the unit is empty. */
@@ -560,6 +603,8 @@ size_t mdb_walk(struct mdb_space *s, struct mdb_info *out, size_t max)
 
 /* ---- delegation ----------------------------------------------------------------- */
 
+static uint64_t count_upto(struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit);
+
 /*
  * One walk over a delegation's pieces: decode checks and counts (pool unused), perform
  * creates and upgrades from the nodes decode reserved. The same walker serves both, so
@@ -569,6 +614,9 @@ struct deleg_walk {
     struct mdb *db;
     struct mdb_delegation *a;
     struct pool *pool;                  /* perform: the reserved nodes */
+    const struct mdb_node *kin_for;     /* decode: the last source piece counted a kin for */
+    uint64_t work;                      /* decode: destination nodes visited and upgrade walks */
+    uint64_t stop;                      /* decode: where a call cut short by work ends */
     /* dst node d holds dst units from d0 on that receive targets [t0, t1) from piece n. */
     int (*occupied)(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d, uint64_t d0,
                     uint64_t t0, uint64_t t1);
@@ -576,14 +624,24 @@ struct deleg_walk {
     void (*hole)(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1, uint64_t t0);
 };
 
+/* Whether an upgrade of d's targets [t0, t1) must cut d (and what derives from it). */
+static bool upgrade_cuts(const struct mdb_node *d, uint64_t t0, uint64_t t1)
+{
+    return straddles(d, t0) || straddles(d, t1);
+}
+
 /* Decode: E_BUSY unless d holds the units derived from n with the same targets; count the
-   splits an upgrade needs. */
+   splits an upgrade needs and its walk (nodes visited, siblings skipped) in w->work. */
 static int deleg_check(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d,
                        uint64_t d0, uint64_t t0, uint64_t t1)
 {
-    if (d->parent != n || d->target - d->base != t0 - d0)
+    w->work++;
+    if (parent_of(d) != n || d->target - d->base != t0 - d0)
         return E_BUSY;
-    if ((d->rights | (n->rights & w->a->mask)) != d->rights)
+    if ((d->rights | (n->rights & w->a->mask)) == d->rights || !upgrade_cuts(d, t0, t1))
+        return E_OK;
+    w->work += count_upto(d, t0, t1, MDB_DELEGATE_WORK);
+    if (w->work <= MDB_DELEGATE_WORK)
         w->a->need += split_count(d, t0, t1);
     return E_OK;
 }
@@ -599,7 +657,8 @@ static int deleg_raise(struct deleg_walk *w, struct mdb_node *n, struct mdb_node
         return E_OK;
     /* Cut d (and what is derived from it) to the delegated units, then raise rights (a
        done node may need the revoke's rights again: pending cursors become invalid). */
-    split_range(w->db, w->pool, d, t0, t1);
+    if (upgrade_cuts(d, t0, t1))
+        split_range(w->db, w->pool, d, t0, t1);
     w->db->gen++;
     d->rights = want;
     a->dst->ops->map(a->dst, w->db->batch, d->base, d->size, d->target, want);
@@ -607,12 +666,17 @@ static int deleg_raise(struct deleg_walk *w, struct mdb_node *n, struct mdb_node
     return E_OK;
 }
 
-/* Decode: count the node a hole takes. */
+/* Decode: count the node a hole takes, and the kin of n if n has none yet. */
 static void deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
                         uint64_t t0)
 {
-    (void)n, (void)d0, (void)d1, (void)t0;
+    (void)d0, (void)d1, (void)t0;
     w->a->need++;
+    w->work++;
+    if (!n->kin && w->kin_for != n) {
+        w->a->need_kins++;
+        w->kin_for = n;
+    }
 }
 
 /* Perform: derive a node for dst units [d0, d1) from n. */
@@ -627,7 +691,7 @@ static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, 
     x->target = t0;
     x->rights = n->rights & a->mask;
     tree_add(x);
-    child_link(n, x);
+    child_link(n->kin ? n->kin : kin_take(w->pool, n), x);
     w->db->born++;
     a->dst->ops->map(a->dst, w->db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
@@ -651,9 +715,15 @@ static int deleg_piece(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, ui
             continue;
         }
         uint64_t len = MIN(node_end(d), d1) - d0;
+        size_t need = w->a->need;
         int err = w->occupied(w, n, d, d0, t0, t0 + len);
         if (err)
             return err;
+        if (w->work > MDB_DELEGATE_WORK) {
+            w->a->need = need;          /* decode: the call ends before d (or is refused) */
+            w->stop = d0;
+            return d0 > w->a->dst_base ? MDB_MORE : E_BUSY;
+        }
         d0 += len;
         t0 += len;
     }
@@ -675,6 +745,10 @@ static int deleg_pass(struct deleg_walk *w)
         uint64_t len = MIN(node_end(n), a->src_base + a->size) - s0;
         uint64_t d0 = a->dst_base + off;
         int err = deleg_piece(w, n, d0, d0 + len, n->target + (s0 - n->base));
+        if (err == MDB_MORE) {
+            a->size = w->stop - a->dst_base;   /* the bounded prefix */
+            return E_OK;
+        }
         if (err)
             return err;
         off += len;
@@ -685,35 +759,43 @@ static int deleg_pass(struct deleg_walk *w)
 /*
  * Decode a delegation of src units [src_base, +size) into dst at dst_base with rights
  * (source & mask) into *a: every check, then the nodes and the destination's reserve hook.
+ * The delegation is bounded: a->size becomes the longest prefix of at most
+ * MDB_DELEGATE_PIECES source pieces (mdb_delegate_extent) whose destination nodes and
+ * upgrade walks cost at most MDB_DELEGATE_WORK (at least the first destination node).
  * Errors, nothing changed or held: E_ARG (size or mask 0), E_RANGE (wrap or beyond a
  * space's limit), E_NOENT (a source unit is empty), E_PERM (a source unit has none of
- * mask), E_BUSY (a destination unit holds something else), E_NOMEM. On E_OK the caller
- * runs mdb_delegate_perform(a) before the database changes otherwise.
+ * mask), E_BUSY (a destination unit holds something else, or the upgrade of the first
+ * destination node alone would cost more than MDB_DELEGATE_WORK), E_NOMEM. On E_OK the
+ * caller runs mdb_delegate_perform(a) before the database changes otherwise.
  */
 int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_space *src,
                         uint64_t src_base, struct mdb_space *dst, uint64_t dst_base,
                         uint64_t size, unsigned mask)
 {
-    *a = (struct mdb_delegation){ src, dst, src_base, dst_base, size, mask, 0, 0, NULL };
-    struct deleg_walk w = { db, a, NULL, deleg_check, deleg_count };
+    *a = (struct mdb_delegation){ .src = src, .dst = dst, .src_base = src_base,
+                                  .dst_base = dst_base, .size = size, .mask = mask };
+    struct deleg_walk w = { .db = db, .a = a, .occupied = deleg_check, .hole = deleg_count };
     struct pool p;
     int err = range_check(src, src_base, size);
     if (!err)
         err = range_check(dst, dst_base, size);
     if (!err && !mask)
         err = E_ARG;
-    if (!err)
+    if (!err) {
+        a->size = mdb_delegate_extent(src, src_base, size, MDB_DELEGATE_PIECES);
         err = deleg_pass(&w);
+    }
     if (!err)
-        err = pool_fill(db, &p, a->need);
+        err = pool_fill(db, &p, a->need, a->need_kins);
     if (err)
         return err;
     /* The nodes are taken: what the hooks need comes from what is left. */
-    if (dst->ops->reserve && (err = dst->ops->reserve(dst, dst_base, size))) {
+    if (dst->ops->reserve && (err = dst->ops->reserve(dst, dst_base, a->size))) {
         pool_drain(db, &p);
         return err;
     }
     a->nodes = p.head;
+    a->kins = p.kins;
     return E_OK;
 }
 
@@ -726,38 +808,42 @@ int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_spa
 unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct mdb_delegation *a)
 {
     db->batch = b;
-    struct pool p = { a->nodes };
-    struct deleg_walk w = { db, a, &p, deleg_raise, deleg_derive };
+    struct pool p = { a->nodes, a->kins };
+    struct deleg_walk w = { .db = db, .a = a, .pool = &p, .occupied = deleg_raise,
+                            .hole = deleg_derive };
     int err = deleg_pass(&w);
     ASSERT(err == E_OK);
     pool_drain(db, &p);
     a->nodes = NULL;
-    /* Merge what the delegation created or cut with equal neighbours. */
+    a->kins = NULL;
+    /* Merge what the delegation created or cut with equal neighbours (O(1) each). */
     for (struct mdb_node *d = tree_from(a->dst, a->dst_base); d && d->base < a->dst_base + a->size;
          d = tree_ceil(a->dst, node_end(d)))
-        d = merge_cheap(db, d);
+        merge_neighbours(db, d);
     return a->effect;
 }
 
-/* Delegate src units [src_base, +size) into dst at dst_base with rights (source & mask).
- * Destination units must be empty (*effect gets MDB_CREATED) or already derived from the same
- * source units (their rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or
- * downgrades. Errors, nothing changed: mdb_delegate_decode's. */
+/* Delegate a bounded prefix of src units [src_base, +size) into dst at dst_base with rights
+ * (source & mask): the units mdb_delegate_decode takes, *done of them. Destination units must
+ * be empty (*effect gets MDB_CREATED) or already derived from the same source units (their
+ * rights grow: MDB_UPGRADED; equal rights: nothing); never overwrites or downgrades. Errors,
+ * nothing changed: mdb_delegate_decode's. */
 int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *src,
                  uint64_t src_base, struct mdb_space *dst, uint64_t dst_base, uint64_t size,
-                 unsigned mask, unsigned *effect)
+                 unsigned mask, unsigned *effect, uint64_t *done)
 {
     struct mdb_delegation a;
     int err = mdb_delegate_decode(db, &a, src, src_base, dst, dst_base, size, mask);
     if (err)
         return err;
     *effect = mdb_delegate_perform(db, b, &a);
+    *done = a.size;
     return E_OK;
 }
 
 /* The longest prefix of src [base, +size) (size > 0) of at most pieces nodes or holes (at least
  * one): into an empty destination, mdb_delegate of that prefix creates at most pieces nodes and
- * visits O(pieces) (the kernel bounds each delegate call by it). */
+ * visits O(pieces) (mdb_delegate_decode bounds each delegation by it). */
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
 {
     uint64_t off = 0;
@@ -772,20 +858,27 @@ uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size
 
 /* ---- revocation ----------------------------------------------------------------- */
 
-/* Free n and everything derived from it, unmapping each; iterative, leaves first. */
+/* Free n and everything derived from it, unmapping each; iterative, leaves first, each node
+   of a kin scanned once per visit of its piece. */
 static void subtree_drop(struct mdb *db, struct mdb_node *n)
 {
-    struct mdb_node *y = n;
+    struct mdb_node *x = n, *c = kids(n);
     for (;;) {
-        while (y->child)
-            y = y->child;
-        struct mdb_node *up = y->parent;
-        bool last = y == n;
-        y->space->ops->unmap(y->space, db->batch, y->base, y->size);
-        node_drop(db, y);
-        if (last)
-            return;
-        y = up;
+        if (c && !kid_overlaps(x, c, x->target, x->target + x->size)) {
+            c = c->next;
+        } else if (c) {
+            x = c;
+            c = kids(x);
+        } else {
+            struct mdb_node *up = parent_of(x), *nx = x->next;
+            bool last = x == n;
+            x->space->ops->unmap(x->space, db->batch, x->base, x->size);
+            node_drop(db, x);
+            if (last)
+                return;
+            x = up;
+            c = nx;
+        }
     }
 }
 
@@ -819,7 +912,7 @@ static int revoke_piece(struct mdb *db, struct mdb_node *n, uint64_t u0, uint64_
 {
     uint64_t t0 = n->target + (u0 - n->base), t1 = t0 + (u1 - u0);
     struct pool p;
-    int err = pool_fill(db, &p, split_count(n, t0, t1));
+    int err = pool_fill(db, &p, split_count(n, t0, t1), 0);
     if (err)
         return err;
     split_range(db, &p, n, t0, t1);
@@ -839,22 +932,22 @@ static int revoke_piece(struct mdb *db, struct mdb_node *n, uint64_t u0, uint64_
 static uint64_t count_upto(struct mdb_node *root, uint64_t t0, uint64_t t1, uint64_t limit)
 {
     uint64_t n = 1;
-    struct mdb_node *x = root, *c = root->child;
+    struct mdb_node *x = root, *c = kids(root);
     for (;;) {
         if (n > limit)
             return n;
-        if (c && !overlaps(c, t0, t1)) {
+        if (c && !kid_overlaps(x, c, t0, t1)) {
             c = c->next;
             n++;
         } else if (c) {
             x = c;
-            c = x->child;
+            c = kids(x);
             n++;
         } else if (x == root) {
             return n;
         } else {
             c = x->next;
-            x = x->parent;
+            x = parent_of(x);
         }
     }
 }
@@ -875,31 +968,34 @@ static uint64_t merge_edges(struct mdb *db, struct mdb_node *root, uint64_t t0, 
                             uint64_t limit)
 {
     uint64_t w = 1;
-    struct mdb_node *x = root, *c = root->child;
+    struct mdb_node *x = root, *c = kids(root);
     merge_neighbours(db, root);
     while (w < limit) {
-        if (c && !pick_edge(c, t0, t1)) {
+        if (c && !(kid_overlaps(x, c, t0, t1) && pick_edge(c, t0, t1))) {
             c = c->next;
         } else if (c) {
             merge_neighbours(db, c);
             x = c;
-            c = x->child;
+            c = kids(x);
         } else if (x == root) {
             break;
         } else {
             c = x->next;
-            x = x->parent;
+            x = parent_of(x);
         }
         w++;
     }
     return w;
 }
 
-/* Whether a deep piece [t0, t1) enters x: x holds some of the rights there, or x straddles
-   an end (it must be cut there before its parent is; its children may hold the rights). */
-static bool deep_enters(const struct mdb_node *x, uint64_t t0, uint64_t t1, unsigned rights)
+/* Whether a deep piece [t0, t1) enters x, a node of p's kin: x is p's child and holds some
+   of the rights there, or x straddles an end (it must be cut there before its parent is;
+   its children may hold the rights). */
+static bool deep_enters(const struct mdb_node *p, const struct mdb_node *x, uint64_t t0,
+                        uint64_t t1, unsigned rights)
 {
-    return overlaps(x, t0, t1) && ((x->rights & rights) || straddles(x, t0) || straddles(x, t1));
+    return kid_overlaps(p, x, t0, t1) &&
+           ((x->rights & rights) || straddles(x, t0) || straddles(x, t1));
 }
 
 /* Remove rights from x (whose children hold none of them): protect it, or drop it if empty. */
@@ -923,17 +1019,13 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
 static int cut_to(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t1)
 {
     struct pool p;
-    int err = pool_fill(db, &p, straddles(x, t0) + straddles(x, t1));
+    int err = pool_fill(db, &p, straddles(x, t0) + straddles(x, t1), 0);
     if (err)
         return err;
-    if (straddles(x, t0)) {
-        db->pass++;                     /* x's parent is not cut in this pass */
+    if (straddles(x, t0))
         split_lo(db, &p, x, t0);
-    }
-    if (straddles(x, t1)) {
-        db->pass++;
+    if (straddles(x, t1))
         split_hi(db, &p, x, t1);
-    }
     pool_drain(db, &p);
     return E_OK;
 }
@@ -981,77 +1073,56 @@ static void cursor_save(struct mdb_revoke *op, struct mdb_node *n, struct mdb_no
     op->resume = true;
     op->at = x == n ? NULL : x;
     op->after = !c;
-    op->scan = c ? c : x->last;
+    op->scan = c ? c : x->kin ? x->kin->last : NULL;
     if (op->scan)
         pin_on(op, op->scan);
 }
 
-/*
- * A piece [t0, t1) of node n that does not fit one step: one post-order walk over n's
- * subtree, entering the nodes deep_enters() accepts; each finished node (n excluded) is
- * cut to the piece (cut_to, bottom-up: its straddling children were cut before it) and
- * loses the rights (node_revoke). A node that holds none of the rights needs nothing, nor
- * does anything derived from it, so the walk's state is visible in the nodes. Every
- * sibling skipped, node entered and node finished costs one unit of *work; the walk stops
- * once allowance units are spent and keeps its cursor (op->at: the node whose children
- * are scanned, op->scan: the next of them). The cursor path (op->scan, op->at and its
- * ancestors up to n) is pinned as the walk moves (pin_on when entering, pin_off when
- * finishing: O(1) per node, whatever the depth). Children are appended, so a node created
- * between steps is reached by the scans still to come; a structural change at a node
- * pinned by another op (split, merge, move, drop) or a rights upgrade bumps db->gen, and a
- * step that finds db->gen changed walks again from n with a fresh token (done nodes are
- * skipped, and charged). At the end, with include_self, n itself is cut and loses the
- * rights; the nodes at the piece's edges merge again (merge_edges, bounded).
- */
-static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
-                       uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
+/* Where op's walk of the deep piece of n goes on: *x, whose children are scanned, and *c, the
+   next of them (n and its first child when the walk starts or starts again). */
+static void cursor_load(struct mdb_revoke *op, struct mdb_node *n, struct mdb_node **x,
+                        struct mdb_node **c)
 {
-    struct mdb_node *x = n, *c = n->child;
-    uint64_t limit = *work + allowance + op->debt;
-    *done = false;
-    if (op->resume) {
-        x = op->at ? op->at : n;
-        c = op->scan;
-        if (c)
-            pin_off(op, c);
-        if (!op->at && c && c->parent != n)
-            c = n->child;               /* n was cut or merged: scan its children again */
-        else if (op->after)
-            c = c ? c->next : x->child;
+    *x = n;
+    *c = kids(n);
+    if (!op->resume)
+        return;
+    *x = op->at ? op->at : n;
+    *c = op->scan;
+    if (*c)
+        pin_off(op, *c);
+    if (!op->at && *c && (*c)->up != n->kin)
+        *c = kids(n);                   /* n took another kin (a merge): scan its children again */
+    else if (op->after)
+        *c = *c ? (*c)->next : kids(*x);
+}
+
+/* Finish x, a node below the top of op's deep piece [t0, t1) whose children are done: trim it
+   if it loses everything inside and straddles one end, else cut it to the piece and remove
+   the rights; E_NOMEM: nothing changed. */
+static int deep_finish(struct mdb *db, struct mdb_revoke *op, struct mdb_node *x, uint64_t t0,
+                       uint64_t t1)
+{
+    if (!(x->rights & ~op->rights) && straddles(x, t0) != straddles(x, t1)) {
+        pin_off(op, x);
+        trim_off(db, x, t0, t1);
+        return E_OK;
     }
-    for (;;) {
-        if (*work >= limit) {
-            cursor_save(op, n, x, c);
-            return E_OK;
-        }
-        ++*work;
-        if (c && !deep_enters(c, t0, t1, op->rights)) {
-            c = c->next;
-        } else if (c) {
-            x = c;
-            pin_on(op, x);
-            c = x->child;
-        } else if (x == n) {
-            break;
-        } else {
-            struct mdb_node *up = x->parent, *nx = x->next;
-            if (!(x->rights & ~op->rights) && straddles(x, t0) != straddles(x, t1)) {
-                pin_off(op, x);
-                trim_off(db, x, t0, t1);
-            } else {
-                int err = cut_to(db, x, t0, t1);
-                if (err) {
-                    cursor_save(op, n, x, NULL);   /* x is pinned still: resume here */
-                    return err;
-                }
-                pin_off(op, x);
-                if (x->rights & op->rights)
-                    node_revoke(db, x, op->rights);
-            }
-            x = up;
-            c = nx;
-        }
-    }
+    int err = cut_to(db, x, t0, t1);
+    if (err)
+        return err;
+    pin_off(op, x);
+    if (x->rights & op->rights)
+        node_revoke(db, x, op->rights);
+    return E_OK;
+}
+
+/* End op's deep piece [t0, t1) of n, everything below done: with include_self n is cut and
+   loses the rights, then the piece's edges merge (their work added to *work); E_NOMEM:
+   nothing changed, the cursor is kept at n. */
+static int deep_close(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
+                      uint64_t t1, uint64_t allowance, uint64_t *work)
+{
     bool gone = false;
     if (op->include_self && (n->rights & op->rights)) {
         int err = cut_to(db, n, t0, t1);
@@ -1066,8 +1137,60 @@ static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
         *work += merge_edges(db, n, t0, t1, MERGE_FACTOR * allowance);
     op->at = NULL;
     op->deep = op->resume = false;
-    *done = true;
     return E_OK;
+}
+
+/*
+ * A piece [t0, t1) of node n that does not fit one step: one post-order walk over n's
+ * subtree, entering the nodes deep_enters() accepts; each finished node (n excluded) is
+ * cut to the piece (cut_to, bottom-up: its straddling children were cut before it) and
+ * loses the rights (node_revoke). A node that holds none of the rights needs nothing, nor
+ * does anything derived from it, so the walk's state is visible in the nodes. Every
+ * sibling skipped, node entered and node finished costs one unit of *work; the walk stops
+ * once allowance units are spent and keeps its cursor (op->at: the node whose children
+ * are scanned, op->scan: the next of them). The cursor path (op->scan, op->at and its
+ * ancestors up to n) is pinned as the walk moves (pin_on when entering, pin_off when
+ * finishing: O(1) per node, whatever the depth). Children are appended, so a node created
+ * between steps is reached by the scans still to come; a structural change at a node
+ * pinned by another op (split, merge, drop) or a rights upgrade bumps db->gen, and a
+ * step that finds db->gen changed walks again from n with a fresh token (done nodes are
+ * skipped, and charged). At the end, with include_self, n itself is cut and loses the
+ * rights; the nodes at the piece's edges merge again (merge_edges, bounded).
+ */
+static int revoke_deep(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n, uint64_t t0,
+                       uint64_t t1, uint64_t allowance, uint64_t *work, bool *done)
+{
+    struct mdb_node *x, *c;
+    uint64_t limit = *work + allowance + op->debt;
+    *done = false;
+    cursor_load(op, n, &x, &c);
+    for (;;) {
+        if (*work >= limit) {
+            cursor_save(op, n, x, c);
+            return E_OK;
+        }
+        ++*work;
+        if (c && !deep_enters(x, c, t0, t1, op->rights)) {
+            c = c->next;
+        } else if (c) {
+            x = c;
+            pin_on(op, x);
+            c = kids(x);
+        } else if (x == n) {
+            int err = deep_close(db, op, n, t0, t1, allowance, work);
+            *done = err == E_OK;
+            return err;
+        } else {
+            struct mdb_node *up = parent_of(x), *nx = x->next;
+            int err = deep_finish(db, op, x, t0, t1);
+            if (err) {
+                cursor_save(op, n, x, NULL);   /* x is pinned still: resume here */
+                return err;
+            }
+            x = up;
+            c = nx;
+        }
+    }
 }
 
 /*
@@ -1129,6 +1252,61 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
     return revoke_deep(db, op, n, t0, t1, budget, work, done);
 }
 
+/* Start a step of op: a deep piece whose nodes may have changed since the last step walks
+   again with a fresh token, and gets its extra budget for the nodes delegated since. */
+static void step_begin(struct mdb *db, struct mdb_revoke *op, uint64_t budget)
+{
+    if (op->deep && op->gen != db->gen) {
+        op->resume = false;             /* nodes may have changed: walk again */
+        op->token = db->tokens++;       /* the old path's pins are stale */
+    }
+    /* Nodes delegated since the last step may lie ahead of a deep piece's cursor: the step
+       gets two units of budget for each (enter and finish), up to DEBT_FACTOR budgets, so
+       that what other calls add between steps does not eat the step's own progress. */
+    op->debt = op->deep ? MIN(2 * (db->born - op->born), DEBT_FACTOR * MIN(budget, UINT32_MAX)) : 0;
+    db->self = op->token;
+}
+
+/* The node holding op->next, after skipping a hole (and dropping a deep piece the node no
+   longer holds); NULL, with op->next = op->end, if op's space holds nothing up to the end. */
+static struct mdb_node *next_node(struct mdb_revoke *op)
+{
+    struct mdb_node *n = tree_from(op->space, op->next);
+    if (!n || n->base >= op->end) {
+        op->next = op->end;
+        return NULL;
+    }
+    if (n->base > op->next) {
+        op->next = n->base;             /* skip the hole */
+        op->deep = false;
+    }
+    if (op->deep && op->stop > node_end(n))
+        op->deep = false;               /* n was cut since: take the piece anew */
+    if (!op->deep)
+        op->resume = false;
+    return n;
+}
+
+/* Revoke op's pieces from op->next on, until units units are done or about budget work
+   (*work) is spent; E_NOMEM stops at the failing piece. */
+static int step_pieces(struct mdb *db, struct mdb_revoke *op, uint64_t units, uint64_t budget,
+                       uint64_t *work)
+{
+    uint64_t done_units = 0;
+    struct mdb_node *n;
+    while (op->next < op->end && *work < budget && done_units < units && (n = next_node(op))) {
+        uint64_t u1 =
+            op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
+        bool done;
+        int err = revoke_part(db, op, n, u1, budget, work, &done);
+        if (err || !done)
+            return err;
+        done_units += u1 - op->next;
+        op->next = u1;
+    }
+    return E_OK;
+}
+
 /*
  * Revoke the next part of op's range, each unit in s and in everything derived from it,
  * with about budget units of work (nodes visited, siblings skipped, nodes cut): holes are
@@ -1147,7 +1325,7 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
  * them on. A node derived between steps from a node the walk has not finished is revoked
  * by this revoke too (children are appended, ahead of the cursor) and charged like any
  * other: the revoke ends as long as fewer nodes are added between two steps than a step's
- * budget removes (the kernel bounds each delegate call, see syscall.c). This holds because
+ * budget removes (each delegation is bounded, see mdb_delegate_decode). This holds because
  * op keeps unit numbers, and node pointers only while db->gen is unchanged since its last
  * step; derivation only grows by delegation. The host model test checks exactly this with
  * random interleavings.
@@ -1155,42 +1333,10 @@ static int revoke_part(struct mdb *db, struct mdb_revoke *op, struct mdb_node *n
 int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke *op,
                     uint64_t units, uint64_t budget)
 {
+    uint64_t work = 0;
     db->batch = b;
-    uint64_t work = 0, done_units = 0;
-    int err = E_OK;
-    units = MAX(units, 1);
-    budget = MAX(budget, 1);
-    if (op->deep && op->gen != db->gen) {
-        op->resume = false;             /* nodes may have changed: walk again */
-        op->token = db->tokens++;       /* the old path's pins are stale */
-    }
-    /* Nodes delegated since the last step may lie ahead of a deep piece's cursor: the step
-       gets two units of budget for each (enter and finish), up to DEBT_FACTOR budgets, so
-       that what other calls add between steps does not eat the step's own progress. */
-    op->debt = op->deep ? MIN(2 * (db->born - op->born), DEBT_FACTOR * MIN(budget, UINT32_MAX)) : 0;
-    db->self = op->token;
-    while (op->next < op->end && work < budget && done_units < units) {
-        struct mdb_node *n = tree_from(op->space, op->next);
-        if (!n || n->base >= op->end) {
-            op->next = op->end;         /* nothing held up to the end */
-            break;
-        }
-        if (n->base > op->next) {
-            op->next = n->base;         /* skip the hole */
-            op->deep = false;
-        }
-        if (op->deep && op->stop > node_end(n))
-            op->deep = false;           /* n was cut since: take the piece anew */
-        if (!op->deep)
-            op->resume = false;
-        uint64_t u1 =
-            op->deep ? op->stop : MIN(MIN(node_end(n), op->end), op->next + (units - done_units));
-        bool done;
-        if ((err = revoke_part(db, op, n, u1, budget, &work, &done)) || !done)
-            break;
-        done_units += u1 - op->next;
-        op->next = u1;
-    }
+    step_begin(db, op, MAX(budget, 1));
+    int err = step_pieces(db, op, MAX(units, 1), MAX(budget, 1), &work);
     db->self = 0;
     op->gen = db->gen;
     op->born = db->born;
@@ -1223,8 +1369,8 @@ int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_spac
     db->batch = b;
     for (uint64_t i = 0; i < MAX(budget, 1) && s->root; i++) {
         struct mdb_node *y = node_of(s->root);
-        while (y->child)
-            y = y->child;
+        while (kin_has(y->kin))
+            y = y->kin->child;          /* derived from s too: a kin's pieces share a parent */
         y->space->ops->unmap(y->space, db->batch, y->base, y->size);
         node_drop(db, y);
     }
@@ -1233,25 +1379,33 @@ int mdb_teardown_step(struct mdb *db, struct shootdown_batch *b, struct mdb_spac
 
 /* ---- invariant check (tests, kernel debug builds) ------------------------------- */
 
+/* Whether kin k of n (n's space, n's offset) is consistent: its list, and each child names it. */
+static bool kin_ok(const struct mdb_node *n, const struct mdb_kin *k)
+{
+    if (k->space != n->space || k->off != n->base - n->target || !k->refs ||
+        !k->child != !k->last)
+        return false;
+    for (const struct mdb_node *c = k->child; c; c = c->next)
+        if (c->up != k || (c->next ? c->next->prev != c : k->last != c))
+            return false;
+    return true;
+}
+
 /* Whether n's derivation links are consistent and it lies within its parent. */
 static bool node_ok(struct mdb_space *s, const struct mdb_node *n)
 {
-    const struct mdb_node *p = n->parent;
+    const struct mdb_kin *u = n->up;
     if (n->space != s || !n->size || !n->rights || n->target + n->size < n->target)
         return false;
-    if (n->prev ? n->prev->next != n : (p && p->child != n))
+    if (n->kin && !kin_ok(n, n->kin))
         return false;
-    if (n->next ? n->next->prev != n : (p && p->last != n))
+    if (!u)
+        return !n->prev && !n->next;
+    if (n->prev ? n->prev->next != n : u->child != n)
         return false;
-    if (!n->child != !n->last)
-        return false;
-    for (const struct mdb_node *c = n->child; c; c = c->next)
-        if (c->parent != n)
-            return false;
-    if (!p)
-        return true;
-    return p->target <= n->target && n->target + n->size <= p->target + p->size &&
-           !(n->rights & ~p->rights);
+    const struct mdb_node *p = parent_of(n);
+    return p && p->kin == u && p->target <= n->target &&
+           n->target + n->size <= p->target + p->size && !(n->rights & ~p->rights);
 }
 
 /* Whether every structural invariant of s holds (tree, ranges, derivation links; tests and debug

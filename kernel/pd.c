@@ -1,16 +1,12 @@
 /* Protection domains: creation, capability lookups (lecture: "Protection Domain"). */
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "sched.h"
-#include "smp.h"
 #include "tlb.h"
-#include "trap.h"
+#include "ec.h"
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
@@ -42,7 +38,7 @@ static void park(void)
     __atomic_store_n(&parked[me], true, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     if (!fair_lock_ready(&pd_lock, me))
-        __asm__ __volatile__("sti; hlt; cli" ::: "memory");  /* an interrupt after sti ends hlt */
+        arch_idle_wait();
     __atomic_store_n(&parked[me], false, __ATOMIC_RELAXED);
 }
 
@@ -147,9 +143,11 @@ void pd_lock_take_call(struct trap_frame *f)
 void pd_boot_init(void)
 {
     mdb_init(&kernel_mdb, kmalloc, kfree);
+    destroy_boot_init();
 }
 
-/* Give back a partly built PD: whatever of its parts exist. */
+/* Give back a partly built PD: whatever of its parts exist. The one place where a PD's last
+   frames go back to the pool (a new PD that failed, or a destroyed one: pd_free_last). */
 static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
 {
     if (pio)
@@ -180,6 +178,7 @@ struct pd *pd_create(struct pd *parent)
         return NULL;
     }
     kframe_account(1);
+    pd->kobj.type = CAP_PD;
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
@@ -216,6 +215,33 @@ void pd_destroy_empty(struct pd *pd)
     pd_free(pd, true, true, true);
 }
 
+/* Free a destroyed PD (destroy.c: its spaces empty, no core runs it, no EC, child or
+   capability left): its tables, roots, backing pages, PCID and the PD itself. */
+void pd_free_last(struct pd *pd)
+{
+    ASSERT(!pd->nr_ecs && !pd->nr_children && !pd->kobj.caps && !pd->busy);
+    if (pd->parent)
+        pd->parent->nr_children--;
+    pd_free(pd, true, true, true);
+}
+
+/* Make pd (new, from pd_create) a live PD whose first capability went to selector sel of
+   creator: its slots count in their objects, and it is a child of its parent. */
+void pd_adopt(struct pd *pd, struct pd *creator, mword sel)
+{
+    pd->obj.counted = true;
+    pd->kobj.cap_pd = creator;
+    pd->kobj.cap_sel = sel;
+    struct pd *p = pd->parent;
+    if (!p)
+        return;
+    pd->sib_next = p->children;
+    if (p->children)
+        p->children->sib_prev = pd;
+    p->children = pd;
+    p->nr_children++;
+}
+
 /* The PD running on this core (NULL in the idle loop before any PD ran). */
 struct pd *pd_current(void)
 {
@@ -233,6 +259,11 @@ int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **ob
     bool found = pd == pd_current() ? space_obj_lookup_current(&pd->obj, sel, &c)
                                     : space_obj_lookup(&pd->obj, sel, &c);
     if (!found || cap_is_null(c) || cap_type(c) != t)
+        return E_CAP;
+    /* An object being destroyed is named by no usable capability. */
+    struct kobj *o = t == CAP_PD ? &((struct pd *)cap_object(c))->kobj
+                                 : &((struct ec *)cap_object(c))->kobj;
+    if (o->doomed)
         return E_CAP;
     if ((c.rights & rights) != rights)
         return E_PERM;

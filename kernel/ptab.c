@@ -36,10 +36,10 @@ struct upd {
     struct ptab_result *res;
 };
 
-/* Virtual address of the table in frame pa. */
-static pte_t *tab(const struct ptab *t, paddr_t pa)
+/* Virtual address of the table at level l in frame pa (good until the next table of level l). */
+static pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
 {
-    return t->env->p2v(t->env->ctx, pa);
+    return t->env->p2v(t->env->ctx, pa, l);
 }
 
 /* Read an entry that other cores may be writing. */
@@ -110,7 +110,7 @@ static void free_tree(const struct ptab *t, paddr_t pa, unsigned l)
 {
     if (l < t->own_level)
         return;
-    pte_t *tb = tab(t, pa);
+    pte_t *tb = tab(t, pa, l);
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
         if (is_table(t, l, tb[i]))
             free_tree(t, child_table(t, tb[i]), l - 1);
@@ -146,7 +146,7 @@ pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, u
 {
     paddr_t tpa = t->root;
     for (unsigned l = t->levels - 1;; l--) {
-        pte_t *p = tab(t, tpa) + LEVEL_INDEX(va, l);
+        pte_t *p = tab(t, tpa, l) + LEVEL_INDEX(va, l);
         pte_t e = load(p);
         *reached = l;
         if (l <= level)
@@ -184,10 +184,11 @@ bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m)
 /* Put a detached frame on df. Frames detached by an unmap are chained through word 0 (the link is
  * non-present, its frame field inverted like Linux's L1TF PTE inversion); other frames need a slot
  * because stale walkers must still see their old entries. False if no slot is free. */
-static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, bool unmap)
+static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, unsigned l,
+                       bool unmap)
 {
     if (unmap) {
-        *tab(t, pa) = df->chain ? (~df->chain & LINK_MASK) : 0;
+        *tab(t, pa, l) = df->chain ? (~df->chain & LINK_MASK) : 0;
         df->chain = pa;
     } else if (df->n < PTAB_DFREE_SLOTS) {
         df->slot[df->n++] = pa;
@@ -201,7 +202,7 @@ static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, 
 /* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f)
 {
-    pte_t link = *(const pte_t *)env->p2v(env->ctx, f);
+    pte_t link = *(const pte_t *)env->p2v(env->ctx, f, PTAB_SLOT_LINK);
     return link ? (~link & LINK_MASK) : 0;
 }
 
@@ -222,7 +223,7 @@ void ptab_dfree_release(struct ptab_dfree *df, const struct ptab_env *env)
 static size_t count_tree(const struct ptab *t, paddr_t pa, unsigned l)
 {
     size_t n = 1;
-    const pte_t *tb = l > 0 ? tab(t, pa) : NULL;
+    const pte_t *tb = l > 0 ? tab(t, pa, l) : NULL;
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++) {
         pte_t e = load(&tb[i]);
         if (e && is_table(t, l, e))     /* holes are all-zero: most need no format call */
@@ -244,7 +245,7 @@ struct visit {
 static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t base)
 {
     const struct ptab *t = v->t;
-    const pte_t *tb = tab(t, tpa);
+    const pte_t *tb = tab(t, tpa, l);
     vaddr_t lo = MAX(v->va, base), hi = MIN(v->end - 1, base + PTAB_ENTRIES * LEVEL_SIZE(l) - 1);
     for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
         pte_t e = load(&tb[i]);
@@ -280,11 +281,11 @@ size_t ptab_tables(const struct ptab *t)
 /* Move the unlinked subtree at level l in frame pa onto the deferred-free list. */
 static void detach_tree(struct upd *u, paddr_t pa, unsigned l)
 {
-    const pte_t *tb = tab(u->t, pa);
+    const pte_t *tb = tab(u->t, pa, l);
     for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
         if (is_table(u->t, l, tb[i]))
             detach_tree(u, child_table(u->t, tb[i]), l - 1);
-    if (!dfree_push(u->df, u->t, pa, u->unmap))
+    if (!dfree_push(u->df, u->t, pa, l, u->unmap))
         panic("ptab: detach_tree without a free slot");
     u->res->detached = u->res->flush = true;
 }
@@ -349,7 +350,7 @@ static int split(struct upd *u, pte_t *p, unsigned l, pte_t old)
         return E_NOMEM;
     /* Fill the new table with the same translation in smaller leaves... */
     t->fmt->decode(t->caps, l, old, &a);
-    pte_t bits = t->fmt->leaf(t->caps, l - 1, a), *tb = tab(t, pa);
+    pte_t bits = t->fmt->leaf(t->caps, l - 1, a), *tb = tab(t, pa, l - 1);
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
         store(t, &tb[i], (frame(t, l, old) + i * LEVEL_SIZE(l - 1)) | bits);
     /* ...then swap it in: every walker sees the old or the identical new translation. */
@@ -393,7 +394,7 @@ static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
     pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
-    const pte_t *tb = tab(t, child_table(t, e));
+    const pte_t *tb = tab(t, child_table(t, e), l - 1);
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
     if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->end, l - 1))))
@@ -447,7 +448,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
 /* Apply the update to the entries of the table at level l in frame tpa, whose entry 0 maps base. */
 static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
 {
-    pte_t *tb = tab(u->t, tpa);
+    pte_t *tb = tab(u->t, tpa, l);
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
     if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */

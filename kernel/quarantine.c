@@ -1,6 +1,6 @@
 /*
  * Page-table use-after-free detector (see include/quarantine.h). One tag word
- * per pool frame (2 MiB of bss in this test build): 0 = not
+ * per frame of the kernel pool and of the far pool (2.5 MiB of bss in this test build): 0 = not
  * quarantined, else the low 32 bits of the owning space_mem's address (all of
  * the pool's linear map has the upper 32 bits set) and the number of full
  * shootdowns of that space begun before the detach. Built only with
@@ -9,7 +9,8 @@
 #include "quarantine.h"
 #ifdef PTAB_QUARANTINE
 #include "frame.h"
-#include "kmem.h"
+#include "kalloc_far.h"
+#include "arch.h"
 #include "layout.h"
 #include "paging.h"
 #include "ptab.h"
@@ -20,11 +21,14 @@
 #define HIGH_HALF   0xffffffff00000000UL    /* upper address bits of every pool object */
 
 static uint64_t tags[POOL_SIZE / PAGE_SIZE];   /* one per pool frame */
+static uint64_t far_tags[FAR_POOL_MAX / PAGE_SIZE]; /* one per far-pool frame */
 static bool announced;
 
-/* The tag word of pool frame pa, or NULL outside the pool. */
+/* The tag word of frame pa of the kernel or the far pool, or NULL outside both. */
 static uint64_t *tag_of(paddr_t pa)
 {
+    if (pa >= far_pool.base && (pa - far_pool.base) / PAGE_SIZE < far_pool.nframes)
+        return &far_tags[(pa - far_pool.base) / PAGE_SIZE];
     if (pa < kernel_pool.base || (pa - kernel_pool.base) / PAGE_SIZE >= kernel_pool.nframes)
         return NULL;
     return &tags[(pa - kernel_pool.base) / PAGE_SIZE];
@@ -74,7 +78,7 @@ void quarantine_on_free(paddr_t pa, size_t n)
         if (!covered(*t))
             quarantine_panic(pa + i * PAGE_SIZE, *t, "freed");
         *t = 0;
-        uint64_t *w = phys_to_virt(pa + i * PAGE_SIZE);
+        uint64_t *w = kmem_ptr(pa + i * PAGE_SIZE, TMAP_SLOT_FRESH);
         for (unsigned k = 0; k < PTAB_ENTRIES; k++)
             w[k] = QUARANTINE_POISON;
     }
@@ -94,9 +98,10 @@ void quarantine_on_alloc(paddr_t pa, size_t n)
 static void check_frame(const struct space_mem *m, paddr_t pa, const char *root)
 {
     uint64_t *t = tag_of(pa);
-    if (frame_is_free(&kernel_pool, pa) || (t && *t))
+    bool freed = kframe_is_free(pa);
+    if (freed || (t && *t))
         panic("ptab quarantine: %s root of space %p reaches %s table frame %lx", root,
-              (const void *)m, frame_is_free(&kernel_pool, pa) ? "freed" : "quarantined", pa);
+              (const void *)m, freed ? "freed" : "quarantined", pa);
 }
 
 /*
@@ -108,7 +113,7 @@ static void check_frame(const struct space_mem *m, paddr_t pa, const char *root)
 /* Check every table below the table at level l in frame pa (its first `entries` entries). */
 static void walk(const struct space_mem *m, paddr_t pa, unsigned l, unsigned entries)
 {
-    const pte_t *tb = phys_to_virt(pa);
+    const pte_t *tb = kmem_ptr(pa, l);
     for (unsigned i = 0; l > 0 && i < entries; i++)
         if ((tb[i] & PTE_P) && !(tb[i] & PTE_PS)) {
             check_frame(m, tb[i] & PTE_ADDR, "master");
@@ -123,7 +128,7 @@ void quarantine_check_roots(const struct space_mem *m)
     for (unsigned c = 0; c < NUM_CPU; c++) {
         if (!m->loc[c].root)
             continue;
-        const pte_t *tb = phys_to_virt(m->loc[c].root);
+        const pte_t *tb = kmem_ptr(m->loc[c].root, HPT_LEVELS - 1);
         for (unsigned i = 0; i < PML4_USER_SLOTS; i++)
             if (tb[i] & PTE_P)
                 check_frame(m, tb[i] & PTE_ADDR, "per-core");

@@ -13,15 +13,13 @@
 #include "frame.h"
 #include "infopage.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "pd.h"
 #include "multiboot.h"
 #include "panic.h"
 #include "printk.h"
 #include "sched.h"
-#include "smp.h"
 
 #define KERNEL_KEEP_MIN  MiB(32)    /* the kernel pool keeps at least this much ... */
 #define KERNEL_KEEP_DIV  4          /* ... or a quarter of RAM, whichever is more */
@@ -153,6 +151,42 @@ void root_relocate_module(void)
     m->end = m->start + len;
 }
 
+/* Module m as the root task's ELF image in *img; panics if it is none. */
+static void root_image(const struct boot_module *m, struct elf_image *img)
+{
+    if (!kmem_in_pool(m->start, m->end - m->start))
+        panic("root: module at %lx is outside the linear map", m->start);
+    enum elf_status st = elf_validate(img, phys_to_virt(m->start), m->end - m->start,
+                                      ROOT_ELF_LO, ROOT_PHYS_WINDOW);
+    if (st != ELF_OK)
+        panic("root: %s is not a valid root task: %s", m->name, elf_status_name(st));
+}
+
+/* Give the root PD pd its image's segments, the information page info_pa, the modules, RAM
+   and every port, and its first EC (in *ec, on core 0) with both capabilities; false if out of
+   memory. */
+static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_pa, struct ec **ec)
+{
+    struct elf_segment seg;
+    bool ok = true;
+    for (unsigned i = 0; ok && elf_segment(img, i, &seg); i++)
+        ok = load_segment(pd, &seg);
+    ok = ok && mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, INFO_PAGE_ADDR / PAGE_SIZE,
+                               1, info_pa / PAGE_SIZE, MEM_R) == E_OK;
+    ok = ok && give_modules(pd) && give_ram(pd);
+    ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
+    *ec = ok ? ec_create(pd, 0, img->entry, 0, INFO_PAGE_ADDR) : NULL;
+    ok = *ec && space_mem_loc(&pd->mem, 0) == E_OK;
+    if (ok) {
+        pd_adopt(pd, pd, SEL_ROOT_PD);
+        ec_adopt(*ec, pd, SEL_ROOT_EC);
+    }
+    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
+                                cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
+    return ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,
+                                  cap_make(*ec, CAP_EC, EC_R_ALL)) == E_OK;
+}
+
 /* Build the root PD from module 0 and make its first EC runnable on core 0; false if none. */
 bool root_start(void)
 {
@@ -160,13 +194,7 @@ bool root_start(void)
     if (boot_info.nmods == 0)
         return false;
     const struct boot_module *m = &boot_info.mods[0];
-    if (!kmem_in_pool(m->start, m->end - m->start))
-        panic("root: module at %lx is outside the linear map", m->start);
-    enum elf_status st = elf_validate(&img, phys_to_virt(m->start), m->end - m->start,
-                                      ROOT_ELF_LO, ROOT_PHYS_WINDOW);
-    if (st != ELF_OK)
-        panic("root: %s is not a valid root task: %s", m->name, elf_status_name(st));
-
+    root_image(m, &img);
     struct pd *pd = pd_create(NULL);
     paddr_t info_pa = kframe_alloc();
     if (!pd || !info_pa)
@@ -174,22 +202,8 @@ bool root_start(void)
     pd->is_root = true;
     info = phys_to_virt(info_pa);
     info_fill();
-
-    struct elf_segment seg;
-    bool ok = true;
-    for (unsigned i = 0; ok && elf_segment(&img, i, &seg); i++)
-        ok = load_segment(pd, &seg);
-    ok = ok && mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, INFO_PAGE_ADDR / PAGE_SIZE,
-                               1, info_pa / PAGE_SIZE, MEM_R) == E_OK;
-    ok = ok && give_modules(pd) && give_ram(pd);
-    ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
-    struct ec *ec = ok ? ec_create(pd, 0, img.entry, 0, INFO_PAGE_ADDR) : NULL;
-    ok = ec && space_mem_loc(&pd->mem, 0) == E_OK;
-    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
-                                cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
-    ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,
-                                cap_make(ec, CAP_EC, EC_R_ALL)) == E_OK;
-    if (!ok)
+    struct ec *ec;
+    if (!root_fill(pd, &img, info_pa, &ec))
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
     uint64_t free = 0;

@@ -6,10 +6,8 @@
 #include "sched.h"
 #include "ec.h"
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kstring.h"
-#include "lapic.h"
 #include "panic.h"
 #include "uaccess.h"
 
@@ -28,6 +26,7 @@ static struct ec *regs_owner[NUM_CPU];
 static void rq_push(struct runq *q, struct ec *ec)
 {
     ec->next = NULL;
+    ec->rq_prev = q->tail;
     ec->queued = true;
     if (q->tail)
         q->tail->next = ec;
@@ -42,7 +41,9 @@ static struct ec *rq_pop(struct runq *q)
     struct ec *ec = q->head;
     if (ec) {
         q->head = ec->next;
-        if (!q->head)
+        if (q->head)
+            q->head->rq_prev = NULL;
+        else
             q->tail = NULL;
         ec->queued = false;
     }
@@ -70,25 +71,61 @@ void sched_save(struct trap_frame *f)
         ec->regs = *f;
 }
 
-/* The next EC of this core's queue, or NULL. */
+/* Take ec (bound to this core) off its run queue, in O(1); false if it was not queued. */
+bool sched_dequeue(struct ec *ec)
+{
+    struct runq *q = &runq[ec->cpu];
+    ASSERT(ec->cpu == cpu_id());
+    mword fl = irq_save();
+    spin_lock(&q->lock);
+    bool found = ec->queued;
+    if (found) {
+        if (ec->rq_prev)
+            ec->rq_prev->next = ec->next;
+        else
+            q->head = ec->next;
+        if (ec->next)
+            ec->next->rq_prev = ec->rq_prev;
+        else
+            q->tail = ec->rq_prev;
+        ec->queued = false;
+    }
+    spin_unlock(&q->lock);
+    irq_restore(fl);
+    return found;
+}
+
+/* The next EC of this core's queue that was not killed, or NULL; killed ones leave. */
 static struct ec *next_ec(void)
 {
     struct runq *q = &runq[cpu_id()];
-    spin_lock(&q->lock);
-    struct ec *ec = rq_pop(q);
-    spin_unlock(&q->lock);
-    return ec;
+    for (;;) {
+        spin_lock(&q->lock);
+        struct ec *ec = rq_pop(q);
+        spin_unlock(&q->lock);
+        if (!ec || !__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST))
+            return ec;
+        ec_leave(ec);
+    }
+}
+
+/* If this core's current PD is being destroyed, load the core's own root instead. */
+static void leave_doomed_pd(void)
+{
+    struct pd *pd = this_cpu()->pd;
+    if (pd && pd->kobj.doomed)
+        make_current_none();
 }
 
 /* Idle: wait with interrupts on until this core's queue has an EC, then run it. */
 static noreturn void idle(void)
 {
     for (;;) {
+        leave_doomed_pd();
         struct ec *ec = next_ec();
         if (ec)
             sched_resume(ec);
-        /* sti;hlt: an interrupt arriving between them still ends the hlt. */
-        __asm__ __volatile__("sti; hlt; cli" ::: "memory");
+        arch_idle_wait();
     }
 }
 
@@ -101,7 +138,7 @@ bool sched_others_ready(void)
 /* Run the next runnable EC of this core, or idle until there is one; never returns. */
 noreturn void sched_run(void)
 {
-    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
+    leave_doomed_pd();
     struct ec *ec = next_ec();
     if (ec)
         sched_resume(ec);
@@ -121,13 +158,15 @@ noreturn void sched_yield(void)
     sched_run();
 }
 
-/* Finish a pending ec_status(EC_WAIT) of ec (its PD is current): write the result. */
+/* Finish a woken ec_status(EC_WAIT) of ec (its PD is current): the status, and the record the
+   waker copied (E_OK) written to the caller's buffer. */
 static void finish_wait(struct ec *ec)
 {
-    struct ec_info info;
-    ec_info_of(ec->wait_for, &info);
-    ec->wait_for = NULL;
-    ec->regs.rax = (mword)copy_to_user(ec->wait_out, &info, sizeof(info));
+    int st = ec->wait_status;
+    ec->wait_status = -1;
+    if (st == E_OK)
+        st = copy_to_user(ec->wait_out, &ec->wait_info, sizeof(ec->wait_info));
+    ec->regs.rax = (mword)st;
 }
 
 /* Return to user mode in ec (this core's EC) with its saved registers; never returns. */
@@ -146,7 +185,7 @@ noreturn void sched_resume(struct ec *ec)
     if (space_mem_loc(&ec->pd->mem, c->id) != E_OK)
         panic("sched: no memory for the per-core root of a PD");  /* reserved at create_ec */
     make_current(ec->pd);
-    if (ec->wait_for)
+    if (ec->wait_status >= 0)
         finish_wait(ec);
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
 }
@@ -158,10 +197,16 @@ void sched_forget(struct ec *ec)
         regs_owner[ec->cpu] = NULL;
 }
 
-/* Timer interrupt from user mode: preempt the current EC (frame f is its state). */
+/* Timer or wake interrupt from user mode: preempt the current EC (frame f is its state); a
+   killed one stops. */
 void sched_tick(struct trap_frame *f)
 {
     struct runq *q = &runq[cpu_id()];
+    struct ec *cur = this_cpu()->ec;
+    if (cur && __atomic_load_n(&cur->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(cur);                  /* destroyed: never back to user mode */
+        sched_run();
+    }
     if (!__atomic_load_n(&q->head, __ATOMIC_ACQUIRE))
         return;                         /* nobody else: keep running */
     sched_save(f);

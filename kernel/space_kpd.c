@@ -23,22 +23,22 @@ static struct ptab kpd_tables(const struct ptab_env *env)
                           .caps = PTAB_CAP_HPT_KERNEL };
 }
 
-/* Kernel address of frame pa. */
-static void *p2v(const struct ptab_env *env, paddr_t pa)
+/* Kernel address of frame pa in the env's slot (PD level 1, PT level 0, a page PTAB_SLOT_LINK). */
+static void *p2v(const struct ptab_env *env, paddr_t pa, unsigned slot)
 {
-    return env->p2v(env->ctx, pa);
+    return env->p2v(env->ctx, pa, slot);
 }
 
 /* The PD entry of dir that covers va. */
 static pte_t *dir_entry(const struct ptab_env *env, paddr_t dir, vaddr_t va)
 {
-    return (pte_t *)p2v(env, dir) + ptab_index(va, 1);
+    return (pte_t *)p2v(env, dir, 1) + ptab_index(va, 1);
 }
 
 /* The PT entry for va in the PT at pa. */
 static pte_t *pt_entry(const struct ptab_env *env, paddr_t pt, vaddr_t va)
 {
-    return (pte_t *)p2v(env, pt) + ptab_index(va, 0);
+    return (pte_t *)p2v(env, pt, 0) + ptab_index(va, 0);
 }
 
 /* Read an entry another core may be filling. */
@@ -87,10 +87,10 @@ int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t f
         kpd_shared_free(sh, env);
         return E_NOMEM;
     }
-    __builtin_memset(p2v(env, sh->page), fill, PTAB_PAGE_SIZE);
+    __builtin_memset(p2v(env, sh->page, PTAB_SLOT_LINK), fill, PTAB_PAGE_SIZE);
     /* One PT serves every PD entry of the region (the ASSERT: it has the same indices in each). */
     for (unsigned i = ptab_index(va_first, 0); i <= ptab_index(va_last, 0); i++)
-        ((pte_t *)p2v(env, sh->pt))[i] = page_entry(env, sh->page, KPD_SHARED);
+        ((pte_t *)p2v(env, sh->pt, 0))[i] = page_entry(env, sh->page, KPD_SHARED);
     return E_OK;
 }
 
@@ -128,7 +128,7 @@ static bool private_page(const struct kpd_region *r, pte_t e)
 /* Free the private pages of the private PT at pt, then the PT. */
 static void release_pt(struct kpd_region *r, paddr_t pt)
 {
-    pte_t *tb = p2v(r->env, pt);
+    pte_t *tb = p2v(r->env, pt, 0);
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
         if (private_page(r, tb[i]))
             r->env->free(r->env->ctx, frame(r->env, 0, tb[i]));
@@ -141,7 +141,7 @@ static paddr_t take(struct kpd_region *r)
     paddr_t pa = r->res_head;
     if (!pa)
         panic("kpd: reserve exhausted at %lu pages", (unsigned long)r->pages);
-    r->res_head = *(paddr_t *)p2v(r->env, pa);
+    r->res_head = *(paddr_t *)p2v(r->env, pa, PTAB_SLOT_LINK);
     r->res_count--;
     return pa;
 }
@@ -208,7 +208,7 @@ int kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last)
             kpd_unreserve(r);
             return E_NOMEM;
         }
-        *(paddr_t *)p2v(r->env, pa) = r->res_head;
+        *(paddr_t *)p2v(r->env, pa, PTAB_SLOT_LINK) = r->res_head;
         r->res_head = pa;
         r->res_count++;
     }
@@ -229,7 +229,7 @@ bool kpd_unreserve(struct kpd_region *r)
 static paddr_t take_filled(struct kpd_region *r, uint8_t b)
 {
     paddr_t pa = take(r);
-    __builtin_memset(p2v(r->env, pa), b, PTAB_PAGE_SIZE);
+    __builtin_memset(p2v(r->env, pa, PTAB_SLOT_LINK), b, PTAB_PAGE_SIZE);
     return pa;
 }
 
@@ -254,18 +254,18 @@ uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
     if (!private_pt(r, old)) {
         paddr_t pt = take_filled(r, 0);
         if (old)
-            __builtin_memcpy(p2v(r->env, pt), p2v(r->env, r->shared->pt), PTAB_PAGE_SIZE);
+            __builtin_memcpy(p2v(r->env, pt, 0), p2v(r->env, r->shared->pt, 1), PTAB_PAGE_SIZE);
         replace(r, pd, table_entry(r->env, pt), va);
         r->tables++;
     }
     pte_t *pt = pt_entry(r->env, frame(r->env, 1, load(pd)), va), e = load(pt);
     if (private_page(r, e))
-        return p2v(r->env, frame(r->env, 0, e));
+        return p2v(r->env, frame(r->env, 0, e), PTAB_SLOT_LINK);
     /* Step 2: the page itself, initialised before it is published. */
     paddr_t pg = take_filled(r, r->fill);
     replace(r, pt, page_entry(r->env, pg, KPD_PRIVATE), va);
     r->pages++;
-    return p2v(r->env, pg);
+    return p2v(r->env, pg, PTAB_SLOT_LINK);
 }
 
 /* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
@@ -275,5 +275,5 @@ const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va)
     if (!private_pt(r, e))
         return NULL;
     e = load(pt_entry(r->env, frame(r->env, 1, e), va));
-    return private_page(r, e) ? p2v(r->env, frame(r->env, 0, e)) : NULL;
+    return private_page(r, e) ? p2v(r->env, frame(r->env, 0, e), PTAB_SLOT_LINK) : NULL;
 }

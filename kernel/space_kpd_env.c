@@ -6,9 +6,7 @@
  */
 #include "space_kpd.h"
 #include "kmalloc.h"
-#include "kmem.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "pd.h"
 
 /* Space_obj and Space_pio take their frames from the kernel pool like every page table,
@@ -25,5 +23,5 @@ paddr_t kpd_current(void)
 /* Forget this core's translation of va in the current PD (the PD's kpd entries are not global). */
 void kpd_flush_local(vaddr_t va)
 {
-    invlpg(va);
+    arch_flush_page(va);
 }

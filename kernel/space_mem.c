@@ -5,11 +5,10 @@
  */
 #include "space_mem.h"
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "kmalloc.h"
+#include "kalloc_far.h"
 #include "frame.h"
-#include "kmem.h"
 #include "layout.h"
 #include "panic.h"
 #include "tlb.h"
@@ -20,19 +19,17 @@
 
 #define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
 
-/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if CPUID says so. */
+/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if it has 1 GiB pages. */
 static unsigned hpt_leaf_mask(void)
 {
-    uint32_t r[4];
-    cpuid(0x80000001, 0, r);
-    return (r[3] & CPUID_EXT_EDX_1G) ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
+    return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
-/* hpt's frame source (ctx: its space): a pool frame, counted in the space and as a PD's. */
+/* hpt's frame source (ctx: its space): a table frame, counted in the space and as a PD's. */
 static paddr_t hpt_frame_alloc(void *ctx)
 {
     struct space_mem *m = ctx;
-    paddr_t pa = kptab_env_pd.alloc(NULL);
+    paddr_t pa = kptab_env_tables.alloc(NULL);
     if (pa)
         m->hpt_tables++;
     return pa;
@@ -44,14 +41,14 @@ static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
     m->hpt_tables--;
-    kptab_env_pd.free(NULL, pa);
+    kptab_env_tables.free(NULL, pa);
 }
 
-/* Linear map for hpt's env. */
-static void *hpt_p2v(void *ctx, paddr_t pa)
+/* hpt's frame pointer: the linear map or the temporal window (struct ptab_env's slots). */
+static void *hpt_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
     (void)ctx;
-    return phys_to_virt(pa);
+    return kmem_ptr(pa, slot);
 }
 
 /* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
@@ -103,7 +100,7 @@ void space_mem_destroy(struct space_mem *m)
 /* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd), not installed: E_NOMEM. */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
-    if (ptab_init(t, &ptab_hpt, &kptab_env_pd, HPT_LEVELS, 0) != E_OK)
+    if (ptab_init(t, &ptab_hpt, &kptab_env_tables, HPT_LEVELS, 0) != E_OK)
         return E_NOMEM;
     t->leaf_mask = m->hpt.leaf_mask;
     t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
@@ -137,14 +134,14 @@ int space_mem_loc(struct space_mem *m, unsigned cpu)
 /* Load m's root for core c; keep m's PCID's TLB entries unless stale or shared. */
 static void load_root(const struct space_mem *m, struct cpu_local *c, bool stale)
 {
-    mword cr3 = m->loc[c->id].root;
+    paddr_t root = m->loc[c->id].root;
     if (!tlb_pcid || stale || m->pcid == PCID_SHARED) {
         c->counters.full_flushes++;
-        write_cr3(cr3 | (tlb_pcid ? m->pcid : 0));
+        arch_root_load(root, tlb_pcid ? m->pcid : 0, false);
         return;
     }
     c->counters.flushes_avoided++;
-    write_cr3(cr3 | m->pcid | CR3_NOFLUSH);
+    arch_root_load(root, m->pcid, true);
 }
 
 /*
@@ -171,6 +168,21 @@ void make_current(struct pd *pd)
     stale |= cpuset_tst_clr(&pd->mem.htlb, c->id);
     load_root(&pd->mem, c, stale);
     __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_RELEASE);
+}
+
+/* Leave this core's current PD (it is being destroyed): load the core's own root (its kernel
+   tables, no user half, PCID 0), so that no walk of this core reaches the PD's tables. */
+void make_current_none(void)
+{
+    struct cpu_local *c = this_cpu();
+    struct pd *prev = c->pd;
+    if (!prev)
+        return;
+    __atomic_store_n(&c->pd_leaving, prev, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&c->pd, NULL, __ATOMIC_SEQ_CST);
+    c->counters.full_flushes++;
+    arch_root_load(c->root, 0, false);
+    __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_SEQ_CST);
 }
 
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
@@ -226,14 +238,14 @@ static void batch_quarantine(struct shootdown_batch *b, struct pd *pd, unsigned 
 {
     for (unsigned k = n0; k < b->df.n; k++)
         quarantine_detached(&pd->mem, b->df.slot[k]);
-    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env, f))
+    for (paddr_t f = b->df.chain; f && f != chain0; f = ptab_dfree_next(&kptab_env_tables, f))
         quarantine_detached(&pd->mem, f);
 }
 
 /* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
 static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 {
-    const pte_t *root = phys_to_virt(m->hpt.root);
+    const pte_t *root = kmem_ptr(m->hpt.root, HPT_LEVELS - 1);
     unsigned top = HPT_LEVELS - 1;
     size_t n = 0;
     for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
@@ -243,11 +255,13 @@ static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
 
 /*
  * Apply one update to pd's hpt with its flush noted in b (also for the part done before a
- * failure); *res what it did. E_NOMEM etc. from ptab_update.
+ * failure); *res what it did. E_NOMEM etc. from ptab_update. b is never NULL: every
+ * update of a master table is shot down (and its detached tables freed) through a batch.
  */
 static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size,
                         paddr_t pa, unsigned perm, struct ptab_result *res)
 {
+    ASSERT(b);
     struct ptab_attr a = { perm, PTAB_WB };
     bool added;
     if (b->df.n == PTAB_DFREE_SLOTS)
@@ -342,11 +356,19 @@ static struct pd *pd_of(struct mdb_space *s)
     return container_of((struct space_mem *)s->owner, struct pd, mem);
 }
 
+/* The PD of a map, protect or unmap hook on s with batch b, which must be a batch: what the
+   hook changes in the master table waits in it for the caller's flush. */
+static struct pd *hook_pd(struct mdb_space *s, struct shootdown_batch *b)
+{
+    ASSERT(b);
+    return pd_of(s);
+}
+
 /* mdb hook: map pages [base, +size) -> physical pages target.. with rights; flush noted in b. */
 static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights)
 {
-    hpt_update(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+    hpt_update(b, hook_pd(s, b), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
                perm_of(rights));
 }
 
@@ -354,7 +376,7 @@ static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t bas
 static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t base,
                         uint64_t size, unsigned rights)
 {
-    struct pd *pd = pd_of(s);
+    struct pd *pd = hook_pd(s, b);
     vaddr_t va = base << PAGE_SHIFT, end = (base + size) << PAGE_SHIFT;
     while (va < end) {
         struct ptab_map m;
@@ -369,7 +391,7 @@ static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t
 /* mdb hook: remove [base, +size); flush and detached tables noted in b. */
 static void mem_unmap(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
-    hpt_reduce(b, pd_of(s), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    hpt_reduce(b, hook_pd(s, b), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
 }
 
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
@@ -378,15 +400,17 @@ static size_t table_bound(uint64_t n)
     return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
 }
 
-/* mdb hook: E_OK if the pool still holds the tables mapping [base, +size) may need (the
-   delegation's nodes are already taken from it), else E_NOMEM; nothing else allocates. */
-static int mem_reserve(struct mdb_space *s, uint64_t base, uint64_t size)
+/* mdb hook (reserve), a check that sets nothing aside: E_OK if the pool still holds the tables
+   mapping [base, +size) may need (the delegation's nodes are already taken from it), else
+   E_NOMEM. Sound because the caller holds pd_lock from this check to the perform's map hooks,
+   and after boot only pd_lock's holder takes frames from the pool. */
+static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
 {
     (void)s, (void)base;
-    return kernel_pool.nfree >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
+    return kframes_free_total() >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
 }
 
-const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_reserve };
+const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_tables_room };
 
 /*
  * Flush b: shoot down every PD it holds (each over its changed range, or whole if it lost
@@ -401,8 +425,7 @@ void shootdown_batch_flush(struct shootdown_batch *b)
         tlb_shootdown(b->pd[i], &r);
     }
     this_cpu()->counters.tables_freed += b->df.count;
-    kframe_account(-(long)b->df.count);     /* every frame on df was a PD's hpt table */
-    ptab_dfree_release(&b->df, &kptab_env);
+    ptab_dfree_release(&b->df, &kptab_env_tables);    /* every frame was a PD's hpt table */
     for (unsigned i = 0; i < b->n; i++)
         quarantine_check_roots(&b->pd[i]->mem);
     b->n = 0;
@@ -422,12 +445,12 @@ int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, ui
  * Page fault at va needing MEM_* rights need that hpt cannot serve: if hpt has nothing
  * at va but the mapping database says m holds the page with need, map that one page
  * again (4 KiB, the database's frame and rights) and shoot down what the update
- * changed. Caller holds pd_lock. False if m does not hold the page so, if hpt has a
- * mapping there, or if there is no memory for the tables (nothing changed then).
+ * changed, through b (pd_lock's holder's, empty; flushed again before the return). Caller
+ * holds pd_lock. False if m does not hold the page so, if hpt has a mapping there, or if
+ * there is no memory for the tables (nothing changed then).
  */
-bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
+bool space_mem_restore(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, unsigned need)
 {
-    static struct shootdown_batch restore_batch;    /* under pd_lock; empty between calls */
     struct mdb_info in;
     struct ptab_map map;
     vaddr_t page = ALIGN_DOWN(va, PAGE_SIZE);
@@ -436,9 +459,8 @@ bool space_mem_restore(struct space_mem *m, vaddr_t va, unsigned need)
     if (mdb_lookup(&m->mdb, page >> PAGE_SHIFT, &in) != E_OK || (in.rights & need) != need)
         return false;
     paddr_t pa = (in.target + ((page >> PAGE_SHIFT) - in.base)) << PAGE_SHIFT;
-    int err = hpt_try(&restore_batch, container_of(m, struct pd, mem), page, PAGE_SIZE, pa,
-                      perm_of(in.rights));
-    shootdown_batch_flush(&restore_batch);  /* tables a failed update detached again */
+    int err = hpt_try(b, container_of(m, struct pd, mem), page, PAGE_SIZE, pa, perm_of(in.rights));
+    shootdown_batch_flush(b);               /* tables a failed update detached again */
     if (err)
         return false;
     this_cpu()->counters.mdb_remaps++;

@@ -3,11 +3,10 @@
  * make_current and the lazy sync of per-core roots, on a scratch PD.
  */
 #include "pd.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "kalloc_far.h"
 #include "paging.h"
 #include "selftest.h"
 #include "tlb.h"
@@ -48,7 +47,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
         return SELFTEST_FAIL("out of memory");
     uint64_t f0 = cr3_loads(c);
     make_current(pd);
-    bool loaded = c->pd == pd && (read_cr3() & CR3_ADDR) == pd->mem.loc[c->id].root;
+    bool loaded = c->pd == pd && arch_root_loaded() == pd->mem.loc[c->id].root;
     uint64_t f1 = cr3_loads(c);
     make_current(pd);
     uint64_t f2 = cr3_loads(c);
@@ -58,7 +57,7 @@ SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
     bool cleared = !cpuset_chk(&pd->mem.htlb, c->id);
     /* Back to what ran before (the core's own root at boot). */
     c->pd = prev;
-    write_cr3(prev ? prev->mem.loc[c->id].root : c->root);
+    arch_root_load(prev ? prev->mem.loc[c->id].root : c->root, 0, false);
     pd_destroy_empty(pd);
     if (!loaded || f1 != f0 + 1)
         return SELFTEST_FAIL("first make_current did not load the PD's root");
@@ -86,7 +85,8 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
     bool same_slot = space_mem_sync(&pd->mem, CHECK_VA + GiB(1));
     bool empty_slot = space_mem_sync(&pd->mem, OTHER_VA);
     uint64_t s1 = c->counters.lazy_syncs;
-    const pte_t *loc = phys_to_virt(pd->mem.loc[c->id].root), *hpt = phys_to_virt(pd->mem.hpt.root);
+    const pte_t *loc = kmem_ptr(pd->mem.loc[c->id].root, HPT_LEVELS - 1);
+    const pte_t *hpt = kmem_ptr(pd->mem.hpt.root, PTAB_SLOT_LINK);
     bool shared = loc[0] == hpt[0] && loc[1] == 0;
     space_mem_map(&check_batch, &pd->mem, CHECK_VA, PAGE_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
@@ -113,7 +113,7 @@ static void watch_table(struct pd *pd)
 {
     (void)pd;
     hook_calls++;
-    watched_was_free |= frame_is_free(&kernel_pool, watched_table);
+    watched_was_free |= kframe_is_free(watched_table);
 }
 
 /* Frame of the page table (level 0) that maps va in m's master table, 0 if there is none. */
@@ -141,7 +141,7 @@ SELFTEST(a_table_detached_by_an_unmap_is_freed_only_after_the_shootdown)
     space_mem_map(&check_batch, &pd->mem, CHECK_VA, MiB(2), 0, 0);  /* the whole PT goes away */
     shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
-    bool free_after = frame_is_free(&kernel_pool, watched_table);
+    bool free_after = kframe_is_free(watched_table);
     uint64_t freed = c->counters.tables_freed - t0;
     kframe_free(page);
     pd_destroy_empty(pd);
@@ -170,11 +170,10 @@ static void watch_many(struct pd *pd)
             many_early++;
 }
 
-SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+/* many_pd[0..MANY_PDS): first, then new PDs, each mapping page at CHECK_VA through a PT of its
+   own (many_table[i]); false if out of memory (many_pd holds the PDs made so far). */
+static bool many_pds_map(struct pd *first, paddr_t page)
 {
-    size_t before;
-    struct pd *first = scratch_pd(&before);
-    paddr_t page = kframe_alloc();
     bool ok = first && page;
     for (unsigned i = 0; i < MANY_PDS; i++) {
         many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
@@ -184,15 +183,31 @@ SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_s
         many_table[i] = ok ? pt_of(&many_pd[i]->mem, CHECK_VA) : 0;
     }
     shootdown_batch_flush(&check_batch);
+    return ok;
+}
+
+/* Unmap CHECK_VA in every many_pd in one batch, watching each shootdown (many_early); the
+   tables freed. */
+static uint64_t many_pds_unmap(void)
+{
     many_early = 0;
     uint64_t t0 = this_cpu()->counters.tables_freed;
     tlb_shootdown_hook = watch_many;
-    for (unsigned i = 0; ok && i < MANY_PDS; i++)
+    for (unsigned i = 0; i < MANY_PDS; i++)
         /* its only entry: the PT is detached */
         space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
     tlb_shootdown_hook = NULL;
-    uint64_t freed = this_cpu()->counters.tables_freed - t0;
+    return this_cpu()->counters.tables_freed - t0;
+}
+
+SELFTEST(one_flush_over_more_pds_than_a_batch_holds_frees_each_table_after_its_shootdown)
+{
+    size_t before;
+    struct pd *first = scratch_pd(&before);
+    paddr_t page = kframe_alloc();
+    bool ok = many_pds_map(first, page);
+    uint64_t freed = ok ? many_pds_unmap() : 0;
     for (unsigned i = 0; i < MANY_PDS; i++)
         if (many_pd[i])
             pd_destroy_empty(many_pd[i]);

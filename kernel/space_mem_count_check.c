@@ -9,8 +9,8 @@
 #include "pd.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
-#include "paging.h"
+#include "kalloc_far.h"
+#include "arch.h"
 #include "selftest.h"
 
 static struct shootdown_batch check_batch;  /* the self-check's updates (one check at a time) */
@@ -28,13 +28,18 @@ static uint64_t lcg(uint64_t *s)
     return *s >> 33;
 }
 
+/* ptab_visit: count a table entry of the top level in *arg (a size_t); descend into none. */
+static bool count_top_table(void *arg, const struct ptab_entry *e)
+{
+    *(size_t *)arg += !e->leaf;
+    return false;
+}
+
 /* Tables at the kept levels, by looking: the root and a PDPT per present top-level entry. */
 static size_t kept_by_walk(const struct space_mem *m)
 {
-    const pte_t *root = phys_to_virt(m->hpt.root);
     size_t n = 1;
-    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
-        n += ptab_entry_is_table(&m->hpt, HPT_LEVELS - 1, ptab_entry_load(&root[i]));
+    ptab_visit(&m->hpt, 0, ptab_span(&m->hpt), count_top_table, &n);
     return n;
 }
 
@@ -46,22 +51,15 @@ static vaddr_t pick_va(uint64_t *s)
            mib2[lcg(s) % 3] * MiB(2) + page[lcg(s) % 3] * PAGE_SIZE;
 }
 
-SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
+/* OPS pseudo-random maps, protects and unmaps of pd, each followed by its flush: after each,
+   the counters equal a walk and the frame books still hold books0; false (why) if not. */
+static bool random_updates(struct pd *pd, uint64_t books0, char *why, size_t why_len)
 {
     static const uint64_t sizes[] = { PAGE_SIZE, 2 * PAGE_SIZE, MiB(2), MiB(2) + PAGE_SIZE, GiB(1),
                                       GiB(1) + MiB(2) };
     static const unsigned rights[] = { 0, MEM_R, MEM_R | MEM_W, MEM_R | MEM_X };
     uint64_t s = 1;
-    struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
-    if (warm)
-        pd_destroy_empty(warm);
-    size_t free0 = kernel_pool.nfree;
-    uint64_t books0 = kernel_pool.nfree + kframe_pd_frames();
-    struct pd *pd = pd_create(NULL);
-    if (!pd)
-        return SELFTEST_FAIL("out of memory");
-    bool ok = true;
-    for (unsigned i = 0; ok && i < OPS; i++) {
+    for (unsigned i = 0; i < OPS; i++) {
         vaddr_t va = pick_va(&s);
         uint64_t size = sizes[lcg(&s) % 6];
         unsigned r = rights[lcg(&s) % 4];
@@ -70,15 +68,28 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         shootdown_batch_flush(&check_batch);
         size_t walk = space_mem_hpt_tables(&pd->mem), count = space_mem_hpt_count(&pd->mem);
         size_t kept = space_mem_hpt_kept(&pd->mem), kept_walk = kept_by_walk(&pd->mem);
-        uint64_t books = kernel_pool.nfree + kframe_pd_frames();
-        ok = !err && walk == count && kept == kept_walk && books == books0;
-        if (!ok)
-            (void)SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
-                                "kept %lu, by walk %lu, books %lu -> %lu",
-                                i, va, size, r, err, (unsigned long)count, (unsigned long)walk,
-                                (unsigned long)kept, (unsigned long)kept_walk,
-                                (unsigned long)books0, (unsigned long)books);
+        uint64_t books = kframes_free_total() + kframe_pd_frames();
+        if (err || walk != count || kept != kept_walk || books != books0)
+            return SELFTEST_FAIL("update %u (%lx+%lx rights %u): status %d, counter %lu, walk %lu, "
+                                 "kept %lu, by walk %lu, books %lu -> %lu",
+                                 i, va, size, r, err, (unsigned long)count, (unsigned long)walk,
+                                 (unsigned long)kept, (unsigned long)kept_walk,
+                                 (unsigned long)books0, (unsigned long)books);
     }
+    return true;
+}
+
+SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
+{
+    struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
+    if (warm)
+        pd_destroy_empty(warm);
+    size_t free0 = kframes_free_total();
+    uint64_t books0 = kframes_free_total() + kframe_pd_frames();
+    struct pd *pd = pd_create(NULL);
+    if (!pd)
+        return SELFTEST_FAIL("out of memory");
+    bool ok = random_updates(pd, books0, why, why_len);
     for (unsigned k = 1; ok && k <= REGIONS; k++)
         space_mem_map(&check_batch, &pd->mem, k * REGION_SIZE, REGION_SIZE, 0, 0);
     shootdown_batch_flush(&check_batch);
@@ -91,9 +102,9 @@ SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
         return SELFTEST_FAIL("all unmapped: counter %lu, walk %lu, kept %lu (want only the root "
                              "and at most %u PDPTs)", (unsigned long)left, (unsigned long)walk,
                              (unsigned long)kept, REGIONS);
-    if (kernel_pool.nfree != free0 || kernel_pool.nfree + kframe_pd_frames() != books0)
+    if (kframes_free_total() != free0 || kframes_free_total() + kframe_pd_frames() != books0)
         return SELFTEST_FAIL("leaked %ld frames (books %lu -> %lu)",
-                             (long)(free0 - kernel_pool.nfree), (unsigned long)books0,
-                             (unsigned long)(kernel_pool.nfree + kframe_pd_frames()));
+                             (long)(free0 - kframes_free_total()), (unsigned long)books0,
+                             (unsigned long)(kframes_free_total() + kframe_pd_frames()));
     return true;
 }

@@ -24,6 +24,11 @@
 
 static struct kpd_shared zero;                          /* the shared zero page and its PT */
 
+/* Set by the kernel (destroy.c): a slot of a counted space came to name the object of word 0 /
+   stopped naming it. */
+void (*space_obj_gained)(uint64_t word);
+void (*space_obj_lost)(uint64_t word);
+
 /* Virtual address of slot sel in the capability region. */
 static vaddr_t slot_va(unsigned long sel)
 {
@@ -60,8 +65,13 @@ static void obj_map(struct mdb_space *m, struct shootdown_batch *b, uint64_t bas
                     uint64_t target, unsigned rights)
 {
     (void)b;
-    for (uint64_t i = 0; i < size; i++)
-        slot_write(m->owner, base + i, cap_from_target(target + i, rights));
+    struct space_obj *s = m->owner;
+    for (uint64_t i = 0; i < size; i++) {
+        bool hole = s->counted && !slot_in(kpd_page(&s->r, slot_va(base + i)), base + i)->obj;
+        slot_write(s, base + i, cap_from_target(target + i, rights));
+        if (hole)
+            space_obj_gained(target + i);
+    }
 }
 
 /* mdb hook: slots [base, +size) keep their objects with fewer rights. */
@@ -77,10 +87,14 @@ static void obj_protect(struct mdb_space *m, struct shootdown_batch *b,
 static void obj_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
     (void)b;
+    struct space_obj *s = m->owner;
     for (uint64_t i = 0; i < size; i++) {
-        struct capability *p = slot_written(m->owner, base + i);
+        struct capability *p = slot_written(s, base + i);
+        uint64_t word = p->obj;
         __atomic_store_n(&p->obj, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&p->rights, 0, __ATOMIC_RELEASE);
+        if (s->counted && word)
+            space_obj_lost(word);
     }
 }
 
@@ -205,19 +219,6 @@ unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, st
     unsigned effect = mdb_delegate_perform(db, NULL, d);
     kpd_unreserve(&dst->r);
     return effect;
-}
-
-/* Delegate src [src_base, +count) to dst [dst_base, +count) in one call: the statuses of
- * space_obj_delegate_decode, *effect from the perform. */
-int space_obj_delegate(struct mdb *db, struct space_obj *src, unsigned long src_base,
-                       struct space_obj *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
-{
-    struct mdb_delegation d;
-    int err = space_obj_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
-    if (err == E_OK)
-        *effect = space_obj_delegate_perform(db, &d, dst);
-    return err;
 }
 
 /* Read the capability at p (a private page): word 0, rights, word 0 again until stable. */

@@ -158,19 +158,6 @@ unsigned space_pio_delegate_perform(struct mdb *db, struct mdb_delegation *d, st
     return effect;
 }
 
-/* Delegate src ports [src_base, +count) to dst in one call: the statuses of
- * space_pio_delegate_decode, *effect from the perform. */
-int space_pio_delegate(struct mdb *db, struct space_pio *src, unsigned long src_base,
-                       struct space_pio *dst, unsigned long dst_base, unsigned long count,
-                       unsigned mask, unsigned *effect)
-{
-    struct mdb_delegation d;
-    int err = space_pio_delegate_decode(db, &d, src, src_base, dst, dst_base, count, mask);
-    if (err == E_OK)
-        *effect = space_pio_delegate_perform(db, &d, dst);
-    return err;
-}
-
 /* Bitmap only (no database): allow ports [port, +count); E_NOMEM, E_RANGE. */
 int space_pio_allow(struct space_pio *s, unsigned long port, unsigned long count)
 {

@@ -6,15 +6,12 @@
 #include "space_obj.h"
 #include "space_pio.h"
 #include "kmalloc.h"
-#include "kmem.h"
+#include "arch.h"
 #include "frame.h"
-#include "cpu.h"
-#include "cpu_local.h"
 #include "pd.h"
 #include "ptab.h"
 #include "kstring.h"
 #include "selftest.h"
-#include "smp.h"
 
 /* The self-checks' database: nodes from a bump allocator in one pool frame. */
 static struct mdb test_db;
@@ -106,6 +103,29 @@ static size_t pool_free_after_setup(void)
     return kernel_pool.nfree;
 }
 
+/* Start a self-check of n PDs t[0..n) (zeroed): the database, then each PD; false if out of
+   memory. */
+static bool test_start(struct test_pd *t, unsigned n)
+{
+    bool ok = test_begin();
+    for (unsigned i = 0; ok && i < n; i++)
+        ok = test_pd_init(&t[i]);
+    return ok;
+}
+
+/* End a self-check of the PDs t[0..n): tear them down (last first), free the heap; ok, or false
+   (why) if the pool did not get back to before free frames. */
+static bool test_finish(struct test_pd *t, unsigned n, size_t before, bool ok, char *why,
+                        size_t why_len)
+{
+    while (n--)
+        test_pd_destroy(&t[n]);
+    test_end();
+    if (ok && kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return ok;
+}
+
 static uint64_t dummy_objects[4] aligned(CAP_OBJ_ALIGN);
 
 /* Checks of one object space (see the self-check below); true if all hold. */
@@ -133,25 +153,21 @@ SELFTEST(space_obj_reads_null_until_written_and_destroy_frees_every_frame)
 {
     struct test_pd t = { 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&t) ? obj_checks(&t, why, why_len)
-                                               : SELFTEST_FAIL("out of memory");
-    test_pd_destroy(&t);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
+    bool ok = test_start(&t, 1) ? obj_checks(&t, why, why_len) : SELFTEST_FAIL("out of memory");
+    return test_finish(&t, 1, before, ok, why, why_len);
 }
 
 /* Checks of delegating one port from a to b (see the self-check below); true if all hold. */
 static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t why_len)
 {
-    unsigned effect;
+    struct mdb_delegation d;
     if (space_pio_grant(&test_db, &a->pio, 0, PIO_PORTS) != E_OK || a->pio.r.pages != 2 ||
         !space_pio_allowed(&a->pio, 0) || !space_pio_allowed(&a->pio, 0xFFFF))
         return SELFTEST_FAIL("root grant: %zu pages", a->pio.r.pages);
     if (space_pio_allowed(&b->pio, 0x3F8) || b->pio.r.pages != 0 ||
-        space_pio_delegate(&test_db, &a->pio, 0x3F8, &b->pio, 0x3F8, 1, PIO_A, &effect) != E_OK)
+        space_pio_delegate_decode(&test_db, &d, &a->pio, 0x3F8, &b->pio, 0x3F8, 1, PIO_A) != E_OK)
         return SELFTEST_FAIL("delegating COM1 failed");
+    space_pio_delegate_perform(&test_db, &d, &b->pio);
     if (!space_pio_allowed(&b->pio, 0x3F8) || space_pio_allowed(&b->pio, 0x3F9) ||
         space_pio_allowed(&b->pio, 0x3F7) || b->pio.r.pages != 1)
         return SELFTEST_FAIL("child bitmap wrong after delegation (%zu pages)", b->pio.r.pages);
@@ -165,36 +181,17 @@ static bool pio_checks(struct test_pd *a, struct test_pd *b, char *why, size_t w
 
 SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
 {
-    struct test_pd a = { 0 }, b = { 0 };
+    struct test_pd t[2] = { 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&a) && test_pd_init(&b)
-                  ? pio_checks(&a, &b, why, why_len)
-                  : SELFTEST_FAIL("out of memory");
-    test_pd_destroy(&b);
-    test_pd_destroy(&a);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
-}
-
-SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
-{
-    struct cpu_local *c = this_cpu();
-    uint32_t limit;
-    __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
-    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
-        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
-    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
-        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
-    return true;
+    bool ok = test_start(t, 2) ? pio_checks(&t[0], &t[1], why, why_len)
+                               : SELFTEST_FAIL("out of memory");
+    return test_finish(t, 2, before, ok, why, why_len);
 }
 
 /* Load a root for this core whose PDPT 511 is kpd (in *root) and make a stand-in PD with that
- * kpd current; the old CR3. E_NOMEM leaves *root without a root. */
+ * kpd current; what arch_root_restore takes back, 0 if E_NOMEM left *root without a root. */
 static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
 {
-    mword old = read_cr3();
     if (ptab_init(root, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
         return 0;
     root->own_level = HPT_LEVELS - 1;
@@ -205,8 +202,7 @@ static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
     }
     pd->kpd = kpd;
     this_cpu()->pd = pd;
-    write_cr3(root->root | (old & ~CR3_ADDR));
-    return old;
+    return arch_root_swap(root->root);
 }
 
 /* A byte of the current PD's kpd read through its virtual address. */
@@ -252,11 +248,11 @@ static bool with_current_test_pd(current_checks checks, char *why, size_t why_le
     struct ptab root = { 0 };
     t = (struct test_pd){ 0 };
     size_t before = pool_free_after_setup();
-    bool ok = test_begin() && test_pd_init(&t);
+    bool ok = test_start(&t, 1);
     mword flags = irq_save(), old = ok ? root_with_kpd(t.kpd, &root, &stand_in) : 0;
     if (old) {
         ok = checks(&t, why, why_len);
-        write_cr3(old);
+        arch_root_restore(old);
         this_cpu()->pd = prev;
         kmem_root_fini(&root);
         ptab_release(&root);
@@ -264,11 +260,7 @@ static bool with_current_test_pd(current_checks checks, char *why, size_t why_le
         ok = SELFTEST_FAIL("out of memory");
     }
     irq_restore(flags);
-    test_pd_destroy(&t);
-    test_end();
-    if (ok && kernel_pool.nfree != before)
-        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
-    return ok;
+    return test_finish(&t, 1, before, ok, why, why_len);
 }
 
 SELFTEST(unpopulated_slots_and_bitmap_of_the_current_pd_read_through_shared_pages)

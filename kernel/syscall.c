@@ -23,24 +23,21 @@
 #include "sysarg.h"
 #include "tlb.h"
 #include "uaccess.h"
-#include "cpu.h"
-#include "cpu_local.h"
+#include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
-#include "kmem.h"
 #include "printk.h"
-#include "smp.h"
 #include "kcov.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
-#define DELEGATE_PIECES 16      /* source pieces (mapping nodes or holes) one delegate call takes */
+#define DELEGATE_PIECES MDB_DELEGATE_PIECES /* source pieces (nodes or holes) one call takes */
 #define DELEGATE_ENTRIES 1024   /* most page-table leaf entries one memory delegate call writes */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
-static struct shootdown_batch call_batch;   /* what a mapping-database call leaves to shoot down
+struct shootdown_batch call_batch;          /* what a mapping-database call leaves to shoot down
                                                and free (pd_lock; flushed before it is dropped) */
 
 /* The calling EC and its PD. */
@@ -74,6 +71,7 @@ static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
 static void perform_create_pd(struct create_pd_inv *inv)
 {
     struct capability c = cap_make(inv->pd, CAP_PD, PD_R_ALL);
+    pd_adopt(inv->pd, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel, c);
 }
 
@@ -133,6 +131,7 @@ static void perform_create_ec(struct create_ec_inv *inv)
     if (inv->new_root)
         space_mem_loc_install(&inv->pd->mem, inv->cpu, &inv->root);
     ec_init(inv->ec, inv->pd, inv->cpu, inv->ip, inv->sp, inv->arg);
+    ec_adopt(inv->ec, inv->self, inv->sel);
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel,
                              cap_make(inv->ec, CAP_EC, EC_R_ALL));
     sched_enqueue(inv->ec);
@@ -266,12 +265,17 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
     if (x.kind == SPACE_OBJ)
-        return space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
-                                         n, x.rights);
-    if (x.kind == SPACE_PIO)
-        return space_pio_delegate_decode(&kernel_mdb, &inv->d, &src->pio, x.src, &dst->pio, x.dst,
-                                         n, x.rights);
-    return mdb_delegate_decode(&kernel_mdb, &inv->d, s, x.src, &dst->mem.mdb, x.dst, n, x.rights);
+        err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
+                                        n, x.rights);
+    else if (x.kind == SPACE_PIO)
+        err = space_pio_delegate_decode(&kernel_mdb, &inv->d, &src->pio, x.src, &dst->pio, x.dst,
+                                        n, x.rights);
+    else
+        err = mdb_delegate_decode(&kernel_mdb, &inv->d, s, x.src, &dst->mem.mdb, x.dst, n,
+                                  x.rights);
+    if (!err)
+        inv->n = inv->d.size;           /* n, which is within the database's own bound */
+    return err;
 }
 
 /* Perform delegate: apply the delegation, shoot down what it changed; the items delegated. */
@@ -327,28 +331,35 @@ static void count_step(const struct mdb_revoke *op)
 }
 
 /*
- * Run a revoke to its end in steps of at most REVOKE_UNITS units and about REVOKE_WORK
- * mapping nodes. Each step's changes are shot down before pd_lock is dropped between
- * steps, so other cores' calls (and this core's interrupts) wait for one bounded step at
- * most; they may run between steps (mdb_revoke_step states what the revoke then
- * guarantees). PDs are never destroyed while a call runs, so pd stays valid.
+ * Run a revoke in pd's space to its end in steps of at most REVOKE_UNITS units and about
+ * REVOKE_WORK mapping nodes. Each step's changes are shot down before pd_lock is dropped
+ * between steps, so other cores' calls (and this core's interrupts) wait for one bounded step
+ * at most; they may run between steps (mdb_revoke_step states what the revoke then
+ * guarantees). pd stays valid while the revoke is pending (pd->busy): if it is doomed
+ * between steps, the revoke ends with E_ABORT (its destruction removes every item).
  */
-static int revoke_run(struct mdb_revoke *op)
+static int revoke_run(struct pd *pd, struct mdb_revoke *op)
 {
     int err;
+    pd->busy++;
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
         count_step(op);
         pd_lock_pass();
+        if (pd->kobj.doomed) {
+            err = E_ABORT;
+            break;
+        }
     }
     shootdown_batch_flush(&call_batch);
     count_step(op);
+    pd->busy--;
     return err;
 }
 
 /* Decode revoke(pd_sel, flags, xfer, base, count) into op: the capability, the arguments. */
-static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
+static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd **out)
 {
     struct pd *pd;
     struct revoke_args a = { f->rsi, f->rdx, f->r10, f->r8 };
@@ -357,6 +368,7 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
     if ((err = pd_cap(cur_pd(), f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&pd)) ||
         (err = sysarg_revoke(&a, &x)))
         return err;
+    *out = pd;
     unsigned rights = x.rights;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
         rights = MEM_RWX;               /* a page without read access cannot stay mapped */
@@ -368,8 +380,9 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op)
 static int sys_revoke(struct trap_frame *f)
 {
     struct mdb_revoke op;
-    int err = decode_revoke(f, &op);
-    return err ? err : revoke_run(&op);
+    struct pd *pd;
+    int err = decode_revoke(f, &op, &pd);
+    return err ? err : revoke_run(pd, &op);
 }
 
 /* lookup's invocation: what decode found at addr of kind in pd. */
@@ -452,6 +465,9 @@ static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
     self->wait_for = ec;
     self->wait_out = out;
     self->next = ec->waiters;
+    self->rq_prev = NULL;
+    if (ec->waiters)
+        ec->waiters->rq_prev = self;
     ec->waiters = self;
     spin_unlock(&ec_lock);
     call_unlock();
@@ -611,6 +627,11 @@ void syscall_dispatch(struct trap_frame *f)
 #endif
     }
     pd_lock_take_call(f);               /* or re-issued later, if busy for long */
+    if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
+        call_unlock();                  /* destroyed: the call does not run */
+        ec_leave(cur_ec());
+        sched_run();
+    }
     switch (f->rax) {
     case SYS_CREATE_PD:  st = sys_create_pd(f); break;
     case SYS_CREATE_EC:  st = sys_create_ec(f); break;
@@ -621,6 +642,15 @@ void syscall_dispatch(struct trap_frame *f)
     case SYS_PD_INFO:    st = sys_pd_info(f); break;
     default:             st = E_NOSYS; break;
     }
+    if (destroy_pending())
+        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
     call_unlock();
+    struct ec *self = this_cpu()->ec;
+    if (!self)
+        sched_run();                    /* the caller was destroyed by its own call */
+    if (__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(self);                 /* killed during its call: not back to user mode */
+        sched_run();
+    }
     f->rax = (mword)st;
 }

@@ -26,7 +26,7 @@ USER_LIB_OBJS  := $(patsubst user/%,$(BUILD)/user/%.o,$(USER_LIB_SRCS)) \
                   $(patsubst lib/%.c,$(BUILD)/user/shared/%.c.o,$(wildcard lib/*.c))
 USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
-USER_HDRS      := $(wildcard include/*.h user/include/*.h)
+USER_HDRS      := $(wildcard include/*.h user/include/*.h user/tests/*.h)
 
 # Rebuild everything when CC changes, so gcc and clang objects never mix.
 USER_STAMP := $(BUILD)/user/config.stamp
@@ -58,6 +58,8 @@ $(BUILD)/user/libtessera.a: $(USER_LIB_OBJS)
 
 $(BUILD)/root.elf: $(USER_CRT0) $(USER_ROOT_OBJS) $(BUILD)/user/libtessera.a user/user.ld
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $(USER_CRT0) $(USER_ROOT_OBJS) $(BUILD)/user/libtessera.a
+
+$(BUILD)/user/fuzz/fuzz.c.o: $(wildcard user/fuzz/*.h)
 
 .PRECIOUS: $(BUILD)/user/%.c.o     # keep test objects make would delete as intermediate
 

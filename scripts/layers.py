@@ -9,7 +9,8 @@ Every file of include/, lib/, kernel/ and arch/x86_64/ belongs to one layer:
   kernel  generic kernel logic: protection domains, execution contexts, spaces, system calls
 A file includes only headers of its own layer or below it (base, pure < arch < kernel), with
 two fixed doors: generic kernel code reaches arch/ only through ARCH_HOOKS, and arch/ reaches
-the kernel only from ENTRY_POINTS, each with the kernel headers it names. The module graph
+the kernel only from ENTRY_POINTS, each with the kernel headers it names. Generic kernel code
+runs no instruction itself (no inline asm, none of cpu.h's RAW_X86 helpers). The module graph
 (a .c file and its header are one module) has no cycle that crosses layers, and no header
 includes itself through others.
 
@@ -32,9 +33,14 @@ PURE_SOURCES = {"acpi", "bootmem", "cmdline", "elf", "format", "frame", "kmalloc
                 "panic", "pcid", "printk", "ptab", "ptab_dpt", "ptab_ept", "ptab_hpt",
                 "selftest", "space_kpd", "space_obj", "space_pio", "string", "sysarg"}
 
-# The arch headers generic kernel code may include (besides the base constants).
-ARCH_HOOKS = {"cpu.h", "cpu_local.h", "kmem.h", "lapic.h", "smap.h", "smp.h", "trap.h",
-              "xregs.h"}
+# The arch header generic kernel code may include (besides the base constants).
+ARCH_HOOKS = {"arch.h"}
+
+# cpu.h's instruction helpers that generic kernel code leaves to the arch hooks (arch.h).
+RAW_X86 = {"cpuid", "rdmsr", "wrmsr", "invlpg", "outb", "outw", "inb", "rdtsc", "xgetbv",
+           "xsetbv", "clear_dr6", "read_rflags", "read_cr0", "read_cr2", "read_cr3", "read_cr4",
+           "write_cr0", "write_cr2", "write_cr3", "write_cr4"}
+RAW = re.compile(r"\b(__asm__|asm|" + "|".join(sorted(RAW_X86)) + r")\s*(__volatile__\s*)?\(")
 
 # Arch files the hardware enters the kernel through, and the kernel headers each may include.
 ENTRY_POINTS = {
@@ -101,6 +107,19 @@ def violations(graph):
                 continue
             if RANK[ld] > RANK[ls]:
                 bad.append(f"{src} ({ls}) includes {dst} ({ld}): a layer above it")
+    return bad
+
+
+def raw_x86(texts):
+    """Lines naming every instruction that generic kernel code runs itself."""
+    bad = []
+    for f, text in sorted(texts.items()):
+        if layer(f) != "kernel" or f.startswith("arch/"):
+            continue
+        for n, line in enumerate(text.split("\n"), 1):
+            m = RAW.search(line.split("//")[0])
+            if m:
+                bad.append(f"{f}:{n}: {m.group(1)}: an instruction outside the arch hooks")
     return bad
 
 
@@ -182,9 +201,10 @@ def header_cycles(graph):
     return sccs(hdrs, edges)
 
 
-def checks(graph, files):
-    """[(passed, name, detail lines)] of every check on the graph."""
+def checks(graph, files, texts):
+    """[(passed, name, detail lines)] of every check on the graph and the generic sources."""
     bad = violations(graph)
+    raw = raw_x86(texts)
     cycles = module_cycles(graph)
     loops = header_cycles(graph)
     missing = sorted(set(ENTRY_POINTS) - set(files))
@@ -193,7 +213,8 @@ def checks(graph, files):
              ["modules in one cycle: " + ", ".join(c) for c in cycles]),
             (not loops, "no header includes itself",
              ["headers in one cycle: " + ", ".join(c) for c in loops]),
-            (not missing, "every entry point named exists", missing)]
+            (not missing, "every entry point named exists", missing),
+            (not raw, "generic kernel code runs no instruction itself", raw)]
 
 
 # Attacks on the checker itself: an include added to the tree's graph that must make a check
@@ -206,6 +227,14 @@ ATTACKS = [
     ("kernel code includes an arch header that is no hook", "kernel/pd.c",
      "arch/x86_64/include/longmode.h"),
     ("two headers include each other", "include/panic.h", "include/printk.h"),
+    ("kernel code includes a second arch header", "kernel/space_mem.c",
+     "arch/x86_64/include/cpu.h"),
+]
+
+# Attacks on the instruction check: a line added to a generic kernel source.
+RAW_ATTACKS = [
+    ("kernel code writes CR3 itself", "kernel/space_mem.c", "    write_cr3(root);"),
+    ("kernel code runs inline asm", "kernel/sched.c", '    __asm__ __volatile__("hlt");'),
 ]
 
 
@@ -214,8 +243,12 @@ def main():
     files = sorted(glob.glob("include/*.h") + glob.glob("lib/*.c") + glob.glob("kernel/*.c") +
                    glob.glob("arch/x86_64/*.[cS]") + glob.glob("arch/x86_64/include/*.h"))
     graph = includes(files)
+    texts = {}
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            texts[f] = fh.read()
     failed = 0
-    results = checks(graph, files)
+    results = checks(graph, files, texts)
     for ok, name, details in results:
         print(("ok - " if ok else "not ok - ") + "layers: " + name)
         for d in details:
@@ -227,7 +260,14 @@ def main():
         if dst == "include/printk.h":
             attacked.setdefault(dst, []).append(src)
         caught = any(before and not after for (before, _, _), (after, _, _)
-                     in zip(results, checks(attacked, files)))     # a passing check fails
+                     in zip(results, checks(attacked, files, texts)))   # a passing check fails
+        print(("ok - " if caught else "not ok - ") + "layers: refused when " + name)
+        failed += not caught
+    for name, src, line in RAW_ATTACKS:
+        attacked = dict(texts)
+        attacked[src] = texts[src] + "\n" + line + "\n"
+        caught = any(before and not after for (before, _, _), (after, _, _)
+                     in zip(results, checks(graph, files, attacked)))
         print(("ok - " if caught else "not ok - ") + "layers: refused when " + name)
         failed += not caught
     return 1 if failed else 0

@@ -66,9 +66,9 @@ boot_entry:
     /* Long mode and NX are required. */
     mov     $0x80000000, %eax
     cpuid
-    cmp     $0x80000001, %eax
+    cmp     $CPUID_LEAF_EXT, %eax
     jb      no_long_mode
-    mov     $0x80000001, %eax
+    mov     $CPUID_LEAF_EXT, %eax
     cpuid
     test    $CPUID_EXT_EDX_LM, %edx
     jz      no_long_mode

@@ -30,6 +30,24 @@ static void require(bool ok, const char *what)
         panic("cpu: CPUID lacks %s", what);
 }
 
+/* XSAVE in k (the CPU has it; l1c, l7b: CPUID leaf 1 ECX, leaf 7 EBX): CR4.OSXSAVE, and XCR0
+   with x87, SSE, and AVX and AVX-512 where both the CPU and XSAVE support them. */
+static void xsave_detect(struct cpu_config *k, uint32_t l1c, uint32_t l7b)
+{
+    uint32_t r[4];
+    cpuid(CPUID_LEAF_XSTATE, 0, r);
+    uint64_t have = r[0] | (uint64_t)r[3] << 32;
+    k->cr4 |= CR4_OSXSAVE;
+    k->xsave = true;
+    k->xcr0 = XCR_X87 | XCR_SSE;
+    if ((l1c & CPUID_1_ECX_AVX) && (have & XCR_AVX))
+        k->xcr0 |= XCR_AVX;
+    if ((k->xcr0 & XCR_AVX) && (l7b & CPUID_7_EBX_AVX512F) && (have & XCR_AVX512) == XCR_AVX512)
+        k->xcr0 |= XCR_AVX512;
+    cpuid(CPUID_LEAF_XSTATE, 1, r);
+    k->xsaveopt = r[0] & CPUID_D1_EAX_XSAVEOPT;
+}
+
 /* The complete values from CPUID (boot core, once). */
 static void config_detect(void)
 {
@@ -58,19 +76,8 @@ static void config_detect(void)
     if (l7c & CPUID_7_ECX_UMIP)
         k.cr4 |= CR4_UMIP;
     k.xstate_size = FX_SIZE;
-    if ((l1c & CPUID_1_ECX_XSAVE) && max >= CPUID_LEAF_XSTATE) {
-        cpuid(CPUID_LEAF_XSTATE, 0, r);
-        uint64_t have = r[0] | (uint64_t)r[3] << 32;
-        k.cr4 |= CR4_OSXSAVE;
-        k.xsave = true;
-        k.xcr0 = XCR_X87 | XCR_SSE;
-        if ((l1c & CPUID_1_ECX_AVX) && (have & XCR_AVX))
-            k.xcr0 |= XCR_AVX;
-        if ((k.xcr0 & XCR_AVX) && (l7b & CPUID_7_EBX_AVX512F) && (have & XCR_AVX512) == XCR_AVX512)
-            k.xcr0 |= XCR_AVX512;
-        cpuid(CPUID_LEAF_XSTATE, 1, r);
-        k.xsaveopt = r[0] & CPUID_D1_EAX_XSAVEOPT;
-    }
+    if ((l1c & CPUID_1_ECX_XSAVE) && max >= CPUID_LEAF_XSTATE)
+        xsave_detect(&k, l1c, l7b);
     cpu_config = k;
 }
 
@@ -169,4 +176,12 @@ void xregs_read_segs(struct xregs *x)
 {
     __asm__ __volatile__("mov %%ds, %0; mov %%es, %1; mov %%fs, %2; mov %%gs, %3"
                          : "=r"(x->ds), "=r"(x->es), "=r"(x->fs), "=r"(x->gs));
+}
+
+/* Does this CPU map 1 GiB pages (CPUID leaf 0x80000001)? */
+bool arch_has_1g_pages(void)
+{
+    uint32_t r[4];
+    cpuid(CPUID_LEAF_EXT, 0, r);
+    return r[3] & CPUID_EXT_EDX_1G;
 }

@@ -20,6 +20,7 @@
 #include "paging.h"
 #include "pd.h"
 #include "sched.h"
+#include "tmap.h"
 
 extern const char uaccess_insn[], uaccess_fixup[];
 
@@ -42,7 +43,7 @@ static bool user_restore(struct pd *pd, vaddr_t addr, unsigned need, bool uacces
         pd_lock_take();                 /* from user mode: this core holds no lock */
     else if (!pd_lock_try())
         return false;
-    bool ok = space_mem_restore(&pd->mem, addr, need);
+    bool ok = space_mem_restore(&call_batch, &pd->mem, addr, need);
     pd_lock_give();
     return ok;
 }
@@ -107,8 +108,8 @@ static noreturn void stop_ec(struct trap_frame *f, vaddr_t addr)
     ec_stop(ec, EC_FAULTED);
 }
 
-/* Handle exception f if it is resolvable or a user fault; false: a kernel bug (panic). */
-bool fault_handle(struct trap_frame *f)
+/* Handle exception f (fault_handle without the window's nesting). */
+static bool fault_dispatch(struct trap_frame *f)
 {
     struct cpu_local *c = this_cpu();
     bool from_user = (f->cs & CS_RPL_MASK) != 0;
@@ -140,4 +141,17 @@ bool fault_handle(struct trap_frame *f)
     if (from_user && c->ec)
         stop_ec(f, 0);
     return false;
+}
+
+/* Handle exception f if it is resolvable or a user fault; false: a kernel bug (panic). A fault
+   in kernel mode runs on the temporal window's next depth: the path it interrupted may hold
+   window pointers (a copy-user fault syncs and restores tables through the window too). */
+bool fault_handle(struct trap_frame *f)
+{
+    if (f->cs & CS_RPL_MASK)
+        return fault_dispatch(f);
+    unsigned depth = tmap_enter();
+    bool ok = fault_dispatch(f);
+    tmap_leave(depth);
+    return ok;
 }

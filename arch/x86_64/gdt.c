@@ -1,5 +1,8 @@
 /* Per-core GDT, TSS and IDT. GDT and TSS live in the core-local data page. */
+#include "arch.h"
 #include "cpu_local.h"
+#include "panic.h"
+#include "printk.h"
 #include "trap.h"
 #include "kstring.h"
 
@@ -59,6 +62,20 @@ static void idt_fill(struct idt_gate *idt)
     }
 }
 
+/* Core c's TSS (addressed through CPU_LOCAL: each core sees its own) and its GDT descriptor:
+   the kernel stack, the IST stacks, and the running PD's I/O bitmap. */
+static void tss_init(struct cpu_local *c)
+{
+    memset(&c->tss, 0, sizeof(c->tss));
+    c->tss.rsp[0] = CPU_STACK_TOP;
+    for (unsigned i = 0; i < IST_STACKS; i++)
+        c->tss.ist[i] = c->ist[i];
+    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
+     * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
+    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
+    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
+}
+
 /* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
 void cpu_tables_init(void)
 {
@@ -71,18 +88,12 @@ void cpu_tables_init(void)
     c->gdt[SEL_KDATA / 8] = DESC_KDATA;
     c->gdt[SEL_UDATA / 8] = DESC_UDATA;
     c->gdt[SEL_UCODE / 8] = DESC_UCODE;
-    /* The TSS is addressed through CPU_LOCAL: each core sees its own. */
-    memset(&c->tss, 0, sizeof(c->tss));
-    c->tss.rsp[0] = CPU_STACK_TOP;
-    for (unsigned i = 0; i < IST_STACKS; i++)
-        c->tss.ist[i] = c->ist[i];
-    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
-     * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
-    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
-    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
+    tss_init(c);
     idt_fill((struct idt_gate *)c->idt);
 
-    /* Load the GDT, reload CS with a far return and the data segments, then TR and IDT. */
+    /* Load the GDT, reload CS with a far return and the data segments, then TR, IDT and a null
+     * LDTR: a core's LDTR after reset or INIT has base 0 and limit 0xFFFF, so an LDT selector
+     * would take its descriptor (a call gate, say) from user memory at linear address 0. */
     __asm__ __volatile__(
         "lgdt %0\n\t"
         "pushq %1\n\t"
@@ -93,6 +104,32 @@ void cpu_tables_init(void)
         "mov %w2, %%es\n\t"
         "mov %w2, %%ss\n\t"
         "ltr %w3\n\t"
-        "lidt %4"
-        :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr) : "rax", "memory");
+        "lidt %4\n\t"
+        "lldt %w5"
+        :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr), "r"(SEL_NO_LDT)
+        : "rax", "memory");
+}
+
+/* Touch the unmapped guard page below the stack: the exception path must report it. */
+noreturn void arch_fault_test(void)
+{
+    printk("tessera: fault-test: reading %lx (stack guard page)\n", (vaddr_t)CPU_STACK_GUARD);
+    (void)*(volatile uint64_t *)CPU_STACK_GUARD;
+    panic("fault-test: the read of the guard page did not fault");
+}
+
+/* Push zeros for ever (on a stack that must end in a guard page). */
+static noreturn void push_forever(void)
+{
+    for (;;)
+        __asm__ __volatile__("pushq $0" ::: "memory");
+}
+
+/* Push on the NMI's IST stack until it overflows: the guard page below it must stop it. */
+noreturn void arch_fault_test_ist(void)
+{
+    vaddr_t top = this_cpu()->tss.ist[IST_NMI - 1];
+    printk("tessera: fault-test-ist: pushing below %lx (IST stack %u)\n", top, IST_NMI);
+    cpu_cli();
+    switch_stack(top, push_forever);
 }

@@ -1,10 +1,12 @@
 /*
  * Kernel memory: the kernel pool, the master kernel PD and the per-core roots
  * (slides "Core-local Mappings", "Manipulating Page Tables: Bootstrapping").
- * Every table frame comes from the pool, so software walks reach it through
- * phys_to_virt (the lecture's software page-table walk).
+ * The kernel's own tables come from the pool, so software walks reach them through
+ * phys_to_virt (the lecture's software page-table walk); a PD's tables may come from
+ * the far pool outside the linear map, reached through the temporal window (kmem_ptr).
  */
 #include "kmem.h"
+#include "arch.h"
 #include "bootinfo.h"
 #include "cpu.h"
 #include "cpu_local.h"
@@ -13,6 +15,7 @@
 #include "kmalloc.h"
 #include "ptab.h"
 #include "panic.h"
+#include "printk.h"
 #include "smp.h"
 #include "multiboot.h"
 
@@ -26,8 +29,15 @@
 extern char __text_end[], __rodata_end[], __kernel_end[];
 extern uint64_t boot_pml4[];
 
+#define TABLES_FAR_LINEAR   MiB(16)     /* "tables-far": the pool the linear map covers */
+#define FAR_POOL_MIN        MiB(32)     /* the far pool: a quarter of RAM, at least this */
+#define FAR_POOL_DIV        4
+
 struct frame_pool kernel_pool;
+struct frame_pool far_pool;
+paddr_t kmem_linear_end = POOL_END_PHYS;
 static uint64_t pool_bitmap[FRAME_BITMAP_WORDS(POOL_SIZE / PAGE_SIZE)];
+static uint64_t far_bitmap[FRAME_BITMAP_WORDS(FAR_POOL_MAX / PAGE_SIZE)];
 static struct ptab master;                      /* master tables: linear map, global aliases */
 static paddr_t core_pd[NUM_CPU];                /* each core's private PD (PML4 511, PDPT 510) */
 static paddr_t core_data[NUM_CPU];              /* each core's data page */
@@ -59,18 +69,48 @@ static paddr_t table_below(const struct ptab *t, vaddr_t va, unsigned l)
     return reached == l && ptab_entry_is_table(t, l, e) ? ptab_entry_frame(t, l, e) : 0;
 }
 
-/* Set up the kernel pool from boot_info's memory map, minus reserved ranges. */
-void kmem_pool_init(void)
+/* Fill pool p from boot_info's memory map, minus low memory, the kernel image, the modules. */
+static void pool_fill(struct frame_pool *p)
 {
-    frame_pool_init(&kernel_pool, KERNEL_LOAD, POOL_SIZE / PAGE_SIZE, pool_bitmap);
     for (unsigned i = 0; i < boot_info.nmmap; i++)
         if (boot_info.mmap[i].type == MB_MEM_AVAILABLE)
-            frame_pool_add_ram(&kernel_pool, boot_info.mmap[i].start, boot_info.mmap[i].end);
-    /* Never hand out: low memory (trampoline), the kernel image, the boot modules. */
-    frame_pool_reserve(&kernel_pool, 0, LOW_RESERVED);
-    frame_pool_reserve(&kernel_pool, KERNEL_LOAD, virt_to_phys(__kernel_end));
+            frame_pool_add_ram(p, boot_info.mmap[i].start, boot_info.mmap[i].end);
+    frame_pool_reserve(p, 0, LOW_RESERVED);
+    frame_pool_reserve(p, KERNEL_LOAD, virt_to_phys(__kernel_end));
     for (unsigned i = 0; i < boot_info.nmods; i++)
-        frame_pool_reserve(&kernel_pool, boot_info.mods[i].start, boot_info.mods[i].end);
+        frame_pool_reserve(p, boot_info.mods[i].start, boot_info.mods[i].end);
+}
+
+/* The far pool: a quarter of RAM (FAR_POOL_MIN..MAX) right above the linear map, taken out of
+   the kernel pool's user memory. */
+static void far_pool_init(void)
+{
+    uint64_t ram = 0;
+    for (unsigned i = 0; i < boot_info.nmmap; i++)
+        if (boot_info.mmap[i].type == MB_MEM_AVAILABLE)
+            ram += boot_info.mmap[i].end - boot_info.mmap[i].start;
+    uint64_t size = MIN(FAR_POOL_MAX, MAX(FAR_POOL_MIN, ALIGN_DOWN(ram / FAR_POOL_DIV, PAGE_SIZE)));
+    frame_pool_init(&far_pool, kmem_linear_end, size / PAGE_SIZE, far_bitmap);
+    pool_fill(&far_pool);
+    frame_pool_reserve(&kernel_pool, kmem_linear_end, kmem_linear_end + size);
+    printk("tessera: tables-far: linear pool to %lx, far pool [%lx, %lx) %lu KiB free\n",
+           kmem_linear_end, kmem_linear_end, kmem_linear_end + size,
+           far_pool.nfree * (PAGE_SIZE / 1024));
+}
+
+/* Set up the kernel pool from boot_info's memory map, minus reserved ranges; with tables_far
+   only TABLES_FAR_LINEAR of it, and the far pool above. Panics if the image does not fit. */
+void kmem_pool_init(bool tables_far)
+{
+    if (tables_far)
+        kmem_linear_end = KERNEL_LOAD + TABLES_FAR_LINEAR;
+    if (virt_to_phys(__kernel_end) >= kmem_linear_end)
+        panic("kmem: the kernel image ends beyond the linear map at %lx", kmem_linear_end);
+    frame_pool_init(&kernel_pool, KERNEL_LOAD, (kmem_linear_end - KERNEL_LOAD) / PAGE_SIZE,
+                    pool_bitmap);
+    pool_fill(&kernel_pool);
+    if (tables_far)
+        far_pool_init();
 }
 
 /* Allocate one zeroed pool frame; panics when the pool is exhausted (boot only). */
@@ -103,7 +143,7 @@ static void build_master(unsigned ncpu)
          KERNEL_RODATA);
     kmap(&master, (vaddr_t)__rodata_end, image_end, lin((vaddr_t)__rodata_end), KERNEL_DATA);
     master.leaf_mask = BIT(0) | BIT(1);
-    kmap(&master, image_end, KERNEL_LINEAR_END, lin(image_end), KERNEL_DATA);
+    kmap(&master, image_end, (vaddr_t)phys_to_virt(kmem_linear_end), lin(image_end), KERNEL_DATA);
     /* Global alias: core c's data page at CPU_GLOBAL + c * 4 KiB on every core. */
     for (unsigned c = 0; c < ncpu; c++) {
         core_data[c] = kmem_alloc_zeroed();
@@ -132,6 +172,8 @@ static paddr_t build_core_root(unsigned c, paddr_t lapic)
     kmap(&r, CPU_STACK, CPU_STACK + PAGE_SIZE, kmem_alloc_zeroed(), KERNEL_DATA);
     kmap(&r, CPU_LAPIC, CPU_LAPIC + PAGE_SIZE, lapic, KERNEL_MMIO);
     kmap(&r, CPU_LOCAL, CPU_LOCAL + PAGE_SIZE, core_data[c], KERNEL_DATA);
+    if (ptab_attach(&r, PD_IOBMP, HPT_LEVELS - 2, tmap_dir()) != E_OK)
+        panic("kmem: kernel pool exhausted");
     core_pd[c] = table_below(&r, KERNEL_BASE, HPT_LEVELS - 2);
     return r.root;
 }
@@ -154,6 +196,7 @@ static void build_core(unsigned c, paddr_t lapic)
 void kmem_init_cores(unsigned ncpu, paddr_t lapic)
 {
     build_master(ncpu);
+    tmap_init();
     for (unsigned c = 0; c < ncpu; c++)
         build_core(c, lapic);
 }
@@ -166,14 +209,17 @@ paddr_t kmem_core_pd(unsigned c)
 }
 
 /* Give the root t the kernel half of core c: PML4 511 -> a new PDPT whose entry 510 is the
- * core's PD and entry 511 the PD's kernel directory kpd (none if 0). E_NOMEM (undo: fini). */
+ * core's PD and entry 511 the PD's kernel directory kpd, which gains the temporal window
+ * (if 0: the window's own directory). E_NOMEM (undo: fini). */
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
 {
     struct ptab k = kmem_view(t->root);
     k.env = t->env;                                 /* the PDPT is charged as t's tables are */
     int err = ptab_attach(&k, KERNEL_BASE, HPT_LEVELS - 2, kmem_core_pd(c));
-    if (!err && kpd)
-        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd);
+    if (kpd)
+        tmap_fill_dir(kpd);
+    if (!err)
+        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd ? kpd : tmap_dir());
     return err;
 }
 
@@ -203,7 +249,6 @@ void kmem_boot_done(void)
 /* Switch the BSP (core bsp) to its own root and stack and continue in fn(); no return. */
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
 {
-    extern noreturn void switch_stack(vaddr_t top, void (*fn)(void));
     struct cpu_local *cl = phys_to_virt(core_data[bsp]);
     struct ptab boot = kmem_view(kmem_boot_root());
     paddr_t master_pd = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);

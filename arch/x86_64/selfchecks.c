@@ -7,6 +7,7 @@
 #include "cpu.h"
 #include "cpu_local.h"
 #include "kmem.h"
+#include "kalloc_far.h"
 #include "bootinfo.h"
 #include "frame.h"
 #include "kmalloc.h"
@@ -14,6 +15,7 @@
 #include "ptab.h"
 #include "selftest.h"
 #include "smp.h"
+#include "space_pio.h"
 #include "spinlock.h"
 #include "tlb.h"
 #include "trap.h"
@@ -114,8 +116,11 @@ SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
         return SELFTEST_FAIL("rodata: %x", perm_at(root, (vaddr_t)__rodata_start));
     if (!attr_is(root, (vaddr_t)__data_start, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
         return SELFTEST_FAIL("data: %x", perm_at(root, (vaddr_t)__data_start));
-    if (!attr_is(root, KERNEL_LINEAR_END - PAGE_SIZE, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
-        return SELFTEST_FAIL("pool: %x", perm_at(root, KERNEL_LINEAR_END - PAGE_SIZE));
+    vaddr_t pool_end = (vaddr_t)phys_to_virt(kmem_linear_end);   /* KERNEL_LINEAR_END or less */
+    if (!attr_is(root, pool_end - PAGE_SIZE, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
+        return SELFTEST_FAIL("pool: %x", perm_at(root, pool_end - PAGE_SIZE));
+    if (pool_end < KERNEL_LINEAR_END && kmem_lookup(root, pool_end, &m))
+        return SELFTEST_FAIL("the linear map goes on beyond the pool at %lx", pool_end);
     if (!attr_is(root, CPU_LAPIC, PTAB_R | PTAB_W | PTAB_G, PTAB_UC))
         return SELFTEST_FAIL("LAPIC: %x", perm_at(root, CPU_LAPIC));
     if (kmem_lookup(root, CPU_STACK_GUARD, &m) || kmem_lookup(root, PD_IOBMP, &m) ||
@@ -447,9 +452,21 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
     for (unsigned i = 0; i < boot_info.nmods; i++)
         for (paddr_t pa = ALIGN_DOWN(boot_info.mods[i].start, PAGE_SIZE);
              pa < boot_info.mods[i].end; pa += PAGE_SIZE)
-            if (frame_is_free(&kernel_pool, pa))
+            if (kframe_is_free(pa))
                 return SELFTEST_FAIL("module %u frame %lx is free", i, pa);
     if (!kernel_pool.nfree)
         return SELFTEST_FAIL("the pool is empty");
+    return true;
+}
+
+SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
+{
+    struct cpu_local *c = this_cpu();
+    uint32_t limit;
+    __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
+    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
+        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
+    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
+        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
     return true;
 }

@@ -104,6 +104,49 @@ static void wait_ack(unsigned c, uint64_t req)
     }
 }
 
+/* Whether core rc's CR3 may hold pd's root: pd is its current PD, or the one it is leaving in
+   make_current. pd before pd_leaving: make_current writes them the other way round. */
+static bool runs_or_leaves(struct cpu_local *rc, struct pd *pd)
+{
+    return __atomic_load_n(&rc->pd, __ATOMIC_SEQ_CST) == pd ||
+           __atomic_load_n(&rc->pd_leaving, __ATOMIC_SEQ_CST) == pd;
+}
+
+/* Step 2: IPI every other core marked here that runs pd or is leaving it, each with its request
+   number in req[c], into sent. A mark found clear again was taken, but its flush may still be
+   ahead: such a core is asked too. */
+static void send_ipis(struct pd *pd, uint64_t req[NUM_CPU], struct cpuset *sent)
+{
+    struct cpu_local *me = this_cpu();
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        struct cpu_local *rc = cpu_remote(c);
+        if (c == me->id || !marked(pd, c))
+            continue;
+        if (!runs_or_leaves(rc, pd)) {
+            me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
+            continue;
+        }
+        req[c] = __atomic_add_fetch(&rc->tlb_reqs, 1, __ATOMIC_SEQ_CST);    /* after the mark */
+        cpuset_set(sent, c);
+        me->counters.ipis_sent++;
+        lapic_send_ipi(rc->apic_id, VEC_IPI_TLB);
+    }
+}
+
+/* Step 4: wait for every core of sent to answer req[c], with interrupts on (a nested request
+   only flushes and acks). */
+static void wait_acks(struct cpuset *sent, const uint64_t req[NUM_CPU])
+{
+    if (cpuset_count(sent) == 0)
+        return;
+    mword fl = irq_save();
+    cpu_sti();
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (cpuset_chk(sent, c))
+            wait_ack(c, req[c]);
+    irq_restore(fl);
+}
+
 /*
  * Lecture: the shootdown loop. The caller has updated pd's entries (pd_lock
  * held). Returns when no core can use a stale translation of pd any more:
@@ -121,25 +164,8 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     mark_cores(pd);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* marks before reading Pd::remote */
 
-    /* 2. Send all IPIs first: to the other cores marked here that run pd or are leaving it
-       (CR3 may still hold its root: make_current). A mark found clear again was taken, but
-       its flush may still be ahead: such a core is asked too. pd before pd_leaving: that is
-       the order in which make_current writes them the other way round. */
-    for (unsigned c = 0; c < smp_cpus.count; c++) {
-        struct cpu_local *rc = cpu_remote(c);
-        if (c == me->id || !marked(pd, c))
-            continue;
-        if (__atomic_load_n(&rc->pd, __ATOMIC_SEQ_CST) != pd &&
-            __atomic_load_n(&rc->pd_leaving, __ATOMIC_SEQ_CST) != pd) {
-            me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
-            continue;
-        }
-        req[c] = __atomic_add_fetch(&rc->tlb_reqs, 1, __ATOMIC_SEQ_CST);    /* after the mark */
-        cpuset_set(&sent, c);
-        me->counters.ipis_sent++;
-        lapic_send_ipi(rc->apic_id, VEC_IPI_TLB);
-    }
-
+    /* 2. Send all IPIs first. */
+    send_ipis(pd, req, &sent);
     if (tlb_shootdown_hook)
         tlb_shootdown_hook(pd);
 
@@ -147,15 +173,8 @@ void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
     if (me->pd == pd && cpuset_tst_clr(&pd->mem.htlb, me->id))
         flush_local(r);
 
-    /* 4. Wait for every target with interrupts on: a nested request only flushes and acks. */
-    if (cpuset_count(&sent) != 0) {
-        mword fl = irq_save();
-        cpu_sti();
-        for (unsigned c = 0; c < smp_cpus.count; c++)
-            if (cpuset_chk(&sent, c))
-                wait_ack(c, req[c]);
-        irq_restore(fl);
-    }
+    /* 4. Wait for every target. */
+    wait_acks(&sent, req);
     if (full)
         pd->mem.tlb_full_done = full;
 }

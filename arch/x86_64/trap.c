@@ -59,51 +59,44 @@ static void kernel_debug_trap(struct cpu_local *c, struct trap_frame *f)
     clear_dr6();
 }
 
-/* C side of every interrupt and exception. */
-void trap_dispatch(struct trap_frame *f)
+/* Did f enter the kernel from user mode? */
+static bool from_user(const struct trap_frame *f)
 {
-    struct cpu_local *c = this_cpu();
+    return f->cs & CS_RPL_MASK;
+}
 
-    /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
-    if (smap_on && (read_rflags() & RFL_AC))
-        c->counters.ac_entries++;
-    if (f->vector == VEC_DB && !(f->cs & CS_RPL_MASK)) {
-        kernel_debug_trap(c, f);
-        return;
-    }
-    switch (f->vector) {
-    case VEC_NMI:
-        /* NMIs come only from a panicking core: stop here. */
-        cpu_halt_forever();
-    case VEC_TIMER:
-        c->ticks++;
-        lapic_eoi();
-        if (f->cs & CS_RPL_MASK)
-            sched_tick(f);              /* preempt the user EC */
-        else
-            c->counters.kernel_ticks++;
-        return;
-    case VEC_IPI_WAKE:
-        c->ipi_count++;
-        lapic_eoi();
-        if (f->cs & CS_RPL_MASK)
-            sched_tick(f);              /* round robin at once, not at the next tick */
-        return;                         /* idle: the loop picks the EC */
-    case VEC_IPI_TLB:
-        c->ipi_count++;
+/* A LAPIC timer tick: counted, acknowledged; it preempts a user EC. */
+static void timer_tick(struct cpu_local *c, struct trap_frame *f)
+{
+    c->ticks++;
+    lapic_eoi();
+    if (from_user(f))
+        sched_tick(f);
+    else
+        c->counters.kernel_ticks++;
+}
+
+/* An IPI to this core (a VEC_IPI_* vector): counted, answered, acknowledged. A wake-up
+   preempts a user EC at once (round robin before the next tick); idle, the loop picks the
+   EC. */
+static void ipi(struct cpu_local *c, struct trap_frame *f)
+{
+    c->ipi_count++;
+    if (f->vector == VEC_IPI_TLB)
         tlb_ipi();
-        lapic_eoi();
-        return;
-    case VEC_IPI_CALL:
-        c->ipi_count++;
+    else if (f->vector == VEC_IPI_CALL)
         run_call(c);
-        lapic_eoi();
-        return;
-    case VEC_IPI_TEST:
-        c->ipi_count++;
-        lapic_eoi();
-        return;
-    case VEC_SPURIOUS:
+    lapic_eoi();
+    if (f->vector == VEC_IPI_WAKE && from_user(f))
+        sched_tick(f);
+}
+
+/* Any vector but the LAPIC's: a kernel #DB resumes, a fault the kernel handles returns, other
+   exceptions panic; a stray legacy PIC interrupt is ignored, any other is reported. */
+static void other_vector(struct cpu_local *c, struct trap_frame *f)
+{
+    if (f->vector == VEC_DB && !from_user(f)) {
+        kernel_debug_trap(c, f);
         return;
     }
     if (f->vector <= VEC_EXC_LAST) {
@@ -115,4 +108,31 @@ void trap_dispatch(struct trap_frame *f)
         return;                 /* spurious legacy PIC interrupt: no LAPIC EOI */
     printk("core %u: unexpected interrupt %lu\n", cpu_id(), f->vector);
     lapic_eoi();
+}
+
+/* C side of every interrupt and exception. */
+void trap_dispatch(struct trap_frame *f)
+{
+    struct cpu_local *c = this_cpu();
+
+    /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
+    if (smap_on && (read_rflags() & RFL_AC))
+        c->counters.ac_entries++;
+    switch (f->vector) {
+    case VEC_NMI:
+        /* NMIs come only from a panicking core: stop here. */
+        cpu_halt_forever();
+    case VEC_TIMER:
+        timer_tick(c, f);
+        return;
+    case VEC_IPI_WAKE:
+    case VEC_IPI_TLB:
+    case VEC_IPI_CALL:
+    case VEC_IPI_TEST:
+        ipi(c, f);
+        return;
+    case VEC_SPURIOUS:
+        return;
+    }
+    other_vector(c, f);
 }

@@ -1,6 +1,8 @@
-/* Per-core set-up for user mode: syscall MSRs (STAR, LSTAR, SFMASK) and PAT. */
+/* Per-core set-up for user mode (syscall MSRs STAR, LSTAR, SFMASK; PAT), a new EC's first frame. */
+#include "arch.h"
 #include "cpu.h"
 #include "ptab.h"
+#include "syscall.h"
 
 /*      MSR             number         meaning */
 #define MSR_STAR        0xC0000081  /* segment bases of syscall/sysret */
@@ -21,4 +23,16 @@ void cpu_user_init(void)
     wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)syscall_entry);
     wrmsr(MSR_SFMASK, SYSCALL_RFLAGS_MASK);
     wrmsr(MSR_PAT, PTAB_HPT_PAT_MSR);
+}
+
+/* Fill f as the first entry to user mode of a new EC: at ip with stack sp and arg in rdi, with
+   interrupts on (EC_START_RFLAGS) and the user code and data selectors. */
+void arch_user_frame(struct trap_frame *f, mword ip, mword sp, mword arg)
+{
+    f->rip = ip;
+    f->rsp = sp;
+    f->rdi = arg;
+    f->rflags = EC_START_RFLAGS;
+    f->cs = SEL_UCODE;
+    f->ss = SEL_UDATA;
 }

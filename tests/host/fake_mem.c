@@ -1,7 +1,9 @@
 /* Fake physical memory for host tests of the page-table engine (see fake_mem.h). */
+#define _GNU_SOURCE             /* memfd_create (window mode) */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <sanitizer/asan_interface.h>
 #include "fake_mem.h"
 #include "panic.h"
@@ -28,11 +30,35 @@ static void record(struct fake_mem *fm, uint32_t frame, uint32_t entry, pte_t va
     fm->log[fm->nlog++] = (struct fake_event){ frame, entry, val };
 }
 
-/* env->p2v: the arena address of a live frame. */
-static void *fm_p2v(void *ctx, paddr_t pa)
+/* env->p2v: the arena address of a live frame, or in window mode the slot's page mapping it. */
+static void *fm_p2v(void *ctx, paddr_t pa, unsigned slot)
 {
     struct fake_mem *fm = ctx;
-    return fm->arena + frame_idx(fm, pa) * FRAME;
+    size_t i = frame_idx(fm, pa);
+    if (!fm->window)
+        return fm->arena + i * FRAME;
+    ASSERT(slot < PTAB_SLOTS);
+    uint8_t *va = fm->win + slot * FRAME;
+    if (fm->slot_frame[slot] != i + 1) {
+        void *p = mmap(va, FRAME, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fm->fd,
+                       (off_t)(i * FRAME));
+        ASSERT(p == va);
+        fm->slot_frame[slot] = i + 1;
+        fm->remaps++;
+    }
+    return va;
+}
+
+/* The frame index an entry address of the arena or (window mode) of a slot's page lies in. */
+static size_t entry_frame(const struct fake_mem *fm, const pte_t *entry, size_t *off)
+{
+    const uint8_t *e = (const uint8_t *)entry;
+    if (fm->window && e >= fm->win && e < fm->win + PTAB_SLOTS * FRAME) {
+        *off = (size_t)(e - fm->win) % FRAME;
+        return fm->slot_frame[(size_t)(e - fm->win) / FRAME] - 1;
+    }
+    *off = (size_t)(e - fm->arena) % FRAME;
+    return (size_t)(e - fm->arena) / FRAME;
 }
 
 /* Take frame i out of the free state, zeroed. */
@@ -82,9 +108,9 @@ static void fm_flush(void *ctx, const void *va)
 static void fm_trace(void *ctx, const pte_t *entry, pte_t val)
 {
     struct fake_mem *fm = ctx;
-    size_t off = (size_t)((const uint8_t *)entry - fm->arena);
+    size_t off, frame = entry_frame(fm, entry, &off);
     if (fm->record)
-        record(fm, (uint32_t)(off / FRAME), (uint32_t)(off % FRAME / sizeof(pte_t)), val);
+        record(fm, (uint32_t)frame, (uint32_t)(off / sizeof(pte_t)), val);
 }
 
 /* Set up fm with room for cap frames. */
@@ -107,11 +133,31 @@ void fake_mem_init(struct fake_mem *fm, size_t cap)
                                  .flush = fm_flush, .trace = fm_trace };
 }
 
+/* Set up fm in window mode: the arena is a shared memory file that p2v maps page by page. */
+void fake_mem_init_window(struct fake_mem *fm, size_t cap)
+{
+    fake_mem_init(fm, cap);
+    ASAN_UNPOISON_MEMORY_REGION(fm->arena, cap * FRAME);
+    munmap(fm->arena, cap * FRAME);
+    fm->fd = memfd_create("fake_mem", 0);
+    ASSERT(fm->fd >= 0 && ftruncate(fm->fd, (off_t)(cap * FRAME)) == 0);
+    fm->arena = mmap(NULL, cap * FRAME, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
+                     fm->fd, 0);
+    fm->win = mmap(NULL, PTAB_SLOTS * FRAME, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT(fm->arena != MAP_FAILED && fm->win != MAP_FAILED);
+    ASAN_POISON_MEMORY_REGION(fm->arena, cap * FRAME);
+    fm->window = true;
+}
+
 /* Give all memory of fm back to the host. */
 void fake_mem_destroy(struct fake_mem *fm)
 {
     ASAN_UNPOISON_MEMORY_REGION(fm->arena, fm->cap * FRAME);
     munmap(fm->arena, fm->cap * FRAME);
+    if (fm->window) {
+        munmap(fm->win, PTAB_SLOTS * FRAME);
+        close(fm->fd);
+    }
     free(fm->live);
     free(fm->free_idx);
     free(fm->log);

@@ -2,7 +2,8 @@
  * Fake physical memory for host tests of the page-table engine: frames come
  * from one reserved arena (physical address = (index + 1) * 4 KiB), freed
  * frames are poisoned for ASan, allocation can be made to fail after N frames,
- * and every entry write can be recorded for replay.
+ * and every entry write can be recorded for replay. In window mode every frame is
+ * reached through one page per p2v slot, remapped on use (struct ptab_env's slot rule).
  */
 #pragma once
 #include "ptab.h"
@@ -25,9 +26,18 @@ struct fake_mem {
     bool     record;        /* record events into log */
     struct fake_event *log;
     size_t   nlog, caplog;
+    /* Window mode (fake_mem_init_window): p2v maps the frame at the slot's own page, as the
+       kernel's temporal window does, so a pointer used after its slot moved on sees another
+       frame. */
+    bool     window;
+    int      fd;                            /* the arena's memory file */
+    uint8_t  *win;                          /* PTAB_SLOTS pages, one per slot */
+    size_t   slot_frame[PTAB_SLOTS];        /* frame index + 1 a slot maps (0: none) */
+    size_t   remaps;                        /* slots moved to another frame */
 };
 
 void fake_mem_init(struct fake_mem *fm, size_t cap);
+void fake_mem_init_window(struct fake_mem *fm, size_t cap);
 void fake_mem_destroy(struct fake_mem *fm);
 void fake_mem_copy(struct fake_mem *fm, const struct fake_mem *src);
 void fake_mem_apply(struct fake_mem *fm, const struct fake_event *ev);

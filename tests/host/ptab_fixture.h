@@ -30,6 +30,15 @@ static inline void fx_init(struct fx *x, const struct ptab_fmt *f, unsigned leve
     ptab_dfree_init(&x->df);
 }
 
+/* fx_init on fake memory in window mode (every frame reached through its p2v slot's page). */
+static inline void fx_init_window(struct fx *x, const struct ptab_fmt *f, unsigned levels,
+                                  unsigned caps, size_t frames)
+{
+    fake_mem_init_window(&x->fm, frames);
+    assert_int_equal(ptab_init(&x->t, f, &x->fm.env, levels, caps), E_OK);
+    ptab_dfree_init(&x->df);
+}
+
 /* Update through fx; the status. */
 static inline int fx_upd(struct fx *x, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr a)
 {
@@ -39,7 +48,7 @@ static inline int fx_upd(struct fx *x, vaddr_t va, uint64_t size, paddr_t pa, st
 /* Count table frames under the table at level l in pa, failing on a non-present entry with bits. */
 static inline size_t fx_tables(const struct ptab *t, paddr_t pa, unsigned l)
 {
-    const pte_t *tb = t->env->p2v(t->env->ctx, pa);
+    const pte_t *tb = t->env->p2v(t->env->ctx, pa, l);   /* a table of level l */
     size_t n = 1;
     for (unsigned i = 0; i < PTAB_ENTRIES; i++) {
         if (!t->fmt->present(tb[i]))

@@ -64,7 +64,10 @@ static int deleg(struct mdb_space *s, uint64_t sb, struct mdb_space *d, uint64_t
                  unsigned m)
 {
     unsigned eff;
-    return mdb_delegate(&db, NULL, s, sb, d, dbase, n, m, &eff);
+    uint64_t done = 0;
+    int err = mdb_delegate(&db, NULL, s, sb, d, dbase, n, m, &eff, &done);
+    assert_true(err || done == n || n > MDB_DELEGATE_PIECES);
+    return err;
 }
 
 static double now(void)
@@ -169,15 +172,22 @@ static void siblings_outside_the_piece_are_scanned_by_every_step(void **state)
     assert_true(big < 10 * base);
 }
 
+/* Fresh spaces with WIDE delegations A [0, n) to B [n i, +n), every node straddling A's unit 1,
+   then begin op: the revoke of rights from A unit 1. */
+static void begin_straddler_revoke(struct mdb_revoke *op, uint64_t n, unsigned rights)
+{
+    setup_all();
+    for (uint64_t i = 0; i < WIDE; i++)
+        assert_int_equal(deleg(&A, 0, &B, n * i, n, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke_begin(op, &A, 1, 1, rights, false), E_OK);
+}
+
 /* Splitting at a piece's ends allocates one node per straddler in one step: unbounded. */
 static void one_step_splits_every_straddler(void **state)
 {
     (void)state;
     struct mdb_revoke op;
-    setup_all();
-    for (uint64_t i = 0; i < WIDE; i++)      /* A [0, 2) to B [2i, +2): every node straddles A 1 */
-        assert_int_equal(deleg(&A, 0, &B, 2 * i, 2, MEM_RWX), E_OK);
-    assert_int_equal(mdb_revoke_begin(&op, &A, 1, 1, MEM_RWX, false), E_OK);
+    begin_straddler_revoke(&op, 2, MEM_RWX);
     long a0 = allocs;
     double t = now();
     int err = mdb_revoke_step(&db, NULL, &op, 512, 64);
@@ -199,10 +209,7 @@ static void straddler_cuts_are_spread_over_bounded_steps(void **state)
 {
     (void)state;
     struct mdb_revoke op;
-    setup_all();
-    for (uint64_t i = 0; i < WIDE; i++)      /* A [0, 3) to B [3i, +3): every node straddles A 1 */
-        assert_int_equal(deleg(&A, 0, &B, 3 * i, 3, MEM_RWX), E_OK);
-    assert_int_equal(mdb_revoke_begin(&op, &A, 1, 1, MEM_W, false), E_OK);
+    begin_straddler_revoke(&op, 3, MEM_W);
     long most = 0, a0 = allocs;
     int err, steps = 0;
     uint64_t work = 0;
@@ -387,9 +394,185 @@ static void one_delegation_creates_a_node_per_source_piece(void **state)
         "call\n",
         calls, most, worst * 1e6);
     assert_int_equal(C.nodes, 5 * WIDE);
-    assert_int_equal(allocs - a0, 5 * WIDE);
+    assert_int_equal(allocs - a0, 2 * 5 * WIDE);   /* C's nodes, and a kin for each of B's */
     teardown_all();
     assert_true(most <= 64 * 4);
+}
+
+#define KIDS 200000
+
+/* B's node [0, 2) from A [0, 2), with kids nodes of C derived from its unit 0. */
+static void parent_with_kids(uint64_t kids)
+{
+    assert_int_equal(deleg(&A, 0, &B, 0, 2, MEM_RWX), E_OK);
+    for (uint64_t i = 0; i < kids; i++)
+        assert_int_equal(deleg(&B, 0, &C, i, 1, MEM_RWX), E_OK);
+    assert_int_equal(B.nodes, 1);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Revoking W from A's unit 1 cuts B's node at unit 1 (all KIDS children lie below the cut) in
+   its last step, after steps that skip the children: that step over the median, in *ratio. */
+static void cut_steps(double *ratio, double *last, double *median, uint64_t *work, int *steps)
+{
+    static double t[KIDS];
+    struct mdb_revoke op;
+    int err, n = 0;
+    setup_all();
+    parent_with_kids(KIDS);
+    *work = 0;
+    assert_int_equal(mdb_revoke_begin(&op, &A, 1, 1, MEM_W, false), E_OK);
+    do {
+        double t0 = now();
+        err = mdb_revoke_step(&db, NULL, &op, 512, 64);
+        t[n++] = now() - t0;
+        *work = MAX(*work, op.work);
+    } while (err == MDB_MORE && n < KIDS);
+    assert_int_equal(err, E_OK);
+    struct mdb_info in;
+    assert_int_equal(mdb_lookup(&B, 1, &in), E_OK);
+    assert_int_equal(in.rights, MEM_R | MEM_X);
+    assert_int_equal(mdb_lookup(&B, 0, &in), E_OK);
+    assert_int_equal(in.rights, MEM_RWX);
+    assert_int_equal(mdb_lookup(&C, KIDS - 1, &in), E_OK);
+    assert_int_equal(in.src_unit, 0);
+    assert_int_equal(in.rights, MEM_RWX);
+    assert_true(mdb_check(&B) && mdb_check(&C));
+    teardown_all();
+    *last = t[n - 1];
+    qsort(t, n, sizeof(t[0]), cmp_double);
+    *steps = n;
+    *median = t[n / 2];
+    *ratio = *last / *median;
+}
+
+/* Cutting a node moved (or scanned) all its children in the step that cut it. */
+static void a_cut_of_a_node_with_many_children_is_a_bounded_step(void **state)
+{
+    (void)state;
+    double ratio = 1e9, last = 0, median = 0;
+    uint64_t work = 0;
+    int steps = 0;
+    /* A step of STEP_MAX work against a median one of 64: about x10 (x3000 when the cut
+       scans the children). */
+    for (int run = 0; run < 3 && ratio >= 100; run++)
+        cut_steps(&ratio, &last, &median, &work, &steps);
+    printf("# cut of a node with %d children below the cut: %d steps, the cutting one %.1f us, "
+           "median %.1f us (x%.0f), at most %lu work per step\n",
+           KIDS, steps, last * 1e6, median * 1e6, ratio, (unsigned long)work);
+    assert_true(work <= STEP_MAX);
+    assert_true(ratio < 100);
+}
+
+/* B [0, 1) and B [2, 3) from one node A [0, 3), kids children each; then delegating A's unit 1
+   to B's unit 1 makes the three mergeable. Returns the time of that delegation. */
+static double merge_call(uint64_t kids)
+{
+    setup_all();
+    assert_int_equal(deleg(&A, 0, &B, 0, 1, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&A, 2, &B, 2, 1, MEM_RWX), E_OK);
+    for (uint64_t i = 0; i < kids; i++) {
+        assert_int_equal(deleg(&B, 0, &C, i, 1, MEM_RWX), E_OK);
+        assert_int_equal(deleg(&B, 2, &C, kids + i, 1, MEM_RWX), E_OK);
+    }
+    double t = now();
+    assert_int_equal(deleg(&A, 1, &B, 1, 1, MEM_RWX), E_OK);
+    t = now() - t;
+    struct mdb_info in;
+    assert_int_equal(mdb_lookup(&C, 2 * kids - 1, &in), E_OK);
+    assert_int_equal(in.src_unit, 2);
+    assert_true(mdb_check(&B) && mdb_check(&C));
+    /* Revoking B's unit 2 reaches exactly its children. */
+    assert_int_equal(mdb_revoke(&db, NULL, &B, 2, 1, MEM_RWX, false), E_OK);
+    assert_int_equal(C.nodes, kids);
+    teardown_all();
+    return t;
+}
+
+/* A delegation whose destination merges with neighbours moved all children of one of them. */
+static void a_merge_of_nodes_with_many_children_is_bounded(void **state)
+{
+    (void)state;
+    double base = 1, big = 1e9;
+    for (int run = 0; run < 3 && big >= 10 * base; run++) {
+        base = merge_call(100);
+        big = merge_call(KIDS / 2);
+    }
+    printf("# delegation merging two nodes of %d children each: %.1f us (100 each: %.1f us): "
+           "x%.0f\n",
+           KIDS / 2, big * 1e6, base * 1e6, big / base);
+    assert_true(big < 10 * base);
+}
+
+/* mdb_delegate called directly: one call answers for at most MDB_DELEGATE_PIECES source pieces,
+   whatever the caller asks for. */
+static void a_direct_delegation_is_bounded_like_the_system_call(void **state)
+{
+    (void)state;
+    setup_all();
+    wide(0, 0, WIDE);                   /* B [0, WIDE): one node per unit */
+    unsigned eff;
+    uint64_t done = 0;
+    long a0 = allocs;
+    int err = mdb_delegate(&db, NULL, &B, 0, &C, 0, WIDE, MEM_RWX, &eff, &done);
+    printf("# one direct delegation of %d pieces: %ld node allocations, %lu units done\n", WIDE,
+           allocs - a0, (unsigned long)done);
+    assert_int_equal(err, E_OK);
+    assert_int_equal(done, MDB_DELEGATE_PIECES);
+    assert_true(allocs - a0 <= 2 * MDB_DELEGATE_PIECES);  /* nodes, and kins for the sources */
+    teardown_all();
+}
+
+/* An upgrade of part of a node cut every derived node that straddles the cut, in one call. */
+static void an_upgrade_cutting_many_derived_nodes_is_bounded(void **state)
+{
+    (void)state;
+    setup_all();
+    assert_int_equal(deleg(&A, 0, &B, 0, 2, MEM_R), E_OK);
+    for (uint64_t i = 0; i < KIDS; i++)     /* each straddles B's unit 1 */
+        assert_int_equal(deleg(&B, 0, &C, 2 * i, 2, MEM_R), E_OK);
+    long a0 = allocs;
+    double t = now();
+    int err = deleg(&A, 1, &B, 1, 1, MEM_R | MEM_W);
+    t = now() - t;
+    printf("# upgrade of one unit of a node under %d straddlers: %ld allocations, %.1f us, -> %d\n",
+           KIDS, allocs - a0, t * 1e6, err);
+    struct mdb_info in;
+    if (err == E_OK) {
+        assert_int_equal(mdb_lookup(&B, 1, &in), E_OK);
+        assert_int_equal(in.rights, MEM_R | MEM_W);
+    } else {
+        assert_int_equal(err, E_BUSY);  /* refused: nothing changed */
+        assert_int_equal(mdb_lookup(&B, 1, &in), E_OK);
+        assert_int_equal(in.rights, MEM_R);
+    }
+    assert_int_equal(mdb_lookup(&B, 0, &in), E_OK);
+    assert_int_equal(in.rights, MEM_R);
+    assert_true(mdb_check(&B) && mdb_check(&C));
+    teardown_all();
+    assert_true(allocs - a0 <= 64 * 4);
+}
+
+/* Once nothing derives from a node any more, it holds no more memory than before its first
+   delegation (its list of children is freed with the last child). */
+static void a_node_whose_children_are_revoked_holds_nothing_more(void **state)
+{
+    (void)state;
+    setup_all();
+    long l0 = live;
+    assert_int_equal(deleg(&A, 0, &B, 0, 4, MEM_RWX), E_OK);
+    assert_int_equal(deleg(&B, 0, &C, 0, 4, MEM_RWX), E_OK);
+    assert_int_equal(mdb_revoke(&db, NULL, &A, 1, 1, MEM_W, false), E_OK);    /* cuts B, C */
+    assert_int_equal(mdb_revoke(&db, NULL, &A, 0, 4, MEM_RWX, false), E_OK);
+    printf("# allocations live after delegating and revoking everything: %ld more\n", live - l0);
+    assert_int_equal(B.nodes + C.nodes, 0);
+    assert_int_equal(live, l0);
+    teardown_all();
 }
 
 int main(void)
@@ -403,6 +586,11 @@ int main(void)
         cmocka_unit_test(a_child_delegating_from_its_unrevoked_nodes_cannot_stall_the_revoke),
         cmocka_unit_test(a_deep_chain_keeps_its_steps_bounded),
         cmocka_unit_test(one_delegation_creates_a_node_per_source_piece),
+        cmocka_unit_test(a_cut_of_a_node_with_many_children_is_a_bounded_step),
+        cmocka_unit_test(a_merge_of_nodes_with_many_children_is_bounded),
+        cmocka_unit_test(a_direct_delegation_is_bounded_like_the_system_call),
+        cmocka_unit_test(an_upgrade_cutting_many_derived_nodes_is_bounded),
+        cmocka_unit_test(a_node_whose_children_are_revoked_holds_nothing_more),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -214,7 +214,8 @@ static void random_delegate(void)
     }
     if (below(4) == 0)
         fake_fail_at = fake_allocs + below(3);  /* out of memory at some allocation */
-    int err = mdb_delegate(&db, NULL, &sp[ss].s, sb, &sp[ds].s, dbase, n, mask, &eff);
+    uint64_t done = 0;
+    int err = mdb_delegate(&db, NULL, &sp[ss].s, sb, &sp[ds].s, dbase, n, mask, &eff, &done);
     fake_fail_at = -1;
     if (err == E_NOMEM) {
         model_nomems++;
@@ -222,6 +223,7 @@ static void random_delegate(void)
     }
     int merr = model_delegate(ss, sb, ds, dbase, n, mask, &meff);
     check(err == merr, "delegate status differs");
+    check(err || done == n, "delegate took part of a range that fits one bounded call");
     check(eff == meff || err, "delegate effect differs");
     model_seen[err]++;
     model_upgrades += !!(eff & MDB_UPGRADED);

@@ -786,7 +786,7 @@ static void attach_links_an_existing_table_and_replaces_the_old_one(void **state
     struct fx x;
     fx_init(&x, &ptab_hpt, 4, 0, 64);
     paddr_t pt = x.fm.env.alloc(x.fm.env.ctx), pt2 = x.fm.env.alloc(x.fm.env.ctx);
-    pte_t *e = x.fm.env.p2v(x.fm.env.ctx, pt), *e2 = x.fm.env.p2v(x.fm.env.ctx, pt2);
+    pte_t *e = x.fm.env.p2v(x.fm.env.ctx, pt, 0), *e2 = x.fm.env.p2v(x.fm.env.ctx, pt2, 1);
     e[5] = ptab_leaf_entry(&x.t, 0, PA, RO);
     e2[6] = ptab_leaf_entry(&x.t, 0, PA + PG, RW);
     assert_int_equal(ptab_attach(&x.t, GiB(1), 1, pt), E_OK);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The kernel system-call fuzzer (user/fuzz/fuzz.c) as the root task, booted with "selftest" on
-# 1, 2, 4 and 8 cores. TAP lines: the fuzzer's own (no finding, all-or-nothing checks, stale-read
-# probes, leak checks), and per run: finished in time (no hang), no kernel panic, root exited 0,
+# 1, 2, 4 and 8 cores. TAP lines: the fuzzer's own (no finding, all-or-nothing checks, register
+# checks, stale-read and trap probes, leak checks), and per run: finished in time (no hang), no kernel panic, root exited 0,
 # QEMU's pass status. The fuzzer's summary (calls, calls/s, seed) is printed as a "#" line.
 # Serial logs in build/test-logs/fuzz/.
 #   make test:         a bounded pass, FUZZ_PASS_TIME seconds per core count (default 12)

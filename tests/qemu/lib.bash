@@ -30,13 +30,14 @@ make_iso() {
 }
 
 # mem_for <prog>: guest RAM for a user test program: revoke_large needs a free, 1 GiB-aligned
-# GiB for its 1G delegation, revoke_long 8 GiB, revoke_busy 2 GiB, revoke_wide 512 MiB.
+# GiB for its 1G delegation, revoke_long 8 GiB, revoke_busy 2 GiB, revoke_wide and revoke_cut
+# 512 MiB.
 mem_for() {
     case "$1" in
         revoke_large) echo 3G ;;
         revoke_long) echo 8G ;;
         revoke_busy) echo 2G ;;
-        revoke_wide) echo 512M ;;
+        revoke_wide|revoke_cut) echo 512M ;;
         *) echo 256M ;;
     esac
 }

@@ -9,6 +9,7 @@
 #   USER_BUILD=dir    kernel and programs from another build directory (USER_LOGS=dir: its logs)
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
 #   USER_CPU=model    QEMU CPU model (default max; e.g. qemu64 or Nehalem: no SMAP, no SMEP)
+#   USER_APPEND="w"   more kernel command-line words after "selftest" (e.g. tables-far)
 #   USER_CLANG=0      skip the clang pass (default 1: also build kernel and programs with clang in
 #                     build/test-clang-user and run every program once on 2 cores)
 set -u
@@ -40,7 +41,8 @@ run() {
     local prog=$1 n=$2 cfg="$1/smp$2"
     local log="$LOGS/$prog-smp$n.log"
     qemu_boot "$log" "$TIMEOUT" -cpu "$CPU" -smp "$n" -m "$(mem_for "$prog")" \
-        -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" -append selftest
+        -kernel "$KERNEL" -initrd "$BUILD_DIR/user/tests/$prog.elf" \
+        -append "selftest${USER_APPEND:+ $USER_APPEND}"
     user_checks "$cfg" "$log" $? "${TIMEOUT}s"
     if [ "$prog" = console_write ]; then   # what only the serial log can show (docs/abi.md)
         tr '\0' '@' <"$log" | grep -aq '^# console bytes: A@B@C end'

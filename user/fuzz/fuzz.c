@@ -4,7 +4,10 @@
  * interesting (fresh, stale, never-created and boundary selectors; every space
  * kind and rights mask; ranges straddling 2 MiB, 1 GiB, 512 GiB and USER_LIMIT;
  * misaligned, wrapping, huge and zero counts; kernel and non-canonical
- * pointers; output buffers that another core revokes during the call).
+ * pointers; output buffers that another core revokes during the call). Every call runs
+ * with random registers (user/fuzz/regs.h: general, RFLAGS, data selectors, x87/SSE/AVX,
+ * each value tagged with its EC); after it the ones the ABI keeps must be unchanged and
+ * none may hold another EC's value, on any core.
  *
  * Command line words (all optional): fuzz.seed=N (default FUZZ_SEED_DEFAULT),
  * fuzz.time=S seconds (default 20), fuzz.calls=N (stop once that many calls were
@@ -21,14 +24,16 @@
  *  3. every 4th epoch, exhaustion: the root fills the kernel pool with delegations until
  *     E_NOMEM, runs calls while it is empty, revokes them and checks that the pool is back;
  *  4. odd epochs: the stale-read check (a prober EC on every core reads a page that
- *     the root then revokes; every prober must fault on it);
+ *     the root then revokes; every prober must fault on it) and the trap probes (an EC on
+ *     every core that must stop with #DB after a call with TF set, or with #GP at the load
+ *     of an invalid data selector);
  *  5. revoke everything the epoch delegated, hand out the base capabilities again,
  *     and in even epochs (no object created) check that the kernel's memory is
  *     back at the previous epoch's value (see leak_check).
  * A finding prints "fuzz: FINDING", the seed and the last calls of the EC.
  * TAP lines at the end; the exit code is the number of findings.
  */
-#include "../tests/utest.h"
+#include "regs.h"
 #include "words.h"
 
 #define FUZZ_SEED_DEFAULT 0x5eed7e55e7aUL
@@ -45,6 +50,7 @@
 #define HUGE_REVOKE_PAGES (1UL << 22)   /* 16 GiB: fuzz.huge_revoke=0 clips memory revokes to it */
 #define EXH_MAX      20000              /* bound of the exhaustion loop */
 #define PARK_TIMEOUT_S 20               /* a worker that does not park in time: a hang */
+#define WHY_MAX      96                 /* a register difference, described */
 
 #define SIZE_2M      (2UL << 20)
 #define SIZE_1G      (1UL << 30)
@@ -121,10 +127,7 @@ static volatile uint64_t probe_stale[MAX_WORKERS];
 /* Next pseudo-random 64-bit value of f's stream (splitmix64). */
 static uint64_t rnd(struct fz *f)
 {
-    uint64_t z = (f->rng += 0x9e3779b97f4a7c15UL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
-    return z ^ (z >> 31);
+    return splitmix(&f->rng);
 }
 
 /* Uniform in [0, n) (n > 0). */
@@ -580,6 +583,227 @@ static void make_safe(struct fz *f, struct call *c)
     }
 }
 
+/* ---------------------------------------------------------------- registers */
+
+#define FZR_REFILL 16           /* a fresh x87/SSE/AVX image every that many calls of an EC */
+
+struct xinfo xinfo;
+uint8_t xr_use_xsave;                       /* read by fzr_call: 1 = XSAVE/XRSTOR */
+static uint32_t mxcsr_mask;                 /* MXCSR bits the CPU accepts (FXSAVE's MXCSR_MASK) */
+static struct fzr fzr_of[MAX_WORKERS + 1];  /* each EC's register round, by fz.id */
+static uint64_t ac_entries0;                /* all cores' ac_entries at the start */
+
+/*
+ * fzr_call(r = rdi): see regs.h. The pointer r stays on the stack over the call; after it,
+ * xchg swaps it with the caller's rbx value found there.
+ */
+__asm__(
+    "    .equ fzr_out, 4160\n"
+    "    .equ fzr_gin, 8320\n"
+    "    .equ fzr_gout, 8448\n"
+    "    .equ fzr_fin, 8576\n"
+    "    .equ fzr_fout, 8584\n"
+    "    .text\n"
+    "    .globl fzr_call\n"
+    "fzr_call:\n"
+    "    push %rbx; push %rbp; push %r12; push %r13; push %r14; push %r15\n"
+    "    push %rdi\n"
+    "    mov %rdi, %rbx\n"
+    "    cmpb $0, xr_use_xsave(%rip); je 1f\n"
+    "    mov $-1, %eax; mov $-1, %edx; xrstor64 (%rbx); jmp 2f\n"
+    "1:  fxrstor64 (%rbx)\n"
+    "2:  mov 4096(%rbx), %ax; mov %ax, %ds\n"
+    "    mov 4098(%rbx), %ax; mov %ax, %es\n"
+    "    mov 4100(%rbx), %ax; mov %ax, %fs\n"
+    "    mov 4102(%rbx), %ax; mov %ax, %gs\n"
+    "    mov %rsp, fzr_gin+56(%rbx)\n"
+    "    pushq fzr_fin(%rbx)\n"
+    "    mov fzr_gin+0(%rbx), %rax; mov fzr_gin+16(%rbx), %rcx; mov fzr_gin+24(%rbx), %rdx\n"
+    "    mov fzr_gin+32(%rbx), %rsi; mov fzr_gin+48(%rbx), %rbp\n"
+    "    mov fzr_gin+64(%rbx), %r8; mov fzr_gin+72(%rbx), %r9; mov fzr_gin+80(%rbx), %r10\n"
+    "    mov fzr_gin+88(%rbx), %r11; mov fzr_gin+96(%rbx), %r12; mov fzr_gin+104(%rbx), %r13\n"
+    "    mov fzr_gin+112(%rbx), %r14; mov fzr_gin+120(%rbx), %r15\n"
+    "    mov fzr_gin+40(%rbx), %rdi; mov fzr_gin+8(%rbx), %rbx\n"
+    "    popfq\n"
+    "    syscall\n"
+    "    .globl fzr_tf_early, fzr_tf_rip\n"
+    "fzr_tf_early:\n"                            /* with TF: QEMU's sysret stops here */
+    "    pushfq\n"
+    "fzr_tf_rip:\n"                              /* with TF: the single step stops here */
+    "    xchg %rbx, 8(%rsp)\n"
+    "    mov %rax, fzr_gout+0(%rbx); mov %rcx, fzr_gout+16(%rbx); mov %rdx, fzr_gout+24(%rbx)\n"
+    "    mov %rsi, fzr_gout+32(%rbx); mov %rdi, fzr_gout+40(%rbx); mov %rbp, fzr_gout+48(%rbx)\n"
+    "    mov %r8, fzr_gout+64(%rbx); mov %r9, fzr_gout+72(%rbx); mov %r10, fzr_gout+80(%rbx)\n"
+    "    mov %r11, fzr_gout+88(%rbx); mov %r12, fzr_gout+96(%rbx); mov %r13, fzr_gout+104(%rbx)\n"
+    "    mov %r14, fzr_gout+112(%rbx); mov %r15, fzr_gout+120(%rbx)\n"
+    "    lea 8(%rsp), %rax; mov %rax, fzr_gout+56(%rbx)\n"
+    "    popq fzr_fout(%rbx)\n"
+    "    popq fzr_gout+8(%rbx)\n"
+    "    pushq $0x202; popfq\n"
+    "    mov %ds, fzr_out+4096(%rbx); mov %es, fzr_out+4098(%rbx)\n"
+    "    mov %fs, fzr_out+4100(%rbx); mov %gs, fzr_out+4102(%rbx)\n"
+    "    cmpb $0, xr_use_xsave(%rip); je 3f\n"
+    "    mov $-1, %eax; mov $-1, %edx; xsave64 fzr_out(%rbx); jmp 4f\n"
+    "3:  fxsave64 fzr_out(%rbx)\n"
+    "4:  fninit; ldmxcsr fzr_mxcsr_reset(%rip)\n"
+    "    xor %eax, %eax; mov %ax, %ds; mov %ax, %es; mov %ax, %fs; mov %ax, %gs\n"
+    "    pop %r15; pop %r14; pop %r13; pop %r12; pop %rbp; pop %rbx\n"
+    "    ret\n"
+    "    .section .rodata\n"
+    "    .balign 4\n"
+    "fzr_mxcsr_reset: .long 0x1F80\n"
+    "    .text\n");
+
+/* fzr_bad_sel(sel = rdi, reg = rsi): load sel into DS, ES, FS or GS (reg 0..3); each load is at
+   its own label (fzr_bad_ds...), where the #GP of an invalid selector stops the EC. */
+__asm__(
+    "    .text\n"
+    "    .globl fzr_bad_sel, fzr_bad_ds, fzr_bad_es, fzr_bad_fs, fzr_bad_gs\n"
+    "fzr_bad_sel:\n"
+    "    cmp $1, %rsi; je 1f; cmp $2, %rsi; je 2f; cmp $3, %rsi; je 3f\n"
+    "fzr_bad_ds: mov %di, %ds; jmp 4f\n"
+    "1:\n"
+    "fzr_bad_es: mov %di, %es; jmp 4f\n"
+    "2:\n"
+    "fzr_bad_fs: mov %di, %fs; jmp 4f\n"
+    "3:\n"
+    "fzr_bad_gs: mov %di, %gs\n"
+    "4:  xor %eax, %eax; mov %ax, %ds; mov %ax, %es; mov %ax, %fs; mov %ax, %gs\n"
+    "    ret\n");
+void fzr_bad_sel(mword sel, mword reg);
+extern const char fzr_tf_early[], fzr_tf_rip[];
+extern const char fzr_bad_ds[], fzr_bad_es[], fzr_bad_fs[], fzr_bad_gs[];
+
+/* Learn what the register checks need: XSAVE layout, MXCSR_MASK; every core's ac_entries. */
+static void regs_init(void)
+{
+    static uint8_t fx[512] aligned(16);
+    xinfo_detect();
+    __asm__ __volatile__("fxsave64 %0" : "=m"(fx));
+    mxcsr_mask = *(const uint32_t *)&fx[XI_MXCSR + 4];
+    if (mxcsr_mask == 0)
+        mxcsr_mask = 0xFFBF;                    /* the architectural default (no DAZ) */
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct core_counters cc;
+        if (sys_counters(c, &cc) == E_OK)
+            ac_entries0 += cc.ac_entries;
+    }
+}
+
+/* The registers of f's next call c: c in rax and the argument registers, random values in
+   the others (tagged with f's owner, a quarter of them boundary values), random user RFLAGS
+   bits, data selectors, and x87/SSE/AVX contents (a fresh image every FZR_REFILL calls, else
+   one XMM register changed). Four random words a call: the fuzzer's throughput is its own. */
+static void regs_prepare(struct fz *f, struct fzr *r, const struct call *c)
+{
+    static const unsigned free_regs[] = { G_RBX, G_RCX, G_RBP, G_R11, G_R12, G_R13, G_R14, G_R15 };
+    static const mword odd[8] = { 0, ~0UL, KERNEL_PTR, NONCANON, USER_LIMIT, 1UL << 63, 1, 4096 };
+    static const uint16_t sels[16] = { 0, 0x18, 0x19, 0x1A, 0x1B, 0x20, 0x21, 0x22, 0x23,
+                                       0, 0x18, 0x1B, 0x20, 0x23, 0, 0x18 };
+    uint64_t u = rnd(f), w = rnd(f), z = rnd(f);
+    r->gin[G_RAX] = c->nr;
+    r->gin[G_RDI] = c->a[0];
+    r->gin[G_RSI] = c->a[1];
+    r->gin[G_RDX] = c->a[2];
+    r->gin[G_R10] = c->a[3];
+    r->gin[G_R8] = c->a[4];
+    r->gin[G_R9] = c->a[5];
+    for (unsigned i = 0; i < sizeof(free_regs) / sizeof(free_regs[0]); i++) {
+        uint64_t v = (w << (8 * i + 5) | w >> (59 - 8 * i)) ^ i;      /* w rotated */
+        r->gin[free_regs[i]] = (u >> (2 * i) & 3) ? GPR_TAG(f->id) | (v & ~GPR_TAG_MASK)
+                                                   : odd[u >> (16 + 3 * i) & 7];
+    }
+    r->fin = EC_START_RFLAGS | (z & (RFL_USER_KEPT | RFL_ARITH));
+    uint16_t *sel = &r->in.ds;
+    for (unsigned i = 0; i < 4; i++)
+        sel[i] = sels[z >> (32 + 4 * i) & 15];
+    if (f->calls % FZR_REFILL == 0) {
+        fzr_image_fill(&r->in, f->id, &f->rng, mxcsr_mask);
+    } else {
+        uint8_t *x = &r->in.img[XI_XMM + 16 * (z >> 60)];
+        uint64_t a = rnd(f);
+        *(uint64_t *)(x + 8) = a;
+        *(uint32_t *)(x + 4) = (uint32_t)u;
+    }
+}
+
+/* True if v is one of the values r loaded (a random argument may look like a tagged value). */
+static bool gpr_own(const struct fzr *r, uint64_t v)
+{
+    for (unsigned g = 0; g < G_COUNT; g++)
+        if (r->gin[g] == v)
+            return true;
+    return false;
+}
+
+static const char *const gpr_name[G_COUNT] = {
+    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+    "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+/* Name of the EC whose owner tag is t (o + 1). */
+static void owner_name(unsigned t, char *buf, size_t n)
+{
+    if (t == MAX_WORKERS + 1)
+        snprintf(buf, n, "root");
+    else
+        snprintf(buf, n, "w%u", t - 1);
+}
+
+/* After f's call c: the registers the ABI keeps (rbx rbp rsp r12-r15, RFLAGS but the arithmetic
+   flags, selectors, x87/SSE/AVX) are exactly as before it; no register holds another EC's
+   tagged value. */
+static void regs_check(struct fz *f, const struct fzr *r, const struct call *c)
+{
+    static const unsigned kept[] = { G_RBX, G_RBP, G_RSP, G_R12, G_R13, G_R14, G_R15 };
+    char who[16], why[WHY_MAX];
+    for (unsigned i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+        unsigned g = kept[i];
+        if (r->gout[g] == r->gin[g])
+            continue;
+        finding(f, "a register the ABI keeps changed over the call (register, value after)", g,
+                r->gout[g]);
+        printf("fuzz:   %s: %lx before, %lx after (%s %lx)\n", gpr_name[g],
+               (unsigned long)r->gin[g], (unsigned long)r->gout[g], name_of(c->nr),
+               (unsigned long)c->nr);
+    }
+    for (unsigned g = 0; g < G_COUNT; g++)
+        if (gpr_foreign(r->gout[g], f->id) && !gpr_own(r, r->gout[g])) {
+            owner_name((unsigned)(r->gout[g] >> 48) & 0xFF, who, sizeof(who));
+            finding(f, "another EC's value in a register after the call (register, value)", g,
+                    r->gout[g]);
+            printf("fuzz:   %s holds a value of EC %s\n", gpr_name[g], who);
+        }
+    if ((r->fout ^ r->fin) & ~RFL_ARITH)
+        finding(f, "RFLAGS changed over the call beyond the arithmetic flags (before, after)",
+                r->fin, r->fout);
+    if (!fzr_quick_same(&r->in, &r->out) && !xstate_same(&r->in, &r->out, why, sizeof(why))) {
+        unsigned t = image_foreign(&r->out, f->id);
+        finding(f, "x87/SSE/AVX or data selectors changed over the call (call, foreign owner)",
+                c->nr, t);
+        owner_name(t, who, sizeof(who));
+        printf("fuzz:   first difference: %s%s%s (FCW %x %x FSW %x %x)\n", why,
+               t ? "; holds a value of EC " : "", t ? who : "",
+               *(uint16_t *)&r->in.img[0], *(uint16_t *)&r->out.img[0],
+               *(uint16_t *)&r->in.img[2], *(uint16_t *)&r->out.img[2]);
+    }
+}
+
+/* No interrupt or exception handler ran with RFLAGS.AC set (the calls set it at random). */
+static void ac_check(struct fz *r)
+{
+    uint64_t n = 0;
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct core_counters cc;
+        if (sys_counters(c, &cc) == E_OK)
+            n += cc.ac_entries;
+    }
+    if (n != ac_entries0)
+        finding(r, "a kernel handler ran with RFLAGS.AC set (ac_entries at start, now)",
+                ac_entries0, n);
+    ac_entries0 = n;
+}
+
 /* ---------------------------------------------------------------- running calls */
 
 /* Statuses each call may return (docs/abi.md), as a bit mask over enum status. */
@@ -614,10 +838,14 @@ static int run_call(struct fz *f, const struct call *c)
     r->c = *c;
     r->st = -1;
     f->ring_pos = (f->ring_pos + 1) % RING;
-    mword rdx = 0;
-    int st = (int)sys_call6(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4], c->a[5], &rdx);
+    struct fzr *x = &fzr_of[f->id];
+    regs_prepare(f, x, c);
+    fzr_call(x);
+    int st = (int)x->gout[G_RAX];
+    mword rdx = x->gout[G_RDX];
     r->st = st;
     f->calls++;
+    regs_check(f, x, c);
     if (st < 0 || st > E_NOENT || !(allowed_status(c->nr) & (1u << st)))
         finding(f, "status not documented for the call", c->nr, (mword)st);
     if (st == E_OK && c->nr == SYS_DELEGATE && (rdx == 0 || rdx > c->a[5]))
@@ -928,6 +1156,8 @@ static unsigned probe_rounds;
 static mword probe_page[MAX_WORKERS];
 static bool probers_on;
 
+static void traps_start(struct fz *r);
+
 /* Start a prober on every core, reading its own fresh page in PD S (before the parallel phase). */
 static void probers_start(struct fz *r)
 {
@@ -951,6 +1181,91 @@ static void probers_start(struct fz *r)
         __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
     }
     probers_on = true;
+    traps_start(r);
+}
+
+/* Trap probes: per core, with the stale-read probers, an EC of PD S that must stop with one
+   fault: a call with random registers and TF set (#DB after the instruction that follows the
+   syscall: the flag comes back with the call), or a load of an invalid data selector
+   (#GP with the selector as error code, at the load). */
+enum { TRAP_TF, TRAP_SEL };
+struct trap_plan {
+    unsigned kind;
+    mword sel, reg;         /* TRAP_SEL: the selector, the register (0..3: DS ES FS GS) */
+};
+static struct trap_plan trap_plan[MAX_WORKERS];
+static struct fzr trap_fzr[MAX_WORKERS];
+static mword trap_ec[MAX_WORKERS];
+static bool traps_on;
+static uint64_t trap_checks, trap_early;
+
+/* Entry of a trap probe on core c: the fault ends it; exit 3 if none came. */
+static void trap_probe(mword c)
+{
+    if (trap_plan[c].kind == TRAP_TF)
+        fzr_call(&trap_fzr[c]);
+    else
+        fzr_bad_sel(trap_plan[c].sel, trap_plan[c].reg);
+    sys_exit(3);
+}
+
+/* Start a trap probe on every core (after probers_start). */
+static void traps_start(struct fz *r)
+{
+    /* No user-mode load accepts these: kernel code and data (any RPL), both halves of the TSS
+       descriptor, past the GDT's end, the LDT (there is none). */
+    static const mword bad_sels[] = { 0x08, 0x0B, 0x10, 0x13, 0x28, 0x2B, 0x30, 0x33, 0x38,
+                                      0x1000, 0xFFF8, 0x04, 0x1C, 0x1F };
+    /* Calls that change nothing (their arguments are 0): a yield, failing calls, no call. */
+    static const mword tf_calls[] = { SYS_YIELD, SYS_COUNTERS, SYS_LOOKUP, SYS_PD_INFO, 0,
+                                      SYS_COUNT };
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        struct trap_plan *p = &trap_plan[c];
+        struct call k = { .nr = PICK(r, tf_calls) };
+        p->kind = below(r, 2) ? TRAP_TF : TRAP_SEL;
+        p->sel = PICK(r, bad_sels);
+        p->reg = below(r, 4);
+        regs_prepare(r, &trap_fzr[c], &k);
+        trap_fzr[c].fin |= RFLAGS_TF;
+        int st = child_ec(s_sel, c, trap_probe, c, &trap_ec[c]);
+        if (st != E_OK) {
+            finding(r, "trap probe set-up failed", c, (mword)st);
+            return;
+        }
+        __atomic_add_fetch(&creates_ok, 1, __ATOMIC_RELAXED);
+    }
+    traps_on = true;
+}
+
+/* Each trap probe stopped with its fault, at its instruction. */
+static void traps_check(struct fz *r)
+{
+    static const char *const load[] = { fzr_bad_ds, fzr_bad_es, fzr_bad_fs, fzr_bad_gs };
+    if (!traps_on)
+        return;
+    traps_on = false;
+    for (unsigned c = 0; c < cfg.ncpu; c++) {
+        const struct trap_plan *p = &trap_plan[c];
+        bool tf = p->kind == TRAP_TF;
+        mword rip = (mword)(tf ? fzr_tf_rip : load[p->reg]), err = tf ? 0 : p->sel & ~3UL;
+        struct ec_info ei;
+        trap_checks++;
+        int st = ec_wait(trap_ec[c], &ei);
+        /* QEMU's TCG takes the single step of the instruction that sets TF (sysret, not
+           iretq), one instruction early: accepted, as it is the EC's own fault too. */
+        bool early = tf && ei.fault.rip == (mword)fzr_tf_early;
+        if (st == E_OK && ei.state == EC_FAULTED && ei.fault.vector == (tf ? VEC_DB : VEC_GP) &&
+            (ei.fault.rip == rip || early) && ei.fault.error == err) {
+            trap_early += early;
+            continue;
+        }
+        finding(r, tf ? "TF over a call: no #DB after the instruction that follows it"
+                      : "invalid selector load: no #GP(selector) at the load",
+                c, tf ? trap_fzr[c].gin[G_RAX] : p->sel);
+        printf("fuzz:   core %u: state %u exit %ld vector %u rip %lx (want %lx) error %lx\n", c,
+               ei.state, (long)ei.exit_code, ei.fault.vector, (unsigned long)ei.fault.rip,
+               (unsigned long)rip, (unsigned long)ei.fault.error);
+    }
 }
 
 /* Revoke every probe page (the workers are parked, the probers read) and check each prober
@@ -977,6 +1292,7 @@ static void probers_check(struct fz *r)
             finding(r, "revoked page still readable (stale read) or prober not faulted", c,
                     ei.state == EC_FAULTED ? ei.fault.addr : (mword)ei.exit_code);
     }
+    traps_check(r);
 }
 
 /* Delegate the root's capability to fuzz PD j into fuzz PD i at base selector CHILD_CAP0 + j. */
@@ -1215,6 +1531,7 @@ int main(mword arg)
     cfg.huge_revoke = cmd_num("fuzz.huge_revoke", 1) != 0;
     cfg.ncpu = info_page()->num_cpus;
     hz = info_page()->timer_hz ? info_page()->timer_hz : 100;
+    regs_init();
     struct kcov_info ki;
     cfg.kcov = sys_call6(SYS_KCOV, (mword)&ki, sizeof(ki), 0, 0, 0, 0, NULL) == E_OK;
     if (cfg.kcov)
@@ -1270,6 +1587,7 @@ int main(mword arg)
         uint64_t t4 = now_ticks();
         base_caps(r);
         leak_check(r);
+        ac_check(r);
         if (epoch < 2)
             printf("fuzz: epoch %lu ticks: park+solo %lu exhaust %lu probe+revoke %lu (hz %lu)\n",
                    (unsigned long)epoch, (unsigned long)(t2 - t1), (unsigned long)(t3 - t2),
@@ -1317,11 +1635,20 @@ int main(mword arg)
     tap_check(!hung, "fuzz: every worker parked when asked (no hang)");
     tap_check(findings == 0, "fuzz: %lu calls on %u cores, seed %lu: no finding", (unsigned long)n,
               cfg.ncpu, (unsigned long)cfg.seed);
+    tap_check(findings == 0 && n > 0,
+              "fuzz: random GPRs, RFLAGS, selectors, x87/SSE/AVX (%s) in every call: kept as "
+              "the ABI says, no other EC's value",
+              xinfo.xsave ? "XSAVE" : "FXSAVE");
     tap_check(atomic_checks > 0, "fuzz: all or nothing held on %lu failed calls",
               (unsigned long)atomic_checks);
     tap_check(stale_checks > 0 || epoch < 1,
               "fuzz: revoked memory unreadable on every core (%lu probes)",
               (unsigned long)stale_checks);
+    tap_check(trap_checks > 0 || epoch < 1,
+              "fuzz: TF over a call stops the EC with #DB, an invalid selector with #GP "
+              "(%lu probes, "
+              "%lu #DB one instruction early)",
+              (unsigned long)trap_checks, (unsigned long)trap_early);
     tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)",
               (unsigned long)leak_checks);
     return utest_done("fuzz");

@@ -53,40 +53,64 @@ mword sel_alloc(void)
     return sel_next++;
 }
 
-/* Delegate every PT_LOAD segment of the root's ELF (module 0) to pd at its own address. */
-static int give_program(mword pd)
+/* The PT_LOAD segments of the root's ELF (module 0) as pages and rights, at most max of them
+ * into s; their number (0 if there is no ELF file). */
+unsigned child_segments(struct child_seg *s, unsigned max)
 {
     const struct info_page *ip = info_page();
     if (ip->num_mods == 0)
-        return E_NOENT;     /* no ELF file to read the segments from */
+        return 0;           /* no ELF file to read the segments from */
     const uint8_t *file = (const uint8_t *)(ip->phys_window + ip->mods[0].phys);
     const struct elf64_ehdr *eh = (const struct elf64_ehdr *)file;
-    for (unsigned i = 0; i < eh->e_phnum; i++) {
+    unsigned n = 0;
+    for (unsigned i = 0; i < eh->e_phnum && n < max; i++) {
         const struct elf64_phdr *ph =
             (const struct elf64_phdr *)(file + eh->e_phoff + (mword)i * eh->e_phentsize);
         if (ph->p_type != PT_LOAD)
             continue;
         mword va = ALIGN_DOWN(ph->p_vaddr, PAGE_SIZE_USER);
         mword end = ALIGN_UP(ph->p_vaddr + ph->p_memsz, PAGE_SIZE_USER);
-        unsigned r = MEM_R | (ph->p_flags & ELF_PF_W ? MEM_W : 0) |
-                     (ph->p_flags & ELF_PF_X ? MEM_X : 0);
-        int st = sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, va, va, (end - va) / PAGE_SIZE_USER, r);
+        s[n++] = (struct child_seg){ va, (end - va) / PAGE_SIZE_USER,
+                                     MEM_R | (ph->p_flags & ELF_PF_W ? MEM_W : 0) |
+                                         (ph->p_flags & ELF_PF_X ? MEM_X : 0) };
+    }
+    return n;
+}
+
+/* Delegate the n segments s from src (which holds them at their addresses) to dst at the same
+ * addresses; the first failing status, or E_OK. */
+int child_give_segments(mword src, mword dst, const struct child_seg *s, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        int st = sys_delegate(src, dst, SPACE_MEM, s[i].va, s[i].va, s[i].pages, s[i].rights);
         if (st != E_OK)
             return st;
     }
     return E_OK;
 }
 
+/* Delegate every PT_LOAD segment of the root's ELF (module 0) to pd at its own address. */
+static int give_program(mword pd)
+{
+    struct child_seg s[ELF_MAX_LOAD];
+    unsigned n = child_segments(s, ELF_MAX_LOAD);
+    return n ? child_give_segments(SEL_ROOT_PD, pd, s, n) : E_NOENT;
+}
+
+/* Create a PD with its capability at sel of the root (free) that holds the root's program; the
+ * status of the calls. */
+int child_pd_at(mword sel)
+{
+    int st = sys_create_pd(sel, SEL_ROOT_PD);
+    return st == E_OK ? give_program(sel) : st;
+}
+
 /* Create a PD (capability at a new selector, *pd_sel) that holds the root's program; the status
  * of the calls. */
 int child_pd(mword *pd_sel)
 {
-    mword sel = sel_alloc();
-    int st = sys_create_pd(sel, SEL_ROOT_PD);
-    if (st == E_OK)
-        st = give_program(sel);
-    *pd_sel = sel;
-    return st;
+    *pd_sel = sel_alloc();
+    return child_pd_at(*pd_sel);
 }
 
 /* Give pd `pages` fresh pages at va with rights; *window_va (if not NULL) is the root's view. */

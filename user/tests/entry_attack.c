@@ -11,17 +11,17 @@
  *    each EC stops with its own fault record; NT set before a yield and a timer tick (the
  *    kernel's iretq must not see it): the EC goes on with its NT;
  *  - user-mode iretq and lretq to itself and to bad selectors: each EC returns or faults
- *    and stops, never loops in the fault handler (its core's timer bounds the wait).
+ *    and stops, never loops in the fault handler (its core's timer bounds the wait);
+ *  - an LDT selector, with a DPL-3 data descriptor written at linear address 0 of the PD
+ *    (where the reset-state LDTR points: base 0, limit 0xFFFF): #GP(selector) on every core,
+ *    the descriptor is never used (the kernel loads a null LDTR).
  * Run as the root task; TAP output.
  */
-#include "utest.h"
+#include "xregs.h"
 
 #define USER_CS         0x23UL          /* ring-3 code selector (user mode runs with it) */
 #define USER_SS         0x1BUL          /* ring-3 data selector */
 #define KERNEL_CS       0x08UL          /* ring-0 code selector: user iretq/lretq to it faults */
-#define RFLAGS_TF       0x100UL
-#define RFLAGS_AC       0x40000UL
-#define RFLAGS_NT       0x4000UL
 #define FRESH_VA        (3UL << 39)     /* PML4 slot 3: the first touch on a core is a lazy sync */
 #define AC_TICKS        3               /* timer interrupts the AC child waits for */
 #define AC_ROUNDS       4000            /* bound on its rounds of spinning */
@@ -181,6 +181,14 @@ static void child_nt_yield(mword cpu)
 
 /* Start fn(arg) in pd on cpu and wait for its end, at most WAIT_TICKS of cpu's timer.
  * False if it did not stop in time (*ei then says EC_RUNNING). */
+/* Load the LDT selector sel (TI set) into DS; exit 0x61 if the CPU accepted it. */
+static void child_ldt(mword sel)
+{
+    __asm__ __volatile__("mov %w0, %%ds; xor %%eax, %%eax; mov %%ax, %%ds" :: "r"(sel) : "rax",
+                         "memory");
+    sys_exit(0x61);
+}
+
 static bool run_bounded(mword pd, mword cpu, child_fn fn, mword arg, struct ec_info *ei)
 {
     mword ec;
@@ -194,6 +202,35 @@ static bool run_bounded(mword pd, mword cpu, child_fn fn, mword arg, struct ec_i
         sys_yield_pause();
     }
     return ei->state != EC_RUNNING;
+}
+
+/* LDT selectors on every core: a data descriptor (DPL 3, present, writable) at linear 0, where
+   a reset-state LDTR (never loaded) finds LDT entry 0; the load must fault #GP(selector). */
+static void attack_ldt(unsigned n)
+{
+    static const uint64_t desc_data3 = 0x0000F20000000000UL;    /* the GDT's user data */
+    mword pd, win = 0;
+    int st = child_pd(&pd);
+    if (st == E_OK)
+        st = child_give(pd, 0, 1, MEM_R | MEM_W, &win);
+    tap_check(st == E_OK, "a PD with page 0 mapped for the LDT attack (%d)", st);
+    if (st != E_OK)
+        return;
+    for (unsigned i = 0; i < 8; i++)
+        ((volatile uint64_t *)win)[i] = desc_data3;
+    for (unsigned c = 0; c < n; c++) {
+        static const mword sels[] = { 0x07, 0x0F, 0x1C };
+        for (unsigned i = 0; i < ARRAY_SIZE(sels); i++) {
+            struct ec_info ei;
+            bool done = run_bounded(pd, c, child_ldt, sels[i], &ei);
+            tap_check(done && ei.state == EC_FAULTED && ei.fault.vector == VEC_GP &&
+                          ei.fault.error == (sels[i] & ~3UL),
+                      "core %u: LDT selector %lx with a descriptor at linear 0: #GP(%lx) (state %u "
+                      "vector %u error %lx exit %ld)",
+                      c, (unsigned long)sels[i], (unsigned long)(sels[i] & ~3UL), ei.state,
+                      ei.fault.vector, (unsigned long)ei.fault.error, (long)ei.exit_code);
+        }
+    }
 }
 
 static void attack_ac(mword pd, unsigned n)
@@ -307,5 +344,6 @@ int main(mword arg)
     attack_ac(pd, n);
     attack_tf(pd, n);
     attack_iret(pd, n);
+    attack_ldt(n);
     return utest_done("entry_attack");
 }

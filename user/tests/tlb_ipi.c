@@ -139,18 +139,23 @@ static bool no_flush_anywhere(void)
            GROWN(ncpu, before, after, ipis_received) == 0;
 }
 
+/* TAP: what (a change, read ok) flushed nothing anywhere between before and after. */
+static void check_no_flush(bool ok, const char *what)
+{
+    tap_check(ok && no_flush_anywhere(),
+              "%s flushes nothing (full flushes +%lu, invlpgs +%lu, IPIs +%lu)", what,
+              (unsigned long)GROWN(ncpu, before, after, full_flushes),
+              (unsigned long)GROWN(ncpu, before, after, invlpgs),
+              (unsigned long)GROWN(ncpu, before, after, ipis_sent));
+}
+
 static void test_delegation_into_a_hole_flushes_nothing(void)
 {
     mword w = mem_alloc(1);
     bool ok = read_all(ncpu, before);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, pd_x, SPACE_MEM, w, HOLE_VA, 1, MEM_R | MEM_W), E_OK);
     ok = read_all(ncpu, after) && ok;
-    tap_check(ok && no_flush_anywhere(),
-              "a delegation into a hole of a running PD flushes nothing (full "
-              "flushes +%lu, invlpgs +%lu, IPIs +%lu)",
-              (unsigned long)GROWN(ncpu, before, after, full_flushes),
-              (unsigned long)GROWN(ncpu, before, after, invlpgs),
-              (unsigned long)GROWN(ncpu, before, after, ipis_sent));
+    check_no_flush(ok, "a delegation into a hole of a running PD");
     uint64_t avoided = after[0].flushes_avoided - before[0].flushes_avoided;
     tap_check(avoided >= 1,
               "the delegating core counts the flush it avoided (flushes_avoided +%lu)",
@@ -170,12 +175,7 @@ static void test_an_upgrade_flushes_nothing(void)
     tap_check((st == E_OK && li.rights == (MEM_R | MEM_W)) || (st == E_BUSY && li.rights == MEM_R),
               "re-delegating with W is an upgrade or refused as busy (status %d, rights 0x%x)", st,
               li.rights);
-    tap_check(ok && no_flush_anywhere(),
-              "re-delegating a mapped page with more rights flushes nothing (full "
-              "flushes +%lu, invlpgs +%lu, IPIs +%lu)",
-              (unsigned long)GROWN(ncpu, before, after, full_flushes),
-              (unsigned long)GROWN(ncpu, before, after, invlpgs),
-              (unsigned long)GROWN(ncpu, before, after, ipis_sent));
+    check_no_flush(ok, "re-delegating a mapped page with more rights");
 }
 
 /* Stop the spinners; all exit normally. */

@@ -24,6 +24,19 @@
 #define MXCSR_RESET    0x1F80
 #define CPUID1_ECX_OSXSAVE (1u << 27)   /* CR4.OSXSAVE as seen from user mode */
 
+/* RFLAGS bits (user mode sets them with popf; IOPL, IF, VM, VIF, VIP it cannot). */
+#define RFLAGS_CF      0x1UL
+#define RFLAGS_PF      0x4UL
+#define RFLAGS_AF      0x10UL
+#define RFLAGS_ZF      0x40UL
+#define RFLAGS_SF      0x80UL
+#define RFLAGS_TF      0x100UL
+#define RFLAGS_DF      0x400UL
+#define RFLAGS_OF      0x800UL
+#define RFLAGS_NT      0x4000UL
+#define RFLAGS_AC      0x40000UL
+#define RFLAGS_ID      0x200000UL
+
 /* A register state: the image plus the data selectors (xr_round's layout). */
 struct xstate {
     uint8_t img[XI_SIZE] aligned(64);

@@ -79,6 +79,7 @@
 #define CPUID_7_EBX_AVX512F     (1u << 16)  /* leaf 7 EBX: AVX-512 foundation */
 #define CPUID_D1_EAX_XSAVEOPT   (1u << 0)   /* leaf 0xD sub-leaf 1 EAX: XSAVEOPT */
 #define CPUID_LEAF_XSTATE       0xD         /* EAX/EDX: XCR0 bits supported; EBX: size for XCR0 */
+#define CPUID_LEAF_EXT          0x80000001  /* EDX: NX, 1 GiB pages, long mode (CPUID_EXT_EDX_*) */
 #define CR3_NOFLUSH             (1ul << 63) /* CR3 write with PCIDE: keep the PCID's entries */
 #define CR3_ADDR                0x000FFFFFFFFFF000ul    /* bits 51:12: frame of the root table */
 #define CPUID_7_EBX_SMEP        (1u << 7)   /* leaf 7 EBX: SMEP */
@@ -93,6 +94,7 @@
 #define SEL_UDATA       0x1B                /* 0x18 | RPL 3 */
 #define SEL_UCODE       0x23                /* 0x20 | RPL 3 */
 #define SEL_TSS         0x28
+#define SEL_NO_LDT      0x00                /* lldt operand: no LDT, LDT selectors fault #GP */
 #define CS_RPL_MASK     3                   /* privilege level in a selector (CS: of the code) */
 #define GDT_ENTRIES     7                   /* null, kcode, kdata, udata, ucode, tss (2) */
 

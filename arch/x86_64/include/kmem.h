@@ -6,13 +6,17 @@
  * linear map and the global alias never change after boot, so the copy shares
  * everything below) whose entry 511 points to a private PT with the core's stack,
  * LAPIC and data page. PDPT 511 (I/O bitmap, temporal mappings, capabilities) is
- * per PD and empty here. The user half (PML4 0..255) is empty.
+ * per PD; here it holds only the temporal window (tmap.h). The user half (PML4 0..255)
+ * is empty. With the boot word "tables-far" the linear map covers only the first
+ * TABLES_FAR_LINEAR of the pool, and the far pool, RAM right above it, holds the PDs'
+ * page tables (kernel/kalloc_far.c), reached through the window (kmem_ptr).
  */
 #pragma once
 #include "layout.h"
 #include "types.h"
 #include "compiler.h"
 #include "ptab.h"
+#include "tmap.h"
 
 /* Kernel virtual address of pool frame pa (linear map). */
 static inline void *phys_to_virt(paddr_t pa)
@@ -26,11 +30,15 @@ static inline paddr_t virt_to_phys(const void *va)
     return (vaddr_t)va - KERNEL_VOFFSET;
 }
 
+extern paddr_t kmem_linear_end;    /* end of the linear map's frames (POOL_END_PHYS or less) */
+
 /* Is [pa, pa+len) inside the linearly mapped kernel pool? */
 static inline bool kmem_in_pool(paddr_t pa, size_t len)
 {
-    return pa >= KERNEL_LOAD && pa + len <= POOL_END_PHYS && pa + len >= pa;
+    return pa >= KERNEL_LOAD && pa + len <= kmem_linear_end && pa + len >= pa;
 }
+
+void *kmem_ptr(paddr_t pa, unsigned slot);
 
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
 paddr_t kmem_core_pd(unsigned c);
@@ -44,8 +52,10 @@ paddr_t kmem_boot_root(void);
 
 struct frame_pool;
 extern struct frame_pool kernel_pool;
+extern struct frame_pool far_pool;     /* RAM outside the linear map for PD page tables */
+#define FAR_POOL_MAX MiB(256)          /* the far pool's largest size */
 
-void kmem_pool_init(void);
+void kmem_pool_init(bool tables_far);
 paddr_t kmem_alloc_zeroed(void);
 void kmem_boot_done(void);
 noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void));
