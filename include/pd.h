@@ -9,7 +9,7 @@
  */
 #pragma once
 #include "types.h"
-#include "spinlock.h"
+#include "fairlock.h"
 #include "space_mem.h"
 #include "space_obj.h"
 #include "space_pio.h"
@@ -50,10 +50,12 @@ struct pd {
 _Static_assert(NUM_CPU > 64 || PD_FRAMES == 1, "struct pd fits one frame");
 _Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
-extern struct spinlock pd_lock;     /* mapping database, object creation, slot writes */
+extern struct fair_lock pd_lock;    /* mapping database, object creation, slot writes */
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */
 
 void pd_lock_take(void);
+bool pd_lock_try(void);
+void pd_lock_give(void);
 
 struct trap_frame;
 

@@ -16,6 +16,7 @@ void sched_enqueue(struct ec *ec);
 void sched_save(struct trap_frame *f);
 
 noreturn void sched_yield(void);
+bool sched_others_ready(void);
 noreturn void sched_run(void);
 noreturn void sched_resume(struct ec *ec);
 void sched_tick(struct trap_frame *f);

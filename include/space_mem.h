@@ -79,5 +79,11 @@ struct shootdown_batch {
 
 void shootdown_batch_flush(struct shootdown_batch *b);
 
+/* Whether b holds nothing to shoot down or free (as after shootdown_batch_flush). */
+static inline bool shootdown_batch_empty(const struct shootdown_batch *b)
+{
+    return b->n == 0 && b->df.count == 0 && b->df.n == 0 && b->df.chain == 0;
+}
+
 /* The batch of pd_lock's holder (kernel/syscall.c): empty whenever pd_lock is free. */
 extern struct shootdown_batch call_batch;

@@ -151,6 +151,14 @@ struct core_counters {
     uint64_t pd_frames;         /* global: pool frames PDs hold (pd_info.frames of every PD, and
                                    the capability and I/O-bitmap spaces' shared pages): with
                                    pool_free and heap_pages, every frame the kernel hands out */
+    uint64_t lock_bypass_max;   /* most pd_lock critical sections of other cores that began while
+                                   this core waited for it once (kernel/fairlock.c: < cores) */
+    uint64_t lock_waits;        /* times this core found pd_lock held and queued for it */
+    uint64_t revoke_steps;      /* revoke steps run on this core (pd_lock dropped after each) */
+    uint64_t revoke_work;       /* their work (mapping-database entries visited), summed */
+    uint64_t revoke_step_max;   /* the most work one of them did */
+    uint64_t kernel_ticks;      /* of timer_ticks, those that interrupted kernel mode (a call
+                                   between two steps, a wait for a lock, the idle loop) */
     uint64_t reserved[1];       /* zero */
 };
 
@@ -185,7 +193,7 @@ _Static_assert(sizeof(struct pd_info) == 80, "ABI: pd_info is 80 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 160, "ABI: core_counters is 160 bytes");
+_Static_assert(sizeof(struct core_counters) == 208, "ABI: core_counters is 208 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

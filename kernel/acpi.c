@@ -200,3 +200,18 @@ int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct
     }
     return ACPI_E_NOMADT;
 }
+
+/* Drop from c every core whose APIC id is above max_id but keep's (the running boot core),
+ * keeping the others in order; they stay parked, counted in c->unreachable (xAPIC mode
+ * addresses ids up to XAPIC_MAX_ID: an IPI meant for id 256 would reach id 0). */
+void acpi_park_above(struct acpi_cpus *c, uint32_t max_id, uint32_t keep)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < c->count; i++) {
+        if (c->apic_id[i] > max_id && c->apic_id[i] != keep)
+            c->unreachable++;
+        else
+            c->apic_id[n++] = c->apic_id[i];
+    }
+    c->count = n;
+}

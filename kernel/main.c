@@ -5,8 +5,10 @@
  * result (with a root task: fails at once if a check failed, else the root's
  * exit code decides); "fault-test" makes a deliberate kernel page fault; "fault-test-ist"
  * overflows the NMI's IST stack (its guard page must turn that into a double fault);
- * "nox2apic" keeps the LAPIC in xAPIC mode; "tables-far" keeps the linear map's pool small
- * and takes the PDs' page tables from RAM outside it (arch/x86_64/kmem.c).
+ * "nox2apic" keeps the LAPIC in xAPIC mode (unless the firmware left it in x2APIC mode);
+ * "x2apic-preset" (test) first puts it in x2APIC mode as such firmware would; "tables-far"
+ * keeps the linear map's pool small and takes the PDs' page tables from RAM outside it
+ * (arch/x86_64/kmem.c).
  */
 #include "bootinfo.h"
 #include "arch.h"
@@ -34,7 +36,7 @@ static void check_wx_all(void)
 /* Second half of the BSP's boot, on its own root and on its stack at CPU_STACK. */
 static noreturn void bsp_main(void)
 {
-    lapic_setup(!cmdline_has("nox2apic"));
+    lapic_setup();
     printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
            TIMER_HZ);
     check_wx_all();
@@ -74,6 +76,9 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
                boot_info.mods[i].start, boot_info.mods[i].end);
     /* Loader data (boot_info.loader, modules, ACPI tables) is read or moved before low memory
        is written. */
+    if (cmdline_has("x2apic-preset"))
+        lapic_preset_x2apic();
+    lapic_choose(!cmdline_has("nox2apic"));     /* smp_discover parks what it cannot address */
     smp_discover();
     kmem_pool_init(cmdline_has("tables-far"));
     root_relocate_module();

@@ -11,30 +11,85 @@
 
 #define PD_LOCK_SPIN_US 1000            /* a call waits this long for pd_lock, then retries */
 
-struct spinlock pd_lock = SPINLOCK_INIT;
+struct fair_lock pd_lock = FAIR_LOCK_INIT;
 struct mdb kernel_mdb;
 
+#define PD_LOCK_PARK_TURNS 1    /* turns a waiter spins before it halts until kicked (TCG on an
+                                   overcommitted host: fewest is fastest) */
+
+/* Per core: halted in a wait for pd_lock, to be woken by an IPI when the lock is its (or free). */
+static bool parked[NUM_CPU];
+
+/* A wait for pd_lock: when to give up the place (0: never), turns taken. */
+struct lock_wait {
+    uint64_t deadline;
+    unsigned turns;
+};
+
 /*
- * Spin for pd_lock with interrupts on (kernel-mode handlers only count, flush
- * and acknowledge: they never switch ECs or take pd_lock), polling for
- * shootdowns too; give up after us microseconds unless us is 0. True if taken.
- * Returns with interrupts off.
+ * Halt this core (interrupts on) until an interrupt, unless pd_lock is granted to it or free
+ * already: a waiter whose (virtual) CPU sleeps leaves the host's CPU to the holder. The
+ * releaser kicks parked cores (pd_lock_give); the store of parked and the check of the lock
+ * here, and the lock's update and the load of parked there, are each fenced, so one of the
+ * two sees the other. The timer wakes the core too.
  */
-static bool lock_spin(uint64_t us)
+static void park(void)
 {
-    uint64_t t0 = us ? time_us() : 0;
-    mword fl = irq_save();
-    bool taken;
-    while (!(taken = spin_trylock(&pd_lock))) {
-        tlb_poll();
+    unsigned me = cpu_id();
+    __atomic_store_n(&parked[me], true, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!fair_lock_ready(&pd_lock, me))
+        arch_idle_wait();
+    __atomic_store_n(&parked[me], false, __ATOMIC_RELAXED);
+}
+
+/*
+ * One turn of a wait for pd_lock (arg: struct lock_wait), interrupts off: answer shootdown
+ * requests, take interrupts for a moment (kernel-mode handlers only count, flush and
+ * acknowledge: they never switch ECs or take pd_lock; the holder may be waiting for this
+ * core's acknowledgement); after PD_LOCK_PARK_TURNS turns, halt until kicked if no other EC
+ * of this core is ready. False after the deadline if another EC is ready: giving up the
+ * place for it (with none, giving up would only re-issue the call and lose the place).
+ */
+static bool lock_turn(void *arg)
+{
+    struct lock_wait *w = arg;
+    tlb_poll();
+    bool others = sched_others_ready();
+    if (++w->turns >= PD_LOCK_PARK_TURNS && !others) {
+        park();
+    } else {
         cpu_sti();
         cpu_pause();
         cpu_cli();
-        if (us && time_us() - t0 >= us)
-            break;
     }
+    return !w->deadline || time_us() < w->deadline || !others;
+}
+
+/* Wait for pd_lock for at most us microseconds (0: for good), as lock_turn says; true if
+   taken. Returns with interrupts off. */
+static bool lock_spin(uint64_t us)
+{
+    mword fl = irq_save();
+    struct lock_wait w = { us ? time_us() + us : 0, 0 };
+    uint32_t bypassed = 0;
+    struct cpu_local *c = this_cpu();
+    bool taken = fair_lock_try(&pd_lock);
+    if (!taken) {
+        c->counters.lock_waits++;
+        taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &w, &bypassed);
+    }
+    if (taken && bypassed > c->counters.lock_bypass_max)
+        c->counters.lock_bypass_max = bypassed;
     irq_restore(fl);
     return taken;
+}
+
+/* Wake core c if it is parked in a wait for pd_lock. */
+static void kick(unsigned c)
+{
+    if (__atomic_load_n(&parked[c], __ATOMIC_RELAXED))
+        lapic_send_ipi(cpu_remote(c)->apic_id, VEC_IPI_WAKE);
 }
 
 /* Take pd_lock, taking interrupts and answering shootdown requests while waiting: the holder may
@@ -44,9 +99,33 @@ void pd_lock_take(void)
     lock_spin(0);
 }
 
+/* Take pd_lock if it is free at this moment (a copy-user fault under pd_lock finds it busy);
+   true if taken. */
+bool pd_lock_try(void)
+{
+    return fair_lock_try(&pd_lock);
+}
+
+/* Release pd_lock (held by this core): it goes to the next core waiting for it, if any, which
+   is woken if parked; if the lock is free, every parked waiter is woken to take it. */
+void pd_lock_give(void)
+{
+    unsigned me = cpu_id();
+    int to = fair_lock_release(&pd_lock, me);
+    if (to >= 0) {
+        kick((unsigned)to);             /* the grant's compare-and-swap fences */
+        return;
+    }
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        if (c != me)
+            kick(c);
+}
+
 /*
  * Take pd_lock for a system call whose user state is f (at USER_FRAME). If it
- * stays busy for PD_LOCK_SPIN_US, the call is re-issued later instead: rip goes
+ * stays busy for PD_LOCK_SPIN_US while another EC of this core is ready to run, the call
+ * is re-issued later instead: rip goes
  * back to the syscall instruction, the EC yields to the other ECs of this core,
  * and its next run enters the call anew (nothing has changed yet). Does not
  * return then.

@@ -129,6 +129,12 @@ static noreturn void idle(void)
     }
 }
 
+/* Whether another EC waits in this core's queue (a hint: other cores may append meanwhile). */
+bool sched_others_ready(void)
+{
+    return __atomic_load_n(&runq[cpu_id()].head, __ATOMIC_RELAXED) != NULL;
+}
+
 /* Run the next runnable EC of this core, or idle until there is one; never returns. */
 noreturn void sched_run(void)
 {

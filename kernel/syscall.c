@@ -34,7 +34,6 @@
 #define CONSOLE_CHUNK   64      /* console bytes written with interrupts off, at most */
 #define DELEGATE_PIECES MDB_DELEGATE_PIECES /* source pieces (nodes or holes) one call takes */
 #define DELEGATE_ENTRIES 1024   /* most page-table leaf entries one memory delegate call writes */
-#define LOCK_PASS_SPINS 1024    /* pauses a revoke waits between steps for pd_lock's waiters */
 
 static char console_buf[NUM_CPU][CONSOLE_MAX];
 static struct spinlock console_user_lock = SPINLOCK_INIT;   /* one console_write at a time */
@@ -304,28 +303,33 @@ static int sys_delegate(struct trap_frame *f)
     return err;
 }
 
+/* Drop pd_lock (the batch flushed) and hand it over as the unlock of a call does. */
+static void call_unlock(void)
+{
+    ASSERT(shootdown_batch_empty(&call_batch));
+    pd_lock_give();
+}
+
 /*
- * Drop pd_lock for a moment, long enough for a core spinning in pd_lock_take to get it,
- * then queue for it by ticket: pd_lock_take's waiters only win a free lock, so the revoke
- * gets it back right after the current holder's call, answering shootdowns and taking
- * interrupts meanwhile (no lock is held here; kernel-mode handlers take none).
+ * Between two steps of a revoke: hand pd_lock to the next core waiting for it, take
+ * interrupts for a moment, then wait for pd_lock again in turn (answering shootdowns and
+ * taking interrupts meanwhile; no lock is held here, kernel-mode handlers take none).
+ * Every core that waits is let in before the revoke's next step.
  */
 static void pd_lock_pass(void)
 {
-    uint32_t free_at = __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED);   /* no taker yet */
-    spin_unlock(&pd_lock);
+    call_unlock();
     irq_window();
-    for (unsigned i = 0;
-         i < LOCK_PASS_SPINS && __atomic_load_n(&pd_lock.next, __ATOMIC_RELAXED) == free_at; i++) {
-        irq_window();
-        cpu_pause();
-    }
-    uint32_t t = __atomic_fetch_add(&pd_lock.next, 1, __ATOMIC_RELAXED);
-    while (__atomic_load_n(&pd_lock.owner, __ATOMIC_ACQUIRE) != t) {
-        tlb_poll();
-        irq_window();
-        cpu_pause();
-    }
+    pd_lock_take();
+}
+
+/* Count a revoke step that did op->work (core_counters). */
+static void count_step(const struct mdb_revoke *op)
+{
+    struct core_counters *c = &this_cpu()->counters;
+    c->revoke_steps++;
+    c->revoke_work += op->work;
+    c->revoke_step_max = MAX(c->revoke_step_max, op->work);
 }
 
 /*
@@ -343,6 +347,7 @@ static int revoke_run(struct pd *pd, struct mdb_revoke *op)
     while ((err = mdb_revoke_step(&kernel_mdb, &call_batch, op, REVOKE_UNITS, REVOKE_WORK)) ==
            MDB_MORE) {
         shootdown_batch_flush(&call_batch);
+        count_step(op);
         pd_lock_pass();
         if (pd->kobj.doomed) {
             err = E_ABORT;
@@ -350,6 +355,7 @@ static int revoke_run(struct pd *pd, struct mdb_revoke *op)
         }
     }
     shootdown_batch_flush(&call_batch);
+    count_step(op);
     pd->busy--;
     return err;
 }
@@ -468,7 +474,7 @@ static noreturn void wait_stop(struct trap_frame *f, struct ec *ec, mword out)
         ec->waiters->rq_prev = self;
     ec->waiters = self;
     spin_unlock(&ec_lock);
-    spin_unlock(&pd_lock);
+    call_unlock();
     sched_run();
 }
 
@@ -627,7 +633,7 @@ void syscall_dispatch(struct trap_frame *f)
     }
     pd_lock_take_call(f);               /* or re-issued later, if busy for long */
     if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
-        spin_unlock(&pd_lock);          /* destroyed: the call does not run */
+        call_unlock();                  /* destroyed: the call does not run */
         ec_leave(cur_ec());
         sched_run();
     }
@@ -643,7 +649,7 @@ void syscall_dispatch(struct trap_frame *f)
     }
     if (destroy_pending())
         destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
-    spin_unlock(&pd_lock);
+    call_unlock();
     struct ec *self = this_cpu()->ec;
     if (!self)
         sched_run();                    /* the caller was destroyed by its own call */

@@ -41,10 +41,10 @@ static bool user_restore(struct pd *pd, vaddr_t addr, unsigned need, bool uacces
 {
     if (!uaccess)
         pd_lock_take();                 /* from user mode: this core holds no lock */
-    else if (!spin_trylock(&pd_lock))
+    else if (!pd_lock_try())
         return false;
     bool ok = space_mem_restore(&call_batch, &pd->mem, addr, need);
-    spin_unlock(&pd_lock);
+    pd_lock_give();
     return ok;
 }
 

@@ -2,6 +2,7 @@
 #include "lapic.h"
 #include "cpu.h"
 #include "layout.h"
+#include "printk.h"
 #include "trap.h"
 
 /*      register        offset     (x2APIC MSR = 0x800 + offset / 16) */
@@ -136,13 +137,42 @@ static void pic_disable(void)
     outb(PIC2_DATA, PIC_MASK_ALL);
 }
 
-/* BSP, once: choose xAPIC or x2APIC, calibrate TSC and LAPIC timer against the PIT. */
-void lapic_setup(bool allow_x2apic)
+/* Whether the CPU has x2APIC mode (CPUID). */
+static bool has_x2apic(void)
 {
     uint32_t r[4];
-    pic_disable();
     cpuid(1, 0, r);
-    x2apic = allow_x2apic && (r[2] & CPUID_1_ECX_X2APIC);
+    return r[2] & CPUID_1_ECX_X2APIC;
+}
+
+/* Test (boot word "x2apic-preset"): switch this core's LAPIC to x2APIC mode as firmware that
+   leaves it on would, before the kernel chooses its mode; nothing without x2APIC. */
+void lapic_preset_x2apic(void)
+{
+    if (has_x2apic())
+        wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | APIC_BASE_EN | APIC_BASE_EXTD);
+}
+
+/*
+ * BSP, once, before the cores are counted (smp_discover parks what the mode cannot address):
+ * choose x2APIC mode if the CPU has it and allow_x2apic, or if the firmware left the LAPIC in
+ * x2APIC mode (IA32_APIC_BASE.EXTD set): leaving it takes disabling the LAPIC first, and
+ * cores with APIC ids above 254 can only be reached in x2APIC mode ("nox2apic" is ignored).
+ */
+void lapic_choose(bool allow_x2apic)
+{
+    bool firmware = (rdmsr(MSR_APIC_BASE) & (APIC_BASE_EN | APIC_BASE_EXTD)) ==
+                    (APIC_BASE_EN | APIC_BASE_EXTD);
+    x2apic = firmware || (allow_x2apic && has_x2apic());
+    if (firmware && !allow_x2apic)
+        printk("tessera: nox2apic ignored: the firmware left the LAPIC in x2APIC mode\n");
+}
+
+/* BSP, once, after lapic_choose: set up the LAPIC in the chosen mode, calibrate TSC and LAPIC
+   timer against the PIT. */
+void lapic_setup(void)
+{
+    pic_disable();
     enable_mode();
     wr(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
     wr(LAPIC_TIMER_DCR, DCR_DIV16);

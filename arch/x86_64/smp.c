@@ -113,6 +113,8 @@ void smp_discover(void)
     }
     else if (rsdp && cmdline_has("acpi-dump"))
         dump_acpi(rsdp);
+    if (!lapic_x2apic())
+        acpi_park_above(&smp_cpus, XAPIC_MAX_ID, me);
     int bsp = acpi_keep_core(&smp_cpus, me);     /* listed beyond NUM_CPU: it takes the last slot */
     if (bsp < 0)
         panic("smp: boot core (APIC id %u) is not among the %u MADT cores", me, smp_cpus.count);
@@ -121,6 +123,9 @@ void smp_discover(void)
            smp_cpus.count + smp_cpus.excess, smp_cpus.skipped, smp_cpus.lapic_base);
     if (smp_cpus.excess)
         printk("tessera: %u cores beyond NUM_CPU=%d are left parked\n", smp_cpus.excess, NUM_CPU);
+    if (smp_cpus.unreachable)
+        printk("tessera: %u cores with APIC ids above %u are left parked (xAPIC mode)\n",
+               smp_cpus.unreachable, XAPIC_MAX_ID);
 }
 
 /* Keep only the boot core (no page for the trampoline): it becomes core 0. */

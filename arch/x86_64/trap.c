@@ -72,6 +72,8 @@ static void timer_tick(struct cpu_local *c, struct trap_frame *f)
     lapic_eoi();
     if (from_user(f))
         sched_tick(f);
+    else
+        c->counters.kernel_ticks++;
 }
 
 /* An IPI to this core (a VEC_IPI_* vector): counted, answered, acknowledged. A wake-up

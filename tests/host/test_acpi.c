@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "acpi.h"
+#include "lapic.h"
 #include "data/qemu72_pc_smp2_max4.h"
 
 #define MEM_BASE    0x7FE0000UL         /* where QEMU -m 128M puts its tables */
@@ -257,6 +258,33 @@ static void x2apic_entries_are_recorded_with_their_32_bit_ids(void **state)
     assert_int_equal(cpus.apic_id[1], 300);
 }
 
+/* In xAPIC mode, cores with APIC ids above XAPIC_MAX_ID (255 is the broadcast, 256 would reach
+   core 0's id modulo 256) are parked, the others keep their order; the boot core stays. */
+static void cores_the_xapic_mode_cannot_address_are_parked(void **state)
+{
+    (void)state;
+    make_rsdp(2);
+    make_root(true);
+    madt_begin();
+    madt_lapic(0, 1);
+    madt_x2apic(256, 1);
+    madt_lapic(1, 1);
+    madt_x2apic(XAPIC_MAX_ID + 1, 1);
+    madt_x2apic(XAPIC_MAX_ID, 1);
+    madt_x2apic(300, 1);
+    madt_end();
+    assert_int_equal(acpi_parse(RSDP_PA, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_OK);
+    assert_int_equal(cpus.count, 6);
+    acpi_park_above(&cpus, XAPIC_MAX_ID, 300);              /* 300: the boot core */
+    assert_int_equal(cpus.count, 4);
+    assert_int_equal(cpus.unreachable, 2);
+    assert_int_equal(cpus.apic_id[0], 0);
+    assert_int_equal(cpus.apic_id[1], 1);
+    assert_int_equal(cpus.apic_id[2], XAPIC_MAX_ID);
+    assert_int_equal(cpus.apic_id[3], 300);
+    assert_int_equal(acpi_keep_core(&cpus, 300), 3);
+}
+
 static void a_core_listed_twice_is_counted_once(void **state)
 {
     (void)state;
@@ -441,6 +469,7 @@ int main(void)
         T(an_acpi_2_rsdp_with_a_bad_extended_checksum_is_rejected),
         T(disabled_and_online_capable_entries_are_not_started),
         T(x2apic_entries_are_recorded_with_their_32_bit_ids),
+        T(cores_the_xapic_mode_cannot_address_are_parked),
         T(a_core_listed_twice_is_counted_once),
         T(cores_beyond_the_limit_are_counted_as_excess_not_recorded),
         T(a_boot_core_beyond_the_limit_takes_the_last_slot),

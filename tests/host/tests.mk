@@ -16,6 +16,11 @@ cpuset_CFLAGS := -pthread
 cpuset130_SRCS := tests/host/test_cpuset.c
 cpuset130_CFLAGS := -pthread -DNUM_CPU=130
 
+# pd_lock's hand-off lock (kernel/fairlock.c) on host threads, some waiters abandoning.
+HOST_TESTS += fairlock
+fairlock_SRCS := tests/host/test_fairlock.c kernel/fairlock.c
+fairlock_CFLAGS := -pthread
+
 # ELF loader (kernel/elf.c); its fuzzer is in tests/fuzz/fuzz.mk.
 HOST_TESTS += elf
 elf_SRCS := tests/host/test_elf.c kernel/elf.c

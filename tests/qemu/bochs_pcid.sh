@@ -13,8 +13,10 @@
 #   BOCHS_JOBS=n       Bochs instances at once (default 2; each uses one host core)
 #   BOCHS_TIMEOUT=s    limit per run (default 240)
 #   BOCHS_CMDLINE="…"  kernel command line (default "selftest"; e.g. "selftest nox2apic": xAPIC)
+#   BOCHS_LABEL=name   first word of the TAP names (default "bochs"); logs in build/test-logs/name/
 set -u
-LOGS=build/test-logs/bochs
+LABEL=${BOCHS_LABEL:-bochs}
+LOGS=build/test-logs/$LABEL
 TIMEOUT=${BOCHS_TIMEOUT:-240}
 JOBS=${BOCHS_JOBS:-2}
 RC_TEMPLATE=tests/bochs/bochsrc.in
@@ -107,7 +109,7 @@ boot() {
 
 # report <prog> <cores> <first?>: the TAP lines of one run (every self-check line when first).
 report() {
-    local prog=$1 n=$2 cfg="bochs/$1/smp$2" d=$LOGS/$1-smp$2
+    local prog=$1 n=$2 cfg="$LABEL/$1/smp$2" d=$LOGS/$1-smp$2
     local result text summary
     result=$(cat "$d.result" 2>/dev/null || echo "not run")
     text=$(serial "$d.serial.txt")
@@ -117,7 +119,7 @@ report() {
     summary=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' <<<"$text")
     if [ "$3" = 1 ]; then
         awk '/^# TAP from user mode$/ { exit } /^(not )?ok [0-9]+ - /' <<<"$text" |
-            sed -E 's/^(not )?ok [0-9]+ - /\1ok - bochs: /'
+            sed -E "s/^(not )?ok [0-9]+ - /\\1ok - $LABEL: /"
     fi
     tap "$([[ "$summary" == *" passed, 0 failed" ]]; echo $?)" \
         "$cfg: kernel self-checks pass (${summary:-no summary})"
@@ -147,9 +149,9 @@ fi
 runs=()
 for prog in $names; do
     if [ ! -f "build/user/tests/$prog.elf" ]; then
-        tap 1 "bochs/$prog: build/user/tests/$prog.elf missing (run make)"
+        tap 1 "$LABEL/$prog: build/user/tests/$prog.elf missing (run make)"
     elif ! mkiso "$prog"; then
-        tap 1 "bochs/$prog: make iso ISO_ROOT=build/user/tests/$prog.elf"
+        tap 1 "$LABEL/$prog: make iso ISO_ROOT=build/user/tests/$prog.elf"
     else
         for n in $(smps_for "$prog"); do
             rm -f "$LOGS/$prog-smp$n.serial.txt" "$LOGS/$prog-smp$n.result"
@@ -179,5 +181,5 @@ for r in "${runs[@]}"; do
     serial "$LOGS/$1-smp$2.serial.txt" | grep -aq '^tessera: PCID on' || pcid=1
 done
 [ ${#runs[@]} -gt 0 ] || pcid=1
-tap "$pcid" "bochs: kernel reports PCID on"
+tap "$pcid" "$LABEL: kernel reports PCID on"
 exit 0

@@ -16,11 +16,9 @@
 #   ncpu1-clang           the same built with CC=clang: core_sched
 #   icount                -cpu max -icount shift=0 -accel tcg,thread=single: every program (a wait
 #                         loop without pause livelocks there; scripts/wait-loops.awk finds the
-#                         common forms statically, one TAP line), but revoke_restart: it compares
-#                         a revoke's timer ticks with and without another core's calls, and with one
-#                         vCPU running at a time each lock hand-off between revoke steps gives core
-#                         1 a whole TCG time slice (191,120 calls during one revoke: 139 vs 2
-#                         ticks), a measure of QEMU's slice, not of the kernel's steps
+#                         common forms statically, one TAP line); one vCPU runs at a time, so
+#                         pd_lock's hand-off (kernel/fairlock.c) is what lets the other core in
+#                         between a revoke's steps (revoke_restart, lock_fair)
 # The subset (MATRIX_SUBSET) covers the user-copy paths (abi_errors), scheduling on two cores
 # (core_sched), page protections (mem_isolation) and shootdown IPIs (tlb_ipi). Every program on
 # -cpu max at 1, 2 and 4 cores is user.sh's job; CC=clang and NUM_CPU=4 with more cores than that
@@ -84,8 +82,7 @@ build_add() {
 }
 build_add ncpu1 "$SUBSET" build/test-ncpu1 NUM_CPU=1
 build_add ncpu1-clang core_sched build/test-ncpu1-clang NUM_CPU=1 CC=clang
-ICOUNT_PROGS=$(tr ' ' '\n' <<<"$ALL" | grep -vx revoke_restart | tr '\n' ' ')
-add icount "$ICOUNT_PROGS" 2 kernel bios build/kernel.elf -cpu max -smp 2 -icount shift=0 -accel tcg,thread=single
+add icount "$ALL" 2 kernel bios build/kernel.elf -cpu max -smp 2 -icount shift=0 -accel tcg,thread=single
 
 # The ISOs, one per program that boots from one, built one after the other (make runs once at a time).
 isos=$(for r in "${runs[@]}"; do set -- $r; [ "$4" = iso ] && echo "$2"; done | sort -u)

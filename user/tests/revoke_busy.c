@@ -59,14 +59,6 @@ static void child_caller(mword arg)
     sys_exit(0);
 }
 
-/* Core cpu's counters (zero on error). */
-static struct core_counters counters(mword cpu)
-{
-    struct core_counters cc = { 0 };
-    sys_counters(cpu, &cc);
-    return cc;
-}
-
 static void test_waiting_for_the_lock_keeps_the_core_running(void)
 {
     mword pd, ec_spin, ec_call, stacks;
@@ -99,14 +91,14 @@ static void test_waiting_for_the_lock_keeps_the_core_running(void)
               w ? "in the window" : "no room: an empty range instead");
     while (!spinning || !calling)
         sys_yield_pause();
-    struct core_counters a0 = counters(0), a1 = counters(1);
+    struct core_counters a0 = utest_counters(0), a1 = utest_counters(1);
     uint64_t s0 = spins, k0 = calls, c0 = utest_rdtsc();
     max_gap = 0;
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, base, pages, MEM_RWX, 0), E_OK);
     uint64_t seen = last_seen;      /* before c1: the spinner keeps storing later reads */
     uint64_t c1 = utest_rdtsc(), gap = MAX(max_gap, c1 > seen ? c1 - seen : 0), s1 = spins;
     uint64_t k1 = calls;
-    struct core_counters b0 = counters(0), b1 = counters(1);
+    struct core_counters b0 = utest_counters(0), b1 = utest_counters(1);
     stop = 1;
     CHECK_ST(ec_wait(ec_spin, &ei), E_OK);
     CHECK_ST(ec_wait(ec_call, &ei), E_OK);
@@ -143,9 +135,7 @@ int main(mword arg)
 {
     if (!utest_init(arg))
         return 1;
-    if (info_page()->num_cpus < 2)
-        tap_check(true, "the waiting EC runs on core 1 # SKIP only one core");
-    else
+    if (utest_need_cores(2, "the waiting EC runs on core 1"))
         test_waiting_for_the_lock_keeps_the_core_running();
     return utest_done("revoke_busy");
 }

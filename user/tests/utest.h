@@ -37,12 +37,35 @@ static inline bool utest_init(mword arg)
     return ok;
 }
 
+/* Whether the machine has at least n cores; if not, one TAP line for what, skipped. */
+static inline bool utest_need_cores(unsigned n, const char *what)
+{
+    unsigned have = info_page()->num_cpus;
+    if (have >= n)
+        return true;
+    tap_check(true, "%s # SKIP %u core(s), %u needed", what, have, n);
+    return false;
+}
+
 /* Print the summary and return the exit code of a test program. */
 static inline int utest_done(const char *prog)
 {
     printf("%s: %d failed\n", prog, tap_failures());
     return tap_failures();
 }
+
+/* Core cpu's event counters (all zero if they cannot be read). */
+static inline struct core_counters utest_counters(mword cpu)
+{
+    struct core_counters cc = { 0 };
+    sys_counters(cpu, &cc);
+    return cc;
+}
+
+/* The most work (mapping-database entries visited) one revoke step may do: the kernel's budget
+   of 64 entries, up to 4 budgets more for entries delegated since its last step, 4 for the
+   merges at a finished piece's edges, and a node's cut (tests/host/test_mdb_bound.c STEP_MAX). */
+#define UTEST_STEP_WORK_MAX (9 * 64 + 8)
 
 /* Time stamp counter (user mode may read it). */
 static inline uint64_t utest_rdtsc(void)

@@ -6,7 +6,11 @@
 #define TIMER_HZ 20             /* LAPIC timer rate per core (modest: 64 vCPUs under TCG) */
 #endif
 
-void lapic_setup(bool allow_x2apic);
+#define XAPIC_MAX_ID 254        /* xAPIC destinations: 8 bits, 0xFF is the broadcast */
+
+void lapic_preset_x2apic(void);
+void lapic_choose(bool allow_x2apic);
+void lapic_setup(void);
 void lapic_init(void);
 void lapic_eoi(void);
 
