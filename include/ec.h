@@ -50,7 +50,7 @@ struct ec {
 extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */
 
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
-struct ec *ec_alloc(void);
+struct ec *ec_alloc(struct pd *pd);
 void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
 noreturn void ec_stop(struct ec *ec, enum ec_state state);
 void ec_info_of(const struct ec *ec, struct ec_info *out);

@@ -15,6 +15,8 @@
 #include "space_pio.h"
 #include "capability.h"
 #include "syscall.h"
+#include "kmalloc.h"
+#include "quota.h"
 #include "destroy.h"
 
 struct ec;
@@ -25,6 +27,10 @@ struct pd {
     struct space_pio pio;
     paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
     struct pd *parent;              /* creator (accounting); destroyed with it */
+    struct quota quota;             /* kernel memory charged to the PD (include/quota.h) */
+    struct kmalloc heap;            /* the PD's objects (ECs), pages charged */
+    struct ptab_env env;            /* pool frames charged to the PD: kpd pages and tables */
+    struct ptab_env tables_env;     /* page-table frames charged to the PD: master, roots */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
     struct kobj kobj;               /* capability count, destruction (include/destroy.h) */
@@ -37,8 +43,11 @@ struct pd {
     uint32_t busy;                  /* revokes pending on its spaces (between steps) */
 };
 
-#define PD_FRAMES 2                 /* struct pd lives in two contiguous pool frames */
-_Static_assert(sizeof(struct pd) <= PD_FRAMES * 4096, "struct pd fits its frames");
+/* Pool frames of struct pd: one up to 64 cores, so that every frame the kernel takes after boot
+   is a single one (none can fail while the pool has a free frame, however fragmented). */
+#define PD_FRAMES ((sizeof(struct pd) + 4095) / 4096)
+#define PD_QUOTA_KERNEL UINT64_MAX  /* pd_create's quota for a PD of the kernel's own (no parent) */
+_Static_assert(NUM_CPU > 64 || PD_FRAMES == 1, "struct pd fits one frame");
 _Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
 
 extern struct fair_lock pd_lock;    /* mapping database, object creation, slot writes */
@@ -52,7 +61,8 @@ struct trap_frame;
 
 void pd_lock_take_call(struct trap_frame *f);
 void pd_boot_init(void);
-struct pd *pd_create(struct pd *parent);
+struct pd *pd_create(struct pd *parent, uint64_t quota);
+void pd_quota_seal(struct pd *pd, uint64_t room);
 void pd_destroy_empty(struct pd *pd);
 void pd_free_last(struct pd *pd);
 void pd_adopt(struct pd *pd, struct pd *creator, mword sel);

@@ -26,7 +26,6 @@ struct space_mem {
     struct cpuset htlb;             /* cores that must flush before running this space again */
     struct mdb_space mdb;           /* unit: 4 KiB page; target: physical page number */
     paddr_t kpd;                    /* the PD's kernel directory (PDPT 511 of every loc root) */
-    paddr_t loc_pdpt[NUM_CPU];      /* each loc root's kernel-half PDPT (PML4 511) */
     unsigned loc_roots;             /* loc[] roots created so far */
     unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
     uint64_t reductions;            /* hpt updates that removed or reduced rights (fault.c) */
@@ -74,6 +73,7 @@ struct shootdown_batch {
     struct pd *pd[SHOOTDOWN_BATCH_PDS];     /* PDs that lost translations */
     vaddr_t lo[SHOOTDOWN_BATCH_PDS], hi[SHOOTDOWN_BATCH_PDS];   /* pd[i]'s changed range */
     bool full[SHOOTDOWN_BATCH_PDS];         /* pd[i] lost a table: flush everything */
+    size_t tables[SHOOTDOWN_BATCH_PDS];     /* of df, the tables detached from pd[i]'s hpt */
     unsigned n;                             /* entries of pd[] in use */
 };
 

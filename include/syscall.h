@@ -172,14 +172,24 @@ struct pd_info {
                                the above, and frames reserved for an operation (0 between calls) */
     uint64_t hpt_kept;      /* of hpt_tables, those kept while the PD lives: the root and one PDPT
                                per 512 GiB region ever mapped (the per-core roots share them) */
-    uint64_t reserved[1];   /* zero */
+    uint64_t quota;         /* frames the PD may be charged (0: it draws on its parent's quota) */
     uint64_t kpd_tables;    /* Space_obj + Space_pio: private page tables of their backing pages */
+    uint64_t used;          /* frames charged to the PD: with a quota of its own, everything
+                               charged against it (its own frames and heap pages, the quotas of
+                               its children, the frames of children drawing on it); without,
+                               what it holds itself (frames + heap_pages) */
+    uint64_t heap_pages;    /* pool frames of the PD's object heap: its ECs */
 };
 #define HAVE_PD_INFO 1
+#define PD_QUOTA_SHARED 0       /* create_pd's quota: the new PD draws on its parent's quota */
 #define PD_LOC_ROOT_FRAMES 2    /* frames of a per-core root: top-level table, kernel-half PDPT */
+#if defined(NUM_CPU) && NUM_CPU > 64
 #define PD_OBJ_FRAMES      3    /* frames of the PD object: struct pd (2), kernel directory (1) */
+#else
+#define PD_OBJ_FRAMES      2    /* frames of the PD object: struct pd (1), kernel directory (1) */
+#endif
 
-_Static_assert(sizeof(struct pd_info) == 64, "ABI: pd_info is 64 bytes");
+_Static_assert(sizeof(struct pd_info) == 80, "ABI: pd_info is 80 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");

@@ -13,10 +13,11 @@ struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 /* An EC with the largest register image still fits kmalloc's largest object (one page). */
 _Static_assert(sizeof(struct ec) + XREGS_MAX + XREGS_ALIGN - 1 <= KMALLOC_PAGE, "EC allocation");
 
-/* Memory for one EC with its register image (zeroed), or NULL; one kfree releases it. */
-struct ec *ec_alloc(void)
+/* Memory for one EC of pd with its register image (zeroed, charged to pd), or NULL; one
+   kheap_free on pd's heap releases it. */
+struct ec *ec_alloc(struct pd *pd)
 {
-    return kmalloc(sizeof(struct ec) + xregs_alloc_size());
+    return kheap_alloc(&pd->heap, sizeof(struct ec) + xregs_alloc_size());
 }
 
 /* Make ec (from ec_alloc) an EC of pd on cpu starting at ip with rsp=sp, rdi=arg, every other
@@ -50,7 +51,7 @@ void ec_adopt(struct ec *ec, struct pd *creator, mword sel)
 /* ec_alloc and ec_init in one: the new EC, or NULL if no memory. */
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg)
 {
-    struct ec *ec = ec_alloc();
+    struct ec *ec = ec_alloc(pd);
     if (ec)
         ec_init(ec, pd, cpu, ip, sp, arg);
     return ec;
@@ -181,5 +182,5 @@ void ec_free(struct ec *ec)
 {
     ASSERT(ec->off && !ec->waiters && !ec->kobj.caps);
     ec->pd->nr_ecs--;
-    kfree(ec);
+    kheap_free(&ec->pd->heap, ec);
 }

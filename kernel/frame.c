@@ -115,32 +115,52 @@ void frame_pool_reserve(struct frame_pool *p, paddr_t start, paddr_t end)
     }
 }
 
-/* Are frames [i, i+n) all free? On failure *next is the frame after the used one. */
-static bool run_free(const struct frame_pool *p, size_t i, size_t n, size_t *next)
+/* Index of the first free frame in [i, to), or to if there is none: a word of 64 frames at a
+   time, so a full pool costs nframes / 64 steps wherever the search starts. */
+static size_t next_free(const struct frame_pool *p, size_t i, size_t to)
 {
-    for (size_t k = i; k < i + n; k++)
-        if (bit_get(p, k)) {
-            *next = k + 1;
-            return false;
+    while (i < to) {
+        uint64_t free = ~p->bitmap[i / 64] & (~0UL << (i % 64));
+        if (free) {
+            size_t k = (i & ~(size_t)63) + (size_t)__builtin_ctzl(free);
+            return k < to ? k : to;
         }
-    return true;
+        i = (i & ~(size_t)63) + 64;
+    }
+    return to;
 }
 
-/* Search [from, to) for n free frames aligned to a frames; returns index or SIZE_MAX. */
+/* Index of the first used frame in [i, to), or to if there is none (a word at a time). */
+static size_t next_used(const struct frame_pool *p, size_t i, size_t to)
+{
+    while (i < to) {
+        uint64_t used = p->bitmap[i / 64] & (~0UL << (i % 64));
+        if (used) {
+            size_t k = (i & ~(size_t)63) + (size_t)__builtin_ctzl(used);
+            return k < to ? k : to;
+        }
+        i = (i & ~(size_t)63) + 64;
+    }
+    return to;
+}
+
+/* Search [from, to) for n free frames aligned to a frames; returns index or SIZE_MAX. Each
+   step jumps to the next free frame and past the next used one, a word at a time. */
 static size_t search(const struct frame_pool *p, size_t from, size_t to, size_t n, size_t a)
 {
     size_t abase = (p->base / FRAME_SIZE) % a;   /* frame index offset of alignment */
     size_t i = from;
 
     while (true) {
-        size_t next;
+        i = next_free(p, i, to);
         /* Round i up so that (base/4K + i) is a multiple of a. */
         i = ALIGN_UP(i + abase, a) - abase;
         if (i + n > to || i + n < i)
             return SIZE_MAX;
-        if (run_free(p, i, n, &next))
+        size_t used = next_used(p, i, i + n);
+        if (used == i + n)
             return i;
-        i = next;
+        i = used + 1;
     }
 }
 

@@ -1,5 +1,6 @@
 /* Protection domains: creation, capability lookups (lecture: "Protection Domain"). */
 #include "pd.h"
+#include "kalloc_far.h"
 #include "arch.h"
 #include "frame.h"
 #include "kmalloc.h"
@@ -142,12 +143,55 @@ void pd_lock_take_call(struct trap_frame *f)
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void)
 {
-    mdb_init(&kernel_mdb, kmalloc, kfree);
+    mdb_init(&kernel_mdb, kmalloc, kobj_free);
     destroy_boot_init();
 }
 
-/* Give back a partly built PD: whatever of its parts exist. The one place where a PD's last
-   frames go back to the pool (a new PD that failed, or a destroyed one: pd_free_last). */
+/* pd's frame source for page tables, roots and kpd pages: a pool frame charged to pd. */
+static paddr_t pd_env_alloc(void *ctx)
+{
+    struct pd *pd = ctx;
+    return kframe_alloc_charged(&pd->quota);
+}
+
+/* pd's frame sink: the frame back to the pool, uncharged. */
+static void pd_env_free(void *ctx, paddr_t pa)
+{
+    struct pd *pd = ctx;
+    kframe_free_charged(&pd->quota, pa);
+}
+
+/* pd's env pointer to a frame: the linear map or the temporal window (struct ptab_env). */
+static void *pd_env_p2v(void *ctx, paddr_t pa, unsigned slot)
+{
+    (void)ctx;
+    return kmem_ptr(pa, slot);
+}
+
+/* pd's frame source for page tables (master, per-core roots): a table frame (the far pool's
+   with "tables-far", else the kernel pool's) charged to pd; 0 if pd's quota or both are out. */
+static paddr_t pd_tables_alloc(void *ctx)
+{
+    struct pd *pd = ctx;
+    if (quota_charge(&pd->quota, 1))
+        return 0;
+    paddr_t pa = kptab_env_tables.alloc(NULL);
+    if (!pa)
+        quota_uncharge(&pd->quota, 1);
+    return pa;
+}
+
+/* pd's page-table frame sink: the frame back to its pool, uncharged. */
+static void pd_tables_free(void *ctx, paddr_t pa)
+{
+    struct pd *pd = ctx;
+    kptab_env_tables.free(NULL, pa);
+    quota_uncharge(&pd->quota, 1);
+}
+
+/* Give back a partly built PD: whatever of its parts exist, its quota to its parent. The one
+   place where a PD's last frames go back to the pool (a new PD that failed, or a destroyed one:
+   pd_free_last). */
 static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
 {
     if (pio)
@@ -156,28 +200,52 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         space_obj_destroy(&pd->obj);
     if (mem)
         space_mem_destroy(&pd->mem);
-    if (pd->kpd) {
-        kframe_free(pd->kpd);
-        kframe_account(-1);
-    }
+    if (pd->kpd)
+        kframe_free_charged(&pd->quota, pd->kpd);
+    struct quota q = pd->quota;
     kframes_free(pd, PD_FRAMES);
-    kframe_account(-PD_FRAMES);
+    kframe_account(-(long)PD_FRAMES);
+    if (q.payer == &pd->quota)
+        q.payer = &q;
+    quota_uncharge(&q, PD_FRAMES);
+    quota_return(&q);
 }
 
-/* A new PD with three empty spaces, child of parent; NULL if out of memory. */
-struct pd *pd_create(struct pd *parent)
+/*
+ * A new PD with three empty spaces, child of parent, with quota frames taken from parent's
+ * quota (QUOTA_SHARED: it draws on parent's; without a parent: quota frames of its own);
+ * its object, kernel directory and spaces' first tables are charged to it. NULL if parent
+ * cannot give the quota, the quota does not hold those frames, or the pool is out.
+ */
+struct pd *pd_create(struct pd *parent, uint64_t quota)
 {
-    struct pd *pd = kframes_alloc(PD_FRAMES);
-    if (!pd)
+    struct quota q;
+    if (!parent)
+        quota_init_root(&q, quota);
+    else if (quota_give(&parent->quota, &q, quota))
         return NULL;
-    kframe_account(PD_FRAMES);
+    struct pd *pd = quota_charge(&q, PD_FRAMES) ? NULL : kframes_alloc(PD_FRAMES);
+    if (!pd) {
+        if (quota_used(&q))
+            quota_uncharge(&q, PD_FRAMES);
+        quota_return(&q);
+        return NULL;
+    }
+    kframe_account((long)PD_FRAMES);
     pd->parent = parent;
-    pd->kpd = kframe_alloc();
+    pd->quota = q;
+    if (q.payer == &q)
+        pd->quota.payer = &pd->quota;
+    kheap_init(&pd->heap, &pd->quota);
+    pd->env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_env_alloc,
+                                 .free = pd_env_free, .flush = NULL, .trace = NULL };
+    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_tables_alloc,
+                                        .free = pd_tables_free, .flush = NULL, .trace = NULL };
+    pd->kpd = pd->env.alloc(pd);
     if (!pd->kpd) {
         pd_free(pd, false, false, false);
         return NULL;
     }
-    kframe_account(1);
     pd->kobj.type = CAP_PD;
     if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
         pd_free(pd, false, false, false);
@@ -187,11 +255,20 @@ struct pd *pd_create(struct pd *parent)
         pd_free(pd, false, true, false);
         return NULL;
     }
+    pd->obj.r.env = &pd->env;           /* its backing pages and tables are charged to pd */
     if (space_pio_init(&pd->pio, pd->kpd) != E_OK) {
         pd_free(pd, true, true, false);
         return NULL;
     }
+    pd->pio.r.env = &pd->env;
     return pd;
+}
+
+/* Fix the quota of pd (made without a parent) at what it uses plus room frames. */
+void pd_quota_seal(struct pd *pd, uint64_t room)
+{
+    ASSERT(!pd->parent && pd->quota.payer == &pd->quota);
+    pd->quota.limit = quota_used(&pd->quota) + room;
 }
 
 /* Space_pio replaced a shared page of s by a real one: every other core that runs s's PD drops
@@ -209,7 +286,7 @@ uint64_t pd_frames(const struct pd *pd)
            pd->obj.r.res_count + pd->pio.r.pages + pd->pio.r.tables + pd->pio.r.res_count;
 }
 
-/* Free a PD that never held anything (creation failed after pd_create). */
+/* Free a PD that never held anything (creation failed after pd_create); its quota goes back. */
 void pd_destroy_empty(struct pd *pd)
 {
     pd_free(pd, true, true, true);

@@ -12,6 +12,7 @@
 #include "elf.h"
 #include "frame.h"
 #include "infopage.h"
+#include "kalloc_far.h"
 #include "kmalloc.h"
 #include "arch.h"
 #include "kstring.h"
@@ -195,7 +196,7 @@ bool root_start(void)
         return false;
     const struct boot_module *m = &boot_info.mods[0];
     root_image(m, &img);
-    struct pd *pd = pd_create(NULL);
+    struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
     paddr_t info_pa = kframe_alloc();
     if (!pd || !info_pa)
         panic("root: out of memory for the root PD");
@@ -206,6 +207,7 @@ bool root_start(void)
     if (!root_fill(pd, &img, info_pa, &ec))
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
+    pd_quota_seal(pd, kframes_free_total());    /* the root's quota: every frame left */
     uint64_t free = 0;
     for (unsigned i = 0; i < info->num_mem; i++)
         free += info->mem[i].type == INFO_MEM_FREE ? info->mem[i].size : 0;

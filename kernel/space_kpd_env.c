@@ -9,8 +9,9 @@
 #include "arch.h"
 #include "pd.h"
 
-/* Space_obj and Space_pio take their frames from the kernel pool like every page table,
-   counted as frames PDs hold (their shared pages included). */
+/* Space_obj and Space_pio take their shared pages from the kernel pool like every page table,
+   counted as frames PDs hold; a PD's private pages and tables come from its own env, charged to
+   it (pd_create). */
 const struct ptab_env *space_env = &kptab_env_pd;
 
 /* The kpd of the PD running on this core (PDPT 511 of its loaded root), 0 if none. */

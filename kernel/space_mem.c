@@ -25,11 +25,12 @@ static unsigned hpt_leaf_mask(void)
     return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
 }
 
-/* hpt's frame source (ctx: its space): a table frame, counted in the space and as a PD's. */
+/* hpt's frame source (ctx: its space): a table frame charged to its PD, counted in the space. */
 static paddr_t hpt_frame_alloc(void *ctx)
 {
     struct space_mem *m = ctx;
-    paddr_t pa = kptab_env_tables.alloc(NULL);
+    const struct ptab_env *env = &container_of(m, struct pd, mem)->tables_env;
+    paddr_t pa = env->alloc(env->ctx);
     if (pa)
         m->hpt_tables++;
     return pa;
@@ -40,8 +41,9 @@ static paddr_t hpt_frame_alloc(void *ctx)
 static void hpt_frame_free(void *ctx, paddr_t pa)
 {
     struct space_mem *m = ctx;
+    const struct ptab_env *env = &container_of(m, struct pd, mem)->tables_env;
     m->hpt_tables--;
-    kptab_env_tables.free(NULL, pa);
+    env->free(env->ctx, pa);
 }
 
 /* hpt's frame pointer: the linear map or the temporal window (struct ptab_env's slots). */
@@ -97,10 +99,12 @@ void space_mem_destroy(struct space_mem *m)
     pcid_release(m->pcid);
 }
 
-/* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd), not installed: E_NOMEM. */
+/* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd, charged to m's PD), not
+   installed: E_NOMEM. */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
-    if (ptab_init(t, &ptab_hpt, &kptab_env_tables, HPT_LEVELS, 0) != E_OK)
+    if (ptab_init(t, &ptab_hpt, &container_of(m, struct pd, mem)->tables_env, HPT_LEVELS, 0) !=
+        E_OK)
         return E_NOMEM;
     t->leaf_mask = m->hpt.leaf_mask;
     t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
@@ -230,6 +234,7 @@ static unsigned batch_enter(struct shootdown_batch *b, struct pd *pd, bool *adde
     b->lo[i] = ~(vaddr_t)0;
     b->hi[i] = 0;
     b->full[i] = false;
+    b->tables[i] = 0;
     return i;
 }
 
@@ -275,6 +280,7 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
+    b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
     if (user)
         pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
     batch_quarantine(b, pd, n0, chain0);
@@ -282,7 +288,7 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
         b->lo[i] = MIN(b->lo[i], va);
         b->hi[i] = MAX(b->hi[i], va + size);
         b->full[i] |= res->detached;
-    } else if (added) {
+    } else if (added && b->df.count == count0) {
         b->n--;                            /* nothing to shoot down: the entry is the last one */
     }
     return err;
@@ -400,14 +406,18 @@ static size_t table_bound(uint64_t n)
     return (size_t)(n / 512 + 2 + n / (512 * 512) + 2 + n / (512UL * 512 * 512) + 2);
 }
 
-/* mdb hook (reserve), a check that sets nothing aside: E_OK if the pool still holds the tables
-   mapping [base, +size) may need (the delegation's nodes are already taken from it), else
-   E_NOMEM. Sound because the caller holds pd_lock from this check to the perform's map hooks,
-   and after boot only pd_lock's holder takes frames from the pool. */
+/* mdb hook (reserve), a check that sets nothing aside: E_OK if s's PD can still be charged
+   the tables mapping [base, +size) may need and the pool holds them (the delegation's nodes
+   are already taken), else E_NOMEM. Sound because the caller holds pd_lock from this check to
+   the perform's map hooks, and after boot only pd_lock's holder takes frames from the pool. A
+   PD with a quota of its own needs no margin: the pool holds every frame its quota can still
+   be charged. */
 static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
 {
-    (void)s, (void)base;
-    return kframes_free_total() >= table_bound(size) + RESERVE_MARGIN ? E_OK : E_NOMEM;
+    (void)base;
+    const struct quota *q = &pd_of(s)->quota;
+    size_t need = table_bound(size) + (q->payer->parent ? 0 : RESERVE_MARGIN);
+    return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 
 const struct mdb_ops space_mem_ops = { mem_map, mem_protect, mem_unmap, mem_tables_room };
@@ -426,6 +436,8 @@ void shootdown_batch_flush(struct shootdown_batch *b)
     }
     this_cpu()->counters.tables_freed += b->df.count;
     ptab_dfree_release(&b->df, &kptab_env_tables);    /* every frame was a PD's hpt table */
+    for (unsigned i = 0; i < b->n; i++)
+        quota_uncharge(&b->pd[i]->quota, b->tables[i]);
     for (unsigned i = 0; i < b->n; i++)
         quarantine_check_roots(&b->pd[i]->mem);
     b->n = 0;

@@ -19,11 +19,11 @@ static struct shootdown_batch check_batch;  /* the self-checks' updates (one che
 /* A scratch PD with a per-core root for this core, after one warm-up PD (shared pages). */
 static struct pd *scratch_pd(size_t *free_before)
 {
-    struct pd *warm = pd_create(NULL);
+    struct pd *warm = pd_create(NULL, PD_QUOTA_KERNEL);
     if (warm)
         pd_destroy_empty(warm);
     *free_before = kernel_pool.nfree;
-    struct pd *pd = pd_create(NULL);
+    struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
     if (pd && space_mem_loc(&pd->mem, cpu_id()) != E_OK) {
         pd_destroy_empty(pd);
         return NULL;
@@ -176,7 +176,7 @@ static bool many_pds_map(struct pd *first, paddr_t page)
 {
     bool ok = first && page;
     for (unsigned i = 0; i < MANY_PDS; i++) {
-        many_pd[i] = i == 0 ? first : ok ? pd_create(NULL) : NULL;
+        many_pd[i] = i == 0 ? first : ok ? pd_create(NULL, PD_QUOTA_KERNEL) : NULL;
         ok = ok && many_pd[i] &&
              space_mem_map(&check_batch, &many_pd[i]->mem, CHECK_VA, PAGE_SIZE, page, MEM_R) ==
              E_OK;

@@ -81,12 +81,12 @@ static bool random_updates(struct pd *pd, uint64_t books0, char *why, size_t why
 
 SELFTEST(the_master_table_counter_matches_a_walk_and_the_frame_books_balance)
 {
-    struct pd *warm = pd_create(NULL);         /* the spaces' shared pages, once */
+    struct pd *warm = pd_create(NULL, PD_QUOTA_KERNEL);    /* the spaces' shared pages, once */
     if (warm)
         pd_destroy_empty(warm);
     size_t free0 = kframes_free_total();
     uint64_t books0 = kframes_free_total() + kframe_pd_frames();
-    struct pd *pd = pd_create(NULL);
+    struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
     if (!pd)
         return SELFTEST_FAIL("out of memory");
     bool ok = random_updates(pd, books0, why, why_len);

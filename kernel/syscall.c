@@ -51,16 +51,18 @@ struct create_pd_inv {
     struct mdb_root cap;
 };
 
-/* Decode create_pd(dst_sel, parent_pd_sel): the parent's capability, dst_sel, then memory. */
+/* Decode create_pd(dst_sel, parent_pd_sel, quota): the parent's capability, dst_sel, then
+   memory: the slot's node and page charged to the caller, the quota to the parent. */
 static int decode_create_pd(struct trap_frame *f, struct create_pd_inv *inv)
 {
     struct pd *parent;
     *inv = (struct create_pd_inv){ .self = cur_pd(), .sel = f->rdi };
     int err = pd_cap(inv->self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&parent);
-    if (err || (err = pd_dst_sel(inv->self, inv->sel)) ||
-        (err = space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)))
+    if (err || (err = pd_dst_sel(inv->self, inv->sel)))
         return err;
-    if (!(inv->pd = pd_create(parent))) {
+    if ((err = space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)))
+        return err;
+    if (!(inv->pd = pd_create(parent, f->rdx))) {
         space_obj_insert_cancel(&kernel_mdb, &inv->self->obj, &inv->cap);
         return E_NOMEM;
     }
@@ -75,7 +77,7 @@ static void perform_create_pd(struct create_pd_inv *inv)
     space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel, c);
 }
 
-/* create_pd(dst_sel, parent_pd_sel) */
+/* create_pd(dst_sel, parent_pd_sel, quota) */
 static int sys_create_pd(struct trap_frame *f)
 {
     struct create_pd_inv inv;
@@ -115,11 +117,11 @@ static int decode_create_ec(struct trap_frame *f, struct create_ec_inv *inv)
     inv->new_root = !inv->pd->mem.loc[cpu].root;
     if (inv->new_root && space_mem_loc_build(&inv->pd->mem, inv->cpu, &inv->root))
         return E_NOMEM;
-    inv->ec = ec_alloc();
+    inv->ec = ec_alloc(inv->pd);
     err = inv->ec ? space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)
                   : E_NOMEM;
     if (err && inv->ec)
-        kfree(inv->ec);
+        kheap_free(&inv->pd->heap, inv->ec);
     if (err && inv->new_root)
         space_mem_loc_discard(&inv->root);
     return err;
@@ -358,7 +360,8 @@ static int revoke_run(struct pd *pd, struct mdb_revoke *op)
     return err;
 }
 
-/* Decode revoke(pd_sel, flags, xfer, base, count) into op: the capability, the arguments. */
+/* Decode revoke(pd_sel, flags, xfer, base, count) into op and *pd: the capability, the
+   arguments. */
 static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd **out)
 {
     struct pd *pd;
@@ -370,6 +373,7 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd 
         return err;
     *out = pd;
     unsigned rights = x.rights;
+    *out = pd;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
         rights = MEM_RWX;               /* a page without read access cannot stay mapped */
     return mdb_revoke_begin(op, space_of(pd, x.kind), x.src, x.count, rights,
@@ -573,6 +577,7 @@ static struct pd_info perform_pd_info(struct pd *pd)
         .hpt_tables = space_mem_hpt_count(&pd->mem), .loc_roots = pd->mem.loc_roots,
         .kpd_tables = pd->obj.r.tables + pd->pio.r.tables,
         .frames = pd_frames(pd), .hpt_kept = space_mem_hpt_kept(&pd->mem),
+        .quota = pd->quota.limit, .used = quota_used(&pd->quota), .heap_pages = pd->heap.pages,
     };
 }
 

@@ -175,6 +175,85 @@ static void frames_outside_the_pool_are_never_free(void **state)
     assert_int_equal(pool.nfree, NFRAMES);
 }
 
+
+/* Whether the pool has n free frames aligned to a frames anywhere (the reference answer). */
+static bool fits_somewhere(size_t n, size_t a)
+{
+    for (size_t i = 0; i + n <= NFRAMES; i++) {
+        if (((BASE / FRAME_SIZE) + i) % a)
+            continue;
+        size_t k = 0;
+        while (k < n && frame_is_free(&pool, BASE + (i + k) * FRAME_SIZE))
+            k++;
+        if (k == n)
+            return true;
+    }
+    return false;
+}
+
+/* The one free run, wherever the search starts (the hint before, inside, after it, at the
+   end): found exactly. */
+static void the_last_free_run_is_found_from_every_hint(void **state)
+{
+    (void)state;
+    frame_pool_add_ram(&pool, BASE, END);
+    frame_pool_reserve(&pool, BASE, END);
+    for (size_t run = 0; run + 3 <= NFRAMES; run += 61) {
+        frame_free(&pool, BASE + run * FRAME_SIZE, 3);
+        for (size_t hint = 0; hint < NFRAMES; hint += 37) {
+            paddr_t pa = 0;
+            pool.hint = hint;
+            assert_int_equal(frame_alloc(&pool, 3, 0, &pa), 0);
+            assert_int_equal(pa, BASE + run * FRAME_SIZE);
+            assert_int_equal(pool.nfree, 0);
+            frame_free(&pool, pa, 3);
+        }
+        pool.hint = run + 1;                 /* the hint inside the run: a 4-frame run fails */
+        paddr_t pa = 0;
+        assert_int_equal(frame_alloc(&pool, 4, 0, &pa), -1);
+        assert_int_equal(pool.nfree, 3);
+        frame_pool_reserve(&pool, BASE + run * FRAME_SIZE, BASE + (run + 3) * FRAME_SIZE);
+    }
+}
+
+/* Random allocations and frees of 1..8 frames, some aligned, with random hints: an allocation
+   succeeds exactly when a fitting run exists, and hands out only free frames. */
+static void under_pressure_an_allocation_fails_only_without_room(void **state)
+{
+    (void)state;
+    frame_pool_add_ram(&pool, BASE, END);
+    static paddr_t held[NFRAMES];
+    static size_t held_n[NFRAMES];
+    size_t nheld = 0;
+    unsigned seed = 7;
+    for (int round = 0; round < 20000; round++) {
+        seed = seed * 1103515245u + 12345u;
+        bool take = nheld == 0 || (seed >> 16) % 8 < 5;     /* mostly allocate: high pressure */
+        if (!take) {
+            size_t j = (seed >> 4) % nheld;
+            frame_free(&pool, held[j], held_n[j]);
+            held[j] = held[nheld - 1];
+            held_n[j] = held_n[--nheld];
+            continue;
+        }
+        size_t n = 1 + (seed >> 8) % 8, a = (seed >> 12) % 4 == 0 ? 4 : 1;
+        pool.hint = (seed >> 3) % NFRAMES;
+        bool want = fits_somewhere(n, a);
+        size_t free0 = pool.nfree;
+        paddr_t pa = 0;
+        int err = frame_alloc(&pool, n, a * FRAME_SIZE, &pa);
+        assert_int_equal(err == 0, want);
+        if (err) {
+            assert_int_equal(pool.nfree, free0);
+            continue;
+        }
+        assert_int_equal(((pa / FRAME_SIZE) % a), 0);
+        assert_int_equal(pool.nfree, free0 - n);
+        held[nheld] = pa;
+        held_n[nheld++] = n;
+    }
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 int main(void)
 {
@@ -191,6 +270,8 @@ int main(void)
         T(multi_frame_allocations_are_contiguous_and_aligned),
         T(aligned_allocation_skips_holes_too_small_or_misaligned),
         T(frames_outside_the_pool_are_never_free),
+        T(the_last_free_run_is_found_from_every_hint),
+        T(under_pressure_an_allocation_fails_only_without_room),
     };
     return cmocka_run_group_tests_name("frame", tests, NULL, NULL);
 }

@@ -69,7 +69,7 @@ struct call {
 
 /* The calls ulib_check makes in check_stubs(), in order (console writes aside). */
 static const struct call ulib_calls[] = {
-    { SYS_CREATE_PD, { 0x11, 0x12 }, 2 },
+    { SYS_CREATE_PD, { 0x11, 0x12, PD_QUOTA_SHARED }, 3 },
     { SYS_CREATE_EC, { 0x21, 0x22, 0x23, 0x24, 0x25, 0x26 }, 6 },
     { SYS_DELEGATE, { 0x31, 0x32, XFER(SPACE_MEM, MEM_R | MEM_W), 0x34, 0x35, 0x36 }, 6 },
     { SYS_REVOKE, { 0x41, REVOKE_SELF, XFER(SPACE_PIO, PIO_A), 0x43, 0x44 }, 5 },

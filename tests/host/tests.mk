@@ -33,9 +33,15 @@ format_SRCS := tests/host/test_format.c lib/format.c
 HOST_TESTS += frame
 frame_SRCS := tests/host/test_frame.c kernel/frame.c
 
-# Kernel object allocator (kernel/kmalloc.c): classes, reuse, whole pages, out of memory.
+# Kernel object allocator (kernel/kmalloc.c): classes, reuse, whole pages, out of memory,
+# empty slabs given back, each object's heap.
 HOST_TESTS += kmalloc
 kmalloc_SRCS := tests/host/test_kmalloc.c kernel/kmalloc.c
+
+# Kernel-memory quotas (kernel/quota.c): limits, giving and returning, sharing, racing charges.
+HOST_TESTS += quota
+quota_SRCS := tests/host/test_quota.c kernel/quota.c
+quota_CFLAGS := -pthread
 
 # Intrusive AVL tree (lib/avl.c): random inserts and removals against a reference set, the
 # invariants checked after each.

@@ -24,6 +24,7 @@ mword mem_take(mword pages, mword align);
 mword mem_phys(mword window_va);
 mword sel_alloc(void);
 int child_pd(mword *pd_sel);
+int child_pd_quota(mword *pd_sel, mword quota);
 int child_pd_at(mword sel);
 unsigned child_segments(struct child_seg *s, unsigned max);
 int child_give_segments(mword src, mword dst, const struct child_seg *s, unsigned n);

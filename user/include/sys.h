@@ -26,10 +26,12 @@ static inline mword sys_call6(mword nr, mword a1, mword a2, mword a3, mword a4,
     return nr;
 }
 
-/* Create an empty PD; its capability (PD_R_ALL) goes to selector dst. */
-static inline int sys_create_pd(mword dst, mword parent_pd)
+/* Create an empty PD, child of parent_pd, with quota frames of kernel memory taken from
+   parent_pd's (PD_QUOTA_SHARED: it draws on parent_pd's); its capability (PD_R_ALL) goes to
+   selector dst. */
+static inline int sys_create_pd(mword dst, mword parent_pd, mword quota)
 {
-    return (int)sys_call6(SYS_CREATE_PD, dst, parent_pd, 0, 0, 0, 0, NULL);
+    return (int)sys_call6(SYS_CREATE_PD, dst, parent_pd, quota, 0, 0, 0, NULL);
 }
 
 /* Create an EC in pd on cpu starting at ip with rsp=sp, rdi=arg; capability (EC_R_ALL) at dst. */

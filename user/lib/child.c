@@ -101,7 +101,7 @@ static int give_program(mword pd)
  * status of the calls. */
 int child_pd_at(mword sel)
 {
-    int st = sys_create_pd(sel, SEL_ROOT_PD);
+    int st = sys_create_pd(sel, SEL_ROOT_PD, PD_QUOTA_SHARED);
     return st == E_OK ? give_program(sel) : st;
 }
 
@@ -109,8 +109,18 @@ int child_pd_at(mword sel)
  * of the calls. */
 int child_pd(mword *pd_sel)
 {
-    *pd_sel = sel_alloc();
-    return child_pd_at(*pd_sel);
+    return child_pd_quota(pd_sel, PD_QUOTA_SHARED);
+}
+
+/* child_pd with quota frames of kernel memory taken from the root's (create_pd's quota). */
+int child_pd_quota(mword *pd_sel, mword quota)
+{
+    mword sel = sel_alloc();
+    int st = sys_create_pd(sel, SEL_ROOT_PD, quota);
+    if (st == E_OK)
+        st = give_program(sel);
+    *pd_sel = sel;
+    return st;
 }
 
 /* Give pd `pages` fresh pages at va with rights; *window_va (if not NULL) is the root's view. */

@@ -78,7 +78,7 @@ static bool find_free_memory(const struct info_page *ip)
 /* Create the child and the two reduced copies of the root PD capability. */
 static void setup(void)
 {
-    CHECK_ST(sys_create_pd(CHILD, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(CHILD, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_PD, NOCREATE, 1,
                           PD_R_DELEGATE), E_OK);
     CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_PD, NODELEG, 1,
@@ -96,15 +96,15 @@ static void test_unknown_calls(void)
 
 static void test_create_pd(void)
 {
-    CHECK_ST(sys_create_pd(EMPTY, SEL_NULL), E_CAP);
-    CHECK_ST(sys_create_pd(EMPTY, EMPTY), E_CAP);
-    CHECK_ST(sys_create_pd(EMPTY, SEL_COUNT), E_CAP);
-    CHECK_ST(sys_create_pd(EMPTY, 1UL << 32 | SEL_ROOT_PD), E_CAP);
-    CHECK_ST(sys_create_pd(EMPTY, SEL_ROOT_EC), E_CAP);
-    CHECK_ST(sys_create_pd(EMPTY, NOCREATE), E_PERM);
-    CHECK_ST(sys_create_pd(SEL_NULL, SEL_ROOT_PD), E_ARG);
-    CHECK_ST(sys_create_pd(SEL_COUNT, SEL_ROOT_PD), E_FULL);
-    CHECK_ST(sys_create_pd(SEL_ROOT_EC, SEL_ROOT_PD), E_BUSY);
+    CHECK_ST(sys_create_pd(EMPTY, SEL_NULL, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(EMPTY, EMPTY, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(EMPTY, SEL_COUNT, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(EMPTY, 1UL << 32 | SEL_ROOT_PD, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(EMPTY, SEL_ROOT_EC, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(EMPTY, NOCREATE, PD_QUOTA_SHARED), E_PERM);
+    CHECK_ST(sys_create_pd(SEL_NULL, SEL_ROOT_PD, PD_QUOTA_SHARED), E_ARG);
+    CHECK_ST(sys_create_pd(SEL_COUNT, SEL_ROOT_PD, PD_QUOTA_SHARED), E_FULL);
+    CHECK_ST(sys_create_pd(SEL_ROOT_EC, SEL_ROOT_PD, PD_QUOTA_SHARED), E_BUSY);
     tap_check(empty_at(SEL_ROOT_PD, SPACE_OBJ, EMPTY), "failed create_pd left its selector empty");
     struct lookup_info li;
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, SEL_ROOT_EC, &li) == E_OK && li.type == CAP_EC,
@@ -251,7 +251,9 @@ static void test_pd_info(void)
     CHECK_ST(sys_pd_info(SEL_ROOT_PD, (struct pd_info *)HOLE_VA), E_RANGE);
     CHECK_ST(sys_pd_info(SEL_ROOT_PD, (struct pd_info *)INFO_PAGE_ADDR), E_RANGE);
     CHECK_ST(sys_pd_info(CHILD, &pi), E_OK);
-    tap_check(pi.reserved[0] == 0, "pd_info's reserved word is zero");
+    tap_check(pi.quota == PD_QUOTA_SHARED, "pd_info's quota of a PD drawing on its parent's is 0");
+    tap_check(pi.used == pi.frames + pi.heap_pages,
+              "pd_info: a sharing PD's used is its frames and heap pages");
 }
 
 static void test_console_and_counters(const struct info_page *ip)

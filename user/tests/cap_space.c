@@ -71,7 +71,7 @@ static void test_root_reads_null_through_zero_page(void)
     tap_check(obj_pages(SEL_ROOT_PD) == before,
               "reading them allocated no page in the root (%lu -> %lu)", (unsigned long)before,
               (unsigned long)obj_pages(SEL_ROOT_PD));
-    CHECK_ST(sys_create_pd(far, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(far, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     tap_check(obj_pages(SEL_ROOT_PD) == before + 1,
               "writing one far slot of the root adds one page");
     struct lookup_info li;
@@ -109,7 +109,7 @@ static void test_failed_writes_allocate_nothing(mword c)
     CHECK_ST(sys_delegate(SEL_ROOT_PD, c, SPACE_OBJ, 3000001, 200 * SLOTS_PER_PAGE, 1, PD_R_ALL),
              E_NOENT);
     tap_check(obj_pages(c) == before, "a delegation from an empty slot allocated no page");
-    CHECK_ST(sys_create_pd(SEL_COUNT, SEL_ROOT_PD), E_FULL);
+    CHECK_ST(sys_create_pd(SEL_COUNT, SEL_ROOT_PD, PD_QUOTA_SHARED), E_FULL);
     tap_check(obj_pages(c) == before, "failed calls left the child's page count alone");
 }
 
@@ -121,12 +121,12 @@ int main(mword arg)
     donor = sel_alloc();
     for (unsigned i = 1; i < DONORS; i++)
         sel_alloc();
-    CHECK_ST(sys_create_pd(donor, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(donor, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     for (mword i = 1; i < DONORS; i++)
         CHECK_ST(sys_delegate(SEL_ROOT_PD, SEL_ROOT_PD, SPACE_OBJ, donor, donor + i, 1, PD_R_ALL),
                  E_OK);
     c = sel_alloc();
-    CHECK_ST(sys_create_pd(c, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(c, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     test_new_pd_is_empty(c);
     test_root_reads_null_through_zero_page();
     test_pages_grow_only_with_written_slots(c);

@@ -53,9 +53,9 @@ static void empty_pool(mword drain)
 {
     mword n = 0;
     pd_first = sel_alloc();
-    if (sys_create_pd(pd_first, SEL_ROOT_PD) == E_OK)
+    if (sys_create_pd(pd_first, SEL_ROOT_PD, PD_QUOTA_SHARED) == E_OK)
         n++;
-    while (n < MAX_OBJS && sys_create_pd(sel_alloc(), SEL_ROOT_PD) == E_OK)
+    while (n < MAX_OBJS && sys_create_pd(sel_alloc(), SEL_ROOT_PD, PD_QUOTA_SHARED) == E_OK)
         n++;
     pd_count = n;
     while (n < MAX_OBJS && sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0) == E_OK)
@@ -146,7 +146,7 @@ int main(mword arg)
              sys_delegate(p % 2 ? pc : SEL_ROOT_PD, a, SPACE_PIO, p, p, 1, PIO_A) == E_OK;
     tap_check(ok, "A holds %u ports, one node each", PORTS);
     drain = sel_alloc();
-    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);
     empty_pool(drain);
     struct attempts at = { 0, 0, 0 };

@@ -155,7 +155,7 @@ static void test_destroy_during_revoke(unsigned n, bool own_space)
     const char *what = own_space ? "A's own revoke" : "the parent's revoke";
     struct books b0 = books();
     mword a, b = sel_alloc(), win = mem_take(2 * NODES, PAGE_SIZE_USER), ec[MAX_CORES], w[2], r;
-    unsigned bad = child_pd(&a) != E_OK || sys_create_pd(b, SEL_ROOT_PD) != E_OK;
+    unsigned bad = child_pd(&a) != E_OK || sys_create_pd(b, SEL_ROOT_PD, PD_QUOTA_SHARED) != E_OK;
     bad += give_stacks(a, STACK_VA, n) != n || win == 0;
     for (unsigned i = 0; !bad && i < NODES; i++) {
         mword off = 2 * (mword)i * PAGE_SIZE_USER;
@@ -272,7 +272,7 @@ static void test_destroy_a_tree(unsigned n)
     unsigned bad = 0, ecs = 0;
     for (unsigned i = 0; i < TREE; i++) {
         sel[i] = sel_alloc();
-        bad += sys_create_pd(sel[i], i ? sel[(i - 1) / 2] : SEL_ROOT_PD) != E_OK;
+        bad += sys_create_pd(sel[i], i ? sel[(i - 1) / 2] : SEL_ROOT_PD, PD_QUOTA_SHARED) != E_OK;
     }
     for (unsigned i = 0; !bad && i < TREE; i += TREE_EC_EVERY) {
         bad += child_give_segments(SEL_ROOT_PD, sel[i], segs, nsegs) != E_OK;
@@ -368,7 +368,7 @@ static void c_main(mword cpu)
     mword top = stack_top(STACK2_VA, 0), top2 = stack_top(STACK2_VA, 1);
     if (sys_create_ec(7, 1, cpu, (mword)self_ec, ec_stack_ptr((void *)top), 0) == E_OK)
         self_status = sys_ec_status(7, EC_WAIT, &ei);
-    int st = sys_create_pd(8, 1);
+    int st = sys_create_pd(8, 1, PD_QUOTA_SHARED);
     if (st == E_OK)
         st = child_give_segments(1, 8, segs, nsegs);
     if (st == E_OK)

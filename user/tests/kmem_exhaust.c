@@ -22,7 +22,7 @@ int main(mword arg)
         return utest_done("kmem_exhaust");
     first = sel_alloc();
     for (sel = first; made < MAX_PDS; sel++, made++) {
-        st = sys_create_pd(sel, SEL_ROOT_PD);
+        st = sys_create_pd(sel, SEL_ROOT_PD, PD_QUOTA_SHARED);
         if (st != E_OK)
             break;
     }
@@ -33,15 +33,16 @@ int main(mword arg)
     struct pd_info before, after;
     struct lookup_info li;
     CHECK_ST(root_info(&before), E_OK);
-    CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD), E_NOMEM);
+    CHECK_ST(sys_create_pd(sel, SEL_ROOT_PD, PD_QUOTA_SHARED), E_NOMEM);
     CHECK_ST(root_info(&after), E_OK);
     tap_check(memcmp(&before, &after, sizeof(before)) == 0,
               "the failed create_pd changed the root's spaces in no way");
     CHECK_ST(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel, &li), E_NOENT);
     tap_check(sys_lookup(SEL_ROOT_PD, SPACE_OBJ, sel - 1, &li) == E_OK && li.type == CAP_PD,
               "the last PD created before the failure is intact");
-    CHECK_ST(sys_create_pd(sel, SEL_COUNT), E_CAP);     /* argument checks still come first */
-    CHECK_ST(sys_create_pd(SEL_ROOT_EC, SEL_ROOT_PD), E_BUSY);
+    /* argument checks still come first */
+    CHECK_ST(sys_create_pd(sel, SEL_COUNT, PD_QUOTA_SHARED), E_CAP);
+    CHECK_ST(sys_create_pd(SEL_ROOT_EC, SEL_ROOT_PD, PD_QUOTA_SHARED), E_BUSY);
     /* Page tables for a new region: either there is still room or E_NOMEM maps nothing. */
     mword page = mem_alloc(1), va = 1UL << 40;
     st = sys_delegate(SEL_ROOT_PD, sel - 1, SPACE_MEM, page, va, 1, MEM_R);

@@ -2,7 +2,8 @@
  * A revoke that needs page-table memory while the kernel pool is empty is not a
  * kernel panic. The root delegates a 2 MiB-aligned 2 MiB range to a child (one
  * 2 MiB leaf), empties the kernel pool (create_pd, then create_ec, until
- * E_NOMEM), frees a few mapping-database nodes (but no frame) and revokes one
+ * E_NOMEM), frees a few mapping-database nodes (but no frame; the spare pages are the
+ * root's own, at SPARE_VA), and revokes one
  * 4 KiB page inside the range: splitting the leaf needs a table frame there is
  * none of. Guaranteed (docs/abi.md, revoke): the call returns E_OK, the kernel
  * keeps serving calls, the revoked page faults in the child. While the pool is
@@ -20,7 +21,7 @@
 #define RANGE_PAGES (SIZE_2M / PAGE_SIZE_USER)
 #define VA_2M       0x40000000000UL     /* child: 4 TiB, its own 1 GiB table */
 #define HOLE        (RANGE_PAGES / 2 + 5)   /* the revoked page, inside the leaf */
-#define SPARE_VA    0x50000000000UL     /* spare PD: groups of single pages, one 1 GiB each */
+#define SPARE_VA    0x50000000000UL     /* spare pages: groups of single pages, one 1 GiB each */
 #define GROUPS      4                   /* spare groups: each holds a page table + directory */
 #define NODES       8                   /* single-page nodes per group freed to make node room */
 #define MAX_OBJS    (1UL << 20)         /* bound of the draining loops */
@@ -85,7 +86,8 @@ static void empty_pool(mword drain_pd)
 {
     mword pds = 0, ecs = 0;
     int st = E_OK;
-    while (pds < MAX_OBJS && (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD)) == E_OK)
+    while (pds < MAX_OBJS &&
+           (st = sys_create_pd(sel_alloc(), SEL_ROOT_PD, PD_QUOTA_SHARED)) == E_OK)
         pds++;
     tap_check(st == E_NOMEM, "create_pd until the pool is empty ends with E_NOMEM (after %lu)",
               pds);
@@ -143,15 +145,15 @@ int main(mword arg)
               "the delegation is one 2 MiB mapping in the child");
     for (mword p = 0; p < PROBES; p++)
         CHECK_ST(child_ec(child, cpu, prober, p, &ec[p]), E_OK);
-    CHECK_ST(child_pd(&spare), E_OK);
-    tap_check(spare_fill(spare, keep), "the spare PD holds %u groups of single pages", GROUPS);
+    spare = SEL_ROOT_PD;                /* its own pages: no PD whose tables the drain needs */
+    tap_check(spare_fill(spare, keep), "the root holds %u groups of spare single pages", GROUPS);
     drain = sel_alloc();
-    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(drain, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     CHECK_ST(sys_create_ec(sel_alloc(), drain, 0, (mword)never, 0, 0), E_OK);     /* its loc root */
 
     empty_pool(drain);
     tap_check(spare_revoke(spare, false),
-              "revoking single-page nodes of the spare PD frees nodes, no table");
+              "revoking the spare single-page nodes frees nodes, no table");
     uint64_t r0 = remaps();
 
     /* The split of the 2M leaf needs a table frame: there is none. */
@@ -186,7 +188,7 @@ int main(mword arg)
               done_pages[PROBE_EMPTY]);
 
     /* Memory back: the keepers' revoke frees their page tables and directories. */
-    tap_check(spare_revoke(spare, true), "revoking the spare PD's last pages frees their tables");
+    tap_check(spare_revoke(spare, true), "revoking the last spare pages frees their tables");
     ok = run_probe(ec[PROBE_BACK], PROBE_BACK, &ei);
     tap_check(
         ok && exited_with(&ei, 0) && done_pages[PROBE_BACK] == RANGE_PAGES - 1,

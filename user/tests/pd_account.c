@@ -77,7 +77,7 @@ static void test_tables_are_counted_exactly(void)
     struct core_counters c0, c1;
     sys_counters(0, &c0);
     mword pd = sel_alloc(), ec = sel_alloc();
-    CHECK_ST(sys_create_pd(pd, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(pd, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     sys_counters(0, &c1);
     tap_check(
         c1.pd_frames - c0.pd_frames == info(pd).frames && info(pd).frames == PD_OBJ_FRAMES + 1,
@@ -114,8 +114,8 @@ static void test_pd_info_is_constant_time(void)
 {
     uint64_t total = books();
     mword small = sel_alloc(), many = sel_alloc();
-    CHECK_ST(sys_create_pd(small, SEL_ROOT_PD), E_OK);
-    CHECK_ST(sys_create_pd(many, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(small, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
+    CHECK_ST(sys_create_pd(many, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     mword w = mem_alloc(1);
     bool ok = w != 0;
     for (unsigned i = 0; ok && i < MANY; i++)

@@ -180,7 +180,7 @@ static uint64_t whole_range_steps(mword pd_sel, mword flags, uint64_t cyc)
 static void test_a_whole_range_revoke_skips_what_is_not_held(uint64_t cyc)
 {
     mword empty = sel_alloc(), child;
-    CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD), E_OK);
+    CHECK_ST(sys_create_pd(empty, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     uint64_t steps = whole_range_steps(empty, REVOKE_SELF, cyc);
     tap_check(steps <= EMPTY_STEPS,
               "a whole-range revoke of an empty space takes at most %u steps (%lu)", EMPTY_STEPS,

@@ -54,7 +54,8 @@ static void check_stubs(mword arg)
 
     tap_check(arg == INFO_PAGE_ADDR && info_page()->magic == INFO_MAGIC,
               "start argument and information page arrive");
-    tap_check(sys_create_pd(0x11, 0x12) == E_BUSY, "create_pd returns the kernel's status");
+    tap_check(sys_create_pd(0x11, 0x12, PD_QUOTA_SHARED) == E_BUSY,
+              "create_pd returns the kernel's status");
     tap_check(sys_create_ec(0x21, 0x22, 0x23, 0x24, 0x25, 0x26) == E_OK,
               "create_ec passes six arguments");
     tap_check(sys_delegate(0x31, 0x32, SPACE_MEM, 0x34, 0x35, 0x36, MEM_R | MEM_W) == E_OK,
