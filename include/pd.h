@@ -1,7 +1,7 @@
 /*
  * Protection domain (lecture: "Protection Domain"): three spaces, all empty at
  * creation — Space_obj (capabilities), Space_mem (page tables), Space_pio (I/O
- * bitmap) — plus the PD's kernel directory kpd behind PML4 511 / PDPT 511, which
+ * bitmap) — plus the PD's kernel directory kdir behind PML4 511 / PDPT 511, which
  * every per-core root of the PD shares (I/O bitmap and capability regions).
  *
  * Locking: one kernel lock (pd_lock) serialises the mapping database, object
@@ -25,11 +25,11 @@ struct pd {
     struct space_obj obj;
     struct space_mem mem;
     struct space_pio pio;
-    paddr_t kpd;                    /* PD-level table for 0xFFFFFFFFC0000000.. */
+    paddr_t kdir;                   /* PD-level table for 0xFFFFFFFFC0000000.. */
     struct pd *parent;              /* creator (accounting); destroyed with it */
     struct quota quota;             /* kernel memory charged to the PD (include/quota.h) */
     struct kmalloc heap;            /* the PD's objects (ECs), pages charged */
-    struct ptab_env env;            /* pool frames charged to the PD: kpd pages and tables */
+    struct ptab_env env;            /* pool frames charged to the PD: kdir pages and tables */
     struct ptab_env tables_env;     /* page-table frames charged to the PD: master, roots */
     volatile uint32_t live_ecs;     /* ECs created and not stopped */
     bool is_root;                   /* the root task's PD */
@@ -48,7 +48,7 @@ struct pd {
 #define PD_FRAMES ((sizeof(struct pd) + 4095) / 4096)
 #define PD_QUOTA_KERNEL UINT64_MAX  /* pd_create's quota for a PD of the kernel's own (no parent) */
 _Static_assert(NUM_CPU > 64 || PD_FRAMES == 1, "struct pd fits one frame");
-_Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kpd");
+_Static_assert(PD_OBJ_FRAMES == PD_FRAMES + 1, "pd_info counts struct pd and its kdir");
 
 extern struct fair_lock pd_lock;    /* mapping database, object creation, slot writes */
 extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmalloc) */

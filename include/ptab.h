@@ -179,7 +179,7 @@ void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn
 size_t ptab_tables(const struct ptab *t);
 int  ptab_attach(struct ptab *t, vaddr_t va, unsigned level, paddr_t pa);
 
-/* Entry helpers for code that manages single tables of a format itself (kernel/space_kpd.c). */
+/* Entry helpers for code that manages single tables of a format itself (kernel/kdir.c). */
 /* Read an entry that other cores may be writing. */
 static inline pte_t ptab_entry_load(const pte_t *p)
 {

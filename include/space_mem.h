@@ -25,7 +25,7 @@ struct space_mem {
     };
     struct cpuset htlb;             /* cores that must flush before running this space again */
     struct mdb_space mdb;           /* unit: 4 KiB page; target: physical page number */
-    paddr_t kpd;                    /* the PD's kernel directory (PDPT 511 of every loc root) */
+    paddr_t kdir;                   /* the PD's kernel directory (PDPT 511 of every loc root) */
     unsigned loc_roots;             /* loc[] roots created so far */
     unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
     uint64_t reductions;            /* hpt updates that removed or reduced rights (fault.c) */
@@ -35,7 +35,7 @@ struct space_mem {
 
 struct pd;
 
-int space_mem_init(struct space_mem *m, paddr_t kpd);
+int space_mem_init(struct space_mem *m, paddr_t kdir);
 void space_mem_destroy(struct space_mem *m);
 int space_mem_loc(struct space_mem *m, unsigned cpu);
 int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);

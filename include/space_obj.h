@@ -1,6 +1,6 @@
 /*
  * Space_obj: a PD's object space, the capability table in the 512 MiB
- * "Capabilities" region [PD_CAPS, PD_CAPS_LAST] of its kpd (include/space_kpd.h).
+ * "Capabilities" region [PD_CAPS, PD_CAPS_LAST] of its kdir (include/kdir.h).
  * Selector s is the 16-byte slot at PD_CAPS + s * CAP_SLOT_SIZE.
  *
  * Backing pages exist only where a slot was written. A kernel read of any other
@@ -14,18 +14,18 @@
 #pragma once
 #include "capability.h"
 #include "mdb.h"
-#include "space_kpd.h"
+#include "kdir.h"
 
 struct space_obj {
     struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
-    struct kpd_region r;        /* r.pages: backing pages; r.tables: page tables */
+    struct kdir_region r;       /* r.pages: backing pages; r.tables: page tables */
     bool counted;               /* its slots count in their objects (space_obj_gained/_lost) */
 };
 
 extern void (*space_obj_gained)(uint64_t word);
 extern void (*space_obj_lost)(uint64_t word);
 
-int  space_obj_init(struct space_obj *s, paddr_t kpd);
+int  space_obj_init(struct space_obj *s, paddr_t kdir);
 void space_obj_destroy(struct space_obj *s);
 int  space_obj_check_free(struct space_obj *s, unsigned long sel);
 int  space_obj_insert(struct mdb *db, struct space_obj *s, unsigned long sel, struct capability c);

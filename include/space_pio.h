@@ -1,8 +1,8 @@
 /*
  * Space_pio: a PD's I/O space, the I/O permission bitmap (1 bit per port, 1 = deny)
- * at PD_IOBMP (8 KiB) of its kpd. The CPU reads it through the TSS: iomap_base
+ * at PD_IOBMP (8 KiB) of its kdir. The CPU reads it through the TSS: iomap_base
  * points at PD_IOBMP in every core's TSS, and PDPT 511 of the running root is the
- * running PD's kpd, so no switch is needed per PD (arch/x86_64/gdt.c).
+ * running PD's kdir, so no switch is needed per PD (arch/x86_64/gdt.c).
  *
  * Unpopulated parts read as all ones (deny) through a shared read-only page that
  * space_pio_page_fault maps on demand (lecture: Space_pio::page_fault). The same
@@ -14,7 +14,7 @@
  */
 #pragma once
 #include "mdb.h"
-#include "space_kpd.h"
+#include "kdir.h"
 
 #define PIO_BITMAP_END      (PD_IOBMP + PD_IOBMP_SIZE)      /* the terminating 0xFF byte */
 #define PIO_FAULT_FIRST     PD_IOBMP                        /* kernel faults here go to space_pio */
@@ -22,11 +22,11 @@
 
 struct space_pio {
     struct mdb_space mdb;       /* this space in the mapping database (owner = this) */
-    struct kpd_region r;        /* r.pages: real bitmap pages (0..2) */
+    struct kdir_region r;       /* r.pages: real bitmap pages (0..2) */
     void (*shootdown)(struct space_pio *s); /* space_pio_shootdown; self-checks use their own */
 };
 
-int  space_pio_init(struct space_pio *s, paddr_t kpd);
+int  space_pio_init(struct space_pio *s, paddr_t kdir);
 void space_pio_destroy(struct space_pio *s);
 int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);
 int  space_pio_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct space_pio *src,

@@ -147,7 +147,7 @@ void pd_boot_init(void)
     destroy_boot_init();
 }
 
-/* pd's frame source for page tables, roots and kpd pages: a pool frame charged to pd. */
+/* pd's frame source for page tables, roots and kdir pages: a pool frame charged to pd. */
 static paddr_t pd_env_alloc(void *ctx)
 {
     struct pd *pd = ctx;
@@ -200,8 +200,8 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
         space_obj_destroy(&pd->obj);
     if (mem)
         space_mem_destroy(&pd->mem);
-    if (pd->kpd)
-        kframe_free_charged(&pd->quota, pd->kpd);
+    if (pd->kdir)
+        kframe_free_charged(&pd->quota, pd->kdir);
     struct quota q = pd->quota;
     kframes_free(pd, PD_FRAMES);
     kframe_account(-(long)PD_FRAMES);
@@ -241,22 +241,22 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
                                  .free = pd_env_free, .flush = NULL, .trace = NULL };
     pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_tables_alloc,
                                         .free = pd_tables_free, .flush = NULL, .trace = NULL };
-    pd->kpd = pd->env.alloc(pd);
-    if (!pd->kpd) {
+    pd->kdir = pd->env.alloc(pd);
+    if (!pd->kdir) {
         pd_free(pd, false, false, false);
         return NULL;
     }
     pd->kobj.type = CAP_PD;
-    if (space_mem_init(&pd->mem, pd->kpd) != E_OK) {
+    if (space_mem_init(&pd->mem, pd->kdir) != E_OK) {
         pd_free(pd, false, false, false);
         return NULL;
     }
-    if (space_obj_init(&pd->obj, pd->kpd) != E_OK) {
+    if (space_obj_init(&pd->obj, pd->kdir) != E_OK) {
         pd_free(pd, false, true, false);
         return NULL;
     }
     pd->obj.r.env = &pd->env;           /* its backing pages and tables are charged to pd */
-    if (space_pio_init(&pd->pio, pd->kpd) != E_OK) {
+    if (space_pio_init(&pd->pio, pd->kdir) != E_OK) {
         pd_free(pd, true, true, false);
         return NULL;
     }

@@ -53,8 +53,8 @@ static void *hpt_p2v(void *ctx, paddr_t pa, unsigned slot)
     return kmem_ptr(pa, slot);
 }
 
-/* Set up an empty memory space whose roots will use kpd; E_NOMEM. */
-int space_mem_init(struct space_mem *m, paddr_t kpd)
+/* Set up an empty memory space whose roots will use kdir; E_NOMEM. */
+int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
     m->hpt_tables = 0;
     m->hpt_kept = 1;                        /* the root */
@@ -68,7 +68,7 @@ int space_mem_init(struct space_mem *m, paddr_t kpd)
     cpuset_init(&m->htlb);
     m->pcid = pcid_assign(&m->htlb);
     mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
-    m->kpd = kpd;
+    m->kdir = kdir;
     m->loc_roots = 0;
     return E_OK;
 }
@@ -99,7 +99,7 @@ void space_mem_destroy(struct space_mem *m)
     pcid_release(m->pcid);
 }
 
-/* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kpd, charged to m's PD), not
+/* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kdir, charged to m's PD), not
    installed: E_NOMEM. */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
@@ -108,7 +108,7 @@ int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
         return E_NOMEM;
     t->leaf_mask = m->hpt.leaf_mask;
     t->own_level = HPT_LEVELS - 1;          /* owns only its root; lower levels are hpt's */
-    if (kmem_root_init(t, cpu, m->kpd) != E_OK) {
+    if (kmem_root_init(t, cpu, m->kdir) != E_OK) {
         space_mem_loc_discard(t);
         return E_NOMEM;
     }
@@ -123,7 +123,7 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
     m->loc_roots++;
 }
 
-/* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kpd; E_NOMEM. */
+/* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kdir; E_NOMEM. */
 int space_mem_loc(struct space_mem *m, unsigned cpu)
 {
     if (m->loc[cpu].root)

@@ -1,6 +1,6 @@
 /*
  * Space_obj (lecture: "Protection Domain", Space_obj::page_fault): the capability
- * table of a PD in the "Capabilities" region of its kpd.
+ * table of a PD in the "Capabilities" region of its kdir.
  *
  * Mapping-database target of a selector = word 0 of its capability (object pointer
  * | type). The database lets unit base+i of a node refer to target+i, which is sound
@@ -14,7 +14,7 @@
  * while the PD lives. So a stale TLB entry on another core can only make a slot
  * read as null; space_obj_lookup_current confirms every null it reads through the
  * software walk, so no shootdown is ever needed. The local core flushes when it
- * replaces the zero page (kpd_page), so its fast path sees the new page at once.
+ * replaces the zero page (kdir_page), so its fast path sees the new page at once.
  */
 #include "space_obj.h"
 #include "panic.h"
@@ -22,7 +22,7 @@
 #define OBJ_SELS        SEL_COUNT                       /* units of the space */
 #define OBJ_FILL        0x00                            /* zero page: null capabilities */
 
-static struct kpd_shared zero;                          /* the shared zero page and its PT */
+static struct kdir_shared zero;                         /* the shared zero page and its PT */
 
 /* Set by the kernel (destroy.c): a slot of a counted space came to name the object of word 0 /
    stopped naming it. */
@@ -45,7 +45,7 @@ static struct capability *slot_in(const uint8_t *pg, unsigned long sel)
  * last. */
 static void slot_write(struct space_obj *s, unsigned long sel, struct capability c)
 {
-    struct capability *p = slot_in(kpd_page(&s->r, slot_va(sel)), sel);
+    struct capability *p = slot_in(kdir_page(&s->r, slot_va(sel)), sel);
     ASSERT(p->obj == 0 || p->obj == c.obj);
     __atomic_store_n(&p->rights, c.rights, __ATOMIC_RELEASE);
     __atomic_store_n(&p->obj, c.obj, __ATOMIC_RELEASE);
@@ -54,7 +54,7 @@ static void slot_write(struct space_obj *s, unsigned long sel, struct capability
 /* The written slot sel of s (its page must exist: the database only touches written slots). */
 static struct capability *slot_written(struct space_obj *s, unsigned long sel)
 {
-    const uint8_t *pg = kpd_peek(&s->r, slot_va(sel));
+    const uint8_t *pg = kdir_peek(&s->r, slot_va(sel));
     if (!pg)
         panic("space_obj: slot %lu has no page", sel);
     return slot_in(pg, sel);
@@ -67,7 +67,7 @@ static void obj_map(struct mdb_space *m, struct shootdown_batch *b, uint64_t bas
     (void)b;
     struct space_obj *s = m->owner;
     for (uint64_t i = 0; i < size; i++) {
-        bool hole = s->counted && !slot_in(kpd_page(&s->r, slot_va(base + i)), base + i)->obj;
+        bool hole = s->counted && !slot_in(kdir_page(&s->r, slot_va(base + i)), base + i)->obj;
         slot_write(s, base + i, cap_from_target(target + i, rights));
         if (hole)
             space_obj_gained(target + i);
@@ -100,13 +100,13 @@ static void obj_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t b
 
 static const struct mdb_ops obj_ops = { obj_map, obj_protect, obj_unmap, NULL };
 
-/* Attach an empty object space to the PD directory kpd; E_NOMEM (first call: shared zero page). */
-int space_obj_init(struct space_obj *s, paddr_t kpd)
+/* Attach an empty object space to the PD directory kdir; E_NOMEM (first call: shared zero page). */
+int space_obj_init(struct space_obj *s, paddr_t kdir)
 {
-    if (!zero.page && kpd_shared_init(&zero, space_env, OBJ_FILL, PD_CAPS, PD_CAPS_LAST) != E_OK)
+    if (!zero.page && kdir_shared_init(&zero, space_env, OBJ_FILL, PD_CAPS, PD_CAPS_LAST) != E_OK)
         return E_NOMEM;
     mdb_space_init(&s->mdb, &obj_ops, s, OBJ_SELS);
-    kpd_region_init(&s->r, space_env, &zero, kpd, PD_CAPS, PD_CAPS_LAST, OBJ_FILL);
+    kdir_region_init(&s->r, space_env, &zero, kdir, PD_CAPS, PD_CAPS_LAST, OBJ_FILL);
     return E_OK;
 }
 
@@ -114,13 +114,13 @@ int space_obj_init(struct space_obj *s, paddr_t kpd)
 void space_obj_destroy(struct space_obj *s)
 {
     ASSERT(s->mdb.nodes == 0);
-    kpd_region_release(&s->r);
+    kdir_region_release(&s->r);
 }
 
 /* Reserve slot pages for [base, +count) of s (count > 0, inside the space). */
 static int reserve_slots(struct space_obj *s, unsigned long base, unsigned long count)
 {
-    return kpd_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
+    return kdir_reserve(&s->r, slot_va(base), slot_va(base + count - 1) + CAP_SLOT_SIZE - 1);
 }
 
 /* Whether sel can take a new capability (a create call checks before it allocates the object):
@@ -148,7 +148,7 @@ int space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long s
     if (err == E_OK)
         err = mdb_root_reserve(db, r);
     if (err != E_OK)
-        kpd_unreserve(&s->r);
+        kdir_unreserve(&s->r);
     return err;
 }
 
@@ -158,14 +158,14 @@ void space_obj_insert_perform(struct mdb_root *r, struct space_obj *s, unsigned 
 {
     ASSERT(!cap_is_null(c) && c.rights);
     mdb_root_perform(r, NULL, &s->mdb, sel, 1, c.obj, (unsigned)c.rights);
-    kpd_unreserve(&s->r);
+    kdir_unreserve(&s->r);
 }
 
 /* Give back what space_obj_insert_decode reserved. */
 void space_obj_insert_cancel(struct mdb *db, struct space_obj *s, struct mdb_root *r)
 {
     mdb_root_cancel(db, r);
-    kpd_unreserve(&s->r);
+    kdir_unreserve(&s->r);
 }
 
 /* Put c (a new object) at sel as a root of the database. E_ARG (sel 0), E_FULL (sel >=
@@ -209,7 +209,7 @@ int space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct s
     if (err == E_OK)
         err = mdb_delegate_decode(db, d, &src->mdb, src_base, &dst->mdb, dst_base, count, mask);
     if (err != E_OK)
-        kpd_unreserve(&dst->r);
+        kdir_unreserve(&dst->r);
     return err;
 }
 
@@ -217,7 +217,7 @@ int space_obj_delegate_decode(struct mdb *db, struct mdb_delegation *d, struct s
 unsigned space_obj_delegate_perform(struct mdb *db, struct mdb_delegation *d, struct space_obj *dst)
 {
     unsigned effect = mdb_delegate_perform(db, NULL, d);
-    kpd_unreserve(&dst->r);
+    kdir_unreserve(&dst->r);
     return effect;
 }
 
@@ -239,7 +239,7 @@ bool space_obj_lookup(const struct space_obj *s, unsigned long sel, struct capab
     *out = (struct capability){ 0, 0 };
     if (sel >= OBJ_SELS)
         return false;
-    const uint8_t *pg = kpd_peek(&s->r, slot_va(sel));
+    const uint8_t *pg = kdir_peek(&s->r, slot_va(sel));
     return pg && slot_read(slot_in(pg, sel), out);
 }
 
@@ -260,8 +260,8 @@ bool space_obj_lookup_current(const struct space_obj *s, unsigned long sel, stru
  * panics. */
 bool space_obj_page_fault(vaddr_t addr, mword err)
 {
-    paddr_t dir = kpd_current();
+    paddr_t dir = kdir_current();
     if (addr < PD_CAPS || (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) || !dir || !zero.page)
         return false;
-    return kpd_fault(space_env, &zero, dir, addr);
+    return kdir_fault(space_env, &zero, dir, addr);
 }

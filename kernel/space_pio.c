@@ -1,13 +1,13 @@
 /*
  * Space_pio (lecture: "Protection Domain", Space_pio::page_fault): the I/O
- * permission bitmap of a PD in its kpd, bit p of byte p/8 for port p (1 = deny).
+ * permission bitmap of a PD in its kdir, bit p of byte p/8 for port p (1 = deny).
  *
  * Flushes. A bitmap page goes hole -> shared all-ones page -> real page, never back
  * while the PD lives; denying a port only sets a bit in a real page (no translation
  * changes, the CPU sees the store at once). Allowing a port may replace the shared
  * page: another core running the PD may still translate through the old page and
  * would deny the port, so after such a replacement s->shootdown (space_pio_shootdown) runs
- * (the local core flushed already in kpd_page).
+ * (the local core flushed already in kdir_page).
  */
 #include "space_pio.h"
 #include "syscall.h"
@@ -16,7 +16,7 @@
 #define PIO_FILL        0xFF                            /* shared page: every port denied */
 #define PORTS_PER_BYTE  8
 
-static struct kpd_shared ones;                          /* the shared all-ones page and its PT */
+static struct kdir_shared ones;                         /* the shared all-ones page and its PT */
 
 /* Address of the bitmap byte holding port's bit. */
 static vaddr_t byte_va(unsigned long port)
@@ -40,7 +40,7 @@ static bool ports_ok(unsigned long port, unsigned long count)
 static void bits_allow(struct space_pio *s, unsigned long port, unsigned long count)
 {
     for (unsigned long p = port; p < port + count; p++) {
-        uint8_t *pg = kpd_page(&s->r, byte_va(p));
+        uint8_t *pg = kdir_page(&s->r, byte_va(p));
         __atomic_fetch_and(&pg[byte_va(p) % PTAB_PAGE_SIZE], (uint8_t)~port_bit(p),
                            __ATOMIC_RELEASE);
     }
@@ -50,7 +50,7 @@ static void bits_allow(struct space_pio *s, unsigned long port, unsigned long co
 static void bits_deny(struct space_pio *s, unsigned long port, unsigned long count)
 {
     for (unsigned long p = port; p < port + count; p++) {
-        uint8_t *pg = (uint8_t *)kpd_peek(&s->r, byte_va(p));
+        uint8_t *pg = (uint8_t *)kdir_peek(&s->r, byte_va(p));
         if (pg)
             __atomic_fetch_or(&pg[byte_va(p) % PTAB_PAGE_SIZE], port_bit(p), __ATOMIC_RELEASE);
     }
@@ -82,16 +82,16 @@ static void pio_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t b
 
 static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
 
-/* Attach an empty I/O space (every port denied) to kpd; E_NOMEM (first call: shared page). */
-int space_pio_init(struct space_pio *s, paddr_t kpd)
+/* Attach an empty I/O space (every port denied) to kdir; E_NOMEM (first call: shared page). */
+int space_pio_init(struct space_pio *s, paddr_t kdir)
 {
     if (!ones.page &&
-        kpd_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
+        kdir_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
         return E_NOMEM;
     mdb_space_init(&s->mdb, &pio_ops, s, PIO_PORTS);
     s->shootdown = space_pio_shootdown;
     /* The region ends with the bitmap: the terminator page is only ever the shared page. */
-    kpd_region_init(&s->r, space_env, &ones, kpd, PD_IOBMP, PD_IOBMP_LAST, PIO_FILL);
+    kdir_region_init(&s->r, space_env, &ones, kdir, PD_IOBMP, PD_IOBMP_LAST, PIO_FILL);
     return E_OK;
 }
 
@@ -99,19 +99,19 @@ int space_pio_init(struct space_pio *s, paddr_t kpd)
 void space_pio_destroy(struct space_pio *s)
 {
     ASSERT(s->mdb.nodes == 0);
-    kpd_region_release(&s->r);
+    kdir_region_release(&s->r);
 }
 
 /* Reserve the bitmap pages of ports [port, +count) (a valid range). */
 static int reserve_ports(struct space_pio *s, unsigned long port, unsigned long count)
 {
-    return kpd_reserve(&s->r, byte_va(port), byte_va(port + count - 1));
+    return kdir_reserve(&s->r, byte_va(port), byte_va(port + count - 1));
 }
 
 /* Return the reserve; shoot down other cores' translations if a shared page was replaced. */
 static void finish(struct space_pio *s)
 {
-    if (kpd_unreserve(&s->r))
+    if (kdir_unreserve(&s->r))
         s->shootdown(s);
 }
 
@@ -182,7 +182,7 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
 {
     if (port >= PIO_PORTS)
         return false;
-    const uint8_t *pg = kpd_peek(&s->r, byte_va(port));
+    const uint8_t *pg = kdir_peek(&s->r, byte_va(port));
     return pg && !(__atomic_load_n(&pg[byte_va(port) % PTAB_PAGE_SIZE], __ATOMIC_ACQUIRE) &
                    port_bit(port));
 }
@@ -192,9 +192,9 @@ bool space_pio_allowed(const struct space_pio *s, unsigned long port)
  * panics. */
 bool space_pio_page_fault(vaddr_t addr, mword err)
 {
-    paddr_t dir = kpd_current();
+    paddr_t dir = kdir_current();
     if (addr < PIO_FAULT_FIRST || addr > PIO_FAULT_LAST ||
         (err & (PFERR_P | PFERR_W | PFERR_U | PFERR_I)) || !dir || !ones.page)
         return false;
-    return kpd_fault(space_env, &ones, dir, addr);
+    return kdir_fault(space_env, &ones, dir, addr);
 }

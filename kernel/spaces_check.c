@@ -1,7 +1,7 @@
 /*
  * Self-checks of Space_obj and Space_pio in the kernel (command-line word "selftest"): slots and
- * bitmaps through the shared pages, the current PD's kpd in a loaded root, the TSS's I/O bitmap,
- * a slot written on another core. The spaces' kernel environment is kernel/space_kpd_env.c.
+ * bitmaps through the shared pages, the current PD's kdir in a loaded root, the TSS's I/O bitmap,
+ * a slot written on another core. The spaces' kernel environment is kernel/kdir_env.c.
  */
 #include "space_obj.h"
 #include "space_pio.h"
@@ -52,9 +52,9 @@ static void test_end(void)
     test_heap = NULL;
 }
 
-/* A self-check's PD: a kpd with both spaces. */
+/* A self-check's PD: a kdir with both spaces. */
 struct test_pd {
-    paddr_t kpd;
+    paddr_t kdir;
     struct space_obj obj;
     struct space_pio pio;
 };
@@ -68,21 +68,21 @@ static void test_shootdown(struct space_pio *s)
     test_shootdowns++;
 }
 
-/* Set up t on a fresh kpd; false if out of memory. */
+/* Set up t on a fresh kdir; false if out of memory. */
 static bool test_pd_init(struct test_pd *t)
 {
-    t->kpd = kframe_alloc();
-    if (!t->kpd || space_obj_init(&t->obj, t->kpd) != E_OK ||
-        space_pio_init(&t->pio, t->kpd) != E_OK)
+    t->kdir = kframe_alloc();
+    if (!t->kdir || space_obj_init(&t->obj, t->kdir) != E_OK ||
+        space_pio_init(&t->pio, t->kdir) != E_OK)
         return false;
     t->pio.shootdown = test_shootdown;
     return true;
 }
 
-/* Tear t down through the database, then free its spaces and kpd. */
+/* Tear t down through the database, then free its spaces and kdir. */
 static void test_pd_destroy(struct test_pd *t)
 {
-    if (!t->kpd)
+    if (!t->kdir)
         return;
     while (mdb_teardown_step(&test_db, NULL, &t->obj.mdb, ~0ul) == MDB_MORE)
         ;
@@ -90,7 +90,7 @@ static void test_pd_destroy(struct test_pd *t)
         ;
     space_obj_destroy(&t->obj);
     space_pio_destroy(&t->pio);
-    kframe_free(t->kpd);
+    kframe_free(t->kdir);
 }
 
 /* Free frames in the pool once the shared pages exist (the first space_*_init allocates them). */
@@ -188,25 +188,25 @@ SELFTEST(space_pio_allows_exactly_the_delegated_ports_and_frees_every_frame)
     return test_finish(t, 2, before, ok, why, why_len);
 }
 
-/* Load a root for this core whose PDPT 511 is kpd (in *root) and make a stand-in PD with that
- * kpd current; what arch_root_restore takes back, 0 if E_NOMEM left *root without a root. */
-static mword root_with_kpd(paddr_t kpd, struct ptab *root, struct pd *pd)
+/* Load a root for this core whose PDPT 511 is kdir (in *root) and make a stand-in PD with that
+ * kdir current; what arch_root_restore takes back, 0 if E_NOMEM left *root without a root. */
+static mword root_with_kdir(paddr_t kdir, struct ptab *root, struct pd *pd)
 {
     if (ptab_init(root, &ptab_hpt, &kptab_env, HPT_LEVELS, 0) != E_OK)
         return 0;
     root->own_level = HPT_LEVELS - 1;
-    if (kmem_root_init(root, cpu_id(), kpd) != E_OK) {
+    if (kmem_root_init(root, cpu_id(), kdir) != E_OK) {
         kmem_root_fini(root);
         ptab_release(root);
         return 0;
     }
-    pd->kpd = kpd;
+    pd->kdir = kdir;
     this_cpu()->pd = pd;
     return arch_root_swap(root->root);
 }
 
-/* A byte of the current PD's kpd read through its virtual address. */
-static uint8_t kpd_byte(vaddr_t va)
+/* A byte of the current PD's kdir read through its virtual address. */
+static uint8_t kdir_byte(vaddr_t va)
 {
     return *(volatile uint8_t *)va;
 }
@@ -216,22 +216,22 @@ static bool fault_checks(struct test_pd *t, char *why, size_t why_len)
 {
     struct capability c, pd = cap_make(&dummy_objects[1], CAP_PD, PD_R_CREATE);
     vaddr_t far = PD_CAPS + (SEL_COUNT - 1) * CAP_SLOT_SIZE, near = PD_CAPS + 300 * CAP_SLOT_SIZE;
-    if (kpd_current() != t->kpd)
-        return SELFTEST_FAIL("kpd_current %lx, expected %lx", kpd_current(), t->kpd);
-    if (!space_obj_page_fault(far, 0) || kpd_byte(far) || space_obj_page_fault(far, PFERR_W))
+    if (kdir_current() != t->kdir)
+        return SELFTEST_FAIL("kdir_current %lx, expected %lx", kdir_current(), t->kdir);
+    if (!space_obj_page_fault(far, 0) || kdir_byte(far) || space_obj_page_fault(far, PFERR_W))
         return SELFTEST_FAIL("unpopulated slot: zero page not mapped, or a write fault resolved");
     if (space_obj_insert(&test_db, &t->obj, 7, pd) != E_OK || !space_obj_page_fault(near, 0) ||
-        kpd_byte(near))
+        kdir_byte(near))
         return SELFTEST_FAIL("slot 300 beside a written page does not read null");
-    if (space_obj_insert(&test_db, &t->obj, 300, pd) != E_OK || !kpd_byte(near) ||
+    if (space_obj_insert(&test_db, &t->obj, 300, pd) != E_OK || !kdir_byte(near) ||
         !space_obj_lookup_current(&t->obj, 300, &c) || c.obj != pd.obj ||
         space_obj_lookup_current(&t->obj, 301, &c))
         return SELFTEST_FAIL("insert over the zero page is not visible through PD_CAPS at once");
-    if (!space_pio_page_fault(PD_IOBMP + 0x10, 0) || kpd_byte(PD_IOBMP + 0x10) != 0xFF ||
-        !space_pio_page_fault(PIO_BITMAP_END, 0) || kpd_byte(PIO_BITMAP_END) != 0xFF)
+    if (!space_pio_page_fault(PD_IOBMP + 0x10, 0) || kdir_byte(PD_IOBMP + 0x10) != 0xFF ||
+        !space_pio_page_fault(PIO_BITMAP_END, 0) || kdir_byte(PIO_BITMAP_END) != 0xFF)
         return SELFTEST_FAIL("unpopulated bitmap or terminator does not read as all ones");
-    if (space_pio_allow(&t->pio, 0x80, 1) != E_OK || kpd_byte(PD_IOBMP + 0x10) != 0xFE ||
-        kpd_byte(PIO_BITMAP_END) != 0xFF)
+    if (space_pio_allow(&t->pio, 0x80, 1) != E_OK || kdir_byte(PD_IOBMP + 0x10) != 0xFE ||
+        kdir_byte(PIO_BITMAP_END) != 0xFF)
         return SELFTEST_FAIL("allowing port 0x80 is not visible through PD_IOBMP at once");
     space_pio_deny(&t->pio, 0x80, 1);
     return true;
@@ -243,13 +243,13 @@ typedef bool (*current_checks)(struct test_pd *t, char *why, size_t why_len);
 static bool with_current_test_pd(current_checks checks, char *why, size_t why_len)
 {
     static struct test_pd t;    /* other cores may use it: not on the core-local stack */
-    static struct pd stand_in;  /* the current PD while t's kpd is loaded */
+    static struct pd stand_in;  /* the current PD while t's kdir is loaded */
     struct pd *prev = this_cpu()->pd;
     struct ptab root = { 0 };
     t = (struct test_pd){ 0 };
     size_t before = pool_free_after_setup();
     bool ok = test_start(&t, 1);
-    mword flags = irq_save(), old = ok ? root_with_kpd(t.kpd, &root, &stand_in) : 0;
+    mword flags = irq_save(), old = ok ? root_with_kdir(t.kdir, &root, &stand_in) : 0;
     if (old) {
         ok = checks(&t, why, why_len);
         arch_root_restore(old);
@@ -306,8 +306,8 @@ static bool cross_core_checks(struct test_pd *t, char *why, size_t why_len)
     unsigned other = other_core(), shots = test_shootdowns;
     if (other == NUM_CPU)
         return true;    /* one core: nothing can be stale */
-    if (!space_obj_page_fault(slot, 0) || kpd_byte(slot) || !space_pio_page_fault(bits, 0) ||
-        kpd_byte(bits) != 0xFF)
+    if (!space_obj_page_fault(slot, 0) || kdir_byte(slot) || !space_pio_page_fault(bits, 0) ||
+        kdir_byte(bits) != 0xFF)
         return SELFTEST_FAIL("shared pages not mapped on this core");
     if (!smp_call(other, remote_write, &op) || op.err != E_OK)
         return SELFTEST_FAIL("core %u: insert/allow failed (%d)", other, op.err);

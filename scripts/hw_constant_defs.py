@@ -36,7 +36,7 @@ CONSTANTS = {
     "table-entry bits":      r"return HPT_P \| HPT_RW \| HPT_US \| HPT_A;|" + D + r"(ATTR_TABLE|KPD_TABLE|KPD_ENTRY|PTE_TABLE)\b",
     "PML4 slot 511":         D + r"(PML4_KERNEL|ROOT_KERNEL_SLOT|PML4_PER_PD)\b|boot_pml4\) \+ 511 \* 8",
     "PDPT slot 510":         D + r"PDPT_KERNEL\b|\+ 510 \* 8",
-    "PDPT slot 511 (kpd)":   D + r"(KPD_SLOT|PDPT_KPD_SLOT|PDPT_KPD)\b",
+    "PDPT slot 511 (kpd)":   D + r"(KPD_SLOT|PDPT_KPD_SLOT|PDPT_KPD|PDPT_KDIR)\b",
     "user-half PML4 slots":  D + r"(KERNEL_HALF|ROOT_USER|PML4_USER_SLOTS)\s+256\b",
     "paging levels":         D + r"(HPT_LEVELS|HPT_TOP)\b",
     "CS RPL mask":           D + r"CS_RPL_MASK\b|cs & 3\b",

@@ -31,7 +31,7 @@ BASE = {"include/types.h", "include/compiler.h", "include/abi.h", "include/sysca
 KERNEL_HEADERS = {"ec", "kcov", "pd", "quarantine", "root", "sched", "space_mem", "uaccess"}
 PURE_SOURCES = {"acpi", "bootmem", "cmdline", "elf", "format", "frame", "kmalloc", "mdb",
                 "panic", "pcid", "printk", "ptab", "quota", "ptab_dpt", "ptab_ept", "ptab_hpt",
-                "selftest", "space_kpd", "space_obj", "space_pio", "string", "sysarg"}
+                "selftest", "kdir", "space_obj", "space_pio", "string", "sysarg"}
 
 # The arch header generic kernel code may include (besides the base constants).
 ARCH_HOOKS = {"arch.h"}

@@ -209,17 +209,17 @@ paddr_t kmem_core_pd(unsigned c)
 }
 
 /* Give the root t the kernel half of core c: PML4 511 -> a new PDPT whose entry 510 is the
- * core's PD and entry 511 the PD's kernel directory kpd, which gains the temporal window
+ * core's PD and entry 511 the PD's kernel directory kdir, which gains the temporal window
  * (if 0: the window's own directory). E_NOMEM (undo: fini). */
-int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd)
+int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir)
 {
     struct ptab k = kmem_view(t->root);
     k.env = t->env;                                 /* the PDPT is charged as t's tables are */
     int err = ptab_attach(&k, KERNEL_BASE, HPT_LEVELS - 2, kmem_core_pd(c));
-    if (kpd)
-        tmap_fill_dir(kpd);
+    if (kdir)
+        tmap_fill_dir(kdir);
     if (!err)
-        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kpd ? kpd : tmap_dir());
+        err = ptab_attach(&k, PD_IOBMP, HPT_LEVELS - 2, kdir ? kdir : tmap_dir());
     return err;
 }
 

@@ -14,15 +14,15 @@
 
 /* Window pages: kernel data, global (one translation for every PCID), never executable. */
 #define TMAP_ATTR       (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_WB }
-#define TMAP_DIR_FIRST  LAYOUT_IDX(CPU_TMAP, 1)         /* its first entry in a kpd */
+#define TMAP_DIR_FIRST  LAYOUT_IDX(CPU_TMAP, 1)         /* its first entry in a kdir */
 
 static paddr_t tmap_pt[TMAP_PTS];       /* the window's page tables (pool frames) */
 static paddr_t tmap_kdir;               /* a kernel directory holding only the window */
 static unsigned tmap_depth[NUM_CPU];    /* each core's nesting depth (written by the core) */
 
 _Static_assert(CPU_TMAP % PTAB_LEVEL_SIZE(1) == 0 && TMAP_PTS * PTAB_LEVEL_SIZE(1) ==
-               CPU_TMAP_SIZE && LAYOUT_IDX(CPU_TMAP, 2) == PDPT_KPD,
-               "the window is whole PD entries of the kpd");
+               CPU_TMAP_SIZE && LAYOUT_IDX(CPU_TMAP, 2) == PDPT_KDIR,
+               "the window is whole PD entries of the kdir");
 
 /* The kernel-table view that encodes the window's entries (table entries deny user access). */
 static struct ptab tmap_view(void)

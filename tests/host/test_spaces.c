@@ -17,12 +17,12 @@
 
 static struct fake_mem fm;
 const struct ptab_env *space_env;
-static paddr_t current_kpd;             /* what kpd_current() reports */
+static paddr_t current_kdir;            /* what kdir_current() reports */
 static unsigned local_flushes, shootdowns;
 static struct mdb db;
 
-paddr_t kpd_current(void) { return current_kpd; }
-void kpd_flush_local(vaddr_t va) { (void)va; local_flushes++; }
+paddr_t kdir_current(void) { return current_kdir; }
+void kdir_flush_local(vaddr_t va) { (void)va; local_flushes++; }
 void space_pio_shootdown(struct space_pio *s) { (void)s; shootdowns++; }
 
 /* Delegate through space_<kind>_delegate_decode, then _perform if it accepted (kind: obj or
@@ -38,9 +38,9 @@ void space_pio_shootdown(struct space_pio *s) { (void)s; shootdowns++; }
 static void *node_alloc(size_t n) { return malloc(n); }
 static void node_free(void *p) { free(p); }
 
-/* A PD as these tests see it: a kpd with both spaces. */
+/* A PD as these tests see it: a kdir with both spaces. */
 struct pd {
-    paddr_t kpd;
+    paddr_t kdir;
     struct space_obj obj;
     struct space_pio pio;
 };
@@ -49,16 +49,16 @@ static size_t live_at_start;            /* fake frames live when the test began 
 static struct pd a, b;                  /* the test's PDs: a (setup_one), a and b (setup_two) */
 static unsigned npds;                   /* how many of them the setup made */
 
-/* Set up p on a fresh kpd. */
+/* Set up p on a fresh kdir. */
 static void pd_init(struct pd *p)
 {
-    p->kpd = fm.env.alloc(fm.env.ctx);
-    assert_true(p->kpd);
-    assert_int_equal(space_obj_init(&p->obj, p->kpd), E_OK);
-    assert_int_equal(space_pio_init(&p->pio, p->kpd), E_OK);
+    p->kdir = fm.env.alloc(fm.env.ctx);
+    assert_true(p->kdir);
+    assert_int_equal(space_obj_init(&p->obj, p->kdir), E_OK);
+    assert_int_equal(space_pio_init(&p->pio, p->kdir), E_OK);
 }
 
-/* Tear p down through the database, free its spaces and kpd. */
+/* Tear p down through the database, free its spaces and kdir. */
 static void pd_destroy(struct pd *p)
 {
     while (mdb_teardown_step(&db, NULL, &p->obj.mdb, ~0ul) == MDB_MORE)
@@ -67,15 +67,15 @@ static void pd_destroy(struct pd *p)
         ;
     space_obj_destroy(&p->obj);
     space_pio_destroy(&p->pio);
-    fm.env.free(fm.env.ctx, p->kpd);
+    fm.env.free(fm.env.ctx, p->kdir);
 }
 
-/* Before every test: fresh counters, then n PDs (a, b) on fresh kpds. */
+/* Before every test: fresh counters, then n PDs (a, b) on fresh kdirs. */
 static int setup(unsigned n)
 {
     fm.fail_after = -1;
     local_flushes = shootdowns = 0;
-    current_kpd = 0;
+    current_kdir = 0;
     live_at_start = fm.nlive;
     npds = n;
     if (n > 0)
@@ -252,7 +252,7 @@ static void revoke_clears_derived_slots_and_keeps_the_source(void **state)
 static void read_fault_maps_the_shared_zero_page_without_allocating(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     size_t live = fm.nlive;
     assert_true(space_obj_page_fault(PD_CAPS + 16 * 12345, 0));
     assert_true(space_obj_page_fault(PD_CAPS_LAST - 15, 0));
@@ -263,20 +263,20 @@ static void read_fault_maps_the_shared_zero_page_without_allocating(void **state
 static void write_protection_user_and_fetch_faults_are_not_resolved(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     assert_false(space_obj_page_fault(PD_CAPS, PFERR_W));
     assert_false(space_obj_page_fault(PD_CAPS, PFERR_P));
     assert_false(space_obj_page_fault(PD_CAPS, PFERR_U));
     assert_false(space_obj_page_fault(PD_CAPS, PFERR_I));
     assert_false(space_obj_page_fault(PD_CAPS - 1, 0));
-    current_kpd = 0;
+    current_kdir = 0;
     assert_false(space_obj_page_fault(PD_CAPS, 0));
 }
 
 static void writing_over_the_zero_page_flushes_the_local_translation(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     assert_int_equal(space_obj_insert(&db, &a.obj, 1, pd_cap(0, PD_R_ALL)), E_OK);
     assert_int_equal(local_flushes, 0);     /* holes only: nothing cached */
     assert_true(space_obj_page_fault(PD_CAPS + PTAB_PAGE_SIZE, 0));
@@ -358,7 +358,7 @@ static void revoking_a_port_denies_it_again(void **state)
 static void bitmap_and_terminator_faults_map_the_shared_ones_page(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     size_t live = fm.nlive;
     assert_true(space_pio_page_fault(PD_IOBMP, 0));
     assert_true(space_pio_page_fault(PD_IOBMP_LAST, 0));
@@ -371,7 +371,7 @@ static void bitmap_and_terminator_faults_map_the_shared_ones_page(void **state)
 static void allowing_a_port_over_the_shared_page_shoots_down(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     assert_int_equal(space_pio_allow(&a.pio, 0x80, 1), E_OK);
     assert_int_equal(shootdowns, 0);        /* a hole was filled: nothing to flush */
     assert_true(space_pio_page_fault(PD_IOBMP + PTAB_PAGE_SIZE, 0));
@@ -387,7 +387,7 @@ static void allowing_a_port_over_the_shared_page_shoots_down(void **state)
 static void allowing_in_a_page_faulted_before_its_table_became_private_shoots_down(void **state)
 {
     (void)state;
-    current_kpd = a.kpd;
+    current_kdir = a.kdir;
     /* Page 1 of the bitmap is read through the shared PT, then page 0 gets a private PT. */
     assert_true(space_pio_page_fault(PD_IOBMP + PTAB_PAGE_SIZE, 0));
     assert_int_equal(space_pio_allow(&a.pio, 0x10, 1), E_OK);

@@ -79,10 +79,10 @@ ptab_random_SRCS  := tests/host/test_ptab_random.c tests/host/ptab_model.c $(PTA
 HOST_TESTS += selfcheck
 selfcheck_SRCS := tests/host/test_selfcheck.c
 
-# Space_obj and Space_pio (kernel/space_{kpd,obj,pio}.c) on fake physical memory with the real
+# Space_obj and Space_pio (kernel/space_{kdir,obj,pio}.c) on fake physical memory with the real
 # mapping database.
 HOST_TESTS += spaces
-spaces_SRCS := tests/host/test_spaces.c tests/host/fake_mem.c kernel/space_kpd.c kernel/space_obj.c \
+spaces_SRCS := tests/host/test_spaces.c tests/host/fake_mem.c kernel/kdir.c kernel/space_obj.c \
                kernel/space_pio.c kernel/mdb.c lib/avl.c kernel/ptab.c kernel/ptab_hpt.c
 
 # System-call argument checks (kernel/sysarg.c) against docs/abi.md.

@@ -42,7 +42,7 @@ void *kmem_ptr(paddr_t pa, unsigned slot);
 
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
 paddr_t kmem_core_pd(unsigned c);
-int kmem_root_init(struct ptab *t, unsigned c, paddr_t kpd);
+int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir);
 void kmem_root_fini(struct ptab *t);
 struct ptab kmem_view(paddr_t root);
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);

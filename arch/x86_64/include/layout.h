@@ -63,7 +63,7 @@
  *                  own overflow is a triple fault) instead of writing into a
  *                  neighbouring frame.
  * PML4_KERNEL ..   The table slots of the kernel half that every root shares:
- *   PDPT_KPD       PML4 511 -> a PDPT per root whose entry 510 is the core's
+ *   PDPT_KDIR      PML4 511 -> a PDPT per root whose entry 510 is the core's
  *                  kernel PD and whose entry 511 is the PD's kernel directory.
  */
 #define KERNEL_LOAD         UL_(0x200000)               /* physical */
@@ -86,7 +86,7 @@
 #define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
 #define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
 #define PDPT_KERNEL         510                 /* its PDPT entry of the kernel region */
-#define PDPT_KPD            511                 /* its PDPT entry of the per-PD kpd (PD_IOBMP) */
+#define PDPT_KDIR            511                /* its PDPT entry of the per-PD kdir (PD_IOBMP) */
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
@@ -112,7 +112,7 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
 
 _Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
                    LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL &&
-                   LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL && LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KPD &&
+                   LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL && LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KDIR &&
                    LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
                "the kernel half's shared slots are the ones the layout uses");
 _Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&

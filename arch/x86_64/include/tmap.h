@@ -2,7 +2,7 @@
  * Temporal mappings (layout.h: CPU_TMAP, 16 MiB): a per-core window through which the
  * kernel reaches any physical frame, so page tables can live in RAM outside the linear
  * map (NOVA's Pd::kern.remap). The region is PD entries 248..255 of the kernel directory
- * behind PML4 511 / PDPT 511: eight page tables, shared by every PD's kpd and by the
+ * behind PML4 511 / PDPT 511: eight page tables, shared by every PD's kdir and by the
  * cores' own roots, each core writing only its own pages of them.
  *
  * Core c owns TMAP_CPU_PAGES pages, in TMAP_DEPTHS sets of TMAP_SET slots: set d serves

@@ -1,22 +1,22 @@
 /*
- * The per-PD kernel directory (see include/space_kpd.h): on-demand shared pages,
- * private pages from a reserve, release. A virtual address in the kpd splits into
+ * The per-PD kernel directory (see include/kdir.h): on-demand shared pages,
+ * private pages from a reserve, release. A virtual address in the kdir splits into
  *
  *   29         21 20         12 11           0
  *  +-------------+-------------+--------------+
  *  |  PD index   |  PT index   | page offset  |     (PML4 511, PDPT 511 above)
  *  +-------------+-------------+--------------+
  */
-#include "space_kpd.h"
+#include "kdir.h"
 #include "abi.h"
 #include "panic.h"
 
 /*      entry kind      attributes                                          meaning */
-#define KPD_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }           /* read-only, no execute */
-#define KPD_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB }  /* read-write, no execute */
-#define KPD_CHUNK       PTAB_LEVEL_SIZE(1)                              /* one PT maps 2 MiB */
+#define KDIR_SHARED      (struct ptab_attr){ PTAB_R, PTAB_WB }          /* read-only, no execute */
+#define KDIR_PRIVATE     (struct ptab_attr){ PTAB_R | PTAB_W, PTAB_WB } /* read-write, no execute */
+#define KDIR_CHUNK       PTAB_LEVEL_SIZE(1)                             /* one PT maps 2 MiB */
 
-/* The kpd's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
+/* The kdir's two levels as an Hpt table of the kernel: its entries through the engine's helpers. */
 static struct ptab kpd_tables(const struct ptab_env *env)
 {
     return (struct ptab){ .fmt = &ptab_hpt, .env = env, .levels = 2, .leaf_mask = BIT(0),
@@ -76,26 +76,26 @@ static bool fill_hole(const struct ptab_env *env, pte_t *p, pte_t e)
 }
 
 /* Create sh: a page of fill bytes and a PT mapping it read-only at [va_first, va_last]; E_NOMEM. */
-int kpd_shared_init(struct kpd_shared *sh, const struct ptab_env *env, uint8_t fill,
-                    vaddr_t va_first, vaddr_t va_last)
+int kdir_shared_init(struct kdir_shared *sh, const struct ptab_env *env, uint8_t fill,
+                     vaddr_t va_first, vaddr_t va_last)
 {
     ASSERT(ptab_index(va_first, 1) == ptab_index(va_last, 1) || (ptab_index(va_first, 0) == 0 &&
            ptab_index(va_last, 0) == PTAB_ENTRIES - 1));
     sh->page = env->alloc(env->ctx);
     sh->pt = env->alloc(env->ctx);
     if (!sh->page || !sh->pt) {
-        kpd_shared_free(sh, env);
+        kdir_shared_free(sh, env);
         return E_NOMEM;
     }
     __builtin_memset(p2v(env, sh->page, PTAB_SLOT_LINK), fill, PTAB_PAGE_SIZE);
     /* One PT serves every PD entry of the region (the ASSERT: it has the same indices in each). */
     for (unsigned i = ptab_index(va_first, 0); i <= ptab_index(va_last, 0); i++)
-        ((pte_t *)p2v(env, sh->pt, 0))[i] = page_entry(env, sh->page, KPD_SHARED);
+        ((pte_t *)p2v(env, sh->pt, 0))[i] = page_entry(env, sh->page, KDIR_SHARED);
     return E_OK;
 }
 
 /* Free sh's frames (host tests). */
-void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env)
+void kdir_shared_free(struct kdir_shared *sh, const struct ptab_env *env)
 {
     if (sh->page)
         env->free(env->ctx, sh->page);
@@ -105,28 +105,29 @@ void kpd_shared_free(struct kpd_shared *sh, const struct ptab_env *env)
 }
 
 /* Attach r to region [first, last] of dir; nothing is allocated. */
-void kpd_region_init(struct kpd_region *r, const struct ptab_env *env, const struct kpd_shared *sh,
-                     paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill)
+void kdir_region_init(struct kdir_region *r, const struct ptab_env *env,
+                      const struct kdir_shared *sh,
+                      paddr_t dir, vaddr_t first, vaddr_t last, uint8_t fill)
 {
-    ASSERT(first >= KPD_BASE && first <= last);
-    *r = (struct kpd_region){ .env = env, .shared = sh, .dir = dir, .first = first, .last = last,
+    ASSERT(first >= KDIR_BASE && first <= last);
+    *r = (struct kdir_region){ .env = env, .shared = sh, .dir = dir, .first = first, .last = last,
                               .fill = fill };
 }
 
 /* True if the PD entry e points to a PT of this region's own (not the shared PT). */
-static bool private_pt(const struct kpd_region *r, pte_t e)
+static bool private_pt(const struct kdir_region *r, pte_t e)
 {
     return e && frame(r->env, 1, e) != r->shared->pt;
 }
 
 /* True if the PT entry e maps a private page. */
-static bool private_page(const struct kpd_region *r, pte_t e)
+static bool private_page(const struct kdir_region *r, pte_t e)
 {
     return e && frame(r->env, 0, e) != r->shared->page;
 }
 
 /* Free the private pages of the private PT at pt, then the PT. */
-static void release_pt(struct kpd_region *r, paddr_t pt)
+static void release_pt(struct kdir_region *r, paddr_t pt)
 {
     pte_t *tb = p2v(r->env, pt, 0);
     for (unsigned i = 0; i < PTAB_ENTRIES; i++)
@@ -136,26 +137,26 @@ static void release_pt(struct kpd_region *r, paddr_t pt)
 }
 
 /* Take one reserved frame; panics if the caller reserved too little (a kernel bug). */
-static paddr_t take(struct kpd_region *r)
+static paddr_t take(struct kdir_region *r)
 {
     paddr_t pa = r->res_head;
     if (!pa)
-        panic("kpd: reserve exhausted at %lu pages", (unsigned long)r->pages);
+        panic("kdir: reserve exhausted at %lu pages", (unsigned long)r->pages);
     r->res_head = *(paddr_t *)p2v(r->env, pa, PTAB_SLOT_LINK);
     r->res_count--;
     return pa;
 }
 
 /* Free every private page and table of r, empty its PD entries and any reserve. */
-void kpd_region_release(struct kpd_region *r)
+void kdir_region_release(struct kdir_region *r)
 {
-    for (vaddr_t v = ALIGN_DOWN(r->first, KPD_CHUNK); v <= r->last && v >= KPD_BASE;
-         v += KPD_CHUNK) {
+    for (vaddr_t v = ALIGN_DOWN(r->first, KDIR_CHUNK); v <= r->last && v >= KDIR_BASE;
+         v += KDIR_CHUNK) {
         pte_t *p = dir_entry(r->env, r->dir, v), e = load(p);
         if (private_pt(r, e))
             release_pt(r, frame(r->env, 1, e));
         __atomic_store_n(p, 0, __ATOMIC_RELEASE);
-        if (v + KPD_CHUNK == 0)
+        if (v + KDIR_CHUNK == 0)
             break;
     }
     while (r->res_head)
@@ -164,7 +165,7 @@ void kpd_region_release(struct kpd_region *r)
 }
 
 /* Fault path: map sh at va in dir if va is a hole there; true if va then reads sh or a page. */
-bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t dir, vaddr_t va)
+bool kdir_fault(const struct ptab_env *env, const struct kdir_shared *sh, paddr_t dir, vaddr_t va)
 {
     pte_t *p = dir_entry(env, dir, va), e = load(p);
     /* No PT yet: the shared PT maps the shared page without any allocation. */
@@ -174,16 +175,16 @@ bool kpd_fault(const struct ptab_env *env, const struct kpd_shared *sh, paddr_t 
     if (frame(env, 1, e) == sh->pt)
         return load(pt_entry(env, sh->pt, va)) != 0;
     /* A private PT: fill the hole at va (losing a race to a writer is fine). */
-    fill_hole(env, pt_entry(env, frame(env, 1, e), va), page_entry(env, sh->page, KPD_SHARED));
+    fill_hole(env, pt_entry(env, frame(env, 1, e), va), page_entry(env, sh->page, KDIR_SHARED));
     return true;
 }
 
 /* Number of frames making [va, last] private needs from the present state. */
-static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
+static size_t reserve_need(const struct kdir_region *r, vaddr_t va, vaddr_t last)
 {
     size_t need = 0;
-    for (vaddr_t v = ALIGN_DOWN(va, PTAB_PAGE_SIZE);; v = ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK) {
-        vaddr_t stop = MIN(ALIGN_DOWN(v, KPD_CHUNK) + KPD_CHUNK - 1, last);
+    for (vaddr_t v = ALIGN_DOWN(va, PTAB_PAGE_SIZE);; v = ALIGN_DOWN(v, KDIR_CHUNK) + KDIR_CHUNK) {
+        vaddr_t stop = MIN(ALIGN_DOWN(v, KDIR_CHUNK) + KDIR_CHUNK - 1, last);
         size_t npages = (ALIGN_DOWN(stop, PTAB_PAGE_SIZE) - v) / PTAB_PAGE_SIZE + 1;
         pte_t e = load(dir_entry(r->env, r->dir, v));
         if (!private_pt(r, e))
@@ -198,14 +199,14 @@ static size_t reserve_need(const struct kpd_region *r, vaddr_t va, vaddr_t last)
 }
 
 /* Set aside the frames that making [va, last] private needs; E_NOMEM (nothing kept). */
-int kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last)
+int kdir_reserve(struct kdir_region *r, vaddr_t va, vaddr_t last)
 {
     ASSERT(va >= r->first && last <= r->last && va <= last);
     size_t need = reserve_need(r, va, last);
     while (r->res_count < need) {
         paddr_t pa = r->env->alloc(r->env->ctx);
         if (!pa) {
-            kpd_unreserve(r);
+            kdir_unreserve(r);
             return E_NOMEM;
         }
         *(paddr_t *)p2v(r->env, pa, PTAB_SLOT_LINK) = r->res_head;
@@ -216,7 +217,7 @@ int kpd_reserve(struct kpd_region *r, vaddr_t va, vaddr_t last)
 }
 
 /* Give back unused reserved frames; returns and clears r->stale. */
-bool kpd_unreserve(struct kpd_region *r)
+bool kdir_unreserve(struct kdir_region *r)
 {
     bool stale = r->stale;
     while (r->res_head)
@@ -226,7 +227,7 @@ bool kpd_unreserve(struct kpd_region *r)
 }
 
 /* A fresh frame from the reserve, every byte = b. */
-static paddr_t take_filled(struct kpd_region *r, uint8_t b)
+static paddr_t take_filled(struct kdir_region *r, uint8_t b)
 {
     paddr_t pa = take(r);
     __builtin_memset(p2v(r->env, pa, PTAB_SLOT_LINK), b, PTAB_PAGE_SIZE);
@@ -234,17 +235,17 @@ static paddr_t take_filled(struct kpd_region *r, uint8_t b)
 }
 
 /* Publish e at p with an exchange; a shared translation it replaces may be cached: flush. */
-static void replace(struct kpd_region *r, pte_t *p, pte_t e, vaddr_t va)
+static void replace(struct kdir_region *r, pte_t *p, pte_t e, vaddr_t va)
 {
     struct ptab t = kpd_tables(r->env);
     if (ptab_entry_swap(&t, p, e)) {
         r->stale = true;
-        kpd_flush_local(va);
+        kdir_flush_local(va);
     }
 }
 
 /* Make va's page private (frames from the reserve; panics if it is short); its kernel address. */
-uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
+uint8_t *kdir_page(struct kdir_region *r, vaddr_t va)
 {
     ASSERT(va >= r->first && va <= r->last);
     pte_t *pd = dir_entry(r->env, r->dir, va);
@@ -263,13 +264,13 @@ uint8_t *kpd_page(struct kpd_region *r, vaddr_t va)
         return p2v(r->env, frame(r->env, 0, e), PTAB_SLOT_LINK);
     /* Step 2: the page itself, initialised before it is published. */
     paddr_t pg = take_filled(r, r->fill);
-    replace(r, pt, page_entry(r->env, pg, KPD_PRIVATE), va);
+    replace(r, pt, page_entry(r->env, pg, KDIR_PRIVATE), va);
     r->pages++;
     return p2v(r->env, pg, PTAB_SLOT_LINK);
 }
 
 /* Kernel address of va's private page, or NULL if it reads the shared page or nothing. */
-const uint8_t *kpd_peek(const struct kpd_region *r, vaddr_t va)
+const uint8_t *kdir_peek(const struct kdir_region *r, vaddr_t va)
 {
     pte_t e = load(dir_entry(r->env, r->dir, va));
     if (!private_pt(r, e))
