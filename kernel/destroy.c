@@ -240,34 +240,23 @@ static void pd_release(struct pd *pd)
 static bool pd_step(struct pd *pd, struct shootdown_batch *b)
 {
     struct kobj *o = &pd->kobj;
+    bool phase_done;
     switch (o->phase) {
-    case DOOM_SPREAD:
-        if (!spread_step(pd))
-            return false;
-        o->phase = DOOM_CAPS;
-        return false;
-    case DOOM_CAPS:
-        if (!caps_step(o, b))
-            return false;
-        o->phase = DOOM_QUIET;
-        return false;
-    case DOOM_QUIET:
-        if (pd->ecs_on || pd->busy)
-            return false;
-        o->phase = DOOM_TEAR;
-        return false;
-    case DOOM_TEAR:
-        if (!tear_step(pd, b))
-            return false;
-        o->phase = DOOM_LEAVE;
-        return false;
+    case DOOM_SPREAD: phase_done = spread_step(pd); break;
+    case DOOM_CAPS:   phase_done = caps_step(o, b); break;
+    case DOOM_QUIET:  phase_done = !pd->ecs_on && !pd->busy; break;
+    case DOOM_TEAR:   phase_done = tear_step(pd, b); break;
     case DOOM_LEAVE:
         if (pd->nr_ecs || pd->nr_children || o->caps || pd_in_use(pd))
             return false;
         pd_release(pd);
         return true;
+    default:
+        panic("destroy: PD in phase %u", o->phase);
     }
-    panic("destroy: PD in phase %u", o->phase);
+    if (phase_done)
+        o->phase++;                     /* the phases run in their enum's order */
+    return false;
 }
 
 /* One step of destroying EC ec; true when it is freed. */

@@ -211,13 +211,8 @@ static void pd_free(struct pd *pd, bool obj, bool mem, bool pio)
     quota_return(&q);
 }
 
-/*
- * A new PD with three empty spaces, child of parent, with quota frames taken from parent's
- * quota (QUOTA_SHARED: it draws on parent's; without a parent: quota frames of its own);
- * its object, kernel directory and spaces' first tables are charged to it. NULL if parent
- * cannot give the quota, the quota does not hold those frames, or the pool is out.
- */
-struct pd *pd_create(struct pd *parent, uint64_t quota)
+/* The frames of a new PD object, child of parent with quota (see pd_create); NULL if none. */
+static struct pd *pd_object(struct pd *parent, uint64_t quota)
 {
     struct quota q;
     if (!parent)
@@ -236,6 +231,13 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
     pd->quota = q;
     if (q.payer == &q)
         pd->quota.payer = &pd->quota;
+    return pd;
+}
+
+/* Give pd its heap, frame sources, kernel directory and three empty spaces; false (pd freed)
+ * if its quota or the pool runs out. */
+static bool pd_spaces_init(struct pd *pd)
+{
     kheap_init(&pd->heap, &pd->quota);
     pd->env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_env_alloc,
                                  .free = pd_env_free, .flush = NULL, .trace = NULL };
@@ -244,23 +246,37 @@ struct pd *pd_create(struct pd *parent, uint64_t quota)
     pd->kdir = pd->env.alloc(pd);
     if (!pd->kdir) {
         pd_free(pd, false, false, false);
-        return NULL;
+        return false;
     }
     pd->kobj.type = CAP_PD;
     if (space_mem_init(&pd->mem, pd->kdir) != E_OK) {
         pd_free(pd, false, false, false);
-        return NULL;
+        return false;
     }
     if (space_obj_init(&pd->obj, pd->kdir) != E_OK) {
         pd_free(pd, false, true, false);
-        return NULL;
+        return false;
     }
     pd->obj.r.env = &pd->env;           /* its backing pages and tables are charged to pd */
     if (space_pio_init(&pd->pio, pd->kdir) != E_OK) {
         pd_free(pd, true, true, false);
-        return NULL;
+        return false;
     }
     pd->pio.r.env = &pd->env;
+    return true;
+}
+
+/*
+ * A new PD with three empty spaces, child of parent, with quota frames taken from parent's
+ * quota (QUOTA_SHARED: it draws on parent's; without a parent: quota frames of its own);
+ * its object, kernel directory and spaces' first tables are charged to it. NULL if parent
+ * cannot give the quota, the quota does not hold those frames, or the pool is out.
+ */
+struct pd *pd_create(struct pd *parent, uint64_t quota)
+{
+    struct pd *pd = pd_object(parent, quota);
+    if (pd && !pd_spaces_init(pd))
+        return NULL;
     return pd;
 }
 

@@ -609,11 +609,9 @@ static noreturn void perform_exit(struct trap_frame *f)
     ec_stop(ec, EC_EXITED);
 }
 
-/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
-void syscall_dispatch(struct trap_frame *f)
+/* Run the calls that need no kernel lock; false if f's call is not one of them. */
+static bool unlocked_call(struct trap_frame *f)
 {
-    int st;
-    this_cpu()->counters.syscalls++;
     switch (f->rax) {
     case SYS_YIELD:
         perform_yield(f);
@@ -621,41 +619,61 @@ void syscall_dispatch(struct trap_frame *f)
         perform_exit(f);
     case SYS_CONSOLE_WRITE:
         f->rax = (mword)sys_console_write(f);
-        return;
+        return true;
     case SYS_COUNTERS:
         f->rax = (mword)sys_counters(f);
-        return;
+        return true;
 #ifdef KCOV
     case SYS_KCOV:
         f->rax = (mword)kcov_sys(f->rdi, f->rsi);
-        return;
+        return true;
 #endif
     }
-    pd_lock_take_call(f);               /* or re-issued later, if busy for long */
-    if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
-        call_unlock();                  /* destroyed: the call does not run */
-        ec_leave(cur_ec());
-        sched_run();
-    }
+    return false;
+}
+
+/* Run f's call under pd_lock (held by the caller); its status. */
+static int locked_call(struct trap_frame *f)
+{
     switch (f->rax) {
-    case SYS_CREATE_PD:  st = sys_create_pd(f); break;
-    case SYS_CREATE_EC:  st = sys_create_ec(f); break;
-    case SYS_DELEGATE:   st = sys_delegate(f); break;
-    case SYS_REVOKE:     st = sys_revoke(f); break;
-    case SYS_LOOKUP:     st = sys_lookup(f); break;
-    case SYS_EC_STATUS:  st = sys_ec_status(f); break;
-    case SYS_PD_INFO:    st = sys_pd_info(f); break;
-    default:             st = E_NOSYS; break;
+    case SYS_CREATE_PD:  return sys_create_pd(f);
+    case SYS_CREATE_EC:  return sys_create_ec(f);
+    case SYS_DELEGATE:   return sys_delegate(f);
+    case SYS_REVOKE:     return sys_revoke(f);
+    case SYS_LOOKUP:     return sys_lookup(f);
+    case SYS_EC_STATUS:  return sys_ec_status(f);
+    case SYS_PD_INFO:    return sys_pd_info(f);
+    default:             return E_NOSYS;
     }
-    if (destroy_pending())
-        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
-    call_unlock();
+}
+
+/* Leave the core to the scheduler if its EC was killed (or destroyed) meanwhile. */
+static void leave_if_killed(void)
+{
     struct ec *self = this_cpu()->ec;
     if (!self)
         sched_run();                    /* the caller was destroyed by its own call */
     if (__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST)) {
-        ec_leave(self);                 /* killed during its call: not back to user mode */
+        ec_leave(self);                 /* killed: the call does not run or return */
         sched_run();
     }
+}
+
+/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
+void syscall_dispatch(struct trap_frame *f)
+{
+    this_cpu()->counters.syscalls++;
+    if (unlocked_call(f))
+        return;
+    pd_lock_take_call(f);               /* or re-issued later, if busy for long */
+    if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
+        call_unlock();                  /* destroyed: the call does not run */
+        leave_if_killed();
+    }
+    int st = locked_call(f);
+    if (destroy_pending())
+        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
+    call_unlock();
+    leave_if_killed();
     f->rax = (mword)st;
 }
