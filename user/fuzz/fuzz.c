@@ -27,14 +27,23 @@
  *     the root then revokes; every prober must fault on it) and the trap probes (an EC on
  *     every core that must stop with #DB after a call with TF set, or with #GP at the load
  *     of an invalid data selector);
- *  5. revoke everything the epoch delegated, hand out the base capabilities again,
- *     and in even epochs (no object created) check that the kernel's memory is
- *     back at the previous epoch's value (see leak_check).
+ *  5. revoke everything the epoch delegated; in odd epochs destroy everything the fuzzing
+ *     created (destroy_sweep: REVOKE_SELF over the fuzz PDs' object spaces and the root's
+ *     zone); hand out the base capabilities again; check the kernel's memory (see leak_check):
+ *     every epoch the frames in its books, even epochs (no object created) everything back at
+ *     the previous epoch's value, odd epochs the frames of the PDs the root cannot see back at
+ *     the first mark's.
+ * Odd epochs (creating: fuzzed create_pd with random quotas, shared or their own, and
+ * create_ec, at most CREATE_BUDGET per epoch; fuzzed REVOKE_SELF of object capabilities
+ * destroys them while the workers run) also build a doomed tree before the parallel phase (PD D
+ * under the root or a fuzz PD, its child D2, each with the program and ECs running on random
+ * cores) that the root destroys halfway through it by revoking D's capability (dt_destroy).
  * A finding prints "fuzz: FINDING", the seed and the last calls of the EC.
  * TAP lines at the end; the exit code is the number of findings.
  */
 #include "regs.h"
 #include "words.h"
+#include "elf.h"
 
 #define FUZZ_SEED_DEFAULT 0x5eed7e55e7aUL
 #define NPD          4                  /* fuzz PDs (the workers run in them, round robin) */
@@ -45,7 +54,10 @@
 #define CORPUS       128                /* KCOV corpus entries */
 #define SEQ_MAX      4                  /* calls per corpus entry */
 #define MADE_MAX     32                 /* selectors of created objects remembered per EC */
-#define CREATE_BUDGET 256               /* successful fuzzed create_pd/create_ec in the whole run */
+#define CREATE_BUDGET 256               /* successful fuzzed create_pd/create_ec per epoch */
+#define ROOT_DT      (ROOT_FZ - 64)     /* root object space: the doomed tree (PD D, D2, their ECs) */
+#define DT_ECS       2                  /* spinning ECs in each of D and D2 */
+#define DT_WAIT_S    10                 /* bound of the wait for the doomed tree's ECs to run */
 #define PROBE_ROUNDS 64                 /* stale-read checks (a prober EC per core each) per run */
 #define HUGE_REVOKE_PAGES (1UL << 22)   /* 16 GiB: fuzz.huge_revoke=0 clips memory revokes to it */
 #define EXH_MAX      20000              /* bound of the exhaustion loop */
@@ -115,6 +127,11 @@ static _Alignas(16) uint8_t scratch_stack[4096];   /* stack of short ECs */
 static int findings;
 static uint64_t atomic_checks, stale_checks, leak_checks, exh_rounds, exh_max_fill;
 static uint64_t base_repairs;               /* base selectors freed of a worker-created object */
+
+static uint64_t dt_rounds, dt_skipped;     /* doomed trees destroyed, not built (E_NOMEM) */
+static uint64_t sweep_checks;               /* destruction sweeps checked */
+static volatile uint64_t dt_spins;          /* loops of the doomed trees' ECs (shared data) */
+static _Alignas(16) uint8_t dt_stack[2 * DT_ECS][1024];    /* their stacks (shared bss) */
 
 /* Stale-read probe state per core. */
 static volatile uint64_t probe_go[MAX_WORKERS], probe_revoked[MAX_WORKERS],
@@ -397,9 +414,12 @@ static void gen_call(struct fz *f, struct call *c)
         c->a[0] = arg_pd(f);
         c->a[1] = arg_out(f);
     } else if (r < 74) {
+        static const mword quotas[] = { 1, PD_OBJ_FRAMES, PD_OBJ_FRAMES + 1, 16, 64, 256,
+                                        1UL << 20, ~0UL };
         c->nr = SYS_CREATE_PD;
         c->a[0] = arg_dst_sel(f);
         c->a[1] = arg_pd(f);
+        c->a[2] = below(f, 2) ? PD_QUOTA_SHARED : below(f, 2) ? PICK(f, quotas) : below(f, 128);
     } else if (r < 78) {
         static const mword ips[] = { 0, USER_LIMIT - 1, USER_LIMIT, NONCANON, KERNEL_PTR };
         static const mword sps[] = { 0, USER_LIMIT, USER_LIMIT + 8, NONCANON, ~0UL };
@@ -535,6 +555,9 @@ static void make_safe(struct fz *f, struct call *c)
     case SYS_CREATE_PD: case SYS_CREATE_EC:
         if (!creates_allowed || fuzz_creates >= CREATE_BUDGET)
             c->a[0] = below(f, 2) ? 0 : SEL_COUNT;     /* fails: no object is created */
+        else if (f->root && c->a[0] != 0 && c->a[0] < SEL_COUNT &&
+                 (c->a[0] < ROOT_FZ || c->a[0] >= ROOT_FZ + 64) && !is_base_pd(f, c->a[0]))
+            c->a[0] = ROOT_FZ + c->a[0] % 64;          /* where destroy_sweep finds it */
         if (c->nr == SYS_CREATE_EC) {
             if (c->a[3] < USER_LIMIT && c->a[3] != 0 && c->a[3] != USER_LIMIT - 1)
                 c->a[3] = (mword)&short_ec;
@@ -557,6 +580,9 @@ static void make_safe(struct fz *f, struct call *c)
             if (c->a[3] < ROOT_FZ && c->a[5] > 1)
                 c->a[5] = 1;
         }
+        if (f->root && c->a[1] == SEL_ROOT_PD && kind == SPACE_OBJ && c->a[4] >= ROOT_DT &&
+            c->a[4] < ROOT_DT + 2 + 2 * DT_ECS)
+            c->a[4] += 64;          /* the doomed tree's selectors stay the tree's */
         if (!creates_allowed && !is_base_pd(f, c->a[1]) && c->a[1] != 0 && c->a[1] < SEL_COUNT)
             c->a[1] = f->root ? fz_sel[c->a[1] % NPD] : CHILD_CAP0 + c->a[1] % NPD;
         break;
@@ -1344,6 +1370,122 @@ static void revoke_all(struct fz *r)
     }
 }
 
+/* Entry of the doomed tree's ECs: run (in user mode, with calls) until destroyed. */
+static void dt_spin(mword arg)
+{
+    (void)arg;
+    for (;;) {
+        __atomic_add_fetch(&dt_spins, 1, __ATOMIC_RELAXED);
+        sys_yield();
+    }
+}
+
+/* A quota for a PD of the doomed tree: shared (0) or its own, of at least min frames. */
+static mword dt_quota(struct fz *r, mword min)
+{
+    return below(r, 2) ? PD_QUOTA_SHARED : min + below(r, min);
+}
+
+/*
+ * In a creating epoch, before the parallel phase: build the doomed tree in the root's ROOT_DT
+ * slots: PD D (parent the root or a fuzz PD) and its child D2, each with a random quota (shared
+ * or their own), the root's program and DT_ECS ECs that run dt_spin on random cores. False
+ * (nothing left behind) if a quota or the pool could not hold it.
+ */
+static bool dt_build(struct fz *r)
+{
+    struct child_seg seg[ELF_MAX_LOAD];
+    unsigned nseg = child_segments(seg, ELF_MAX_LOAD);
+    mword parent = SEL_ROOT_PD;
+    sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ROOT_DT, 2 + 2 * DT_ECS, OBJ_R_ALL, REVOKE_SELF);
+    int st = sys_create_pd(ROOT_DT, parent, dt_quota(r, 512));
+    if (st == E_OK)
+        st = sys_create_pd(ROOT_DT + 1, ROOT_DT, dt_quota(r, 128));
+    for (unsigned d = 0; d < 2 && st == E_OK; d++) {
+        st = child_give_segments(SEL_ROOT_PD, ROOT_DT + d, seg, nseg);
+        for (unsigned e = 0; e < DT_ECS && st == E_OK; e++)
+            st = sys_create_ec(ROOT_DT + 2 + d * DT_ECS + e, ROOT_DT + d, below(r, cfg.ncpu),
+                               (mword)&dt_spin,
+                               ec_stack_ptr(dt_stack[d * DT_ECS + e] + sizeof(dt_stack[0])), 0);
+    }
+    if (st == E_OK)
+        return true;
+    if (st != E_NOMEM)
+        finding(r, "doomed tree: building it failed", 0, (mword)st);
+    dt_skipped++;
+    sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ROOT_DT, 2, OBJ_R_ALL, REVOKE_SELF);
+    return false;
+}
+
+/*
+ * Destroy the doomed tree while its ECs run and the workers fuzz: wait (bounded) until its ECs
+ * have run, revoke D's capability with REVOKE_SELF (the last one naming it: the root's
+ * delegations of it are derived), then every selector of the tree must answer E_CAP: D2 and
+ * the ECs went with D although the root's own capabilities named them.
+ */
+static void dt_destroy(struct fz *r)
+{
+    uint64_t spins = dt_spins, until = now_ticks() + DT_WAIT_S * hz;
+    while (dt_spins == spins && now_ticks() < until)
+        sys_yield();
+    for (unsigned e = 0; e < 2 * DT_ECS; e++) {
+        struct ec_info ei;
+        memset(&ei, 0, sizeof(ei));
+        int est = sys_ec_status(ROOT_DT + 2 + e, 0, &ei);
+        if (est != E_OK || ei.state != EC_RUNNING) {
+            finding(r, "doomed tree: an EC stopped before its PD was destroyed", e,
+                    est != E_OK ? (mword)est : ei.state);
+            struct pd_info pi;
+            memset(&pi, 0, sizeof(pi));
+            int pst = sys_pd_info(ROOT_DT + e / DT_ECS, &pi);
+            printf("fuzz:   fault vector %u addr %lx rip %lx error %lx; its PD: pd_info %d "
+                   "quota %lu used %lu frames %lu heap_pages %lu\n",
+                   ei.fault.vector, (unsigned long)ei.fault.addr, (unsigned long)ei.fault.rip,
+                   (unsigned long)ei.fault.error, pst, (unsigned long)pi.quota,
+                   (unsigned long)pi.used, (unsigned long)pi.frames, (unsigned long)pi.heap_pages);
+        }
+    }
+    int st = sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ROOT_DT, 1, OBJ_R_ALL, REVOKE_SELF);
+    if (st != E_OK)
+        finding(r, "doomed tree: revoking D's capability failed", ROOT_DT, (mword)st);
+    for (unsigned i = 0; i < 2 + 2 * DT_ECS; i++) {
+        struct pd_info pi;
+        struct ec_info ei;
+        if ((st = sys_pd_info(ROOT_DT + i, &pi)) != E_CAP ||
+            (st = sys_ec_status(ROOT_DT + i, 0, &ei)) != E_CAP)
+            finding(r, "doomed tree: a selector still answers after D was destroyed",
+                    ROOT_DT + i, (mword)st);
+    }
+    /* The root's fuzzing may have filled the selectors after D's destruction: empty them. */
+    sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ROOT_DT, 2 + 2 * DT_ECS, OBJ_R_ALL, REVOKE_SELF);
+    dt_rounds++;
+}
+
+/*
+ * After a creating epoch (workers parked): destroy everything the fuzzing created. Every
+ * capability in the fuzz PDs' object spaces and the root's ROOT_FZ zone goes with REVOKE_SELF
+ * (base_caps hands the base capabilities out again); a PD or EC named nowhere else is destroyed,
+ * with its ECs and children. Then every selector of the root's zone answers E_CAP.
+ */
+static void destroy_sweep(struct fz *r)
+{
+    int st;
+    for (unsigned i = 0; i < NPD; i++)
+        if ((st = sys_revoke(fz_sel[i], SPACE_OBJ, 0, SEL_COUNT, OBJ_R_ALL, REVOKE_SELF)) != E_OK)
+            finding(r, "destroy_sweep: a fuzz PD's objects", i, (mword)st);
+    if ((st = sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ROOT_FZ, 64, OBJ_R_ALL, REVOKE_SELF)) != E_OK)
+        finding(r, "destroy_sweep: the root's zone", ROOT_FZ, (mword)st);
+    for (unsigned i = 0; i < 64; i++) {
+        struct pd_info pi;
+        struct ec_info ei;
+        if ((st = sys_pd_info(ROOT_FZ + i, &pi)) != E_CAP ||
+            (st = sys_ec_status(ROOT_FZ + i, 0, &ei)) != E_CAP)
+            finding(r, "destroy_sweep: a destroyed object's selector still answers", ROOT_FZ + i,
+                    (mword)st);
+    }
+    sweep_checks++;
+}
+
 /* The kernel's memory in the base state: free, heap and PD-held frames (the kernel's three
    books, which together hold every frame it hands out), live objects, and the visible PDs'
    usage by kind. */
@@ -1465,6 +1607,23 @@ static void leak_check(struct fz *r)
             mark_diff(&mark_prev, &m);
         }
     }
+    /* Creating epochs end with destroy_sweep: every PD the fuzzing created is gone, so the PDs
+       the root cannot see hold what they held at the first mark, and the fuzz PDs and the root
+       no more lower tables than at the previous mark (S keeps the probers' tables). */
+    if (mark_valid && creates_allowed) {
+        leak_checks++;
+        bool lower_back = true;
+        for (unsigned i = 0; i < NPD + 1; i++)
+            lower_back &= m.pi[i].hpt_tables - m.pi[i].hpt_kept ==
+                          mark_prev.pi[i].hpt_tables - mark_prev.pi[i].hpt_kept;
+        if (mark_hidden(&m) != mark_hidden(&mark_first) || !lower_back) {
+            finding(r,
+                    "kernel memory not back at its baseline after destroying everything created "
+                    "(hidden PDs' frames vs the first mark, lower tables)",
+                    mark_hidden(&m) - mark_hidden(&mark_first), lower_back);
+            mark_diff(&mark_prev, &m);
+        }
+    }
     mark_prev = m;
     mark_valid = true;
     creates_at_mark = creates_ok;
@@ -1566,11 +1725,21 @@ int main(mword arg)
             probe_rounds++;
             probers_start(r);
         }
+        fuzz_creates = 0;
+        bool dt = create_epoch && dt_build(r);
         phase = PH_RUN;
         uint64_t t_epoch = now_ticks() + cfg.epoch_ms * hz / 1000;
-        while (now_ticks() < t_epoch)
+        uint64_t t_half = now_ticks() + cfg.epoch_ms * hz / 2000;
+        while (now_ticks() < t_epoch) {
             for (unsigned i = 0; i < 32; i++)
                 fuzz_one(r);
+            if (dt && now_ticks() >= t_half) {
+                dt_destroy(r);
+                dt = false;
+            }
+        }
+        if (dt)
+            dt_destroy(r);
         if (!park_all(r)) {
             hung = true;
             break;
@@ -1584,6 +1753,8 @@ int main(mword arg)
         uint64_t t3 = now_ticks();
         probers_check(r);
         revoke_all(r);
+        if (create_epoch)
+            destroy_sweep(r);
         uint64_t t4 = now_ticks();
         base_caps(r);
         leak_check(r);
@@ -1651,5 +1822,9 @@ int main(mword arg)
               (unsigned long)trap_checks, (unsigned long)trap_early);
     tap_check(leak_checks > 0 || epoch < 2, "fuzz: kernel memory back at its baseline (%lu checks)",
               (unsigned long)leak_checks);
+    tap_check(dt_rounds > 0 || epoch < 2,
+              "fuzz: PD trees destroyed with their ECs running (%lu, %lu not built: E_NOMEM), "
+              "%lu destruction sweeps",
+              (unsigned long)dt_rounds, (unsigned long)dt_skipped, (unsigned long)sweep_checks);
     return utest_done("fuzz");
 }
