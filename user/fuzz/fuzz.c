@@ -55,7 +55,7 @@
 #define SEQ_MAX      4                  /* calls per corpus entry */
 #define MADE_MAX     32                 /* selectors of created objects remembered per EC */
 #define CREATE_BUDGET 256               /* successful fuzzed create_pd/create_ec per epoch */
-#define ROOT_DT      (ROOT_FZ - 64)     /* root object space: the doomed tree (PD D, D2, their ECs) */
+#define ROOT_DT      (ROOT_FZ - 64)     /* root slots of the doomed tree (PD D, D2, their ECs) */
 #define DT_ECS       2                  /* spinning ECs in each of D and D2 */
 #define DT_WAIT_S    10                 /* bound of the wait for the doomed tree's ECs to run */
 #define PROBE_ROUNDS 64                 /* stale-read checks (a prober EC per core each) per run */
