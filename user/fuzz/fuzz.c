@@ -1427,7 +1427,7 @@ static void dt_destroy(struct fz *r)
 {
     uint64_t spins = dt_spins, until = now_ticks() + DT_WAIT_S * hz;
     while (dt_spins == spins && now_ticks() < until)
-        sys_yield();
+        sys_yield_pause();
     for (unsigned e = 0; e < 2 * DT_ECS; e++) {
         struct ec_info ei;
         memset(&ei, 0, sizeof(ei));

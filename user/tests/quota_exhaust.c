@@ -183,7 +183,7 @@ static void test_quota(const struct info_page *ip)
              E_OK);
     CHECK_ST(child_ec(a, 0, a_main, 0, &ec_a), E_OK);
     while (!__atomic_load_n(&a_ready, __ATOMIC_ACQUIRE))
-        sys_yield();
+        sys_yield_pause();
     /* Whatever room A's own calls left (less than any of them needs: a mapping its tables, an EC
        its capability's node too), ECs the root makes in A take, one frame at most each. */
     mword drained = 0;
