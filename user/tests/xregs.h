@@ -45,6 +45,17 @@ struct xstate {
 };
 _Static_assert(__builtin_offsetof(struct xstate, ds) == 4096, "xr_round offsets");
 
+/* Assembly text: load the struct xstate at %rbx into the x87/SSE/AVX registers and ds, es, fs,
+   gs (clobbers rax, rdx; uses the local labels 1 and 2). */
+#define XR_LOAD_ASM \
+    "    cmpb $0, xr_use_xsave(%rip); je 1f\n" \
+    "    mov $-1, %eax; mov $-1, %edx; xrstor64 (%rbx); jmp 2f\n" \
+    "1:  fxrstor64 (%rbx)\n" \
+    "2:  mov 4096(%rbx), %ax; mov %ax, %ds\n" \
+    "    mov 4098(%rbx), %ax; mov %ax, %es\n" \
+    "    mov 4100(%rbx), %ax; mov %ax, %fs\n" \
+    "    mov 4102(%rbx), %ax; mov %ax, %gs\n"
+
 /* CPU facts user mode can learn: XSAVE enabled, XCR0, component offsets and sizes. */
 struct xinfo {
     bool xsave;
