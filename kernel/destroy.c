@@ -296,8 +296,10 @@ void destroy_run(struct shootdown_batch *b, void (*pass)(void))
     while ((o = doom_pop())) {
         bool freed = o->type == CAP_PD ? pd_step(pd_of(o), b) : ec_step(ec_of(o), b);
         shootdown_batch_flush(b);
-        if (!freed)
+        if (!freed) {
             doom_push(o);
+            cpu_pause();                /* it may wait on another core: let it run (TCG, SMT) */
+        }
         if (destroy_pending())
             pass();
     }

@@ -82,7 +82,7 @@ static void a_main(mword arg)
         int st1 = map_self(n), st2 = sys_create_pd(0x100 + kids, SELF, PD_QUOTA_SHARED);
         a_failed += (st1 == E_NOMEM) + (st2 == E_NOMEM);
         a_other += (st1 != E_NOMEM) + (st2 != E_NOMEM);
-        sys_yield();
+        sys_yield_pause();
     }
     sys_exit(0);
 }
