@@ -7,9 +7,11 @@
 # Bochs has no exit device: the verdict comes from the serial log; a run ends when the log
 # shows the root task's exit, a panic or failed self-checks, and Bochs is stopped then.
 # Run from the repository root after `make`; logs in build/test-logs/bochs/.
-#   BOCHS_TESTS="a b"  programs (default: every build/user/tests/*.elf except ulib_check, which
-#                      is host-only, and revoke_long, which needs 8 GiB)
-#   BOCHS_SMP="2 4"    core counts (default 2; tlb_* and revoke_*: 2 4)
+#   BOCHS_TESTS="a b"  programs (default: those whose paths PCID, INVPCID and x2APIC change:
+#                      address-space switches, shootdowns, revokes, PCID recycling by destruction,
+#                      entry and fault paths; see bochs_default; every program runs on several
+#                      QEMU CPU models in user.sh and matrix.sh)
+#   BOCHS_SMP="2 4"    core counts (default 2; tlb_ipi, tlb_stale, tlb_manypd, revoke_tree: 2 4)
 #   BOCHS_JOBS=n       Bochs instances at once (default 2; each uses one host core)
 #   BOCHS_TIMEOUT=s    limit per run (default 240)
 #   BOCHS_CMDLINE="…"  kernel command line (default "selftest"; e.g. "selftest nox2apic": xAPIC)
@@ -34,14 +36,19 @@ fi
 [ -f build/kernel.elf ] || { echo "not ok - bochs: build/kernel.elf missing (run make)"; exit 0; }
 mkdir -p "$LOGS"
 
-# Core counts a program runs with: the shootdown and revocation programs also on 4 cores
-# (revoke_cut only on 2: its cut and merge of 10,000 children are measured on QEMU).
+# Core counts a program runs with: the shootdowns to many cores and the revocation tree also on 4.
 smps_for() {
     case "$1" in
-        revoke_cut) echo "${BOCHS_SMP:-2}" ;;     # its attack is measured on QEMU (icount)
-        tlb_*|revoke_*) echo "${BOCHS_SMP:-2 4}" ;;
+        tlb_ipi|tlb_stale|tlb_manypd|revoke_tree) echo "${BOCHS_SMP:-2 4}" ;;
         *) echo "${BOCHS_SMP:-2}" ;;
     esac
+}
+
+# bochs_default: the default programs (see BOCHS_TESTS above).
+bochs_default() {
+    local e
+    for e in build/user/tests/*.elf; do basename "$e" .elf; done |
+        grep -xE 'tlb_.*|destroy_.*|revoke_(tree|restart|wide|busy)|lazy_sync|mem_isolation|core_sched|abi_errors|entry_attack|fault_isolation|xregs'
 }
 
 # Guest RAM in MiB: revoke_large needs a free, 1 GiB-aligned GiB for its 1G delegation.
@@ -145,8 +152,7 @@ report() {
 if [ -n "${BOCHS_TESTS:-}" ]; then
     names=$BOCHS_TESTS
 else
-    names=$(for e in build/user/tests/*.elf; do basename "$e" .elf; done |
-            grep -vxE 'ulib_check|revoke_long')
+    names=$(bochs_default)
 fi
 runs=()
 for prog in $names; do
