@@ -18,7 +18,11 @@
  *
  * Nothing waits for an object later in the list than itself in a cycle: a PD waits only for
  * its own ECs and children, which wait for nothing of it, and for capability slots in a
- * doomed PD, whose teardown waits for nothing of theirs.
+ * doomed PD, whose teardown waits for nothing of theirs. The one wait outside the lists, a
+ * PD's DOOM_QUIET for its ECs to leave their cores, would close a cycle when such an EC is
+ * itself running a destruction that waits for that PD's teardown (its objects' capabilities
+ * lie in the PD): so a call that is destroying lets go of its EC and PD as soon as another
+ * core's destruction kills its EC (leave_killed_caller), and goes on without them.
  */
 #include "destroy.h"
 #include "arch.h"
@@ -271,9 +275,9 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
         o->phase = DOOM_QUIET;
         return false;
     case DOOM_QUIET:
-        /* A wake may have queued it here after ec_kill looked (ec_stop of what it waited for). */
-        if (!ec->off && ec->cpu == cpu_id() && sched_dequeue(ec))
-            ec_leave(ec);
+        /* A wake may have put it on its core's retire list after ec_kill looked. */
+        if (!ec->off && ec->cpu == cpu_id())
+            sched_retire();
         if (!ec->off && ec->cpu != cpu_id())    /* its core may have taken the last IPI in */
             lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);   /* kernel mode */
         if (!ec->off)
@@ -285,6 +289,17 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
     panic("destroy: EC in phase %u", o->phase);
 }
 
+/* If the EC of the call on this core was killed (by another core's destruction), this core
+   lets go of it and of its PD at once: their destruction waits for that, not for this call. */
+static void leave_killed_caller(void)
+{
+    struct ec *self = this_cpu()->ec;
+    if (!self || !__atomic_load_n(&self->killed, __ATOMIC_SEQ_CST))
+        return;
+    ec_leave(self);
+    make_current_none();
+}
+
 /*
  * Destroy every object the call on this core doomed (pd_lock held): one bounded step of each
  * in turn, the step's shootdowns flushed from b, then pd_lock passed to other cores (pass)
@@ -294,6 +309,8 @@ void destroy_run(struct shootdown_batch *b, void (*pass)(void))
 {
     struct kobj *o;
     while ((o = doom_pop())) {
+        leave_killed_caller();
+        sched_retire();                 /* killed ECs queued here: their PDs' teardowns wait */
         bool freed = o->type == CAP_PD ? pd_step(pd_of(o), b) : ec_step(ec_of(o), b);
         shootdown_batch_flush(b);
         if (!freed) {

@@ -146,7 +146,8 @@ void ec_leave(struct ec *ec)
 /*
  * Doom ec's execution (pd_lock held): it never returns to user mode. If it runs on this core
  * (the caller itself, queued or waiting here) it leaves at once; on another core it leaves
- * there: a wait is ended, and an IPI makes a running EC enter the kernel (sched_tick). A
+ * there: a queued or waiting EC goes to that core's retire list (retired even in a long call
+ * there: sched_retire), and an IPI makes a running EC enter the kernel (sched_tick). A
  * stopped EC is off already.
  */
 void ec_kill(struct ec *ec)
@@ -172,9 +173,10 @@ void ec_kill(struct ec *ec)
         return;                         /* not current, queued or waiting: stopped (off) */
     }
     if (waiting)
-        sched_enqueue(ec);              /* its core finds it killed (next_ec) */
+        sched_enqueue(ec);              /* to its core's retire list */
     else
-        lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
+        sched_kill_queued(ec);          /* the same if it is queued there */
+    lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
 }
 
 /* Free a destroyed EC (off, no waiters, no capability): the last of it. */

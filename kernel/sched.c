@@ -14,6 +14,7 @@
 struct runq {
     struct spinlock lock;
     struct ec *head, *tail;
+    struct ec *retire;          /* killed ECs of this core that must leave (through next) */
 };
 
 static struct runq runq[NUM_CPU];
@@ -50,13 +51,24 @@ static struct ec *rq_pop(struct runq *q)
     return ec;
 }
 
-/* Make ec runnable on its core (wakes that core if it is another). */
+/* Put killed ec on queue q's list of ECs to retire (lock held; ec on no other list). */
+static void retire_push(struct runq *q, struct ec *ec)
+{
+    ec->next = q->retire;
+    q->retire = ec;
+}
+
+/* Make ec runnable on its core (wakes that core if it is another); a killed ec goes to the
+   core's retire list instead (the check is under the lock that sched_kill_queued takes). */
 void sched_enqueue(struct ec *ec)
 {
     struct runq *q = &runq[ec->cpu];
     mword fl = irq_save();
     spin_lock(&q->lock);
-    rq_push(q, ec);
+    if (__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST))
+        retire_push(q, ec);
+    else
+        rq_push(q, ec);
     spin_unlock(&q->lock);
     irq_restore(fl);
     if (ec->cpu != cpu_id())
@@ -95,10 +107,56 @@ bool sched_dequeue(struct ec *ec)
     return found;
 }
 
+/*
+ * Killed ec (killed set) is bound to another core: move it from that core's run queue to the
+ * core's retire list, so that the core retires it even in the middle of a long call
+ * (sched_retire). O(1); nothing if it is not queued (it runs there, or its core popped it).
+ */
+void sched_kill_queued(struct ec *ec)
+{
+    struct runq *q = &runq[ec->cpu];
+    mword fl = irq_save();
+    spin_lock(&q->lock);
+    if (ec->queued) {
+        if (ec->rq_prev)
+            ec->rq_prev->next = ec->next;
+        else
+            q->head = ec->next;
+        if (ec->next)
+            ec->next->rq_prev = ec->rq_prev;
+        else
+            q->tail = ec->rq_prev;
+        ec->queued = false;
+        retire_push(q, ec);
+    }
+    spin_unlock(&q->lock);
+    irq_restore(fl);
+}
+
+/* Retire the killed ECs on this core's retire list: each leaves for good (ec_leave). */
+void sched_retire(void)
+{
+    struct runq *q = &runq[cpu_id()];
+    if (!__atomic_load_n(&q->retire, __ATOMIC_ACQUIRE))
+        return;
+    mword fl = irq_save();
+    spin_lock(&q->lock);
+    struct ec *ec = q->retire;
+    q->retire = NULL;
+    spin_unlock(&q->lock);
+    irq_restore(fl);
+    while (ec) {
+        struct ec *next = ec->next;
+        ec_leave(ec);
+        ec = next;
+    }
+}
+
 /* The next EC of this core's queue that was not killed, or NULL; killed ones leave. */
 static struct ec *next_ec(void)
 {
     struct runq *q = &runq[cpu_id()];
+    sched_retire();
     for (;;) {
         spin_lock(&q->lock);
         struct ec *ec = rq_pop(q);
@@ -203,6 +261,7 @@ void sched_tick(struct trap_frame *f)
 {
     struct runq *q = &runq[cpu_id()];
     struct ec *cur = this_cpu()->ec;
+    sched_retire();
     if (cur && __atomic_load_n(&cur->killed, __ATOMIC_SEQ_CST)) {
         ec_leave(cur);                  /* destroyed: never back to user mode */
         sched_run();

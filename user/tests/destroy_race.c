@@ -4,7 +4,9 @@
  * memory) walks what it holds; a PD destroyed while a sibling reads the pages it gave that
  * sibling; the parent of a tree of PDs destroyed; an EC that destroys itself, a PD that
  * destroys itself through its own EC, and the ECs that wait for them (they wake with E_ABORT;
- * one that is destroyed while waiting never returns). After each case every
+ * one that is destroyed while waiting never returns); a PD whose EC is destroying a PD it
+ * made (whose ECs' capabilities lie in the first PD) destroyed meanwhile by the root from
+ * another core (both calls return). After each case every
  * capability to what was destroyed is gone and the kernel's books are exact: no frame of
  * another PD than the root is left, no more kernel objects are live than before, and free +
  * heap + PD frames stay the same. Root task; TAP output.
@@ -414,6 +416,59 @@ static void test_destroy_yourself(unsigned n)
     books_check(b0, "destroying yourself");
 }
 
+#define CROSS_ROUNDS 12u                /* PDs the crossing destructions take */
+#define CROSS_ECS    96u                /* Y's ECs, their capabilities in P's slots from 16 */
+#define CROSS_EC_SEL 16u
+
+static volatile uint64_t cross_go;      /* P's EC: about to destroy Y */
+
+/* P's EC: make Y (P's slot 8) with CROSS_ECS ECs whose capabilities lie in P, signal, destroy
+   Y, then spin until P is destroyed. Y's ECs start nowhere valid: they fault and stop. */
+static void cross_main(mword cpu)
+{
+    if (sys_create_pd(8, 1, PD_QUOTA_SHARED) != E_OK)
+        sys_exit(2);
+    for (unsigned i = 0; i < CROSS_ECS; i++)
+        if (sys_create_ec(CROSS_EC_SEL + i, 8, cpu, PAGE_SIZE_USER, 0, 0) != E_OK)
+            sys_exit(3);
+    cross_go = 1;
+    sys_revoke(1, SPACE_OBJ, 8, 1, OBJ_R_ALL, REVOKE_SELF);
+    for (;;)
+        sys_yield_pause();
+}
+
+/*
+ * P's EC on core 1 destroys Y, whose ECs' capabilities P holds, while the root on core 0
+ * destroys P: Y's ECs wait for P's teardown to remove their capabilities, and P's teardown
+ * waits for its EC to leave core 1. Both calls must return (the root's with E_OK), at
+ * moments that vary over the rounds.
+ */
+static void test_destroy_crossing(unsigned n)
+{
+    if (!utest_need_cores(2, "crossing destructions"))
+        return;
+    struct books b0 = books();
+    unsigned bad = 0, r;
+    for (r = 0; r < CROSS_ROUNDS && !bad; r++) {
+        mword p, e;
+        cross_go = 0;
+        bad += child_pd(&p) != E_OK;
+        bad += sys_delegate(SEL_ROOT_PD, p, SPACE_OBJ, p, 1, 1, OBJ_R_ALL) != E_OK;
+        bad += child_ec(p, 1, cross_main, 1, &e) != E_OK;
+        struct lookup_info li;
+        while (!bad && (!cross_go || sys_lookup(p, SPACE_OBJ, 8, &li) != E_NOENT))
+            sys_yield_pause();              /* P's EC is destroying Y (or has destroyed it) */
+        for (volatile unsigned d = 0; d < r * r * 64; d++)
+            cpu_pause();                    /* a later moment each round */
+        bad += destroy(p) != E_OK;
+        bad += !gone(p) || !gone(e);
+    }
+    tap_check(!bad, "a PD destroyed while its EC destroys a PD whose ECs it names: both return "
+              "(%u of %u rounds)", r - bad, CROSS_ROUNDS);
+    (void)n;
+    books_check(b0, "crossing destructions");
+}
+
 int main(mword arg)
 {
     if (!utest_init(arg))
@@ -429,5 +484,6 @@ int main(mword arg)
     test_waiter_wakes(n);
     test_destroy_a_tree(n);
     test_destroy_yourself(n);
+    test_destroy_crossing(n);
     return utest_done("destroy_race");
 }
