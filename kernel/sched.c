@@ -51,6 +51,20 @@ static struct ec *rq_pop(struct runq *q)
     return ec;
 }
 
+/* Take queued ec out of queue q, in O(1) (lock held). */
+static void rq_unlink(struct runq *q, struct ec *ec)
+{
+    if (ec->rq_prev)
+        ec->rq_prev->next = ec->next;
+    else
+        q->head = ec->next;
+    if (ec->next)
+        ec->next->rq_prev = ec->rq_prev;
+    else
+        q->tail = ec->rq_prev;
+    ec->queued = false;
+}
+
 /* Put killed ec on queue q's list of ECs to retire (lock held; ec on no other list). */
 static void retire_push(struct runq *q, struct ec *ec)
 {
@@ -92,15 +106,7 @@ bool sched_dequeue(struct ec *ec)
     spin_lock(&q->lock);
     bool found = ec->queued;
     if (found) {
-        if (ec->rq_prev)
-            ec->rq_prev->next = ec->next;
-        else
-            q->head = ec->next;
-        if (ec->next)
-            ec->next->rq_prev = ec->rq_prev;
-        else
-            q->tail = ec->rq_prev;
-        ec->queued = false;
+        rq_unlink(q, ec);
     }
     spin_unlock(&q->lock);
     irq_restore(fl);
@@ -118,15 +124,7 @@ void sched_kill_queued(struct ec *ec)
     mword fl = irq_save();
     spin_lock(&q->lock);
     if (ec->queued) {
-        if (ec->rq_prev)
-            ec->rq_prev->next = ec->next;
-        else
-            q->head = ec->next;
-        if (ec->next)
-            ec->next->rq_prev = ec->rq_prev;
-        else
-            q->tail = ec->rq_prev;
-        ec->queued = false;
+        rq_unlink(q, ec);
         retire_push(q, ec);
     }
     spin_unlock(&q->lock);
