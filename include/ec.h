@@ -57,5 +57,5 @@ void ec_info_of(const struct ec *ec, struct ec_info *out);
 void ec_adopt(struct ec *ec, struct pd *creator, mword sel);
 void ec_leave(struct ec *ec);
 void ec_kill(struct ec *ec);
-void ec_wake_waiters(struct ec *ec, int status);
+bool ec_wake_some(struct ec *ec, int status, unsigned max);
 void ec_free(struct ec *ec);

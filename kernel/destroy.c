@@ -280,9 +280,8 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
             sched_retire();
         if (!ec->off && ec->cpu != cpu_id())    /* its core may have taken the last IPI in */
             lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);   /* kernel mode */
-        if (!ec->off)
-            return false;
-        ec_wake_waiters(ec, E_ABORT);
+        if (!ec->off || !ec_wake_some(ec, E_ABORT, DESTROY_WORK))
+            return false;               /* more waiters: woken in later steps */
         ec_free(ec);
         return true;
     }

@@ -79,28 +79,46 @@ static void root_done(const struct ec *ec)
         arch_exit(code == 0);
 }
 
+#define WAKE_BATCH 64            /* waiters woken per hold of ec_lock */
+
 /*
- * Wake every EC waiting in ec_status(EC_WAIT) for ec with status (E_OK: ec stopped, its
+ * Wake up to max ECs waiting in ec_status(EC_WAIT) for ec with status (E_OK: ec stopped, its
  * record copied into each waiter at the wake, so ec may be freed before they run; E_ABORT:
- * ec is being destroyed). Takes ec_lock.
+ * ec is being destroyed). ec takes no new waiters (stopped or doomed). Takes ec_lock. True
+ * when none is left waiting.
  */
-void ec_wake_waiters(struct ec *ec, int status)
+bool ec_wake_some(struct ec *ec, int status, unsigned max)
 {
+    struct ec *w = NULL;
     spin_lock(&ec_lock);
-    struct ec *w = ec->waiters;
-    ec->waiters = NULL;
-    for (struct ec *x = w; x; x = x->next) {
+    for (unsigned i = 0; i < max && ec->waiters; i++) {
+        struct ec *x = ec->waiters;
+        ec->waiters = x->next;
+        if (ec->waiters)
+            ec->waiters->rq_prev = NULL;
         x->wait_for = NULL;
         x->wait_status = status;
         if (status == E_OK)
             ec_info_of(ec, &x->wait_info);
+        x->next = w;
+        w = x;
     }
+    bool done = !ec->waiters;
     spin_unlock(&ec_lock);
     while (w) {
         struct ec *next = w->next;
         sched_enqueue(w);
         w = next;
     }
+    return done;
+}
+
+/* Wake every waiter of stopped ec with status, WAKE_BATCH at a time, interrupts taken between
+   the batches. */
+static void ec_wake_waiters(struct ec *ec, int status)
+{
+    while (!ec_wake_some(ec, status, WAKE_BATCH))
+        irq_window();
 }
 
 /* ec's core lets go of ec for good: its last touch; the destroyer may free it afterwards. */

@@ -4,7 +4,8 @@
  * memory) walks what it holds; a PD destroyed while a sibling reads the pages it gave that
  * sibling; the parent of a tree of PDs destroyed; an EC that destroys itself, a PD that
  * destroys itself through its own EC, and the ECs that wait for them (they wake with E_ABORT;
- * one that is destroyed while waiting never returns); a PD whose EC is destroying a PD it
+ * one that is destroyed while waiting never returns); 200 ECs waiting for one EC that exits,
+ * then for one that is destroyed; a PD whose EC is destroying a PD it
  * made (whose ECs' capabilities lie in the first PD) destroyed meanwhile by the root from
  * another core (both calls return). After each case every
  * capability to what was destroyed is gone and the kernel's books are exact: no frame of
@@ -416,6 +417,98 @@ static void test_destroy_yourself(unsigned n)
     books_check(b0, "destroying yourself");
 }
 
+#define WAITERS 200u                    /* more than the kernel wakes at once (64) */
+
+static volatile uint64_t waiting, woke_ok, woke_abort, woke_other;
+static volatile uint64_t d_exit;        /* D's second EC exits when this is set */
+
+/* The root's ECs of the many-waiters case: wait for the EC at arg, count the status, exit. */
+static void many_waiter(mword arg)
+{
+    struct ec_info ei;
+    __atomic_fetch_add(&waiting, 1, __ATOMIC_SEQ_CST);
+    int st = sys_ec_status(arg, EC_WAIT, &ei);
+    if (st == E_OK && exited_with(&ei, 7))
+        __atomic_fetch_add(&woke_ok, 1, __ATOMIC_SEQ_CST);
+    else if (st == E_ABORT)
+        __atomic_fetch_add(&woke_abort, 1, __ATOMIC_SEQ_CST);
+    else
+        __atomic_fetch_add(&woke_other, 1, __ATOMIC_SEQ_CST);
+    sys_exit(0);
+}
+
+/* D's EC that exits with 7 once d_exit is set. */
+static void late_exit(mword arg)
+{
+    (void)arg;
+    while (!d_exit)
+        sys_yield_pause();
+    sys_exit(7);
+}
+
+/* Start WAITERS ECs of the root, spread over the cores, each with a page of stack at stacks,
+   waiting for the root's EC target; the number started. */
+static unsigned start_waiters(unsigned n, mword stacks, mword target, mword *sel)
+{
+    unsigned ok = 0;
+    for (unsigned i = 0; i < WAITERS; i++) {
+        sel[i] = sel_alloc();
+        ok += sys_create_ec(sel[i], SEL_ROOT_PD, i % n, (mword)many_waiter,
+                            ec_stack_ptr((void *)(stacks + (i + 1) * PAGE_SIZE_USER)),
+                            target) == E_OK;
+    }
+    while (waiting < ok)
+        sys_yield_pause();
+    uint64_t t = utest_ticks(0);
+    while (utest_ticks(0) < t + 2)
+        sys_yield_pause();                  /* each has blocked in its call */
+    return ok;
+}
+
+/* Destroy the root's waiter ECs (they have exited); the number of calls that failed. */
+static unsigned reap_waiters(const mword *sel)
+{
+    unsigned bad = 0;
+    for (unsigned i = 0; i < WAITERS; i++) {
+        struct ec_info ei;
+        bad += ec_wait(sel[i], &ei) != E_OK || !exited_with(&ei, 0) || destroy(sel[i]) != E_OK;
+    }
+    return bad;
+}
+
+/* WAITERS ECs wait for one EC of D that exits (all wake with E_OK and its record), then for
+   one that D's destruction takes (all wake with E_ABORT): the kernel wakes them in batches. */
+static void test_many_waiters(unsigned n)
+{
+    struct books b0 = books();
+    static mword sel[WAITERS];
+    mword d, ex, sp, stacks = mem_alloc(WAITERS + 1);
+    d_exit = waiting = woke_ok = woke_abort = woke_other = 0;
+    unsigned bad = stacks == 0 || child_pd(&d) != E_OK;
+    bad += bad || child_ec(d, n - 1, late_exit, 0, &ex) != E_OK;
+    bad += bad || child_ec(d, n - 1, spinner, n - 1, &sp) != E_OK;
+    unsigned started = bad ? 0 : start_waiters(n, stacks, ex, sel);
+    d_exit = 1;
+    while (started && woke_ok + woke_other < started)
+        sys_yield_pause();
+    tap_check(!bad && started == WAITERS && woke_ok == WAITERS && !woke_other,
+              "%u ECs waiting for an EC that exits wake with its record (%lu, others %lu)",
+              WAITERS, (unsigned long)woke_ok, (unsigned long)woke_other);
+    bad += reap_waiters(sel);
+    waiting = 0;
+    started = bad ? 0 : start_waiters(n, stacks, sp, sel);
+    bad += destroy(d) != E_OK;
+    while (started && woke_abort + woke_other < started)
+        sys_yield_pause();
+    tap_check(!bad && started == WAITERS && woke_abort == WAITERS && !woke_other,
+              "%u ECs waiting for an EC of a destroyed PD wake with E_ABORT (%lu, others %lu)",
+              WAITERS, (unsigned long)woke_abort, (unsigned long)woke_other);
+    bad += reap_waiters(sel);
+    tap_check(!bad, "the waiters exited and were destroyed");
+    beats[n - 1] = 0;
+    books_check(b0, "many waiters");
+}
+
 #define CROSS_ROUNDS 12u                /* PDs the crossing destructions take */
 #define CROSS_ECS    96u                /* Y's ECs, their capabilities in P's slots from 16 */
 #define CROSS_EC_SEL 16u
@@ -485,5 +578,6 @@ int main(mword arg)
     test_destroy_a_tree(n);
     test_destroy_yourself(n);
     test_destroy_crossing(n);
+    test_many_waiters(n);
     return utest_done("destroy_race");
 }
