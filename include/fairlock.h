@@ -15,13 +15,17 @@
 
 enum { FL_IDLE = 0, FL_WAITING = 1, FL_GRANTED = 2 };
 
+#define FL_WORDS ((NUM_CPU + 63) / 64)
+
 struct fair_lock {
     uint32_t held;                  /* 1 while a core owns the lock */
     uint32_t entries;               /* critical sections begun (written by the owner only) */
+    uint64_t waiting[FL_WORDS];     /* hint: bit c set from core c's registration until it
+                                       stops waiting (a release looks only at these slots) */
     uint8_t slot[NUM_CPU];          /* per core: FL_IDLE, FL_WAITING or FL_GRANTED */
 };
 
-#define FAIR_LOCK_INIT { 0, 0, { 0 } }
+#define FAIR_LOCK_INIT { 0, 0, { 0 }, { 0 } }
 
 bool fair_lock_try(struct fair_lock *l);
 bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void *arg,

@@ -32,7 +32,9 @@ bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void
                     uint32_t *bypassed)
 {
     *bypassed = 0;
+    uint64_t bit = 1ull << (me % 64), *hint = &l->waiting[me / 64];
     __atomic_store_n(&l->slot[me], FL_WAITING, __ATOMIC_RELAXED);
+    __atomic_fetch_or(hint, bit, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* registered before the count is read */
     uint32_t e0 = __atomic_load_n(&l->entries, __ATOMIC_RELAXED);
     for (;;) {
@@ -47,29 +49,55 @@ bool fair_lock_wait(struct fair_lock *l, unsigned me, bool (*spin)(void *), void
         if (!spin(arg)) {
             uint8_t w = FL_WAITING;
             if (__atomic_compare_exchange_n(&l->slot[me], &w, FL_IDLE, false, __ATOMIC_ACQUIRE,
-                                            __ATOMIC_ACQUIRE))
+                                            __ATOMIC_ACQUIRE)) {
+                __atomic_fetch_and(hint, ~bit, __ATOMIC_RELAXED);
                 return false;
+            }
             break;                              /* granted just before the abandonment */
         }
     }
     /* The owner's own slot: no release runs until this core's, which skips it. */
     __atomic_store_n(&l->slot[me], FL_IDLE, __ATOMIC_RELAXED);
+    __atomic_fetch_and(hint, ~bit, __ATOMIC_RELAXED);
     *bypassed = __atomic_load_n(&l->entries, __ATOMIC_RELAXED) - e0;
     entered(l);
     return true;
 }
 
-/* Release l (owned by core me): hand it to the first registered core after me in core
-   order and return that core, or free l if none is registered and return -1. */
-int fair_lock_release(struct fair_lock *l, unsigned me)
+/* Grant l to the first core of hint word bits (lowest first) that still waits: that core, or
+   -1 if none. */
+static int grant_first(struct fair_lock *l, unsigned word, uint64_t bits)
 {
-    for (unsigned i = 1; i < NUM_CPU; i++) {
-        unsigned c = (me + i) % NUM_CPU;
+    for (; bits; bits &= bits - 1) {
+        unsigned c = word * 64 + (unsigned)__builtin_ctzll(bits);
         uint8_t w = FL_WAITING;
         if (__atomic_load_n(&l->slot[c], __ATOMIC_RELAXED) == FL_WAITING &&
             __atomic_compare_exchange_n(&l->slot[c], &w, FL_GRANTED, false, __ATOMIC_RELEASE,
                                         __ATOMIC_RELAXED))
             return (int)c;
+    }
+    return -1;
+}
+
+/*
+ * Release l (owned by core me): hand it to the first registered core after me in core order
+ * and return that core, or free l if none is registered and return -1. Only the slots whose
+ * hint bits are set are looked at: the cores after me in me's word, the following words, then
+ * the cores before me in me's word.
+ */
+int fair_lock_release(struct fair_lock *l, unsigned me)
+{
+    unsigned b = me % 64;
+    for (unsigned i = 0; i <= FL_WORDS; i++) {
+        unsigned word = (me / 64 + i) % FL_WORDS;
+        uint64_t bits = __atomic_load_n(&l->waiting[word], __ATOMIC_RELAXED);
+        if (i == 0)
+            bits &= b == 63 ? 0 : ~0ull << (b + 1);
+        else if (i == FL_WORDS)
+            bits &= (1ull << b) - 1;
+        int c = grant_first(l, word, bits);
+        if (c >= 0)
+            return c;
     }
     __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
     return -1;

@@ -16,10 +16,13 @@ cpuset_CFLAGS := -pthread
 cpuset130_SRCS := tests/host/test_cpuset.c
 cpuset130_CFLAGS := -pthread -DNUM_CPU=130
 
-# pd_lock's hand-off lock (kernel/fairlock.c) on host threads, some waiters abandoning.
-HOST_TESTS += fairlock
+# pd_lock's hand-off lock (kernel/fairlock.c) on host threads, some waiters abandoning; cores
+# in one hint word (default NUM_CPU) and in three.
+HOST_TESTS += fairlock fairlock130
 fairlock_SRCS := tests/host/test_fairlock.c kernel/fairlock.c
 fairlock_CFLAGS := -pthread
+fairlock130_SRCS := tests/host/test_fairlock.c kernel/fairlock.c
+fairlock130_CFLAGS := -pthread -DNUM_CPU=130
 
 # ELF loader (kernel/elf.c); its fuzzer is in tests/fuzz/fuzz.mk.
 HOST_TESTS += elf
