@@ -69,14 +69,15 @@ static void rq_unlink(struct runq *q, struct ec *ec)
 static void retire_push(struct runq *q, struct ec *ec)
 {
     ec->next = q->retire;
-    q->retire = ec;
+    __atomic_store_n(&q->retire, ec, __ATOMIC_RELEASE);     /* sched_retire peeks unlocked */
 }
 
 /* Make ec runnable on its core (wakes that core if it is another); a killed ec goes to the
    core's retire list instead (the check is under the lock that sched_kill_queued takes). */
 void sched_enqueue(struct ec *ec)
 {
-    struct runq *q = &runq[ec->cpu];
+    unsigned cpu = ec->cpu;             /* once on its core's lists, ec may be freed */
+    struct runq *q = &runq[cpu];
     mword fl = irq_save();
     spin_lock(&q->lock);
     if (__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST))
@@ -85,8 +86,8 @@ void sched_enqueue(struct ec *ec)
         rq_push(q, ec);
     spin_unlock(&q->lock);
     irq_restore(fl);
-    if (ec->cpu != cpu_id())
-        lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
+    if (cpu != cpu_id())
+        lapic_send_ipi(cpu_remote(cpu)->apic_id, VEC_IPI_WAKE);
 }
 
 /* Save the current EC's user state from frame f (the frame at the top of the stack). */
@@ -203,14 +204,20 @@ noreturn void sched_run(void)
     switch_stack((vaddr_t)USER_FRAME, (void (*)(void))idle);
 }
 
-/* Put the current EC (state saved) at the tail of its queue and run the next; no return. */
+/* Put the current EC (state saved) at the tail of its queue and run the next; no return. A
+   killed EC leaves instead: the check is under the lock sched_kill_queued takes, so a kill
+   either finds it queued (and moves it to the retire list) or is seen here. */
 noreturn void sched_yield(void)
 {
     struct ec *ec = this_cpu()->ec;
     struct runq *q = &runq[cpu_id()];
     spin_lock(&q->lock);
-    rq_push(q, ec);
+    bool killed = __atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST);
+    if (!killed)
+        rq_push(q, ec);
     spin_unlock(&q->lock);
+    if (killed)
+        ec_leave(ec);
     sched_run();
 }
 

@@ -7,7 +7,7 @@
  * one that is destroyed while waiting never returns); 200 ECs waiting for one EC that exits,
  * then for one that is destroyed; a PD whose EC is destroying a PD it
  * made (whose ECs' capabilities lie in the first PD) destroyed meanwhile by the root from
- * another core (both calls return). After each case every
+ * another core (the root's call returns). After each case every
  * capability to what was destroyed is gone and the kernel's books are exact: no frame of
  * another PD than the root is left, no more kernel objects are live than before, and free +
  * heap + PD frames stay the same. Root task; TAP output.
@@ -533,7 +533,8 @@ static void cross_main(mword cpu)
 /*
  * P's EC on core 1 destroys Y, whose ECs' capabilities P holds, while the root on core 0
  * destroys P: Y's ECs wait for P's teardown to remove their capabilities, and P's teardown
- * waits for its EC to leave core 1. Both calls must return (the root's with E_OK), at
+ * waits for its EC to leave core 1. The root's call must return E_OK (E's never returns: E
+ * is destroyed), with both destructions complete, at
  * moments that vary over the rounds.
  */
 static void test_destroy_crossing(unsigned n)
@@ -556,7 +557,7 @@ static void test_destroy_crossing(unsigned n)
         bad += destroy(p) != E_OK;
         bad += !gone(p) || !gone(e);
     }
-    tap_check(!bad, "a PD destroyed while its EC destroys a PD whose ECs it names: both return "
+    tap_check(!bad, "a PD destroyed while its EC destroys a PD whose ECs it names: done "
               "(%u of %u rounds)", r - bad, CROSS_ROUNDS);
     (void)n;
     books_check(b0, "crossing destructions");
