@@ -27,6 +27,7 @@ struct space_mem {
     struct mdb_space mdb;           /* unit: 4 KiB page; target: physical page number */
     paddr_t kdir;                   /* the PD's kernel directory (PDPT 511 of every loc root) */
     unsigned loc_roots;             /* loc[] roots created so far */
+    struct cpuset rooted;           /* cores c with a loc[c] root (the cores a shootdown asks) */
     unsigned pcid;                  /* process-context id (PCID_SHARED without PCID) */
     uint64_t reductions;            /* hpt updates that removed or reduced rights (fault.c) */
     uint64_t tlb_full_started;      /* full shootdowns of this space begun (pd_lock held) */

@@ -70,6 +70,7 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
     mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
     m->kdir = kdir;
     m->loc_roots = 0;
+    cpuset_init(&m->rooted);
     return E_OK;
 }
 
@@ -86,6 +87,7 @@ static void loc_drop(struct space_mem *m, unsigned cpu)
     if (!m->loc[cpu].root)
         return;
     space_mem_loc_discard(&m->loc[cpu]);
+    cpuset_clr(&m->rooted, cpu);
     m->loc[cpu].root = 0;
     m->loc_roots--;
 }
@@ -121,6 +123,7 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
     ASSERT(!m->loc[cpu].root);
     m->loc[cpu] = *t;
     m->loc_roots++;
+    cpuset_set(&m->rooted, cpu);        /* after the root: a shootdown that sees it asks cpu */
 }
 
 /* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kdir; E_NOMEM. */

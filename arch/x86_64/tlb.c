@@ -80,10 +80,11 @@ static bool marked(struct pd *pd, unsigned c)
     return pd->mem.loc[c].root && cpu_remote(c)->online;
 }
 
-/* Mark in pd's htlb every core that may cache pd. */
+/* Mark in pd's htlb every core that may cache pd (only the cores with a root of pd). */
 static void mark_cores(struct pd *pd)
 {
-    for (unsigned c = 0; c < smp_cpus.count; c++)
+    unsigned c;
+    cpuset_for_each(c, &pd->mem.rooted)
         if (marked(pd, c))
             cpuset_set(&pd->mem.htlb, c);
 }
@@ -118,7 +119,8 @@ static bool runs_or_leaves(struct cpu_local *rc, struct pd *pd)
 static void send_ipis(struct pd *pd, uint64_t req[NUM_CPU], struct cpuset *sent)
 {
     struct cpu_local *me = this_cpu();
-    for (unsigned c = 0; c < smp_cpus.count; c++) {
+    unsigned c;
+    cpuset_for_each(c, &pd->mem.rooted) {
         struct cpu_local *rc = cpu_remote(c);
         if (c == me->id || !marked(pd, c))
             continue;
@@ -141,9 +143,9 @@ static void wait_acks(struct cpuset *sent, const uint64_t req[NUM_CPU])
         return;
     mword fl = irq_save();
     cpu_sti();
-    for (unsigned c = 0; c < smp_cpus.count; c++)
-        if (cpuset_chk(sent, c))
-            wait_ack(c, req[c]);
+    unsigned c;
+    cpuset_for_each(c, sent)
+        wait_ack(c, req[c]);
     irq_restore(fl);
 }
 
