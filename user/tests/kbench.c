@@ -24,7 +24,7 @@
 #define EMPTY_VA    (32 * GIB)          /* C: a page alone in its tables, one GiB per sample */
 #define SIB_VA      (64 * GIB)          /* C: the sibling delegations */
 #define SPIN_VA     (96 * GIB)          /* C and D: the page the spinners read */
-#define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (the window: 128) */
+#define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (128: window) */
 
 static mword src;                       /* root: 1024 pages to delegate */
 static volatile uint64_t beats[MAX_CORES] aligned(64);
@@ -98,7 +98,8 @@ static void bench_entry(void)
         v[s] = tsc() - t;
         uint64_t synced = utest_counters(0).lazy_syncs - before;
         if (x != 0xbe00 + s || synced != 1)
-            printf("# sample %u: read %lx, %lu syncs\n", s, (unsigned long)x, (unsigned long)synced);
+            printf("# sample %u: read %lx, %lu syncs\n", s, (unsigned long)x,
+                   (unsigned long)synced);
         bad += x != 0xbe00 + s || synced != 1;
         bad += take(SEL_ROOT_PD, va, 1, MEM_RWX) != E_OK;
     }
