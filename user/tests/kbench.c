@@ -24,7 +24,7 @@
 #define EMPTY_VA    (32 * GIB)          /* C: a page alone in its tables, one GiB per sample */
 #define SIB_VA      (64 * GIB)          /* C: the sibling delegations */
 #define SPIN_VA     (96 * GIB)          /* C and D: the page the spinners read */
-#define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (128: window) */
+#define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (not 128) */
 
 static mword src;                       /* root: 1024 pages to delegate */
 static volatile uint64_t beats[MAX_CORES] aligned(64);
