@@ -422,11 +422,11 @@ static void a_reserved_root_inserts_without_allocating_or_cancels_to_nothing(voi
     struct mdb_root r;
     long live = fake_live;
     assert_int_equal(mdb_root_check(&B.s, 0, 8, 5000, MEM_RW), E_OK);
-    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    assert_int_equal(mdb_root_reserve(&db, &r, &B.s), E_OK);
     mdb_root_cancel(&db, &r);
     assert_int_equal(fake_live, live);
     assert_int_equal(nodes(&B), 0);
-    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    assert_int_equal(mdb_root_reserve(&db, &r, &B.s), E_OK);
     fake_reset();
     fake_fail_at = 0;                                   /* the next allocation fails */
     mdb_root_perform(&r, NULL, &B.s, 0, 8, 5000, MEM_RW);
