@@ -47,10 +47,16 @@ struct mdb_ops {
     int (*reserve)(struct mdb_space *s, uint64_t base, uint64_t size);
 };
 
-/* Node memory, injected so the host tests can fail any allocation. Every mutating call takes
-   the caller's batch b and hands it to the hooks it calls (see struct mdb_ops). */
+/* Node memory, injected so the host tests can fail any allocation: alloc charges a node or a
+   kin to the memory of space s (kernel: the object heap of s's PD), free returns an
+   object to whatever it was charged to. Who pays: a root node and a delegated node the space
+   holding it; a kin the space of the node whose children it holds; a node cut by a revoke step
+   (mdb_revoke_step) the revoke's space, a node cut by a delegation's upgrade its destination.
+   Each lies in, or is derived from, the space it is charged to, so the teardown of that space
+   frees it. Every mutating call takes the caller's batch b and hands it to the hooks it calls
+   (see struct mdb_ops). */
 struct mdb {
-    void *(*alloc)(size_t size);    /* returns NULL when out of memory */
+    void *(*alloc)(struct mdb_space *s, size_t size);   /* NULL when out of memory */
     void (*free)(void *p);
     uint64_t gen;                   /* internal: bumped by structural changes at pinned nodes
                                        (cursors valid while equal) */
@@ -58,6 +64,7 @@ struct mdb {
     uint64_t self;                  /* internal: token of the revoke that is stepping, 0 outside */
     uint64_t born;                  /* internal: nodes delegated so far */
     struct shootdown_batch *batch;  /* internal: the batch of the mutating call that runs */
+    struct mdb_space *payer;        /* internal: the space a revoke step's cuts are charged to */
 };
 
 #define MDB_PIN_SHARED 1            /* internal: a node on the cursor paths of several revokes */
@@ -107,7 +114,7 @@ struct mdb_revoke {
 /* Step results besides the status codes of abi.h. */
 #define MDB_MORE (-1)               /* mdb_revoke_step/mdb_teardown_step: call again */
 
-void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *));
+void mdb_init(struct mdb *db, void *(*alloc)(struct mdb_space *, size_t), void (*free)(void *));
 void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner, uint64_t limit);
 int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space *s, uint64_t base,
                     uint64_t size, uint64_t target, unsigned rights);
@@ -116,7 +123,7 @@ struct mdb_root {
 };
 int  mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t target,
                     unsigned rights);
-int  mdb_root_reserve(struct mdb *db, struct mdb_root *r);
+int  mdb_root_reserve(struct mdb *db, struct mdb_root *r, struct mdb_space *s);
 void mdb_root_cancel(struct mdb *db, struct mdb_root *r);
 void mdb_root_perform(struct mdb_root *r, struct shootdown_batch *b, struct mdb_space *s,
                       uint64_t base, uint64_t size, uint64_t target, unsigned rights);

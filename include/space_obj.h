@@ -25,6 +25,8 @@ struct space_obj {
 extern void (*space_obj_gained)(uint64_t word);
 extern void (*space_obj_lost)(uint64_t word);
 
+/* The mdb hooks of object spaces (capability slots). */
+extern const struct mdb_ops space_obj_ops;
 int  space_obj_init(struct space_obj *s, paddr_t kdir);
 void space_obj_destroy(struct space_obj *s);
 int  space_obj_check_free(struct space_obj *s, unsigned long sel);

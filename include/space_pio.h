@@ -26,6 +26,8 @@ struct space_pio {
     void (*shootdown)(struct space_pio *s); /* space_pio_shootdown; self-checks use their own */
 };
 
+/* The mdb hooks of I/O spaces (the I/O bitmap). */
+extern const struct mdb_ops space_pio_ops;
 int  space_pio_init(struct space_pio *s, paddr_t kdir);
 void space_pio_destroy(struct space_pio *s);
 int  space_pio_grant(struct mdb *db, struct space_pio *s, unsigned long port, unsigned long count);

@@ -267,13 +267,16 @@ static struct mdb_node *walk_next(struct mdb_node *root, struct mdb_node *x, uin
 
 static void pool_drain(struct mdb *db, struct pool *p);
 
-/* Allocate n nodes and k kins into pool; E_NOMEM (pool emptied again) if any allocation fails. */
-static int pool_fill(struct mdb *db, struct pool *p, size_t n, size_t k)
+/* Allocate n nodes charged to space ns and k kins charged to space ks into pool; E_NOMEM (pool
+   emptied again) if any allocation fails. */
+static int pool_fill(struct mdb *db, struct pool *p, struct mdb_space *ns, size_t n,
+                     struct mdb_space *ks, size_t k)
 {
     p->head = NULL;
     p->kins = NULL;
     for (size_t i = 0; i < n + k; i++) {
-        void *x = db->alloc(i < n ? sizeof(struct mdb_node) : sizeof(struct mdb_kin));
+        void *x = i < n ? db->alloc(ns, sizeof(struct mdb_node))
+                        : db->alloc(ks, sizeof(struct mdb_kin));
         if (!x) {
             pool_drain(db, p);
             return E_NOMEM;
@@ -470,11 +473,12 @@ static void merge_range(struct mdb *db, struct mdb_node *root, uint64_t t0, uint
 
 /* ---- setup, roots, lookup ------------------------------------------------------- */
 
-/* Set up an empty database whose nodes come from alloc/free. */
-void mdb_init(struct mdb *db, void *(*alloc)(size_t), void (*free)(void *))
+/* Set up an empty database whose nodes come from alloc/free (see struct mdb: who pays). */
+void mdb_init(struct mdb *db, void *(*alloc)(struct mdb_space *, size_t), void (*free)(void *))
 {
     db->alloc = alloc;
     db->free = free;
+    db->payer = NULL;
     db->gen = 1;
     db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
     db->born = 0;
@@ -514,10 +518,10 @@ int mdb_root_check(struct mdb_space *s, uint64_t base, uint64_t size, uint64_t t
     return n && n->base < base + size ? E_BUSY : E_OK;
 }
 
-/* Reserve the node of one mdb_root_perform: E_OK or E_NOMEM. */
-int mdb_root_reserve(struct mdb *db, struct mdb_root *r)
+/* Reserve the node of one mdb_root_perform into s, charged to s: E_OK or E_NOMEM. */
+int mdb_root_reserve(struct mdb *db, struct mdb_root *r, struct mdb_space *s)
 {
-    r->node = db->alloc(sizeof(*r->node));
+    r->node = db->alloc(s, sizeof(*r->node));
     return r->node ? E_OK : E_NOMEM;
 }
 
@@ -554,7 +558,7 @@ int mdb_insert_root(struct mdb *db, struct shootdown_batch *b, struct mdb_space 
     struct mdb_root r;
     int err = mdb_root_check(s, base, size, target, rights);
     if (!err)
-        err = mdb_root_reserve(db, &r);
+        err = mdb_root_reserve(db, &r, s);
     if (!err)
         mdb_root_perform(&r, b, s, base, size, target, rights);
     return err;
@@ -786,7 +790,7 @@ int mdb_delegate_decode(struct mdb *db, struct mdb_delegation *a, struct mdb_spa
         err = deleg_pass(&w);
     }
     if (!err)
-        err = pool_fill(db, &p, a->need, a->need_kins);
+        err = pool_fill(db, &p, dst, a->need, src, a->need_kins);
     if (err)
         return err;
     /* The nodes are taken: what the hooks need comes from what is left. */
@@ -912,7 +916,7 @@ static int revoke_piece(struct mdb *db, struct mdb_node *n, uint64_t u0, uint64_
 {
     uint64_t t0 = n->target + (u0 - n->base), t1 = t0 + (u1 - u0);
     struct pool p;
-    int err = pool_fill(db, &p, split_count(n, t0, t1), 0);
+    int err = pool_fill(db, &p, db->payer, split_count(n, t0, t1), NULL, 0);
     if (err)
         return err;
     split_range(db, &p, n, t0, t1);
@@ -1019,7 +1023,7 @@ static void node_revoke(struct mdb *db, struct mdb_node *x, unsigned rights)
 static int cut_to(struct mdb *db, struct mdb_node *x, uint64_t t0, uint64_t t1)
 {
     struct pool p;
-    int err = pool_fill(db, &p, straddles(x, t0) + straddles(x, t1), 0);
+    int err = pool_fill(db, &p, db->payer, straddles(x, t0) + straddles(x, t1), NULL, 0);
     if (err)
         return err;
     if (straddles(x, t0))
@@ -1313,7 +1317,8 @@ static int step_pieces(struct mdb *db, struct mdb_revoke *op, uint64_t units, ui
  * skipped through the tree (O(log n)), a step covers at most units units, and a unit with
  * more derived nodes than budget takes several steps of about budget work each. Returns
  * MDB_MORE, E_OK when the whole range is done, or E_NOMEM (progress so far kept; call
- * again later).
+ * again later). The nodes its cuts take, in s and in the spaces derived from it, are charged
+ * to s (they are derived from s, so s's teardown frees them): E_NOMEM means s's memory is out.
  *
  * Semantics: units are done in increasing order, and a unit is done when no node derived
  * from it (nor the unit itself, with include_self) holds any of the rights. So when E_OK
@@ -1335,9 +1340,11 @@ int mdb_revoke_step(struct mdb *db, struct shootdown_batch *b, struct mdb_revoke
 {
     uint64_t work = 0;
     db->batch = b;
+    db->payer = op->space;              /* the cuts are charged to the revoke's space */
     step_begin(db, op, MAX(budget, 1));
     int err = step_pieces(db, op, MAX(units, 1), MAX(budget, 1), &work);
     db->self = 0;
+    db->payer = NULL;
     op->gen = db->gen;
     op->born = db->born;
     op->work = work;

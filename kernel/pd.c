@@ -140,10 +140,28 @@ void pd_lock_take_call(struct trap_frame *f)
     sched_yield();
 }
 
+/* The PD whose space s is (its kind by its hooks). */
+static struct pd *pd_holding(struct mdb_space *s)
+{
+    if (s->ops == &space_mem_ops)
+        return container_of(s, struct pd, mem.mdb);
+    if (s->ops == &space_obj_ops)
+        return container_of(s, struct pd, obj.mdb);
+    ASSERT(s->ops == &space_pio_ops);
+    return container_of(s, struct pd, pio.mdb);
+}
+
+/* The database's node memory: an object of size bytes from the heap of the PD holding s,
+   charged to its quota; NULL if that quota or the pool is out. */
+static void *pd_node_alloc(struct mdb_space *s, size_t size)
+{
+    return kheap_alloc(&pd_holding(s)->heap, size);
+}
+
 /* Initialise the mapping database (boot, once). */
 void pd_boot_init(void)
 {
-    mdb_init(&kernel_mdb, kmalloc, kobj_free);
+    mdb_init(&kernel_mdb, pd_node_alloc, kobj_free);
     destroy_boot_init();
 }
 

@@ -98,14 +98,14 @@ static void obj_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t b
     }
 }
 
-static const struct mdb_ops obj_ops = { obj_map, obj_protect, obj_unmap, NULL };
+const struct mdb_ops space_obj_ops = { obj_map, obj_protect, obj_unmap, NULL };
 
 /* Attach an empty object space to the PD directory kdir; E_NOMEM (first call: shared zero page). */
 int space_obj_init(struct space_obj *s, paddr_t kdir)
 {
     if (!zero.page && kdir_shared_init(&zero, space_env, OBJ_FILL, PD_CAPS, PD_CAPS_LAST) != E_OK)
         return E_NOMEM;
-    mdb_space_init(&s->mdb, &obj_ops, s, OBJ_SELS);
+    mdb_space_init(&s->mdb, &space_obj_ops, s, OBJ_SELS);
     kdir_region_init(&s->r, space_env, &zero, kdir, PD_CAPS, PD_CAPS_LAST, OBJ_FILL);
     return E_OK;
 }
@@ -146,7 +146,7 @@ int space_obj_insert_decode(struct mdb *db, struct space_obj *s, unsigned long s
         return err;
     err = reserve_slots(s, sel, 1);
     if (err == E_OK)
-        err = mdb_root_reserve(db, r);
+        err = mdb_root_reserve(db, r, &s->mdb);
     if (err != E_OK)
         kdir_unreserve(&s->r);
     return err;

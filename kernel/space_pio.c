@@ -80,7 +80,7 @@ static void pio_unmap(struct mdb_space *m, struct shootdown_batch *b, uint64_t b
     bits_deny(m->owner, base, size);
 }
 
-static const struct mdb_ops pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
+const struct mdb_ops space_pio_ops = { pio_map, pio_protect, pio_unmap, NULL };
 
 /* Attach an empty I/O space (every port denied) to kdir; E_NOMEM (first call: shared page). */
 int space_pio_init(struct space_pio *s, paddr_t kdir)
@@ -88,7 +88,7 @@ int space_pio_init(struct space_pio *s, paddr_t kdir)
     if (!ones.page &&
         kdir_shared_init(&ones, space_env, PIO_FILL, PIO_FAULT_FIRST, PIO_FAULT_LAST) != E_OK)
         return E_NOMEM;
-    mdb_space_init(&s->mdb, &pio_ops, s, PIO_PORTS);
+    mdb_space_init(&s->mdb, &space_pio_ops, s, PIO_PORTS);
     s->shootdown = space_pio_shootdown;
     /* The region ends with the bitmap: the terminator page is only ever the shared page. */
     kdir_region_init(&s->r, space_env, &ones, kdir, PD_IOBMP, PD_IOBMP_LAST, PIO_FILL);

@@ -18,9 +18,11 @@ static struct mdb test_db;
 static uint8_t *test_heap;
 static size_t test_heap_used;
 
-/* A 16-byte aligned node of size bytes from test_heap; NULL when the frame is used up. */
-static void *test_alloc(size_t size)
+/* A 16-byte aligned node of size bytes from test_heap, whatever space s it is for; NULL when the
+   frame is used up. */
+static void *test_alloc(struct mdb_space *s, size_t size)
 {
+    (void)s;
     size = ALIGN_UP(size, 16);
     if (!test_heap || test_heap_used + size > PAGE_SIZE)
         return NULL;

@@ -422,11 +422,11 @@ static void a_reserved_root_inserts_without_allocating_or_cancels_to_nothing(voi
     struct mdb_root r;
     long live = fake_live;
     assert_int_equal(mdb_root_check(&B.s, 0, 8, 5000, MEM_RW), E_OK);
-    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    assert_int_equal(mdb_root_reserve(&db, &r, &B.s), E_OK);
     mdb_root_cancel(&db, &r);
     assert_int_equal(fake_live, live);
     assert_int_equal(nodes(&B), 0);
-    assert_int_equal(mdb_root_reserve(&db, &r), E_OK);
+    assert_int_equal(mdb_root_reserve(&db, &r, &B.s), E_OK);
     fake_reset();
     fake_fail_at = 0;                                   /* the next allocation fails */
     mdb_root_perform(&r, NULL, &B.s, 0, 8, 5000, MEM_RW);
@@ -866,6 +866,30 @@ static void every_hook_gets_the_batch_of_the_call_that_runs_it(void **state)
     assert_ptr_equal(D.batch, b[4]);                    /* unmap of a teardown */
 }
 
+/* Who pays: a node its space, a kin its node's space, a revoke's cuts the revoking space; the
+   teardown of the revoking space frees everything it paid for, in every space. */
+static void nodes_are_charged_to_the_space_that_pays(void **state)
+{
+    (void)state;
+    assert_int_equal(A.charged, 1);                     /* the root node */
+    assert_int_equal(deleg(&A, 0, &B, 0, 8, MEM_RW), E_OK);
+    assert_int_equal(B.charged, 1);                     /* B's node */
+    assert_int_equal(A.charged, 2);                     /* and the kin of A's node */
+    assert_int_equal(deleg(&B, 2, &C, 0, 2, MEM_R), E_OK);
+    assert_int_equal(C.charged, 1);
+    assert_int_equal(B.charged, 2);
+    long a0 = A.charged;
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 3, 1, MEM_W, false), E_OK);
+    assert_int_equal(nodes(&B), 3);                     /* B's node cut at 3 and 4 */
+    assert_int_equal(nodes(&C), 2);                     /* C's at 1 */
+    assert_int_equal(A.charged, a0 + 3);                /* the three cuts: charged to A */
+    assert_int_equal(B.charged, 2);
+    assert_int_equal(C.charged, 1);
+    fake_teardown(&db, &A);
+    assert_int_equal(A.charged + B.charged + C.charged, 0);
+    assert_int_equal(fake_live, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -873,6 +897,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(a_root_maps_its_range_into_the_space),
         T(every_hook_gets_the_batch_of_the_call_that_runs_it),
+        T(nodes_are_charged_to_the_space_that_pays),
         T(a_root_over_an_occupied_range_is_refused_busy),
         T(lookup_of_an_empty_unit_is_noent),
         T(a_range_is_empty_exactly_when_no_node_overlaps_it),

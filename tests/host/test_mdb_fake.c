@@ -70,20 +70,35 @@ void fake_reset(void)
     fake_allocs = 0;
 }
 
-/* malloc, except that allocation number fake_fail_at fails. */
-void *fake_alloc(size_t size)
+/* The header before each fake allocation: the counter it is charged to (NULL: none). */
+struct fake_hdr {
+    long *charged;
+    long pad;
+};
+
+/* malloc, except that allocation number fake_fail_at fails; charged to s (its counter, if s
+   is a fake space). */
+void *fake_alloc(struct mdb_space *s, size_t size)
 {
     if (fake_allocs++ == fake_fail_at)
         return NULL;
+    struct fake_hdr *h = malloc(sizeof(*h) + size);
+    assert_non_null(h);
     fake_live++;
-    return malloc(size);
+    h->charged = s && s->ops == &fake_ops ? &fake_of(s)->charged : NULL;
+    if (h->charged)
+        ++*h->charged;
+    return h + 1;
 }
 
-/* free, counting live nodes. */
+/* free, counting live nodes and uncharging the space that paid. */
 void fake_free(void *p)
 {
+    struct fake_hdr *h = (struct fake_hdr *)p - 1;
     fake_live--;
-    free(p);
+    if (h->charged)
+        --*h->charged;
+    free(h);
 }
 
 /* An empty fake space with valid units [0, limit). */

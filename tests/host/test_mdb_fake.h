@@ -12,6 +12,7 @@ struct fake_space {
     unsigned maps, protects, unmaps; /* hook calls */
     uint64_t max_cut;               /* largest range one protect/unmap call covered */
     struct shootdown_batch *batch;  /* the batch the last hook call was handed */
+    long charged;                   /* nodes and kins charged to this space and not freed */
 };
 
 extern const struct mdb_ops fake_ops;
@@ -20,7 +21,7 @@ extern long fake_fail_at;           /* allocation number that fails (-1: none) *
 extern long fake_allocs;            /* allocations since the last fake_reset */
 
 void fake_reset(void);
-void *fake_alloc(size_t size);
+void *fake_alloc(struct mdb_space *s, size_t size);
 void fake_free(void *p);
 void fake_space_init(struct fake_space *f, uint64_t limit);
 void fake_db_init(struct mdb *db);

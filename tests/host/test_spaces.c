@@ -35,7 +35,7 @@ void space_pio_shootdown(struct space_pio *s) { (void)s; shootdowns++; }
             *(effect) = space_##kind##_delegate_perform(db, &d_, dst); \
         e_; })
 
-static void *node_alloc(size_t n) { return malloc(n); }
+static void *node_alloc(struct mdb_space *s, size_t n) { (void)s; return malloc(n); }
 static void node_free(void *p) { free(p); }
 
 /* A PD as these tests see it: a kdir with both spaces. */
