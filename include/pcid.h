@@ -37,3 +37,4 @@ extern bool tlb_pcid;
 
 unsigned pcid_assign(struct cpuset *htlb);
 void pcid_release(unsigned id);
+uint64_t pcid_recycled(void);

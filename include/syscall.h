@@ -159,7 +159,8 @@ struct core_counters {
     uint64_t revoke_step_max;   /* the most work one of them did */
     uint64_t kernel_ticks;      /* of timer_ticks, those that interrupted kernel mode (a call
                                    between two steps, a wait for a lock, the idle loop) */
-    uint64_t reserved[1];       /* zero */
+    uint64_t pcid_recycled;     /* global: PCIDs handed to a new space while their last owner's
+                                   entries may still be in TLBs (flushed on every core first) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */

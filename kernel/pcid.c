@@ -11,6 +11,7 @@ bool tlb_pcid;
 static struct pcid_alloc pcids;        /* the kernel's spaces', used only with tlb_pcid */
 static struct spinlock pcid_lock = SPINLOCK_INIT;
 static bool pcids_ready;
+static uint64_t recycled;              /* pcid_assign's dirty identifiers, under pcid_lock */
 
 /* Bit of id in its bitmap word. */
 static uint64_t bit_of(unsigned id)
@@ -76,6 +77,7 @@ unsigned pcid_assign(struct cpuset *htlb)
         pcid_init(&pcids);
     pcids_ready = true;
     unsigned id = pcid_get(&pcids, &flush);
+    recycled += flush && id != PCID_SHARED;
     spin_unlock(&pcid_lock);
     for (unsigned c = 0; flush && c < NUM_CPU; c++)
         cpuset_set(htlb, c);                /* stale entries of the old owner */
@@ -90,4 +92,13 @@ void pcid_release(unsigned id)
     spin_lock(&pcid_lock);
     pcid_put(&pcids, id);
     spin_unlock(&pcid_lock);
+}
+
+/* How many PCIDs pcid_assign handed out dirty (a freed one, flushed on every core before use). */
+uint64_t pcid_recycled(void)
+{
+    spin_lock(&pcid_lock);
+    uint64_t n = recycled;
+    spin_unlock(&pcid_lock);
+    return n;
 }

@@ -28,6 +28,7 @@
 #include "kmalloc.h"
 #include "printk.h"
 #include "kcov.h"
+#include "pcid.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
@@ -555,6 +556,7 @@ static struct core_counters perform_counters(const struct cpu_local *r)
     c.timer_ticks = r->ticks;
     kalloc_stats(&c.pool_free, &c.heap_pages, &c.heap_live);
     c.pd_frames = kframe_pd_frames();
+    c.pcid_recycled = pcid_recycled();
     return c;
 }
 

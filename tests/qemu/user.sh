@@ -5,7 +5,7 @@
 # (QEMU 1 = the program exited 0, 3 = it failed) and one for the time limit.
 # Run from the repository root after `make`; serial logs in build/test-logs/user/.
 #   USER_TESTS="a b"  run only these programs      USER_SMP="2 4"  core counts (default 1 2 4;
-#                     tlb_* and revoke_* programs: 2 4 8)
+#                     tlb_* and revoke_* programs: 2 4 8; pd_soak: none, soak.sh runs it)
 #   USER_BUILD=dir    kernel and programs from another build directory (USER_LOGS=dir: its logs)
 #   USER_TESTS_PENDING=1  also run the programs in $PENDING (they wait for a kernel change)
 #   USER_CPU=model    QEMU CPU model (default max; e.g. qemu64 or Nehalem: no SMAP, no SMEP)
@@ -23,10 +23,12 @@ CPU=${USER_CPU:-max}
 mkdir -p "$LOGS"
 
 # Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c);
-# the revocation and shootdown programs (issue 5) also run on 8 cores unless USER_SMP is given.
+# the revocation and shootdown programs (issue 5) also run on 8 cores unless USER_SMP is given;
+# pd_soak only where USER_SMP is given (soak.sh, the clang pass).
 smps_for() {
     case "$1" in
         ulib_check) echo "" ;;
+        pd_soak) echo "${USER_SMP:-}" ;;
         tlb_*|revoke_*) echo "${USER_SMP:-2 4 8}" ;;
         *) echo "$SMPS" ;;
     esac
