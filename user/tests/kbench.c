@@ -289,7 +289,7 @@ static void bench_round_trip(mword c)
     beats[0] = 0;
     unsigned bad = child_ec(c, 0, yielder, 0, &ec) != E_OK;
     while (!bad && beats[0] == 0)
-        sys_yield();
+        sys_yield_pause();
     uint64_t v[SAMPLES], sw = utest_counters(0).ctx_switches;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
         uint64_t b = beats[0], t = tsc();
