@@ -275,9 +275,8 @@ static bool ec_step(struct ec *ec, struct shootdown_batch *b)
         o->phase = DOOM_QUIET;
         return false;
     case DOOM_QUIET:
-        /* A wake may have put it on its core's retire list after ec_kill looked. */
-        if (!ec->off && ec->cpu == cpu_id())
-            sched_retire();
+        /* On this core, destroy_run's sched_retire before the step retired it if a wake put
+           it on the retire list after ec_kill looked. */
         if (!ec->off && ec->cpu != cpu_id())    /* its core may have taken the last IPI in */
             lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);   /* kernel mode */
         if (!ec->off || !ec_wake_some(ec, E_ABORT, DESTROY_WORK))

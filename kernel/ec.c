@@ -190,10 +190,11 @@ void ec_kill(struct ec *ec)
             ec_leave(ec);
         return;                         /* not current, queued or waiting: stopped (off) */
     }
-    if (waiting)
-        sched_enqueue(ec);              /* to its core's retire list */
-    else
-        sched_kill_queued(ec);          /* the same if it is queued there */
+    if (waiting) {
+        sched_enqueue(ec);              /* to its core's retire list; IPIs the core */
+        return;
+    }
+    sched_kill_queued(ec);              /* the same if it is queued there */
     lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
 }
 
