@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 
 # row: (what it measures, Linux 6.1 in the same QEMU as issue 10 measured it, goal of issue 10)
 ROWS = {
-    "null_call": ("null system call (unknown number: pd_lock taken and dropped)", "328", 60),
+    "null_call": ("null system call (unknown number, answered without pd_lock)", "328", 60),
     "fault_lazy_sync": ("user fault resolved by a lazy per-core sync", "2,000", 150),
     "delegate_511_per_page": ("delegate 511 pages in one call, tables there, per page",
                               "1,053", 30),

@@ -7,6 +7,7 @@
 #define packed       __attribute__((packed))
 #define aligned(n)   __attribute__((aligned(n)))
 #define noreturn     _Noreturn
+#define noinline     __attribute__((noinline))
 #define section(s)   __attribute__((section(s)))
 
 #define barrier()    __asm__ __volatile__("" ::: "memory")

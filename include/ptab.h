@@ -14,6 +14,7 @@
  *                (tables below the root are shared with per-core roots: never detached)
  *   loc[cpu]:    ptab_init(&loc, &ptab_hpt, env, levels, 0); loc.own_level = levels - 1;
  *                fault: ptab_sync_from(&loc, &hpt, addr, 0, USER_ADDR) == E_OK -> retry
+ *                (that region's level is the root's: ptab_sync_root(&loc, &hpt, addr), no walk)
  *   update:      ptab_update(&hpt, ...) -> res.flush: shoot down (res.detached: full flush,
  *                else INVLPG per page); then ptab_dfree_release(&df, env).
  * Use for the kernel's own tables (arch/x86_64/kmem.c):
@@ -174,6 +175,7 @@ bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m);
 int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
                  struct ptab_dfree *df, struct ptab_result *res);
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
+int  ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr);
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
 size_t ptab_tables(const struct ptab *t);

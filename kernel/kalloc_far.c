@@ -61,15 +61,8 @@ static void tables_free(void *ctx, paddr_t pa)
     kframe_account(-1);
 }
 
-/* env->p2v: the linear map or the temporal window. */
-static void *tables_p2v(void *ctx, paddr_t pa, unsigned slot)
-{
-    (void)ctx;
-    return kmem_ptr(pa, slot);
-}
-
 const struct ptab_env kptab_env_tables = {
-    .ctx = NULL, .p2v = tables_p2v, .alloc = tables_alloc, .free = tables_free, .flush = NULL,
+    .ctx = NULL, .p2v = kmem_p2v, .alloc = tables_alloc, .free = tables_free, .flush = NULL,
     .trace = NULL,
 };
 

@@ -179,13 +179,6 @@ static void pd_env_free(void *ctx, paddr_t pa)
     kframe_free_charged(&pd->quota, pa);
 }
 
-/* pd's env pointer to a frame: the linear map or the temporal window (struct ptab_env). */
-static void *pd_env_p2v(void *ctx, paddr_t pa, unsigned slot)
-{
-    (void)ctx;
-    return kmem_ptr(pa, slot);
-}
-
 /* pd's frame source for page tables (master, per-core roots): a table frame (the far pool's
    with "tables-far", else the kernel pool's) charged to pd; 0 if pd's quota or both are out. */
 static paddr_t pd_tables_alloc(void *ctx)
@@ -257,9 +250,9 @@ static struct pd *pd_object(struct pd *parent, uint64_t quota)
 static bool pd_spaces_init(struct pd *pd)
 {
     kheap_init(&pd->heap, &pd->quota);
-    pd->env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_env_alloc,
+    pd->env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .alloc = pd_env_alloc,
                                  .free = pd_env_free, .flush = NULL, .trace = NULL };
-    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = pd_env_p2v, .alloc = pd_tables_alloc,
+    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .alloc = pd_tables_alloc,
                                         .free = pd_tables_free, .flush = NULL, .trace = NULL };
     pd->kdir = pd->env.alloc(pd);
     if (!pd->kdir) {

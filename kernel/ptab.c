@@ -48,13 +48,20 @@ static pte_t load(const pte_t *p)
     return ptab_entry_load(p);
 }
 
-/* Tell the environment an entry changed: cache flush for non-coherent walkers, test trace. */
-static void written(const struct ptab *t, pte_t *p, pte_t v)
+/* Tell the environment an entry changed (written's work, when there is some). */
+static noinline void tell_env(const struct ptab *t, pte_t *p, pte_t v)
 {
     if (t->caps & PTAB_CAP_CLFLUSH)
         t->env->flush(t->env->ctx, p);
     if (t->env->trace)
         t->env->trace(t->env->ctx, p, v);
+}
+
+/* Tell the environment an entry changed: cache flush for non-coherent walkers, test trace. */
+static inline void written(const struct ptab *t, pte_t *p, pte_t v)
+{
+    if (unlikely((t->caps & PTAB_CAP_CLFLUSH) || t->env->trace))
+        tell_env(t, p, v);
 }
 
 /* Atomically replace an entry (release: what it points to is visible first). */
@@ -319,6 +326,31 @@ static pte_t leaf_for(const struct upd *u, unsigned l, vaddr_t lo)
     return u->unmap ? 0 : (u->pa + (lo - u->va)) | u->bits[l];
 }
 
+/* set_leaf for the level-0 entries first..last of the table tb whose entry 0 maps base: the
+ * 4 KiB loop, with the environment check hoisted and the result recorded once. */
+static void update_leaves(struct upd *u, pte_t *tb, unsigned first, unsigned last, vaddr_t base)
+{
+    const struct ptab *t = u->t;
+    bool tell = (t->caps & PTAB_CAP_CLFLUSH) || t->env->trace;
+    pte_t new = leaf_for(u, 0, base + first * PTAB_PAGE_SIZE);
+    pte_t step = u->unmap ? 0 : PTAB_PAGE_SIZE;
+    size_t changed = 0;
+    bool flush = false;
+    for (unsigned i = first; i <= last; i++, new += step) {
+        pte_t old = load(&tb[i]);
+        if (old == new)
+            continue;
+        __atomic_store_n(&tb[i], new, __ATOMIC_RELEASE);
+        if (unlikely(tell))
+            tell_env(t, &tb[i], new);
+        changed++;
+        if (old && !flush && (!new || !upgrade_only(t, 0, old, new)))
+            flush = true;
+    }
+    u->res->changed += changed;
+    u->res->flush |= flush;
+}
+
 /* True if level l may hold a leaf for lo (format, run-time limit and frame alignment). */
 static bool leaf_fits(const struct upd *u, unsigned l, vaddr_t lo)
 {
@@ -452,8 +484,7 @@ static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
     if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */
-        for (unsigned i = LEVEL_INDEX(lo, 0); i <= LEVEL_INDEX(hi, 0); i++)
-            set_leaf(u, &tb[i], 0, load(&tb[i]), leaf_for(u, 0, base + i * size));
+        update_leaves(u, tb, LEVEL_INDEX(lo, 0), LEVEL_INDEX(hi, 0), base);
         return E_OK;
     }
     for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
@@ -509,15 +540,32 @@ unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi)
  * E_OK if dst changed, E_NOENT if src has nothing there or dst already has it, E_NOMEM. */
 int ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi)
 {
-    unsigned ls, ld;
+    unsigned ls = ptab_sync_level(src, lo, hi), ld;
     ASSERT(dst->fmt == src->fmt && dst->levels == src->levels);
-    pte_t e = load(ptab_walk(src, addr, ptab_sync_level(src, lo, hi), false, &ls));
+    if (ls == src->levels - 1)
+        return ptab_sync_root(dst, src, addr);
+    pte_t e = load(ptab_walk(src, addr, ls, false, &ls));
     if (!src->fmt->present(e))
         return E_NOENT;
     pte_t *p = ptab_walk(dst, addr, ls, true, &ld);
     if (!p)
         return E_NOMEM;
     if (ld != ls || load(p) == e)
+        return E_NOENT;
+    store(dst, p, e);
+    return E_OK;
+}
+
+/* ptab_sync_from at the root level (a region of several root entries, e.g. [0, USER_ADDR) of a
+ * 4-level Hpt: the lazy sync of a user slot), without a walk. E_OK if dst changed, E_NOENT. */
+int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
+{
+    unsigned l = src->levels - 1, i = LEVEL_INDEX(addr, l);
+    pte_t e = load(tab(src, src->root, l) + i);
+    if (!e)
+        return E_NOENT;                 /* a hole is all-zero (ptab.h) */
+    pte_t *p = tab(dst, dst->root, l) + i;  /* after the load: both may share a window slot */
+    if (load(p) == e)
         return E_NOENT;
     store(dst, p, e);
     return E_OK;

@@ -46,19 +46,12 @@ static void hpt_frame_free(void *ctx, paddr_t pa)
     env->free(env->ctx, pa);
 }
 
-/* hpt's frame pointer: the linear map or the temporal window (struct ptab_env's slots). */
-static void *hpt_p2v(void *ctx, paddr_t pa, unsigned slot)
-{
-    (void)ctx;
-    return kmem_ptr(pa, slot);
-}
-
 /* Set up an empty memory space whose roots will use kdir; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
     m->hpt_tables = 0;
     m->hpt_kept = 1;                        /* the root */
-    m->env = (struct ptab_env){ .ctx = m, .p2v = hpt_p2v, .alloc = hpt_frame_alloc,
+    m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .alloc = hpt_frame_alloc,
                                 .free = hpt_frame_free, .flush = NULL, .trace = NULL };
     int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
@@ -192,11 +185,14 @@ void make_current_none(void)
     __atomic_store_n(&c->pd_leaving, NULL, __ATOMIC_SEQ_CST);
 }
 
+/* The user region spans several root entries, so ptab_sync_level puts its entries at the root. */
+_Static_assert(USER_ADDR - 1 >= PTAB_LEVEL_SIZE(HPT_LEVELS - 1), "user slots are root entries");
+
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr)
 {
     struct cpu_local *c = this_cpu();
-    if (ptab_sync_from(&m->loc[c->id], &m->hpt, addr, 0, USER_ADDR) != E_OK)
+    if (ptab_sync_root(&m->loc[c->id], &m->hpt, addr) != E_OK)
         return false;
     c->counters.lazy_syncs++;
     return true;

@@ -595,7 +595,7 @@ static int sys_pd_info(struct trap_frame *f)
 }
 
 /* Perform yield (nothing to decode): E_OK, then the next EC of this core. */
-static noreturn void perform_yield(struct trap_frame *f)
+static noreturn int sys_yield(struct trap_frame *f)
 {
     f->rax = E_OK;
     sched_save(f);
@@ -603,7 +603,7 @@ static noreturn void perform_yield(struct trap_frame *f)
 }
 
 /* Perform exit(code) (nothing to decode): the caller stops with code. */
-static noreturn void perform_exit(struct trap_frame *f)
+static noreturn int sys_exit(struct trap_frame *f)
 {
     struct ec *ec = cur_ec();
     sched_save(f);
@@ -611,42 +611,46 @@ static noreturn void perform_exit(struct trap_frame *f)
     ec_stop(ec, EC_EXITED);
 }
 
-/* Run the calls that need no kernel lock; false if f's call is not one of them. */
-static bool unlocked_call(struct trap_frame *f)
-{
-    switch (f->rax) {
-    case SYS_YIELD:
-        perform_yield(f);
-    case SYS_EXIT:
-        perform_exit(f);
-    case SYS_CONSOLE_WRITE:
-        f->rax = (mword)sys_console_write(f);
-        return true;
-    case SYS_COUNTERS:
-        f->rax = (mword)sys_counters(f);
-        return true;
 #ifdef KCOV
-    case SYS_KCOV:
-        f->rax = (mword)kcov_sys(f->rdi, f->rsi);
-        return true;
-#endif
-    }
-    return false;
-}
-
-/* Run f's call under pd_lock (held by the caller); its status. */
-static int locked_call(struct trap_frame *f)
+/* kcov(out, len) */
+static int sys_kcov(struct trap_frame *f)
 {
-    switch (f->rax) {
-    case SYS_CREATE_PD:  return sys_create_pd(f);
-    case SYS_CREATE_EC:  return sys_create_ec(f);
-    case SYS_DELEGATE:   return sys_delegate(f);
-    case SYS_REVOKE:     return sys_revoke(f);
-    case SYS_LOOKUP:     return sys_lookup(f);
-    case SYS_EC_STATUS:  return sys_ec_status(f);
-    case SYS_PD_INFO:    return sys_pd_info(f);
-    default:             return E_NOSYS;
-    }
+    return kcov_sys(f->rdi, f->rsi);
+}
+#endif
+
+/* A call: its function, and whether it runs under pd_lock. */
+struct call {
+    int (*run)(struct trap_frame *f);
+    bool locked;
+};
+
+/* Every call by number; a hole is no call (E_NOSYS, answered without pd_lock). */
+static const struct call calls[SYS_COUNT] = {
+    [SYS_CREATE_PD]     = { sys_create_pd, true },
+    [SYS_CREATE_EC]     = { sys_create_ec, true },
+    [SYS_DELEGATE]      = { sys_delegate, true },
+    [SYS_REVOKE]        = { sys_revoke, true },
+    [SYS_LOOKUP]        = { sys_lookup, true },
+    [SYS_EC_STATUS]     = { sys_ec_status, true },
+    [SYS_PD_INFO]       = { sys_pd_info, true },
+    [SYS_YIELD]         = { sys_yield, false },
+    [SYS_EXIT]          = { sys_exit, false },
+    [SYS_CONSOLE_WRITE] = { sys_console_write, false },
+    [SYS_COUNTERS]      = { sys_counters, false },
+};
+
+/* The call numbered n; NULL if n is no call. */
+static inline const struct call *call_of(mword n)
+{
+#ifdef KCOV
+    static const struct call kcov = { sys_kcov, false };
+    if (n == SYS_KCOV)
+        return &kcov;
+#endif
+    if (n >= SYS_COUNT || !calls[n].run)
+        return NULL;
+    return &calls[n];
 }
 
 /* Leave the core to the scheduler if its EC was killed (or destroyed) meanwhile. */
@@ -661,21 +665,31 @@ static void leave_if_killed(void)
     }
 }
 
-/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
-void syscall_dispatch(struct trap_frame *f)
+/* Run f's call c under pd_lock, and what the call doomed before it returns; its status. */
+static noinline int locked_call(struct trap_frame *f, const struct call *c)
 {
-    this_cpu()->counters.syscalls++;
-    if (unlocked_call(f))
-        return;
     pd_lock_take_call(f);               /* or re-issued later, if busy for long */
     if (__atomic_load_n(&cur_ec()->killed, __ATOMIC_SEQ_CST)) {
         call_unlock();                  /* destroyed: the call does not run */
         leave_if_killed();
     }
-    int st = locked_call(f);
+    int st = c->run(f);
     if (destroy_pending())
-        destroy_run(&call_batch, pd_lock_pass);     /* what this call doomed, before it returns */
+        destroy_run(&call_batch, pd_lock_pass);
     call_unlock();
     leave_if_killed();
-    f->rax = (mword)st;
+    return st;
+}
+
+/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
+void syscall_dispatch(struct trap_frame *f)
+{
+    this_cpu()->counters.syscalls++;
+    const struct call *c = call_of(f->rax);
+    if (!c)
+        f->rax = E_NOSYS;
+    else if (!c->locked)
+        f->rax = (mword)c->run(f);
+    else
+        f->rax = (mword)locked_call(f, c);
 }

@@ -28,6 +28,17 @@
 #define E_RANGE 3                       /* abi.h */
 #define CPU_LOCAL_USER_RSP 8            /* cpu_local.h (static assertion there) */
 #define TRAP_FRAME_SIZE 176             /* sizeof(struct trap_frame) (static assertion in trap.h) */
+/* Offsets in struct trap_frame of what the sysret path reloads (static assertions in trap.h). */
+#define TF_R10 40
+#define TF_R9 48
+#define TF_R8 56
+#define TF_RDI 72
+#define TF_RSI 80
+#define TF_RDX 88
+#define TF_RAX 112
+#define TF_RIP 136
+#define TF_RFLAGS 152
+#define TF_RSP 160
 
 /* Push the general registers in struct trap_frame order (r15 ends lowest). */
 .macro push_regs
@@ -150,21 +161,19 @@ syscall_entry:
      * resume_frame instead). rcx = rip and r11 = rflags come from this frame,
      * as saved by syscall: rip is below USER_LIMIT, so canonical (a non-canonical
      * rcx would make sysret fault in ring 0). The ABI destroys rcx and r11.
+     * rbx, rbp and r12-r15 still hold the caller's values (C preserved them, and
+     * no call returning here changes them in its frame), so only the rest reload.
      */
-    pop     %r15
-    pop     %r14
-    pop     %r13
-    pop     %r12
-    add     $8, %rsp                    /* r11 slot: r11 gets rflags below */
-    pop_r10_to_rdx
-    add     $8, %rsp                    /* rcx slot: rcx gets rip below */
-    pop     %rbx
-    pop     %rax
-    add     $16, %rsp                   /* vector and error code */
-    pop     %rcx                        /* rip */
-    add     $8, %rsp                    /* cs */
-    pop     %r11                        /* rflags */
-    pop     %rsp                        /* user rsp (ss is implied by STAR) */
+    mov     TF_R10(%rsp), %r10
+    mov     TF_R9(%rsp), %r9
+    mov     TF_R8(%rsp), %r8
+    mov     TF_RDI(%rsp), %rdi
+    mov     TF_RSI(%rsp), %rsi
+    mov     TF_RDX(%rsp), %rdx
+    mov     TF_RAX(%rsp), %rax
+    mov     TF_RIP(%rsp), %rcx
+    mov     TF_RFLAGS(%rsp), %r11
+    mov     TF_RSP(%rsp), %rsp          /* user rsp (ss is implied by STAR) */
     sysretq
 
 /*

@@ -75,8 +75,8 @@ static bool user_fault(struct pd *pd, const struct trap_frame *f, vaddr_t addr, 
     unsigned need = pf_access(f->error) | MEM_R;
     if (!pd)
         return false;
-    if (space_mem_sync(&pd->mem, addr))
-        return true;                    /* progress: loc gained a top-level entry */
+    if (uaccess && space_mem_sync(&pd->mem, addr))
+        return true;                    /* progress (from user mode, fault_user_sync tried) */
     if (ec && fault_repeats(ec, pd, f, addr))
         return false;
     /* Already synced: the master may allow more than a stale TLB entry said. */
@@ -90,6 +90,18 @@ static bool user_fault(struct pd *pd, const struct trap_frame *f, vaddr_t addr, 
         return false;
     space_mem_sync(&pd->mem, addr);     /* a top-level entry the restore added, if any */
     return true;
+}
+
+/* A page fault f from user mode (counted here): true if syncing loc[cpu] resolved it (the first
+   touch of a top-level slot on this core, tried before anything else). */
+bool fault_user_sync(const struct trap_frame *f)
+{
+    struct cpu_local *c = this_cpu();
+    vaddr_t addr = read_cr2();
+    c->counters.page_faults++;
+    if (!c->pd || addr >= USER_ADDR || (f->error & PFERR_RSVD))
+        return false;
+    return space_mem_sync(&c->pd->mem, addr);
 }
 
 /* Stop the current EC with a record of the fault in f; never returns. */
@@ -116,7 +128,8 @@ static bool fault_dispatch(struct trap_frame *f)
 
     if (f->vector == VEC_PF) {
         vaddr_t addr = read_cr2();
-        c->counters.page_faults++;
+        if (!from_user)
+            c->counters.page_faults++;  /* from user mode, fault_user_sync counted it */
         /* Kernel regions by the error code (a user in/out reads the bitmap as supervisor). */
         bool kernel_access = !(f->error & PFERR_U);
         if (kernel_access && addr >= PIO_FAULT_FIRST && addr <= PIO_FAULT_LAST &&

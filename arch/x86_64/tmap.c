@@ -101,6 +101,13 @@ void *kmem_ptr(paddr_t pa, unsigned slot)
     return kmem_in_pool(pa, PAGE_SIZE) ? phys_to_virt(pa) : tmap_map(pa, slot);
 }
 
+/* struct ptab_env's p2v of every kernel env (ctx unused): kmem_ptr. */
+void *kmem_p2v(void *ctx, paddr_t pa, unsigned slot)
+{
+    (void)ctx;
+    return kmem_ptr(pa, slot);
+}
+
 SELFTEST(the_temporal_window_maps_a_frame_per_slot_and_remaps_a_slot_to_another_frame)
 {
     /* Two pool frames seen through the window (any frame may go through it). */

@@ -9,6 +9,7 @@
 #include "tlb.h"
 
 bool fault_handle(struct trap_frame *f);
+bool fault_user_sync(const struct trap_frame *f);
 
 static const char *const exc_names[32] = {
     "#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow", "#BR bound range",
@@ -118,6 +119,8 @@ void trap_dispatch(struct trap_frame *f)
     /* The entry cleared AC (clac): count any handler that would run with user access allowed. */
     if (smap_on && (read_rflags() & RFL_AC))
         c->counters.ac_entries++;
+    if (f->vector == VEC_PF && from_user(f) && fault_user_sync(f))
+        return;                         /* the most frequent exception, resolved at once */
     switch (f->vector) {
     case VEC_NMI:
         /* NMIs come only from a panicking core: stop here. */

@@ -14,7 +14,7 @@ static uint8_t sink[16];            /* the instructions' memory operand */
 /* One child per instruction; each has a global label at the instruction (the expected rip). */
 #define UMIP_CHILD(name, insn)                                                                \
     extern const char umip_at_##name[];                                                       \
-    static __attribute__((noinline)) void child_##name(mword unused_arg)                      \
+    static noinline void child_##name(mword unused_arg)                      \
     {                                                                                         \
         (void)unused_arg;                                                                     \
         __asm__ __volatile__(".globl umip_at_" #name "\numip_at_" #name ": " insn             \

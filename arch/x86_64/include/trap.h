@@ -38,6 +38,11 @@ struct trap_frame {
 #define USER_FRAME      ((struct trap_frame *)(CPU_STACK_TOP - sizeof(struct trap_frame)))
 
 _Static_assert(sizeof(struct trap_frame) == 176, "entry.S: TRAP_FRAME_SIZE");
+#define TF_AT(reg, off) _Static_assert(__builtin_offsetof(struct trap_frame, reg) == (off), \
+                                       "entry.S: TF_" #reg)
+TF_AT(r10, 40); TF_AT(r9, 48); TF_AT(r8, 56); TF_AT(rdi, 72); TF_AT(rsi, 80); TF_AT(rdx, 88);
+TF_AT(rax, 112); TF_AT(rip, 136); TF_AT(rflags, 152); TF_AT(rsp, 160);
+#undef TF_AT
 
 /* Continue in the saved state src: copied to USER_FRAME on a stack below it; never returns. */
 noreturn void resume_frame(const struct trap_frame *src);
