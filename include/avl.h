@@ -1,5 +1,6 @@
 /*
- * Intrusive AVL tree keyed by a 64-bit integer (lib/avl.c), shared by the kernel and the
+ * Intrusive AVL tree keyed by a 64-bit integer (lib/avl.c; the searches are inline here, so a
+ * caller's key function inlines into them), shared by the kernel and the
  * host tests. A user embeds struct avl_node in its own object and passes a key function
  * that reads the object's key through container_of; keys in one tree are unique. The tree
  * allocates nothing and has no lock: the caller serialises every call on one tree.
@@ -19,6 +20,34 @@ typedef uint64_t (*avl_key_fn)(const struct avl_node *n);
 
 void avl_insert(struct avl_node **root, struct avl_node *n, avl_key_fn key);
 void avl_remove(struct avl_node **root, const struct avl_node *n, avl_key_fn key);
-struct avl_node *avl_floor(struct avl_node *root, uint64_t k, avl_key_fn key);
-struct avl_node *avl_ceil(struct avl_node *root, uint64_t k, avl_key_fn key);
 long avl_check(const struct avl_node *root, avl_key_fn key);
+
+/* The node with the largest key <= k, or NULL. */
+static inline struct avl_node *avl_floor(struct avl_node *root, uint64_t k, avl_key_fn key)
+{
+    struct avl_node *best = NULL;
+    while (root) {
+        if (key(root) <= k) {
+            best = root;
+            root = root->right;
+        } else {
+            root = root->left;
+        }
+    }
+    return best;
+}
+
+/* The node with the smallest key >= k, or NULL. */
+static inline struct avl_node *avl_ceil(struct avl_node *root, uint64_t k, avl_key_fn key)
+{
+    struct avl_node *best = NULL;
+    while (root) {
+        if (key(root) >= k) {
+            best = root;
+            root = root->left;
+        } else {
+            root = root->right;
+        }
+    }
+    return best;
+}

@@ -114,36 +114,6 @@ void avl_remove(struct avl_node **root, const struct avl_node *n, avl_key_fn key
     *root = remove_key(*root, key(n), key);
 }
 
-/* The node with the largest key <= k, or NULL. */
-struct avl_node *avl_floor(struct avl_node *root, uint64_t k, avl_key_fn key)
-{
-    struct avl_node *best = NULL;
-    while (root) {
-        if (key(root) <= k) {
-            best = root;
-            root = root->right;
-        } else {
-            root = root->left;
-        }
-    }
-    return best;
-}
-
-/* The node with the smallest key >= k, or NULL. */
-struct avl_node *avl_ceil(struct avl_node *root, uint64_t k, avl_key_fn key)
-{
-    struct avl_node *best = NULL;
-    while (root) {
-        if (key(root) >= k) {
-            best = root;
-            root = root->left;
-        } else {
-            root = root->right;
-        }
-    }
-    return best;
-}
-
 /* Check subtree t, whose keys must lie in [lo, hi]: heights exact, balanced, keys strictly
    ordered. Returns its height and adds its nodes to *count, or -1 if broken. */
 static int check(const struct avl_node *t, uint64_t lo, uint64_t hi, avl_key_fn key, long *count)
