@@ -1,8 +1,8 @@
 /*
  * Intrusive AVL tree keyed by a 64-bit integer (lib/avl.c; the searches are inline here, so a
- * caller's key function inlines into them), shared by the kernel and the
- * host tests. A user embeds struct avl_node in its own object and passes a key function
- * that reads the object's key through container_of; keys in one tree are unique. The tree
+ * caller's key function inlines into them), shared by the kernel and the host tests. A user
+ * embeds struct avl_node in its own object and passes a key function that reads the
+ * object's key through container_of; keys in one tree are unique. The tree
  * allocates nothing and has no lock: the caller serialises every call on one tree.
  * Insertion, removal and the searches take O(log n); insertion and removal recurse to a
  * depth of at most 1.45 log2(n) + 2.

@@ -57,10 +57,16 @@ static noinline void tell_env(const struct ptab *t, pte_t *p, pte_t v)
         t->env->trace(t->env->ctx, p, v);
 }
 
+/* Whether t's environment wants to hear of entry writes (tell_env has work). */
+static inline bool env_listens(const struct ptab *t)
+{
+    return (t->caps & PTAB_CAP_CLFLUSH) || t->env->trace;
+}
+
 /* Tell the environment an entry changed: cache flush for non-coherent walkers, test trace. */
 static inline void written(const struct ptab *t, pte_t *p, pte_t v)
 {
-    if (unlikely((t->caps & PTAB_CAP_CLFLUSH) || t->env->trace))
+    if (unlikely(env_listens(t)))
         tell_env(t, p, v);
 }
 
@@ -308,15 +314,21 @@ static bool upgrade_only(const struct ptab *t, unsigned l, pte_t old, pte_t new)
     return a.mt == b.mt && (a.perm & ~b.perm) == 0 && ((a.perm ^ b.perm) & ~PTAB_ACCESS) == 0;
 }
 
-/* Write leaf value new over the leaf or hole old at p and record the flush decision.
+/* Whether replacing the leaf or hole old at level l by new (a change) needs a TLB flush.
  * (Invariant: an entry is present iff it is non-zero; holes are all-zero for L1TF.) */
+static bool leaf_change_flushes(const struct ptab *t, unsigned l, pte_t old, pte_t new)
+{
+    return old && (!new || !upgrade_only(t, l, old, new));
+}
+
+/* Write leaf value new over the leaf or hole old at p and record the flush decision. */
 static void set_leaf(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t new)
 {
     if (old == new)
         return;
     store(u->t, p, new);
     u->res->changed++;
-    if (old && (!new || !upgrade_only(u->t, l, old, new)))
+    if (leaf_change_flushes(u->t, l, old, new))
         u->res->flush = true;
 }
 
@@ -331,7 +343,7 @@ static pte_t leaf_for(const struct upd *u, unsigned l, vaddr_t lo)
 static void update_leaves(struct upd *u, pte_t *tb, unsigned first, unsigned last, vaddr_t base)
 {
     const struct ptab *t = u->t;
-    bool tell = (t->caps & PTAB_CAP_CLFLUSH) || t->env->trace;
+    bool tell = env_listens(t);
     pte_t new = leaf_for(u, 0, base + first * PTAB_PAGE_SIZE);
     pte_t step = u->unmap ? 0 : PTAB_PAGE_SIZE;
     size_t changed = 0;
@@ -344,8 +356,7 @@ static void update_leaves(struct upd *u, pte_t *tb, unsigned first, unsigned las
         if (unlikely(tell))
             tell_env(t, &tb[i], new);
         changed++;
-        if (old && !flush && (!new || !upgrade_only(t, 0, old, new)))
-            flush = true;
+        flush = flush || leaf_change_flushes(t, 0, old, new);
     }
     u->res->changed += changed;
     u->res->flush |= flush;

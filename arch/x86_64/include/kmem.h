@@ -35,7 +35,7 @@ extern paddr_t kmem_linear_end;    /* end of the linear map's frames (POOL_END_P
 /* Is [pa, pa+len) inside the linearly mapped kernel pool? */
 static inline bool kmem_in_pool(paddr_t pa, size_t len)
 {
-    return pa - KERNEL_LOAD < kmem_linear_end - KERNEL_LOAD && len <= kmem_linear_end - pa;
+    return pa - KERNEL_LOAD <= kmem_linear_end - KERNEL_LOAD && len <= kmem_linear_end - pa;
 }
 
 void *kmem_ptr(paddr_t pa, unsigned slot);
