@@ -506,6 +506,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return E_OK;
         if (!install(u->t, p))
             return E_NOMEM;
+        u->res->rooted += l == u->t->levels - 1;
     } else if (f->is_leaf(l, old)) {
         if (!u->unmap && old == ((u->pa + (lo - u->va)) | u->bits[l]))
             return E_OK;    /* the leaf already maps exactly this */
@@ -550,9 +551,12 @@ static int update_one(struct upd *u, unsigned lvl)
         pte_t e = load(p);
         if (!e && u->unmap)
             return E_OK;            /* a hole above: nothing mapped below */
-        if (!e && !(e = install(t, p))) {
-            r = E_NOMEM;
-            break;
+        if (!e) {
+            if (!(e = install(t, p))) {
+                r = E_NOMEM;
+                break;
+            }
+            u->res->rooted += l == t->levels - 1;
         }
         if (t->fmt->is_leaf(l, e))
             return GENERAL;         /* a large leaf above: split or keep, as update_entry does */
@@ -588,12 +592,13 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
                      .df = df,
                      .res = res };
     res->flush = res->detached = false;
-    res->changed = 0;
+    res->changed = res->rooted = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
         return E_ALIGN;
     if (attr.mt >= PTAB_MTYPES || (attr.perm & ~PTAB_PERM_ALL))
         return E_ARG;
-    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(t->fmt->leaf(t->caps, 0, attr));
+    pte_t leaf0 = t->fmt->leaf(t->caps, 0, attr);
+    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(leaf0);
     if (size == 0)
         return E_OK;
     if (size > ptab_span(t) - u.va)
@@ -606,7 +611,7 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
     bool single = one < t->levels && size == LEVEL_SIZE(one) && IS_ALIGNED(u.va, size) &&
                   (u.unmap || leaf_fits(&u, one, u.va));
     if (single && !u.unmap)
-        u.bits[one] = t->fmt->leaf(t->caps, one, attr);
+        u.bits[one] = one ? t->fmt->leaf(t->caps, one, attr) : leaf0;
     int r = single ? update_one(&u, one) : GENERAL;
     if (r != GENERAL)
         return r;
