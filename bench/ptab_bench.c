@@ -13,6 +13,12 @@
 #include "abi.h"
 #include "panic.h"
 #include "ptab.h"
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#else
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(what) ((void)(what))
+#endif
 
 #define REPS    7
 #define FRAMES  (1 << 15)               /* 128 MiB of fake table frames */
@@ -29,6 +35,30 @@ void panic(const char *fmt, ...)
 }
 
 static uint8_t *arena;
+static bool instr;                      /* --instr: one run per case, costs dumped to callgrind */
+static char mark_name[96];
+
+/* Runs per case: REPS, or one under --instr (callgrind counts are exact). */
+static int reps(void)
+{
+    return instr ? 1 : REPS;
+}
+
+/* --instr: start counting a phase. */
+static void mark_start(void)
+{
+    if (instr)
+        CALLGRIND_ZERO_STATS;
+}
+
+/* --instr: dump the phase's count as "<op> <what> <entries>" (bench/ptab_instr.py reads it). */
+static void mark_end(const char *op, const char *what, size_t entries)
+{
+    if (!instr)
+        return;
+    snprintf(mark_name, sizeof(mark_name), "%s|%s|%zu", op, what, entries);
+    CALLGRIND_DUMP_STATS_AT(mark_name);
+}
 static paddr_t free_list[FRAMES];
 static size_t nfree;
 
@@ -74,33 +104,40 @@ static double median(double *v, int n)
 struct row { const char *name; double ns_per_entry, memset_ns_per_entry; size_t entries; };
 
 /* Map then unmap 1 GiB with leaves of size page (one call, or one call per page); times in ns/entry. */
-static void map_unmap(uint64_t page, bool per_page, double *map_ns, double *unmap_ns)
+static void map_unmap(const char *what, uint64_t page, bool per_page, double *map_ns,
+                      double *unmap_ns)
 {
     double m[REPS], u[REPS];
     struct ptab_attr rw = { PTAB_R | PTAB_W, PTAB_WB }, none = { 0, PTAB_WB };
     size_t n = GiB(1) / page;
-    for (int r = 0; r < REPS; r++) {
+    for (int r = 0; r < reps(); r++) {
         struct ptab t; struct ptab_dfree df; struct ptab_result res;
         ptab_dfree_init(&df);
         if (ptab_init(&t, &ptab_hpt, &env, 4, 0) != E_OK)
             panic("no memory");
         t.leaf_mask = page == PG ? BIT(0) : BIT(0) | BIT(1);
+        mark_start();
         double t0 = now();
         for (size_t i = 0; i < (per_page ? n : 1); i++)
             if (ptab_update(&t, VA + i * page, per_page ? page : GiB(1), PA + i * page, rw, &df, &res) != E_OK)
                 panic("map failed");
         double t1 = now();
+        mark_end("map", what, n);
+        mark_start();
+        double t1b = now();
         for (size_t i = 0; i < (per_page ? n : 1); i++)
             if (ptab_update(&t, VA + i * page, per_page ? page : GiB(1), 0, none, &df, &res) != E_OK)
                 panic("unmap failed");
         double t2 = now();
+        mark_end("unmap", what, n);
+        t2 -= t1b - t1;
         m[r] = (t1 - t0) / n;
         u[r] = (t2 - t1) / n;
         ptab_dfree_release(&df, &env);
         ptab_release(&t);
     }
-    *map_ns = median(m, REPS);
-    *unmap_ns = median(u, REPS);
+    *map_ns = median(m, reps());
+    *unmap_ns = median(u, reps());
 }
 
 /* memset over n entries of 8 bytes; ns per entry (median). */
@@ -123,7 +160,7 @@ static double memset_ns(size_t n)
 }
 
 /* Lookups at random addresses in 1 GiB mapped with leaves of size page; ns per lookup. */
-static double lookup_ns(uint64_t page)
+static double lookup_ns(const char *what, uint64_t page)
 {
     double v[REPS];
     struct ptab t; struct ptab_dfree df; struct ptab_result res; struct ptab_map m;
@@ -134,23 +171,28 @@ static double lookup_ns(uint64_t page)
     if (ptab_update(&t, VA, GiB(1), PA, (struct ptab_attr){ PTAB_R, PTAB_WB }, &df, &res) != E_OK)
         panic("map failed");
     uint64_t s = 88172645463325252ULL, sum = 0;
-    for (int r = 0; r < REPS; r++) {
+    for (int r = 0; r < reps(); r++) {
+        mark_start();
         double t0 = now();
         for (int i = 0; i < LOOKUPS; i++) {
             s ^= s << 13; s ^= s >> 7; s ^= s << 17;
             sum += ptab_lookup(&t, VA + (s & (GiB(1) - 1)), &m) ? m.pa : 1;
         }
         v[r] = (now() - t0) / LOOKUPS;
+        mark_end("lookup", what, LOOKUPS);
     }
     if (sum == 42)
         puts("");
     ptab_release(&t);
-    return median(v, REPS);
+    return median(v, reps());
 }
 
+/* ptab_bench [out prefix] writes the timed results; ptab_bench --instr only runs each case once
+   for callgrind (bench/ptab_instr.py). */
 int main(int argc, char **argv)
 {
-    const char *out = argc > 1 ? argv[1] : "bench/results/ptab-host";
+    instr = argc > 1 && strcmp(argv[1], "--instr") == 0;
+    const char *out = argc > 1 && !instr ? argv[1] : "bench/results/ptab-host";
     arena = mmap(NULL, (size_t)FRAMES * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (arena == MAP_FAILED)
         panic("mmap");
@@ -164,6 +206,14 @@ int main(int argc, char **argv)
         { "2M leaves: one update for 1 GiB", MiB(2), false },
         { "2M leaves: one update per page", MiB(2), true },
     };
+    if (instr) {                        /* callgrind: the cases once, no files */
+        double mp, um;
+        for (size_t c = 0; c < ARRAY_SIZE(cases); c++)
+            map_unmap(cases[c].name, cases[c].page, cases[c].per_page, &mp, &um);
+        lookup_ns("random lookups: 4K leaves", PG);
+        lookup_ns("random lookups: 2M leaves", MiB(2));
+        return 0;
+    }
     double ms4k = memset_ns(GiB(1) / PG), ms2m = memset_ns(GiB(1) / MiB(2));
     char path[512];
     snprintf(path, sizeof(path), "%s.csv", out);
@@ -180,7 +230,7 @@ int main(int argc, char **argv)
     for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
         double mp, um, ms = cases[c].page == PG ? ms4k : ms2m;
         size_t n = GiB(1) / cases[c].page;
-        map_unmap(cases[c].page, cases[c].per_page, &mp, &um);
+        map_unmap(cases[c].name, cases[c].page, cases[c].per_page, &mp, &um);
         for (int f = 0; f < 2; f++) {
             fprintf(fs[f], "%-34s %-7s %8zu %12.2f %16.3f\n", cases[c].name, "map", n, mp, ms);
             fprintf(fs[f], "%-34s %-7s %8zu %12.2f %16.3f\n", cases[c].name, "unmap", n, um, ms);
@@ -188,7 +238,8 @@ int main(int argc, char **argv)
         fprintf(csv, "%s,map,%zu,%.3f,%.4f\n%s,unmap,%zu,%.3f,%.4f\n", cases[c].name, n, mp, ms,
                 cases[c].name, n, um, ms);
     }
-    double l4 = lookup_ns(PG), l2 = lookup_ns(MiB(2));
+    double l4 = lookup_ns("random lookups: 4K leaves", PG);
+    double l2 = lookup_ns("random lookups: 2M leaves", MiB(2));
     for (int f = 0; f < 2; f++) {
         fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups: 4K leaves", "lookup", LOOKUPS, l4, "-");
         fprintf(fs[f], "%-34s %-7s %8d %12.2f %16s\n", "random lookups: 2M leaves", "lookup", LOOKUPS, l2, "-");

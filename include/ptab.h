@@ -83,9 +83,21 @@ struct ptab_fmt {
     pte_t    (*table)(unsigned caps);
     pte_t    (*leaf)(unsigned caps, unsigned level, struct ptab_attr a);
     bool     (*decode)(unsigned caps, unsigned level, pte_t e, struct ptab_attr *a);
-    bool     (*present)(pte_t e);       /* entry is present */
-    bool     (*is_leaf)(unsigned level, pte_t e); /* present entry at level is a leaf */
+    pte_t    present_bits;              /* an entry is present iff it has one of these */
+    pte_t    leaf_bit;                  /* a present entry above level 0 is a leaf iff set */
 };
+
+/* True if e is a present entry of format f. */
+static inline bool ptab_fmt_present(const struct ptab_fmt *f, pte_t e)
+{
+    return e & f->present_bits;
+}
+
+/* True if the present entry e of format f at level is a leaf (level 0 entries always are). */
+static inline bool ptab_fmt_is_leaf(const struct ptab_fmt *f, unsigned level, pte_t e)
+{
+    return level == 0 || (e & f->leaf_bit);
+}
 
 extern const struct ptab_fmt ptab_hpt;  /* x86-64 host tables, 4 or 5 levels */
 extern const struct ptab_fmt ptab_npt;  /* AMD nested paging: the Hpt format */

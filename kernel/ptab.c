@@ -94,7 +94,7 @@ static paddr_t child_table(const struct ptab *t, pte_t e)
 /* True if the present entry e at level l refers to a table. */
 static bool is_table(const struct ptab *t, unsigned l, pte_t e)
 {
-    return t->fmt->present(e) && !t->fmt->is_leaf(l, e);
+    return ptab_fmt_present(t->fmt, e) && !ptab_fmt_is_leaf(t->fmt, l, e);
 }
 
 /* Bytes of address space t translates. */
@@ -166,13 +166,13 @@ pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, u
         *reached = l;
         if (l <= level)
             return p;
-        if (!t->fmt->present(e)) {
+        if (!ptab_fmt_present(t->fmt, e)) {
             if (!alloc)
                 return p;
             if (!(e = install(t, p)))
                 return NULL;
         }
-        if (t->fmt->is_leaf(l, e))
+        if (ptab_fmt_is_leaf(t->fmt, l, e))
             return p;
         tpa = child_table(t, e);
     }
@@ -190,7 +190,7 @@ bool ptab_lookup(const struct ptab *t, vaddr_t va, struct ptab_map *m)
     m->pa = 0;
     m->attr.perm = 0;
     m->attr.mt = PTAB_WB;
-    if (!t->fmt->present(e))
+    if (!ptab_fmt_present(t->fmt, e))
         return false;
     m->pa = frame(t, l, e);
     return t->fmt->decode(t->caps, l, e, &m->attr);
@@ -264,10 +264,10 @@ static void visit_table(const struct visit *v, paddr_t tpa, unsigned l, vaddr_t 
     vaddr_t lo = MAX(v->va, base), hi = MIN(v->end - 1, base + PTAB_ENTRIES * LEVEL_SIZE(l) - 1);
     for (unsigned i = LEVEL_INDEX(lo, l); i <= LEVEL_INDEX(hi, l); i++) {
         pte_t e = load(&tb[i]);
-        if (!e || !t->fmt->present(e))
+        if (!e || !ptab_fmt_present(t->fmt, e))
             continue;                   /* holes are all-zero: most need no format call */
         struct ptab_entry x = { .va = v->high | (base + i * LEVEL_SIZE(l)), .level = l,
-                                .leaf = t->fmt->is_leaf(l, e), .e = e };
+                                .leaf = ptab_fmt_is_leaf(t->fmt, l, e), .e = e };
         x.pa = x.leaf ? frame(t, l, e) : child_table(t, e);
         if (v->fn(v->arg, &x) && !x.leaf)
             visit_table(v, x.pa, l - 1, base + i * LEVEL_SIZE(l));
@@ -389,7 +389,7 @@ static bool replace_table(struct upd *u, pte_t *p, unsigned l, pte_t old, pte_t 
         return false;
     /* Atomically replace the table, then hand the old subtree to the deferred list. */
     store(u->t, p, new);
-    u->res->changed += u->t->fmt->present(new);
+    u->res->changed += ptab_fmt_present(u->t->fmt, new);
     detach_tree(u, child, l - 1);
     return true;
 }
@@ -412,16 +412,21 @@ static int split(struct upd *u, pte_t *p, unsigned l, pte_t old)
     return E_OK;
 }
 
+/* False if the table tb at level l-1 cannot be collapsed into one leaf at level l: no such leaf,
+ * or its last entry does not continue its first (a table being filled in order fails at once). */
+static bool may_collapse(const struct ptab *t, const pte_t *tb, unsigned l)
+{
+    return (t->leaf_mask & BIT(l)) &&
+           load(&tb[PTAB_ENTRIES - 1]) == load(&tb[0]) + (PTAB_ENTRIES - 1) * LEVEL_SIZE(l - 1);
+}
+
 /* The leaf that could replace the table tb at level l-1 (all leaves, uniform, contiguous), or 0. */
 static pte_t collapsed(const struct ptab *t, const pte_t *tb, unsigned l)
 {
     struct ptab_attr a;
     pte_t e0 = load(&tb[0]), step = LEVEL_SIZE(l - 1);
-    if (!(t->leaf_mask & BIT(l)) || !t->fmt->present(e0) || !t->fmt->is_leaf(l - 1, e0) ||
-        !IS_ALIGNED(frame(t, l - 1, e0), LEVEL_SIZE(l)))
-        return 0;
-    /* The last entry first: a table being filled in order fails here at once. */
-    if (load(&tb[PTAB_ENTRIES - 1]) != e0 + (PTAB_ENTRIES - 1) * step)
+    if (!may_collapse(t, tb, l) || !ptab_fmt_present(t->fmt, e0) ||
+        !ptab_fmt_is_leaf(t->fmt, l - 1, e0) || !IS_ALIGNED(frame(t, l - 1, e0), LEVEL_SIZE(l)))
         return 0;
     for (unsigned i = 1; i < PTAB_ENTRIES - 1; i++)
         if (load(&tb[i]) != e0 + i * step)
@@ -501,13 +506,13 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return E_OK;
     }
     /* Otherwise descend: fill a hole with a table, or split a leaf that only partly changes. */
-    if (!f->present(old)) {
+    if (!ptab_fmt_present(f, old)) {
         if (u->unmap)
             return E_OK;
         if (!install(u->t, p))
             return E_NOMEM;
         u->res->rooted += l == u->t->levels - 1;
-    } else if (f->is_leaf(l, old)) {
+    } else if (ptab_fmt_is_leaf(f, l, old)) {
         if (!u->unmap && old == ((u->pa + (lo - u->va)) | u->bits[l]))
             return E_OK;    /* the leaf already maps exactly this */
         if ((r = split(u, p, l, old)) != E_OK)
@@ -558,7 +563,7 @@ static int update_one(struct upd *u, unsigned lvl)
             }
             u->res->rooted += l == t->levels - 1;
         }
-        if (t->fmt->is_leaf(l, e))
+        if (ptab_fmt_is_leaf(t->fmt, l, e))
             return GENERAL;         /* a large leaf above: split or keep, as update_entry does */
         tpa = child_table(t, e);
     }
@@ -568,6 +573,8 @@ static int update_one(struct upd *u, unsigned lvl)
         if (lvl > 0 && is_table(t, lvl, old))
             return GENERAL;
         set_leaf(u, p, lvl, old, leaf_for(u, lvl, u->va));
+        if (!u->unmap && !may_collapse(t, p - LEVEL_INDEX(u->va, lvl), lvl + 1))
+            return E_OK;            /* a map that empties nothing and collapses nothing */
         l = lvl;
     }
     /* Tidy the tables on the path, bottom up, while each one goes (emptied or collapsed). */
@@ -598,7 +605,7 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
     if (attr.mt >= PTAB_MTYPES || (attr.perm & ~PTAB_PERM_ALL))
         return E_ARG;
     pte_t leaf0 = t->fmt->leaf(t->caps, 0, attr);
-    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(leaf0);
+    u.unmap = !(attr.perm & PTAB_ACCESS) || !ptab_fmt_present(t->fmt, leaf0);
     if (size == 0)
         return E_OK;
     if (size > ptab_span(t) - u.va)
@@ -639,7 +646,7 @@ int ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr
     if (ls == src->levels - 1)
         return ptab_sync_root(dst, src, addr);
     pte_t e = load(ptab_walk(src, addr, ls, false, &ls));
-    if (!src->fmt->present(e))
+    if (!ptab_fmt_present(src->fmt, e))
         return E_NOENT;
     pte_t *p = ptab_walk(dst, addr, ls, true, &ld);
     if (!p)

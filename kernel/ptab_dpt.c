@@ -49,21 +49,9 @@ static bool dpt_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
     return true;
 }
 
-/* Entry is present (read or write allowed). */
-static bool dpt_present(pte_t e)
-{
-    return e & (DPT_R | DPT_W);
-}
-
-/* Present entry at level l is a leaf. */
-static bool dpt_is_leaf(unsigned l, pte_t e)
-{
-    return l == 0 || (e & DPT_PS);
-}
-
 const struct ptab_fmt ptab_dpt = {
     .name = "dpt", .min_levels = 3, .max_levels = 5,
     .leaf_mask = BIT(0) | BIT(1) | BIT(2), .addr_mask = DPT_ADDR,
     .table = dpt_table, .leaf = dpt_leaf, .decode = dpt_decode,
-    .present = dpt_present, .is_leaf = dpt_is_leaf,
+    .present_bits = DPT_R | DPT_W, .leaf_bit = DPT_PS,
 };

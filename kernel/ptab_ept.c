@@ -54,21 +54,9 @@ static bool ept_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
     return true;
 }
 
-/* Entry is present (any access bit set). */
-static bool ept_present(pte_t e)
-{
-    return e & (EPT_R | EPT_W | EPT_X | EPT_XU);
-}
-
-/* Present entry at level l is a leaf. */
-static bool ept_is_leaf(unsigned l, pte_t e)
-{
-    return l == 0 || (e & EPT_PS);
-}
-
 const struct ptab_fmt ptab_ept = {
     .name = "ept", .min_levels = 4, .max_levels = 4,
     .leaf_mask = BIT(0) | BIT(1) | BIT(2), .addr_mask = EPT_ADDR,
     .table = ept_table, .leaf = ept_leaf, .decode = ept_decode,
-    .present = ept_present, .is_leaf = ept_is_leaf,
+    .present_bits = EPT_R | EPT_W | EPT_X | EPT_XU, .leaf_bit = EPT_PS,
 };

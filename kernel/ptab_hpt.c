@@ -61,18 +61,6 @@ static bool hpt_decode(unsigned caps, unsigned l, pte_t e, struct ptab_attr *a)
     return true;
 }
 
-/* Entry is present. */
-static bool hpt_present(pte_t e)
-{
-    return e & PTE_P;
-}
-
-/* Present entry at level l is a leaf. */
-static bool hpt_is_leaf(unsigned l, pte_t e)
-{
-    return l == 0 || (e & PTE_PS);
-}
-
 /* Npt leaf: nested walks are user accesses, so every leaf is user; G means nothing there. */
 static pte_t npt_leaf(unsigned caps, unsigned l, struct ptab_attr a)
 {
@@ -84,12 +72,12 @@ const struct ptab_fmt ptab_hpt = {
     .name = "hpt", .min_levels = 4, .max_levels = 5,
     .leaf_mask = BIT(0) | BIT(1) | BIT(2), .addr_mask = PTE_ADDR,
     .table = hpt_table, .leaf = hpt_leaf, .decode = hpt_decode,
-    .present = hpt_present, .is_leaf = hpt_is_leaf,
+    .present_bits = PTE_P, .leaf_bit = PTE_PS,
 };
 
 const struct ptab_fmt ptab_npt = {
     .name = "npt", .min_levels = 4, .max_levels = 5,
     .leaf_mask = BIT(0) | BIT(1) | BIT(2), .addr_mask = PTE_ADDR,
     .table = hpt_table, .leaf = npt_leaf, .decode = hpt_decode,
-    .present = hpt_present, .is_leaf = hpt_is_leaf,
+    .present_bits = PTE_P, .leaf_bit = PTE_PS,
 };

@@ -51,9 +51,9 @@ static inline size_t fx_tables(const struct ptab *t, paddr_t pa, unsigned l)
     const pte_t *tb = t->env->p2v(t->env->ctx, pa, l);   /* a table of level l */
     size_t n = 1;
     for (unsigned i = 0; i < PTAB_ENTRIES; i++) {
-        if (!t->fmt->present(tb[i]))
+        if (!ptab_fmt_present(t->fmt, tb[i]))
             assert_int_equal(tb[i], 0);     /* L1TF: holes keep a zero frame field */
-        else if (l > 0 && !t->fmt->is_leaf(l, tb[i]))
+        else if (l > 0 && !ptab_fmt_is_leaf(t->fmt, l, tb[i]))
             n += fx_tables(t, tb[i] & t->fmt->addr_mask, l - 1);
     }
     return n;

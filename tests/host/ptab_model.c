@@ -30,7 +30,7 @@ struct ptab_attr model_norm(const struct ptab *t, struct ptab_attr attr)
 {
     struct ptab_attr n = { 0, PTAB_WB };
     pte_t e = t->fmt->leaf(t->caps, 0, attr);
-    if ((attr.perm & PTAB_ACCESS) && t->fmt->present(e))
+    if ((attr.perm & PTAB_ACCESS) && ptab_fmt_present(t->fmt, e))
         t->fmt->decode(t->caps, 0, e, &n);
     return n;
 }
