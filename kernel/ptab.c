@@ -604,8 +604,8 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
         return E_ALIGN;
     if (attr.mt >= PTAB_MTYPES || (attr.perm & ~PTAB_PERM_ALL))
         return E_ARG;
-    pte_t leaf0 = t->fmt->leaf(t->caps, 0, attr);
-    u.unmap = !(attr.perm & PTAB_ACCESS) || !ptab_fmt_present(t->fmt, leaf0);
+    pte_t leaf0 = (attr.perm & PTAB_ACCESS) ? t->fmt->leaf(t->caps, 0, attr) : 0;
+    u.unmap = !ptab_fmt_present(t->fmt, leaf0);
     if (size == 0)
         return E_OK;
     if (size > ptab_span(t) - u.va)
