@@ -505,10 +505,12 @@ static int sys_ec_status(struct trap_frame *f)
 }
 
 /* Drop pd_lock and leave f's call before it changed anything: the EC re-enters the call at its
-   syscall instruction after the other ECs of this core had their turn. Does not return. */
+   syscall instruction after the other ECs of this core had their turn (and a pause, for the
+   core it waits for). Does not return. */
 static noreturn void call_reissue(struct trap_frame *f)
 {
     call_unlock();
+    cpu_pause();
     f->rip -= SYSCALL_INSN_LEN;
     sched_save(f);
     sched_yield();

@@ -124,6 +124,7 @@ static void racer(mword unused_arg)
         race_counts[st >= 0 && st <= (int)E_NOENT ? st : E_NOSYS]++;
         if (st == E_CAP)
             break;
+        cpu_pause();
     }
     sys_exit(0);
 }
