@@ -21,6 +21,7 @@
 #define RACE_VA     0xc0100000UL        /* the double-resume rounds: one page per round */
 #define ROUNDS      8u                  /* double-resume rounds */
 #define REFAULTS    3u                  /* resumes without a delegation */
+#define SIBLING_ECS 150u                /* younger ECs of the destroy-race PD (3 doom steps) */
 #define HOLE_BASE   0x5a00u
 #define REGS_MAGIC  0x1122334455667788UL
 #define SKIP_RAX    42u
@@ -102,6 +103,13 @@ static void child_spin(mword unused_arg)
     sys_exit(0);
 }
 
+/* Child: exit 0 at once. */
+static void child_exit(mword unused_arg)
+{
+    (void)unused_arg;
+    sys_exit(0);
+}
+
 /* Root helper on core `me`: for each double-resume round, wait for it, resume target once. */
 static void helper(mword me)
 {
@@ -124,7 +132,7 @@ static void racer(mword unused_arg)
         race_counts[st >= 0 && st <= (int)E_NOENT ? st : E_NOSYS]++;
         if (st == E_CAP)
             break;
-        cpu_pause();
+        sys_yield_pause();              /* the EC shares the core: let it fault again */
     }
     sys_exit(0);
 }
@@ -378,13 +386,20 @@ static uint64_t books(void)
     return cc.pool_free + cc.heap_pages + cc.pd_frames;
 }
 
-/* Core 1 resumes an EC that faults over and over while the root destroys its PD. */
+/* Core 1 resumes an EC (of core 1: the root's core runs the destruction) that faults over and
+   over while the root destroys its PD; the PD's
+   SIBLING_ECS younger ECs are doomed first, in steps, so resumes between them find the PD
+   doomed and the EC not yet (E_ABORT). */
 static void case_destroy_race(void)
 {
     uint64_t sum0 = books();
-    mword pd = new_pd("destroy race"), r;
+    mword pd = new_pd("destroy race"), r, x;
     struct ec_info ei;
-    mword ec = start_stopped(pd, 0, child_hole, 0, &ei);
+    mword ec = start_stopped(pd, 1, child_hole, 0, &ei);
+    unsigned made = 0;
+    for (unsigned i = 0; i < SIBLING_ECS; i++)
+        made += child_ec(pd, 0, child_exit, 0, &x) == E_OK;
+    tap_check(made == SIBLING_ECS, "%u more ECs in the PD", made);
     WRITE_ONCE(stop, 0);
     memset((void *)race_counts, 0, sizeof(race_counts));
     target = ec;
