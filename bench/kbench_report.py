@@ -30,6 +30,7 @@ ROWS = {
                                    "550 ... 660", 120),
     "round_trip_yield": ("round trip between two PDs on one core (yield)", "10,776", 400),
     "pager_round_trip": ("pager round trip (fault, delegate, resume)", "2,746", 2000),
+    "scaling_ratio_pct": ("per call, most cores at once vs one core, % (own PDs)", "-", 125),
 }
 
 
@@ -74,14 +75,23 @@ def main(prefix, runs):
         lines.append(f"  smp{n}: k=0 {f.get('shootdown_k0', '-')}; " + "; ".join(
             f"k={k} {f[f'shootdown_running_pd_k{k}']} / {f[f'shootdown_other_pd_k{k}']}"
             for k in ks))
+    lines += ["", "Scaling: instructions per call (all cores counted) while k cores make independent",
+              "delegate/lookup/revoke calls in PDs of their own (goal: k = 8 at most 1.25 x k = 1)"]
+    for n in cores:
+        f = figs[n]
+        ks = [k for k in (1, 2, 4, 8) if f"scaling_k{k}_per_call" in f]
+        lines.append(f"  smp{n}: " + "; ".join(f"k={k} {f[f'scaling_k{k}_per_call']}" for k in ks) +
+                     f"; k={ks[-1]} / k=1: {f.get('scaling_ratio_pct', '-')}%" if ks else
+                     f"  smp{n}: -")
     open(prefix + ".txt", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
     plot(prefix + ".png", cores, figs)
 
 
 def plot(path, cores, figs):
-    """Cost per operation (smallest core count) against the goals; shootdown cost against k."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 2]})
+    """Cost per operation (smallest core count) against the goals; shootdown cost against k;
+    scaling against cores."""
+    fig, (a, b, c) = plt.subplots(1, 3, figsize=(20, 6), gridspec_kw={"width_ratios": [3, 2, 2]})
     n0 = cores[0]
     keys = [k for k in ROWS if k in figs[n0]]
     x = range(len(keys))
@@ -104,6 +114,16 @@ def plot(path, cores, figs):
     b.set_ylabel("instructions per one-page revoke")
     b.set_title(f"shootdown cost (smp{n1})")
     b.legend()
+    ks = [k for k in (1, 2, 4, 8) if f"scaling_k{k}_per_call" in f]
+    if ks:
+        base = f["scaling_k1_per_call"]
+        c.plot(ks, [f[f"scaling_k{k}_per_call"] / base for k in ks], "o-", label="Tessera")
+        c.axhline(1.25, linestyle="--", color="gray", label="goal: 1.25 x one core")
+        c.set_ylim(0, max(1.5, max(f[f"scaling_k{k}_per_call"] / base for k in ks) * 1.1))
+    c.set_xlabel("cores k making calls at once")
+    c.set_ylabel("instructions per call / one core's")
+    c.set_title(f"scaling, independent PDs (smp{n1})")
+    c.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

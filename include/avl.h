@@ -37,6 +37,25 @@ static inline struct avl_node *avl_floor(struct avl_node *root, uint64_t k, avl_
     return best;
 }
 
+/* The node with the largest key <= k, or NULL; *above gets the node with the smallest key > k,
+ * or NULL (one descent for both). */
+static inline struct avl_node *avl_around(struct avl_node *root, uint64_t k, avl_key_fn key,
+                                          struct avl_node **above)
+{
+    struct avl_node *best = NULL;
+    *above = NULL;
+    while (root) {
+        if (key(root) <= k) {
+            best = root;
+            root = root->right;
+        } else {
+            *above = root;
+            root = root->left;
+        }
+    }
+    return best;
+}
+
 /* The node with the smallest key >= k, or NULL. */
 static inline struct avl_node *avl_ceil(struct avl_node *root, uint64_t k, avl_key_fn key)
 {

@@ -68,5 +68,6 @@ void pd_free_last(struct pd *pd);
 void pd_adopt(struct pd *pd, struct pd *creator, mword sel);
 uint64_t pd_frames(const struct pd *pd);
 struct pd *pd_current(void);
+int pd_cap_get(struct pd *pd, mword sel, enum cap_type t, void **obj, unsigned *rights);
 int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj);
 int pd_dst_sel(struct pd *pd, mword sel);

@@ -143,6 +143,7 @@ struct ptab_result {
     bool   flush;           /* a translation changed, was removed or lost rights */
     bool   detached;        /* a table was detached: flush the whole TLB, not single pages */
     size_t changed;         /* leaf entries written */
+    size_t rooted;          /* tables installed in entries of the root table */
 };
 
 /* Result of a lookup. */

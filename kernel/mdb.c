@@ -96,8 +96,9 @@ static struct mdb_node *tree_find(struct mdb_space *s, uint64_t unit)
 /* The node containing unit, else the first one after it, or NULL. */
 static struct mdb_node *tree_from(struct mdb_space *s, uint64_t unit)
 {
-    struct mdb_node *n = tree_find(s, unit);
-    return n ? n : tree_ceil(s, unit);
+    struct avl_node *above;
+    struct mdb_node *n = node_of(avl_around(s->root, unit, base_key, &above));
+    return n && unit < node_end(n) ? n : node_of(above);
 }
 
 /* The node of n's space directly before n, or NULL. */

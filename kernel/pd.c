@@ -352,9 +352,9 @@ struct pd *pd_current(void)
     return this_cpu()->pd;
 }
 
-/* Look up selector sel in pd's object space: E_CAP if out of range, null or not of type t;
- * E_PERM if it lacks any of rights; else E_OK and *obj. */
-int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj)
+/* Look up selector sel in pd's object space: E_CAP if out of range, null or not of type t (or
+ * its object is being destroyed); else E_OK, *obj and the capability's rights in *rights. */
+int pd_cap_get(struct pd *pd, mword sel, enum cap_type t, void **obj, unsigned *rights)
 {
     struct capability c;
     if (sel == SEL_NULL || sel >= SEL_COUNT)
@@ -369,9 +369,23 @@ int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **ob
                                  : &((struct ec *)cap_object(c))->kobj;
     if (o->doomed)
         return E_CAP;
-    if ((c.rights & rights) != rights)
-        return E_PERM;
     *obj = cap_object(c);
+    *rights = c.rights;
+    return E_OK;
+}
+
+/* Look up selector sel in pd's object space: pd_cap_get's E_CAP; E_PERM if it lacks any of
+ * rights; else E_OK and *obj. */
+int pd_cap(struct pd *pd, mword sel, enum cap_type t, unsigned rights, void **obj)
+{
+    unsigned have;
+    void *o;
+    int err = pd_cap_get(pd, sel, t, &o, &have);
+    if (err)
+        return err;
+    if ((have & rights) != rights)
+        return E_PERM;
+    *obj = o;
     return E_OK;
 }
 

@@ -23,6 +23,8 @@
 #define LEVEL_SIZE(l)   PTAB_LEVEL_SIZE(l)
 #define LEVEL_INDEX(va, l) ptab_index(va, l)
 #define LINK_MASK       BITS(51, 12)    /* frame field of a dfree chain link (see dfree_push) */
+#define EMPTY_BLOCK     16              /* entries empty() reads per step */
+#define GENERAL         (-1)            /* update_one: the update needs update_table's recursion */
 
 /* The state of one ptab_update, passed down the recursion. */
 struct upd {
@@ -291,16 +293,25 @@ size_t ptab_tables(const struct ptab *t)
     return count_tree(t, t->root, t->levels - 1);
 }
 
+/* Move the unlinked table at level l in frame pa, which points to no table, onto the
+ * deferred-free list. */
+static void detach_frame(struct upd *u, paddr_t pa, unsigned l)
+{
+    if (!dfree_push(u->df, u->t, pa, l, u->unmap))
+        panic("ptab: detach without a free slot");
+    u->res->detached = u->res->flush = true;
+}
+
 /* Move the unlinked subtree at level l in frame pa onto the deferred-free list. */
 static void detach_tree(struct upd *u, paddr_t pa, unsigned l)
 {
     const pte_t *tb = tab(u->t, pa, l);
-    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++)
-        if (is_table(u->t, l, tb[i]))
-            detach_tree(u, child_table(u->t, tb[i]), l - 1);
-    if (!dfree_push(u->df, u->t, pa, l, u->unmap))
-        panic("ptab: detach_tree without a free slot");
-    u->res->detached = u->res->flush = true;
+    for (unsigned i = 0; l > 0 && i < PTAB_ENTRIES; i++) {
+        pte_t e = load(&tb[i]);
+        if (e && is_table(u->t, l, e))  /* holes are all-zero: most need no format call */
+            detach_tree(u, child_table(u->t, e), l - 1);
+    }
+    detach_frame(u, pa, l);
 }
 
 /* True if the change old -> new of a present leaf only adds access rights. */
@@ -419,12 +430,29 @@ static pte_t collapsed(const struct ptab *t, const pte_t *tb, unsigned l)
     return frame(t, l - 1, e0) | t->fmt->leaf(t->caps, l, a);
 }
 
-/* True if the table tb has no present entry; the scan starts at index from (a likely survivor). */
-static bool empty(const pte_t *tb, unsigned from)
+/* The entries of block k of the table tb (EMPTY_BLOCK entries) ORed together. Plain loads, one
+ * instruction an entry: the caller serialises updates of tb and walkers only set bits in present
+ * entries, so no entry turns from zero to non-zero or back meanwhile. */
+static pte_t block_bits(const pte_t *tb, unsigned k)
 {
-    for (unsigned i = 0; i < PTAB_ENTRIES; i++)
-        if (load(&tb[(from + i) % PTAB_ENTRIES]))
+    const pte_t *b = tb + k * EMPTY_BLOCK;
+    pte_t any = 0;
+#pragma GCC unroll 16
+    for (unsigned i = 0; i < EMPTY_BLOCK; i++)
+        any |= b[i];
+    return any;
+}
+
+/* True if the table tb has no present entry. The scan goes out from the block of index near
+ * (the entry just changed: its neighbours are the likely survivors), alternately down and up. */
+static bool empty(const pte_t *tb, unsigned near)
+{
+    unsigned blocks = PTAB_ENTRIES / EMPTY_BLOCK, b = near / EMPTY_BLOCK;
+    for (unsigned d = 0; d < blocks; d++) {
+        unsigned k = (b + ((d & 1) ? (d + 1) / 2 : blocks - d / 2)) % blocks;
+        if (block_bits(tb, k))
             return false;
+    }
     return true;
 }
 
@@ -440,14 +468,15 @@ static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
     const pte_t *tb = tab(t, child_table(t, e), l - 1);
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
-    if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->end, l - 1))))
+    if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->va, l - 1))))
         return;
-    /* An empty table holds no translation a stale walker could need: it may go on the chain. */
+    /* An empty table holds no translation a stale walker could need: it may go on the chain.
+       Either way the table points to no table (empty, or all leaves). */
     bool unmap = u->unmap;
     u->unmap = !leaf;
     if (u->unmap || u->df->n < PTAB_DFREE_SLOTS) {
         store(t, p, leaf);
-        detach_tree(u, child_table(t, e), l - 1);
+        detach_frame(u, child_table(t, e), l - 1);
     }
     u->unmap = unmap;
 }
@@ -477,6 +506,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return E_OK;
         if (!install(u->t, p))
             return E_NOMEM;
+        u->res->rooted += l == u->t->levels - 1;
     } else if (f->is_leaf(l, old)) {
         if (!u->unmap && old == ((u->pa + (lo - u->va)) | u->bits[l]))
             return E_OK;    /* the leaf already maps exactly this */
@@ -506,6 +536,50 @@ static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
     return E_OK;
 }
 
+/* ptab_update of the single entry at level lvl that the update covers exactly (a leaf fits, or
+ * it unmaps): one walk down, then tidy upwards while tables empty or collapse. GENERAL if a leaf
+ * above or a table at lvl needs the general recursion (split, replace_table). */
+static int update_one(struct upd *u, unsigned lvl)
+{
+    const struct ptab *t = u->t;
+    pte_t *path[PTAB_MAX_LEVELS], *p;
+    paddr_t tpa = t->root;
+    unsigned l = t->levels - 1;
+    int r = E_OK;
+    for (; l > lvl; l--) {
+        p = path[l] = tab(t, tpa, l) + LEVEL_INDEX(u->va, l);
+        pte_t e = load(p);
+        if (!e && u->unmap)
+            return E_OK;            /* a hole above: nothing mapped below */
+        if (!e) {
+            if (!(e = install(t, p))) {
+                r = E_NOMEM;
+                break;
+            }
+            u->res->rooted += l == t->levels - 1;
+        }
+        if (t->fmt->is_leaf(l, e))
+            return GENERAL;         /* a large leaf above: split or keep, as update_entry does */
+        tpa = child_table(t, e);
+    }
+    if (r == E_OK) {
+        p = tab(t, tpa, lvl) + LEVEL_INDEX(u->va, lvl);
+        pte_t old = load(p);
+        if (lvl > 0 && is_table(t, lvl, old))
+            return GENERAL;
+        set_leaf(u, p, lvl, old, leaf_for(u, lvl, u->va));
+        l = lvl;
+    }
+    /* Tidy the tables on the path, bottom up, while each one goes (emptied or collapsed). */
+    for (l++; l < t->levels; l++) {
+        pte_t before = load(path[l]);
+        tidy(u, path[l], l, r);
+        if (load(path[l]) == before)
+            break;
+    }
+    return r;
+}
+
 /* Map [va, va+size) to pa.. with attr (attr.perm without R/W/X unmaps). E_ALIGN, E_RANGE,
  * E_NOMEM. */
 int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct ptab_attr attr,
@@ -518,12 +592,13 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
                      .df = df,
                      .res = res };
     res->flush = res->detached = false;
-    res->changed = 0;
+    res->changed = res->rooted = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
         return E_ALIGN;
     if (attr.mt >= PTAB_MTYPES || (attr.perm & ~PTAB_PERM_ALL))
         return E_ARG;
-    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(t->fmt->leaf(t->caps, 0, attr));
+    pte_t leaf0 = t->fmt->leaf(t->caps, 0, attr);
+    u.unmap = !(attr.perm & PTAB_ACCESS) || !t->fmt->present(leaf0);
     if (size == 0)
         return E_OK;
     if (size > ptab_span(t) - u.va)
@@ -532,6 +607,14 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
     if (!u.unmap && (last < pa || (last & ~t->fmt->addr_mask & ~(PTAB_PAGE_SIZE - 1))))
         return E_RANGE;
     u.end = u.va + size;
+    unsigned one = (unsigned)(__builtin_ctzl(size) - PTAB_PAGE_BITS) / PTAB_LEVEL_BITS;
+    bool single = one < t->levels && size == LEVEL_SIZE(one) && IS_ALIGNED(u.va, size) &&
+                  (u.unmap || leaf_fits(&u, one, u.va));
+    if (single && !u.unmap)
+        u.bits[one] = one ? t->fmt->leaf(t->caps, one, attr) : leaf0;
+    int r = single ? update_one(&u, one) : GENERAL;
+    if (r != GENERAL)
+        return r;
     for (unsigned l = 0; l < t->levels && !u.unmap; l++)
         u.bits[l] = (t->leaf_mask & BIT(l)) ? t->fmt->leaf(t->caps, l, attr) : 0;
     return update_table(&u, t->root, t->levels - 1, 0);

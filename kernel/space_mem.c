@@ -246,17 +246,6 @@ static void batch_quarantine(struct shootdown_batch *b, struct pd *pd, unsigned 
         quarantine_detached(&pd->mem, f);
 }
 
-/* PDPTs of m's hpt in the top-level slots that [va, va + size) touches (size > 0). */
-static size_t pdpts_in(const struct space_mem *m, vaddr_t va, uint64_t size)
-{
-    const pte_t *root = kmem_ptr(m->hpt.root, HPT_LEVELS - 1);
-    unsigned top = HPT_LEVELS - 1;
-    size_t n = 0;
-    for (unsigned i = ptab_index(va, top); i <= ptab_index(va + size - 1, top); i++)
-        n += ptab_entry_is_table(&m->hpt, top, ptab_entry_load(&root[i]));
-    return n;
-}
-
 /*
  * Apply one update to pd's hpt with its flush noted in b (also for the part done before a
  * failure); *res what it did. E_NOMEM etc. from ptab_update. b is never NULL: every
@@ -274,14 +263,10 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     unsigned n0 = b->df.n;
     paddr_t chain0 = b->df.chain;
     size_t count0 = b->df.count;
-    /* PDPTs the update adds (counting is bounded by its own work: it visits each slot). */
-    bool user = size && va < USER_LIMIT && size <= USER_LIMIT - va;
-    size_t pdpts0 = user ? pdpts_in(&pd->mem, va, size) : 0;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
-    if (user)
-        pd->mem.hpt_kept += pdpts_in(&pd->mem, va, size) - pdpts0;     /* never detached */
+    pd->mem.hpt_kept += res->rooted;    /* PDPTs: never detached (keep_level) */
     batch_quarantine(b, pd, n0, chain0);
     if (res->flush || res->detached) {
         b->lo[i] = MIN(b->lo[i], va);

@@ -160,13 +160,14 @@ static struct mdb_space *space_of(struct pd *pd, unsigned kind)
 static int check_source(struct mdb_space *s, uint64_t base, uint64_t n, unsigned mask)
 {
     struct mdb_info in;
-    for (uint64_t u = base; u < base + n; u = in.base + in.size)
+    int err = E_OK;
+    for (uint64_t u = base; u < base + n; u = in.base + in.size) {
         if (mdb_lookup(s, u, &in) != E_OK)
             return E_NOENT;
-    for (uint64_t u = base; u < base + n; u = in.base + in.size)
-        if (mdb_lookup(s, u, &in) != E_OK || (in.rights & mask) != mask)
-            return E_PERM;
-    return E_OK;
+        if ((in.rights & mask) != mask)
+            err = E_PERM;               /* reported only if no unit is empty */
+    }
+    return err;
 }
 
 /*
@@ -246,12 +247,14 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     struct pd *self = cur_pd();
     struct delegate_args a = { f->rdx, f->r10, f->r8, f->r9 };
     struct xfer x;
+    unsigned src_rights, dst_rights;
     int err;
-    if ((err = pd_cap(self, f->rdi, CAP_PD, 0, (void **)&inv->src)) ||
-        (err = pd_cap(self, f->rsi, CAP_PD, 0, (void **)&inv->dst)) ||
-        (err = pd_cap(self, f->rdi, CAP_PD, PD_R_DELEGATE, (void **)&inv->src)) ||
-        (err = pd_cap(self, f->rsi, CAP_PD, PD_R_DELEGATE, (void **)&inv->dst)) ||
-        (err = sysarg_delegate(&a, &x)))
+    if ((err = pd_cap_get(self, f->rdi, CAP_PD, (void **)&inv->src, &src_rights)) ||
+        (err = pd_cap_get(self, f->rsi, CAP_PD, (void **)&inv->dst, &dst_rights)))
+        return err;
+    if (!(src_rights & dst_rights & PD_R_DELEGATE))
+        return E_PERM;
+    if ((err = sysarg_delegate(&a, &x)))
         return err;
     if (x.kind == SPACE_PIO && x.dst != x.src)
         return E_ARG;                   /* ports are identity-mapped */

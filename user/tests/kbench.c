@@ -7,10 +7,12 @@
  * revoke of 511 pages in one call (tables kept) and of 512 (tables built and freed), one page
  * per call, a write-right revoke, a revoke that empties its tables, a revoke of one of 1,021
  * sibling delegations, a revoke while k = 1..cores-1 other cores run the PD (shootdown) or run
- * another PD (none), a yield round trip between two PDs on one core, and a pager round trip
- * (an EC's first write to a page it lacks faults, its pager on the same core wakes from
+ * another PD (none), a yield round trip between two PDs on one core, a pager round trip (an
+ * EC's first write to a page it lacks faults, its pager on the same core wakes from
  * ec_status(EC_WAIT), delegates the page, resumes it and waits again, the write retried and
- * done: timed by the EC around its write). In make test each
+ * done: timed by the EC around its write), and the scaling rows: instructions per call (all
+ * cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke calls in
+ * PDs of their own, and k's largest against 1. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */
@@ -27,8 +29,12 @@
 #define EMPTY_VA    (32 * GIB)          /* C: a page alone in its tables, one GiB per sample */
 #define SIB_VA      (64 * GIB)          /* C: the sibling delegations */
 #define SPIN_VA     (96 * GIB)          /* C and D: the page the spinners read */
-#define PAGER_VA    (128 * GIB)         /* C: a sentinel, then the pages the pager serves */
+#define PAGER_VA    (160 * GIB)         /* C: a sentinel, then the pages the pager serves */
 #define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (not 128) */
+#define WORK_VA     (128 * GIB)         /* scaling workers: their page, lent at the next one */
+#define WORK_SEL    64u                 /* scaling workers: their own PD's capability */
+#define WORK_ROUNDS 48u                 /* delegate, lookup, revoke rounds per worker */
+#define WORK_CALLS  3u                  /* calls per round */
 
 static mword src;                       /* root: 1024 pages to delegate */
 static volatile uint64_t beats[MAX_CORES] aligned(64);
@@ -287,6 +293,80 @@ static void bench_shootdown(mword c, mword d, unsigned n)
     row("shootdown_k0", base);
 }
 
+static volatile uint64_t work_want, work_arrived, work_go, work_done, work_t0, work_t1, work_bad;
+
+/* Scaling worker, in a PD of its own: once all workers are there, WORK_ROUNDS rounds of lending
+   its page to itself, looking the loan up and revoking it; then exit. */
+static void worker(mword arg)
+{
+    (void)arg;
+    if (__atomic_add_fetch(&work_arrived, 1, __ATOMIC_ACQ_REL) == work_want) {
+        work_t0 = tsc();
+        work_go = 1;
+    }
+    while (!work_go)
+        cpu_pause();
+    unsigned bad = 0;
+    for (unsigned i = 0; i < WORK_ROUNDS; i++) {
+        struct lookup_info li;
+        mword loan = WORK_VA + PAGE_SIZE_USER;
+        bad += sys_delegate(WORK_SEL, WORK_SEL, SPACE_MEM, WORK_VA, loan, 1, MEM_R) != E_OK;
+        bad += sys_lookup(WORK_SEL, SPACE_MEM, loan, &li) != E_OK || li.rights != MEM_R;
+        bad += sys_revoke(WORK_SEL, SPACE_MEM, loan, 1, MEM_RWX, REVOKE_SELF) != E_OK;
+    }
+    __atomic_add_fetch(&work_bad, bad, __ATOMIC_RELAXED);
+    if (__atomic_add_fetch(&work_done, 1, __ATOMIC_ACQ_REL) == work_want)
+        work_t1 = tsc();
+    sys_exit(0);
+}
+
+/* Instructions per call of k workers in PDs pd[0..k) on cores 0..k-1 running at once (all
+   cores' instructions in the window, divided by all calls); ~0 on a failure. */
+static uint64_t scale_run(const mword *pd, unsigned k)
+{
+    mword ec[MAX_CORES];
+    unsigned made = 0, bad = 0;
+    work_want = k;
+    work_arrived = work_go = work_done = work_bad = 0;
+    for (unsigned i = 0; i < k; i++)
+        made += child_ec(pd[i], i, worker, i, &ec[i]) == E_OK;
+    for (unsigned i = 0; i < made; i++) {
+        struct ec_info ei;
+        bad += ec_wait(ec[i], &ei) != E_OK || !exited_with(&ei, 0);
+        bad += sys_revoke(SEL_ROOT_PD, SPACE_OBJ, ec[i], 1, OBJ_R_ALL, REVOKE_SELF) != E_OK;
+    }
+    if (made != k || bad || work_bad || work_done != k)
+        return ~0UL;
+    return (work_t1 - work_t0) / (k * WORK_ROUNDS * WORK_CALLS);
+}
+
+/* Scaling: k = 1, 2, 4, 8 cores (up to n) making independent calls in PDs of their own. */
+static void bench_scaling(unsigned n)
+{
+    mword pd[MAX_CORES];
+    unsigned bad = 0;
+    for (unsigned i = 0; i < n && !bad; i++) {
+        bad += child_pd(&pd[i]) != E_OK;
+        bad += !bad && sys_delegate(SEL_ROOT_PD, pd[i], SPACE_OBJ, pd[i], WORK_SEL, 1,
+                                    PD_R_ALL) != E_OK;
+        bad += !bad && give(pd[i], 1020, WORK_VA, 1, MEM_R | MEM_W) != E_OK;
+    }
+    uint64_t one = 0, last = 0;
+    char name[48];
+    for (unsigned k = 1; k <= n && !bad; k *= 2) {
+        uint64_t v = scale_run(pd, k);
+        bad += v == ~0UL;
+        one = k == 1 ? v : one;
+        last = v;
+        snprintf(name, sizeof(name), "scaling_k%u_per_call", k);
+        row(name, v);
+    }
+    tap_check(!bad, "scaling: workers in %u PDs delegated, looked up and revoked their loans on "
+              "up to %u cores at once", n, n);
+    if (!bad)
+        row("scaling_ratio_pct", last * 100 / one);
+}
+
 /* EC of the round trip: beat and yield until stop, then exit. */
 static void yielder(mword arg)
 {
@@ -376,5 +456,6 @@ int main(mword arg)
     bench_shootdown(c, d, n);
     bench_round_trip(c);
     bench_pager(c);
+    bench_scaling(n);
     return utest_done("kbench");
 }
