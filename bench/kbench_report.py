@@ -29,6 +29,7 @@ ROWS = {
     "shootdown_per_further_core": ("added cost per further core running the PD",
                                    "550 ... 660", 120),
     "round_trip_yield": ("round trip between two PDs on one core (yield)", "10,776", 400),
+    "pager_round_trip": ("pager round trip (fault, delegate, resume)", "2,746", 2000),
     "scaling_ratio_pct": ("per call, most cores at once vs one core, % (own PDs)", "-", 125),
 }
 

@@ -35,7 +35,7 @@ enum cap_type {
 #define PD_R_ALL      (PD_R_CREATE | PD_R_DELEGATE)
 
 /* Rights on an EC capability. */
-#define EC_R_CTRL     (1u << 0)  /* may read its fault record, wait for it */
+#define EC_R_CTRL     (1u << 0)  /* may read its fault record, wait for it, resume it */
 #define EC_R_ALL      (EC_R_CTRL)
 
 /* Rights on memory (per page) as delegated between PDs. */

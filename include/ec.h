@@ -5,7 +5,8 @@
  * NOVA's model). Its x87/SSE/AVX registers and data selectors (xregs) are in
  * the CPU while it owns its core's registers (sched.c), else in its image,
  * which follows the struct in the same allocation. An EC that stopped (exit or
- * fault) keeps its record until its creator reads it with ec_status.
+ * fault) keeps its record until its creator reads it with ec_status; a faulted
+ * one keeps its whole register state, and ec_resume continues it there.
  */
 #pragma once
 #include "types.h"
@@ -47,6 +48,9 @@ struct ec {
     struct fault_fix last_fix;      /* the last user-address fault resolved by a flush or restore */
 };
 
+/* ec_resumable: the EC faulted and its core is still letting go of it (not a status). */
+#define EC_LEAVING (-1)
+
 extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock, if both) */
 
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
@@ -59,3 +63,5 @@ void ec_leave(struct ec *ec);
 void ec_kill(struct ec *ec);
 bool ec_wake_some(struct ec *ec, int status, unsigned max);
 void ec_free(struct ec *ec);
+int ec_resumable(const struct ec *ec);
+void ec_resume(struct ec *ec);

@@ -21,6 +21,7 @@ noreturn void sched_run(void);
 noreturn void sched_resume(struct ec *ec);
 void sched_tick(struct trap_frame *f);
 void sched_forget(struct ec *ec);
+void sched_keep(struct ec *ec);
 bool sched_dequeue(struct ec *ec);
 void sched_kill_queued(struct ec *ec);
 void sched_retire(void);

@@ -32,6 +32,7 @@ int sysarg_xfer(mword xfer, bool delegating, struct xfer *out);
 int sysarg_dst_sel(mword sel);
 int sysarg_user_buf(mword addr, mword len);
 int sysarg_ec_start(mword entry_ip, mword stack_ptr);
+int sysarg_ec_resume(mword flags, mword rip);
 int sysarg_lookup(mword kind, mword addr);
 int sysarg_delegate(const struct delegate_args *a, struct xfer *x);
 int sysarg_revoke(const struct revoke_args *a, struct xfer *x);

@@ -26,6 +26,7 @@ enum sysno {
     SYS_CONSOLE_WRITE = 9,  /* (buf, len) */
     SYS_COUNTERS      = 10, /* (cpu, struct core_counters *out) */
     SYS_PD_INFO       = 11, /* (pd_sel, struct pd_info *out) */
+    SYS_EC_RESUME     = 12, /* (ec_sel, flags, rip, rax) */
     SYS_COUNT               /* first number that is not a call */
 };
 
@@ -83,6 +84,11 @@ struct kcov_info {
 
 /* ec_status() flags (rsi). */
 #define EC_WAIT       (1u << 0)     /* block until the EC has stopped (faulted or exited) */
+
+/* ec_resume() flags (rsi): registers the resumed EC gets instead of its saved ones. */
+#define EC_RESUME_RIP (1u << 0)     /* rip = argument 3 (rdx), below USER_LIMIT */
+#define EC_RESUME_RAX (1u << 1)     /* rax = argument 4 (r10) */
+#define EC_RESUME_ALL (EC_RESUME_RIP | EC_RESUME_RAX)
 
 /* lookup(): what a PD holds at one place of one of its spaces. */
 struct lookup_info {

@@ -137,7 +137,10 @@ noreturn void ec_stop(struct ec *ec, enum ec_state state)
     spin_unlock(&ec_lock);
     ec_wake_waiters(ec, E_OK);
     this_cpu()->ec = NULL;
-    sched_forget(ec);
+    if (state == EC_FAULTED)
+        sched_keep(ec);                 /* ec_resume may continue it */
+    else
+        sched_forget(ec);
     if (__atomic_sub_fetch(&ec->pd->live_ecs, 1, __ATOMIC_SEQ_CST) == 0 && ec->pd->is_root)
         root_done(ec);
     ec_off(ec);
@@ -196,6 +199,44 @@ void ec_kill(struct ec *ec)
     }
     sched_kill_queued(ec);              /* the same if it is queued there */
     lapic_send_ipi(cpu_remote(ec->cpu)->apic_id, VEC_IPI_WAKE);
+}
+
+/*
+ * Whether ec (pd_lock held) can be resumed: E_ABORT while its PD is being destroyed, E_BUSY
+ * while it runs, E_NOENT once it exited, EC_LEAVING while it faulted but its core has not yet
+ * let go of it (ec_stop wakes the waiters first), else E_OK. Under pd_lock a faulted or
+ * exited state holds: only ec_resume and the EC's destruction end it, both under pd_lock.
+ */
+int ec_resumable(const struct ec *ec)
+{
+    if (ec->pd->kobj.doomed)
+        return E_ABORT;
+    uint32_t state = ec->state;
+    if (state == EC_RUNNING)
+        return E_BUSY;
+    if (state == EC_EXITED)
+        return E_NOENT;
+    return __atomic_load_n(&ec->off, __ATOMIC_SEQ_CST) ? E_OK : EC_LEAVING;
+}
+
+/*
+ * Make ec (ec_resumable said E_OK, pd_lock held) runnable again on its core at its saved
+ * state: live and on its core again, the record of its last retried fault cleared (what the
+ * fault found may have changed meanwhile, so its next fault is handled afresh), EC_RUNNING,
+ * queued. It took no waiters since it stopped (it was not running), so none are woken.
+ */
+void ec_resume(struct ec *ec)
+{
+    struct pd *pd = ec->pd;
+    ASSERT(ec->state == EC_FAULTED && ec->off && !ec->waiters && !ec->kobj.doomed);
+    ec->last_fix = (struct fault_fix){ 0 };
+    __atomic_add_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&pd->ecs_on, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ec->off, false, __ATOMIC_SEQ_CST);
+    spin_lock(&ec_lock);
+    ec->state = EC_RUNNING;
+    spin_unlock(&ec_lock);
+    sched_enqueue(ec);
 }
 
 /* Free a destroyed EC (off, no waiters, no capability): the last of it. */

@@ -260,6 +260,15 @@ void sched_forget(struct ec *ec)
         regs_owner[ec->cpu] = NULL;
 }
 
+/* Keep faulted ec's (on this core) x87/SSE/AVX registers and selectors in its image, where a
+   resume loads them from, and release its claim on the core's registers. */
+void sched_keep(struct ec *ec)
+{
+    if (regs_owner[ec->cpu] == ec)
+        xregs_save(&ec->xregs);
+    sched_forget(ec);
+}
+
 /* Timer or wake interrupt from user mode: preempt the current EC (frame f is its state); a
    killed one stops. */
 void sched_tick(struct trap_frame *f)

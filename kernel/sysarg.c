@@ -62,6 +62,14 @@ int sysarg_ec_start(mword entry_ip, mword stack_ptr)
     return entry_ip < USER_LIMIT && stack_ptr <= USER_LIMIT ? E_OK : E_RANGE;
 }
 
+/* Check ec_resume's flags and, with EC_RESUME_RIP, its rip: E_ARG, E_RANGE or E_OK. */
+int sysarg_ec_resume(mword flags, mword rip)
+{
+    if (flags & ~(mword)EC_RESUME_ALL)
+        return E_ARG;
+    return !(flags & EC_RESUME_RIP) || rip < USER_LIMIT ? E_OK : E_RANGE;
+}
+
 /* Check lookup's kind and addr: E_ARG (kind), E_RANGE (addr) or E_OK. */
 int sysarg_lookup(mword kind, mword addr)
 {

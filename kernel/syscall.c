@@ -507,6 +507,57 @@ static int sys_ec_status(struct trap_frame *f)
     return copy_to_user(inv.out, &info, sizeof(info));
 }
 
+/* Drop pd_lock and leave f's call before it changed anything: the EC re-enters the call at its
+   syscall instruction after the other ECs of this core had their turn (and a pause, for the
+   core it waits for). Does not return. */
+static noreturn void call_reissue(struct trap_frame *f)
+{
+    call_unlock();
+    cpu_pause();
+    f->rip -= SYSCALL_INSN_LEN;
+    sched_save(f);
+    sched_yield();
+}
+
+/* ec_resume's invocation: the EC, and the registers it gets (flags say which). */
+struct ec_resume_inv {
+    struct ec *ec;
+    mword flags, rip, rax;
+};
+
+/* Decode ec_resume(ec_sel, flags, rip, rax): capability, flags, rip, then the EC's state. */
+static int decode_ec_resume(struct trap_frame *f, struct ec_resume_inv *inv)
+{
+    int err;
+    *inv = (struct ec_resume_inv){ .flags = f->rsi, .rip = f->rdx, .rax = f->r10 };
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&inv->ec)) ||
+        (err = sysarg_ec_resume(inv->flags, inv->rip)))
+        return err;
+    return ec_resumable(inv->ec);
+}
+
+/* Perform ec_resume: the registers the flags give, then the EC runnable at its saved state. */
+static void perform_ec_resume(const struct ec_resume_inv *inv)
+{
+    if (inv->flags & EC_RESUME_RIP)
+        inv->ec->regs.rip = inv->rip;
+    if (inv->flags & EC_RESUME_RAX)
+        inv->ec->regs.rax = inv->rax;
+    ec_resume(inv->ec);
+}
+
+/* ec_resume(ec_sel, flags, rip, rax); re-issued while the EC's core still lets go of it. */
+static int sys_ec_resume(struct trap_frame *f)
+{
+    struct ec_resume_inv inv;
+    int err = decode_ec_resume(f, &inv);
+    if (err == EC_LEAVING)
+        call_reissue(f);
+    if (err == E_OK)
+        perform_ec_resume(&inv);
+    return err;
+}
+
 /* Decode console_write(buf, len): len, then the bytes into this core's buffer (*out). */
 static int decode_console_write(struct trap_frame *f, char **out)
 {
@@ -641,6 +692,7 @@ static const struct call calls[SYS_COUNT] = {
     [SYS_EXIT]          = { sys_exit, false },
     [SYS_CONSOLE_WRITE] = { sys_console_write, false },
     [SYS_COUNTERS]      = { sys_counters, false },
+    [SYS_EC_RESUME]     = { sys_ec_resume, true },
 };
 
 /* The call numbered n; NULL if n is no call. */

@@ -139,21 +139,26 @@ void xregs_init(struct xregs *x, void *mem)
 #define XMASK_LO ((uint32_t)cpu_config.xcr0)
 #define XMASK_HI ((uint32_t)(cpu_config.xcr0 >> 32))
 
+/* Save this core's x87/SSE/AVX state and data selectors into x (the core keeps them). */
+void xregs_save(struct xregs *x)
+{
+    if (cpu_config.xsaveopt)
+        __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(x->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                             : "memory");
+    else if (cpu_config.xsave)
+        __asm__ __volatile__("xsave64 (%0)" :: "r"(x->image), "a"(XMASK_LO), "d"(XMASK_HI)
+                             : "memory");
+    else
+        __asm__ __volatile__("fxsave64 (%0)" :: "r"(x->image) : "memory");
+    xregs_read_segs(x);
+}
+
 /* Save this core's state into from (NULL: discard it), then load to's. */
 void xregs_switch(struct xregs *from, const struct xregs *to)
 {
     static const uint32_t fixed_word = 0;       /* operand of the FIP/FDP scrub below */
-    if (from) {
-        if (cpu_config.xsaveopt)
-            __asm__ __volatile__("xsaveopt64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
-                                 : "memory");
-        else if (cpu_config.xsave)
-            __asm__ __volatile__("xsave64 (%0)" :: "r"(from->image), "a"(XMASK_LO), "d"(XMASK_HI)
-                                 : "memory");
-        else
-            __asm__ __volatile__("fxsave64 (%0)" :: "r"(from->image) : "memory");
-        xregs_read_segs(from);
-    }
+    if (from)
+        xregs_save(from);
     /*
      * AMD CPUs (and QEMU's TCG) load the x87 last-instruction/operand pointers (FIP, FDP, FOP)
      * only when the image has an exception pending: the previous EC's would survive. Give them

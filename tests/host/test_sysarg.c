@@ -132,6 +132,18 @@ static void ec_start_needs_entry_below_and_stack_at_most_the_limit(void **state)
     assert_int_equal(sysarg_ec_start(0xffffffff81000000UL, 0x1000), E_RANGE);
 }
 
+static void ec_resume_checks_flags_before_rip(void **state)
+{
+    (void)state;
+    assert_int_equal(sysarg_ec_resume(0, ~0UL), E_OK);
+    assert_int_equal(sysarg_ec_resume(EC_RESUME_RAX, USER_LIMIT), E_OK);
+    assert_int_equal(sysarg_ec_resume(EC_RESUME_RIP, USER_LIMIT - 1), E_OK);
+    assert_int_equal(sysarg_ec_resume(EC_RESUME_RIP, USER_LIMIT), E_RANGE);
+    assert_int_equal(sysarg_ec_resume(EC_RESUME_ALL, 0xffffffff81000000UL), E_RANGE);
+    assert_int_equal(sysarg_ec_resume(EC_RESUME_ALL << 1, USER_LIMIT), E_ARG);
+    assert_int_equal(sysarg_ec_resume(1UL << 63 | EC_RESUME_RIP, 0), E_ARG);
+}
+
 static void lookup_checks_kind_before_address(void **state)
 {
     (void)state;
@@ -303,6 +315,7 @@ int main(void)
         cmocka_unit_test(user_buffers_must_end_at_or_below_the_user_limit),
         cmocka_unit_test(user_buffers_that_wrap_are_out_of_range),
         cmocka_unit_test(ec_start_needs_entry_below_and_stack_at_most_the_limit),
+        cmocka_unit_test(ec_resume_checks_flags_before_rip),
         cmocka_unit_test(lookup_checks_kind_before_address),
         cmocka_unit_test(delegate_accepts_a_valid_memory_range),
         cmocka_unit_test(delegate_and_revoke_give_port_and_selector_bases_as_they_are),

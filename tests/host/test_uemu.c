@@ -77,6 +77,7 @@ static const struct call ulib_calls[] = {
     { SYS_EC_STATUS, { 0x61, EC_WAIT }, 2 },
     { SYS_YIELD, { 0 }, 0 },
     { SYS_COUNTERS, { 1 }, 1 },
+    { SYS_EC_RESUME, { 0x71, EC_RESUME_RIP | EC_RESUME_RAX, 0x73, 0x74 }, 4 },
 };
 
 /* Note the first problem of a run. */
@@ -145,7 +146,7 @@ static mword emulate(struct run *r, mword nr, const mword a[6])
     case SYS_COUNTERS:
         check_args(r, nr, a);
         return mem_write(r, a[1], &cc, sizeof(cc)) ? E_OK : E_RANGE;
-    case SYS_CREATE_EC: case SYS_DELEGATE: case SYS_REVOKE: case SYS_YIELD:
+    case SYS_CREATE_EC: case SYS_DELEGATE: case SYS_REVOKE: case SYS_YIELD: case SYS_EC_RESUME:
         check_args(r, nr, a);
         return E_OK;
     default:

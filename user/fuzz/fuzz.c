@@ -444,8 +444,15 @@ static void gen_call(struct fz *f, struct call *c)
         c->nr = SYS_CONSOLE_WRITE;
         c->a[0] = arg_out(f);
         c->a[1] = PICK(f, lens);
-    } else if (r < 94) {
+    } else if (r < 93) {
         c->nr = SYS_YIELD;
+    } else if (r < 94) {
+        static const mword rips[] = { 0, USER_LIMIT - 1, USER_LIMIT, NONCANON, KERNEL_PTR };
+        c->nr = SYS_EC_RESUME;
+        c->a[0] = arg_pd(f);
+        c->a[1] = below(f, 2) ? below(f, EC_RESUME_ALL + 1) : rnd(f);
+        c->a[2] = PICK(f, rips);
+        c->a[3] = rnd(f);
     } else if (r < 97 && cfg.kcov) {
         c->nr = SYS_KCOV;
         c->a[0] = arg_out(f);
@@ -537,6 +544,9 @@ static void make_safe(struct fz *f, struct call *c)
         break;
     case SYS_LOOKUP:
         c->a[3] = out_safe(f, c->a[3]);
+        break;
+    case SYS_EC_RESUME:
+        c->a[1] |= 1UL << 63;               /* never resumes: a probe's check awaits its fault */
         break;
     case SYS_COUNTERS: case SYS_PD_INFO:
         c->a[1] = out_safe(f, c->a[1]);
@@ -841,6 +851,7 @@ static unsigned allowed_status(mword nr)
         return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_ALIGN) | B(E_RANGE) | B(E_NOMEM);
     case SYS_LOOKUP:    return B(E_OK) | B(E_CAP) | B(E_ARG) | B(E_RANGE) | B(E_NOENT);
     case SYS_EC_STATUS: return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_RANGE);
+    case SYS_EC_RESUME: return B(E_CAP) | B(E_PERM) | B(E_ARG);   /* flags made invalid */
     case SYS_YIELD:     return B(E_OK);
     case SYS_CONSOLE_WRITE: return B(E_OK) | B(E_ARG) | B(E_RANGE);
     case SYS_COUNTERS:  return B(E_OK) | B(E_CPU) | B(E_RANGE);

@@ -79,6 +79,13 @@ static inline int sys_ec_status(mword ec, unsigned flags, struct ec_info *out)
     return (int)sys_call6(SYS_EC_STATUS, ec, flags, (mword)out, 0, 0, 0, NULL);
 }
 
+/* Continue a faulted EC at its saved state (the faulting instruction); flags EC_RESUME_RIP and
+   EC_RESUME_RAX give it rip and rax instead. */
+static inline int sys_ec_resume(mword ec, unsigned flags, mword rip, mword rax)
+{
+    return (int)sys_call6(SYS_EC_RESUME, ec, flags, rip, rax, 0, 0, NULL);
+}
+
 /* Give the core to the next runnable EC. */
 static inline int sys_yield(void)
 {

@@ -7,9 +7,12 @@
  * revoke of 511 pages in one call (tables kept) and of 512 (tables built and freed), one page
  * per call, a write-right revoke, a revoke that empties its tables, a revoke of one of 1,021
  * sibling delegations, a revoke while k = 1..cores-1 other cores run the PD (shootdown) or run
- * another PD (none), a yield round trip between two PDs on one core, and the scaling rows:
- * instructions per call (all cores counted) while k = 1, 2, 4, 8 cores make independent
- * delegate/lookup/revoke calls in PDs of their own, and k's largest against 1. In make test each
+ * another PD (none), a yield round trip between two PDs on one core, a pager round trip (an
+ * EC's first write to a page it lacks faults, its pager on the same core wakes from
+ * ec_status(EC_WAIT), delegates the page, resumes it and waits again, the write retried and
+ * done: timed by the EC around its write), and the scaling rows: instructions per call (all
+ * cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke calls in
+ * PDs of their own, and k's largest against 1. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */
@@ -26,6 +29,7 @@
 #define EMPTY_VA    (32 * GIB)          /* C: a page alone in its tables, one GiB per sample */
 #define SIB_VA      (64 * GIB)          /* C: the sibling delegations */
 #define SPIN_VA     (96 * GIB)          /* C and D: the page the spinners read */
+#define PAGER_VA    (160 * GIB)         /* C: a sentinel, then the pages the pager serves */
 #define SELF_SLOT   200u                /* root: PML4 slots of the lazy-sync samples (not 128) */
 #define WORK_VA     (128 * GIB)         /* scaling workers: their page, lent at the next one */
 #define WORK_SEL    64u                 /* scaling workers: their own PD's capability */
@@ -35,6 +39,7 @@
 static mword src;                       /* root: 1024 pages to delegate */
 static volatile uint64_t beats[MAX_CORES] aligned(64);
 static volatile uint64_t stop;
+static volatile uint64_t pager_t[SAMPLES];      /* shared: the EC's time for each served write */
 
 /* Fenced TSC read (plain TCG and real CPUs; under icount every instruction counts alike). */
 static inline uint64_t tsc(void)
@@ -397,6 +402,41 @@ static void bench_round_trip(mword c)
     row("round_trip_yield", median(v, SAMPLES));
 }
 
+/* EC of the pager row: read the sentinel, then time the first write to each of n pages after
+   it (each faults until its pager serves it). */
+static void pager_child(mword n)
+{
+    (void)*(volatile uint64_t *)PAGER_VA;
+    for (mword i = 0; i < n; i++) {
+        volatile uint64_t *p = (volatile uint64_t *)(PAGER_VA + (i + 1) * PAGE_SIZE_USER);
+        uint64_t t = tsc();
+        *p = i;
+        pager_t[i] = tsc() - t;
+    }
+    sys_exit(0);
+}
+
+/* A pager round trip: the root serves each fault of an EC of c on core 0 (delegate, resume). */
+static void bench_pager(mword c)
+{
+    mword ec;
+    unsigned bad = give(c, 1023, PAGER_VA, 1, MEM_R) != E_OK;
+    bad += child_ec(c, 0, pager_child, SAMPLES, &ec) != E_OK;
+    struct ec_info ei;
+    for (unsigned s = 0; s < SAMPLES && !bad; s++) {
+        mword va = PAGER_VA + (s + 1) * PAGE_SIZE_USER;
+        bad += ec_wait(ec, &ei) != E_OK || !faulted_on(&ei, va, FAULT_W);
+        bad += give(c, s, va, 1, MEM_R | MEM_W) != E_OK;
+        bad += sys_ec_resume(ec, 0, 0, 0) != E_OK;
+    }
+    bad += ec_wait(ec, &ei) != E_OK || !exited_with(&ei, 0);
+    for (unsigned s = 0; s < SAMPLES && !bad; s++)
+        bad += *(volatile uint64_t *)(src + s * PAGE_SIZE_USER) != s;
+    tap_check(!bad, "pager: each first write faulted once, was served (delegate, resume) and "
+              "landed in the root's page");
+    row("pager_round_trip", median((uint64_t *)pager_t, SAMPLES));
+}
+
 int main(mword arg)
 {
     if (!utest_init(arg))
@@ -415,6 +455,7 @@ int main(mword arg)
     bench_siblings(c);
     bench_shootdown(c, d, n);
     bench_round_trip(c);
+    bench_pager(c);
     bench_scaling(n);
     return utest_done("kbench");
 }

@@ -70,6 +70,8 @@ static void check_stubs(mword arg)
               "ec_status fault record arrives in the buffer");
     tap_check(sys_yield() == E_OK, "yield returns");
     tap_check(sys_counters(1, &cc) == E_OK && cc.lazy_syncs == 42, "counters arrive in the buffer");
+    tap_check(sys_ec_resume(0x71, EC_RESUME_RIP | EC_RESUME_RAX, 0x73, 0x74) == E_OK,
+              "ec_resume passes flags, rip and rax");
 }
 
 int main(mword arg)

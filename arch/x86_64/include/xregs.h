@@ -30,5 +30,6 @@ size_t xregs_alloc_size(void);
 
 void xregs_init(struct xregs *x, void *mem);
 
+void xregs_save(struct xregs *x);
 void xregs_switch(struct xregs *from, const struct xregs *to);
 void xregs_read_segs(struct xregs *x);
