@@ -39,7 +39,7 @@ struct acpi_mcfg {
 
 #define ACPI_DMAR_UNITS   4             /* DRHD units recorded (more: counted in excess) */
 #define ACPI_DMAR_RMRRS   8             /* RMRR regions recorded */
-#define ACPI_DMAR_SCOPES  8             /* device scopes recorded per unit or region */
+#define ACPI_DMAR_SCOPES  64            /* device scopes recorded per unit or region */
 
 /* A DMAR device scope entry: the device (or hierarchy) a unit or region applies to. */
 struct acpi_dmar_scope {
@@ -59,6 +59,7 @@ struct acpi_dmar {
     unsigned haw;                       /* host address width in bits */
     unsigned flags;                     /* ACPI_DMAR_INTR_REMAP, ... */
     unsigned ndrhd, nrmrr, excess;      /* recorded units and regions; structures not recorded */
+    unsigned scope_excess;              /* device scopes not recorded (their devices: no unit) */
     struct acpi_drhd {
         paddr_t base;                   /* register base */
         uint16_t segment;

@@ -262,17 +262,19 @@ int acpi_parse_mcfg(paddr_t root, bool xsdt, acpi_map_fn map, void *ctx, struct 
     return ACPI_E_NOTABLE;
 }
 
-/* Record the device scopes in [p, end) into scope[max], their count in *n. False if one is
- * malformed. */
+/* Record the device scopes in [p, end) into scope[max], their count in *n, those beyond max
+ * in *excess. False if one is malformed. */
 static bool dmar_scopes(const uint8_t *p, const uint8_t *end, struct acpi_dmar_scope *scope,
-                        unsigned max, unsigned *n)
+                        unsigned max, unsigned *n, unsigned *excess)
 {
     *n = 0;
     while (p < end) {
         uint32_t slen = end - p >= 2 ? rd8(p + 1) : 0;
         if (slen < SCOPE_LEN + 2 || (slen - SCOPE_LEN) % 2 || slen > (uint32_t)(end - p))
             return false;
-        if (*n < max)
+        if (*n == max)
+            ++*excess;
+        else
             scope[(*n)++] = (struct acpi_dmar_scope){
                 .type = (uint8_t)rd8(p), .enum_id = (uint8_t)rd8(p + 4),
                 .bus = (uint8_t)rd8(p + 5), .dev = (uint8_t)rd8(p + SCOPE_LEN),
@@ -297,7 +299,8 @@ static bool dmar_struct(const uint8_t *s, uint32_t len, struct acpi_dmar *out)
         d->include_all = rd8(s + 4) & DRHD_ALL;
         d->segment = (uint16_t)rd16(s + 6);
         d->base = rd64(s + 8);
-        return dmar_scopes(s + DRHD_LEN, s + len, d->scope, ACPI_DMAR_SCOPES, &d->nscope);
+        return dmar_scopes(s + DRHD_LEN, s + len, d->scope, ACPI_DMAR_SCOPES, &d->nscope,
+                           &out->scope_excess);
     }
     case DMAR_RMRR: {
         if (len < RMRR_LEN)
@@ -311,7 +314,8 @@ static bool dmar_struct(const uint8_t *s, uint32_t len, struct acpi_dmar *out)
         m->base = rd64(s + 8);
         m->limit = rd64(s + 16);
         return m->limit >= m->base &&
-               dmar_scopes(s + RMRR_LEN, s + len, m->scope, ACPI_DMAR_SCOPES, &m->nscope);
+               dmar_scopes(s + RMRR_LEN, s + len, m->scope, ACPI_DMAR_SCOPES, &m->nscope,
+                           &out->scope_excess);
     }
     default:                                /* ATSR, RHSA, ANDD, SATC: not used */
         return true;

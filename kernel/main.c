@@ -40,6 +40,7 @@ static noreturn void bsp_main(void)
     printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
            TIMER_HZ);
     pci_discover();
+    iommu_init();
     check_wx_all();
     smp_setup_core();
     cpu_sti();

@@ -17,6 +17,7 @@
 #include "panic.h"
 #include "printk.h"
 #include "smp.h"
+#include "spinlock.h"
 #include "multiboot.h"
 
 /* Attributes: kernel pages are global; only text is executable. */
@@ -205,19 +206,26 @@ void kmem_init_cores(unsigned ncpu, paddr_t lapic)
         build_core(c, lapic);
 }
 
-/* Map the device registers [pa, pa + len) uncached into KERNEL_MMIO (seen by every core;
- * boot only: one core, no lock); the kernel address of pa, NULL when the window is full. */
+/* Map the device registers [pa, pa + len) uncached into KERNEL_MMIO, for good and seen by
+ * every core (the window's page table is shared and its entries were not present, so no TLB
+ * holds them); the kernel address of pa, NULL when the window is full. */
 void *kmem_map_mmio(paddr_t pa, size_t len)
 {
     static vaddr_t next = KERNEL_MMIO;
+    static struct spinlock lock = SPINLOCK_INIT;
     paddr_t first = ALIGN_DOWN(pa, PAGE_SIZE);
     size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - first;
-    if (!len || size > KERNEL_MMIO_END - next)
-        return NULL;
+    mword f = irq_save();
+    spin_lock(&lock);
     vaddr_t va = next;
-    next += size;
-    kmap(&master, va, va + size, first, KERNEL_MMIO_ATTR);
-    return (void *)(va + (pa - first));
+    bool room = len && size <= KERNEL_MMIO_END - next;
+    if (room) {
+        next += size;
+        kmap(&master, va, va + size, first, KERNEL_MMIO_ATTR);      /* the table exists */
+    }
+    spin_unlock(&lock);
+    irq_restore(f);
+    return room ? (void *)(va + (pa - first)) : NULL;
 }
 
 /* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */

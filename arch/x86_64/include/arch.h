@@ -16,6 +16,7 @@
 #pragma once
 #include "cpu_local.h"
 #include "kmem.h"
+#include "iommu.h"
 #include "lapic.h"
 #include "pci.h"
 #include "smap.h"
