@@ -201,8 +201,8 @@ static void entry_set(volatile uint64_t *e, uint64_t lo, uint64_t hi)
 }
 
 /* Put bdf's DMA under the second-level table dpt_root (iommu_dpt_levels levels) as domain
- * did (1 .. the unit's domain count - 1): E_NOENT without a unit for it, E_ARG for a bad did, E_NOMEM, E_BUSY if
- * the unit did not complete the invalidation. */
+ * did (1 .. the unit's domain count - 1): E_NOENT without a unit for it, E_ARG for a bad did,
+ * E_NOMEM, E_BUSY if the unit did not complete the invalidation. */
 int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
 {
     struct vtd_unit *u = unit_of(bdf);
@@ -376,6 +376,7 @@ void iommu_init(void)
     printk("iommu: translation on, every device blocked until assigned; %u-level tables "
            "(%u-bit), leaves 4K%s%s%s%s; interrupt remapping not used\n", dpt_levels,
            12 + 9 * dpt_levels, dpt_leaf_mask & BIT(1) ? " 2M" : "",
-           dpt_leaf_mask & BIT(2) ? " 1G" : "", dpt_caps & PTAB_CAP_DPT_SNP ? ", snoop control" : "",
+           dpt_leaf_mask & BIT(2) ? " 1G" : "",
+           dpt_caps & PTAB_CAP_DPT_SNP ? ", snoop control" : "",
            dpt_caps & PTAB_CAP_CLFLUSH ? ", table writes flushed" : "");
 }
