@@ -64,6 +64,24 @@ for n in 2 4; do
     lacks $cfg "^iommu: none" "does not say there is no IOMMU"
 done
 
+# The GRUB ISO on OVMF (UEFI): the firmware's DMA has ended; the unit comes up the same way.
+ISO=$LOGS/tessera-iommu.iso
+cfg=vtd-uefi
+if make --no-print-directory -s iso ISO="$ISO" ISO_CMDLINE=selftest >"$LOGS/iommu-iso.log" 2>&1 &&
+    fw=$(uefi_args "$LOGS/$cfg.vars"); then
+    log="$LOGS/$cfg.log"
+    # shellcheck disable=SC2086
+    qemu_boot "$log" "$TIMEOUT" -cpu max -smp 2 -m 256M -machine q35 -device intel-iommu \
+        -device edu $fw -cdrom "$ISO"
+    rc=$?
+    tap $([ "$rc" -eq 1 ]; echo $?) "$cfg: QEMU exits with the pass status (got $rc)"
+    kernel_checks "$cfg" "$log" 2 0
+    has $cfg "^iommu: translation on, every device blocked until assigned" "translation on"
+    has $cfg "^iommu: edu DMA check passed" "the edu DMA self-check passed"
+else
+    tap 1 "$cfg: make iso and the OVMF variables"
+fi
+
 cfg=novtd-q35
 boot $cfg 2 -machine q35 -device edu
 has $cfg "^pci: ECAM at 0xb0000000" "ECAM from the MCFG"
