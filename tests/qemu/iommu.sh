@@ -3,7 +3,8 @@
 # 0xCF8 ports (pc), the edu device and its BAR, the VT-d unit from the DMAR brought up, and the
 # kernel's edu self-check: blocked before it is attached, DMA through the Dpt table arrives,
 # DMA to a hole, to a read-only page, to an unmapped page and after the detach faults with the
-# edu's source id. Without intel-iommu the kernel says so and refuses the assignment.
+# edu's source id. Without intel-iommu the kernel says so and refuses the assignment. The root
+# task's device page (user/tests/devices) lists the functions and the IOMMU.
 # Prints one TAP line per check; run from the repository root after `make`.
 set -u
 . tests/qemu/lib.bash
@@ -63,6 +64,20 @@ for n in 2 4; do
     has $cfg "^iommu: edu DMA check passed" "the edu DMA self-check passed"
     lacks $cfg "^iommu: none" "does not say there is no IOMMU"
 done
+
+# user/tests/devices as the root task: the device page lists the functions and the IOMMU.
+# devices <cfg> <what the page says of the IOMMU> <qemu args...>
+devices() {
+    local cfg=$1 says=$2; shift 2
+    local log="$LOGS/$cfg.log"
+    qemu_boot "$log" "$TIMEOUT" -cpu max -smp 2 -m 256M "$@" -kernel "$KERNEL" \
+        -initrd build/user/tests/devices.elf -append selftest
+    user_checks "$cfg" "$log" $? "${TIMEOUT}s"
+    has "$cfg" "^ok [0-9]+ - the device page says: $says" "the device page says: $says"
+    has "$cfg" "^ok [0-9]+ - the edu device at [0-9a-f:.]+ has its 1 MiB BAR0" "it lists the edu"
+}
+devices devices-vtd "IOMMU VT-d, 3-level tables" -machine q35 -device intel-iommu -device edu
+devices devices-novtd "no IOMMU" -machine q35 -device edu
 
 # The GRUB ISO on OVMF (UEFI): the firmware's DMA has ended; the unit comes up the same way.
 ISO=$LOGS/tessera-iommu.iso
