@@ -11,8 +11,12 @@
 #include "printk.h"
 #include "smp.h"
 #include "spinlock.h"
+#include "trap.h"
+#include "cpu_local.h"
 
 #define VTD_TIMEOUT_US  100000          /* a command or an invalidation completes in this */
+#define IOMMU_FAULT_LOG 16              /* faults kept until iommu_faults asks */
+#define MSI_DEST_MAX    0xFF            /* APIC ids a compatibility-format message reaches */
 
 struct vtd_unit {
     volatile uint8_t *regs;             /* register page in KERNEL_MMIO */
@@ -26,7 +30,10 @@ struct vtd_unit {
 static struct vtd_unit units[ACPI_DMAR_UNITS];
 static unsigned nunits;
 static unsigned dpt_levels, dpt_leaf_mask, dpt_caps;
-static struct spinlock lock = SPINLOCK_INIT;   /* the tables and the command registers */
+static struct spinlock lock = SPINLOCK_INIT;   /* tables, registers, the fault log */
+static struct iommu_fault fault_log[IOMMU_FAULT_LOG];   /* recorded, not yet asked for */
+static unsigned log_n, log_lost;                /* entries of it; faults that found it full */
+static unsigned long fault_events;              /* fault event interrupts taken */
 
 /* The 32-bit register at off of u. */
 static uint32_t rd32(const struct vtd_unit *u, unsigned off)
@@ -122,9 +129,8 @@ static const char *reason_name(unsigned r)
     }
 }
 
-/* Read, log and clear u's pending fault records, counted in *n; those below max stored in
- * out[*n]. */
-static void unit_faults(struct vtd_unit *u, struct iommu_fault *out, unsigned max, unsigned *n)
+/* Read, print and clear u's pending fault records into the log (lock held). */
+static void collect(struct vtd_unit *u)
 {
     uint32_t fsts = rd32(u, VTD_FSTS);
     unsigned nfr = VTD_CAP_NFR(u->cap), fro = VTD_CAP_FRO(u->cap);
@@ -139,9 +145,10 @@ static void unit_faults(struct vtd_unit *u, struct iommu_fault *out, unsigned ma
         printk("iommu: DMA fault: device %02x:%02x.%x %s at 0x%lx, reason %u (%s)\n",
                PCI_BUS(f.sid), PCI_DEV(f.sid), PCI_FN(f.sid), f.read ? "read" : "write", f.addr,
                f.reason, reason_name(f.reason));
-        if (*n < max)
-            out[*n] = f;
-        ++*n;
+        if (log_n < IOMMU_FAULT_LOG)
+            fault_log[log_n++] = f;
+        else
+            log_lost++;
     }
     if (fsts & VTD_FSTS_PFO) {
         printk("iommu: fault records overflowed: faults were lost\n");
@@ -149,19 +156,38 @@ static void unit_faults(struct vtd_unit *u, struct iommu_fault *out, unsigned ma
     }
 }
 
-/* Read, log and clear every unit's pending DMA faults; the first max of them into out.
- * Returns how many there were. */
-unsigned iommu_faults(struct iommu_fault *out, unsigned max)
+/* Move every unit's pending fault records into the log (lock held). */
+static void collect_all(void)
 {
-    unsigned n = 0;
-    mword f = irq_save();
-    spin_lock(&lock);
     for (unsigned i = 0; i < nunits; i++)
         if (units[i].on)
-            unit_faults(&units[i], out, max, &n);
+            collect(&units[i]);
+}
+
+/* The DMA faults recorded since the last call (read from the units, printed as they are
+ * read): the first max of them into out, all of them forgotten. Returns how many there were
+ * (those beyond the log's IOMMU_FAULT_LOG included). */
+unsigned iommu_faults(struct iommu_fault *out, unsigned max)
+{
+    mword f = irq_save();
+    spin_lock(&lock);
+    collect_all();
+    unsigned n = log_n + log_lost;
+    for (unsigned i = 0; i < log_n && i < max; i++)
+        out[i] = fault_log[i];
+    log_n = log_lost = 0;
     spin_unlock(&lock);
     irq_restore(f);
     return n;
+}
+
+/* The fault event interrupt (VEC_IOMMU_FAULT, interrupts off): the records into the log. */
+void iommu_fault_irq(void)
+{
+    spin_lock(&lock);
+    fault_events++;
+    collect_all();
+    spin_unlock(&lock);
 }
 
 /* Does scope s name the endpoint bdf (paths through bridges are not followed)? */
@@ -273,6 +299,12 @@ void iommu_flush_domain(uint16_t did)
     irq_restore(f);
 }
 
+/* Fault event interrupts taken so far. */
+unsigned long iommu_fault_events(void)
+{
+    return __atomic_load_n(&fault_events, __ATOMIC_RELAXED);
+}
+
 /* Is DMA remapping on (at least one unit translating)? */
 bool iommu_present(void)
 {
@@ -310,11 +342,10 @@ static unsigned levels_of(unsigned sagaw)
  * device blocked), caches invalidated, translation on. False (reason printed) if it failed. */
 static bool unit_start(struct vtd_unit *u)
 {
-    unsigned none = 0;
     if (rd32(u, VTD_GSTS) & VTD_GCMD_TE)
         printk("iommu: unit at 0x%lx: translation was on: restarting it\n", u->drhd->base);
-    wr32(u, VTD_FECTL, VTD_FECTL_IM);           /* faults are polled, not signalled */
-    unit_faults(u, NULL, 0, &none);
+    wr32(u, VTD_FECTL, VTD_FECTL_IM);           /* no fault event until the vector is set */
+    collect(u);                                 /* records left by the firmware: printed */
     u->root = kframe_alloc();
     if (!u->root)
         return printk("iommu: no memory for the root table\n"), false;
@@ -366,6 +397,15 @@ void iommu_init(void)
     dpt_caps = caps;
     for (unsigned i = 0; i < nunits && dpt_levels; i++)
         units[i].on = unit_start(&units[i]);
+    log_n = log_lost = 0;
+    uint32_t me = this_cpu()->apic_id;
+    for (unsigned i = 0; i < nunits && me <= MSI_DEST_MAX; i++)
+        if (units[i].on) {
+            wr32(&units[i], VTD_FEDATA, VEC_IOMMU_FAULT);
+            wr32(&units[i], VTD_FEADDR, VTD_MSI_ADDR | VTD_MSI_DEST(me));
+            wr32(&units[i], VTD_FEUADDR, 0);
+            wr32(&units[i], VTD_FECTL, 0);      /* unmasked: a fault raises the vector here */
+        }
     if (!iommu_present()) {
         dpt_levels = 0;
         if (smp_dmar_status != ACPI_E_NOTABLE)
@@ -379,4 +419,9 @@ void iommu_init(void)
            dpt_leaf_mask & BIT(2) ? " 1G" : "",
            dpt_caps & PTAB_CAP_DPT_SNP ? ", snoop control" : "",
            dpt_caps & PTAB_CAP_CLFLUSH ? ", table writes flushed" : "");
+    if (me <= MSI_DEST_MAX)
+        printk("iommu: fault events to APIC id %u, vector 0x%x\n", me, VEC_IOMMU_FAULT);
+    else
+        printk("iommu: fault events masked (APIC id %u needs interrupt remapping): faults are "
+               "read when asked for\n", me);
 }

@@ -3,7 +3,8 @@
  * -machine q35): a device is blocked until attached; attached to a Dpt table its DMA reaches
  * the pages mapped there, while DMA to a hole, to a read-only page, to a page unmapped since
  * (IOTLB invalidated) and after the detach faults, is recorded with the device's source id,
- * and leaves memory unchanged. Without an IOMMU, attaching is refused.
+ * and leaves memory unchanged; the faults raise the fault event interrupt. Without an IOMMU,
+ * attaching is refused.
  */
 #include "iommu.h"
 #include "abi.h"
@@ -183,9 +184,12 @@ SELFTEST(iommu_confines_edu_dma_to_its_table_and_reports_the_faults)
         printk("iommu: edu DMA check: assignment refused without an IOMMU\n");
         return true;
     }
+    unsigned long events = iommu_fault_events();
     const char *failed = edu_check(d);
     if (failed)
         return SELFTEST_FAIL("%s", failed);
+    if (iommu_fault_events() == events)
+        return SELFTEST_FAIL("no fault event interrupt arrived");
     printk("iommu: edu DMA check passed\n");
     return true;
 }

@@ -3,8 +3,10 @@
  * lists, brought up at boot with translation on and every device blocked (no root entry is
  * present), so no DMA reaches memory until a device is attached to a second-level table
  * (the Dpt format of the page-table engine). Without a DMAR unit, iommu_present() is false
- * and device assignment is refused: DMA confinement is never silently off. Interrupt
- * remapping is not used.
+ * and device assignment is refused: DMA confinement is never silently off. A recorded fault
+ * raises VEC_IOMMU_FAULT on the boot core, whose handler logs it and keeps it for
+ * iommu_faults (a log of IOMMU_FAULT_LOG; more are counted, not kept). Interrupt remapping is
+ * not used.
  */
 #pragma once
 #include "types.h"
@@ -28,3 +30,5 @@ int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did);
 int iommu_detach(uint16_t bdf);
 void iommu_flush_domain(uint16_t did);
 unsigned iommu_faults(struct iommu_fault *out, unsigned max);
+void iommu_fault_irq(void);
+unsigned long iommu_fault_events(void);

@@ -17,6 +17,9 @@
 #define VTD_CCMD            0x28        /* u64: context command */
 #define VTD_FSTS            0x34        /* u32: fault status */
 #define VTD_FECTL           0x38        /* u32: fault event control */
+#define VTD_FEDATA          0x3C        /* u32: fault event interrupt message data (vector) */
+#define VTD_FEADDR          0x40        /* u32: its message address */
+#define VTD_FEUADDR         0x44        /* u32: its upper address bits */
 #define VTD_REGS_SIZE       0x1000      /* register page (the IOTLB and fault registers too) */
 
 /* CAP fields. */
@@ -75,6 +78,9 @@
 #define VTD_FSTS_PPF        BIT(1)      /* a fault record is pending */
 #define VTD_FSTS_FRI(s)     (((unsigned)(s) >> 8) & 0xFF)       /* first pending record */
 #define VTD_FECTL_IM        BIT(31)     /* fault event interrupt masked */
+/* The fault event's message (compatibility format MSI): to the LAPIC with this APIC id. */
+#define VTD_MSI_ADDR        0xFEE00000u
+#define VTD_MSI_DEST(id)    ((uint32_t)(id) << 12)
 
 /* A fault record: 16 bytes at CAP.FRO + i * 16; low qword FI (page address), high qword: */
 #define VTD_FRCD_SIZE       16
