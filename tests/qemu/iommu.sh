@@ -41,18 +41,22 @@ edu_bdf() {
 
 [ -f "$KERNEL" ] || { echo "not ok - iommu: $KERNEL missing (run make)"; exit 1; }
 
+# "<cfg> <cores> <intel-iommu options> <tables>": QEMU's default unit (39-bit: 3 levels), and a
+# 48-bit one (4 levels) in caching mode (not-present entries cached too) with snoop control.
 # intel-iommu comes before the other devices (QEMU wants it first).
-for n in 2 4; do
-    cfg=vtd-smp$n
-    boot $cfg $n -machine q35 -device intel-iommu -device edu
+for c in "vtd-smp2 2 intel-iommu 3 39" "vtd-smp4 4 intel-iommu 3 39" \
+    "vtd-aw48 2 intel-iommu,aw-bits=48,caching-mode=on,snoop-control=on 4 48"; do
+    read -r cfg n dev levels bits <<<"$c"
+    boot $cfg $n -machine q35 -device "$dev" -device edu
     has $cfg "^pci: ECAM at 0xb0000000 \(MCFG" "PCI configuration space through ECAM from the MCFG"
     has $cfg "^pci 00:00\.0 8086:29c0 class 0600 host bridge" "the q35 host bridge is found"
     has $cfg "^pci [0-9a-f:.]+ 1234:11e8 class 00ff edu" "the edu device is found"
     bdf=$(edu_bdf $cfg)
     has $cfg "^pci ${bdf:-none}   BAR0 mem 0x[0-9a-f]+ size 0x100000$" "edu BAR0 sized (1 MiB)"
     has $cfg "^iommu: VT-d unit at 0xfed90000, version 1\.0" "the DRHD unit from the DMAR"
-    has $cfg "^iommu: translation on, every device blocked until assigned; 3-level tables \(39-bit\)" \
-        "translation on with the SAGAW's 3-level tables"
+    on="^iommu: translation on, every device blocked until assigned"
+    has $cfg "$on; $levels-level tables \($bits-bit\)" \
+        "translation on with the SAGAW's $levels-level tables"
     has $cfg "^iommu: DMA fault: device ${bdf:-none} write at 0x101000, reason 1 " \
         "edu DMA before the attach: fault (no root entry)"
     has $cfg "^iommu: DMA fault: device ${bdf:-none} write at 0x102000, reason 5 " \
