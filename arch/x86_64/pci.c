@@ -69,13 +69,23 @@ uint16_t pci_read16(uint16_t bdf, unsigned off)
     return (uint16_t)(pci_read32(bdf, off & ~3u) >> (8 * (off & 2)));
 }
 
-/* Write the 16-bit register at off (2-aligned) of bdf (read-modify-write of its doubleword:
- * the other half must be a register that a write of its own value leaves as it is). */
+/* Write the 16-bit register at off (2-aligned) of bdf alone (its neighbour may be the status
+ * register, whose bits a write of ones clears). */
 void pci_write16(uint16_t bdf, unsigned off, uint16_t v)
 {
-    unsigned sh = 8 * (off & 2);
-    uint32_t w = pci_read32(bdf, off & ~3u);
-    pci_write32(bdf, off & ~3u, (w & ~(0xFFFFu << sh)) | (uint32_t)v << sh);
+    volatile uint8_t *r = ecam_reg(bdf, off);
+    if (r) {
+        *(volatile uint16_t *)r = v;
+        return;
+    }
+    if (off >= PORT_CFG_SIZE)
+        return;
+    mword f = irq_save();
+    spin_lock(&port_lock);
+    port_select(bdf, off);
+    outw(PCI_CF8_DATA + (off & 2), v);
+    spin_unlock(&port_lock);
+    irq_restore(f);
 }
 
 /* Size BAR i of bdf by writing all ones (decoding off meanwhile); returns the BARs it used
