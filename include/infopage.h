@@ -84,7 +84,8 @@ struct info_dev {
     struct info_bar bar[INFO_BARS];
 };
 
-/* The device page at INFO_DEV_ADDR: PCI segment 0, bus 0, in bdf order. */
+/* The device page at INFO_DEV_ADDR: PCI segment 0, bus 0 and the buses behind its bridges, in
+ * bdf order. */
 struct info_devices {
     uint32_t num_devs;      /* valid entries in dev[] */
     uint32_t excess;        /* functions found but not listed (beyond INFO_MAX_DEVS) */

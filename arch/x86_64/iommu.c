@@ -190,11 +190,18 @@ void iommu_fault_irq(void)
     spin_unlock(&lock);
 }
 
-/* Does scope s name the endpoint bdf (paths through bridges are not followed)? */
+/* Does scope s name the function bdf: an endpoint, or a bridge with bdf's bus behind it? Only
+ * scopes of one path entry (on their start bus) are matched. A device behind a PCIe-to-PCI
+ * bridge, whose DMA carries the bridge's requester id, is not handled. */
 static bool scope_has(const struct acpi_dmar_scope *s, uint16_t bdf)
 {
-    return s->type == ACPI_SCOPE_ENDPOINT && s->depth == 1 &&
-           PCI_BDF(s->bus, s->dev, s->fn) == bdf;
+    if (s->depth != 1)
+        return false;
+    if (s->type == ACPI_SCOPE_ENDPOINT)
+        return PCI_BDF(s->bus, s->dev, s->fn) == bdf;
+    const struct pci_dev *b = pci_at(PCI_BDF(s->bus, s->dev, s->fn));
+    return s->type == ACPI_SCOPE_BRIDGE && b && b->secondary &&
+           PCI_BUS(bdf) >= b->secondary && PCI_BUS(bdf) <= b->subordinate;
 }
 
 /* The unit translating bdf's DMA (its scope, else the unit including all), NULL if none is on. */

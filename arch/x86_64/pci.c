@@ -1,4 +1,4 @@
-/* PCI configuration space (ECAM or the 0xCF8 ports) and the functions of bus 0 (pci.h). */
+/* PCI configuration space (ECAM or the 0xCF8 ports) and the functions found at boot (pci.h). */
 #include "pci.h"
 #include "cpu.h"
 #include "kmem.h"
@@ -9,11 +9,14 @@
 #define ECAM_BUS_SIZE   (PCI_DEVS * PCI_FNS * PCI_CFG_SIZE)     /* 1 MiB per bus */
 #define PORT_CFG_SIZE   0x100                   /* registers the port mechanism reaches */
 #define CLASS_OF(cr)    ((cr) >> 16)            /* class and subclass of PCI_CLASS_REV */
+#define PCI_BUSES       256
+#define BRIDGE_DEPTH    8                       /* bridges behind bridges followed this deep */
 
 struct pci_dev pci_devs[PCI_MAX_DEVS];
 unsigned pci_ndevs;
 static volatile uint8_t *ecam;                  /* bus 0's ECAM in KERNEL_MMIO; NULL: ports */
 static struct spinlock port_lock = SPINLOCK_INIT;
+static uint64_t scanned[PCI_BUSES / 64];        /* buses scanned (a bus is scanned once) */
 
 /* Select register off (aligned down to 4) of bdf on the port mechanism (port_lock held). */
 static void port_select(uint16_t bdf, unsigned off)
@@ -154,8 +157,11 @@ static void add_function(uint16_t bdf)
     printk("pci %02x:%02x.%x %04x:%04x class %04x %s\n", PCI_BUS(bdf), PCI_DEV(bdf), PCI_FN(bdf),
            d->vendor, d->device, CLASS_OF(d->class_rev), dev_name(d));
     if ((d->header & PCI_HDR_TYPE) == PCI_HDR_BRIDGE) {
-        printk("pci %02x:%02x.%x   bridge to bus %u (not scanned)\n", PCI_BUS(bdf), PCI_DEV(bdf),
-               PCI_FN(bdf), (pci_read32(bdf, PCI_SECONDARY_BUS & ~3u) >> 8) & 0xFF);
+        uint32_t buses = pci_read32(bdf, PCI_SECONDARY_BUS & ~3u);
+        d->secondary = (uint8_t)(buses >> 8);
+        d->subordinate = (uint8_t)(buses >> 16);
+        printk("pci %02x:%02x.%x   bridge to buses %u-%u\n", PCI_BUS(bdf), PCI_DEV(bdf),
+               PCI_FN(bdf), d->secondary, d->subordinate);
         return;
     }
     if (d->header & PCI_HDR_TYPE)
@@ -173,27 +179,64 @@ static void add_function(uint16_t bdf)
                    d->bar[i].base, d->bar[i].size, d->bar[i].prefetch ? " prefetchable" : "");
 }
 
-/* Find and record the functions of bus 0 (boot, one core, after kmem_init_cores: ECAM is
- * mapped into KERNEL_MMIO when the MCFG covers bus 0, else the ports are used). */
+/* Record the functions of bus and, depth bridges deep, of the buses behind its bridges (each
+ * bus once; a bridge's secondary bus must be above its own). */
+static void scan_bus(unsigned bus, unsigned depth)
+{
+    if (scanned[bus / 64] & BIT(bus % 64))
+        return;
+    scanned[bus / 64] |= BIT(bus % 64);
+    for (unsigned dev = 0; dev < PCI_DEVS; dev++) {
+        if (pci_read16(PCI_BDF(bus, dev, 0), PCI_VENDOR) == 0xFFFF)
+            continue;
+        bool multi = (pci_read32(PCI_BDF(bus, dev, 0), PCI_HEADER & ~3u) >> 16) & PCI_HDR_MULTI;
+        for (unsigned fn = 0; fn < (multi ? PCI_FNS : 1); fn++) {
+            if (pci_read16(PCI_BDF(bus, dev, fn), PCI_VENDOR) == 0xFFFF)
+                continue;
+            unsigned n = pci_ndevs;
+            add_function(PCI_BDF(bus, dev, fn));
+            if (pci_ndevs > n && pci_devs[n].secondary > bus && depth < BRIDGE_DEPTH)
+                scan_bus(pci_devs[n].secondary, depth + 1);
+        }
+    }
+}
+
+/* Sort the recorded functions by bdf (insertion sort: a few dozen entries). */
+static void sort_devs(void)
+{
+    for (unsigned i = 1; i < pci_ndevs; i++) {
+        struct pci_dev d = pci_devs[i];
+        unsigned k = i;
+        for (; k > 0 && pci_devs[k - 1].bdf > d.bdf; k--)
+            pci_devs[k] = pci_devs[k - 1];
+        pci_devs[k] = d;
+    }
+}
+
+/* Find and record the functions of bus 0 and the buses behind its bridges (boot, one core,
+ * after kmem_init_cores: bus 0's ECAM is mapped into KERNEL_MMIO when the MCFG covers it). */
 void pci_discover(void)
 {
     if (smp_mcfg.base && smp_mcfg.bus_start == 0)
         ecam = kmem_map_mmio(smp_mcfg.base, ECAM_BUS_SIZE);
     if (ecam)
-        printk("pci: ECAM at 0x%lx (MCFG, buses %u-%u)\n", smp_mcfg.base, smp_mcfg.bus_start,
-               smp_mcfg.bus_end);
+        printk("pci: ECAM at 0x%lx (MCFG, buses %u-%u; bus 0 through it, the others through "
+               "the ports)\n", smp_mcfg.base, smp_mcfg.bus_start, smp_mcfg.bus_end);
     else
         printk("pci: configuration ports 0x%x/0x%x (no usable MCFG)\n", PCI_CF8_ADDR,
                PCI_CF8_DATA);
-    for (unsigned dev = 0; dev < PCI_DEVS; dev++) {
-        if (pci_read16(PCI_BDF(0, dev, 0), PCI_VENDOR) == 0xFFFF)
-            continue;
-        bool multi = (pci_read32(PCI_BDF(0, dev, 0), PCI_HEADER & ~3u) >> 16) & PCI_HDR_MULTI;
-        for (unsigned fn = 0; fn < (multi ? PCI_FNS : 1); fn++)
-            if (pci_read16(PCI_BDF(0, dev, fn), PCI_VENDOR) != 0xFFFF)
-                add_function(PCI_BDF(0, dev, fn));
-    }
-    printk("pci: %u functions on bus 0\n", pci_ndevs);
+    scan_bus(0, 0);
+    sort_devs();
+    printk("pci: %u functions\n", pci_ndevs);
+}
+
+/* The recorded function bdf, NULL if none. */
+const struct pci_dev *pci_at(uint16_t bdf)
+{
+    for (unsigned i = 0; i < pci_ndevs; i++)
+        if (pci_devs[i].bdf == bdf)
+            return &pci_devs[i];
+    return NULL;
 }
 
 /* The first recorded function with vendor:device, NULL if none. */

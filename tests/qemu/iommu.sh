@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Device discovery and DMA remapping (issue 12): PCI bus 0 through ECAM (q35's MCFG) or the
-# 0xCF8 ports (pc), the edu device and its BAR, the VT-d unit from the DMAR brought up, and the
+# 0xCF8 ports (pc), a bridge's bus, the edu device and its BAR, the VT-d unit from the DMAR brought up, and the
 # kernel's edu self-check: blocked before it is attached, DMA through the Dpt table arrives,
 # DMA to a hole, to a read-only page, to an unmapped page and after the detach faults with the
 # edu's source id. Without intel-iommu the kernel says so and refuses the assignment. The root
@@ -68,6 +68,17 @@ for c in "vtd-smp2 2 intel-iommu 3 39" "vtd-smp4 4 intel-iommu 3 39" \
     has $cfg "^iommu: edu DMA check passed" "the edu DMA self-check passed"
     lacks $cfg "^iommu: none" "does not say there is no IOMMU"
 done
+
+# The edu behind a PCIe root port (bus 1): found through the bridge, under the DMAR's bridge
+# scope, its DMA confined and its faults reported with its own source id.
+cfg=vtd-bridge
+boot $cfg 2 -machine q35 -device intel-iommu -device pcie-root-port,id=rp1,chassis=1 \
+    -device edu,bus=rp1
+has $cfg "^pci 00:[0-9a-f]{2}\.[0-7]   bridge to buses 1-1$" "the root port's bus range"
+has $cfg "^pci 01:00\.0 1234:11e8 class 00ff edu" "the edu device behind it (01:00.0)"
+has $cfg "^iommu: DMA fault: device 01:00\.0 write at 0x102000, reason 5 " \
+    "its DMA to a hole faults with its source id"
+has $cfg "^iommu: edu DMA check passed" "the edu DMA self-check passed"
 
 # user/tests/devices as the root task: the device page lists the functions and the IOMMU.
 # devices <cfg> <what the page says of the IOMMU> <qemu args...>

@@ -1,7 +1,8 @@
 /*
- * PCI: configuration space of segment 0 (ECAM from the ACPI MCFG table, else the 0xCF8/0xCFC
- * port mechanism) and the functions found on bus 0 at boot, with their BARs sized by the
- * write-ones protocol. A function is named by its bus/device/function (bdf), the 16-bit
+ * PCI: configuration space of segment 0 (ECAM from the ACPI MCFG table for bus 0, the
+ * 0xCF8/0xCFC port mechanism for other buses or without an MCFG) and the functions found at
+ * boot on bus 0 and the buses behind its bridges (as the firmware numbered them), in bdf
+ * order, with their BARs sized by the write-ones protocol. A function is named by its bus/device/function (bdf), the 16-bit
  * requester id a DMA request carries: bus << 8 | device << 3 | function.
  */
 #pragma once
@@ -23,6 +24,7 @@
 #define PCI_HEADER          0x0E            /* u8: header type */
 #define PCI_BAR0            0x10            /* u32 each, PCI_BARS of them (type 0) */
 #define PCI_SECONDARY_BUS   0x19            /* u8: type 1 header: bus behind the bridge */
+#define PCI_SUBORDINATE_BUS 0x1A            /* u8: type 1 header: last bus behind it */
 #define PCI_CMD_IO          BIT(0)          /* command: I/O space decode */
 #define PCI_CMD_MEM         BIT(1)          /* command: memory space decode */
 #define PCI_CMD_MASTER      BIT(2)          /* command: bus master (the function may DMA) */
@@ -56,6 +58,7 @@ struct pci_dev {
     uint16_t vendor, device;
     uint32_t class_rev;                     /* class, subclass, prog-if, revision */
     uint8_t header;                         /* header type */
+    uint8_t secondary, subordinate;         /* a bridge's buses (type 1 header), else 0 */
     struct pci_bar bar[PCI_BARS];           /* type 0 only; a 64-bit BAR fills bar[i] only */
 };
 
@@ -65,6 +68,7 @@ extern unsigned pci_ndevs;
 
 void pci_discover(void);
 const struct pci_dev *pci_find(uint16_t vendor, uint16_t device);
+const struct pci_dev *pci_at(uint16_t bdf);
 uint32_t pci_read32(uint16_t bdf, unsigned off);
 uint16_t pci_read16(uint16_t bdf, unsigned off);
 void pci_write32(uint16_t bdf, unsigned off, uint32_t v);
