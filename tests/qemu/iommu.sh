@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Device discovery and DMA remapping (issue 12): PCI bus 0 through ECAM (q35's MCFG) or the
-# 0xCF8 ports (pc), a bridge's bus, the edu device and its BAR, the VT-d unit from the DMAR brought up, and the
-# kernel's edu self-check: blocked before it is attached, DMA through the Dpt table arrives,
-# DMA to a hole, to a read-only page, to an unmapped page and after the detach faults with the
-# edu's source id. Without intel-iommu the kernel says so and refuses the assignment. The root
-# task's device page (user/tests/devices) lists the functions and the IOMMU.
+# 0xCF8 ports (pc), a bridge's bus, the edu device and its BAR, the VT-d unit from the DMAR
+# brought up, and the kernel's edu self-check: blocked before it is attached, DMA through the
+# Dpt table arrives, DMA to a hole, to a read-only page, to an unmapped page and after the detach
+# faults with the edu's source id. Without intel-iommu the kernel says so and refuses the
+# assignment. The root task's device page (user/tests/devices) lists the functions and the IOMMU.
 # Prints one TAP line per check; run from the repository root after `make`.
 set -u
 . tests/qemu/lib.bash

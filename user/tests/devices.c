@@ -1,9 +1,10 @@
 /*
  * The device page (docs/abi.md "Boot: the root task"): the root finds the PCI functions (bus 0
  * and the buses behind its bridges) and the IOMMU at INFO_DEV_ADDR, read-only, with holes
- * around it. The entries are sane (in bdf order, the host bridge at 00:00.0, BARs of power-of-two sizes aligned to them, none in
- * the RAM the root was given), the IOMMU fields agree with each other, and QEMU's edu device,
- * when present, shows its 1 MiB BAR0. Run as the root task; TAP output.
+ * around it. The entries are sane (in bdf order, the host bridge at 00:00.0, BARs of
+ * power-of-two sizes aligned to them, none in the RAM the root was given), the IOMMU fields
+ * agree with each other, and QEMU's edu device, when present, shows its 1 MiB BAR0. Run as the
+ * root task; TAP output.
  */
 #include "utest.h"
 

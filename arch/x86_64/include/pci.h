@@ -2,8 +2,9 @@
  * PCI: configuration space of segment 0 (ECAM from the ACPI MCFG table for bus 0, the
  * 0xCF8/0xCFC port mechanism for other buses or without an MCFG) and the functions found at
  * boot on bus 0 and the buses behind its bridges (as the firmware numbered them), in bdf
- * order, with their BARs sized by the write-ones protocol. A function is named by its bus/device/function (bdf), the 16-bit
- * requester id a DMA request carries: bus << 8 | device << 3 | function.
+ * order, with their BARs sized by the write-ones protocol. A function is named by its
+ * bus/device/function (bdf), the 16-bit requester id a DMA request carries:
+ * bus << 8 | device << 3 | function.
  */
 #pragma once
 #include "types.h"
