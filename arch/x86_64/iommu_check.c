@@ -3,8 +3,8 @@
  * -machine q35): a device is blocked until attached; attached to a Dpt table its DMA reaches
  * the pages mapped there, while DMA to a hole, to a read-only page, to a page unmapped since
  * (IOTLB invalidated) and after the detach faults, is recorded with the device's source id,
- * and leaves memory unchanged; the faults raise the fault event interrupt. Without an IOMMU,
- * attaching is refused.
+ * and leaves memory unchanged; the faults raise the fault event interrupt. Domain id 0 (reserved
+ * in caching mode) and a function no unit covers are refused. Without an IOMMU, attaching is refused.
  */
 #include "iommu.h"
 #include "abi.h"
@@ -30,6 +30,7 @@
 #define EDU_DMA_TIMEOUT_US  2000000     /* a transfer takes ~100 ms of QEMU's virtual clock */
 
 #define CHECK_DID           1           /* domain id of the check's table */
+#define NO_UNIT_BDF         PCI_BDF(0xFE, 31, 7)    /* a function no DMAR scope names */
 #define IOVA_RO             0x100000    /* bus address of the read-only page */
 #define IOVA_RW             0x101000    /* bus address of the writable page */
 #define IOVA_HOLE           0x102000    /* bus address mapped nowhere */
@@ -156,6 +157,10 @@ static const char *edu_check(const struct pci_dev *d)
         if (!edu_dma(&c, EDU_BUF, IOVA_RW, true) || iommu_faults(NULL, 0) != 1 ||
             !all_bytes(c.rw, 0))
             why = "the device was not blocked before it was attached";
+        else if (iommu_attach(c.bdf, c.dpt.root, 0) != E_ARG ||
+                 iommu_attach(NO_UNIT_BDF, c.dpt.root, CHECK_DID) != E_NOENT ||
+                 iommu_detach(NO_UNIT_BDF) != E_NOENT || iommu_faults(NULL, 0) != 0)
+            why = "domain id 0 or a device no unit covers was not refused";
         else if (iommu_attach(c.bdf, c.dpt.root, CHECK_DID) != E_OK)
             why = "attach failed";
         else
