@@ -4,7 +4,8 @@
  * the pages mapped there, while DMA to a hole, to a read-only page, to a page unmapped since
  * (IOTLB invalidated) and after the detach faults, is recorded with the device's source id,
  * and leaves memory unchanged; the faults raise the fault event interrupt. Domain id 0 (reserved
- * in caching mode) and a function no unit covers are refused. Without an IOMMU, attaching is refused.
+ * in caching mode) and a function no unit covers are refused. Without an IOMMU, attaching is
+ * refused.
  */
 #include "iommu.h"
 #include "abi.h"
