@@ -235,7 +235,8 @@ static void entry_set(volatile uint64_t *e, uint64_t lo, uint64_t hi)
 
 /* Put bdf's DMA under the second-level table dpt_root (iommu_dpt_levels levels) as domain
  * did (1 .. the unit's domain count - 1): E_NOENT without a unit for it, E_ARG for a bad did,
- * E_NOMEM, E_BUSY if the unit did not complete the invalidation. */
+ * E_NOMEM, E_BUSY if bdf is attached already (detach first: a present entry changed in two
+ * stores could be walked half new) or the unit did not complete the invalidation. */
 int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
 {
     struct vtd_unit *u = unit_of(bdf);
@@ -259,8 +260,10 @@ int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
             entry_set(root + 2 * bus, (ctx & VTD_ROOT_CTP) | VTD_ROOT_P, 0);
         }
     }
-    if (!err) {
-        volatile uint64_t *ctx = phys_to_virt(u->ctx[bus]);
+    volatile uint64_t *ctx = err ? NULL : phys_to_virt(u->ctx[bus]);
+    if (ctx && (ctx[2 * (bdf & 0xFF)] & VTD_CTX_P))
+        err = E_BUSY;                           /* a present entry is never rewritten */
+    else if (ctx) {
         entry_set(ctx + 2 * (bdf & 0xFF),
                   (dpt_root & VTD_CTX_SLPTPTR) | VTD_CTX_TT_UNTRANSLATED | VTD_CTX_P,
                   VTD_CTX_AW(dpt_levels) | VTD_CTX_DID(did));

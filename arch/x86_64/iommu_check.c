@@ -4,8 +4,8 @@
  * the pages mapped there, while DMA to a hole, to a read-only page, to a page unmapped since
  * (IOTLB invalidated) and after the detach faults, is recorded with the device's source id,
  * and leaves memory unchanged; the faults raise the fault event interrupt. Domain id 0 (reserved
- * in caching mode) and a function no unit covers are refused. Without an IOMMU, attaching is
- * refused.
+ * in caching mode), a function no unit covers and a second attach are refused. Without an
+ * IOMMU, attaching is refused.
  */
 #include "iommu.h"
 #include "abi.h"
@@ -164,6 +164,8 @@ static const char *edu_check(const struct pci_dev *d)
             why = "domain id 0 or a device no unit covers was not refused";
         else if (iommu_attach(c.bdf, c.dpt.root, CHECK_DID) != E_OK)
             why = "attach failed";
+        else if (iommu_attach(c.bdf, c.dpt.root, CHECK_DID + 1) != E_BUSY)
+            why = "an attached device was attached again";
         else
             why = edu_steps(&c);
     }
