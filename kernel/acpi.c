@@ -1,4 +1,4 @@
-/* ACPI table parsing: RSDP, RSDT/XSDT and the MADT's LAPIC / x2APIC entries. */
+/* ACPI table parsing: RSDP, RSDT/XSDT, the MADT's LAPIC / x2APIC entries, MCFG and DMAR. */
 #include "acpi.h"
 
 #define RSDP_SIG        "RSD PTR "
@@ -20,8 +20,23 @@
 #define MADT_X2APIC     9       /* entry: processor local x2APIC */
 #define LAPIC_ENABLED   (1u << 0)  /* flags: core is usable */
 
+#define MCFG_ENTRIES    44      /* offset of the first configuration space entry */
+#define MCFG_ENTRY_LEN  16      /* base(8), segment(2), start bus(1), end bus(1), reserved(4) */
+
+#define DMAR_HAW        36      /* offset: u8 host address width - 1 */
+#define DMAR_FLAGS      37      /* offset: u8 flags */
+#define DMAR_STRUCTS    48      /* offset of the first remapping structure */
+#define DMAR_DRHD       0       /* structure: DMA remapping hardware unit */
+#define DMAR_RMRR       1       /* structure: reserved memory region */
+#define DRHD_LEN        16      /* type(2), len(2), flags(1), size(1), segment(2), base(8) */
+#define DRHD_ALL        (1u << 0)  /* DRHD flags: INCLUDE_PCI_ALL */
+#define RMRR_LEN        24      /* type(2), len(2), reserved(2), segment(2), base(8), limit(8) */
+#define SCOPE_LEN       6       /* type, len, reserved(2), enumeration id, start bus; path */
+
 /* Little-endian field readers (tables are not aligned). */
 static uint32_t rd8(const uint8_t *p)  { return p[0]; }
+/* The 16-bit field at p. */
+static uint32_t rd16(const uint8_t *p) { return p[0] | p[1] << 8; }
 /* The 32-bit field at p. */
 static uint32_t rd32(const uint8_t *p)
 {
@@ -190,15 +205,141 @@ int acpi_parse(paddr_t rsdp_pa, acpi_map_fn map, void *ctx, unsigned max, struct
     if (!t || !sig_is(t, xsdt ? "XSDT" : "RSDT", 4))
         return ACPI_E_ROOT;
     out->root_pa = root;
+    out->root_xsdt = xsdt;
+    paddr_t madt = acpi_find_table(root, xsdt, "APIC", map, ctx);
+    return madt ? parse_madt(madt, map, ctx, max, out) : ACPI_E_NOMADT;
+}
+
+/* Physical address of the first table with the 4-byte signature sig listed in the root table
+ * at root (an XSDT if xsdt, else an RSDT), 0 if there is none or the root table is bad. */
+paddr_t acpi_find_table(paddr_t root, bool xsdt, const char *sig, acpi_map_fn map, void *ctx)
+{
+    uint32_t len;
+    const uint8_t *t = map_table(root, map, ctx, &len);
+    if (!t || !sig_is(t, xsdt ? "XSDT" : "RSDT", 4))
+        return 0;
     /* Root table: header, then 8-byte (XSDT) or 4-byte (RSDT) table addresses. */
     unsigned step = xsdt ? 8 : 4;
     for (uint32_t off = SDT_HDR_LEN; off + step <= len; off += step) {
         paddr_t pa = xsdt ? rd64(t + off) : rd32(t + off);
         const uint8_t *h = map(pa, SDT_HDR_LEN, ctx);
-        if (h && sig_is(h, "APIC", 4))
-            return parse_madt(pa, map, ctx, max, out);
+        if (h && sig_is(h, sig, 4))
+            return pa;
     }
-    return ACPI_E_NOMADT;
+    return 0;
+}
+
+/* Map the table sig of the root table; its length in *len. ACPI_E_NOTABLE if it is not listed,
+ * ACPI_E_TABLE if it is unreadable or shorter than min. */
+static int find_mapped(paddr_t root, bool xsdt, const char *sig, acpi_map_fn map, void *ctx,
+                       uint32_t min, const uint8_t **t, uint32_t *len)
+{
+    paddr_t pa = acpi_find_table(root, xsdt, sig, map, ctx);
+    if (!pa)
+        return ACPI_E_NOTABLE;
+    *t = map_table(pa, map, ctx, len);
+    return *t && *len >= min ? ACPI_OK : ACPI_E_TABLE;
+}
+
+/* Parse the MCFG of the root table into out: the entry of segment 0. */
+int acpi_parse_mcfg(paddr_t root, bool xsdt, acpi_map_fn map, void *ctx, struct acpi_mcfg *out)
+{
+    const uint8_t *t;
+    uint32_t len;
+    *out = (struct acpi_mcfg){ 0 };
+    int r = find_mapped(root, xsdt, "MCFG", map, ctx, MCFG_ENTRIES, &t, &len);
+    if (r != ACPI_OK)
+        return r;
+    for (uint32_t off = MCFG_ENTRIES; off + MCFG_ENTRY_LEN <= len; off += MCFG_ENTRY_LEN) {
+        const uint8_t *e = t + off;
+        if (rd16(e + 8))                    /* segment: only segment 0 is used */
+            continue;
+        out->base = rd64(e);
+        out->bus_start = rd8(e + 10);
+        out->bus_end = rd8(e + 11);
+        return out->bus_end >= out->bus_start ? ACPI_OK : ACPI_E_TABLE;
+    }
+    return ACPI_E_NOTABLE;
+}
+
+/* Record the device scopes in [p, end) into scope[max], their count in *n, those beyond max
+ * in *excess. False if one is malformed. */
+static bool dmar_scopes(const uint8_t *p, const uint8_t *end, struct acpi_dmar_scope *scope,
+                        unsigned max, unsigned *n, unsigned *excess)
+{
+    *n = 0;
+    while (p < end) {
+        uint32_t slen = end - p >= 2 ? rd8(p + 1) : 0;
+        if (slen < SCOPE_LEN + 2 || (slen - SCOPE_LEN) % 2 || slen > (uint32_t)(end - p))
+            return false;
+        if (*n == max)
+            ++*excess;
+        else
+            scope[(*n)++] = (struct acpi_dmar_scope){
+                .type = (uint8_t)rd8(p), .enum_id = (uint8_t)rd8(p + 4),
+                .bus = (uint8_t)rd8(p + 5), .dev = (uint8_t)rd8(p + SCOPE_LEN),
+                .fn = (uint8_t)rd8(p + SCOPE_LEN + 1), .depth = (uint8_t)((slen - SCOPE_LEN) / 2) };
+        p += slen;
+    }
+    return true;
+}
+
+/* Handle one DMAR remapping structure s of length len. False if it is malformed. */
+static bool dmar_struct(const uint8_t *s, uint32_t len, struct acpi_dmar *out)
+{
+    switch (rd16(s)) {
+    case DMAR_DRHD: {
+        if (len < DRHD_LEN)
+            return false;
+        if (out->ndrhd == ACPI_DMAR_UNITS) {
+            out->excess++;
+            return true;
+        }
+        struct acpi_drhd *d = &out->drhd[out->ndrhd++];
+        d->include_all = rd8(s + 4) & DRHD_ALL;
+        d->segment = (uint16_t)rd16(s + 6);
+        d->base = rd64(s + 8);
+        return dmar_scopes(s + DRHD_LEN, s + len, d->scope, ACPI_DMAR_SCOPES, &d->nscope,
+                           &out->scope_excess);
+    }
+    case DMAR_RMRR: {
+        if (len < RMRR_LEN)
+            return false;
+        if (out->nrmrr == ACPI_DMAR_RMRRS) {
+            out->excess++;
+            return true;
+        }
+        struct acpi_rmrr *m = &out->rmrr[out->nrmrr++];
+        m->segment = (uint16_t)rd16(s + 6);
+        m->base = rd64(s + 8);
+        m->limit = rd64(s + 16);
+        return m->limit >= m->base &&
+               dmar_scopes(s + RMRR_LEN, s + len, m->scope, ACPI_DMAR_SCOPES, &m->nscope,
+                           &out->scope_excess);
+    }
+    default:                                /* ATSR, RHSA, ANDD, SATC: not used */
+        return true;
+    }
+}
+
+/* Parse the DMAR of the root table into out. */
+int acpi_parse_dmar(paddr_t root, bool xsdt, acpi_map_fn map, void *ctx, struct acpi_dmar *out)
+{
+    const uint8_t *t;
+    uint32_t len;
+    *out = (struct acpi_dmar){ 0 };
+    int r = find_mapped(root, xsdt, "DMAR", map, ctx, DMAR_STRUCTS, &t, &len);
+    if (r != ACPI_OK)
+        return r;
+    out->haw = rd8(t + DMAR_HAW) + 1;
+    out->flags = rd8(t + DMAR_FLAGS);
+    for (uint32_t off = DMAR_STRUCTS; off < len;) {
+        uint32_t slen = off + 4 <= len ? rd16(t + off + 2) : 0;
+        if (slen < 4 || off + slen > len || !dmar_struct(t + off, slen, out))
+            return ACPI_E_TABLE;
+        off += slen;
+    }
+    return ACPI_OK;
 }
 
 /* Drop from c every core whose APIC id is above max_id but keep's (the running boot core),

@@ -39,6 +39,8 @@ static noreturn void bsp_main(void)
     lapic_setup();
     printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
            TIMER_HZ);
+    pci_discover();
+    iommu_init();
     check_wx_all();
     smp_setup_core();
     cpu_sti();

@@ -1,7 +1,7 @@
 /*
  * The root task (docs/abi.md, "Boot: the root task"): the first multiboot module
  * is an ELF executable. The kernel copies its segments into fresh frames, creates
- * the root PD with its information page, all free RAM in the physical window
+ * the root PD with its information and device pages, all free RAM in the physical window
  * (ROOT_PHYS_WINDOW + P), the boot modules read-only there, all I/O ports, the
  * capabilities SEL_ROOT_PD / SEL_ROOT_EC, and starts the first EC on core 0.
  * Every resource is an mdb root node, so the root can delegate all of it.
@@ -111,12 +111,33 @@ static void info_fill(void)
     info->pio_count = PIO_PORTS;
     info->timer_hz = TIMER_HZ;
     copy_str(info->cmdline, boot_info.cmdline, INFO_CMDLINE_LEN);
+    info->dev_page = INFO_DEV_ADDR;
     info->num_mods = MIN(boot_info.nmods, INFO_MAX_MODS);
     for (unsigned i = 0; i < info->num_mods; i++) {
         const struct boot_module *m = &boot_info.mods[i];
         info->mods[i].phys = m->start;
         info->mods[i].size = m->end - m->start;
         copy_str(info->mods[i].name, m->name, INFO_NAME_LEN);
+    }
+}
+
+/* Fill the device page devs from the PCI functions and the IOMMU found at boot. */
+static void devices_fill(struct info_devices *devs)
+{
+    devs->num_devs = MIN(pci_ndevs, INFO_MAX_DEVS);
+    devs->excess = pci_ndevs - devs->num_devs;
+    devs->iommu = iommu_present() ? INFO_IOMMU_VTD : 0;
+    devs->dpt_levels = iommu_dpt_levels();
+    for (unsigned i = 0; i < devs->num_devs; i++) {
+        const struct pci_dev *d = &pci_devs[i];
+        struct info_dev *o = &devs->dev[i];
+        *o = (struct info_dev){ .bdf = d->bdf, .vendor = d->vendor, .device = d->device,
+                                .class_rev = d->class_rev, .header = d->header };
+        for (unsigned b = 0; b < INFO_BARS && b < PCI_BARS; b++)
+            o->bar[b] = (struct info_bar){
+                .base = d->bar[b].base, .size = d->bar[b].size,
+                .flags = (d->bar[b].io ? INFO_BAR_IO : 0) | (d->bar[b].is64 ? INFO_BAR_64 : 0) |
+                         (d->bar[b].prefetch ? INFO_BAR_PREFETCH : 0) };
     }
 }
 
@@ -163,10 +184,11 @@ static void root_image(const struct boot_module *m, struct elf_image *img)
         panic("root: %s is not a valid root task: %s", m->name, elf_status_name(st));
 }
 
-/* Give the root PD pd its image's segments, the information page info_pa, the modules, RAM
-   and every port, and its first EC (in *ec, on core 0) with both capabilities; false if out of
-   memory. */
-static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_pa, struct ec **ec)
+/* Give the root PD pd its image's segments, the information page info_pa and the device page
+   dev_pa, the modules, RAM and every port, and its first EC (in *ec, on core 0) with both
+   capabilities; false if out of memory. */
+static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_pa,
+                      paddr_t dev_pa, struct ec **ec)
 {
     struct elf_segment seg;
     bool ok = true;
@@ -174,6 +196,8 @@ static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_p
         ok = load_segment(pd, &seg);
     ok = ok && mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, INFO_PAGE_ADDR / PAGE_SIZE,
                                1, info_pa / PAGE_SIZE, MEM_R) == E_OK;
+    ok = ok && mdb_insert_root(&kernel_mdb, &root_batch, &pd->mem.mdb, INFO_DEV_ADDR / PAGE_SIZE,
+                               1, dev_pa / PAGE_SIZE, MEM_R) == E_OK;
     ok = ok && give_modules(pd) && give_ram(pd);
     ok = ok && space_pio_grant(&kernel_mdb, &pd->pio, 0, PIO_PORTS) == E_OK;
     *ec = ok ? ec_create(pd, 0, img->entry, 0, INFO_PAGE_ADDR) : NULL;
@@ -197,14 +221,15 @@ bool root_start(void)
     const struct boot_module *m = &boot_info.mods[0];
     root_image(m, &img);
     struct pd *pd = pd_create(NULL, PD_QUOTA_KERNEL);
-    paddr_t info_pa = kframe_alloc();
-    if (!pd || !info_pa)
+    paddr_t info_pa = kframe_alloc(), dev_pa = kframe_alloc();
+    if (!pd || !info_pa || !dev_pa)
         panic("root: out of memory for the root PD");
     pd->is_root = true;
     info = phys_to_virt(info_pa);
     info_fill();
+    devices_fill(phys_to_virt(dev_pa));
     struct ec *ec;
-    if (!root_fill(pd, &img, info_pa, &ec))
+    if (!root_fill(pd, &img, info_pa, dev_pa, &ec))
         panic("root: out of memory while building the root PD");
     shootdown_batch_flush(&root_batch);
     pd_quota_seal(pd, kframes_free_total());    /* the root's quota: every frame left */

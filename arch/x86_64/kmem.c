@@ -17,13 +17,14 @@
 #include "panic.h"
 #include "printk.h"
 #include "smp.h"
+#include "spinlock.h"
 #include "multiboot.h"
 
 /* Attributes: kernel pages are global; only text is executable. */
 #define KERNEL_TEXT     (struct ptab_attr){ PTAB_R | PTAB_XS | PTAB_G, PTAB_WB }
 #define KERNEL_RODATA   (struct ptab_attr){ PTAB_R | PTAB_G, PTAB_WB }
 #define KERNEL_DATA     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_WB }
-#define KERNEL_MMIO     (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_UC }
+#define KERNEL_MMIO_ATTR (struct ptab_attr){ PTAB_R | PTAB_W | PTAB_G, PTAB_UC }
 #define KERNEL_HALF     (~(vaddr_t)0 << (PTAB_LEVEL_SHIFT(HPT_LEVELS) - 1))  /* first address */
 
 extern char __text_end[], __rodata_end[], __kernel_end[];
@@ -144,6 +145,10 @@ static void build_master(unsigned ncpu)
     kmap(&master, (vaddr_t)__rodata_end, image_end, lin((vaddr_t)__rodata_end), KERNEL_DATA);
     master.leaf_mask = BIT(0) | BIT(1);
     kmap(&master, image_end, (vaddr_t)phys_to_virt(kmem_linear_end), lin(image_end), KERNEL_DATA);
+    /* The device-register window's page table, there before the cores copy the PD. */
+    unsigned l;
+    if (!ptab_walk(&master, KERNEL_MMIO, 0, true, &l) || l != 0)
+        panic("kmem: kernel pool exhausted");
     /* Global alias: core c's data page at CPU_GLOBAL + c * 4 KiB on every core. */
     for (unsigned c = 0; c < ncpu; c++) {
         core_data[c] = kmem_alloc_zeroed();
@@ -170,7 +175,7 @@ static paddr_t build_core_root(unsigned c, paddr_t lapic)
     for (unsigned s = 1; s <= IST_STACKS; s++)
         kmap(&r, CPU_IST_TOP(s) - PAGE_SIZE, CPU_IST_TOP(s), kmem_alloc_zeroed(), KERNEL_DATA);
     kmap(&r, CPU_STACK, CPU_STACK + PAGE_SIZE, kmem_alloc_zeroed(), KERNEL_DATA);
-    kmap(&r, CPU_LAPIC, CPU_LAPIC + PAGE_SIZE, lapic, KERNEL_MMIO);
+    kmap(&r, CPU_LAPIC, CPU_LAPIC + PAGE_SIZE, lapic, KERNEL_MMIO_ATTR);
     kmap(&r, CPU_LOCAL, CPU_LOCAL + PAGE_SIZE, core_data[c], KERNEL_DATA);
     if (ptab_attach(&r, PD_IOBMP, HPT_LEVELS - 2, tmap_dir()) != E_OK)
         panic("kmem: kernel pool exhausted");
@@ -199,6 +204,28 @@ void kmem_init_cores(unsigned ncpu, paddr_t lapic)
     tmap_init();
     for (unsigned c = 0; c < ncpu; c++)
         build_core(c, lapic);
+}
+
+/* Map the device registers [pa, pa + len) uncached into KERNEL_MMIO, for good and seen by
+ * every core (the window's page table is shared and its entries were not present, so no TLB
+ * holds them); the kernel address of pa, NULL when the window is full. */
+void *kmem_map_mmio(paddr_t pa, size_t len)
+{
+    static vaddr_t next = KERNEL_MMIO;
+    static struct spinlock lock = SPINLOCK_INIT;
+    paddr_t first = ALIGN_DOWN(pa, PAGE_SIZE);
+    size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - first;
+    mword f = irq_save();
+    spin_lock(&lock);
+    vaddr_t va = next;
+    bool room = len && size <= KERNEL_MMIO_END - next;
+    if (room) {
+        next += size;
+        kmap(&master, va, va + size, first, KERNEL_MMIO_ATTR);      /* the table exists */
+    }
+    spin_unlock(&lock);
+    irq_restore(f);
+    return room ? (void *)(va + (pa - first)) : NULL;
 }
 
 /* Physical address of core c's private PD (PML4 511, PDPT 510) to share in any root. */

@@ -27,6 +27,9 @@
 #define LAPIC_DEFAULT_BASE  0xFEE00000      /* architectural LAPIC MMIO base */
 
 struct acpi_cpus smp_cpus;
+struct acpi_mcfg smp_mcfg;
+struct acpi_dmar smp_dmar;
+int smp_dmar_status = ACPI_E_NOTABLE;
 unsigned smp_bsp;
 static unsigned online;
 static struct spinlock call_lock = SPINLOCK_INIT;
@@ -96,8 +99,9 @@ static void dump_acpi(paddr_t rsdp)
     dump_table("madt", smp_cpus.madt_pa, *(const uint32_t *)phys_ident(smp_cpus.madt_pa + 4));
 }
 
-/* Find the cores and the BSP's index (boot root: ACPI tables identity-mapped; acpi-dump needs
- * an RSDP found in memory, i.e. a loader without an RSDP copy such as multiboot v1). */
+/* Find the cores and the BSP's index, and read MCFG and DMAR (boot root: ACPI tables
+ * identity-mapped; acpi-dump needs an RSDP found in memory, i.e. a loader without an RSDP
+ * copy such as multiboot v1). */
 void smp_discover(void)
 {
     struct rsdp_copy rc = { boot_info.rsdp_copy, boot_info.rsdp_copy_len };
@@ -111,8 +115,13 @@ void smp_discover(void)
         smp_cpus =
             (struct acpi_cpus){ .count = 1, .apic_id = { me }, .lapic_base = LAPIC_DEFAULT_BASE };
     }
-    else if (rsdp && cmdline_has("acpi-dump"))
-        dump_acpi(rsdp);
+    else {
+        if (rsdp && cmdline_has("acpi-dump"))
+            dump_acpi(rsdp);
+        acpi_parse_mcfg(smp_cpus.root_pa, smp_cpus.root_xsdt, map_ident, &rc, &smp_mcfg);
+        smp_dmar_status =
+            acpi_parse_dmar(smp_cpus.root_pa, smp_cpus.root_xsdt, map_ident, &rc, &smp_dmar);
+    }
     if (!lapic_x2apic())
         acpi_park_above(&smp_cpus, XAPIC_MAX_ID, me);
     int bsp = acpi_keep_core(&smp_cpus, me);     /* listed beyond NUM_CPU: it takes the last slot */

@@ -1,5 +1,6 @@
 /* Interrupt and exception dispatch; exceptions print their state and panic. */
 #include "trap.h"
+#include "iommu.h"
 #include "cpu_local.h"
 #include "lapic.h"
 #include "panic.h"
@@ -133,6 +134,10 @@ void trap_dispatch(struct trap_frame *f)
     case VEC_IPI_CALL:
     case VEC_IPI_TEST:
         ipi(c, f);
+        return;
+    case VEC_IOMMU_FAULT:
+        iommu_fault_irq();
+        lapic_eoi();
         return;
     case VEC_SPURIOUS:
         return;

@@ -1,7 +1,8 @@
 /*
  * ACPI parsing on tables laid out as the ACPI spec says (RSDP, RSDT/XSDT,
- * MADT with LAPIC, x2APIC and override entries), checksums included, in a
- * fake physical memory. The builders mirror what QEMU's firmware provides.
+ * MADT with LAPIC, x2APIC and override entries, MCFG, DMAR with units, device scopes and
+ * reserved regions), checksums included, in a fake physical memory. The builders mirror
+ * what QEMU's firmware provides (q35 with intel-iommu for the DMAR).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,9 @@
 #define ROOT_PA     (MEM_BASE + 0x100)
 #define FACP_PA     (MEM_BASE + 0x200)
 #define MADT_PA     (MEM_BASE + 0x400)
+#define MCFG_PA     (MEM_BASE + 0x800)
+#define DMAR_PA     (MEM_BASE + 0xA00)
+#define DEV_ROOT_PA (MEM_BASE + 0x1800)
 
 static uint8_t mem[MEM_SIZE];
 static size_t madt_len;
@@ -458,6 +462,243 @@ static void recorded_qemu_tables_with_one_flipped_madt_byte_are_rejected(void **
     assert_int_equal(acpi_parse(MEM_BASE + 0x2000, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_E_MADT);
 }
 
+/* An XSDT at DEV_ROOT_PA (and an ACPI 2 RSDP to it) listing the FACP, the MADT, an MCFG
+ * (ECAM 0xB0000000, buses 0-255, after an entry of segment 1) and the DMAR begun by
+ * dmar_begin. */
+static void dev_root(void)
+{
+    qemu_tables(2);
+    make_rsdp(2);
+    uint8_t *t = at(DEV_ROOT_PA);
+    sdt_header(t, "XSDT", 36 + 4 * 8);
+    put64(t + 36, FACP_PA);
+    put64(t + 44, MADT_PA);
+    put64(t + 52, MCFG_PA);
+    put64(t + 60, DMAR_PA);
+    fix_checksum(t, 36 + 4 * 8, 9);
+    uint8_t *m = at(MCFG_PA);
+    sdt_header(m, "MCFG", 44 + 2 * 16);
+    put64(m + 44, 0xC0000000);
+    m[44 + 8] = 1;                          /* segment 1: not used */
+    put64(m + 60, 0xB0000000);
+    m[60 + 10] = 0;
+    m[60 + 11] = 255;
+    fix_checksum(m, 44 + 2 * 16, 9);
+    uint8_t *r = at(RSDP_PA);
+    put64(r + 24, DEV_ROOT_PA);
+    fix_checksum(r, 20, 8);
+    fix_checksum(r, 36, 32);
+}
+
+static size_t dmar_len;
+
+/* Start the DMAR: host address width 39, interrupt remapping flag. */
+static void dmar_begin(void)
+{
+    dmar_len = 48;
+    at(DMAR_PA)[36] = 39 - 1;
+    at(DMAR_PA)[37] = 1;
+}
+
+/* Append a structure of type type and length len (body zeroed); its address. */
+static uint8_t *dmar_struct_add(uint16_t type, uint16_t len)
+{
+    uint8_t *s = at(DMAR_PA) + dmar_len;
+    memset(s, 0, len);
+    memcpy(s, &type, 2);
+    memcpy(s + 2, &len, 2);
+    dmar_len += len;
+    return s;
+}
+
+/* Append a device scope (type, start bus, one path entry dev.fn) to the structure s. */
+static void dmar_scope(uint8_t *s, uint8_t type, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+    uint16_t len;
+    memcpy(&len, s + 2, 2);
+    uint8_t *e = s + len;
+    memset(e, 0, 8);
+    e[0] = type; e[1] = 8; e[4] = type == 3 ? 2 : 0; e[5] = bus; e[6] = dev; e[7] = fn;
+    len += 8;
+    memcpy(s + 2, &len, 2);
+    dmar_len += 8;
+}
+
+/* Finish the DMAR: header and checksum. */
+static void dmar_end(void)
+{
+    sdt_header(at(DMAR_PA), "DMAR", (uint32_t)dmar_len);
+    fix_checksum(at(DMAR_PA), dmar_len, 9);
+}
+
+/* A DMAR as QEMU builds it for q35 with intel-iommu: one unit at 0xFED90000 listing the
+ * I/O APIC and each bus-0 device; plus one reserved region for device 00:1d.0. */
+static void qemu_dmar(void)
+{
+    dmar_begin();
+    uint8_t *d = dmar_struct_add(0, 16);
+    put64(d + 8, 0xFED90000);
+    dmar_scope(d, 3, 0xFF, 0, 0);
+    dmar_scope(d, 1, 0, 0, 0);
+    dmar_scope(d, 1, 0, 3, 0);
+    dmar_scope(d, 1, 0, 31, 2);
+    uint8_t *m = dmar_struct_add(1, 24);
+    put64(m + 8, 0x7F000000);
+    put64(m + 16, 0x7F0FFFFF);
+    dmar_scope(m, 1, 0, 29, 0);
+    dmar_end();
+}
+
+static struct acpi_dmar dmar;
+
+static void mcfg_gives_the_ecam_base_and_buses_of_segment_0(void **state)
+{
+    (void)state;
+    struct acpi_mcfg mcfg;
+    dev_root();
+    qemu_dmar();
+    assert_int_equal(acpi_parse(RSDP_PA, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_OK);
+    assert_true(cpus.root_xsdt);
+    assert_int_equal(cpus.root_pa, DEV_ROOT_PA);
+    assert_int_equal(acpi_parse_mcfg(cpus.root_pa, true, map, NULL, &mcfg), ACPI_OK);
+    assert_int_equal(mcfg.base, 0xB0000000);
+    assert_int_equal(mcfg.bus_start, 0);
+    assert_int_equal(mcfg.bus_end, 255);
+}
+
+static void one_lookup_finds_every_table_and_none_that_is_absent(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    assert_int_equal(acpi_find_table(DEV_ROOT_PA, true, "APIC", map, NULL), MADT_PA);
+    assert_int_equal(acpi_find_table(DEV_ROOT_PA, true, "MCFG", map, NULL), MCFG_PA);
+    assert_int_equal(acpi_find_table(DEV_ROOT_PA, true, "DMAR", map, NULL), DMAR_PA);
+    assert_int_equal(acpi_find_table(DEV_ROOT_PA, true, "HPET", map, NULL), 0);
+    assert_int_equal(acpi_find_table(DEV_ROOT_PA, false, "APIC", map, NULL), 0); /* not an RSDT */
+}
+
+static void dmar_units_scopes_and_reserved_regions_are_recorded(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_OK);
+    assert_int_equal(dmar.haw, 39);
+    assert_int_equal(dmar.flags, ACPI_DMAR_INTR_REMAP);
+    assert_int_equal(dmar.ndrhd, 1);
+    assert_int_equal(dmar.drhd[0].base, 0xFED90000);
+    assert_false(dmar.drhd[0].include_all);
+    assert_int_equal(dmar.drhd[0].nscope, 4);
+    assert_int_equal(dmar.drhd[0].scope[0].type, ACPI_SCOPE_IOAPIC);
+    assert_int_equal(dmar.drhd[0].scope[0].enum_id, 2);
+    assert_int_equal(dmar.drhd[0].scope[2].type, ACPI_SCOPE_ENDPOINT);
+    assert_int_equal(dmar.drhd[0].scope[2].dev, 3);
+    assert_int_equal(dmar.drhd[0].scope[3].dev, 31);
+    assert_int_equal(dmar.drhd[0].scope[3].fn, 2);
+    assert_int_equal(dmar.drhd[0].scope[3].depth, 1);
+    assert_int_equal(dmar.nrmrr, 1);
+    assert_int_equal(dmar.rmrr[0].base, 0x7F000000);
+    assert_int_equal(dmar.rmrr[0].limit, 0x7F0FFFFF);
+    assert_int_equal(dmar.rmrr[0].nscope, 1);
+    assert_int_equal(dmar.rmrr[0].scope[0].dev, 29);
+    assert_int_equal(dmar.excess + dmar.scope_excess, 0);
+}
+
+static void a_root_without_dmar_or_mcfg_reports_no_table(void **state)
+{
+    (void)state;
+    struct acpi_mcfg mcfg;
+    qemu_tables(2);
+    assert_int_equal(acpi_parse(RSDP_PA, map, NULL, ACPI_MAX_CPUS, &cpus), ACPI_OK);
+    assert_int_equal(acpi_parse_dmar(cpus.root_pa, cpus.root_xsdt, map, NULL, &dmar),
+                     ACPI_E_NOTABLE);
+    assert_int_equal(dmar.ndrhd, 0);
+    assert_int_equal(acpi_parse_mcfg(cpus.root_pa, cpus.root_xsdt, map, NULL, &mcfg),
+                     ACPI_E_NOTABLE);
+    assert_int_equal(mcfg.base, 0);
+}
+
+static void a_dmar_with_a_bad_checksum_is_rejected(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    at(DMAR_PA)[60] ^= 1;
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+}
+
+static void a_dmar_structure_of_length_zero_is_rejected_not_looped_on(void **state)
+{
+    (void)state;
+    dev_root();
+    dmar_begin();
+    dmar_struct_add(0, 16);
+    dmar_len += 4;                          /* a structure header of length 0 follows */
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+}
+
+static void a_dmar_structure_running_past_the_table_is_rejected(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    uint16_t len = 0x200;
+    memcpy(at(DMAR_PA) + 48 + 2, &len, 2);
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+}
+
+static void a_device_scope_running_past_its_unit_or_with_an_odd_path_is_rejected(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    at(DMAR_PA)[48 + 16 + 1] = 0x40;        /* the first scope's length: past the unit */
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+    qemu_dmar();
+    at(DMAR_PA)[48 + 16 + 1] = 7;           /* a path of one and a half entries */
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+    qemu_dmar();
+    at(DMAR_PA)[48 + 16 + 1] = 0;           /* length zero */
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+}
+
+static void a_reserved_region_ending_below_its_base_is_rejected(void **state)
+{
+    (void)state;
+    dev_root();
+    qemu_dmar();
+    put64(at(DMAR_PA) + 48 + 16 + 4 * 8 + 16, 0x1000);     /* the RMRR's limit */
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_E_TABLE);
+}
+
+static void scopes_and_units_beyond_the_limits_are_counted_not_recorded(void **state)
+{
+    (void)state;
+    dev_root();
+    dmar_begin();
+    for (unsigned u = 0; u < ACPI_DMAR_UNITS + 1; u++) {
+        uint8_t *d = dmar_struct_add(0, 16);
+        put64(d + 8, 0xFED90000 + 0x1000 * u);
+        for (unsigned i = 0; u == 0 && i < ACPI_DMAR_SCOPES + 2; i++)
+            dmar_scope(d, 1, 0, (uint8_t)(i / 8), (uint8_t)(i % 8));
+    }
+    dmar_end();
+    assert_int_equal(acpi_parse_dmar(DEV_ROOT_PA, true, map, NULL, &dmar), ACPI_OK);
+    assert_int_equal(dmar.ndrhd, ACPI_DMAR_UNITS);
+    assert_int_equal(dmar.excess, 1);
+    assert_int_equal(dmar.drhd[0].nscope, ACPI_DMAR_SCOPES);
+    assert_int_equal(dmar.scope_excess, 2);
+    assert_int_equal(dmar.drhd[ACPI_DMAR_UNITS - 1].base,
+                     0xFED90000 + 0x1000 * (ACPI_DMAR_UNITS - 1));
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 int main(void)
 {
@@ -483,6 +724,16 @@ int main(void)
         T(tables_outside_reachable_memory_are_reported_not_read),
         T(recorded_qemu_tables_give_the_two_enabled_cores_and_skip_two_hotpluggable),
         T(recorded_qemu_tables_with_one_flipped_madt_byte_are_rejected),
+        T(mcfg_gives_the_ecam_base_and_buses_of_segment_0),
+        T(one_lookup_finds_every_table_and_none_that_is_absent),
+        T(dmar_units_scopes_and_reserved_regions_are_recorded),
+        T(a_root_without_dmar_or_mcfg_reports_no_table),
+        T(a_dmar_with_a_bad_checksum_is_rejected),
+        T(a_dmar_structure_of_length_zero_is_rejected_not_looped_on),
+        T(a_dmar_structure_running_past_the_table_is_rejected),
+        T(a_device_scope_running_past_its_unit_or_with_an_odd_path_is_rejected),
+        T(a_reserved_region_ending_below_its_base_is_rejected),
+        T(scopes_and_units_beyond_the_limits_are_counted_not_recorded),
     };
     return cmocka_run_group_tests_name("acpi", tests, NULL, NULL);
 }

@@ -10,12 +10,15 @@
  * struct trap_frame, USER_FRAME, resume_frame; xregs.h: an EC's x87/SSE/AVX image); kernel
  * memory (kmem.h: the linear map, the kernel pool, per-core roots, kmem_ptr: any frame through
  * the temporal window); IPIs and time (lapic.h);
- * the cores (smp.h); and, at boot only, the SMAP patching (smap.h).
+ * the cores (smp.h); and, at boot only, the SMAP patching (smap.h) and device discovery
+ * (pci.h: the PCI functions; iommu.h: the DMA remapping units).
  */
 #pragma once
 #include "cpu_local.h"
 #include "kmem.h"
+#include "iommu.h"
 #include "lapic.h"
+#include "pci.h"
 #include "smap.h"
 #include "smp.h"
 #include "trap.h"

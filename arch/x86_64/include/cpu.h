@@ -119,6 +119,20 @@ static inline void outw(uint16_t port, uint16_t v)
     __asm__ __volatile__("outw %0, %1" :: "a"(v), "Nd"(port));
 }
 
+/* Write doubleword v to I/O port port. */
+static inline void outl(uint16_t port, uint32_t v)
+{
+    __asm__ __volatile__("outl %0, %1" :: "a"(v), "Nd"(port));
+}
+
+/* Read a doubleword from I/O port port. */
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ __volatile__("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
 /* Read a byte from I/O port port. */
 static inline uint8_t inb(uint16_t port)
 {

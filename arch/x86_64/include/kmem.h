@@ -42,6 +42,7 @@ void *kmem_ptr(paddr_t pa, unsigned slot);
 void *kmem_p2v(void *ctx, paddr_t pa, unsigned slot);
 
 void kmem_init_cores(unsigned ncpu, paddr_t lapic);
+void *kmem_map_mmio(paddr_t pa, size_t len);
 paddr_t kmem_core_pd(unsigned c);
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir);
 void kmem_root_fini(struct ptab *t);

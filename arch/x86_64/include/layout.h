@@ -42,7 +42,11 @@
  *                  page-table frame is reachable by arithmetic (the lecture's
  *                  software page-table walk). It is mapped with 2 MiB pages,
  *                  so it ends at the last 2 MiB boundary inside the region;
- *                  the remaining 1.875 MiB up to KERNEL_LAST stay unmapped.
+ *                  the remaining 1.875 MiB up to KERNEL_LAST hold KERNEL_MMIO.
+ * KERNEL_MMIO ..   Device registers the kernel drives (PCI configuration space,
+ *   KERNEL_MMIO_END  the IOMMU's registers), uncached, handed out by kmem_map_mmio
+ *                  at boot; one page table of the master kernel PD, shared by every
+ *                  core, so a mapping added later is seen by all of them.
  * CPU_GLOBAL       Global alias of every core's data page: core c's page is
  *                  also at CPU_GLOBAL + c * 4 KiB on all cores, so a core can
  *                  read another core's state (IPI counters, the current PD for
@@ -73,6 +77,8 @@
 #define KERNEL_VOFFSET      (KERNEL_BASE - KERNEL_LOAD) /* virt - phys for the pool */
 #define KERNEL_LINEAR_END   UL_(0xFFFFFFFFBDE00000)     /* 511 510 495 0, exclusive */
 #define POOL_SIZE           (KERNEL_LINEAR_END - KERNEL_BASE)
+#define KERNEL_MMIO         KERNEL_LINEAR_END           /* 511 510 495 0 */
+#define KERNEL_MMIO_END     (KERNEL_LAST + 1)           /* 511 510 495 480, exclusive */
 #define POOL_END_PHYS       (KERNEL_LOAD + POOL_SIZE)   /* exclusive */
 #define CPU_GLOBAL          UL_(0xFFFFFFFFBE000000)     /* 511 510 496 0 */
 #define CPU_STACK_GUARD     (CPU_STACK - PAGE_SIZE)     /* 511 510 511 508 */

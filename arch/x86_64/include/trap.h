@@ -9,6 +9,7 @@
 /*      name            vector     use */
 #define VEC_PIC_BASE    0x30    /* legacy PIC, remapped and masked: 0x30..0x3F ignored */
 #define VEC_TIMER       0x20    /* LAPIC timer */
+#define VEC_IOMMU_FAULT 0x40    /* the IOMMU recorded a DMA fault (arch/x86_64/iommu.c) */
 #define VEC_IPI_CALL    0xF0    /* run the function posted by smp_call */
 #define VEC_IPI_TEST    0xF1    /* count only (self-checks) */
 #define VEC_IPI_WAKE    0xF2    /* a run queue got an EC: leave hlt */
