@@ -86,19 +86,39 @@ static uint64_t node_end(const struct mdb_node *n)
     return n->base + n->size;
 }
 
-/* The node of s containing unit, or NULL. */
+/* The node a search found last (still in its tree), or NULL; serialised like the trees. */
+static struct mdb_node *finger;
+
+/* True if the node n (or NULL) of space s holds unit. */
+static bool holds(const struct mdb_node *n, const struct mdb_space *s, uint64_t unit)
+{
+    return n && n->space == s && n->base <= unit && unit < node_end(n);
+}
+
+/* The node of s containing unit, or NULL. A call's checks and effects look up the same source
+ * units again and again: the node found last is tried first. */
 static struct mdb_node *tree_find(struct mdb_space *s, uint64_t unit)
 {
+    if (holds(finger, s, unit))
+        return finger;
     struct mdb_node *n = tree_floor(s, unit);
-    return n && unit < node_end(n) ? n : NULL;
+    if (!holds(n, s, unit))
+        return NULL;
+    finger = n;
+    return n;
 }
 
 /* The node containing unit, else the first one after it, or NULL. */
 static struct mdb_node *tree_from(struct mdb_space *s, uint64_t unit)
 {
+    if (holds(finger, s, unit))
+        return finger;
     struct avl_node *above;
     struct mdb_node *n = node_of(avl_around(s->root, unit, base_key, &above));
-    return n && unit < node_end(n) ? n : node_of(above);
+    if (!holds(n, s, unit))
+        return node_of(above);
+    finger = n;
+    return n;
 }
 
 /* The node of n's space directly before n, or NULL. */
@@ -117,6 +137,8 @@ static void tree_add(struct mdb_node *n)
 /* Remove n from its space's tree. */
 static void tree_del(struct mdb_node *n)
 {
+    if (finger == n)
+        finger = NULL;
     avl_remove(&n->space->root, &n->avl, base_key);
     n->space->nodes--;
 }
@@ -484,6 +506,7 @@ void mdb_init(struct mdb *db, void *(*alloc)(struct mdb_space *, size_t), void (
     db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
     db->born = 0;
     db->self = 0;
+    finger = NULL;
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -494,6 +517,7 @@ void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner,
     s->limit = limit;
     s->root = NULL;
     s->nodes = 0;
+    finger = NULL;                      /* a space set up anew may reuse a torn-down one */
 }
 
 /* E_ARG for an empty range, E_RANGE if [base, base+size) wraps or leaves s; else E_OK. */
