@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(make gcc clang lld binutils qemu-system-x86 libcmocka-dev
       grub-pc-bin grub-efi-amd64-bin ovmf grub-common xorriso mtools python3 python3-matplotlib
       bochs bochsbios vgabios bochs-term procps
-      spin)
+      spin valgrind)
 
 missing=()
 for p in "${PKGS[@]}"; do
