@@ -26,3 +26,18 @@ qemu_boot "$LOG" "$TIMEOUT" -cpu max -smp 2 -m 3G -kernel "$BUILD_DIR/kernel.elf
 user_checks "inspect/smp2" "$LOG" $? "${TIMEOUT}s"
 python3 scripts/inspect.py "$LOG" "$OUT"
 tap $? "inspect: every dump check passed; pictures in $OUT"
+
+# The checks can fail: the same log with core 1's synced entry of A dropped from the second
+# dump (as if the fault had not synced it) must be refused.
+slot_line=$(tr -d '\r' <"$LOG" | awk '/^@pt begin 1 / { d++ } d == 1 && /^@pt r 1 1 / { print; exit }')
+if [ -n "$slot_line" ]; then
+    tr -d '\r' <"$LOG" | awk -v bad="$slot_line" '$0 != bad' >"$OUT/serial-tampered.log"
+    python3 scripts/inspect.py "$OUT/serial-tampered.log" "$OUT/tampered" >"$OUT/tampered.tap"
+    rc=$?
+    grep -q "^not ok - inspect: after the fault core 1's root of A has slot 1" "$OUT/tampered.tap"
+    named=$?
+    tap $([ $rc -ne 0 ] && [ $named -eq 0 ]; echo $?) \
+        "inspect: a log without core 1's synced entry fails the check (status $rc)"
+else
+    echo "not ok - inspect: no synced entry of core 1 in the second dump to tamper with"
+fi
