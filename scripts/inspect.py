@@ -145,8 +145,9 @@ def check(dumps, scen, tap):
               "with the core's own core-local page table")
 
 
-def subtree(d, slot):
-    """Text lines of the master's tables below root slot (PT leaves summarised)."""
+def subtree(d, slot, revoked=None):
+    """Text lines of the master's tables below root slot (PT leaves summarised; the revoked
+    page marked where its PT is), each with its highlight (leaf level, "rv" or None)."""
     lo, hi = slot << L4_SHIFT, (slot + 1) << L4_SHIFT
     ents = [x for x in d.master if lo <= x[1] < hi and x[0] < 3]
     lines, i = [], 0
@@ -162,6 +163,10 @@ def subtree(d, slot):
             vas = " ".join("%x" % x[1] for x in run) if len(run) <= 4 else \
                 "%x .. %x" % (run[0][1], run[-1][1])
             lines.append((pad + "%d x 4K: %s" % (len(run), vas), None))
+            if revoked is not None and run[0][1] >> 21 == revoked >> 21:
+                gone = all(x[1] != revoked for x in run)
+                lines.append((pad + ("%x: revoked, gone" if gone else "%x: revoked next")
+                              % revoked, "rv"))
             i = j
             continue
         if leaf:
@@ -205,7 +210,7 @@ def draw(dumps, scen, tag, path):
         top = d.top()
         for slot in sorted(top):
             e, pa = top[slot]
-            lines = subtree(d, slot)
+            lines = subtree(d, slot, scen.get("revoked") if d.sel == scen.get("A") else None)
             h = max(1, len(lines)) * lh + 6
             out.append('<rect x="10" y="%d" width="%d" height="%d" fill="%s" stroke="#333"/>'
                        % (y, cw[0], lh + 4, color(pa)))
@@ -216,7 +221,7 @@ def draw(dumps, scen, tag, path):
             out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
                        'fill-opacity="0.35" stroke="#333"/>' % (x_tree, y, cw[1], h, color(pa)))
             for i, (t, big) in enumerate(lines):
-                fill = {1: "#d95f02", 2: "#b2182b"}.get(big, "#000")
+                fill = {1: "#d95f02", 2: "#b2182b", "rv": "#1a1aff"}.get(big, "#000")
                 weight = "bold" if big else "normal"
                 out.append('<text x="%d" y="%d" font-size="11" fill="%s" font-weight="%s" '
                            'xml:space="preserve">%s</text>' % (x_tree + 4, y + 14 + i * lh, fill,
@@ -259,11 +264,14 @@ def draw(dumps, scen, tag, path):
                 out.append('<text x="%d" y="%d" font-size="11" xml:space="preserve">%s</text>'
                            % (x + 4, y + 14 + j * lh, escape(t)))
         y += 4 * lh + 30
-    legend = ("Same colour = same frame: a core's root entry of the master's colour shares the "
-              "master's lower levels. Dashed: not synced on that core yet. Orange: 2 MiB leaf; "
-              "red: 1 GiB leaf.")
-    out.append('<text x="10" y="%d" font-size="11">%s</text>' % (y, escape(legend)))
-    y += 20
+    legend = ["Same colour = same frame: a core's root entry of the master's colour shares the "
+              "master's lower levels.",
+              "Dashed: not synced on that core yet. Orange: 2 MiB leaf; red: 1 GiB leaf; blue: "
+              "the revoked page."]
+    for t in legend:
+        out.append('<text x="10" y="%d" font-size="11">%s</text>' % (y, escape(t)))
+        y += lh
+    y += 6
     head = ('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
             'font-family="monospace"><defs><marker id="arr" markerWidth="8" markerHeight="8" '
             'refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#333"/></marker>'

@@ -29,7 +29,8 @@ tap $? "inspect: every dump check passed; pictures in $OUT"
 
 # The checks can fail: the same log with core 1's synced entry of A dropped from the second
 # dump (as if the fault had not synced it) must be refused.
-slot_line=$(tr -d '\r' <"$LOG" | awk '/^@pt begin 1 / { d++ } d == 1 && /^@pt r 1 1 / { print; exit }')
+slot_line=$(tr -d '\r' <"$LOG" |
+            awk '/^@pt begin 1 / { d++ } d == 1 && /^@pt r 1 1 / { print; exit }')
 if [ -n "$slot_line" ]; then
     tr -d '\r' <"$LOG" | awk -v bad="$slot_line" '$0 != bad' >"$OUT/serial-tampered.log"
     python3 scripts/inspect.py "$OUT/serial-tampered.log" "$OUT/tampered" >"$OUT/tampered.tap"
