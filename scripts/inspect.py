@@ -179,7 +179,7 @@ def subtree(d, slot, revoked=None):
 
 def draw(dumps, scen, tag, path):
     """One SVG of every PD's tables under tag."""
-    lh, cw = 16, [190, 380, 230]
+    lh, cw = 16, [190, 390, 270]
     ds = [dumps[k] for k in sorted(dumps) if k[0] == tag]
     cpus = sorted({c for d in ds for c in d.locs})
     colors = {}
