@@ -50,7 +50,7 @@ class Dump:
 
 
 def parse(path):
-    """Dumps by (tag, sel) and the scenario line's fields."""
+    """Dumps by (tag, sel) (a repeat by (tag, sel, n)) and the scenario line's fields."""
     dumps, scen, cur = {}, {}, None
     for raw in open(path, "rb").read().decode("latin-1").splitlines():
         line = raw.strip().replace("\r", "")
@@ -67,7 +67,8 @@ def parse(path):
         if w[0] == "begin":
             cur = Dump(int(w[1]), int(w[2]), int(w[3], 16), int(w[4], 16))
         elif w[0] == "end" and cur:
-            dumps[(cur.tag, cur.sel)] = cur
+            key = (cur.tag, cur.sel)
+            dumps[key if key not in dumps else key + (len(dumps),)] = cur   # repeats kept
             cur = None
         elif w[0] == "m" and cur:
             cur.master.append((int(w[1]), int(w[2], 16), int(w[3], 16), int(w[4], 16),
@@ -100,6 +101,8 @@ def check(dumps, scen, tap):
               "the log has the scenario line and dumps of A and B before and after")
     if a is None or not all(k in dumps for k in need):
         return
+    tap.check(sum(1 for k in dumps if k[:2] == (2, b)) == 8,
+              "the log has the 8 dumps of B made while B ran on core 1 (each is checked below)")
     shared = True
     for d in dumps.values():
         top = d.top()

@@ -5,8 +5,10 @@
  * 8) and on core 1 (touching nothing of its own), B on core 1. The first dump (tag 0) shows
  * them; then one page of A is revoked and A runs on core 1 again, touching slot 1: a lazy-sync
  * fault there; the second dump (tag 1) shows core 1's root entry copied from the master.
- * The dumps need the INSPECT=1 kernel (tests/qemu/inspect.sh checks them with
- * scripts/inspect.py); any other kernel answers E_NOSYS and the program skips. Root task, TAP.
+ * Then a child without capabilities tries to dump A and the root (E_CAP), and the root dumps B
+ * (tag 2) while an EC of B reads its memory on core 1. The dumps need the INSPECT=1 kernel
+ * (tests/qemu/inspect.sh checks them with scripts/inspect.py); any other kernel answers E_NOSYS
+ * and the program skips. Root task, TAP.
  */
 #include "utest.h"
 
@@ -36,6 +38,44 @@ static const mword a_core0[] = { REGION_A, REGION_A + 3 * PAGE_SIZE_USER, VA_2M,
 static const mword a_none[] = { 0 };
 static const mword b_core1[] = { REGION_A, 0 };
 static const mword a_core1[] = { REGION_A, 0 };
+
+static int probe_st[2] = { -1, -1 };   /* shared data: what child_probe's calls returned */
+static mword stop_spin;                 /* shared data: set by the root to end child_spin */
+
+/* Child: SYS_INSPECT of the root's selector of A (arg) and of SEL_ROOT_PD, which name nothing
+   in the child's own object space; the statuses to probe_st. */
+static void child_probe(mword arg)
+{
+    probe_st[0] = sys_inspect(arg, 0);
+    probe_st[1] = sys_inspect(SEL_ROOT_PD, 0);
+    sys_exit(0);
+}
+
+/* Child: read REGION_A until the root sets stop_spin, exit 0. */
+static void child_spin(mword arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&stop_spin, __ATOMIC_ACQUIRE)) {
+        (void)*(volatile uint64_t *)REGION_A;
+        cpu_pause();
+    }
+    sys_exit(0);
+}
+
+/* Dumps of pd (tag 2) while an EC of pd reads its memory on core 1; scripts/inspect.py checks
+   them with the others. */
+static void check_concurrent(mword pd)
+{
+    mword ec;
+    struct ec_info ei;
+    CHECK_ST(child_ec(pd, 1, child_spin, 0, &ec), E_OK);
+    int bad = 0;
+    for (unsigned i = 0; i < 8; i++)
+        bad += sys_inspect(pd, 2) != E_OK;
+    __atomic_store_n(&stop_spin, 1, __ATOMIC_RELEASE);
+    tap_check(bad == 0, "8 dumps of B while B runs on core 1 (%d failed)", bad);
+    tap_check(ec_wait(ec, &ei) == E_OK && exited_with(&ei, 0), "B's reader on core 1 ended");
+}
 
 /* Run child_touch(list) in pd on cpu; one TAP line. */
 static void run(mword pd, mword cpu, const mword *list, const char *what)
@@ -101,5 +141,11 @@ int main(mword arg)
               (unsigned long)(utest_counters(1).lazy_syncs - syncs));
     CHECK_ST(sys_inspect(a, 1), E_OK);
     CHECK_ST(sys_inspect(b, 1), E_OK);
+    struct ec_info ei;
+    bool ran = child_run(b, 1, child_probe, a, &ei) == E_OK && exited_with(&ei, 0);
+    tap_check(ran && probe_st[0] == E_CAP && probe_st[1] == E_CAP,
+              "a child holding no PD capability cannot dump A or the root (%d, %d; want E_CAP)",
+              probe_st[0], probe_st[1]);
+    check_concurrent(b);
     return utest_done("inspect");
 }
