@@ -235,10 +235,14 @@ def draw(dumps, scen, tag, path):
                 if not loc:
                     continue
                 ent = loc["r"].get(slot)
+                was = dumps.get((0, d.sel)) if tag != 0 else None
+                new = ent and was and slot not in was.locs.get(c, {"r": {}})["r"]
                 if ent:
                     same = "= master" if ent == top[slot] else "DIFFERS from master"
+                    same += " (new)" if new else ""
                     out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="%s" '
-                               'stroke="#333"/>' % (x, y, cw[2], lh + 4, color(ent[1])))
+                               'stroke="#333" stroke-width="%d"/>'
+                               % (x, y, cw[2], lh + 4, color(ent[1]), 3 if new else 1))
                     txt = "[%d] -> PDPT %x %s" % (slot, ent[1], same)
                 else:
                     out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="white" '
@@ -269,8 +273,8 @@ def draw(dumps, scen, tag, path):
         y += 4 * lh + 30
     legend = ["Same colour = same frame: a core's root entry of the master's colour shares the "
               "master's lower levels.",
-              "Dashed: not synced on that core yet. Orange: 2 MiB leaf; red: 1 GiB leaf; blue: "
-              "the revoked page."]
+              "Dashed: not synced on that core yet; thick, (new): synced since the first dump "
+              "(the lazy-sync fault). Orange: 2 MiB leaf; red: 1 GiB leaf; blue: the revoked page."]
     for t in legend:
         out.append('<text x="10" y="%d" font-size="11">%s</text>' % (y, escape(t)))
         y += lh
