@@ -3,7 +3,8 @@
 # build/inspect/build, boots user/tests/inspect.c as the root task on 2 cores, and checks and
 # draws its dumps with scripts/inspect.py: build/inspect/before.svg and after.svg (the master
 # table, lower levels, and each core's root of two PDs, before and after a revoke and a
-# lazy-sync fault on core 1). Prints TAP lines "ok - inspect...". Run from the repository root.
+# lazy-sync fault on core 1; PNG copies if rsvg-convert is installed). Prints TAP lines
+# "ok - inspect...". Run from the repository root.
 #   INSPECT_OUT=dir   pictures and serial log there (default build/inspect)
 #   INSPECT_CC=cc     compiler of the test build (default gcc)
 set -u
@@ -26,6 +27,12 @@ qemu_boot "$LOG" "$TIMEOUT" -cpu max -smp 2 -m 3G -kernel "$BUILD_DIR/kernel.elf
 user_checks "inspect/smp2" "$LOG" $? "${TIMEOUT}s"
 python3 scripts/inspect.py "$LOG" "$OUT"
 tap $? "inspect: every dump check passed; pictures in $OUT"
+# PNG copies when rsvg-convert (librsvg2-bin) is installed; the SVGs are the pictures.
+if command -v rsvg-convert >/dev/null; then
+    for f in before after; do
+        [ -f "$OUT/$f.svg" ] && rsvg-convert -o "$OUT/$f.png" "$OUT/$f.svg"
+    done
+fi
 
 # The checks can fail: the same log with core 1's synced entry of A dropped from the second
 # dump (as if the fault had not synced it) must be refused.
