@@ -7,9 +7,10 @@
 #   make soak       100,000 PDs created and destroyed on 1, 2, 4 and 8 cores, 4,200 in Bochs
 #   make fuzz       bounded libFuzzer runs of the pure kernel logic
 #   make iso        GRUB rescue ISO (build/tessera.iso)
+#   make inspect    pictures of the page tables before and after a lazy sync (build/inspect/)
 #   make CC=clang   build the kernel with clang instead of gcc
-#   make NUM_CPU=n  kernel for at most n cores (default: layout.h); PTAB_QUARANTINE=1, KCOV=1:
-#                   test builds (mk/kernel.mk); BUILD=dir: another build directory
+#   make NUM_CPU=n  kernel for at most n cores (default: layout.h); PTAB_QUARANTINE=1, KCOV=1,
+#                   INSPECT=1: test builds (mk/kernel.mk); BUILD=dir: another build directory
 #
 # The build, one fragment per part:
 #   mk/kernel.mk       the kernel: every source of arch/x86_64/, kernel/, lib/; its one flag set

@@ -33,6 +33,8 @@ enum sysno {
 /* Test build only (make KCOV=1): kernel edge coverage, numbered far from SYS_COUNT; every other
    build answers E_NOSYS. */
 #define SYS_KCOV  256       /* (out, len): struct kcov_info, then the hit bitmap */
+/* Test build only (make INSPECT=1): a PD's page tables on the serial console (make inspect). */
+#define SYS_INSPECT 257     /* (pd_sel, tag) */
 
 /* SYS_KCOV result header: guards in the kernel, and how many of them have run. */
 struct kcov_info {

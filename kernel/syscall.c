@@ -28,6 +28,7 @@
 #include "kmalloc.h"
 #include "printk.h"
 #include "kcov.h"
+#include "inspect.h"
 #include "pcid.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
@@ -673,6 +674,14 @@ static int sys_kcov(struct trap_frame *f)
 }
 #endif
 
+#ifdef INSPECT
+/* inspect(pd_sel, tag) */
+static int sys_inspect(struct trap_frame *f)
+{
+    return inspect_sys(cur_pd(), f->rdi, f->rsi);
+}
+#endif
+
 /* A call: its function, and whether it runs under pd_lock. */
 struct call {
     int (*run)(struct trap_frame *f);
@@ -702,6 +711,11 @@ static inline const struct call *call_of(mword n)
     static const struct call kcov = { sys_kcov, false };
     if (n == SYS_KCOV)
         return &kcov;
+#endif
+#ifdef INSPECT
+    static const struct call inspect = { sys_inspect, true };
+    if (n == SYS_INSPECT)
+        return &inspect;
 #endif
     if (n >= SYS_COUNT || !calls[n].run)
         return NULL;

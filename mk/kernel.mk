@@ -1,11 +1,11 @@
 # The kernel: build/kernel.elf (multiboot, 32-bit ELF for qemu -kernel) from
 # build/kernel/kernel64.elf (linked at KERNEL_BASE).
 #
-#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1]
+#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1] [INSPECT=1]
 #   make ptab-kcheck | mdb-kcheck    the pure logic alone, freestanding, with gcc and clang
 #
 # Sources: every C and assembly file of arch/x86_64/, kernel/ and lib/ (kernel/kcov.c only with
-# KCOV=1). Objects go to build/kernel/; they are rebuilt when CC or an option changes
+# KCOV=1, kernel/inspect.c only with INSPECT=1). Objects go to build/kernel/; they are rebuilt when CC or an option changes
 # (build/kernel/config.stamp), so gcc and clang objects never mix. Addresses and defaults come
 # from arch/x86_64/include/layout.h (header_value), not from copies here.
 
@@ -26,8 +26,11 @@ endif
 # -fsanitize-coverage=trace-pc-guard and SYS_KCOV exists. Use a separate build directory:
 # make BUILD=build/kcov CC=clang KCOV=1 (make fuzz-kernel KCOV=1 does that);
 # build/kcov/kernel/kernel.map locates each object's guards.
+# INSPECT=1: SYS_INSPECT prints a PD's page tables to the serial console (make inspect,
+# tests/qemu/inspect.sh); a test build, in its own build directory (build/inspect).
 PTAB_QUARANTINE ?= 0
 KCOV            ?= 0
+INSPECT         ?= 0
 
 # make fuzz-kernel KCOV=1 builds the coverage kernel in build/kcov itself (tests/qemu/fuzz.sh);
 # the default build directory stays a normal build.
@@ -44,10 +47,16 @@ KERNEL_CFLAGS := -std=gnu17 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mn
 ifeq ($(PTAB_QUARANTINE),1)
 KERNEL_CFLAGS += -DPTAB_QUARANTINE
 endif
+ifeq ($(INSPECT),1)
+KERNEL_CFLAGS += -DINSPECT
+endif
 
 KERNEL_SRCS := $(sort $(wildcard arch/x86_64/*.S arch/x86_64/*.c kernel/*.c lib/*.c))
 ifneq ($(KCOV),1)
 KERNEL_SRCS := $(filter-out kernel/kcov.c,$(KERNEL_SRCS))
+endif
+ifneq ($(INSPECT),1)
+KERNEL_SRCS := $(filter-out kernel/inspect.c,$(KERNEL_SRCS))
 endif
 
 KOBJ := $(BUILD)/kernel
@@ -65,7 +74,7 @@ KERNEL_LD      ?= ld
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T $(KOBJ)/kernel.ld
 
 # Record the compiler and options; touch the stamp only when they change.
-KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE)
+KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE) $(INSPECT)
 $(shell mkdir -p $(KOBJ) && echo '$(KERNEL_CONFIG)' | cmp -s - $(KERNEL_STAMP) || \
         echo '$(KERNEL_CONFIG)' > $(KERNEL_STAMP))
 

@@ -7,6 +7,8 @@
 #                                                     stop in bsp_main
 #   make iso [ISO=path] [ISO_CMDLINE="words"] [ISO_ROOT=elf]
 #                                                     GRUB rescue ISO build/tessera.iso (multiboot2)
+#   make inspect                                      pictures of the page tables (INSPECT=1 test
+#                                                     build): build/inspect/before.svg, after.svg
 #
 # build/root.elf is passed as a multiboot module when it exists.
 
@@ -21,7 +23,11 @@ QEMU_FLAGS := -cpu max -nographic -no-reboot -serial mon:stdio \
               -device isa-debug-exit,iobase=0x501,iosize=2 -smp $(SMP) -m $(MEM)
 ROOT_MOD    = $(if $(wildcard $(BUILD)/root.elf),-initrd $(BUILD)/root.elf)
 
-.PHONY: run debug gdb iso
+.PHONY: run debug gdb iso inspect
+
+# tests/qemu/inspect.sh: its own INSPECT=1 build in build/inspect/build, then the pictures.
+inspect:
+	@bash tests/qemu/inspect.sh
 
 run: all setup
 	$(QEMU) $(QEMU_FLAGS) -kernel $(BUILD)/kernel.elf -append "$(CMDLINE)" $(ROOT_MOD)
