@@ -543,15 +543,16 @@ static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
 }
 
 /* Can pages [va, +pages) be mapped in m's dpt as well as in its hpt: E_RANGE beyond the
-   addresses dpt translates, E_NOMEM if m's PD cannot be charged both tables' bound (a check
-   under pd_lock, as mem_tables_room's). */
+   addresses a dpt translates, E_NOMEM if m's PD cannot be charged both tables' bound and, if m
+   has no dpt yet, its root (a check under pd_lock, as mem_tables_room's). */
 int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages)
 {
-    uint64_t limit = PTAB_LEVEL_SIZE(m->dpt->t.levels);
+    uint64_t limit = PTAB_LEVEL_SIZE(iommu_dpt_levels());
     if (va >= limit || pages > (limit - va) / PAGE_SIZE)
         return E_RANGE;
     const struct quota *q = &container_of(m, struct pd, mem)->quota;
-    size_t need = 2 * table_bound(pages) + (q->payer->parent ? 0 : RESERVE_MARGIN);
+    size_t need = 2 * table_bound(pages) + (m->dpt ? 0 : 1) +
+                  (q->payer->parent ? 0 : RESERVE_MARGIN);
     return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 

@@ -274,12 +274,11 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     inv->n = n;
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
-    if (dma && ((err = space_mem_dpt(&dst->mem, &built)) ||
-                (err = space_mem_dpt_room(&dst->mem, x.dst * PAGE_SIZE, n)))) {
-        if (built)
-            space_mem_dpt_drop(&dst->mem);
+    if (dma && !iommu_present())
+        return E_NOENT;
+    if (dma && ((err = space_mem_dpt_room(&dst->mem, x.dst * PAGE_SIZE, n)) ||
+                (err = space_mem_dpt(&dst->mem, &built))))
         return err;
-    }
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
                                         n, x.rights);

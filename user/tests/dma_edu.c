@@ -31,6 +31,9 @@
 #define BENCH_VA        0x02000000UL    /* the benchmark's page in the driver */
 #define BENCH_ROUNDS    64
 #define RACE_ROUNDS     200             /* bound on the racing driver's transfers */
+#define EXHAUST_QUOTA   48              /* frames of the exhaustion test's PD */
+#define EXHAUST_VA      0x04000000UL    /* its MEM_D pages, EXHAUST_STEP apart */
+#define EXHAUST_STEP    0x200000UL
 
 struct job {
     mword src, dst, cmd;
@@ -144,6 +147,27 @@ static void assign_attacks(mword dev, mword drv, mword other)
                           MEM_R | MEM_D), E_RANGE);         /* beyond what the dpt translates */
 }
 
+/* MEM_D pages 2 MiB apart (each a new table in hpt and dpt) into a PD with a small quota until
+   E_NOMEM: the refused delegation changed nothing. */
+static void exhaust(void)
+{
+    mword pd;
+    struct pd_info a, b;
+    struct lookup_info li;
+    CHECK_ST(child_pd_quota(&pd, EXHAUST_QUOTA), E_OK);
+    mword w = mem_alloc(1), va = EXHAUST_VA;
+    int st = E_OK;
+    for (unsigned i = 0; i < EXHAUST_QUOTA && st == E_OK; i++, va += EXHAUST_STEP) {
+        sys_pd_info(pd, &a);
+        st = sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w, va, 1, MEM_R | MEM_W | MEM_D);
+    }
+    va -= EXHAUST_STEP;
+    sys_pd_info(pd, &b);
+    tap_check(st == E_NOMEM && a.frames == b.frames && a.used == b.used &&
+                  sys_lookup(pd, SPACE_MEM, va, &li) == E_NOENT,
+              "MEM_D delegations until the quota is out: E_NOMEM (got %d), nothing changed", st);
+}
+
 /* Delegate and revoke one page into drv, with rights, BENCH_ROUNDS times: TSC per pair. */
 static uint64_t bench(mword drv, unsigned rights)
 {
@@ -247,6 +271,7 @@ int main(mword arg)
     CHECK_ST(child_give(drv, BUF_VA, BUF_PAGES, MEM_R | MEM_W | MEM_D, &buf), E_OK);
     CHECK_ST(child_give(drv, NOD_VA, 1, MEM_R | MEM_W, &nod), E_OK);
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
+    exhaust();
     uint64_t with = bench(other, MEM_R | MEM_W | MEM_D), without = bench(other, MEM_R | MEM_W);
     tap_check(with > 0 && without > 0,
               "cost of a one-page delegate + revoke: %lu TSC with MEM_D, %lu without", with,
