@@ -147,6 +147,40 @@ static void assign_attacks(mword dev, mword drv, mword other)
                           MEM_R | MEM_D), E_RANGE);         /* beyond what the dpt translates */
 }
 
+/* The root runs one transfer itself through its own view of BAR0 (bar, uncached). */
+static bool root_xfer(mword bar, mword src, mword dst, mword cmd)
+{
+    volatile uint64_t *r = (volatile uint64_t *)bar;
+    r[EDU_DMA_SRC / 8] = src;
+    r[EDU_DMA_DST / 8] = dst;
+    r[EDU_DMA_COUNT / 8] = NBYTES;
+    r[EDU_DMA_CMD / 8] = cmd | EDU_CMD_START;
+    for (mword i = 0; i < POLL_MAX; i++)
+        if (!(r[EDU_DMA_CMD / 8] & EDU_CMD_START))
+            return true;
+    return false;
+}
+
+/* The device assigned to a PD that is then destroyed: its DMA stops with it. The root drives
+   the device itself. */
+static void destroy_stops_dma(mword dev, mword bar)
+{
+    mword pd, w;
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_assign(dev, pd), E_OK);
+    CHECK_ST(child_give(pd, BUF_VA, 1, MEM_R | MEM_W | MEM_D, &w), E_OK);
+    volatile uint8_t *page = (volatile uint8_t *)w;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && !all(page, 0) && no_fault(dev),
+              "DMA of the device assigned to a new PD reaches its MEM_D page");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        page[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && faulted_at(dev, BUF_VA) &&
+                  all(page, 0),
+              "after the PD was destroyed the device's DMA faults; the page is unchanged");
+    CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the destruction unassigned it */
+}
+
 /* MEM_D pages 2 MiB apart (each a new table in hpt and dpt) into a PD with a small quota until
    E_NOMEM: the refused delegation changed nothing. */
 static void exhaust(void)
@@ -271,6 +305,7 @@ int main(mword arg)
     CHECK_ST(child_give(drv, BUF_VA, BUF_PAGES, MEM_R | MEM_W | MEM_D, &buf), E_OK);
     CHECK_ST(child_give(drv, NOD_VA, 1, MEM_R | MEM_W, &nod), E_OK);
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
+    destroy_stops_dma(dev, bar);
     exhaust();
     uint64_t with = bench(other, MEM_R | MEM_W | MEM_D), without = bench(other, MEM_R | MEM_W);
     tap_check(with > 0 && without > 0,
