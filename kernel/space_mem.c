@@ -474,6 +474,18 @@ static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t bas
                    dperm_of(rights));
 }
 
+/* Does d map a page of [va, end)? (Holes are skipped whole.) */
+static bool dpt_holds(const struct space_dpt *d, vaddr_t va, vaddr_t end)
+{
+    while (va < end) {
+        struct ptab_map map;
+        if (ptab_lookup(&d->t, va, &map))
+            return true;
+        va = map.va + map.size;
+    }
+    return false;
+}
+
 /* Reduce [va, end) of m's dpt to MEM_* rights: removed without MEM_D, read-only without MEM_W
    (each 4 KiB leaf with its frame); the IOTLB invalidated before the return. */
 static void dpt_reduce(struct space_mem *m, vaddr_t va, vaddr_t end, unsigned rights)
@@ -482,8 +494,11 @@ static void dpt_reduce(struct space_mem *m, vaddr_t va, vaddr_t end, unsigned ri
     struct space_dpt *d = m->dpt;
     if (!d)
         return;
+    end = MIN(end, (vaddr_t)ptab_span(&d->t));  /* nothing is mapped beyond what dpt spans */
+    if (va >= end)
+        return;
     if (!perm || perm == (PTAB_R | PTAB_W)) {
-        if (!perm)
+        if (!perm && dpt_holds(d, va, end))
             dpt_update(d, va, end - va, 0, 0);
         return;
     }
