@@ -680,27 +680,38 @@ static int decode_assign(struct trap_frame *f, struct assign_inv *inv)
     return device_assign_decode(inv->dev, inv->pd);
 }
 
+/* Perform assign: the device under the PD's dpt, or (no PD) blocked again. */
+static void perform_assign(const struct assign_inv *inv)
+{
+    if (inv->pd)
+        device_assign(inv->dev, inv->pd);
+    else
+        device_unassign(inv->dev);
+}
+
 /* assign(dev_sel, pd_sel) */
 static int sys_assign(struct trap_frame *f)
 {
     struct assign_inv inv;
     int err = decode_assign(f, &inv);
-    if (err)
-        return err;
-    if (inv.pd)
-        device_assign(inv.dev, inv.pd);
-    else
-        device_unassign(inv.dev);
-    return E_OK;
+    if (err == E_OK)
+        perform_assign(&inv);
+    return err;
 }
 
-/* dev_faults(dev_sel, out): decode is the capability and out; perform hands out the record. */
+/* Decode dev_faults(dev_sel, out): the device's capability (*out), then out. */
+static int decode_dev_faults(struct trap_frame *f, struct device **out)
+{
+    int err = pd_cap(cur_pd(), f->rdi, CAP_DEV, DEV_R_ASSIGN, (void **)out);
+    return err ? err : sysarg_user_buf(f->rsi, sizeof(struct dev_faults));
+}
+
+/* dev_faults(dev_sel, out); perform (device_faults) hands out the record and clears it. */
 static int sys_dev_faults(struct trap_frame *f)
 {
     struct device *dev;
-    int err;
-    if ((err = pd_cap(cur_pd(), f->rdi, CAP_DEV, DEV_R_ASSIGN, (void **)&dev)) ||
-        (err = sysarg_user_buf(f->rsi, sizeof(struct dev_faults))))
+    int err = decode_dev_faults(f, &dev);
+    if (err)
         return err;
     struct dev_faults r = device_faults(dev);
     return copy_to_user(f->rsi, &r, sizeof(r));
