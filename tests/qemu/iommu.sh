@@ -4,7 +4,8 @@
 # brought up, and the kernel's edu self-check: blocked before it is attached, DMA through the
 # Dpt table arrives, DMA to a hole, to a read-only page, to an unmapped page and after the detach
 # faults with the edu's source id. Without intel-iommu the kernel says so and refuses the
-# assignment. The root task's device page (user/tests/devices) lists the functions and the IOMMU.
+# assignment. The root task's device page (user/tests/devices) lists the functions and the IOMMU;
+# user/tests/dma_edu drives the edu from a driver PD through assign and MEM_D (2 and 4 cores).
 # Prints one TAP line per check; run from the repository root after `make`.
 set -u
 . tests/qemu/lib.bash
