@@ -27,6 +27,7 @@ enum cap_type {
     CAP_NULL = 0,   /* empty slot: the shared zero page reads as this */
     CAP_PD   = 1,   /* protection domain */
     CAP_EC   = 2,   /* execution context */
+    CAP_DEV  = 3,   /* PCI function (device): its DMA goes where its PD's dpt says */
 };
 
 /* Rights on a PD capability. */
@@ -38,11 +39,17 @@ enum cap_type {
 #define EC_R_CTRL     (1u << 0)  /* may read its fault record, wait for it, resume it */
 #define EC_R_ALL      (EC_R_CTRL)
 
+/* Rights on a device capability. */
+#define DEV_R_ASSIGN  (1u << 0)  /* may assign the device to a PD, unassign it, read its faults */
+#define DEV_R_ALL     (DEV_R_ASSIGN)
+
 /* Rights on memory (per page) as delegated between PDs. */
 #define MEM_R   (1u << 0)   /* read */
 #define MEM_W   (1u << 1)   /* write */
 #define MEM_X   (1u << 2)   /* execute (user) */
+#define MEM_D   (1u << 3)   /* DMA: also mapped in the PD's dpt, for the devices assigned to it */
 #define MEM_RWX (MEM_R | MEM_W | MEM_X)
+#define MEM_ALL (MEM_RWX | MEM_D)
 
 /* Rights on I/O ports: present or not. */
 #define PIO_A   (1u << 0)   /* access */

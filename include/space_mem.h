@@ -3,9 +3,11 @@
  * a protection domain"). The master table hpt is the only one delegation and
  * revocation change; loc[cpu] is the core's own root, filled lazily from hpt by
  * the page-fault handler (sync_from copies one top-level entry, so lower levels
- * are shared); dpt/ept/npt are the device and nested tables (set up by later
- * issues); htlb is the set of cores whose TLB must be flushed before they run
- * this space again (lecture: Pd::make_current, the shootdown loop).
+ * are shared); dpt is the device table (the pages held with MEM_D, 4 KiB leaves,
+ * for the devices assigned to the PD; built at the first assignment of a device to the PD or
+ * MEM_D delegation into it); ept/npt are the nested tables (not built by this kernel); htlb is
+ * the set of cores whose TLB must be flushed before they run this space again (lecture:
+ * Pd::make_current, the shootdown loop).
  */
 #pragma once
 #include "ptab.h"
@@ -18,7 +20,7 @@ struct space_mem {
     size_t hpt_tables;              /* table frames hpt holds (root included; detached: not) */
     size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */
     struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
-    struct ptab dpt;                /* device table (IOMMU): always empty */
+    struct space_dpt *dpt;          /* device table (IOMMU): NULL until space_mem_dpt */
     union {
         struct ptab ept;            /* nested table, Intel */
         struct ptab npt;            /* nested table, AMD */
@@ -36,7 +38,19 @@ struct space_mem {
 
 struct pd;
 
+/* The device table of a memory space, in its PD's heap. */
+struct space_dpt {
+    struct ptab t;                  /* second-level table: 4 KiB leaves */
+    struct ptab_env env;            /* its frames: charged to the PD, counted in tables */
+    size_t tables;                  /* table frames t holds (root included) */
+    struct space_mem *m;            /* the space it belongs to */
+    unsigned did;                   /* its IOMMU domain id */
+};
+
 int space_mem_init(struct space_mem *m, paddr_t kdir);
+int space_mem_dpt(struct space_mem *m, bool *built);
+void space_mem_dpt_drop(struct space_mem *m);
+int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages);
 void space_mem_destroy(struct space_mem *m);
 int space_mem_loc(struct space_mem *m, unsigned cpu);
 int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);

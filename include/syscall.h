@@ -27,6 +27,8 @@ enum sysno {
     SYS_COUNTERS      = 10, /* (cpu, struct core_counters *out) */
     SYS_PD_INFO       = 11, /* (pd_sel, struct pd_info *out) */
     SYS_EC_RESUME     = 12, /* (ec_sel, flags, rip, rax) */
+    SYS_ASSIGN        = 13, /* (dev_sel, pd_sel): pd_sel SEL_NULL unassigns */
+    SYS_DEV_FAULTS    = 14, /* (dev_sel, struct dev_faults *out) */
     SYS_COUNT               /* first number that is not a call */
 };
 
@@ -56,6 +58,7 @@ struct kcov_info {
 #define SEL_ROOT_PD     1u      /* the root PD itself, PD_R_ALL */
 #define SEL_ROOT_EC     2u      /* the root's first EC (core 0), EC_R_ALL */
 #define SEL_ROOT_FREE   16u     /* first selector the kernel leaves free; 3..15 reserved */
+#define SEL_ROOT_DEV    0x100000u   /* device i of the device page at SEL_ROOT_DEV + i, DEV_R_ALL */
 
 /*
  * User part of every memory space: [0, USER_LIMIT). Addresses, ranges,
@@ -79,7 +82,7 @@ struct kcov_info {
 #define XFER_VALID(x)    (((x) >> 16) == 0)
 
 /* Valid rights bits per space kind (a delegate/revoke mask must be a non-empty subset). */
-#define OBJ_R_ALL  (PD_R_ALL | EC_R_ALL)
+#define OBJ_R_ALL  (PD_R_ALL | EC_R_ALL | DEV_R_ALL)
 
 /* revoke() flags (rsi). */
 #define REVOKE_SELF   (1u << 0)     /* also revoke pd's own rights, not only the derived ones */
@@ -99,6 +102,14 @@ struct lookup_info {
     uint64_t phys;      /* MEM: physical address of base; PIO/OBJ: 0 */
     uint32_t rights;    /* MEM_* / PIO_A / capability rights */
     uint32_t type;      /* OBJ: enum cap_type; MEM/PIO: 0 */
+};
+
+/* dev_faults() result: the DMA faults of a device since the previous call. */
+struct dev_faults {
+    uint64_t count;     /* faults recorded (the IOMMU's log may drop some: at least 1 if any) */
+    uint64_t addr;      /* page of the last one's bus address */
+    uint32_t reason;    /* the last one's VT-d fault reason */
+    uint32_t write;     /* 1: the last one was a write (device to memory) */
 };
 
 /* States of an EC as reported by ec_status(). */
@@ -199,6 +210,7 @@ struct pd_info {
 #endif
 
 _Static_assert(sizeof(struct pd_info) == 80, "ABI: pd_info is 80 bytes");
+_Static_assert(sizeof(struct dev_faults) == 24, "ABI: dev_faults is 24 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");

@@ -25,6 +25,7 @@
  * core's destruction kills its EC (leave_killed_caller), and goes on without them.
  */
 #include "destroy.h"
+#include "device.h"
 #include "arch.h"
 #include "ec.h"
 #include "panic.h"
@@ -116,12 +117,22 @@ static struct kobj *kobj_of(uint64_t word)
 /* Object space hook: a slot names word's object. */
 static void cap_gained(uint64_t word)
 {
-    kobj_of(word)->caps++;
+    struct capability c = { word, 0 };
+    if (cap_type(c) == CAP_DEV)
+        device_cap_gained(cap_object(c));
+    else
+        kobj_of(word)->caps++;
 }
 
-/* Object space hook: a slot stopped naming word's object; the last one dooms it. */
+/* Object space hook: a slot stopped naming word's object; the last one dooms it (a device:
+   unassigns it). */
 static void cap_lost(uint64_t word)
 {
+    struct capability c = { word, 0 };
+    if (cap_type(c) == CAP_DEV) {
+        device_cap_lost(cap_object(c));
+        return;
+    }
     struct kobj *o = kobj_of(word);
     ASSERT(o->caps > 0);
     if (--o->caps)

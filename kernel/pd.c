@@ -364,10 +364,10 @@ int pd_cap_get(struct pd *pd, mword sel, enum cap_type t, void **obj, unsigned *
                                     : space_obj_lookup(&pd->obj, sel, &c);
     if (!found || cap_is_null(c) || cap_type(c) != t)
         return E_CAP;
-    /* An object being destroyed is named by no usable capability. */
+    /* An object being destroyed is named by no usable capability (devices never are). */
     struct kobj *o = t == CAP_PD ? &((struct pd *)cap_object(c))->kobj
-                                 : &((struct ec *)cap_object(c))->kobj;
-    if (o->doomed)
+                   : t == CAP_EC ? &((struct ec *)cap_object(c))->kobj : NULL;
+    if (o && o->doomed)
         return E_CAP;
     *obj = cap_object(c);
     *rights = c.rights;

@@ -21,6 +21,7 @@
 #include "panic.h"
 #include "printk.h"
 #include "sched.h"
+#include "device.h"
 
 #define KERNEL_KEEP_MIN  MiB(32)    /* the kernel pool keeps at least this much ... */
 #define KERNEL_KEEP_DIV  4          /* ... or a quarter of RAM, whichever is more */
@@ -69,13 +70,13 @@ static bool give_ram(struct pd *pd)
     paddr_t pa;
     while (kernel_pool.nfree * PAGE_SIZE > keep + ROOT_CHUNK * PAGE_SIZE &&
            frame_alloc(&kernel_pool, ROOT_CHUNK, ROOT_CHUNK * PAGE_SIZE, &pa) == 0) {
-        if (!give_window(pd, pa, ROOT_CHUNK * PAGE_SIZE, MEM_RWX))
+        if (!give_window(pd, pa, ROOT_CHUNK * PAGE_SIZE, MEM_ALL))
             return false;
         info_mem(pa, ROOT_CHUNK * PAGE_SIZE, INFO_MEM_FREE);
     }
     for (unsigned i = 0; i < kernel_pool.nuser; i++) {
         struct mem_range r = kernel_pool.user[i];
-        if (!give_window(pd, r.start, r.end - r.start, MEM_RWX))
+        if (!give_window(pd, r.start, r.end - r.start, MEM_ALL))
             return false;
         info_mem(r.start, r.end - r.start, INFO_MEM_FREE);
     }
@@ -139,6 +140,35 @@ static void devices_fill(struct info_devices *devs)
                 .flags = (d->bar[b].io ? INFO_BAR_IO : 0) | (d->bar[b].is64 ? INFO_BAR_64 : 0) |
                          (d->bar[b].prefetch ? INFO_BAR_PREFETCH : 0) };
     }
+}
+
+/* Give pd the memory BARs of its devices in the window (read-write, mapped uncached), and a
+   capability for each device at SEL_ROOT_DEV + its index; false if no memory. Pages two BARs
+   share are given once. */
+static bool give_devices(struct pd *pd)
+{
+    device_boot_init();
+    for (unsigned i = 0; i < ndevices; i++) {
+        for (unsigned b = 0; b < PCI_BARS; b++) {
+            const struct pci_bar *r = &pci_devs[i].bar[b];
+            paddr_t s = ALIGN_DOWN(r->base, PAGE_SIZE), e = ALIGN_UP(r->base + r->size, PAGE_SIZE);
+            if (!r->size || r->io || !r->base || ROOT_PHYS_WINDOW + e > USER_LIMIT)
+                continue;
+            struct mdb_space *mem = &pd->mem.mdb;
+            for (paddr_t p = s; p < e; p += PAGE_SIZE) {
+                paddr_t q = p;
+                while (q < e && mdb_range_empty(mem, (ROOT_PHYS_WINDOW + q) / PAGE_SIZE, 1))
+                    q += PAGE_SIZE;
+                if (q > p && !give_window(pd, p, q - p, MEM_R | MEM_W))
+                    return false;
+                p = q;
+            }
+        }
+        if (space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_DEV + i,
+                             cap_make(&devices[i], CAP_DEV, DEV_R_ALL)) != E_OK)
+            return false;
+    }
+    return true;
 }
 
 /* Give pd the boot modules read-only in the window; false if no memory. */
@@ -208,6 +238,7 @@ static bool root_fill(struct pd *pd, const struct elf_image *img, paddr_t info_p
     }
     ok = ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_PD,
                                 cap_make(pd, CAP_PD, PD_R_ALL)) == E_OK;
+    ok = ok && give_devices(pd);
     return ok && space_obj_insert(&kernel_mdb, &pd->obj, SEL_ROOT_EC,
                                   cap_make(*ec, CAP_EC, EC_R_ALL)) == E_OK;
 }

@@ -16,8 +16,12 @@
 #include "quarantine.h"
 #include "spinlock.h"
 #include "syscall.h"
+#include "device.h"
 
 #define RESERVE_MARGIN    16            /* pool frames kept beyond a delegation's table bound */
+#define DID_MAX           256           /* domain ids handed to dpts: 1 .. DID_MAX - 1 at most */
+
+static uint64_t did_used[DID_MAX / 64];  /* domain ids of live dpts (bit 0: reserved) */
 
 /* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if it has 1 GiB pages. */
 static unsigned hpt_leaf_mask(void)
@@ -64,7 +68,85 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
     m->kdir = kdir;
     m->loc_roots = 0;
     cpuset_init(&m->rooted);
+    m->dpt = NULL;
     return E_OK;
+}
+
+/* dpt's frame source (ctx: the dpt): a table frame charged to its PD, counted in the dpt. */
+static paddr_t dpt_frame_alloc(void *ctx)
+{
+    struct space_dpt *d = ctx;
+    const struct ptab_env *env = &container_of(d->m, struct pd, mem)->tables_env;
+    paddr_t pa = env->alloc(env->ctx);
+    if (pa)
+        d->tables++;
+    return pa;
+}
+
+/* dpt's frame sink: the frame back to its PD's pool, uncharged. */
+static void dpt_frame_free(void *ctx, paddr_t pa)
+{
+    struct space_dpt *d = ctx;
+    const struct ptab_env *env = &container_of(d->m, struct pd, mem)->tables_env;
+    d->tables--;
+    env->free(env->ctx, pa);
+}
+
+/* A free domain id (marked used), 0 if none is left. */
+static unsigned did_alloc(void)
+{
+    unsigned n = MIN(DID_MAX, iommu_domains());
+    for (unsigned d = 1; d < n; d++)
+        if (!(did_used[d / 64] & BIT(d % 64))) {
+            did_used[d / 64] |= BIT(d % 64);
+            return d;
+        }
+    return 0;
+}
+
+/* Give m its dpt (an empty root, a domain id) unless it has one; *built tells whether this
+ * call made it. E_NOENT without an IOMMU, E_NOMEM (no heap memory, frame or domain id). */
+int space_mem_dpt(struct space_mem *m, bool *built)
+{
+    *built = false;
+    if (m->dpt)
+        return E_OK;
+    if (!iommu_present())
+        return E_NOENT;
+    struct kmalloc *heap = &container_of(m, struct pd, mem)->heap;
+    struct space_dpt *d = kheap_alloc(heap, sizeof(*d));
+    unsigned did = d ? did_alloc() : 0;
+    if (!did) {
+        if (d)
+            kheap_free(heap, d);
+        return E_NOMEM;
+    }
+    *d = (struct space_dpt){ .m = m, .did = did };
+    d->env = (struct ptab_env){ .ctx = d, .p2v = kmem_p2v, .alloc = dpt_frame_alloc,
+                                .free = dpt_frame_free, .flush = iommu_cache_flush,
+                                .trace = NULL };
+    if (ptab_init(&d->t, &ptab_dpt, &d->env, iommu_dpt_levels(), iommu_dpt_caps()) != E_OK) {
+        did_used[did / 64] &= ~BIT(did % 64);
+        kheap_free(heap, d);
+        return E_NOMEM;
+    }
+    d->t.leaf_mask = BIT(0);                /* 4 KiB leaves: a reduction never splits */
+    m->dpt = d;
+    *built = true;
+    return E_OK;
+}
+
+/* Free m's dpt (no device assigned, nothing mapped in it) and its domain id. */
+void space_mem_dpt_drop(struct space_mem *m)
+{
+    struct space_dpt *d = m->dpt;
+    if (!d)
+        return;
+    ptab_release(&d->t);
+    iommu_flush_domain((uint16_t)d->did);
+    did_used[d->did / 64] &= ~BIT(d->did % 64);
+    m->dpt = NULL;
+    kheap_free(&container_of(m, struct pd, mem)->heap, d);
 }
 
 /* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped). */
@@ -88,6 +170,8 @@ static void loc_drop(struct space_mem *m, unsigned cpu)
 /* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
 void space_mem_destroy(struct space_mem *m)
 {
+    device_pd_gone(container_of(m, struct pd, mem));
+    space_mem_dpt_drop(m);
     for (unsigned c = 0; c < NUM_CPU; c++)
         loc_drop(m, c);
     ptab_release(&m->hpt);
@@ -255,7 +339,7 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
                         paddr_t pa, unsigned perm, struct ptab_result *res)
 {
     ASSERT(b);
-    struct ptab_attr a = { perm, PTAB_WB };
+    struct ptab_attr a = { perm, perm && device_mmio(pa, size) ? PTAB_UC : PTAB_WB };
     bool added;
     if (b->df.n == PTAB_DFREE_SLOTS)
         shootdown_batch_flush(b);           /* room for detached tables */
@@ -354,12 +438,78 @@ static struct pd *hook_pd(struct mdb_space *s, struct shootdown_batch *b)
     return pd_of(s);
 }
 
-/* mdb hook: map pages [base, +size) -> physical pages target.. with rights; flush noted in b. */
+/* Dpt permissions for MEM_* rights: none without MEM_D. */
+static unsigned dperm_of(unsigned rights)
+{
+    if (!(rights & MEM_D))
+        return 0;
+    return PTAB_R | ((rights & MEM_W) ? PTAB_W : 0);
+}
+
+/* Apply one update to m's dpt, then invalidate the IOTLB of its domain (also for a new
+   translation: in caching mode a unit may cache a not-present one) and free the tables it
+   detached. 4 KiB leaves: a reduction takes no memory; a mapping's tables were checked for. */
+static void dpt_update(struct space_dpt *d, vaddr_t va, uint64_t size, paddr_t pa, unsigned perm)
+{
+    struct ptab_dfree df;
+    struct ptab_result res;
+    ptab_dfree_init(&df);
+    int err = ptab_update(&d->t, va, size, pa, (struct ptab_attr){ perm, PTAB_WB }, &df, &res);
+    iommu_flush_domain((uint16_t)d->did);
+    ptab_dfree_release(&df, &d->env);
+    if (err)
+        panic("space_mem: dpt update %lx+%lx failed (%d)", va, size, err);
+}
+
+/* mdb hook: map pages [base, +size) -> physical pages target.. with rights (with MEM_D also in
+   dpt); flush noted in b. */
 static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights)
 {
-    hpt_update(b, hook_pd(s, b), base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+    struct pd *pd = hook_pd(s, b);
+    hpt_update(b, pd, base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
                perm_of(rights));
+    if ((rights & MEM_D) && pd->mem.dpt)
+        dpt_update(pd->mem.dpt, base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+                   dperm_of(rights));
+}
+
+/* Does d map a page of [va, end)? (Holes are skipped whole.) */
+static bool dpt_holds(const struct space_dpt *d, vaddr_t va, vaddr_t end)
+{
+    while (va < end) {
+        struct ptab_map map;
+        if (ptab_lookup(&d->t, va, &map))
+            return true;
+        va = map.va + map.size;
+    }
+    return false;
+}
+
+/* Reduce [va, end) of m's dpt to MEM_* rights: removed without MEM_D, read-only without MEM_W
+   (each 4 KiB leaf with its frame); the IOTLB invalidated before the return. */
+static void dpt_reduce(struct space_mem *m, vaddr_t va, vaddr_t end, unsigned rights)
+{
+    unsigned perm = dperm_of(rights);
+    struct space_dpt *d = m->dpt;
+    if (!d)
+        return;
+    end = MIN(end, (vaddr_t)ptab_span(&d->t));  /* nothing is mapped beyond what dpt spans */
+    if (va >= end)
+        return;
+    if (!perm || perm == (PTAB_R | PTAB_W)) {
+        if (!perm && dpt_holds(d, va, end))
+            dpt_update(d, va, end - va, 0, 0);
+        return;
+    }
+    while (va < end) {
+        struct ptab_map map;
+        bool mapped = ptab_lookup(&d->t, va, &map);
+        vaddr_t stop = MIN(end, map.va + map.size);
+        if (mapped && map.attr.perm != perm)
+            dpt_update(d, va, stop - va, map.pa + (va - map.va), perm);
+        va = stop;
+    }
 }
 
 /* mdb hook: reduce [base, +size) to rights (frames from the current mappings); flush in b. */
@@ -376,12 +526,15 @@ static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t
             hpt_reduce(b, pd, va, stop - va, m.pa + (va - m.va), perm_of(rights));
         va = stop;
     }
+    dpt_reduce(&pd->mem, base << PAGE_SHIFT, end, rights);
 }
 
 /* mdb hook: remove [base, +size); flush and detached tables noted in b. */
 static void mem_unmap(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size)
 {
-    hpt_reduce(b, hook_pd(s, b), base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    struct pd *pd = hook_pd(s, b);
+    hpt_reduce(b, pd, base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
+    dpt_reduce(&pd->mem, base << PAGE_SHIFT, (base + size) << PAGE_SHIFT, 0);
 }
 
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
@@ -401,6 +554,20 @@ static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
     (void)base;
     const struct quota *q = &pd_of(s)->quota;
     size_t need = table_bound(size) + (q->payer->parent ? 0 : RESERVE_MARGIN);
+    return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
+}
+
+/* Can pages [va, +pages) be mapped in m's dpt as well as in its hpt: E_RANGE beyond the
+   addresses a dpt translates, E_NOMEM if m's PD cannot be charged both tables' bound and, if m
+   has no dpt yet, its root (a check under pd_lock, as mem_tables_room's). */
+int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages)
+{
+    uint64_t limit = PTAB_LEVEL_SIZE(iommu_dpt_levels());
+    if (va >= limit || pages > (limit - va) / PAGE_SIZE)
+        return E_RANGE;
+    const struct quota *q = &container_of(m, struct pd, mem)->quota;
+    size_t need = 2 * table_bound(pages) + (m->dpt ? 0 : 1) +
+                  (q->payer->parent ? 0 : RESERVE_MARGIN);
     return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 
@@ -484,7 +651,8 @@ size_t space_mem_hpt_kept(const struct space_mem *m)
 /* Pool frames of m: master tables and per-core roots (PD_LOC_ROOT_FRAMES each). */
 size_t space_mem_frames(const struct space_mem *m)
 {
-    return m->hpt_tables + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
+    size_t dpt = m->dpt ? m->dpt->tables : 0;
+    return m->hpt_tables + dpt + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
 }
 
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */

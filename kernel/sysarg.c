@@ -18,7 +18,7 @@ static mword space_units(unsigned kind)
 static unsigned kind_rights(unsigned kind)
 {
     switch (kind) {
-    case SPACE_MEM: return MEM_RWX;
+    case SPACE_MEM: return MEM_ALL;
     case SPACE_PIO: return PIO_A;
     default:        return OBJ_R_ALL;
     }

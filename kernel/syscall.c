@@ -30,6 +30,7 @@
 #include "kcov.h"
 #include "inspect.h"
 #include "pcid.h"
+#include "device.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
@@ -268,8 +269,16 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     uint64_t n = mdb_delegate_extent(s, x.src, x.count, DELEGATE_PIECES);
     if (x.kind == SPACE_MEM)
         n = mem_extent(src, dst, x.src, x.dst, n);
+    bool dma = x.kind == SPACE_MEM && (x.rights & MEM_D), built = false;
+    if (dma)
+        n = MIN(n, DELEGATE_ENTRIES);   /* dpt has 4 KiB leaves: one entry per page */
     inv->n = n;
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
+        return err;
+    if (dma && !iommu_present())
+        return E_NOENT;
+    if (dma && ((err = space_mem_dpt_room(&dst->mem, x.dst * PAGE_SIZE, n)) ||
+                (err = space_mem_dpt(&dst->mem, &built))))
         return err;
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
@@ -282,6 +291,8 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
                                   x.rights);
     if (!err)
         inv->n = inv->d.size;           /* n, which is within the database's own bound */
+    else if (built)
+        space_mem_dpt_drop(&dst->mem);
     return err;
 }
 
@@ -380,7 +391,7 @@ static int decode_revoke(struct trap_frame *f, struct mdb_revoke *op, struct pd 
     unsigned rights = x.rights;
     *out = pd;
     if (x.kind == SPACE_MEM && (rights & MEM_R))
-        rights = MEM_RWX;               /* a page without read access cannot stay mapped */
+        rights = MEM_ALL;               /* a page without read access cannot stay mapped */
     return mdb_revoke_begin(op, space_of(pd, x.kind), x.src, x.count, rights,
                             a.flags & REVOKE_SELF);
 }
@@ -649,6 +660,64 @@ static int sys_pd_info(struct trap_frame *f)
     return copy_to_user(f->rsi, &in, sizeof(in));
 }
 
+/* assign's invocation: the device, and the PD it goes to (NULL: unassign). */
+struct assign_inv {
+    struct device *dev;
+    struct pd *pd;
+};
+
+/* Decode assign(dev_sel, pd_sel): the device's capability, the PD's (SEL_NULL: unassign, which
+   needs an assigned device), then device_assign_decode's IOMMU, occupancy and memory. */
+static int decode_assign(struct trap_frame *f, struct assign_inv *inv)
+{
+    int err;
+    *inv = (struct assign_inv){ 0 };
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_DEV, DEV_R_ASSIGN, (void **)&inv->dev)))
+        return err;
+    if (f->rsi == SEL_NULL)
+        return inv->dev->owner ? E_OK : E_NOENT;
+    if ((err = pd_cap(cur_pd(), f->rsi, CAP_PD, PD_R_DELEGATE, (void **)&inv->pd)))
+        return err;
+    return device_assign_decode(inv->dev, inv->pd);
+}
+
+/* Perform assign: the device under the PD's dpt, or (no PD) blocked again. */
+static void perform_assign(const struct assign_inv *inv)
+{
+    if (inv->pd)
+        device_assign(inv->dev, inv->pd);
+    else
+        device_unassign(inv->dev);
+}
+
+/* assign(dev_sel, pd_sel) */
+static int sys_assign(struct trap_frame *f)
+{
+    struct assign_inv inv;
+    int err = decode_assign(f, &inv);
+    if (err == E_OK)
+        perform_assign(&inv);
+    return err;
+}
+
+/* Decode dev_faults(dev_sel, out): the device's capability (*out), then out. */
+static int decode_dev_faults(struct trap_frame *f, struct device **out)
+{
+    int err = pd_cap(cur_pd(), f->rdi, CAP_DEV, DEV_R_ASSIGN, (void **)out);
+    return err ? err : sysarg_user_buf(f->rsi, sizeof(struct dev_faults));
+}
+
+/* dev_faults(dev_sel, out); perform (device_faults) hands out the record and clears it. */
+static int sys_dev_faults(struct trap_frame *f)
+{
+    struct device *dev;
+    int err = decode_dev_faults(f, &dev);
+    if (err)
+        return err;
+    struct dev_faults r = device_faults(dev);
+    return copy_to_user(f->rsi, &r, sizeof(r));
+}
+
 /* Perform yield (nothing to decode): E_OK, then the next EC of this core. */
 static noreturn int sys_yield(struct trap_frame *f)
 {
@@ -702,6 +771,8 @@ static const struct call calls[SYS_COUNT] = {
     [SYS_CONSOLE_WRITE] = { sys_console_write, false },
     [SYS_COUNTERS]      = { sys_counters, false },
     [SYS_EC_RESUME]     = { sys_ec_resume, true },
+    [SYS_ASSIGN]        = { sys_assign, true },
+    [SYS_DEV_FAULTS]    = { sys_dev_faults, true },
 };
 
 /* The call numbered n; NULL if n is no call. */

@@ -233,17 +233,13 @@ static void entry_set(volatile uint64_t *e, uint64_t lo, uint64_t hi)
     iommu_cache_flush(NULL, (const void *)e);
 }
 
-/* Put bdf's DMA under the second-level table dpt_root (iommu_dpt_levels levels) as domain
- * did (1 .. the unit's domain count - 1): E_NOENT without a unit for it, E_ARG for a bad did,
- * E_NOMEM, E_BUSY if bdf is attached already (detach first: a present entry changed in two
- * stores could be walked half new) or the unit did not complete the invalidation. */
-int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
+/* Make sure bdf's bus has a context table (so that iommu_attach takes no memory): E_NOENT
+ * without a unit for bdf, E_NOMEM. The table stays (a kernel table, empty until attach). */
+int iommu_prepare(uint16_t bdf)
 {
     struct vtd_unit *u = unit_of(bdf);
     if (!u)
         return E_NOENT;
-    if (did == 0 || did >= 1u << (4 + 2 * VTD_CAP_ND(u->cap)))
-        return E_ARG;
     mword f = irq_save();
     spin_lock(&lock);
     int err = E_OK;
@@ -260,6 +256,38 @@ int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
             entry_set(root + 2 * bus, (ctx & VTD_ROOT_CTP) | VTD_ROOT_P, 0);
         }
     }
+    spin_unlock(&lock);
+    irq_restore(f);
+    return err;
+}
+
+/* Domain ids every unit has (1 .. iommu_domains() - 1 are usable; 0 without a unit). */
+unsigned iommu_domains(void)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < nunits; i++)
+        if (units[i].on) {
+            unsigned d = 1u << (4 + 2 * VTD_CAP_ND(units[i].cap));
+            n = n ? MIN(n, d) : d;
+        }
+    return n;
+}
+
+/* Put bdf's DMA under the second-level table dpt_root (iommu_dpt_levels levels) as domain
+ * did (1 .. the unit's domain count - 1): E_NOENT without a unit for it, E_ARG for a bad did,
+ * E_NOMEM, E_BUSY if bdf is attached already (detach first: a present entry changed in two
+ * stores could be walked half new) or the unit did not complete the invalidation. */
+int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did)
+{
+    struct vtd_unit *u = unit_of(bdf);
+    if (!u)
+        return E_NOENT;
+    if (did == 0 || did >= 1u << (4 + 2 * VTD_CAP_ND(u->cap)))
+        return E_ARG;
+    int err = iommu_prepare(bdf);
+    mword f = irq_save();
+    spin_lock(&lock);
+    unsigned bus = PCI_BUS(bdf);
     volatile uint64_t *ctx = err ? NULL : phys_to_virt(u->ctx[bus]);
     if (ctx && (ctx[2 * (bdf & 0xFF)] & VTD_CTX_P))
         err = E_BUSY;                           /* a present entry is never rewritten */

@@ -4,7 +4,8 @@
 # brought up, and the kernel's edu self-check: blocked before it is attached, DMA through the
 # Dpt table arrives, DMA to a hole, to a read-only page, to an unmapped page and after the detach
 # faults with the edu's source id. Without intel-iommu the kernel says so and refuses the
-# assignment. The root task's device page (user/tests/devices) lists the functions and the IOMMU.
+# assignment. The root task's device page (user/tests/devices) lists the functions and the IOMMU;
+# user/tests/dma_edu drives the edu from a driver PD through assign and MEM_D (2 and 4 cores).
 # Prints one TAP line per check; run from the repository root after `make`.
 set -u
 . tests/qemu/lib.bash
@@ -93,6 +94,25 @@ devices() {
 }
 devices devices-vtd "IOMMU VT-d, 3-level tables" -machine q35 -device intel-iommu -device edu
 devices devices-novtd "no IOMMU" -machine q35 -device edu
+
+# user/tests/dma_edu as the root task: a driver PD gets the edu, its BAR and MEM_D pages; its DMA
+# reaches them, and faults (reported, memory unchanged) everywhere else, after a revoke and after
+# the device is unassigned or its PD destroyed. Without an IOMMU, assignment and MEM_D are refused.
+# dma <cfg> <cores> <qemu args...>
+dma() {
+    local cfg=$1 n=$2; shift 2
+    local log="$LOGS/$cfg.log"
+    qemu_boot "$log" "$TIMEOUT" -cpu max -smp "$n" -m 256M "$@" -kernel "$KERNEL" \
+        -initrd build/user/tests/dma_edu.elf -append selftest
+    user_checks "$cfg" "$log" $? "${TIMEOUT}s"
+}
+dma dma-vtd-smp2 2 -machine q35 -device intel-iommu -device edu
+has dma-vtd-smp2 "^ok [0-9]+ - the data arrived in the driver's MEM_D page" "the DMA arrived"
+has dma-vtd-smp2 "^ok [0-9]+ - after the revoke of MEM_D returned" "a revoke racing DMA"
+dma dma-vtd-smp4 4 -machine q35 -device intel-iommu -device edu
+dma dma-vtd-aw48 2 -machine q35 -device intel-iommu,aw-bits=48,caching-mode=on -device edu
+dma dma-novtd 2 -machine q35 -device edu
+has dma-novtd "^ok [0-9]+ - sys_assign\(dev, drv\) -> 12" "no IOMMU: assign refused (E_NOENT)"
 
 # The GRUB ISO on OVMF (UEFI): the firmware's DMA has ended; the unit comes up the same way.
 ISO=$LOGS/tessera-iommu.iso

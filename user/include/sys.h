@@ -86,6 +86,18 @@ static inline int sys_ec_resume(mword ec, unsigned flags, mword rip, mword rax)
     return (int)sys_call6(SYS_EC_RESUME, ec, flags, rip, rax, 0, 0, NULL);
 }
 
+/* Put device dev's DMA under pd's dpt (pd SEL_NULL: block it again). */
+static inline int sys_assign(mword dev, mword pd)
+{
+    return (int)sys_call6(SYS_ASSIGN, dev, pd, 0, 0, 0, 0, NULL);
+}
+
+/* Device dev's DMA faults since the previous call. */
+static inline int sys_dev_faults(mword dev, struct dev_faults *out)
+{
+    return (int)sys_call6(SYS_DEV_FAULTS, dev, (mword)out, 0, 0, 0, 0, NULL);
+}
+
 /* Give the core to the next runnable EC. */
 static inline int sys_yield(void)
 {

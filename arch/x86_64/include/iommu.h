@@ -26,6 +26,8 @@ unsigned iommu_dpt_levels(void);
 unsigned iommu_dpt_leaf_mask(void);
 unsigned iommu_dpt_caps(void);
 void iommu_cache_flush(void *ctx, const void *va);
+int iommu_prepare(uint16_t bdf);
+unsigned iommu_domains(void);
 int iommu_attach(uint16_t bdf, paddr_t dpt_root, uint16_t did);
 int iommu_detach(uint16_t bdf);
 void iommu_flush_domain(uint16_t did);
