@@ -141,15 +141,18 @@ void ptab_release(struct ptab *t)
 }
 
 /* Allocate a zeroed table and publish it in the empty entry p with CAS; the entry p holds after
- * that, 0 if no memory. */
-static pte_t install(const struct ptab *t, pte_t *p)
+ * that, 0 if no memory. *won (unless NULL) grows by one if the table published is ours. */
+static pte_t install(const struct ptab *t, pte_t *p, size_t *won)
 {
     paddr_t pa = t->env->alloc(t->env->ctx);
     if (!pa)
         return 0;
     pte_t e = ptab_table_entry(t, pa);
-    if (ptab_entry_fill(t, p, e))
+    if (ptab_entry_fill(t, p, e)) {
+        if (won)
+            ++*won;
         return e;
+    }
     /* Another core won the race: ours was never published, free it at once. */
     t->env->free(t->env->ctx, pa);
     return load(p);
@@ -169,7 +172,7 @@ pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, u
         if (!ptab_fmt_present(t->fmt, e)) {
             if (!alloc)
                 return p;
-            if (!(e = install(t, p)))
+            if (!(e = install(t, p, NULL)))
                 return NULL;
         }
         if (ptab_fmt_is_leaf(t->fmt, l, e))
@@ -509,9 +512,8 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
     if (!ptab_fmt_present(f, old)) {
         if (u->unmap)
             return E_OK;
-        if (!install(u->t, p))
+        if (!install(u->t, p, l == u->t->levels - 1 ? &u->res->rooted : NULL))
             return E_NOMEM;
-        u->res->rooted += l == u->t->levels - 1;
     } else if (ptab_fmt_is_leaf(f, l, old)) {
         if (!u->unmap && old == ((u->pa + (lo - u->va)) | u->bits[l]))
             return E_OK;    /* the leaf already maps exactly this */
@@ -555,19 +557,16 @@ static int update_one(struct upd *u, unsigned lvl)
         p = path[l] = tab(t, tpa, l) + LEVEL_INDEX(u->va, l);
         pte_t e = load(p);
         if (!e && u->unmap)
-            return E_OK;            /* a hole above: nothing mapped below */
-        if (!e) {
-            if (!(e = install(t, p))) {
-                r = E_NOMEM;
-                break;
-            }
-            u->res->rooted += l == t->levels - 1;
+            break;                  /* a hole above: nothing to unmap; tidy as the recursion */
+        if (!e && !(e = install(t, p, l == t->levels - 1 ? &u->res->rooted : NULL))) {
+            r = E_NOMEM;
+            break;
         }
         if (ptab_fmt_is_leaf(t->fmt, l, e))
             return GENERAL;         /* a large leaf above: split or keep, as update_entry does */
         tpa = child_table(t, e);
     }
-    if (r == E_OK) {
+    if (l == lvl) {                 /* reached the entry (no hole above an unmap, no E_NOMEM) */
         p = tab(t, tpa, lvl) + LEVEL_INDEX(u->va, lvl);
         pte_t old = load(p);
         if (lvl > 0 && is_table(t, lvl, old))
