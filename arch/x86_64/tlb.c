@@ -157,7 +157,7 @@ static void wait_acks(struct cpuset *sent, const uint64_t req[NUM_CPU])
 void tlb_shootdown(struct pd *pd, const struct tlb_range *r)
 {
     struct cpu_local *me = this_cpu();
-    uint64_t req[NUM_CPU];              /* request number sent to each core of sent (only) */
+    uint64_t req[NUM_CPU] = { 0 };      /* request number sent to each core of sent */
     struct cpuset sent;
     cpuset_init(&sent);
     uint64_t full = r->full ? ++pd->mem.tlb_full_started : 0;   /* quarantine.c: what it covers */
