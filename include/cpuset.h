@@ -60,11 +60,14 @@ static inline bool cpuset_chk(struct cpuset *s, unsigned cpu)
     return __atomic_load_n(cpuset_word(s, cpu), __ATOMIC_SEQ_CST) & cpuset_bit(cpu);
 }
 
-/* Atomically remove cpu; returns whether it was in the set (exactly one racer wins). */
+/* Atomically remove cpu; returns whether it was in the set (exactly one racer wins). A clear
+   bit is seen by a load (a point at which it was clear) and costs no locked instruction. */
 static inline bool cpuset_tst_clr(struct cpuset *s, unsigned cpu)
 {
-    return __atomic_fetch_and(cpuset_word(s, cpu), ~cpuset_bit(cpu), __ATOMIC_SEQ_CST) &
-           cpuset_bit(cpu);
+    uint64_t *w = cpuset_word(s, cpu);
+    if (!(__atomic_load_n(w, __ATOMIC_SEQ_CST) & cpuset_bit(cpu)))
+        return false;
+    return __atomic_fetch_and(w, ~cpuset_bit(cpu), __ATOMIC_SEQ_CST) & cpuset_bit(cpu);
 }
 
 /* Atomically add every member of src to dst (word by word). */

@@ -119,9 +119,16 @@ extern const struct ptab_fmt ptab_dpt;  /* VT-d second-level tables, 3, 4 or 5 l
 #define PTAB_SLOTS      (PTAB_MAX_LEVELS + 1)
 
 /* Everything hardware-specific the engine needs; the host tests supply fakes. */
+/* Frames in [base, end) that an environment reaches at pa + off without its p2v. */
+struct ptab_linear {
+    paddr_t base, end;
+    uintptr_t off;
+};
+
 struct ptab_env {
     void   *ctx;
     void   *(*p2v)(void *ctx, paddr_t pa, unsigned slot);  /* physical -> accessible virtual */
+    const struct ptab_linear *lin;      /* frames p2v would give at pa + off (NULL: none) */
     paddr_t (*alloc)(void *ctx);                           /* zeroed 4 KiB frame, 0 if none */
     void    (*free)(void *ctx, paddr_t pa);                /* give a frame back */
     void    (*flush)(void *ctx, const void *va);           /* write back a cache line (or NULL) */

@@ -52,7 +52,14 @@ int space_mem_dpt(struct space_mem *m, bool *built);
 void space_mem_dpt_drop(struct space_mem *m);
 int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages);
 void space_mem_destroy(struct space_mem *m);
-int space_mem_loc(struct space_mem *m, unsigned cpu);
+int space_mem_loc_create(struct space_mem *m, unsigned cpu);
+
+/* Make sure loc[cpu] exists (space_mem_loc_create if not): E_OK, or E_NOMEM. */
+static inline int space_mem_loc(struct space_mem *m, unsigned cpu)
+{
+    return m->loc[cpu].root ? E_OK : space_mem_loc_create(m, cpu);
+}
+
 int  space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t);
 void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t);
 void space_mem_loc_discard(struct ptab *t);

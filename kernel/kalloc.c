@@ -235,8 +235,8 @@ static paddr_t env_alloc(void *ctx) { (void)ctx; return kframe_alloc(); }
 static void env_free(void *ctx, paddr_t pa) { (void)ctx; kframe_free(pa); }
 
 const struct ptab_env kptab_env = {
-    .ctx = NULL, .p2v = kmem_p2v, .alloc = env_alloc, .free = env_free, .flush = NULL,
-    .trace = NULL,
+    .ctx = NULL, .p2v = kmem_p2v, .lin = &kmem_linear, .alloc = env_alloc, .free = env_free,
+    .flush = NULL, .trace = NULL,
 };
 
 /* A zeroed pool frame for a PD, counted in pd_frames; 0 if none. */
@@ -258,7 +258,7 @@ static void env_free_pd(void *ctx, paddr_t pa)
 /* The page-table engine env for frames PDs hold: kptab_env, each frame counted in pd_frames. */
 const struct ptab_env kptab_env_pd = {
     .ctx = NULL,
-    .p2v = kmem_p2v,
+    .p2v = kmem_p2v, .lin = &kmem_linear,
     .alloc = env_alloc_pd,
     .free = env_free_pd,
     .flush = NULL,

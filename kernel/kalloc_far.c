@@ -62,8 +62,8 @@ static void tables_free(void *ctx, paddr_t pa)
 }
 
 const struct ptab_env kptab_env_tables = {
-    .ctx = NULL, .p2v = kmem_p2v, .alloc = tables_alloc, .free = tables_free, .flush = NULL,
-    .trace = NULL,
+    .ctx = NULL, .p2v = kmem_p2v, .lin = &kmem_linear, .alloc = tables_alloc,
+    .free = tables_free, .flush = NULL, .trace = NULL,
 };
 
 /* Free frames of the kernel pool and the far pool together. */

@@ -123,7 +123,7 @@ void pd_lock_give(void)
 }
 
 /*
- * Take pd_lock for a system call whose user state is f (at USER_FRAME). If it
+ * Take pd_lock for a system call whose user state is f (the EC's regs). If it
  * stays busy for PD_LOCK_SPIN_US while another EC of this core is ready to run, the call
  * is re-issued later instead: rip goes
  * back to the syscall instruction, the EC yields to the other ECs of this core,
@@ -250,10 +250,12 @@ static struct pd *pd_object(struct pd *parent, uint64_t quota)
 static bool pd_spaces_init(struct pd *pd)
 {
     kheap_init(&pd->heap, &pd->quota);
-    pd->env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .alloc = pd_env_alloc,
-                                 .free = pd_env_free, .flush = NULL, .trace = NULL };
-    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .alloc = pd_tables_alloc,
-                                        .free = pd_tables_free, .flush = NULL, .trace = NULL };
+    pd->env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .lin = &kmem_linear,
+                                 .alloc = pd_env_alloc, .free = pd_env_free, .flush = NULL,
+                                 .trace = NULL };
+    pd->tables_env = (struct ptab_env){ .ctx = pd, .p2v = kmem_p2v, .lin = &kmem_linear,
+                                        .alloc = pd_tables_alloc, .free = pd_tables_free,
+                                        .flush = NULL, .trace = NULL };
     pd->kdir = pd->env.alloc(pd);
     if (!pd->kdir) {
         pd_free(pd, false, false, false);

@@ -38,10 +38,21 @@ struct upd {
     struct ptab_result *res;
 };
 
-/* Virtual address of the table at level l in frame pa (good until the next table of level l). */
-static pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
+/* The table in frame pa through env's linear range; NULL if the range does not hold it. */
+static inline pte_t *lin_tab(const struct ptab_env *env, paddr_t pa)
 {
-    return t->env->p2v(t->env->ctx, pa, l);
+    const struct ptab_linear *lin = env->lin;
+    if (lin && pa - lin->base < lin->end - lin->base)
+        return (pte_t *)(uintptr_t)(pa + lin->off);
+    return NULL;
+}
+
+/* Virtual address of the table at level l in frame pa (good until the next table of level l):
+   a frame in the environment's linear range without a call. */
+static inline pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
+{
+    pte_t *va = lin_tab(t->env, pa);
+    return va ? va : t->env->p2v(t->env->ctx, pa, l);
 }
 
 /* Read an entry that other cores may be writing. */
@@ -656,19 +667,36 @@ int ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr
     return E_OK;
 }
 
-/* ptab_sync_from at the root level (a region of several root entries, e.g. [0, USER_ADDR) of a
- * 4-level Hpt: the lazy sync of a user slot), without a walk. E_OK if dst changed, E_NOENT. */
-int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
+/* Copy the root entry e into p of dst unless e is a hole or p holds it already: E_OK if dst
+   changed, E_NOENT. */
+static int sync_slot(struct ptab *dst, pte_t e, pte_t *p)
 {
-    unsigned l = src->levels - 1, i = LEVEL_INDEX(addr, l);
-    pte_t e = load(tab(src, src->root, l) + i);
-    if (!e)
+    if (!e || load(p) == e)
         return E_NOENT;                 /* a hole is all-zero (ptab.h) */
-    pte_t *p = tab(dst, dst->root, l) + i;  /* after the load: both may share a window slot */
-    if (load(p) == e)
-        return E_NOENT;
     store(dst, p, e);
     return E_OK;
+}
+
+/* ptab_sync_root for roots that are not both in their environments' linear ranges. */
+static noinline int sync_root_far(struct ptab *dst, const struct ptab *src, unsigned i)
+{
+    unsigned l = src->levels - 1;
+    pte_t e = load(tab(src, src->root, l) + i);
+    if (!e)
+        return E_NOENT;
+    return sync_slot(dst, e, tab(dst, dst->root, l) + i);  /* after the load: a shared slot */
+}
+
+/* ptab_sync_from at the root level (a region of several root entries, e.g. [0, USER_ADDR) of a
+ * 4-level Hpt: the lazy sync of a user slot), without a walk or a call when both roots are in
+ * their linear ranges. E_OK if dst changed, E_NOENT. */
+int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
+{
+    unsigned i = LEVEL_INDEX(addr, src->levels - 1);
+    pte_t *s = lin_tab(src->env, src->root), *d = lin_tab(dst->env, dst->root);
+    if (!s || !d)
+        return sync_root_far(dst, src, i);
+    return sync_slot(dst, load(s + i), d + i);
 }
 
 /* Point the entry for va at level (tables on the way are created) to the table in frame pa,

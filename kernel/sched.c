@@ -1,7 +1,8 @@
 /*
  * Per-core round-robin scheduler (see include/sched.h). The running EC is not
- * on its queue; its user state is the frame at the top of the core's stack
- * (USER_FRAME) until sched_save copies it into the EC.
+ * on its queue. A system call saves its user state in the EC itself (syscall_entry); after
+ * an interrupt or exception it is the frame at the top of the core's stack (USER_FRAME)
+ * until sched_save copies it into the EC.
  */
 #include "sched.h"
 #include "ec.h"
@@ -132,12 +133,9 @@ void sched_kill_queued(struct ec *ec)
     irq_restore(fl);
 }
 
-/* Retire the killed ECs on this core's retire list: each leaves for good (ec_leave). */
-void sched_retire(void)
+/* Retire the killed ECs on queue q's retire list, which has some (sched_retire). */
+static noinline void retire_list(struct runq *q)
 {
-    struct runq *q = &runq[cpu_id()];
-    if (!__atomic_load_n(&q->retire, __ATOMIC_ACQUIRE))
-        return;
     mword fl = irq_save();
     spin_lock(&q->lock);
     struct ec *ec = q->retire;
@@ -151,11 +149,18 @@ void sched_retire(void)
     }
 }
 
+/* Retire the killed ECs on this core's retire list: each leaves for good (ec_leave). */
+void sched_retire(void)
+{
+    struct runq *q = &runq[cpu_id()];
+    if (__atomic_load_n(&q->retire, __ATOMIC_ACQUIRE))
+        retire_list(q);
+}
+
 /* The next EC of this core's queue that was not killed, or NULL; killed ones leave. */
 static struct ec *next_ec(void)
 {
     struct runq *q = &runq[cpu_id()];
-    sched_retire();
     for (;;) {
         spin_lock(&q->lock);
         struct ec *ec = rq_pop(q);
@@ -179,6 +184,7 @@ static noreturn void idle(void)
 {
     for (;;) {
         leave_doomed_pd();
+        sched_retire();
         struct ec *ec = next_ec();
         if (ec)
             sched_resume(ec);
@@ -192,11 +198,18 @@ bool sched_others_ready(void)
     return __atomic_load_n(&runq[cpu_id()].head, __ATOMIC_RELAXED) != NULL;
 }
 
-/* Run the next runnable EC of this core, or idle until there is one; never returns. */
-noreturn void sched_run(void)
+/* Run ec (taken off this core's queue; NULL or killed: the next runnable one), or idle until
+   there is one; never returns. */
+static noreturn void run_next(struct ec *ec)
 {
     leave_doomed_pd();
-    struct ec *ec = next_ec();
+    sched_retire();
+    if (ec && __atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(ec);
+        ec = NULL;
+    }
+    if (!ec)
+        ec = next_ec();
     if (ec)
         sched_resume(ec);
     this_cpu()->ec = NULL;
@@ -204,21 +217,30 @@ noreturn void sched_run(void)
     switch_stack((vaddr_t)USER_FRAME, (void (*)(void))idle);
 }
 
-/* Put the current EC (state saved) at the tail of its queue and run the next; no return. A
-   killed EC leaves instead: the check is under the lock sched_kill_queued takes, so a kill
-   either finds it queued (and moves it to the retire list) or is seen here. */
+/* Run the next runnable EC of this core, or idle until there is one; never returns. */
+noreturn void sched_run(void)
+{
+    run_next(NULL);
+}
+
+/* Put the current EC (state saved) at the tail of its queue and run the next (taken off in
+   the same lock hold); no return. A killed EC leaves instead: the check is under the lock
+   sched_kill_queued takes, so a kill either finds it queued (and moves it to the retire list)
+   or is seen here. */
 noreturn void sched_yield(void)
 {
-    struct ec *ec = this_cpu()->ec;
+    struct ec *ec = this_cpu()->ec, *next = NULL;
     struct runq *q = &runq[cpu_id()];
     spin_lock(&q->lock);
     bool killed = __atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST);
-    if (!killed)
+    if (!killed) {
         rq_push(q, ec);
+        next = rq_pop(q);
+    }
     spin_unlock(&q->lock);
     if (killed)
         ec_leave(ec);
-    sched_run();
+    run_next(next);
 }
 
 /* Finish a woken ec_status(EC_WAIT) of ec (its PD is current): the status, and the record the
@@ -240,6 +262,7 @@ noreturn void sched_resume(struct ec *ec)
     if (c->ec != ec)
         c->counters.ctx_switches++;
     c->ec = ec;
+    c->frame_end = (vaddr_t)(&ec->regs + 1);    /* its next system call saves itself there */
     struct ec **own = &regs_owner[c->id];
     if (*own != ec) {
         xregs_switch(*own ? &(*own)->xregs : NULL, &ec->xregs);
@@ -250,7 +273,7 @@ noreturn void sched_resume(struct ec *ec)
     make_current(ec->pd);
     if (ec->wait_status >= 0)
         finish_wait(ec);
-    resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */
+    resume_frame(&ec->regs);
 }
 
 /* Release ec's claim (stopped, on this core) on the core's x87/SSE/AVX registers and selectors. */

@@ -55,8 +55,9 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
     m->hpt_tables = 0;
     m->hpt_kept = 1;                        /* the root */
-    m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .alloc = hpt_frame_alloc,
-                                .free = hpt_frame_free, .flush = NULL, .trace = NULL };
+    m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .lin = &kmem_linear,
+                                .alloc = hpt_frame_alloc, .free = hpt_frame_free, .flush = NULL,
+                                .trace = NULL };
     int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
         return err;
@@ -122,7 +123,8 @@ int space_mem_dpt(struct space_mem *m, bool *built)
         return E_NOMEM;
     }
     *d = (struct space_dpt){ .m = m, .did = did };
-    d->env = (struct ptab_env){ .ctx = d, .p2v = kmem_p2v, .alloc = dpt_frame_alloc,
+    d->env = (struct ptab_env){ .ctx = d, .p2v = kmem_p2v, .lin = &kmem_linear,
+                                .alloc = dpt_frame_alloc,
                                 .free = dpt_frame_free, .flush = iommu_cache_flush,
                                 .trace = NULL };
     if (ptab_init(&d->t, &ptab_dpt, &d->env, iommu_dpt_levels(), iommu_dpt_caps()) != E_OK) {
@@ -203,11 +205,9 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
     cpuset_set(&m->rooted, cpu);        /* after the root: a shootdown that sees it asks cpu */
 }
 
-/* Create loc[cpu] if it does not exist yet: PML4 + kernel PDPT with the PD's kdir; E_NOMEM. */
-int space_mem_loc(struct space_mem *m, unsigned cpu)
+/* Create loc[cpu], which does not exist yet: PML4 + kernel PDPT with the PD's kdir; E_NOMEM. */
+int space_mem_loc_create(struct space_mem *m, unsigned cpu)
 {
-    if (m->loc[cpu].root)
-        return E_OK;
     struct ptab t;
     int err = space_mem_loc_build(m, cpu, &t);
     if (err == E_OK)

@@ -821,15 +821,14 @@ static noinline int locked_call(struct trap_frame *f, const struct call *c)
     return st;
 }
 
-/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
-void syscall_dispatch(struct trap_frame *f)
+/* C side of the syscall entry: f is the caller's user state; returns the status (its rax). */
+mword syscall_dispatch(struct trap_frame *f)
 {
     this_cpu()->counters.syscalls++;
     const struct call *c = call_of(f->rax);
     if (!c)
-        f->rax = E_NOSYS;
-    else if (!c->locked)
-        f->rax = (mword)c->run(f);
-    else
-        f->rax = (mword)locked_call(f, c);
+        return E_NOSYS;
+    if (!c->locked)
+        return (mword)c->run(f);
+    return (mword)locked_call(f, c);
 }

@@ -27,6 +27,7 @@
 #define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
 #define E_RANGE 3                       /* abi.h */
 #define CPU_LOCAL_USER_RSP 8            /* cpu_local.h (static assertion there) */
+#define CPU_LOCAL_FRAME_END 16          /* cpu_local.h (static assertion there) */
 #define TRAP_FRAME_SIZE 176             /* sizeof(struct trap_frame) (static assertion in trap.h) */
 /* Offsets in struct trap_frame of what the sysret path reloads (static assertions in trap.h). */
 #define TF_R10 40
@@ -138,14 +139,16 @@ trap_exit:
  * syscall: rcx = user rip, r11 = user rflags; SFMASK cleared IF, DF, AC, TF, NT
  * (user.c). A single-step #DB that a user's TF raises at the first instruction
  * arrives on its IST stack, so the user rsp is never used as a stack here.
- * Build a struct trap_frame at the top of this core's stack exactly as an
- * interrupt from user mode would, so a switch to another EC can leave through
- * trap_exit (iretq); a call that returns to its caller leaves through sysret.
+ * Build a struct trap_frame exactly as an interrupt from user mode would, but
+ * in the running EC's saved state (cpu_local.frame_end, set when the EC was
+ * resumed), so that no call has to copy it there; the call itself runs on
+ * this core's stack. A switch to another EC leaves through resume_frame
+ * (iretq); a call that returns to its caller leaves through sysret.
  */
     .global syscall_entry
 syscall_entry:
     mov     %rsp, CPU_LOCAL + CPU_LOCAL_USER_RSP
-    mov     $CPU_STACK_TOP, %rsp
+    mov     CPU_LOCAL + CPU_LOCAL_FRAME_END, %rsp
     pushq   $SEL_UDATA                  /* ss */
     pushq   CPU_LOCAL + CPU_LOCAL_USER_RSP  /* rsp */
     push    %r11                        /* rflags */
@@ -155,39 +158,38 @@ syscall_entry:
     pushq   $VEC_SYSCALL                /* vector */
     push_regs
     mov     %rsp, %rdi
+    mov     $CPU_STACK_TOP, %rsp
     call    syscall_dispatch
     /*
      * Back to the caller with sysret (calls that switch ECs left through
-     * resume_frame instead). rcx = rip and r11 = rflags come from this frame,
+     * resume_frame instead), rax = the status. The frame ends at frame_end still
+     * (only a switch changes it). rcx = rip and r11 = rflags come from the frame,
      * as saved by syscall: rip is below USER_LIMIT, so canonical (a non-canonical
      * rcx would make sysret fault in ring 0). The ABI destroys rcx and r11.
      * rbx, rbp and r12-r15 still hold the caller's values (C preserved them, and
      * no call returning here changes them in its frame), so only the rest reload.
      */
-    mov     TF_R10(%rsp), %r10
-    mov     TF_R9(%rsp), %r9
-    mov     TF_R8(%rsp), %r8
-    mov     TF_RDI(%rsp), %rdi
-    mov     TF_RSI(%rsp), %rsi
-    mov     TF_RDX(%rsp), %rdx
-    mov     TF_RAX(%rsp), %rax
-    mov     TF_RIP(%rsp), %rcx
-    mov     TF_RFLAGS(%rsp), %r11
-    mov     TF_RSP(%rsp), %rsp          /* user rsp (ss is implied by STAR) */
+    mov     CPU_LOCAL + CPU_LOCAL_FRAME_END, %rsp
+    mov     %rax, TF_RAX - TRAP_FRAME_SIZE(%rsp)
+    mov     TF_R10 - TRAP_FRAME_SIZE(%rsp), %r10
+    mov     TF_R9 - TRAP_FRAME_SIZE(%rsp), %r9
+    mov     TF_R8 - TRAP_FRAME_SIZE(%rsp), %r8
+    mov     TF_RDI - TRAP_FRAME_SIZE(%rsp), %rdi
+    mov     TF_RSI - TRAP_FRAME_SIZE(%rsp), %rsi
+    mov     TF_RDX - TRAP_FRAME_SIZE(%rsp), %rdx
+    mov     TF_RIP - TRAP_FRAME_SIZE(%rsp), %rcx
+    mov     TF_RFLAGS - TRAP_FRAME_SIZE(%rsp), %r11
+    mov     TF_RSP - TRAP_FRAME_SIZE(%rsp), %rsp    /* user rsp (ss is implied by STAR) */
     sysretq
 
 /*
- * resume_frame(src): copy the trap frame src (an EC's saved state) to USER_FRAME
- * with rsp already at USER_FRAME, so the copy can never overwrite a live stack
- * slot (the caller's stack may overlap USER_FRAME), then return through it.
+ * resume_frame(src): return to user mode through the trap frame src (an EC's saved state)
+ * where it lies, with src as the stack: nothing is copied. Interrupts are off; NMI, #DB,
+ * #MC and #DF arrive on IST stacks, so nothing pushes onto the EC below src meanwhile.
  */
     .global resume_frame
 resume_frame:
-    mov     $(CPU_STACK_TOP - TRAP_FRAME_SIZE), %rsp
-    mov     %rdi, %rsi
-    mov     %rsp, %rdi
-    mov     $(TRAP_FRAME_SIZE / 8), %ecx
-    rep movsq
+    mov     %rdi, %rsp
     jmp     trap_exit
 
 /*

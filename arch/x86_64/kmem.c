@@ -36,7 +36,9 @@ extern uint64_t boot_pml4[];
 
 struct frame_pool kernel_pool;
 struct frame_pool far_pool;
-paddr_t kmem_linear_end = POOL_END_PHYS;
+struct ptab_linear kmem_linear = {
+    .base = KERNEL_LOAD, .end = POOL_END_PHYS, .off = KERNEL_VOFFSET,
+};
 static uint64_t pool_bitmap[FRAME_BITMAP_WORDS(POOL_SIZE / PAGE_SIZE)];
 static uint64_t far_bitmap[FRAME_BITMAP_WORDS(FAR_POOL_MAX / PAGE_SIZE)];
 static struct ptab master;                      /* master tables: linear map, global aliases */
@@ -91,11 +93,11 @@ static void far_pool_init(void)
         if (boot_info.mmap[i].type == MB_MEM_AVAILABLE)
             ram += boot_info.mmap[i].end - boot_info.mmap[i].start;
     uint64_t size = MIN(FAR_POOL_MAX, MAX(FAR_POOL_MIN, ALIGN_DOWN(ram / FAR_POOL_DIV, PAGE_SIZE)));
-    frame_pool_init(&far_pool, kmem_linear_end, size / PAGE_SIZE, far_bitmap);
+    frame_pool_init(&far_pool, kmem_linear.end, size / PAGE_SIZE, far_bitmap);
     pool_fill(&far_pool);
-    frame_pool_reserve(&kernel_pool, kmem_linear_end, kmem_linear_end + size);
+    frame_pool_reserve(&kernel_pool, kmem_linear.end, kmem_linear.end + size);
     printk("tessera: tables-far: linear pool to %lx, far pool [%lx, %lx) %lu KiB free\n",
-           kmem_linear_end, kmem_linear_end, kmem_linear_end + size,
+           kmem_linear.end, kmem_linear.end, kmem_linear.end + size,
            far_pool.nfree * (PAGE_SIZE / 1024));
 }
 
@@ -104,10 +106,10 @@ static void far_pool_init(void)
 void kmem_pool_init(bool tables_far)
 {
     if (tables_far)
-        kmem_linear_end = KERNEL_LOAD + TABLES_FAR_LINEAR;
-    if (virt_to_phys(__kernel_end) >= kmem_linear_end)
-        panic("kmem: the kernel image ends beyond the linear map at %lx", kmem_linear_end);
-    frame_pool_init(&kernel_pool, KERNEL_LOAD, (kmem_linear_end - KERNEL_LOAD) / PAGE_SIZE,
+        kmem_linear.end = KERNEL_LOAD + TABLES_FAR_LINEAR;
+    if (virt_to_phys(__kernel_end) >= kmem_linear.end)
+        panic("kmem: the kernel image ends beyond the linear map at %lx", kmem_linear.end);
+    frame_pool_init(&kernel_pool, KERNEL_LOAD, (kmem_linear.end - KERNEL_LOAD) / PAGE_SIZE,
                     pool_bitmap);
     pool_fill(&kernel_pool);
     if (tables_far)
@@ -144,7 +146,7 @@ static void build_master(unsigned ncpu)
          KERNEL_RODATA);
     kmap(&master, (vaddr_t)__rodata_end, image_end, lin((vaddr_t)__rodata_end), KERNEL_DATA);
     master.leaf_mask = BIT(0) | BIT(1);
-    kmap(&master, image_end, (vaddr_t)phys_to_virt(kmem_linear_end), lin(image_end), KERNEL_DATA);
+    kmap(&master, image_end, (vaddr_t)phys_to_virt(kmem_linear.end), lin(image_end), KERNEL_DATA);
     /* The device-register window's page table, there before the cores copy the PD. */
     unsigned l;
     if (!ptab_walk(&master, KERNEL_MMIO, 0, true, &l) || l != 0)

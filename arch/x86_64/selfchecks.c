@@ -116,7 +116,7 @@ SELFTEST(kernel_text_is_rx_rodata_r_data_rw_nx_and_all_global)
         return SELFTEST_FAIL("rodata: %x", perm_at(root, (vaddr_t)__rodata_start));
     if (!attr_is(root, (vaddr_t)__data_start, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
         return SELFTEST_FAIL("data: %x", perm_at(root, (vaddr_t)__data_start));
-    vaddr_t pool_end = (vaddr_t)phys_to_virt(kmem_linear_end);   /* KERNEL_LINEAR_END or less */
+    vaddr_t pool_end = (vaddr_t)phys_to_virt(kmem_linear.end);   /* KERNEL_LINEAR_END or less */
     if (!attr_is(root, pool_end - PAGE_SIZE, PTAB_R | PTAB_W | PTAB_G, PTAB_WB))
         return SELFTEST_FAIL("pool: %x", perm_at(root, pool_end - PAGE_SIZE));
     if (pool_end < KERNEL_LINEAR_END && kmem_lookup(root, pool_end, &m))

@@ -19,6 +19,7 @@ struct pd;
 struct ec;
 
 #define CPU_LOCAL_USER_RSP  8           /* offsetof(struct cpu_local, user_rsp): syscall entry */
+#define CPU_LOCAL_FRAME_END 16          /* offsetof(struct cpu_local, frame_end): syscall entry */
 
 /* 64-bit task state segment (Intel SDM Vol. 3, 8.7). */
 struct tss {
@@ -36,6 +37,7 @@ typedef void (*cpu_call_fn)(void *arg);
 struct cpu_local {
     struct cpu_local *self;         /* this page through the global alias */
     mword user_rsp;                 /* syscall entry: user rsp until it is in the frame */
+    vaddr_t frame_end;              /* syscall entry: end of the running EC's regs (sched.c) */
     uint32_t id;                    /* core id = index of the core in the MADT */
     uint32_t apic_id;               /* LAPIC id (x2APIC id when in x2APIC mode) */
     volatile uint32_t online;       /* set by the core when it finished start-up */
@@ -60,6 +62,8 @@ struct cpu_local {
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };
 _Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP,
+               "entry.S offset");
+_Static_assert(__builtin_offsetof(struct cpu_local, frame_end) == CPU_LOCAL_FRAME_END,
                "entry.S offset");
 
 /* The running core's data, through the core-local mapping. */

@@ -30,12 +30,12 @@ static inline paddr_t virt_to_phys(const void *va)
     return (vaddr_t)va - KERNEL_VOFFSET;
 }
 
-extern paddr_t kmem_linear_end;    /* end of the linear map's frames (POOL_END_PHYS or less) */
+extern struct ptab_linear kmem_linear;  /* the linear map's frames (end: POOL_END_PHYS or less) */
 
 /* Is [pa, pa+len) inside the linearly mapped kernel pool? */
 static inline bool kmem_in_pool(paddr_t pa, size_t len)
 {
-    return pa - KERNEL_LOAD <= kmem_linear_end - KERNEL_LOAD && len <= kmem_linear_end - pa;
+    return pa - KERNEL_LOAD <= kmem_linear.end - KERNEL_LOAD && len <= kmem_linear.end - pa;
 }
 
 void *kmem_ptr(paddr_t pa, unsigned slot);

@@ -45,7 +45,7 @@ TF_AT(r10, 40); TF_AT(r9, 48); TF_AT(r8, 56); TF_AT(rdi, 72); TF_AT(rsi, 80); TF
 TF_AT(rax, 112); TF_AT(rip, 136); TF_AT(rflags, 152); TF_AT(rsp, 160);
 #undef TF_AT
 
-/* Continue in the saved state src: copied to USER_FRAME on a stack below it; never returns. */
+/* Continue in the saved state src, popped where it lies (interrupts off); never returns. */
 noreturn void resume_frame(const struct trap_frame *src);
 
 void cpu_user_init(void);
