@@ -29,11 +29,12 @@ void device_boot_init(void)
     }
 }
 
-/* Check and reserve what assigning d to pd needs: E_NOENT without an IOMMU unit for d,
- * E_BUSY if d is assigned, E_NOMEM (context table, pd's dpt; what was built stays). */
+/* Check and reserve what assigning d to pd needs: E_NOENT without an IOMMU unit for d or if
+ * that unit cannot block d's interrupt messages, E_BUSY if d is assigned, E_NOMEM (context
+ * table, pd's dpt; what was built stays). */
 int device_assign_decode(struct device *d, struct pd *pd)
 {
-    if (!iommu_present())
+    if (!iommu_present() || !iommu_irq_blocked(d->bdf))
         return E_NOENT;
     if (d->owner)
         return E_BUSY;
