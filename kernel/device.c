@@ -72,21 +72,19 @@ void device_pd_gone(struct pd *pd)
             device_unassign(&devices[i]);
 }
 
-/* Read the IOMMU's recorded faults into the devices they came from. */
+/* Read the IOMMU's recorded faults into the devices they came from: one pass over its whole
+   log (faults that found the log full were counted there, not kept, and are lost here). */
 static void faults_collect(void)
 {
-    struct iommu_fault f[8];
-    unsigned n;
-    while ((n = iommu_faults(f, ARRAY_SIZE(f))) != 0) {
-        for (unsigned k = 0; k < n && k < ARRAY_SIZE(f); k++)
-            for (unsigned i = 0; i < ndevices; i++)
-                if (devices[i].bdf == f[k].sid) {
-                    struct dev_faults *r = &devices[i].faults;
-                    *r = (struct dev_faults){ r->count + 1, f[k].addr, f[k].reason, !f[k].read };
-                }
-        if (n <= ARRAY_SIZE(f))
-            break;
-    }
+    struct iommu_fault f[IOMMU_FAULT_LOG];
+    unsigned n = iommu_faults(f, ARRAY_SIZE(f));
+    n = MIN(n, ARRAY_SIZE(f));
+    for (unsigned k = 0; k < n; k++)
+        for (unsigned i = 0; i < ndevices; i++)
+            if (devices[i].bdf == f[k].sid) {
+                struct dev_faults *r = &devices[i].faults;
+                *r = (struct dev_faults){ r->count + 1, f[k].addr, f[k].reason, !f[k].read };
+            }
 }
 
 /* d's DMA faults since the last call (then forgotten). */

@@ -17,7 +17,6 @@
 #include "cpu_local.h"
 
 #define VTD_TIMEOUT_US  100000          /* a command or an invalidation completes in this */
-#define IOMMU_FAULT_LOG 16              /* faults kept until iommu_faults asks */
 #define MSI_DEST_MAX    0xFF            /* APIC ids a compatibility-format message reaches */
 #define QI_STATUS_OFF   0x800           /* the wait descriptor's status word in the queue page */
 #define QI_DONE         1u              /* the status data it writes */

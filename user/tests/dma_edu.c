@@ -32,8 +32,11 @@
 #define NOD_VA          0x01100000UL    /* a page it holds without MEM_D */
 #define HOLE_VA         0x01200000UL    /* an address it does not hold */
 #define BENCH_VA        0x02000000UL    /* the benchmark's page in the driver */
+#define KERNEL_VA       0xFFFF800000000000UL    /* a kernel address */
 #define BENCH_ROUNDS    64
 #define RACE_ROUNDS     200             /* bound on the racing driver's transfers */
+#define MANY_FAULTS     12              /* faults between two looks (more than 8, fewer than the
+                                           kernel's log of 16) */
 #define EXHAUST_QUOTA   48              /* frames of the exhaustion test's PD */
 #define EXHAUST_VA      0x04000000UL    /* its MEM_D pages, EXHAUST_STEP apart */
 #define EXHAUST_STEP    0x200000UL
@@ -143,6 +146,7 @@ static void assign_attacks(mword dev, mword drv, mword other)
     struct dev_faults f;
     CHECK_ST(sys_dev_faults(SEL_ROOT_PD, &f), E_CAP);
     CHECK_ST(sys_dev_faults(dev, (struct dev_faults *)USER_LIMIT), E_RANGE);
+    CHECK_ST(sys_dev_faults(dev, (struct dev_faults *)KERNEL_VA), E_RANGE);
     CHECK_ST(sys_assign(dev, drv), E_OK);
     CHECK_ST(sys_assign(dev, drv), E_BUSY);                 /* twice */
     CHECK_ST(sys_assign(dev, other), E_BUSY);               /* to another PD */
@@ -152,6 +156,25 @@ static void assign_attacks(mword dev, mword drv, mword other)
                  E_RANGE);
     else
         tap_check(true, "MEM_D beyond the dpt # SKIP the dpt spans user space");
+}
+
+/* Hostile MEM_D delegations: of a BAR (the root holds it without MEM_D), by a PD that holds its
+   page without MEM_D, to a kernel address, of a count that runs past user space; each refused,
+   nothing mapped. */
+static void mem_d_attacks(mword drv, mword other, mword bar)
+{
+    struct lookup_info li;
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, bar, BAR_VA, 1, MEM_R | MEM_W | MEM_D),
+             E_PERM);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, BAR_VA, &li), E_NOENT);
+    CHECK_ST(sys_delegate(drv, other, SPACE_MEM, NOD_VA, NOD_VA, 1, MEM_R | MEM_D), E_PERM);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, NOD_VA, &li), E_NOENT);
+    mword w = mem_alloc(1);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, w, KERNEL_VA, 1, MEM_R | MEM_D),
+             E_RANGE);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, w, BUF_VA, 1UL << 40, MEM_R | MEM_D),
+             E_RANGE);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, BUF_VA, &li), E_NOENT);
 }
 
 /* The root runs one transfer itself through its own view of BAR0 (bar, uncached). */
@@ -312,6 +335,14 @@ static void transfers(mword dev, mword drv, volatile uint8_t *buf, volatile uint
     tap_check(dma(drv, EDU_BUF, BUF_VA + 0x2000, true) && faulted_at(dev, BUF_VA + 0x2000) &&
                   all(buf + 0x2000, 0),
               "DMA into it faults; the page is unchanged");
+    unsigned n = 0;
+    for (unsigned i = 0; i < MANY_FAULTS; i++)
+        n += dma(drv, EDU_BUF, HOLE_VA + i * 0x1000, true);
+    struct dev_faults f;
+    tap_check(n == MANY_FAULTS && sys_dev_faults(dev, &f) == E_OK && f.count == MANY_FAULTS &&
+                  f.addr == HOLE_VA + (MANY_FAULTS - 1) * 0x1000,
+              "%u faulting transfers before one look: all %u counted, the last one's address",
+              MANY_FAULTS, MANY_FAULTS);
     race(dev, drv, buf + 0x1000, BUF_VA + 0x1000);
     CHECK_ST(sys_assign(dev, SEL_NULL), E_OK);
     CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);
@@ -350,6 +381,7 @@ int main(mword arg)
     mword buf, nod;
     CHECK_ST(child_give(drv, BUF_VA, BUF_PAGES, MEM_R | MEM_W | MEM_D, &buf), E_OK);
     CHECK_ST(child_give(drv, NOD_VA, 1, MEM_R | MEM_W, &nod), E_OK);
+    mem_d_attacks(drv, other, bar);
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
     destroy_stops_dma(dev, bar);
     root_owner(dev, bar);

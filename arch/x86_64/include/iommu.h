@@ -13,6 +13,8 @@
 #include "types.h"
 #include "ptab.h"
 
+#define IOMMU_FAULT_LOG 16          /* faults kept until iommu_faults asks */
+
 /* One recorded DMA remapping fault. */
 struct iommu_fault {
     uint16_t sid;                   /* source id: the requester's bus/device/function */
