@@ -116,9 +116,11 @@ void device_cap_gained(struct device *d)
     d->caps++;
 }
 
-/* A capability slot stopped naming d; with the last one, d is unassigned. */
+/* A capability slot stopped naming d (revoked, or its PD destroyed): d is unassigned, whoever
+   assigned it. Every holder may unassign d anyway, so this gives no one more power; it makes
+   taking a device capability away stop the device's DMA, not only taking the last one. */
 void device_cap_lost(struct device *d)
 {
-    if (--d->caps == 0)
-        device_unassign(d);
+    d->caps--;
+    device_unassign(d);
 }

@@ -211,6 +211,28 @@ static void destroy_stops_dma(mword dev, mword bar)
     CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the destruction unassigned it */
 }
 
+/* The root gives a PD a copy of the device capability and assigns the device to it; revoking
+   that copy (the root keeps its own) stops the device's DMA. */
+static void revoke_dev_cap_stops_dma(mword dev, mword bar)
+{
+    mword pd, w, sel = sel_alloc();
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_OBJ, dev, sel, 1, DEV_R_ALL), E_OK);
+    CHECK_ST(sys_assign(dev, pd), E_OK);
+    CHECK_ST(child_give(pd, BUF_VA, 1, MEM_R | MEM_W | MEM_D, &w), E_OK);
+    volatile uint8_t *page = (volatile uint8_t *)w;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && !all(page, 0) && no_fault(dev),
+              "DMA of the device assigned to a PD holding a copy of its capability arrives");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, dev, 1, DEV_R_ALL, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        page[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && faulted_at(dev, BUF_VA) &&
+                  all(page, 0),
+              "after that copy is revoked the device's DMA faults; the page is unchanged");
+    CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the revoke unassigned it */
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
 /* The root assigns the device to itself: its window (far beyond what a dpt spans) is revoked
    as before, and a page it delegates to itself with MEM_D is DMA-reachable. */
 static void root_owner(mword dev, mword bar)
@@ -384,6 +406,7 @@ int main(mword arg)
     mem_d_attacks(drv, other, bar);
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
     destroy_stops_dma(dev, bar);
+    revoke_dev_cap_stops_dma(dev, bar);
     root_owner(dev, bar);
     exhaust();
     uint64_t dd, rd, dn, rn;
