@@ -168,13 +168,14 @@ static void collect(struct vtd_unit *u)
         struct iommu_fault f = { .sid = VTD_FRCD_SID(hi), .read = hi & VTD_FRCD_T,
                                  .reason = VTD_FRCD_FR(hi), .addr = rd64(u, off) & VTD_FRCD_FI };
         wr32(u, off + 12, (uint32_t)(VTD_FRCD_F >> 32));        /* write 1 to clear F */
+        if (log_n == IOMMU_FAULT_LOG) {
+            log_lost++;                         /* neither kept nor printed: a storm of faults */
+            continue;                           /* costs no console time with interrupts off */
+        }
+        fault_log[log_n++] = f;
         printk("iommu: DMA fault: device %02x:%02x.%x %s at 0x%lx, reason %u (%s)\n",
                PCI_BUS(f.sid), PCI_DEV(f.sid), PCI_FN(f.sid), f.read ? "read" : "write", f.addr,
                f.reason, reason_name(f.reason));
-        if (log_n < IOMMU_FAULT_LOG)
-            fault_log[log_n++] = f;
-        else
-            log_lost++;
     }
     if (fsts & VTD_FSTS_PFO) {
         printk("iommu: fault records overflowed: faults were lost\n");

@@ -39,10 +39,12 @@
 
 /* The message words the driver sends (the last one goes to the IOMMU's registers). */
 static const uint32_t msg[] = { MSI_FIXED(VEC_TLB), MSI_FIXED(17), MSI_FIXED(19), MSI_FIXED(0x30),
-                                MSI_FIXED(0xFF), MSI_NMI, 0x5A5A5A5A };
+                                MSI_FIXED(0xFF), MSI_FIXED(0xF0), MSI_FIXED(0x40), MSI_NMI,
+                                0x5A5A5A5A };
 static const char *const what[] = { "TLB vector", "#AC, an exception with an error code",
                                     "#XM, one a user can raise", "a legacy PIC vector",
-                                    "the spurious vector", "an NMI", "" };
+                                    "the spurious vector", "the cross-call IPI vector",
+                                    "the IOMMU fault vector", "an NMI", "" };
 #define NWORDS (sizeof(msg) / sizeof(msg[0]))
 
 struct job {
