@@ -32,6 +32,9 @@
 #define NOD_VA          0x01100000UL    /* a page it holds without MEM_D */
 #define HOLE_VA         0x01200000UL    /* an address it does not hold */
 #define BENCH_VA        0x02000000UL    /* the benchmark's page in the driver */
+#define LARGE_VA        0x08000000UL    /* a 2 MiB MEM_D delegation */
+#define LARGE_PAGES     512
+#define LARGE_MID       300             /* the page of it revoked alone */
 #define KERNEL_VA       0xFFFF800000000000UL    /* a kernel address */
 #define BENCH_ROUNDS    64
 #define RACE_ROUNDS     200             /* bound on the racing driver's transfers */
@@ -233,6 +236,38 @@ static void revoke_dev_cap_stops_dma(mword dev, mword bar)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
+/* A 2 MiB MEM_D delegation (a large page in hpt, 512 leaves in dpt): revoking one page in its
+   middle stops DMA there and leaves its neighbour reachable; revoking the rest stops that. */
+static void large_revoke(mword dev, mword bar)
+{
+    mword pd, w = mem_take(LARGE_PAGES, LARGE_PAGES * 0x1000);
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_assign(dev, pd), E_OK);
+    volatile uint8_t *mid = (volatile uint8_t *)(w + LARGE_MID * 0x1000), *next = mid + 0x1000;
+    for (unsigned i = 0; i < NBYTES; i++)
+        mid[i] = next[i] = 0;
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w, LARGE_VA, LARGE_PAGES,
+                          MEM_R | MEM_W | MEM_D), E_OK);
+    mword va = LARGE_VA + LARGE_MID * 0x1000;
+    tap_check(w && root_xfer(bar, EDU_BUF, va, EDU_CMD_TO_RAM) && !all(mid, 0) && no_fault(dev),
+              "DMA into the middle of a 2 MiB MEM_D delegation arrives");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, (mword)mid, 1, MEM_R, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        mid[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, va, EDU_CMD_TO_RAM) && faulted_at(dev, va) && all(mid, 0),
+              "after one page of it is revoked, DMA there faults; the page is unchanged");
+    tap_check(root_xfer(bar, EDU_BUF, va + 0x1000, EDU_CMD_TO_RAM) && !all(next, 0) &&
+                  no_fault(dev),
+              "and its neighbour is still reachable");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w, LARGE_PAGES, MEM_R, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        next[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, va + 0x1000, EDU_CMD_TO_RAM) &&
+                  faulted_at(dev, va + 0x1000) && all(next, 0),
+              "after the whole delegation is revoked, DMA to the neighbour faults too");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
 /* The root assigns the device to itself: its window (far beyond what a dpt spans) is revoked
    as before, and a page it delegates to itself with MEM_D is DMA-reachable. */
 static void root_owner(mword dev, mword bar)
@@ -407,6 +442,7 @@ int main(mword arg)
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
     destroy_stops_dma(dev, bar);
     revoke_dev_cap_stops_dma(dev, bar);
+    large_revoke(dev, bar);
     root_owner(dev, bar);
     exhaust();
     uint64_t dd, rd, dn, rn;
