@@ -209,9 +209,11 @@ void lapic_eoi(void)
 }
 
 /* Is vector in service at this core's LAPIC (an interrupt delivered, not yet acknowledged)?
-   An exception vector is only if it came as an interrupt message. */
+   An exception vector is only if it came as an interrupt message. False before lapic_setup. */
 bool lapic_in_service(unsigned vector)
 {
+    if (!ready)
+        return false;
     return (rd(LAPIC_ISR + (vector / 32) * LAPIC_REG_STEP) >> (vector % 32)) & 1;
 }
 
