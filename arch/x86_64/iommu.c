@@ -34,7 +34,7 @@ struct vtd_unit {
 
 static struct vtd_unit units[ACPI_DMAR_UNITS];
 static unsigned nunits;
-static unsigned dpt_levels, dpt_leaf_mask, dpt_caps;
+static unsigned dpt_levels, dpt_leaf_mask, dpt_caps, dpt_mgaw;
 static struct spinlock lock = SPINLOCK_INIT;   /* tables, registers, the fault log */
 static struct iommu_fault fault_log[IOMMU_FAULT_LOG];   /* recorded, not yet asked for */
 static unsigned log_n, log_lost;                /* entries of it; faults that found it full */
@@ -385,6 +385,15 @@ unsigned iommu_dpt_levels(void)
     return dpt_levels;
 }
 
+/* Bytes of bus addresses every unit translates: what the tables span, less if a unit's
+ * maximum guest address width (CAP.MGAW) is smaller (0 without a unit). */
+uint64_t iommu_dpt_span(void)
+{
+    if (!dpt_levels)
+        return 0;
+    return MIN(PTAB_LEVEL_SIZE(dpt_levels), 1UL << dpt_mgaw);
+}
+
 /* Levels that may hold leaves in those tables (BIT(0) 4K, BIT(1) 2M, BIT(2) 1G). */
 unsigned iommu_dpt_leaf_mask(void)
 {
@@ -494,7 +503,7 @@ static bool unit_start(struct vtd_unit *u)
  * without one, say that device assignment is refused. */
 void iommu_init(void)
 {
-    unsigned sagaw = 0x1F, sllps = 0xF, caps = PTAB_CAP_DPT_SNP;
+    unsigned sagaw = 0x1F, sllps = 0xF, caps = PTAB_CAP_DPT_SNP, mgaw = 64;
     for (unsigned i = 0; i < smp_dmar.ndrhd; i++) {
         struct vtd_unit *u = &units[nunits];
         u->drhd = &smp_dmar.drhd[i];
@@ -511,6 +520,7 @@ void iommu_init(void)
                u->drhd->include_all ? ", all other devices" : "");
         sagaw &= VTD_CAP_SAGAW(u->cap);
         sllps &= VTD_CAP_SLLPS(u->cap);
+        mgaw = MIN(mgaw, VTD_CAP_MGAW(u->cap));
         if (!(u->ecap & VTD_ECAP_SC))
             caps &= ~PTAB_CAP_DPT_SNP;
         if (!(u->ecap & VTD_ECAP_C))
@@ -524,6 +534,7 @@ void iommu_init(void)
     dpt_leaf_mask = BIT(0) | (sllps & VTD_SLLPS_2M ? BIT(1) : 0) |
                     (sllps & VTD_SLLPS_1G ? BIT(2) : 0);
     dpt_caps = caps;
+    dpt_mgaw = MIN(mgaw, 63u);
     for (unsigned i = 0; i < nunits && dpt_levels; i++)
         units[i].on = unit_start(&units[i]);
     log_n = log_lost = 0;

@@ -26,6 +26,7 @@ struct iommu_fault {
 void iommu_init(void);
 bool iommu_present(void);
 unsigned iommu_dpt_levels(void);
+uint64_t iommu_dpt_span(void);
 unsigned iommu_dpt_leaf_mask(void);
 unsigned iommu_dpt_caps(void);
 void iommu_cache_flush(void *ctx, const void *va);
