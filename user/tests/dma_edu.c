@@ -214,6 +214,60 @@ static void destroy_stops_dma(mword dev, mword bar)
     CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the destruction unassigned it */
 }
 
+static struct {
+    mword dev, pd;
+    volatile int stop, rounds, last;
+} ar;                                   /* the assign loop racing a destruction */
+
+/* Root EC on core 1: assign the device to ar.pd and unassign it again until that PD is gone
+   (E_CAP) or told to stop; the last assign's status in ar.last. */
+static void assign_loop(mword unused_arg)
+{
+    (void)unused_arg;
+    while (!READ_ONCE(ar.stop)) {
+        int st = sys_assign(ar.dev, ar.pd);
+        if (st == E_OK)
+            sys_assign(ar.dev, SEL_NULL);
+        WRITE_ONCE(ar.last, st);
+        WRITE_ONCE(ar.rounds, ar.rounds + 1);
+        if (st == E_CAP)
+            break;
+    }
+    sys_exit(0);
+}
+
+/* Assignments to a PD on core 1 race its destruction on core 0: once the destruction returned,
+   the device is assigned to nobody and its DMA faults. */
+static void assign_races_destroy(mword dev, mword bar)
+{
+    if (!utest_need_cores(2, "assign races the destruction of its PD"))
+        return;
+    mword pd, w, ec;
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(child_give(pd, BUF_VA, 1, MEM_R | MEM_W | MEM_D, &w), E_OK);
+    ar.dev = dev;
+    ar.pd = pd;
+    ar.stop = ar.rounds = ar.last = 0;
+    CHECK_ST(child_ec(SEL_ROOT_PD, 1, assign_loop, 0, &ec), E_OK);
+    for (mword i = 0; i < POLL_MAX && READ_ONCE(ar.rounds) < 20; i++)
+        sys_yield_pause();
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+    struct ec_info ei;
+    for (mword i = 0; i < POLL_MAX && READ_ONCE(ar.last) != E_CAP; i++)
+        sys_yield_pause();
+    WRITE_ONCE(ar.stop, 1);
+    CHECK_ST(ec_wait(ec, &ei), E_OK);
+    volatile uint8_t *page = (volatile uint8_t *)w;
+    for (unsigned i = 0; i < NBYTES; i++)
+        page[i] = 0;
+    sys_dev_faults(dev, &(struct dev_faults){ 0 });
+    tap_check(ar.last == E_CAP && sys_assign(dev, SEL_NULL) == E_NOENT &&
+                  root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && faulted_at(dev, BUF_VA) &&
+                  all(page, 0),
+              "%d assignments raced the PD's destruction: then E_CAP, the device assigned to "
+              "nobody, its DMA faults", ar.rounds);
+}
+
 /* The root gives a PD a copy of the device capability and assigns the device to it; revoking
    that copy (the root keeps its own) stops the device's DMA. */
 static void revoke_dev_cap_stops_dma(mword dev, mword bar)
@@ -443,6 +497,7 @@ int main(mword arg)
     destroy_stops_dma(dev, bar);
     revoke_dev_cap_stops_dma(dev, bar);
     large_revoke(dev, bar);
+    assign_races_destroy(dev, bar);
     root_owner(dev, bar);
     exhaust();
     uint64_t dd, rd, dn, rn;
