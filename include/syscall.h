@@ -180,6 +180,8 @@ struct core_counters {
                                    between two steps, a wait for a lock, the idle loop) */
     uint64_t pcid_recycled;     /* global: PCIDs handed to a new space while their last owner's
                                    entries may still be in TLBs (flushed on every core first) */
+    uint64_t stray_irqs;        /* exception vectors and NMIs that came as interrupt messages
+                                   (a device's DMA write to 0xFEEx_xxxx): acknowledged, ignored */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -214,7 +216,7 @@ _Static_assert(sizeof(struct dev_faults) == 24, "ABI: dev_faults is 24 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 208, "ABI: core_counters is 208 bytes");
+_Static_assert(sizeof(struct core_counters) == 216, "ABI: core_counters is 216 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

@@ -16,3 +16,8 @@
 #define VEC_PF          14      /* page fault */
 #define VEC_MC          18      /* machine check */
 #define VEC_EXC_LAST    31      /* vectors 0..31 are exceptions */
+/* Exceptions whose frame carries an error code: #DF #TS #NP #SS #GP #PF #AC #CP #VC #SX. */
+#define VEC_ERRCODE_MASK 0x60227D00
+/* Lowest vector a local APIC accepts as an interrupt (0..15 are illegal there): 16..31 can
+   arrive as interrupt messages, from a device too, with no error code pushed. */
+#define VEC_APIC_FIRST  16

@@ -29,11 +29,12 @@ void device_boot_init(void)
     }
 }
 
-/* Check and reserve what assigning d to pd needs: E_NOENT without an IOMMU unit for d,
- * E_BUSY if d is assigned, E_NOMEM (context table, pd's dpt; what was built stays). */
+/* Check and reserve what assigning d to pd needs: E_NOENT without an IOMMU unit for d or if
+ * that unit cannot block d's interrupt messages, E_BUSY if d is assigned, E_NOMEM (context
+ * table, pd's dpt; what was built stays). */
 int device_assign_decode(struct device *d, struct pd *pd)
 {
-    if (!iommu_present())
+    if (!iommu_present() || !iommu_irq_blocked(d->bdf))
         return E_NOENT;
     if (d->owner)
         return E_BUSY;
@@ -71,21 +72,19 @@ void device_pd_gone(struct pd *pd)
             device_unassign(&devices[i]);
 }
 
-/* Read the IOMMU's recorded faults into the devices they came from. */
+/* Read the IOMMU's recorded faults into the devices they came from: one pass over its whole
+   log (faults that found the log full were counted there, not kept, and are lost here). */
 static void faults_collect(void)
 {
-    struct iommu_fault f[8];
-    unsigned n;
-    while ((n = iommu_faults(f, ARRAY_SIZE(f))) != 0) {
-        for (unsigned k = 0; k < n && k < ARRAY_SIZE(f); k++)
-            for (unsigned i = 0; i < ndevices; i++)
-                if (devices[i].bdf == f[k].sid) {
-                    struct dev_faults *r = &devices[i].faults;
-                    *r = (struct dev_faults){ r->count + 1, f[k].addr, f[k].reason, !f[k].read };
-                }
-        if (n <= ARRAY_SIZE(f))
-            break;
-    }
+    struct iommu_fault f[IOMMU_FAULT_LOG];
+    unsigned n = iommu_faults(f, ARRAY_SIZE(f));
+    n = MIN(n, ARRAY_SIZE(f));
+    for (unsigned k = 0; k < n; k++)
+        for (unsigned i = 0; i < ndevices; i++)
+            if (devices[i].bdf == f[k].sid) {
+                struct dev_faults *r = &devices[i].faults;
+                *r = (struct dev_faults){ r->count + 1, f[k].addr, f[k].reason, !f[k].read };
+            }
 }
 
 /* d's DMA faults since the last call (then forgotten). */
@@ -117,9 +116,11 @@ void device_cap_gained(struct device *d)
     d->caps++;
 }
 
-/* A capability slot stopped naming d; with the last one, d is unassigned. */
+/* A capability slot stopped naming d (revoked, or its PD destroyed): d is unassigned, whoever
+   assigned it. Every holder may unassign d anyway, so this gives no one more power; it makes
+   taking a device capability away stop the device's DMA, not only taking the last one. */
 void device_cap_lost(struct device *d)
 {
-    if (--d->caps == 0)
-        device_unassign(d);
+    d->caps--;
+    device_unassign(d);
 }

@@ -562,7 +562,7 @@ static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
    has no dpt yet, its root (a check under pd_lock, as mem_tables_room's). */
 int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages)
 {
-    uint64_t limit = PTAB_LEVEL_SIZE(iommu_dpt_levels());
+    uint64_t limit = iommu_dpt_span();
     if (va >= limit || pages > (limit - va) / PAGE_SIZE)
         return E_RANGE;
     const struct quota *q = &container_of(m, struct pd, mem)->quota;

@@ -13,8 +13,9 @@
  * is USER_FRAME as for every other entry from user mode.
  * Nesting: each IST stack is reused from its top at each delivery, so a second
  * delivery of the same vector while its handler runs on that stack would
- * overwrite the first frame. The NMI handler never returns (it halts: NMIs come
- * only from a panicking core) and executes no iretq, so NMIs stay blocked;
+ * overwrite the first frame. The NMI handler halts when a core panics (NMIs stay
+ * blocked: no iretq); any other NMI (a device's message) it returns from at once,
+ * taking no fault, so no NMI nests before its iretq;
  * the kernel-mode #DB handler runs with TF clear and no breakpoint armed, so no
  * #DB can nest (a #DB that a mov ss shadow defers to the first instruction of
  * another handler lands on the #DB stack, not on that handler's); #MC is fatal.
@@ -22,6 +23,7 @@
 #include "cpu.h"
 #include "layout.h"
 #include "smap.h"
+#include "x86_vectors.h"
 
 #define STUB_SIZE 16
 #define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
@@ -78,9 +80,8 @@ isr_stubs:
     .set vec, 0
     .rept 256
     .align STUB_SIZE
-    /* Vectors with a CPU error code: #DF #TS #NP #SS #GP #PF #AC #CP #VC #SX. */
-    .if (vec == 8) || (vec >= 10 && vec <= 14) || (vec == 17) || (vec == 21) || \
-        (vec == 29) || (vec == 30)
+    /* Vectors with a CPU error code (VEC_ERRCODE_MASK). */
+    .if (vec < 32) && ((VEC_ERRCODE_MASK >> vec) & 1)
     .else
     pushq   $0
     .endif
@@ -133,6 +134,26 @@ trap_exit:
     pop     %rbx
     pop     %rax
     add     $16, %rsp                   /* vector and error code */
+    iretq
+
+/*
+ * trap_exit_shifted(f): return from an interrupt that came through the stub of an exception
+ * with an error code (a vector in VEC_ERRCODE_MASK sent as a message): the CPU pushed no error
+ * code, so f's error slot holds the interrupted rip and the CPU frame starts there.
+ */
+    .global trap_exit_shifted
+trap_exit_shifted:
+    mov     %rdi, %rsp
+    pop     %r15
+    pop     %r14
+    pop     %r13
+    pop     %r12
+    pop     %r11
+    pop_r10_to_rdx
+    pop     %rcx
+    pop     %rbx
+    pop     %rax
+    add     $8, %rsp                    /* the vector only */
     iretq
 
 /*

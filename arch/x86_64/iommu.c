@@ -1,5 +1,7 @@
 /* Intel VT-d DMA remapping: bring-up, root and context tables, invalidation, fault records
- * (iommu.h; register layout in vtd.h). Register-based invalidation; no queued invalidation. */
+ * (iommu.h; register layout in vtd.h). Register-based invalidation of the context cache and the
+ * IOTLB; the queue only once at boot, for the interrupt entry cache. Interrupt remapping with an
+ * empty table blocks every device's interrupt messages. */
 #include "iommu.h"
 #include "abi.h"
 #include "vtd.h"
@@ -15,8 +17,9 @@
 #include "cpu_local.h"
 
 #define VTD_TIMEOUT_US  100000          /* a command or an invalidation completes in this */
-#define IOMMU_FAULT_LOG 16              /* faults kept until iommu_faults asks */
 #define MSI_DEST_MAX    0xFF            /* APIC ids a compatibility-format message reaches */
+#define QI_STATUS_OFF   0x800           /* the wait descriptor's status word in the queue page */
+#define QI_DONE         1u              /* the status data it writes */
 
 struct vtd_unit {
     volatile uint8_t *regs;             /* register page in KERNEL_MMIO */
@@ -24,12 +27,14 @@ struct vtd_unit {
     uint64_t cap, ecap;
     paddr_t root;                       /* root table: one entry per bus */
     paddr_t ctx[VTD_ENTRIES];           /* context table of each bus (0: none yet) */
+    paddr_t irt;                        /* interrupt remapping table: every entry not present */
     bool on;                            /* translation enabled */
+    bool irq_blocked;                   /* interrupt remapping on: device interrupts blocked */
 };
 
 static struct vtd_unit units[ACPI_DMAR_UNITS];
 static unsigned nunits;
-static unsigned dpt_levels, dpt_leaf_mask, dpt_caps;
+static unsigned dpt_levels, dpt_leaf_mask, dpt_caps, dpt_mgaw;
 static struct spinlock lock = SPINLOCK_INIT;   /* tables, registers, the fault log */
 static struct iommu_fault fault_log[IOMMU_FAULT_LOG];   /* recorded, not yet asked for */
 static unsigned log_n, log_lost;                /* entries of it; faults that found it full */
@@ -96,10 +101,29 @@ static bool gcmd(struct vtd_unit *u, uint32_t cmd, bool on)
     return true;
 }
 
+/* Flush u's write buffer if it has one (CAP.RWBF): table writes it may hold reach memory before
+ * an invalidation makes the unit read them; false on timeout. */
+static bool flush_wbuf(struct vtd_unit *u)
+{
+    if (!(u->cap & VTD_CAP_RWBF))
+        return true;
+    uint32_t keep = rd32(u, VTD_GSTS) & VTD_GSTS_PERSIST;
+    wr32(u, VTD_GCMD, keep | VTD_GCMD_WBF);
+    uint64_t end = time_us() + VTD_TIMEOUT_US;
+    while (rd32(u, VTD_GSTS) & VTD_GCMD_WBF) {
+        if (time_us() > end)
+            return false;
+        cpu_pause();
+    }
+    return true;
+}
+
 /* Invalidate u's IOTLB: everything (did < 0) or domain did, draining the unit's pending
  * reads and writes; false on timeout or when the unit refused. */
 static bool flush_iotlb(struct vtd_unit *u, int did)
 {
+    if (!flush_wbuf(u))
+        return false;
     unsigned reg = VTD_ECAP_IRO(u->ecap) + VTD_IOTLB_REG;
     wr64(u, reg, VTD_IOTLB_IVT | VTD_IOTLB_DR | VTD_IOTLB_DW |
                  (did < 0 ? VTD_IOTLB_GLOBAL : VTD_IOTLB_DOMAIN | VTD_IOTLB_DID(did)));
@@ -110,6 +134,8 @@ static bool flush_iotlb(struct vtd_unit *u, int did)
  * false on timeout. */
 static bool flush_all(struct vtd_unit *u, int did)
 {
+    if (!flush_wbuf(u))
+        return false;
     wr64(u, VTD_CCMD, VTD_CCMD_ICC | (did < 0 ? VTD_CCMD_GLOBAL
                                               : VTD_CCMD_DOMAIN | VTD_CCMD_DID(did)));
     return wait64(u, VTD_CCMD, VTD_CCMD_ICC, 0) && flush_iotlb(u, did);
@@ -142,13 +168,14 @@ static void collect(struct vtd_unit *u)
         struct iommu_fault f = { .sid = VTD_FRCD_SID(hi), .read = hi & VTD_FRCD_T,
                                  .reason = VTD_FRCD_FR(hi), .addr = rd64(u, off) & VTD_FRCD_FI };
         wr32(u, off + 12, (uint32_t)(VTD_FRCD_F >> 32));        /* write 1 to clear F */
+        if (log_n == IOMMU_FAULT_LOG) {
+            log_lost++;                         /* neither kept nor printed: a storm of faults */
+            continue;                           /* costs no console time with interrupts off */
+        }
+        fault_log[log_n++] = f;
         printk("iommu: DMA fault: device %02x:%02x.%x %s at 0x%lx, reason %u (%s)\n",
                PCI_BUS(f.sid), PCI_DEV(f.sid), PCI_FN(f.sid), f.read ? "read" : "write", f.addr,
                f.reason, reason_name(f.reason));
-        if (log_n < IOMMU_FAULT_LOG)
-            fault_log[log_n++] = f;
-        else
-            log_lost++;
     }
     if (fsts & VTD_FSTS_PFO) {
         printk("iommu: fault records overflowed: faults were lost\n");
@@ -358,6 +385,15 @@ unsigned iommu_dpt_levels(void)
     return dpt_levels;
 }
 
+/* Bytes of bus addresses every unit translates: what the tables span, less if a unit's
+ * maximum guest address width (CAP.MGAW) is smaller (0 without a unit). */
+uint64_t iommu_dpt_span(void)
+{
+    if (!dpt_levels)
+        return 0;
+    return MIN(PTAB_LEVEL_SIZE(dpt_levels), 1UL << dpt_mgaw);
+}
+
 /* Levels that may hold leaves in those tables (BIT(0) 4K, BIT(1) 2M, BIT(2) 1G). */
 unsigned iommu_dpt_leaf_mask(void)
 {
@@ -368,6 +404,69 @@ unsigned iommu_dpt_leaf_mask(void)
 unsigned iommu_dpt_caps(void)
 {
     return dpt_caps;
+}
+
+/* Does the unit translating bdf block its interrupt messages (interrupt remapping on with an
+ * empty table)? Without that a DMA write to 0xFEEx_xxxx raises any vector, an NMI or an INIT. */
+bool iommu_irq_blocked(uint16_t bdf)
+{
+    const struct vtd_unit *u = unit_of(bdf);
+    return u && u->irq_blocked;
+}
+
+/* Write the two 16-byte descriptors d into the queue page q of u (queued invalidation on) and
+ * wait until the second, a wait descriptor, wrote its status; false on timeout. */
+static bool qi_run(struct vtd_unit *u, paddr_t q, const uint64_t d[4])
+{
+    volatile uint64_t *desc = phys_to_virt(q);
+    volatile uint32_t *status = (volatile uint32_t *)((char *)phys_to_virt(q) + QI_STATUS_OFF);
+    for (unsigned i = 0; i < 4; i++)
+        desc[i] = d[i];
+    *status = 0;
+    iommu_cache_flush(NULL, (const void *)desc);
+    iommu_cache_flush(NULL, (const void *)status);
+    wr64(u, VTD_IQT, 2 * VTD_QI_DESC_SIZE);
+    uint64_t end = time_us() + VTD_TIMEOUT_US;
+    while (__atomic_load_n(status, __ATOMIC_ACQUIRE) != QI_DONE) {
+        if (time_us() > end)
+            return false;
+        cpu_pause();
+    }
+    return rd64(u, VTD_IQH) == rd64(u, VTD_IQT);
+}
+
+/* Block every interrupt message of u's devices: an interrupt remapping table with no entry
+ * present, its cache invalidated (through the queue, the one way there is; the queue is
+ * turned off again for the register-based invalidations), compatibility-format messages
+ * refused, remapping on. False (reason printed) without ECAP.IR and ECAP.QI, or on failure. */
+static bool irq_block(struct vtd_unit *u)
+{
+    if (!(u->ecap & VTD_ECAP_IR) || !(u->ecap & VTD_ECAP_QI))
+        return printk("iommu: unit at 0x%lx: no interrupt remapping\n", u->drhd->base), false;
+    u->irt = kframe_alloc();
+    paddr_t q = kframe_alloc();
+    if (!u->irt || !q)
+        return printk("iommu: no memory for the interrupt remapping table\n"), false;
+    for (size_t off = 0; off < PAGE_SIZE; off += 64)
+        iommu_cache_flush(NULL, (char *)phys_to_virt(u->irt) + off);
+    wr64(u, VTD_IRTA, (u->irt & VTD_IRTA_ADDR) | VTD_IRTA_S(VTD_IRTE_PAGE_LOG2));
+    if (!gcmd(u, VTD_GCMD_SIRTP, true))
+        return printk("iommu: interrupt remapping table pointer not taken\n"), false;
+    wr64(u, VTD_IQT, 0);
+    wr64(u, VTD_IQA, q & VTD_IQA_ADDR);
+    if (!gcmd(u, VTD_GCMD_QIE, true))
+        return printk("iommu: invalidation queue did not turn on\n"), false;
+    paddr_t st = q + QI_STATUS_OFF;
+    const uint64_t d[4] = { VTD_QI_IEC, 0,
+                            VTD_QI_WAIT | VTD_QI_WAIT_SW | VTD_QI_WAIT_DATA(QI_DONE),
+                            st & VTD_QI_WAIT_ADDR };
+    bool done = qi_run(u, q, d);
+    if (!gcmd(u, VTD_GCMD_QIE, false) || !done)
+        return printk("iommu: interrupt entry cache invalidation did not complete\n"), false;
+    kframe_free(q);
+    if (!gcmd(u, VTD_GCMD_CFI, false) || !gcmd(u, VTD_GCMD_IRE, true))
+        return printk("iommu: interrupt remapping did not turn on\n"), false;
+    return true;
 }
 
 /* Levels for the AGAWs in the mask sagaw (4 preferred: the host's; 0 if none is usable). */
@@ -394,6 +493,7 @@ static bool unit_start(struct vtd_unit *u)
         return printk("iommu: root table pointer not taken\n"), false;
     if (!flush_all(u, -1))
         return printk("iommu: invalidation did not complete\n"), false;
+    u->irq_blocked = irq_block(u);
     if (!gcmd(u, VTD_GCMD_TE, true))
         return printk("iommu: translation did not turn on\n"), false;
     return true;
@@ -403,7 +503,7 @@ static bool unit_start(struct vtd_unit *u)
  * without one, say that device assignment is refused. */
 void iommu_init(void)
 {
-    unsigned sagaw = 0x1F, sllps = 0xF, caps = PTAB_CAP_DPT_SNP;
+    unsigned sagaw = 0x1F, sllps = 0xF, caps = PTAB_CAP_DPT_SNP, mgaw = 64;
     for (unsigned i = 0; i < smp_dmar.ndrhd; i++) {
         struct vtd_unit *u = &units[nunits];
         u->drhd = &smp_dmar.drhd[i];
@@ -420,6 +520,7 @@ void iommu_init(void)
                u->drhd->include_all ? ", all other devices" : "");
         sagaw &= VTD_CAP_SAGAW(u->cap);
         sllps &= VTD_CAP_SLLPS(u->cap);
+        mgaw = MIN(mgaw, VTD_CAP_MGAW(u->cap));
         if (!(u->ecap & VTD_ECAP_SC))
             caps &= ~PTAB_CAP_DPT_SNP;
         if (!(u->ecap & VTD_ECAP_C))
@@ -433,6 +534,7 @@ void iommu_init(void)
     dpt_leaf_mask = BIT(0) | (sllps & VTD_SLLPS_2M ? BIT(1) : 0) |
                     (sllps & VTD_SLLPS_1G ? BIT(2) : 0);
     dpt_caps = caps;
+    dpt_mgaw = MIN(mgaw, 63u);
     for (unsigned i = 0; i < nunits && dpt_levels; i++)
         units[i].on = unit_start(&units[i]);
     log_n = log_lost = 0;
@@ -451,12 +553,17 @@ void iommu_init(void)
         printk("iommu: none (DMA assignment refused)\n");
         return;
     }
+    bool blocked = true;
+    for (unsigned i = 0; i < nunits; i++)
+        blocked = blocked && (!units[i].on || units[i].irq_blocked);
     printk("iommu: translation on, every device blocked until assigned; %u-level tables "
-           "(%u-bit), leaves 4K%s%s%s%s; interrupt remapping not used\n", dpt_levels,
+           "(%u-bit), leaves 4K%s%s%s%s; %s\n", dpt_levels,
            12 + 9 * dpt_levels, dpt_leaf_mask & BIT(1) ? " 2M" : "",
            dpt_leaf_mask & BIT(2) ? " 1G" : "",
            dpt_caps & PTAB_CAP_DPT_SNP ? ", snoop control" : "",
-           dpt_caps & PTAB_CAP_CLFLUSH ? ", table writes flushed" : "");
+           dpt_caps & PTAB_CAP_CLFLUSH ? ", table writes flushed" : "",
+           blocked ? "device interrupts blocked (interrupt remapping, empty table)"
+                   : "device interrupts not blocked (no interrupt remapping): assignment refused");
     if (me <= MSI_DEST_MAX)
         printk("iommu: fault events to APIC id %u, vector 0x%x\n", me, VEC_IOMMU_FAULT);
     else

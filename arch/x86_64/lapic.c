@@ -8,6 +8,8 @@
 /*      register        offset     (x2APIC MSR = 0x800 + offset / 16) */
 #define LAPIC_ID        0x020   /* APIC id (xAPIC: bits 31:24) */
 #define LAPIC_EOI       0x0B0   /* end of interrupt */
+#define LAPIC_ISR       0x100   /* in-service bits: 8 registers of 32 vectors, 0x10 apart */
+#define LAPIC_REG_STEP  0x10
 #define LAPIC_SVR       0x0F0   /* spurious vector, software enable */
 #define LAPIC_ICR_LO    0x300   /* interrupt command, low half (write sends in xAPIC) */
 #define LAPIC_ICR_HI    0x310   /* interrupt command, destination (xAPIC) */
@@ -56,6 +58,7 @@
 #define SIPI_DELAY_US   200             /* between the two SIPIs */
 
 static bool x2apic;
+static bool nmi_stop;                   /* NMIs sent to stop the other cores (a panic, an exit) */
 static bool ready;                      /* lapic_setup done: CPU_LAPIC usable */
 static uint64_t tsc_per_us = 1;
 static uint64_t tsc_start;
@@ -205,6 +208,21 @@ void lapic_eoi(void)
     wr(LAPIC_EOI, 0);
 }
 
+/* Is vector in service at this core's LAPIC (an interrupt delivered, not yet acknowledged)?
+   An exception vector is only if it came as an interrupt message. False before lapic_setup. */
+bool lapic_in_service(unsigned vector)
+{
+    if (!ready)
+        return false;
+    return (rd(LAPIC_ISR + (vector / 32) * LAPIC_REG_STEP) >> (vector % 32)) & 1;
+}
+
+/* Were NMIs sent to stop the cores (lapic_nmi_others)? Any other NMI is a stray message. */
+bool lapic_nmi_stopping(void)
+{
+    return __atomic_load_n(&nmi_stop, __ATOMIC_SEQ_CST);
+}
+
 /* This core's APIC id, read from the LAPIC (start-up and checks only, never a hot path). */
 uint32_t lapic_id(void)
 {
@@ -237,6 +255,7 @@ void lapic_start_ap(uint32_t apic_id, uint8_t page)
 /* Send an NMI to all other cores. */
 void lapic_nmi_others(void)
 {
+    __atomic_store_n(&nmi_stop, true, __ATOMIC_SEQ_CST);
     if (!ready)
         return;
     send_icr(0, ICR_NMI | ICR_ASSERT | ICR_ALL_BUT_SELF);

@@ -106,8 +106,11 @@ static void other_vector(struct cpu_local *c, struct trap_frame *f)
             return;
         exception(f);
     }
-    if (f->vector >= VEC_PIC_BASE && f->vector < VEC_PIC_BASE + 16)
+    if (f->vector >= VEC_PIC_BASE && f->vector < VEC_PIC_BASE + 16) {
+        if (lapic_in_service((unsigned)f->vector))
+            lapic_eoi();        /* the vector came as a message (a device's DMA write) */
         return;                 /* spurious legacy PIC interrupt: no LAPIC EOI */
+    }
     printk("core %u: unexpected interrupt %lu\n", cpu_id(), f->vector);
     lapic_eoi();
 }
@@ -122,10 +125,24 @@ void trap_dispatch(struct trap_frame *f)
         c->counters.ac_entries++;
     if (f->vector == VEC_PF && from_user(f) && fault_user_sync(f))
         return;                         /* the most frequent exception, resolved at once */
+    /* An exception vector in service at the LAPIC came as an interrupt message (a device can
+       send any vector without interrupt remapping): acknowledged and ignored, never taken
+       for the exception (and without the error code the frame of such a vector lacks). */
+    if (f->vector >= VEC_APIC_FIRST && f->vector <= VEC_EXC_LAST &&
+        lapic_in_service((unsigned)f->vector)) {
+        c->counters.stray_irqs++;
+        lapic_eoi();
+        if ((VEC_ERRCODE_MASK >> f->vector) & 1)
+            trap_exit_shifted(f);
+        return;
+    }
     switch (f->vector) {
     case VEC_NMI:
-        /* NMIs come only from a panicking core: stop here. */
-        cpu_halt_forever();
+        /* A panicking core stops the others with NMIs; any other NMI is a stray message. */
+        if (lapic_nmi_stopping())
+            cpu_halt_forever();
+        c->counters.stray_irqs++;
+        return;
     case VEC_TIMER:
         timer_tick(c, f);
         return;
@@ -140,6 +157,8 @@ void trap_dispatch(struct trap_frame *f)
         lapic_eoi();
         return;
     case VEC_SPURIOUS:
+        if (lapic_in_service(VEC_SPURIOUS))
+            lapic_eoi();                /* sent as a message: acknowledged, or it blocks all */
         return;
     }
     other_vector(c, f);

@@ -114,6 +114,28 @@ dma dma-vtd-aw48 2 -machine q35 -device intel-iommu,aw-bits=48,caching-mode=on -
 dma dma-novtd 2 -machine q35 -device edu
 has dma-novtd "^ok [0-9]+ - sys_assign\(dev, drv\) -> 12" "no IOMMU: assign refused (E_NOENT)"
 
+# user/tests/dma_msi: the edu (reaching 32-bit bus addresses) writes interrupt messages to
+# 0xFEE00000 (exception vectors, PIC and spurious vectors, an NMI) and DMAs to the IOMMU's
+# registers: interrupt remapping with an empty table and compatibility format off (QEMU still
+# delivers compatibility-format messages); the kernel ignores every one and runs on. Without
+# interrupt remapping (intremap=off) assign refuses the device.
+msi() {
+    local cfg=$1 n=$2; shift 2
+    local log="$LOGS/$cfg.log"
+    qemu_boot "$log" "$TIMEOUT" -cpu max -smp "$n" -m 256M "$@" -kernel "$KERNEL" \
+        -initrd build/user/tests/dma_msi.elf -append selftest
+    user_checks "$cfg" "$log" $? "${TIMEOUT}s"
+}
+for n in 2 4; do
+    msi dma-msi-smp$n $n -machine q35 -device intel-iommu -device edu,dma_mask=0xffffffff
+    has dma-msi-smp$n "^ok [0-9]+ - a DMA write of message 0x400 \(an NMI\)" "an NMI message survived"
+    has dma-msi-smp$n "^ok [0-9]+ - DMA to the IOMMU's register page" "DMA to its registers faults"
+    lacks dma-msi-smp$n "^(PANIC|EXCEPTION)" "no panic, no exception"
+done
+msi dma-msi-noir 2 -machine q35 -device intel-iommu,intremap=off -device edu,dma_mask=0xffffffff
+has dma-msi-noir "^ok [0-9]+ - assign refused \(E_NOENT\)" "no interrupt remapping: assign refused"
+has dma-msi-noir "^iommu: .*device interrupts not blocked" "no interrupt remapping: said at boot"
+
 # The GRUB ISO on OVMF (UEFI): the firmware's DMA has ended; the unit comes up the same way.
 ISO=$LOGS/tessera-iommu.iso
 cfg=vtd-uefi

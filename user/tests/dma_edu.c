@@ -32,8 +32,14 @@
 #define NOD_VA          0x01100000UL    /* a page it holds without MEM_D */
 #define HOLE_VA         0x01200000UL    /* an address it does not hold */
 #define BENCH_VA        0x02000000UL    /* the benchmark's page in the driver */
+#define LARGE_VA        0x08000000UL    /* a 2 MiB MEM_D delegation */
+#define LARGE_PAGES     512
+#define LARGE_MID       300             /* the page of it revoked alone */
+#define KERNEL_VA       0xFFFF800000000000UL    /* a kernel address */
 #define BENCH_ROUNDS    64
 #define RACE_ROUNDS     200             /* bound on the racing driver's transfers */
+#define MANY_FAULTS     12              /* faults between two looks (more than 8, fewer than the
+                                           kernel's log of 16) */
 #define EXHAUST_QUOTA   48              /* frames of the exhaustion test's PD */
 #define EXHAUST_VA      0x04000000UL    /* its MEM_D pages, EXHAUST_STEP apart */
 #define EXHAUST_STEP    0x200000UL
@@ -143,6 +149,7 @@ static void assign_attacks(mword dev, mword drv, mword other)
     struct dev_faults f;
     CHECK_ST(sys_dev_faults(SEL_ROOT_PD, &f), E_CAP);
     CHECK_ST(sys_dev_faults(dev, (struct dev_faults *)USER_LIMIT), E_RANGE);
+    CHECK_ST(sys_dev_faults(dev, (struct dev_faults *)KERNEL_VA), E_RANGE);
     CHECK_ST(sys_assign(dev, drv), E_OK);
     CHECK_ST(sys_assign(dev, drv), E_BUSY);                 /* twice */
     CHECK_ST(sys_assign(dev, other), E_BUSY);               /* to another PD */
@@ -152,6 +159,25 @@ static void assign_attacks(mword dev, mword drv, mword other)
                  E_RANGE);
     else
         tap_check(true, "MEM_D beyond the dpt # SKIP the dpt spans user space");
+}
+
+/* Hostile MEM_D delegations: of a BAR (the root holds it without MEM_D), by a PD that holds its
+   page without MEM_D, to a kernel address, of a count that runs past user space; each refused,
+   nothing mapped. */
+static void mem_d_attacks(mword drv, mword other, mword bar)
+{
+    struct lookup_info li;
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, bar, BAR_VA, 1, MEM_R | MEM_W | MEM_D),
+             E_PERM);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, BAR_VA, &li), E_NOENT);
+    CHECK_ST(sys_delegate(drv, other, SPACE_MEM, NOD_VA, NOD_VA, 1, MEM_R | MEM_D), E_PERM);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, NOD_VA, &li), E_NOENT);
+    mword w = mem_alloc(1);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, w, KERNEL_VA, 1, MEM_R | MEM_D),
+             E_RANGE);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, other, SPACE_MEM, w, BUF_VA, 1UL << 40, MEM_R | MEM_D),
+             E_RANGE);
+    CHECK_ST(sys_lookup(other, SPACE_MEM, BUF_VA, &li), E_NOENT);
 }
 
 /* The root runs one transfer itself through its own view of BAR0 (bar, uncached). */
@@ -186,6 +212,114 @@ static void destroy_stops_dma(mword dev, mword bar)
                   all(page, 0),
               "after the PD was destroyed the device's DMA faults; the page is unchanged");
     CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the destruction unassigned it */
+}
+
+static struct {
+    mword dev, pd;
+    volatile int stop, rounds, last;
+} ar;                                   /* the assign loop racing a destruction */
+
+/* Root EC on core 1: assign the device to ar.pd and unassign it again until that PD is gone
+   (E_CAP) or told to stop; the last assign's status in ar.last. */
+static void assign_loop(mword unused_arg)
+{
+    (void)unused_arg;
+    while (!READ_ONCE(ar.stop)) {
+        int st = sys_assign(ar.dev, ar.pd);
+        if (st == E_OK)
+            sys_assign(ar.dev, SEL_NULL);
+        WRITE_ONCE(ar.last, st);
+        WRITE_ONCE(ar.rounds, ar.rounds + 1);
+        if (st == E_CAP)
+            break;
+    }
+    sys_exit(0);
+}
+
+/* Assignments to a PD on core 1 race its destruction on core 0: once the destruction returned,
+   the device is assigned to nobody and its DMA faults. */
+static void assign_races_destroy(mword dev, mword bar)
+{
+    if (!utest_need_cores(2, "assign races the destruction of its PD"))
+        return;
+    mword pd, w, ec;
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(child_give(pd, BUF_VA, 1, MEM_R | MEM_W | MEM_D, &w), E_OK);
+    ar.dev = dev;
+    ar.pd = pd;
+    ar.stop = ar.rounds = ar.last = 0;
+    CHECK_ST(child_ec(SEL_ROOT_PD, 1, assign_loop, 0, &ec), E_OK);
+    for (mword i = 0; i < POLL_MAX && READ_ONCE(ar.rounds) < 20; i++)
+        sys_yield_pause();
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+    struct ec_info ei;
+    for (mword i = 0; i < POLL_MAX && READ_ONCE(ar.last) != E_CAP; i++)
+        sys_yield_pause();
+    WRITE_ONCE(ar.stop, 1);
+    CHECK_ST(ec_wait(ec, &ei), E_OK);
+    volatile uint8_t *page = (volatile uint8_t *)w;
+    for (unsigned i = 0; i < NBYTES; i++)
+        page[i] = 0;
+    sys_dev_faults(dev, &(struct dev_faults){ 0 });
+    tap_check(ar.last == E_CAP && sys_assign(dev, SEL_NULL) == E_NOENT &&
+                  root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && faulted_at(dev, BUF_VA) &&
+                  all(page, 0),
+              "%d assignments raced the PD's destruction: then E_CAP, the device assigned to "
+              "nobody, its DMA faults", ar.rounds);
+}
+
+/* The root gives a PD a copy of the device capability and assigns the device to it; revoking
+   that copy (the root keeps its own) stops the device's DMA. */
+static void revoke_dev_cap_stops_dma(mword dev, mword bar)
+{
+    mword pd, w, sel = sel_alloc();
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_OBJ, dev, sel, 1, DEV_R_ALL), E_OK);
+    CHECK_ST(sys_assign(dev, pd), E_OK);
+    CHECK_ST(child_give(pd, BUF_VA, 1, MEM_R | MEM_W | MEM_D, &w), E_OK);
+    volatile uint8_t *page = (volatile uint8_t *)w;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && !all(page, 0) && no_fault(dev),
+              "DMA of the device assigned to a PD holding a copy of its capability arrives");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, dev, 1, DEV_R_ALL, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        page[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, BUF_VA, EDU_CMD_TO_RAM) && faulted_at(dev, BUF_VA) &&
+                  all(page, 0),
+              "after that copy is revoked the device's DMA faults; the page is unchanged");
+    CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);       /* the revoke unassigned it */
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
+/* A 2 MiB MEM_D delegation (a large page in hpt, 512 leaves in dpt): revoking one page in its
+   middle stops DMA there and leaves its neighbour reachable; revoking the rest stops that. */
+static void large_revoke(mword dev, mword bar)
+{
+    mword pd, w = mem_take(LARGE_PAGES, LARGE_PAGES * 0x1000);
+    CHECK_ST(child_pd(&pd), E_OK);
+    CHECK_ST(sys_assign(dev, pd), E_OK);
+    volatile uint8_t *mid = (volatile uint8_t *)(w + LARGE_MID * 0x1000), *next = mid + 0x1000;
+    for (unsigned i = 0; i < NBYTES; i++)
+        mid[i] = next[i] = 0;
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, pd, SPACE_MEM, w, LARGE_VA, LARGE_PAGES,
+                          MEM_R | MEM_W | MEM_D), E_OK);
+    mword va = LARGE_VA + LARGE_MID * 0x1000;
+    tap_check(w && root_xfer(bar, EDU_BUF, va, EDU_CMD_TO_RAM) && !all(mid, 0) && no_fault(dev),
+              "DMA into the middle of a 2 MiB MEM_D delegation arrives");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, (mword)mid, 1, MEM_R, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        mid[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, va, EDU_CMD_TO_RAM) && faulted_at(dev, va) && all(mid, 0),
+              "after one page of it is revoked, DMA there faults; the page is unchanged");
+    tap_check(root_xfer(bar, EDU_BUF, va + 0x1000, EDU_CMD_TO_RAM) && !all(next, 0) &&
+                  no_fault(dev),
+              "and its neighbour is still reachable");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, w, LARGE_PAGES, MEM_R, 0), E_OK);
+    for (unsigned i = 0; i < NBYTES; i++)
+        next[i] = 0;
+    tap_check(root_xfer(bar, EDU_BUF, va + 0x1000, EDU_CMD_TO_RAM) &&
+                  faulted_at(dev, va + 0x1000) && all(next, 0),
+              "after the whole delegation is revoked, DMA to the neighbour faults too");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
 /* The root assigns the device to itself: its window (far beyond what a dpt spans) is revoked
@@ -312,6 +446,14 @@ static void transfers(mword dev, mword drv, volatile uint8_t *buf, volatile uint
     tap_check(dma(drv, EDU_BUF, BUF_VA + 0x2000, true) && faulted_at(dev, BUF_VA + 0x2000) &&
                   all(buf + 0x2000, 0),
               "DMA into it faults; the page is unchanged");
+    unsigned n = 0;
+    for (unsigned i = 0; i < MANY_FAULTS; i++)
+        n += dma(drv, EDU_BUF, HOLE_VA + i * 0x1000, true);
+    struct dev_faults f;
+    tap_check(n == MANY_FAULTS && sys_dev_faults(dev, &f) == E_OK && f.count == MANY_FAULTS &&
+                  f.addr == HOLE_VA + (MANY_FAULTS - 1) * 0x1000,
+              "%u faulting transfers before one look: all %u counted, the last one's address",
+              MANY_FAULTS, MANY_FAULTS);
     race(dev, drv, buf + 0x1000, BUF_VA + 0x1000);
     CHECK_ST(sys_assign(dev, SEL_NULL), E_OK);
     CHECK_ST(sys_assign(dev, SEL_NULL), E_NOENT);
@@ -350,8 +492,12 @@ int main(mword arg)
     mword buf, nod;
     CHECK_ST(child_give(drv, BUF_VA, BUF_PAGES, MEM_R | MEM_W | MEM_D, &buf), E_OK);
     CHECK_ST(child_give(drv, NOD_VA, 1, MEM_R | MEM_W, &nod), E_OK);
+    mem_d_attacks(drv, other, bar);
     transfers(dev, drv, (volatile uint8_t *)buf, (volatile uint8_t *)nod);
     destroy_stops_dma(dev, bar);
+    revoke_dev_cap_stops_dma(dev, bar);
+    large_revoke(dev, bar);
+    assign_races_destroy(dev, bar);
     root_owner(dev, bar);
     exhaust();
     uint64_t dd, rd, dn, rn;

@@ -20,5 +20,7 @@ bool lapic_x2apic(void);
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_start_ap(uint32_t apic_id, uint8_t page);
 void lapic_nmi_others(void);
+bool lapic_in_service(unsigned vector);
+bool lapic_nmi_stopping(void);
 void delay_us(uint64_t us);
 uint64_t time_us(void);

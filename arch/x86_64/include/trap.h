@@ -47,6 +47,7 @@ TF_AT(rax, 112); TF_AT(rip, 136); TF_AT(rflags, 152); TF_AT(rsp, 160);
 
 /* Continue in the saved state src, popped where it lies (interrupts off); never returns. */
 noreturn void resume_frame(const struct trap_frame *src);
+noreturn void trap_exit_shifted(struct trap_frame *f);
 
 void cpu_user_init(void);
 

@@ -20,11 +20,15 @@
 #define VTD_FEDATA          0x3C        /* u32: fault event interrupt message data (vector) */
 #define VTD_FEADDR          0x40        /* u32: its message address */
 #define VTD_FEUADDR         0x44        /* u32: its upper address bits */
+#define VTD_IQH             0x80        /* u64: invalidation queue head */
+#define VTD_IQT             0x88        /* u64: invalidation queue tail */
+#define VTD_IQA             0x90        /* u64: invalidation queue address */
+#define VTD_IRTA            0xB8        /* u64: interrupt remapping table address */
 #define VTD_REGS_SIZE       0x1000      /* register page (the IOTLB and fault registers too) */
 
 /* CAP fields. */
 #define VTD_CAP_ND(c)       ((unsigned)(c) & 7)                 /* domain ids: 2^(4 + 2 ND) */
-#define VTD_CAP_RWBF        BIT(4)      /* write buffer must be flushed (not used by QEMU) */
+#define VTD_CAP_RWBF        BIT(4)      /* write buffer must be flushed before invalidations */
 #define VTD_CAP_CM          BIT(7)      /* caching mode: not-present entries may be cached */
 #define VTD_CAP_SAGAW(c)    (((unsigned)((c) >> 8)) & 0x1F)     /* supported AGAWs */
 #define VTD_SAGAW_39        BIT(1)      /* 39-bit, 3-level second-level tables */
@@ -50,12 +54,31 @@
 #define VTD_GCMD_SRTP       BIT(30)     /* set root table pointer (GSTS.RTPS) */
 #define VTD_GCMD_QIE        BIT(26)     /* queued invalidation enable */
 #define VTD_GCMD_IRE        BIT(25)     /* interrupt remapping enable */
+#define VTD_GCMD_WBF        BIT(27)     /* write buffer flush (GSTS.WBFS: pending while set) */
+#define VTD_GCMD_SIRTP      BIT(24)     /* set interrupt remapping table pointer (GSTS.IRTPS) */
 #define VTD_GCMD_CFI        BIT(23)     /* compatibility format interrupts */
 /* GSTS bits that stay set: a GCMD write carries them, plus the one command it issues. */
 #define VTD_GSTS_PERSIST    (VTD_GCMD_TE | VTD_GCMD_QIE | VTD_GCMD_IRE | VTD_GCMD_CFI)
 
 /* RTADDR: the root table's frame; TTM 11:10 = 0: legacy root/context entries. */
 #define VTD_RTADDR_ADDR     BITS(63, 12)
+
+/* IRTA: the interrupt remapping table's frame, EIME 11 = 0 (xAPIC format), S 3:0: the table
+   holds 2^(S + 1) 16-byte entries. */
+#define VTD_IRTA_ADDR       BITS(63, 12)
+#define VTD_IRTA_S(n)       ((uint64_t)(n) - 1)         /* for 2^n entries */
+#define VTD_IRTE_PAGE_LOG2  8                           /* 256 entries fill a page */
+
+/* Invalidation queue: IQA's frame and QS 2:0 = 0 (one page of 128-bit descriptors, DW 11 = 0);
+   IQH and IQT hold a descriptor's byte offset in the queue. */
+#define VTD_IQA_ADDR        BITS(63, 12)
+#define VTD_QI_DESC_SIZE    16
+/* Descriptors (low qword; the high qword of a wait descriptor is its status address). */
+#define VTD_QI_IEC          0x4ULL      /* interrupt entry cache invalidation, G 4 = 0: global */
+#define VTD_QI_WAIT         0x5ULL      /* invalidation wait */
+#define VTD_QI_WAIT_SW      BIT(5)      /* wait: write the status data when done */
+#define VTD_QI_WAIT_DATA(d) ((uint64_t)(uint32_t)(d) << 32)
+#define VTD_QI_WAIT_ADDR    BITS(63, 2)
 
 /* CCMD: context-cache invalidation. */
 #define VTD_CCMD_ICC        BIT(63)     /* invalidate (cleared by hardware when done) */
