@@ -88,6 +88,20 @@ static void arg_checks(void)
               "the reset state fetches at 0xfffffff0: nested fault (reason %u, addr %lx, "
               "access %u)", ei.exit.reason, (unsigned long)ei.exit.addr, ei.exit.access);
     (void)ec;
+    /* A PD whose quota cannot hold a vCPU: E_NOMEM, nothing changed. */
+    mword small = sel_alloc(), v2 = sel_alloc();
+    struct pd_info a, b;
+    CHECK_ST(sys_create_pd(small, SEL_ROOT_PD, PD_OBJ_FRAMES + 2), E_OK);
+    sys_pd_info(small, &a);
+    CHECK_ST(sys_create_vcpu(v2, small, 0), E_NOMEM);
+    sys_pd_info(small, &b);
+    struct lookup_info li;
+    tap_check(a.frames == b.frames && a.used == b.used && a.heap_pages == b.heap_pages &&
+                  sys_lookup(SEL_ROOT_PD, SPACE_OBJ, v2, &li) == E_NOENT,
+              "create_vcpu in a PD without the quota for it: E_NOMEM, nothing changed (frames "
+              "%lu -> %lu, used %lu -> %lu)", (unsigned long)a.frames, (unsigned long)b.frames,
+              (unsigned long)a.used, (unsigned long)b.used);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, small, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
 /* Refused guest states: VMRUN / VM entry fails, reported as VM_EXIT_INVALID. */
