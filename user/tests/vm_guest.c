@@ -306,6 +306,7 @@ static void resume_interrupted(const struct guest *g, const mword *vs, unsigned 
             ei.exit.reason == VM_EXIT_INTR)
             sys_ec_resume(vs[i], 0, 0, 0);
     }
+    cpu_pause();
 }
 
 /* Two vCPUs of one VM read REV_GPA on cores 1 and 2; the revoke returns when neither can use
