@@ -403,7 +403,8 @@ static void random_states(mword cpu)
               "%u random states: npf %u hlt %u io %u cpuid %u vmcall %u shutdown %u invalid %u "
               "other %u running %u; %u bad calls, books %lu -> %lu", TRIALS, seen[VM_EXIT_NPF],
               seen[VM_EXIT_HLT], seen[VM_EXIT_IO], seen[VM_EXIT_CPUID], seen[VM_EXIT_VMCALL],
-              seen[VM_EXIT_SHUTDOWN], seen[VM_EXIT_INVALID], seen[VM_EXIT_OTHER], seen[VM_EXIT_REASONS], bad,
+              seen[VM_EXIT_SHUTDOWN], seen[VM_EXIT_INVALID], seen[VM_EXIT_OTHER],
+              seen[VM_EXIT_REASONS], bad,
               (unsigned long)before, (unsigned long)books());
 }
 
