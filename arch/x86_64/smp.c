@@ -1,5 +1,6 @@
 /* SMP: MADT discovery, AP start-up through the trampoline, cross-core calls, panic stop. */
 #include "smp.h"
+#include "virt.h"
 #include "tlb.h"
 #include "bootinfo.h"
 #include "cpu.h"
@@ -174,6 +175,7 @@ void smp_setup_core(void)
     struct cpu_local *c = this_cpu();
     cpu_tables_init();
     cpu_control_init();
+    virt_init_cpu();
     tlb_pcid_init();
     cpu_user_init();
     lapic_init();
