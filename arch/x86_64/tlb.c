@@ -59,6 +59,7 @@ void tlb_pcid_init(void)
 static void flush_all(void)
 {
     this_cpu()->counters.full_flushes++;
+    this_cpu()->counters.cr3_loads++;
     write_cr3(read_cr3());
 }
 
