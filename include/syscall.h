@@ -256,6 +256,10 @@ struct core_counters {
                                    entries may still be in TLBs (flushed on every core first) */
     uint64_t stray_irqs;        /* exception vectors and NMIs that came as interrupt messages
                                    (a device's DMA write to 0xFEEx_xxxx): acknowledged, ignored */
+    uint64_t cr3_loads;         /* CR3 writes: address-space switches and full flushes, with or
+                                   without the no-flush bit (PCID) */
+    uint64_t tlb_deferred;      /* shootdown IPIs acknowledged before the flush, which is left to
+                                   the next make_current (lab switch TLB_ACK=deferred; else 0) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -292,7 +296,7 @@ _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
 _Static_assert(sizeof(struct vm_exit) == 32, "ABI: vm_exit is 32 bytes");
 _Static_assert(sizeof(struct vcpu_regs) == 416, "ABI: vcpu_regs is 416 bytes");
-_Static_assert(sizeof(struct core_counters) == 216, "ABI: core_counters is 216 bytes");
+_Static_assert(sizeof(struct core_counters) == 232, "ABI: core_counters is 232 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

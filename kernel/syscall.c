@@ -965,14 +965,19 @@ static noinline int locked_call(struct trap_frame *f, const struct call *c)
     return st;
 }
 
-/* C side of the syscall entry: f is the caller's user state; returns the status (its rax). */
+/* C side of the syscall entry: f is the caller's user state; returns the status (its rax).
+   Before the return to user mode, a flush a shootdown left due (lab switch TLB_ACK=deferred). */
 mword syscall_dispatch(struct trap_frame *f)
 {
     this_cpu()->counters.syscalls++;
     const struct call *c = call_of(f->rax);
+    int st;
     if (!c)
-        return E_NOSYS;
-    if (!c->locked)
-        return (mword)c->run(f);
-    return (mword)locked_call(f, c);
+        st = E_NOSYS;
+    else if (!c->locked)
+        st = c->run(f);
+    else
+        st = locked_call(f, c);
+    tlb_hazard();
+    return (mword)st;
 }

@@ -1,7 +1,7 @@
 # The kernel: build/kernel.elf (multiboot, 32-bit ELF for qemu -kernel) from
 # build/kernel/kernel64.elf (linked at KERNEL_BASE).
 #
-#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1] [INSPECT=1]
+#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1] [INSPECT=1] [lab switches]
 #   make ptab-kcheck | mdb-kcheck    the pure logic alone, freestanding, with gcc and clang
 #
 # Sources: every C and assembly file of arch/x86_64/, kernel/ and lib/ (kernel/kcov.c only with
@@ -39,11 +39,14 @@ FUZZ_KCOV := $(KCOV)
 override KCOV := 0
 endif
 
+# The lab switches (TLB_TARGETS=..., PCID=0, ...; mk/lab.conf, docs/lab.md): LAB_CFLAGS.
+include mk/lab.conf
+
 # ---- the one flag set (kernel objects, ptab-kcheck, mdb-kcheck) -----------------------------
 KERNEL_CFLAGS := -std=gnu17 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
                  -mgeneral-regs-only -fno-stack-protector -nostdlib -fno-omit-frame-pointer \
                  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -O2 -g \
-                 -DNUM_CPU=$(NUM_CPU) -Iinclude -Iarch/x86_64/include
+                 -DNUM_CPU=$(NUM_CPU) -Iinclude -Iarch/x86_64/include $(LAB_CFLAGS)
 ifeq ($(PTAB_QUARANTINE),1)
 KERNEL_CFLAGS += -DPTAB_QUARANTINE
 endif
@@ -74,7 +77,7 @@ KERNEL_LD      ?= ld
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T $(KOBJ)/kernel.ld
 
 # Record the compiler and options; touch the stamp only when they change.
-KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE) $(INSPECT)
+KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE) $(INSPECT) $(LAB_CONFIG)
 $(shell mkdir -p $(KOBJ) && echo '$(KERNEL_CONFIG)' | cmp -s - $(KERNEL_STAMP) || \
         echo '$(KERNEL_CONFIG)' > $(KERNEL_STAMP))
 
