@@ -51,4 +51,5 @@ noreturn void resume_frame(const struct trap_frame *src);
 void cpu_user_init(void);
 
 void cpu_tables_init(void);
+void cpu_tables_reload(void);
 void trap_dispatch(struct trap_frame *f);
