@@ -48,8 +48,10 @@ enum cap_type {
 #define MEM_W   (1u << 1)   /* write */
 #define MEM_X   (1u << 2)   /* execute (user) */
 #define MEM_D   (1u << 3)   /* DMA: also mapped in the PD's dpt, for the devices assigned to it */
+#define MEM_G   (1u << 4)   /* guest: also mapped in the PD's nested table (npt / ept), for its
+                               vCPUs, guest-physical = the page's address in the PD */
 #define MEM_RWX (MEM_R | MEM_W | MEM_X)
-#define MEM_ALL (MEM_RWX | MEM_D)
+#define MEM_ALL (MEM_RWX | MEM_D | MEM_G)
 
 /* Rights on I/O ports: present or not. */
 #define PIO_A   (1u << 0)   /* access */

@@ -29,6 +29,8 @@ enum sysno {
     SYS_EC_RESUME     = 12, /* (ec_sel, flags, rip, rax) */
     SYS_ASSIGN        = 13, /* (dev_sel, pd_sel): pd_sel SEL_NULL unassigns */
     SYS_DEV_FAULTS    = 14, /* (dev_sel, struct dev_faults *out) */
+    SYS_CREATE_VCPU   = 15, /* (dst_sel, pd_sel, cpu): a vCPU EC of pd, stopped at VM_EXIT_START */
+    SYS_VCPU_REGS     = 16, /* (ec_sel, flags, struct vcpu_regs *buf): VCPU_REGS_SET or read */
     SYS_COUNT               /* first number that is not a call */
 };
 
@@ -95,6 +97,9 @@ struct kcov_info {
 #define EC_RESUME_RAX (1u << 1)     /* rax = argument 4 (r10) */
 #define EC_RESUME_ALL (EC_RESUME_RIP | EC_RESUME_RAX)
 
+/* vcpu_regs() flags (rsi): without VCPU_REGS_SET the vCPU's registers are copied to buf. */
+#define VCPU_REGS_SET (1u << 0)     /* copy buf into the stopped vCPU's registers */
+
 /* lookup(): what a PD holds at one place of one of its spaces. */
 struct lookup_info {
     uint64_t base;      /* MEM: first byte of the mapping containing addr; PIO/OBJ: addr */
@@ -117,6 +122,7 @@ enum ec_state {
     EC_RUNNING = 0,     /* runnable, running or blocked in the kernel */
     EC_FAULTED = 1,     /* stopped by a fault the kernel could not resolve; see fault */
     EC_EXITED  = 2,     /* stopped by exit(); see exit_code */
+    EC_VMEXIT  = 3,     /* a vCPU stopped by a VM exit (or new); see exit */
 };
 
 /* Access type of a fault (fault_record.access). */
@@ -135,12 +141,80 @@ struct fault_record {
     uint8_t  pad[5];
 };
 
+/*
+ * Why a vCPU stopped (vm_exit.reason), the same on AMD SVM and Intel VMX. The vCPU's
+ * registers are at the exiting instruction: the VMM emulates it, sets the results
+ * (ec_resume's rax, or vcpu_regs) and resumes at rip + len to skip it.
+ */
+enum vm_exit_reason {
+    VM_EXIT_START    = 0,   /* created, never run: set its registers, then resume it */
+    VM_EXIT_NPF      = 1,   /* nested page fault / EPT violation: addr, access */
+    VM_EXIT_HLT      = 2,   /* hlt */
+    VM_EXIT_IO       = 3,   /* in/out: port in addr, size, access; out's value in qual */
+    VM_EXIT_CPUID    = 4,   /* cpuid: leaf and subleaf in the guest's eax, ecx */
+    VM_EXIT_VMCALL   = 5,   /* vmmcall (SVM) / vmcall (VMX) */
+    VM_EXIT_INTR     = 6,   /* a host interrupt or the preemption timer: nothing to emulate */
+    VM_EXIT_SHUTDOWN = 7,   /* triple fault: the guest's state is whatever it left */
+    VM_EXIT_INVALID  = 8,   /* VMRUN / VM entry refused the guest state (qual: vendor code) */
+    VM_EXIT_OTHER    = 9,   /* another intercepted event (rdmsr/wrmsr, xsetbv, SVM/VMX
+                               instructions, ...): qual = vendor exit code, addr = its
+                               EXITINFO1 / exit qualification */
+    VM_EXIT_REASONS
+};
+
+/* vm_exit.access for VM_EXIT_IO (with FAULT_R/W/X for VM_EXIT_NPF). */
+#define VM_IO_IN   FAULT_R      /* in: the VMM gives the value as ec_resume's rax */
+#define VM_IO_OUT  FAULT_W      /* out: the value (size bytes of the guest's rax) in qual */
+
+/* Where and why a vCPU stopped (ec_info.exit while EC_VMEXIT). */
+struct vm_exit {
+    uint64_t rip;       /* guest rip of the exiting instruction */
+    uint64_t addr;      /* NPF: guest-physical address; IO: port; OTHER: EXITINFO1 / qual. */
+    uint64_t qual;      /* NPF: vendor fault info (SVM EXITINFO1, VMX qualification); IO out:
+                           the value; INVALID, OTHER: the vendor exit code; else 0 */
+    uint32_t reason;    /* enum vm_exit_reason */
+    uint8_t  access;    /* NPF: FAULT_R, FAULT_W or FAULT_X; IO: VM_IO_IN or VM_IO_OUT */
+    uint8_t  size;      /* IO: 1, 2 or 4 bytes; else 0 */
+    uint8_t  len;       /* length of the exiting instruction (rip + len: the next), 0 unknown */
+    uint8_t  pad;
+};
+
 /* ec_status() result. */
 struct ec_info {
     uint32_t state;     /* enum ec_state */
     uint32_t cpu;       /* the core the EC is bound to */
     int64_t  exit_code; /* EC_EXITED: the argument of exit() */
-    struct fault_record fault;   /* EC_FAULTED: the fault */
+    union {
+        struct fault_record fault;  /* EC_FAULTED: the fault */
+        struct vm_exit exit;        /* EC_VMEXIT: the VM exit */
+    };
+};
+
+/*
+ * A vCPU's guest state (vcpu_regs). Segment attributes in the SVM (VMCB) layout: bits 7:0
+ * the descriptor's type (3:0), S (4), DPL (6:5), P (7); bits 11:8 AVL, L, D/B, G; P clear is
+ * an unusable segment. gdtr and idtr use base and limit only. The MSRs are the guest's own.
+ */
+struct vcpu_seg {
+    uint16_t sel;
+    uint16_t attr;
+    uint32_t limit;
+    uint64_t base;
+};
+
+/* Indices of vcpu_regs.gpr: the hardware's register numbers. */
+enum vcpu_gpr {
+    VCPU_RAX, VCPU_RCX, VCPU_RDX, VCPU_RBX, VCPU_RSP, VCPU_RBP, VCPU_RSI, VCPU_RDI,
+    VCPU_R8, VCPU_R9, VCPU_R10, VCPU_R11, VCPU_R12, VCPU_R13, VCPU_R14, VCPU_R15, VCPU_GPRS
+};
+
+struct vcpu_regs {
+    uint64_t gpr[VCPU_GPRS];
+    uint64_t rip, rflags;
+    uint64_t cr0, cr2, cr3, cr4, efer, pat;
+    struct vcpu_seg es, cs, ss, ds, fs, gs, ldtr, tr, gdtr, idtr;
+    uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+    uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
 };
 
 /* Per-core event counters, read with counters(cpu, out). Counted since boot. */
@@ -214,6 +288,8 @@ _Static_assert(sizeof(struct dev_faults) == 24, "ABI: dev_faults is 24 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
+_Static_assert(sizeof(struct vm_exit) == 32, "ABI: vm_exit is 32 bytes");
+_Static_assert(sizeof(struct vcpu_regs) == 416, "ABI: vcpu_regs is 416 bytes");
 _Static_assert(sizeof(struct core_counters) == 208, "ABI: core_counters is 208 bytes");
 
 /* Largest len console_write() accepts in one call. */

@@ -28,13 +28,13 @@ BASE = {"include/types.h", "include/compiler.h", "include/abi.h", "include/sysca
 
 # Generic headers of kernel state (every other header of include/ is pure), and the sources of
 # kernel/ without it (every other one is kernel): host-tested logic and the kernel's utilities.
-KERNEL_HEADERS = {"ec", "kcov", "pd", "quarantine", "root", "sched", "space_mem", "uaccess"}
+KERNEL_HEADERS = {"ec", "vcpu", "kcov", "pd", "quarantine", "root", "sched", "space_mem", "uaccess"}
 PURE_SOURCES = {"acpi", "bootmem", "cmdline", "elf", "format", "frame", "kmalloc", "mdb",
                 "panic", "pcid", "printk", "ptab", "quota", "ptab_dpt", "ptab_ept", "ptab_hpt",
                 "selftest", "kdir", "space_obj", "space_pio", "string", "sysarg"}
 
 # The arch header generic kernel code may include (besides the base constants).
-ARCH_HOOKS = {"arch.h"}
+ARCH_HOOKS = {"arch.h", "virt.h"}
 
 # cpu.h's instruction helpers that generic kernel code leaves to the arch hooks (arch.h).
 RAW_X86 = {"cpuid", "rdmsr", "wrmsr", "invlpg", "outb", "outw", "inb", "rdtsc", "xgetbv",

@@ -62,7 +62,7 @@ static void xfer_with_rights_foreign_to_the_kind_is_an_argument_error(void **sta
 {
     (void)state;
     struct xfer x;
-    assert_int_equal(sysarg_xfer(XFER(SPACE_MEM, MEM_ALL | (1u << 4)), true, &x), E_ARG);
+    assert_int_equal(sysarg_xfer(XFER(SPACE_MEM, MEM_ALL | (1u << 5)), true, &x), E_ARG);
     assert_int_equal(sysarg_xfer(XFER(SPACE_MEM, MEM_R | MEM_D), true, &x), E_OK);
     assert_int_equal(sysarg_xfer(XFER(SPACE_PIO, PIO_A | (1u << 1)), true, &x), E_ARG);
     assert_int_equal(sysarg_xfer(XFER(SPACE_OBJ, OBJ_R_ALL + 1), true, &x), E_ARG);

@@ -98,6 +98,18 @@ static inline int sys_dev_faults(mword dev, struct dev_faults *out)
     return (int)sys_call6(SYS_DEV_FAULTS, dev, (mword)out, 0, 0, 0, 0, NULL);
 }
 
+/* A vCPU of pd (made a VM) on core cpu at dst, stopped at VM_EXIT_START. */
+static inline int sys_create_vcpu(mword dst, mword pd, mword cpu)
+{
+    return (int)sys_call6(SYS_CREATE_VCPU, dst, pd, cpu, 0, 0, 0, NULL);
+}
+
+/* Read a stopped vCPU's registers into *r, or with VCPU_REGS_SET set them from *r. */
+static inline int sys_vcpu_regs(mword ec, unsigned flags, struct vcpu_regs *r)
+{
+    return (int)sys_call6(SYS_VCPU_REGS, ec, flags, (mword)r, 0, 0, 0, NULL);
+}
+
 /* Give the core to the next runnable EC. */
 static inline int sys_yield(void)
 {
