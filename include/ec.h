@@ -16,6 +16,7 @@
 #include "destroy.h"
 
 struct pd;
+struct vcpu;
 
 /* A page fault the handler resolved by a TLB flush or a restore (fault.c): if the EC faults
  * again the same way and its PD lost no rights meanwhile, the retry cannot help. */
@@ -32,7 +33,11 @@ struct ec {
     unsigned cpu;                   /* the core it is bound to */
     volatile uint32_t state;        /* enum ec_state */
     int64_t exit_code;
-    struct fault_record fault;
+    union {
+        struct fault_record fault;  /* EC_FAULTED */
+        struct vm_exit vmexit;      /* EC_VMEXIT (a vCPU) */
+    };
+    struct vcpu *vcpu;              /* a vCPU's guest state (include/vcpu.h); NULL: user code */
     struct ec *next;                /* run queue / wait list link */
     struct ec *rq_prev;             /* run queue / wait list: the one before (NULL: the head) */
     struct ec *waiters;             /* ECs blocked in ec_status(EC_WAIT) on this one */
@@ -56,6 +61,7 @@ extern struct spinlock ec_lock;     /* EC states and waiter lists (after pd_lock
 struct ec *ec_create(struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
 struct ec *ec_alloc(struct pd *pd);
 void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mword arg);
+void ec_init_stopped(struct ec *ec, struct pd *pd, unsigned cpu);
 noreturn void ec_stop(struct ec *ec, enum ec_state state);
 void ec_info_of(const struct ec *ec, struct ec_info *out);
 void ec_adopt(struct ec *ec, struct pd *creator, mword sel);

@@ -41,6 +41,7 @@ struct pd {
     uint32_t nr_ecs;                /* its ECs, not freed */
     volatile uint32_t ecs_on;       /* its ECs that a core may still run (ec_leave) */
     uint32_t busy;                  /* revokes pending on its spaces (between steps) */
+    uint32_t vcpu_pages;            /* control pages (VMCB / VMCS) of its vCPUs */
 };
 
 /* Pool frames of struct pd: one up to 64 cores, so that every frame the kernel takes after boot

@@ -5,7 +5,9 @@
  * the page-fault handler (sync_from copies one top-level entry, so lower levels
  * are shared); dpt is the device table (the pages held with MEM_D, 4 KiB leaves,
  * for the devices assigned to the PD; built at the first assignment of a device to the PD or
- * MEM_D delegation into it); ept/npt are the nested tables (not built by this kernel); htlb is
+ * MEM_D delegation into it); ept/npt is the nested table of a VM (the pages held with MEM_G at
+ * their guest-physical addresses, 4 KiB leaves, built by the PD's first vCPU; root 0 before,
+ * format by CPUID: virt_nested_fmt); htlb is
  * the set of cores whose TLB must be flushed before they run this space again (lecture:
  * Pd::make_current, the shootdown loop).
  */
@@ -21,10 +23,7 @@ struct space_mem {
     size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */
     struct ptab loc[NUM_CPU];       /* per-core roots; loc[c].root == 0 until first run on c */
     struct space_dpt *dpt;          /* device table (IOMMU): NULL until space_mem_dpt */
-    union {
-        struct ptab ept;            /* nested table, Intel */
-        struct ptab npt;            /* nested table, AMD */
-    };
+    struct space_nested *nested;    /* a VM's nested table: NULL until space_mem_nested */
     struct cpuset htlb;             /* cores that must flush before running this space again */
     struct mdb_space mdb;           /* unit: 4 KiB page; target: physical page number */
     paddr_t kdir;                   /* the PD's kernel directory (PDPT 511 of every loc root) */
@@ -38,6 +37,19 @@ struct space_mem {
 
 struct pd;
 
+/* The nested table of a VM's memory space, in its PD's heap. */
+struct space_nested {
+    union {
+        struct ptab ept;            /* nested table, Intel */
+        struct ptab npt;            /* nested table, AMD (generic code names either npt) */
+    };
+    struct ptab_env env;            /* its frames: charged to the PD, counted in tables */
+    size_t tables;                  /* table frames it holds (root included) */
+    uint64_t gen;                   /* its reductions: a vCPU that entered at an older one
+                                       flushes the nested TLB before it enters again */
+    struct space_mem *m;            /* the space it belongs to */
+};
+
 /* The device table of a memory space, in its PD's heap. */
 struct space_dpt {
     struct ptab t;                  /* second-level table: 4 KiB leaves */
@@ -50,6 +62,9 @@ struct space_dpt {
 int space_mem_init(struct space_mem *m, paddr_t kdir);
 int space_mem_dpt(struct space_mem *m, bool *built);
 void space_mem_dpt_drop(struct space_mem *m);
+int space_mem_nested(struct space_mem *m, bool *built);
+void space_mem_nested_drop(struct space_mem *m);
+int space_mem_nested_room(const struct space_mem *m, uint64_t va, uint64_t pages);
 int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages);
 void space_mem_destroy(struct space_mem *m);
 int space_mem_loc(struct space_mem *m, unsigned cpu);

@@ -7,6 +7,7 @@
 #include "bootinfo.h"
 #include "printk.h"
 #include "selftest.h"
+#include "vcpu.h"
 
 struct spinlock ec_lock = SPINLOCK_INIT;   /* EC states and waiter lists */
 
@@ -41,6 +42,16 @@ void ec_init(struct ec *ec, struct pd *pd, unsigned cpu, mword ip, mword sp, mwo
     __atomic_add_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Make ec (from ec_alloc) an EC of pd on cpu that is stopped and off its core, as after a
+   stop: a vCPU before its first resume (the caller sets its state and record). */
+void ec_init_stopped(struct ec *ec, struct pd *pd, unsigned cpu)
+{
+    ec_init(ec, pd, cpu, 0, 0, 0);
+    __atomic_sub_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(&pd->ecs_on, 1, __ATOMIC_SEQ_CST);
+    ec->off = true;
+}
+
 /* Record that ec's first capability went to selector sel of creator (destruction revokes it). */
 void ec_adopt(struct ec *ec, struct pd *creator, mword sel)
 {
@@ -65,6 +76,8 @@ void ec_info_of(const struct ec *ec, struct ec_info *out)
         out->exit_code = ec->exit_code;
     if (ec->state == EC_FAULTED)
         out->fault = ec->fault;
+    if (ec->state == EC_VMEXIT)
+        out->exit = ec->vmexit;
 }
 
 /* The root PD's last EC stopped: report, and with "selftest" leave QEMU with the verdict. */
@@ -137,7 +150,7 @@ noreturn void ec_stop(struct ec *ec, enum ec_state state)
     spin_unlock(&ec_lock);
     ec_wake_waiters(ec, E_OK);
     this_cpu()->ec = NULL;
-    if (state == EC_FAULTED)
+    if (state == EC_FAULTED || state == EC_VMEXIT)
         sched_keep(ec);                 /* ec_resume may continue it */
     else
         sched_forget(ec);
@@ -228,7 +241,8 @@ int ec_resumable(const struct ec *ec)
 void ec_resume(struct ec *ec)
 {
     struct pd *pd = ec->pd;
-    ASSERT(ec->state == EC_FAULTED && ec->off && !ec->waiters && !ec->kobj.doomed);
+    ASSERT((ec->state == EC_FAULTED || ec->state == EC_VMEXIT) && ec->off && !ec->waiters &&
+           !ec->kobj.doomed);
     ec->last_fix = (struct fault_fix){ 0 };
     __atomic_add_fetch(&pd->live_ecs, 1, __ATOMIC_SEQ_CST);
     __atomic_add_fetch(&pd->ecs_on, 1, __ATOMIC_SEQ_CST);
@@ -243,6 +257,8 @@ void ec_resume(struct ec *ec)
 void ec_free(struct ec *ec)
 {
     ASSERT(ec->off && !ec->waiters && !ec->kobj.caps);
+    if (ec->vcpu)
+        vcpu_free(ec->pd, ec->vcpu);
     ec->pd->nr_ecs--;
     kheap_free(&ec->pd->heap, ec);
 }

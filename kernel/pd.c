@@ -309,7 +309,8 @@ void space_pio_shootdown(struct space_pio *s)
 /* Every pool frame pd holds (pd_info.frames): its object, tables, roots and backing pages. */
 uint64_t pd_frames(const struct pd *pd)
 {
-    return PD_OBJ_FRAMES + space_mem_frames(&pd->mem) + pd->obj.r.pages + pd->obj.r.tables +
+    return PD_OBJ_FRAMES + space_mem_frames(&pd->mem) + pd->vcpu_pages + pd->obj.r.pages +
+           pd->obj.r.tables +
            pd->obj.r.res_count + pd->pio.r.pages + pd->pio.r.tables + pd->pio.r.res_count;
 }
 

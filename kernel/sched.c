@@ -10,6 +10,7 @@
 #include "kstring.h"
 #include "panic.h"
 #include "uaccess.h"
+#include "vcpu.h"
 
 struct runq {
     struct spinlock lock;
@@ -248,6 +249,8 @@ noreturn void sched_resume(struct ec *ec)
     if (space_mem_loc(&ec->pd->mem, c->id) != E_OK)
         panic("sched: no memory for the per-core root of a PD");  /* reserved at create_ec */
     make_current(ec->pd);
+    if (ec->vcpu)
+        vcpu_enter(ec);          /* guest code until a VM exit stops it */
     if (ec->wait_status >= 0)
         finish_wait(ec);
     resume_frame(&ec->regs);     /* the caller's stack may overlap USER_FRAME */

@@ -69,6 +69,7 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
     m->loc_roots = 0;
     cpuset_init(&m->rooted);
     m->dpt = NULL;
+    m->nested = NULL;
     return E_OK;
 }
 
@@ -149,6 +150,65 @@ void space_mem_dpt_drop(struct space_mem *m)
     kheap_free(&container_of(m, struct pd, mem)->heap, d);
 }
 
+/* The nested table's frame source (ctx: it): charged to its PD, counted in the table. */
+static paddr_t nested_frame_alloc(void *ctx)
+{
+    struct space_nested *n = ctx;
+    const struct ptab_env *env = &container_of(n->m, struct pd, mem)->tables_env;
+    paddr_t pa = env->alloc(env->ctx);
+    if (pa)
+        n->tables++;
+    return pa;
+}
+
+/* The nested table's frame sink: the frame back to its PD's pool, uncharged. */
+static void nested_frame_free(void *ctx, paddr_t pa)
+{
+    struct space_nested *n = ctx;
+    const struct ptab_env *env = &container_of(n->m, struct pd, mem)->tables_env;
+    n->tables--;
+    env->free(env->ctx, pa);
+}
+
+/* Give m its nested table (an empty root in the CPU's nested format) unless it has one;
+ * *built tells whether this call made it. E_NOENT without SVM/VMX, E_NOMEM. */
+int space_mem_nested(struct space_mem *m, bool *built)
+{
+    *built = false;
+    if (m->nested)
+        return E_OK;
+    if (virt_kind() == VIRT_NONE)
+        return E_NOENT;
+    struct kmalloc *heap = &container_of(m, struct pd, mem)->heap;
+    struct space_nested *n = kheap_alloc(heap, sizeof(*n));
+    if (!n)
+        return E_NOMEM;
+    *n = (struct space_nested){ .m = m };
+    n->env = (struct ptab_env){ .ctx = n, .p2v = kmem_p2v, .alloc = nested_frame_alloc,
+                                .free = nested_frame_free, .flush = NULL, .trace = NULL };
+    if (ptab_init(&n->npt, virt_nested_fmt(), &n->env, virt_nested_levels(),
+                  virt_nested_caps()) != E_OK) {
+        kheap_free(heap, n);
+        return E_NOMEM;
+    }
+    n->npt.leaf_mask = BIT(0);              /* 4 KiB leaves: a reduction never splits */
+    n->npt.keep_level = 0;                  /* no table detaches: a guest may be walking it */
+    m->nested = n;
+    *built = true;
+    return E_OK;
+}
+
+/* Free m's nested table (no vCPU uses it; everything unmapped from it, or never mapped). */
+void space_mem_nested_drop(struct space_mem *m)
+{
+    struct space_nested *n = m->nested;
+    if (!n)
+        return;
+    ptab_release(&n->npt);
+    m->nested = NULL;
+    kheap_free(&container_of(m, struct pd, mem)->heap, n);
+}
+
 /* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped). */
 void space_mem_loc_discard(struct ptab *t)
 {
@@ -172,6 +232,7 @@ void space_mem_destroy(struct space_mem *m)
 {
     device_pd_gone(container_of(m, struct pd, mem));
     space_mem_dpt_drop(m);
+    space_mem_nested_drop(m);
     for (unsigned c = 0; c < NUM_CPU; c++)
         loc_drop(m, c);
     ptab_release(&m->hpt);
@@ -461,8 +522,60 @@ static void dpt_update(struct space_dpt *d, vaddr_t va, uint64_t size, paddr_t p
         panic("space_mem: dpt update %lx+%lx failed (%d)", va, size, err);
 }
 
+/* Nested-table permissions for MEM_* rights: none without MEM_G; user (Npt walks are user
+   accesses), readable, writable with MEM_W, executable with MEM_X. */
+static unsigned nperm_of(unsigned rights)
+{
+    if (!(rights & MEM_G))
+        return 0;
+    return PTAB_U | PTAB_R | ((rights & MEM_W) ? PTAB_W : 0) |
+           ((rights & MEM_X) ? PTAB_XU | PTAB_XS : 0);
+}
+
+/* Apply one update to pd's nested table and free the tables it detached; a reduction counts
+   in nested_gen and puts pd in b, so that the shootdown forces its vCPUs out of the guest on
+   every core running pd before b's flush returns (they flush the nested TLB at their next
+   entry). 4 KiB leaves: a reduction takes no memory; a mapping's tables were checked for. */
+static void nested_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, uint64_t size,
+                          paddr_t pa, unsigned perm)
+{
+    struct space_nested *n = pd->mem.nested;
+    struct ptab_dfree df;
+    struct ptab_result res;
+    ptab_dfree_init(&df);
+    int err = ptab_update(&n->npt, va, size, pa, (struct ptab_attr){ perm, PTAB_WB }, &df, &res);
+    if (res.flush || res.detached) {
+        __atomic_add_fetch(&n->gen, 1, __ATOMIC_SEQ_CST);
+        bool added;
+        unsigned i = batch_enter(b, pd, &added);
+        b->lo[i] = MIN(b->lo[i], va);
+        b->hi[i] = MAX(b->hi[i], va + PAGE_SIZE);
+    }
+    ASSERT(df.count == 0);              /* keep_level 0: nothing detached */
+    if (err)
+        panic("space_mem: nested update %lx+%lx failed (%d)", va, size, err);
+}
+
+/* Reduce [va, end) of pd's nested table to MEM_* rights (each 4 KiB leaf with its frame). */
+static void nested_reduce(struct shootdown_batch *b, struct pd *pd, vaddr_t va, vaddr_t end,
+                          unsigned rights)
+{
+    struct space_nested *n = pd->mem.nested;
+    unsigned perm = nperm_of(rights);
+    if (!n)
+        return;
+    while (va < end) {
+        struct ptab_map map;
+        bool mapped = ptab_lookup(&n->npt, va, &map);
+        vaddr_t stop = MIN(end, map.va + map.size);
+        if (mapped && map.attr.perm != perm)
+            nested_update(b, pd, va, stop - va, perm ? map.pa + (va - map.va) : 0, perm);
+        va = stop;
+    }
+}
+
 /* mdb hook: map pages [base, +size) -> physical pages target.. with rights (with MEM_D also in
-   dpt); flush noted in b. */
+   dpt, with MEM_G in the nested table); flush noted in b. */
 static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t base, uint64_t size,
                     uint64_t target, unsigned rights)
 {
@@ -472,6 +585,9 @@ static void mem_map(struct mdb_space *s, struct shootdown_batch *b, uint64_t bas
     if ((rights & MEM_D) && pd->mem.dpt)
         dpt_update(pd->mem.dpt, base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
                    dperm_of(rights));
+    if ((rights & MEM_G) && pd->mem.nested)
+        nested_update(b, pd, base << PAGE_SHIFT, size << PAGE_SHIFT, target << PAGE_SHIFT,
+                      nperm_of(rights));
 }
 
 /* Does d map a page of [va, end)? (Holes are skipped whole.) */
@@ -527,6 +643,7 @@ static void mem_protect(struct mdb_space *s, struct shootdown_batch *b, uint64_t
         va = stop;
     }
     dpt_reduce(&pd->mem, base << PAGE_SHIFT, end, rights);
+    nested_reduce(b, pd, base << PAGE_SHIFT, end, rights);
 }
 
 /* mdb hook: remove [base, +size); flush and detached tables noted in b. */
@@ -535,6 +652,7 @@ static void mem_unmap(struct mdb_space *s, struct shootdown_batch *b, uint64_t b
     struct pd *pd = hook_pd(s, b);
     hpt_reduce(b, pd, base << PAGE_SHIFT, size << PAGE_SHIFT, 0, 0);
     dpt_reduce(&pd->mem, base << PAGE_SHIFT, (base + size) << PAGE_SHIFT, 0);
+    nested_reduce(b, pd, base << PAGE_SHIFT, (base + size) << PAGE_SHIFT, 0);
 }
 
 /* Pool frames that mapping n pages may need for page tables (upper bound per level). */
@@ -568,6 +686,16 @@ int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages)
     const struct quota *q = &container_of(m, struct pd, mem)->quota;
     size_t need = 2 * table_bound(pages) + (m->dpt ? 0 : 1) +
                   (q->payer->parent ? 0 : RESERVE_MARGIN);
+    return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
+}
+
+/* Can pages [va, +pages) be mapped in m's nested table as well as in its hpt: E_NOMEM if m's PD
+   cannot be charged both tables' bound (a check under pd_lock, as mem_tables_room's). */
+int space_mem_nested_room(const struct space_mem *m, uint64_t va, uint64_t pages)
+{
+    (void)va;
+    const struct quota *q = &container_of(m, struct pd, mem)->quota;
+    size_t need = 2 * table_bound(pages) + (q->payer->parent ? 0 : RESERVE_MARGIN);
     return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 
@@ -652,7 +780,8 @@ size_t space_mem_hpt_kept(const struct space_mem *m)
 size_t space_mem_frames(const struct space_mem *m)
 {
     size_t dpt = m->dpt ? m->dpt->tables : 0;
-    return m->hpt_tables + dpt + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
+    size_t nested = m->nested ? m->nested->tables : 0;
+    return m->hpt_tables + dpt + nested + (size_t)m->loc_roots * PD_LOC_ROOT_FRAMES;
 }
 
 /* Whether the mapping of hpt at va grants every right in need (MEM_*). */

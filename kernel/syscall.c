@@ -31,6 +31,7 @@
 #include "inspect.h"
 #include "pcid.h"
 #include "device.h"
+#include "vcpu.h"
 
 #define REVOKE_UNITS    512     /* units per revoke step at most: one 2 MiB of 4 KiB pages */
 #define REVOKE_WORK     64      /* mapping nodes a revoke step visits, about */
@@ -270,8 +271,9 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     if (x.kind == SPACE_MEM)
         n = mem_extent(src, dst, x.src, x.dst, n);
     bool dma = x.kind == SPACE_MEM && (x.rights & MEM_D), built = false;
-    if (dma)
-        n = MIN(n, DELEGATE_ENTRIES);   /* dpt has 4 KiB leaves: one entry per page */
+    bool guest = x.kind == SPACE_MEM && (x.rights & MEM_G);
+    if (dma || guest)
+        n = MIN(n, DELEGATE_ENTRIES);   /* dpt, nested table: 4 KiB leaves, one per page */
     inv->n = n;
     if ((err = check_source(s, x.src, n, x.rights)) || (err = check_dest(dst, x.kind, x.dst, n)))
         return err;
@@ -280,6 +282,15 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
     if (dma && ((err = space_mem_dpt_room(&dst->mem, x.dst * PAGE_SIZE, n)) ||
                 (err = space_mem_dpt(&dst->mem, &built))))
         return err;
+    if (guest && !dst->mem.nested)
+        err = E_NOENT;                  /* not a VM: no create_vcpu in dst yet */
+    else if (guest)
+        err = space_mem_nested_room(&dst->mem, x.dst * PAGE_SIZE, n);
+    if (err) {
+        if (built)
+            space_mem_dpt_drop(&dst->mem);
+        return err;
+    }
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
                                         n, x.rights);
@@ -543,17 +554,22 @@ static int decode_ec_resume(struct trap_frame *f, struct ec_resume_inv *inv)
     int err;
     *inv = (struct ec_resume_inv){ .flags = f->rsi, .rip = f->rdx, .rax = f->r10 };
     if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&inv->ec)) ||
-        (err = sysarg_ec_resume(inv->flags, inv->rip)))
-        return err;
+        (err = sysarg_ec_resume(inv->flags, inv->ec->vcpu ? 0 : inv->rip)))
+        return err;                     /* a vCPU's rip is the guest's: any value */
     return ec_resumable(inv->ec);
 }
 
 /* Perform ec_resume: the registers the flags give, then the EC runnable at its saved state. */
 static void perform_ec_resume(const struct ec_resume_inv *inv)
 {
-    if (inv->flags & EC_RESUME_RIP)
+    struct vcpu *v = inv->ec->vcpu;
+    if (v && (inv->flags & EC_RESUME_RIP))
+        vcpu_hw_set_rip(&v->hw, inv->rip);
+    if (v && (inv->flags & EC_RESUME_RAX))
+        vcpu_hw_set_rax(&v->hw, inv->rax);
+    if (!v && (inv->flags & EC_RESUME_RIP))
         inv->ec->regs.rip = inv->rip;
-    if (inv->flags & EC_RESUME_RAX)
+    if (!v && (inv->flags & EC_RESUME_RAX))
         inv->ec->regs.rax = inv->rax;
     ec_resume(inv->ec);
 }
@@ -568,6 +584,132 @@ static int sys_ec_resume(struct trap_frame *f)
     if (err == E_OK)
         perform_ec_resume(&inv);
     return err;
+}
+
+/* create_vcpu's invocation: the vCPU's EC and state, the PD's nested table and root for cpu if
+   it lacks them, and the capability, reserved at sel of self. */
+struct create_vcpu_inv {
+    struct pd *self, *pd;
+    mword sel;
+    unsigned cpu;
+    bool new_root, new_nested;
+    struct ptab root;
+    struct ec *ec;
+    struct vcpu *v;
+    struct mdb_root cap;
+};
+
+/* Give back what decode_create_vcpu reserved for inv (nothing of it is in use). */
+static void create_vcpu_undo(struct create_vcpu_inv *inv)
+{
+    if (inv->v)
+        vcpu_free(inv->pd, inv->v);
+    if (inv->ec)
+        kheap_free(&inv->pd->heap, inv->ec);
+    if (inv->new_root)
+        space_mem_loc_discard(&inv->root);
+    if (inv->new_nested)
+        space_mem_nested_drop(&inv->pd->mem);
+}
+
+/* Decode create_vcpu(dst_sel, pd_sel, cpu): capability, core, dst_sel, the hardware, then
+   memory: the nested table, the per-core root, the EC, its vCPU state, the slot. */
+static int decode_create_vcpu(struct trap_frame *f, struct create_vcpu_inv *inv)
+{
+    *inv = (struct create_vcpu_inv){ .self = cur_pd(), .sel = f->rdi };
+    mword cpu = f->rdx;
+    int err = pd_cap(inv->self, f->rsi, CAP_PD, PD_R_CREATE, (void **)&inv->pd);
+    if (err)
+        return err;
+    if (cpu >= smp_cpus.count || !cpu_remote((unsigned)cpu)->online)
+        return E_CPU;
+    if ((err = pd_dst_sel(inv->self, inv->sel)))
+        return err;
+    if (!vcpu_supported())
+        return E_NOENT;
+    inv->cpu = (unsigned)cpu;
+    if ((err = space_mem_nested(&inv->pd->mem, &inv->new_nested)))
+        return err;
+    inv->new_root = !inv->pd->mem.loc[cpu].root;
+    if (inv->new_root && space_mem_loc_build(&inv->pd->mem, inv->cpu, &inv->root)) {
+        inv->new_root = false;
+        create_vcpu_undo(inv);
+        return E_NOMEM;
+    }
+    inv->ec = ec_alloc(inv->pd);
+    inv->v = inv->ec ? vcpu_alloc(inv->pd) : NULL;
+    err = inv->v ? space_obj_insert_decode(&kernel_mdb, &inv->self->obj, inv->sel, &inv->cap)
+                 : E_NOMEM;
+    if (err)
+        create_vcpu_undo(inv);
+    return err;
+}
+
+/* Perform create_vcpu: install the root, the EC stopped at VM_EXIT_START, its capability. */
+static void perform_create_vcpu(struct create_vcpu_inv *inv)
+{
+    if (inv->new_root)
+        space_mem_loc_install(&inv->pd->mem, inv->cpu, &inv->root);
+    ec_init_stopped(inv->ec, inv->pd, inv->cpu);
+    inv->ec->vcpu = inv->v;
+    inv->ec->vmexit = (struct vm_exit){ .reason = VM_EXIT_START };
+    inv->ec->state = EC_VMEXIT;
+    ec_adopt(inv->ec, inv->self, inv->sel);
+    space_obj_insert_perform(&inv->cap, &inv->self->obj, inv->sel,
+                             cap_make(inv->ec, CAP_EC, EC_R_ALL));
+}
+
+/* create_vcpu(dst_sel, pd_sel, cpu) */
+static int sys_create_vcpu(struct trap_frame *f)
+{
+    struct create_vcpu_inv inv;
+    int err = decode_create_vcpu(f, &inv);
+    if (err == E_OK)
+        perform_create_vcpu(&inv);
+    return err;
+}
+
+/* vcpu_regs's invocation: the vCPU, the direction, the user buffer. */
+struct vcpu_regs_inv {
+    struct ec *ec;
+    bool set;
+    mword buf;
+};
+
+/* Decode vcpu_regs(ec_sel, flags, buf): capability, flags, buf, a vCPU, then its state. */
+static int decode_vcpu_regs(struct trap_frame *f, struct vcpu_regs_inv *inv)
+{
+    int err;
+    *inv = (struct vcpu_regs_inv){ .set = f->rsi & VCPU_REGS_SET, .buf = f->rdx };
+    if ((err = pd_cap(cur_pd(), f->rdi, CAP_EC, EC_R_CTRL, (void **)&inv->ec)))
+        return err;
+    if (f->rsi & ~(mword)VCPU_REGS_SET)
+        return E_ARG;
+    if ((err = sysarg_user_buf(inv->buf, sizeof(struct vcpu_regs))))
+        return err;
+    if (!inv->ec->vcpu)
+        return E_ARG;
+    return ec_resumable(inv->ec);
+}
+
+/* vcpu_regs(ec_sel, flags, buf); re-issued while the vCPU's core still lets go of it. */
+static int sys_vcpu_regs(struct trap_frame *f)
+{
+    struct vcpu_regs_inv inv;
+    static struct vcpu_regs r;          /* pd_lock: one caller at a time */
+    int err = decode_vcpu_regs(f, &inv);
+    if (err == EC_LEAVING)
+        call_reissue(f);
+    if (err)
+        return err;
+    if (!inv.set) {
+        vcpu_hw_get(&inv.ec->vcpu->hw, &r);
+        return copy_to_user(inv.buf, &r, sizeof(r));
+    }
+    if ((err = copy_from_user(&r, inv.buf, sizeof(r))))
+        return err;
+    vcpu_hw_set(&inv.ec->vcpu->hw, &r);
+    return E_OK;
 }
 
 /* Decode console_write(buf, len): len, then the bytes into this core's buffer (*out). */
@@ -773,6 +915,8 @@ static const struct call calls[SYS_COUNT] = {
     [SYS_EC_RESUME]     = { sys_ec_resume, true },
     [SYS_ASSIGN]        = { sys_assign, true },
     [SYS_DEV_FAULTS]    = { sys_dev_faults, true },
+    [SYS_CREATE_VCPU]   = { sys_create_vcpu, true },
+    [SYS_VCPU_REGS]     = { sys_vcpu_regs, true },
 };
 
 /* The call numbered n; NULL if n is no call. */

@@ -1,6 +1,6 @@
 /* SMP: MADT discovery, AP start-up through the trampoline, cross-core calls, panic stop. */
 #include "smp.h"
-#include "vmx.h"
+#include "virt.h"
 #include "tlb.h"
 #include "bootinfo.h"
 #include "cpu.h"
@@ -169,17 +169,16 @@ void smp_install_trampoline(void)
 }
 
 /* This core: GDT/TSS/IDT, complete CR0/CR4/EFER/XCR0 (cpu.c, with SMEP/SMAP), PCIDs, syscall
- * MSRs and PAT, LAPIC and timer, VMX capabilities (first core); print its line and mark it
- * online. */
+ * MSRs and PAT, LAPIC and timer; print its line and mark it online. */
 void smp_setup_core(void)
 {
     struct cpu_local *c = this_cpu();
     cpu_tables_init();
     cpu_control_init();
+    virt_init_cpu();
     tlb_pcid_init();
     cpu_user_init();
     lapic_init();
-    vmx_detect();
     printk("core %u: id %u (core-local), APIC id %u, data page %lx local, %lx global\n",
            c->id, cpu_id(), lapic_id(), (vaddr_t)CPU_LOCAL, (vaddr_t)c->self);
     __atomic_add_fetch(&online, 1, __ATOMIC_RELEASE);

@@ -23,6 +23,7 @@
 #include "smp.h"
 #include "trap.h"
 #include "xregs.h"
+#include "virt.h"
 
 /* Load root (physical address of a top-level table) into this core's MMU with PCID pcid (0
  * without PCIDs); keep_tlb keeps that PCID's cached translations, else they are flushed. */

@@ -1,0 +1,71 @@
+/*
+ * vCPUs (include/vcpu.h, docs/abi.md "create_vcpu"): their memory, and the loop that runs a
+ * vCPU on its core between the guest and the VM exits that stop it. The vendor's part is
+ * behind the hooks of virt.h (arch/x86_64/svm.c, arch/x86_64/vmx.c).
+ */
+#include "vcpu.h"
+#include "ec.h"
+#include "pd.h"
+#include "sched.h"
+#include "arch.h"
+#include "kmalloc.h"
+#include "panic.h"
+
+/* Whether this machine runs vCPUs (SVM with nested paging, or VMX with EPT). */
+bool vcpu_supported(void)
+{
+    return virt_kind() != VIRT_NONE;
+}
+
+/* A vCPU's state for pd (heap object and control page, both charged to pd) in the reset
+   state, or NULL if pd's quota or the pool is out. */
+struct vcpu *vcpu_alloc(struct pd *pd)
+{
+    struct vcpu *v = kheap_alloc(&pd->heap, sizeof(*v));
+    if (!v)
+        return NULL;
+    paddr_t ctl = pd->env.alloc(pd->env.ctx);
+    if (!ctl) {
+        kheap_free(&pd->heap, v);
+        return NULL;
+    }
+    pd->vcpu_pages++;
+    *v = (struct vcpu){ .flushed_gen = 0 };
+    vcpu_hw_init(&v->hw, ctl);
+    return v;
+}
+
+/* Free v (from vcpu_alloc for pd; its EC left its core for good). */
+void vcpu_free(struct pd *pd, struct vcpu *v)
+{
+    vcpu_hw_fini(&v->hw);
+    pd->env.free(pd->env.ctx, v->hw.ctl);
+    pd->vcpu_pages--;
+    kheap_free(&pd->heap, v);
+}
+
+/*
+ * Run vCPU ec (this core's EC, its PD current, interrupts off) in the guest until a VM exit
+ * that stops it; never returns. The nested TLB is flushed at the entry when the PD's nested
+ * table lost translations since the vCPU's last entry: the revoke raised nested_gen before
+ * its shootdown, whose IPI forces every core running the PD out of the guest, so no core
+ * enters the guest again with a stale translation. A host interrupt that ended the guest is
+ * taken before the exit is reported; a vCPU killed meanwhile leaves instead.
+ */
+noreturn void vcpu_enter(struct ec *ec)
+{
+    struct vcpu *v = ec->vcpu;
+    struct space_mem *m = &ec->pd->mem;
+    uint64_t gen = __atomic_load_n(&m->nested->gen, __ATOMIC_SEQ_CST);
+    struct vm_exit x;
+    vcpu_hw_run(&v->hw, m->nested->npt.root, gen != v->flushed_gen, &x);
+    v->flushed_gen = gen;
+    if (x.reason == VM_EXIT_INTR)
+        irq_window();
+    if (__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST)) {
+        ec_leave(ec);                   /* destroyed: never back to the guest */
+        sched_run();
+    }
+    ec->vmexit = x;
+    ec_stop(ec, EC_VMEXIT);
+}
