@@ -1,30 +1,31 @@
 /*
- * VM entry and exit (Intel VMX): vmx_enter(struct vmx_gprs *g) saves the kernel's callee-saved
+ * VM entry and exit (Intel VMX): vmx_enter(uint64_t *g) saves the kernel's callee-saved
  * registers and g on the core's stack, points the VMCS's host RSP and RIP at that stack and at
- * vmx_exit_entry, loads the guest's registers and CR2 from g, and executes VMLAUNCH (every run
- * starts from a cleared VMCS: vmx.h). A failed VMLAUNCH falls through and returns 1; a VM exit
- * arrives at vmx_exit_entry with the host RSP, stores the guest's registers and CR2 into g and
- * returns 0 to vmx_enter's caller. The exit leaves RFLAGS 0x2 (interrupts off, DF clear).
+ * vmx_exit_entry, loads the guest's registers from g (hardware order, the rsp slot skipped:
+ * rsp is in the VMCS), and executes VMLAUNCH (every entry starts from a cleared VMCS: vmx.h).
+ * A failed entry
+ * falls through and returns 1 (g unchanged); a VM exit arrives at
+ * vmx_exit_entry with the host RSP, stores the guest's registers into g and returns 0 to
+ * vmx_enter's caller. The exit leaves RFLAGS 0x2 (interrupts off, DF clear).
  */
 #include "vmx.h"
 
-/* Offsets in struct vmx_gprs (static assertions in vmx.h). */
+/* Offsets in vcpu_hw.gpr: 8 * enum vcpu_gpr (include/syscall.h, the hardware's numbers). */
 #define G_RAX 0
 #define G_RCX 8
 #define G_RDX 16
 #define G_RBX 24
-#define G_RBP 32
-#define G_RSI 40
-#define G_RDI 48
-#define G_R8 56
-#define G_R9 64
-#define G_R10 72
-#define G_R11 80
-#define G_R12 88
-#define G_R13 96
-#define G_R14 104
-#define G_R15 112
-#define G_CR2 120
+#define G_RBP 40
+#define G_RSI 48
+#define G_RDI 56
+#define G_R8 64
+#define G_R9 72
+#define G_R10 80
+#define G_R11 88
+#define G_R12 96
+#define G_R13 104
+#define G_R14 112
+#define G_R15 120
 
     .text
     .global vmx_enter
@@ -36,14 +37,13 @@ vmx_enter:
     pushq %r13
     pushq %r14
     pushq %r15
-    pushq %rdi                          /* g: the exit path finds it at the host RSP */
+    pushq %rdi                          /* g: the exit path finds it above the host RSP */
+    pushq %rsi                          /* padding: g at 8(host RSP) */
     movl $VMCS_HOST_RSP, %eax
     vmwrite %rsp, %rax
     leaq vmx_exit_entry(%rip), %rdx
     movl $VMCS_HOST_RIP, %eax
     vmwrite %rdx, %rax
-    movq G_CR2(%rdi), %rax
-    movq %rax, %cr2
     movq G_RAX(%rdi), %rax
     movq G_RCX(%rdi), %rcx
     movq G_RDX(%rdi), %rdx
@@ -61,6 +61,7 @@ vmx_enter:
     movq G_RDI(%rdi), %rdi
     vmlaunch
     /* VMfailInvalid or VMfailValid: the registers hold the guest's; nothing was entered. */
+    addq $8, %rsp
     popq %rdi
     popq %r15
     popq %r14
@@ -74,8 +75,8 @@ vmx_enter:
 
     .type vmx_exit_entry, @function
 vmx_exit_entry:
-    pushq %rdi                          /* the guest's rdi; g is above it */
-    movq 8(%rsp), %rdi
+    pushq %rdi                          /* the guest's rdi; the padding and g above it */
+    movq 16(%rsp), %rdi
     movq %rax, G_RAX(%rdi)
     movq %rcx, G_RCX(%rdi)
     movq %rdx, G_RDX(%rdi)
@@ -92,8 +93,7 @@ vmx_exit_entry:
     movq %r15, G_R15(%rdi)
     popq %rax
     movq %rax, G_RDI(%rdi)
-    movq %cr2, %rax
-    movq %rax, G_CR2(%rdi)
+    addq $8, %rsp
     popq %rdi
     popq %r15
     popq %r14

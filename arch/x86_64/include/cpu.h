@@ -48,6 +48,9 @@
 #define MSR_APIC_BASE   0x1B                /* IA32_APIC_BASE */
 #define MSR_PAT         0x277               /* page attribute table */
 #define MSR_EFER        0xC0000080          /* extended feature enable */
+#define MSR_STAR        0xC0000081          /* segment bases of syscall/sysret */
+#define MSR_LSTAR       0xC0000082          /* 64-bit syscall entry point */
+#define MSR_CSTAR       0xC0000083          /* compatibility-mode syscall entry (unused) */
 #define MSR_SFMASK      0xC0000084          /* RFLAGS bits cleared on syscall */
 #define EFER_SCE        UL_(0x001)          /*  0   syscall enable */
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */

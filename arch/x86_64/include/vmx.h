@@ -2,14 +2,19 @@
  * Intel VMX with EPT (SDM Vol. 3, chapters 24 to 29): capability MSRs, VMCS field encodings,
  * control bits, exit reasons and exit qualifications, and the VMX engine of arch/x86_64/vmx.c.
  *
- * Model: VMXON happens on a core the first time a vCPU runs there (vmx_core_on); a core that
- * never runs one stays out of VMX operation. Each vCPU has its own VMCS and VPID; a run loads
- * the VMCS (VMPTRLD), enters with VMLAUNCH, and at the exit reads what the exit record needs and
- * clears the VMCS again (VMCLEAR): no VMCS is active outside vmx_run, so a vCPU's frames may be
- * freed from any core. The guest's registers live in struct vmx_state between runs; the
- * kernel's VMM side edits them there. Guest-physical memory is the PD's Ept (the engine's
- * ptab_ept format); its translations are flushed with INVEPT (single context, the EPTP) on the
- * cores in the vCPU's PD's EPT set after a revoke (vmx_invept_cores).
+ * Model (the hooks of virt.h through vmx_ops, arch/x86_64/vmx.c): every core enters VMX
+ * operation at boot (VMXON). A vCPU's control page is its VMCS. The generic side calls the
+ * hooks on whatever core it is on (create_vcpu and vcpu_regs on the VMM's, the run on the
+ * vCPU's, the free on the last to hold it), so a VMCS is active only inside one hook: each
+ * loads it (VMPTRLD), works, and clears it again (VMCLEAR), and every entry is a VMLAUNCH. No
+ * core caches a VMCS between hooks: its frame may be freed from any core. The guest's general
+ * registers but rsp, its CR2 (in the rsp slot) and the MSRs the VMCS has no field for (the
+ * syscall MSRs, the kernel GS base) are in struct vcpu_hw; the rest is in the VMCS.
+ * Guest-physical memory is the VM's Ept (the engine's ptab_ept format), named by the EPT
+ * pointer of every entry; an entry with flush, and a vCPU's first entry, first drop the
+ * translations derived from that EPTP on the core (INVEPT, single context). VPIDs are per core,
+ * handed out in generations as SVM's ASIDs: a wrap starts a generation with INVVPID of every
+ * VPID on that core.
  */
 #pragma once
 #include "asm_const.h"
@@ -204,12 +209,32 @@
 #define VMX_AR_DATA                 0xC093  /* data read/write accessed, S, DPL 0, P, D/B, G */
 #define VMX_AR_TSS64_BUSY           0x008B  /* busy 64-bit TSS, P */
 #define VMX_AR_UNUSABLE             0x10000 /* bit 16: segment unusable */
-#define VMX_GUEST_TR_LIMIT          0x67    /* a TSS without I/O bitmap */
+#define VMX_AR_P                    0x80    /* bit 7: present (also in the ABI's attributes) */
 
 #define VMX_RFLAGS_FIXED            UL_(0x2)        /* RFLAGS bit 1 reads 1 */
 #define VMX_DR7_INIT                UL_(0x400)      /* DR7 after reset */
 #define VMX_PAT_INIT                0x0007040600070406UL    /* IA32_PAT after reset */
 #define VMX_LINK_NONE               (~0UL)          /* no shadow VMCS */
+
+/* The x86 reset state (SDM Vol. 3, 9.1.1; docs/abi.md create_vcpu), attributes in the ABI's
+ * (VMCB) layout. */
+#define VMX_RESET_RIP               0xFFF0UL
+#define VMX_RESET_CS                0xF000
+#define VMX_RESET_CS_BASE           0xFFFF0000UL
+#define VMX_RESET_CR0               0x60000010UL    /* CD, NW, ET */
+#define VMX_RESET_RDX               0x600UL         /* family 6 */
+#define VMX_RESET_ATTR_DATA         0x093           /* present, read/write, accessed */
+#define VMX_RESET_ATTR_CODE         0x09B           /* present, execute/read, accessed */
+#define VMX_RESET_ATTR_LDT          0x082           /* present, LDT */
+#define VMX_RESET_ATTR_TSS          0x08B           /* present, busy TSS (32-bit form) */
+
+/* vcpu_hw.msr: the guest MSRs without a VMCS field, loaded around each entry (vmx.c). */
+#define VMX_MSR_STAR                0
+#define VMX_MSR_LSTAR               1
+#define VMX_MSR_CSTAR               2
+#define VMX_MSR_SFMASK              3
+#define VMX_MSR_KGS                 4               /* kernel GS base (swapgs) */
+#define VMX_MSRS                    5
 
 /*      exit reason (basic)         value */
 #define VMX_EXIT_EXC_NMI            0       /* an exception or NMI (VMCS_EXIT_INTR) */
@@ -255,7 +280,7 @@
 
 #ifndef __ASSEMBLER__
 
-/* What this CPU's VMX offers, read once at boot (vmx_detect). */
+/* What this CPU's VMX offers, read once at boot (vmx_ops.probe). */
 struct vmx_caps {
     bool ok;                        /* VMX with EPT usable as this kernel needs it */
     const char *why;                /* if not: the missing piece */
@@ -264,58 +289,16 @@ struct vmx_caps {
     uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
     uint64_t ept_vpid;              /* IA32_VMX_EPT_VPID_CAP */
     unsigned timer_rate;            /* preemption timer: one tick per 2^rate TSC cycles */
-    bool vpid;                      /* VPIDs tag guest translations */
+    bool vpid;                      /* VPIDs tag guest translations (INVVPID present) */
 };
 extern struct vmx_caps vmx_caps;
 
-/* The guest's general registers and CR2 (not in the VMCS): saved and loaded by vmx_enter. */
-struct vmx_gprs {
-    uint64_t rax, rcx, rdx, rbx, rbp, rsi, rdi;
-    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-    uint64_t cr2;
-};
-#define VMX_GPRS_AT(reg, off) _Static_assert(__builtin_offsetof(struct vmx_gprs, reg) == (off), \
-                                             "vmx_entry.S: G_" #reg)
-VMX_GPRS_AT(rax, 0); VMX_GPRS_AT(rdi, 48); VMX_GPRS_AT(r8, 56); VMX_GPRS_AT(r15, 112);
-VMX_GPRS_AT(cr2, 120);
-#undef VMX_GPRS_AT
+/* Enter the guest of the current VMCS (launch state clear) with the registers gpr[VCPU_GPRS]
+ * (hardware order; the rsp slot neither loaded nor stored: the VMCS holds rsp) through
+ * VMLAUNCH, interrupts off; at the exit gpr holds the guest's and the result is 0. A failed
+ * VMLAUNCH returns 1 (VMfailValid: VMCS_INSN_ERROR says why), gpr as it was (vmx_entry.S). */
+int vmx_enter(uint64_t *gpr);
 
-/* The guest state between runs: the general registers and what vmx_run moves into the VMCS. */
-struct vmx_state {
-    struct vmx_gprs g;
-    uint64_t rip, rsp, rflags;
-    uint64_t cr0, cr3, cr4, efer;
-    uint64_t kernel_gs_base;        /* swapgs partner (no VMCS field) */
-};
-
-/* One exit as the VMCS reports it. */
-struct vmx_exit {
-    uint32_t reason;                /* VMCS_EXIT_REASON (VMX_EXIT_REASON_ENTRY_FAIL: failed) */
-    uint32_t insn_error;            /* VMLAUNCH failed: VMCS_INSN_ERROR (else 0) */
-    uint64_t qual;                  /* exit qualification */
-    uint64_t gpa;                   /* EPT violation or misconfiguration: guest-physical addr */
-    uint32_t insn_len;              /* length of the exiting instruction */
-    uint32_t intr;                  /* interruption information */
-};
-
-/* A vCPU's VMX part. */
-struct vmx_vcpu {
-    paddr_t vmcs;                   /* its VMCS region (a pool frame) */
-    uint16_t vpid;                  /* 1..; 0 without VPIDs */
-    paddr_t ept_root;               /* root of its PD's Ept */
-};
-
-/* Enter the guest through VMLAUNCH with g's registers (the current VMCS set up, interrupts
- * off); at the exit g holds the guest's and the result is 0; a failed VMLAUNCH returns 1
- * (VMfailInvalid, VMfailValid: VMCS_INSN_ERROR says why) and changes nothing (vmx_entry.S). */
-int vmx_enter(struct vmx_gprs *g);
-
-void vmx_detect(void);
-bool vmx_core_on(void);
-int vmx_vcpu_init(struct vmx_vcpu *v, paddr_t ept_root);
-void vmx_vcpu_fini(struct vmx_vcpu *v);
-void vmx_state_init(struct vmx_state *s, uint64_t rip, uint64_t rsp, uint64_t cr3);
-int vmx_run(struct vmx_vcpu *v, struct vmx_state *s, struct vmx_exit *e, uint64_t timer);
-uint64_t vmx_eptp(paddr_t root);
+extern const struct virt_ops vmx_ops;
 void vmx_invept(paddr_t root);
 #endif
