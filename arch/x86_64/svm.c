@@ -23,6 +23,7 @@
 #include "svm.h"
 #include "cpu.h"
 #include "cpu_local.h"
+#include "xregs.h"
 #include "kmem.h"
 #include "layout.h"
 #include "frame.h"
@@ -65,6 +66,7 @@ static bool svm_probe(void)
     if (!(r[3] & CPUID_SVM_EDX_NP) || r[1] < 2)
         return false;
     nasid = r[1];
+    cpu_config.efer |= EFER_SVME;       /* every core's complete EFER from now on */
     nrips = r[3] & CPUID_SVM_EDX_NRIPS;
     flush_by_asid = r[3] & CPUID_SVM_EDX_FLUSHASID;
     if (frame_alloc(&kernel_pool, IOPM_PAGES, PAGE_SIZE, &iopm) ||
@@ -281,6 +283,8 @@ static void exit_decode(const struct vcpu_hw *h, struct vm_exit *x)
     uint64_t code = VMCB64(v, VMCB_EXITCODE), i1 = VMCB64(v, VMCB_EXITINFO1);
     uint64_t i2 = VMCB64(v, VMCB_EXITINFO2);
     *x = (struct vm_exit){ .rip = VMCB64(v, VMCB_RIP) };
+    if ((uint32_t)code == (uint32_t)SVM_EXIT_INVALID)
+        code = SVM_EXIT_INVALID;        /* QEMU's TCG writes the -1 as 32 bits */
     x->len = exit_len(v, code, x->rip);
     switch (code) {
     case SVM_EXIT_NPF:
