@@ -2,9 +2,10 @@
  * Intel VMX with EPT (the model: arch/x86_64/include/vmx.h): detection from CPUID and the
  * capability MSRs, VMXON per core, a VMCS per vCPU, the run of a vCPU up to its next exit, and
  * INVEPT. The controls every VMCS gets: external interrupts and NMIs exit (a guest cannot keep
- * its core; NMIs are the host's), HLT, every I/O instruction, MOV DR, MWAIT/MONITOR, RDPMC exit;
- * RDMSR/WRMSR, CPUID, XSETBV, VMCALL and the VMX instructions exit unconditionally; EPT on, VPID
- * where the CPU has INVVPID; the guest runs in IA-32e mode when its EFER.LMA is set.
+ * its core; NMIs are the host's), HLT, every I/O instruction, MOV CR8, MOV DR, MWAIT/MONITOR and
+ * RDPMC exit; RDMSR/WRMSR, CPUID, XSETBV, VMCALL and the VMX instructions exit unconditionally;
+ * EPT on, VPID where the CPU has INVVPID, unrestricted guest where it has it (real mode, the
+ * reset state); the guest runs in IA-32e mode when its EFER.LMA is set.
  */
 #include "vmx.h"
 #include "virt_ops.h"
@@ -89,7 +90,9 @@ static bool vmx_probe(void)
     uint64_t basic = rdmsr(MSR_VMX_BASIC);
     bool truec = basic & VMX_BASIC_TRUE_CTLS;
     k->revision = (uint32_t)(basic & VMX_BASIC_REVISION);
-    uint32_t pin = PIN_EXT_INTR | PIN_NMI, proc_need = PROC_HLT | PROC_IO_ALL | PROC_SECONDARY;
+    /* CR8 moves exit: without a TPR shadow the guest would write the host's LAPIC TPR. */
+    uint32_t pin = PIN_EXT_INTR | PIN_NMI;
+    uint32_t proc_need = PROC_HLT | PROC_IO_ALL | PROC_SECONDARY | PROC_CR8_LOAD | PROC_CR8_STORE;
     uint32_t proc = proc_need | PROC_MOV_DR | PROC_MWAIT | PROC_MONITOR | PROC_RDPMC;
     uint32_t exit = EXIT_HOST_64 | EXIT_LOAD_EFER | EXIT_SAVE_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT;
     uint32_t entry = ENTRY_IA32E | ENTRY_LOAD_EFER | ENTRY_LOAD_PAT;

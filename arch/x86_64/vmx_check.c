@@ -4,8 +4,9 @@
  * built by the engine, runs on the boot core and exits with CPUID, an EPT violation on a page
  * not yet mapped (mapped, then resumed at the same instruction), OUT and IN (the IN result
  * emulated), VMCALL (its data page is revoked then and the Ept flushed on every core), an EPT
- * violation on the revoked page, HLT, and a spin that only the preemption timer or an
- * interrupt ends; then a state the hardware refuses is VM_EXIT_INVALID. Without VMX the check
+ * violation on the revoked page, a MOV to CR8 (an exit: the host's TPR stays), HLT, and a spin
+ * that only the preemption timer or an interrupt ends; then a state the hardware refuses is
+ * VM_EXIT_INVALID. Without VMX the check
  * only says so.
  */
 #include "vmx.h"
@@ -58,6 +59,8 @@ __asm__(".pushsection .rodata\n"
         "\tmovl $42, %eax\n"
         "\tvmcall\n"                        /* exit: VMCALL (G_DATA revoked then) */
         "\tmovq 0x5000, %rcx\n"             /* exit: EPT violation (read of G_DATA) */
+        "\tmovl $15, %eax\n"
+        "\tmovq %rax, %cr8\n"               /* exit: MOV CR8 (the host's TPR stays) */
         "\thlt\n"                           /* exit: HLT */
         "vmx_test_guest_spin:\n"
         "\tjmp vmx_test_guest_spin\n"       /* exit: preemption timer or interrupt */
@@ -98,6 +101,14 @@ static int t_map(struct t_guest *g, uint64_t gpa, paddr_t pa, unsigned perm)
                         &res);
     ptab_dfree_release(&df, &t_env);
     return r;
+}
+
+/* This core's CR8 (the LAPIC TPR's priority class). */
+static uint64_t host_cr8(void)
+{
+    uint64_t v;
+    __asm__ __volatile__("mov %%cr8, %0" : "=r"(v));
+    return v;
 }
 
 /* INVEPT of the root in arg on this core (smp_call). */
@@ -260,6 +271,13 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
     }
     t_map(&g, G_DATA, g.page[G_DATA / PAGE_SIZE], PTAB_R | PTAB_W);
     t_run(&g, &x, false, &intrs);
+    EXPECT(x, VM_EXIT_OTHER, "mov to CR8");
+    if (x.qual != VMX_EXIT_CR || host_cr8() != 0) {
+        t_free_guest(&g);
+        return SELFTEST_FAIL("mov to CR8: exit code %lx, host CR8 %lx", x.qual, host_cr8());
+    }
+    g.r.rip += x.len;
+    t_run(&g, &x, false, &intrs);
     EXPECT(x, VM_EXIT_HLT, "hlt");
     g.r.rip += x.len;
     /* The spin: only the preemption timer or an interrupt ends it. */
@@ -280,7 +298,7 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
         return SELFTEST_FAIL("pool: %lu KiB free before, %lu after", free0,
                              kernel_pool_free_kib());
     printk("# vmx: guest ran: CPUID, EPT violation at %lx (rip %lx) mapped and resumed, OUT, IN, "
-           "VMCALL, EPT violation after the revoke, HLT, spin ended, refused CR0 (qual %lx); "
+           "VMCALL, EPT violation after the revoke, MOV CR8, HLT, spin ended, refused CR0 (qual %lx); "
            "%u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual, intrs);
     return true;
 }
