@@ -298,7 +298,7 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
         return SELFTEST_FAIL("pool: %lu KiB free before, %lu after", free0,
                              kernel_pool_free_kib());
     printk("# vmx: guest ran: CPUID, EPT violation at %lx (rip %lx) mapped and resumed, OUT, IN, "
-           "VMCALL, EPT violation after the revoke, MOV CR8, HLT, spin ended, refused CR0 (qual %lx); "
-           "%u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual, intrs);
+           "VMCALL, EPT violation after the revoke, MOV CR8, HLT, spin ended, refused CR0 "
+           "(qual %lx); %u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual, intrs);
     return true;
 }
