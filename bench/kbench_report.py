@@ -30,6 +30,7 @@ ROWS = {
                                    "550 ... 660", 120),
     "round_trip_yield": ("round trip between two PDs on one core (yield)", "10,776", 400),
     "pager_round_trip": ("pager round trip (fault, delegate, resume)", "2,746", 2000),
+    "vm_exit_round_trip": ("VM exit round trip (vmmcall, VMM woken, resume; SVM)", "-", 3000),
     "scaling_ratio_pct": ("per call, most cores at once vs one core, % (own PDs)", "-", 125),
 }
 

@@ -66,7 +66,7 @@ static bool svm_probe(void)
     if (!(r[3] & CPUID_SVM_EDX_NP) || r[1] < 2)
         return false;
     nasid = r[1];
-    cpu_config.efer |= EFER_SVME;       /* every core's complete EFER from now on */
+    cpu_config.efer |= EFER_SVME;       /* part of every core's complete EFER */
     nrips = r[3] & CPUID_SVM_EDX_NRIPS;
     flush_by_asid = r[3] & CPUID_SVM_EDX_FLUSHASID;
     if (frame_alloc(&kernel_pool, IOPM_PAGES, PAGE_SIZE, &iopm) ||

@@ -120,8 +120,8 @@ static void check_args(struct run *r, mword nr, const mword a[6])
 static mword emulate(struct run *r, mword nr, const mword a[6])
 {
     static const struct lookup_info li = { 0x1111, 0x2222, 0x3333, 7, CAP_EC };
-    static const struct ec_info ei = { EC_FAULTED, 1, 0,
-                                       { 0xdead000, 0x400123, 6, 14, FAULT_W, 1, { 0 } } };
+    static const struct ec_info ei = {
+        EC_FAULTED, 1, 0, { .fault = { 0xdead000, 0x400123, 6, 14, FAULT_W, 1, { 0 } } } };
     static const struct core_counters cc = { .lazy_syncs = 42 };
 
     switch (nr) {

@@ -25,11 +25,12 @@ mkdir -p "$LOGS"
 # Core counts a program runs with: ulib_check is for the host only (tests/host/test_uemu.c);
 # inspect needs the INSPECT=1 kernel (tests/qemu/inspect.sh runs it, else it skips);
 # the revocation and shootdown programs (issue 5) also run on 8 cores unless USER_SMP is given;
-# pd_soak only where USER_SMP is given (soak.sh, the clang pass).
+# pd_soak only where USER_SMP is given (soak.sh, the clang pass); vm_* likewise (tests/qemu/vm.sh).
 smps_for() {
     case "$1" in
         ulib_check|inspect) echo "" ;;
         pd_soak) echo "${USER_SMP:-}" ;;
+        vm_*) echo "${USER_SMP:-}" ;;
         tlb_*|revoke_*) echo "${USER_SMP:-2 4 8}" ;;
         *) echo "$SMPS" ;;
     esac

@@ -10,13 +10,15 @@
  * another PD (none), a yield round trip between two PDs on one core, a pager round trip (an
  * EC's first write to a page it lacks faults, its pager on the same core wakes from
  * ec_status(EC_WAIT), delegates the page, resumes it and waits again, the write retried and
- * done: timed by the EC around its write), and the scaling rows: instructions per call (all
+ * done: timed by the EC around its write), a VM exit round trip (a guest's vmmcall, its VMM
+ * woken, the resume past it: user/tests/vm_guest.h), and the scaling rows: instructions per call (all
  * cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke calls in
  * PDs of their own, and k's largest against 1. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */
 #include "utest.h"
+#include "vm_guest.h"
 
 #define SAMPLES     15u
 #define MAX_CORES   8u
@@ -437,6 +439,33 @@ static void bench_pager(mword c)
     row("pager_round_trip", median((uint64_t *)pager_t, SAMPLES));
 }
 
+/* A VM exit round trip on core 0: the guest's vmmcall exits, its VMM (the root) wakes from
+   ec_status(EC_WAIT), resumes it past the call and waits again; timed by the VMM. Without
+   SVM/VMX: no row. */
+static void bench_vm_exit(void)
+{
+    struct guest g;
+    struct ec_info ei;
+    uint64_t v[SAMPLES];
+    int st = guest_make(&g, 0, g_addr(g_call_loop));
+    if (st == E_NOENT) {
+        tap_check(true, "VM exit round trip # SKIP no SVM or VMX");
+        return;
+    }
+    unsigned bad = st != E_OK || sys_ec_resume(g.vcpu, 0, 0, 0) != E_OK;
+    bad += bad || guest_next(&g, &ei, NULL) != E_OK || ei.exit.reason != VM_EXIT_VMCALL;
+    for (unsigned s = 0; s < SAMPLES && !bad; s++) {
+        uint64_t t = tsc();
+        bad += guest_skip(&g, &ei, false, 0) != E_OK;
+        bad += guest_next(&g, &ei, NULL) != E_OK || ei.exit.reason != VM_EXIT_VMCALL;
+        v[s] = tsc() - t;
+    }
+    bad += sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF) != E_OK;
+    tap_check(!bad, "VM exit round trip: each resume ran the guest to its next vmmcall exit");
+    if (!bad)
+        row("vm_exit_round_trip", median(v, SAMPLES));
+}
+
 int main(mword arg)
 {
     if (!utest_init(arg))
@@ -456,6 +485,7 @@ int main(mword arg)
     bench_shootdown(c, d, n);
     bench_round_trip(c);
     bench_pager(c);
+    bench_vm_exit();
     bench_scaling(n);
     return utest_done("kbench");
 }

@@ -21,11 +21,13 @@
 #define IN_VALUE    0xabu
 #define SPIN_READS  2000u               /* reads the guest makes before the revoke */
 #define ROUNDS      16u                 /* round trips timed */
+#define VCPUS       40u                 /* vCPUs of the ASID case */
 
-/* Whether the kernel should run vCPUs here: CPUID has SVM or VMX, and no "novirt". */
+/* Whether the kernel should run vCPUs here: CPUID has SVM with nested paging or VMX (whose
+   EPT only the kernel can see), and no "novirt". */
 static bool virt_expected(void)
 {
-    return (cpu_has_svm() || cpu_has_vmx()) && !word_find(info_page()->cmdline, "novirt", 0);
+    return (cpu_has_npt() || cpu_has_vmx()) && !word_find(info_page()->cmdline, "novirt", 0);
 }
 
 /* Pool frames and heap pages, the books a destroyed VM must leave as they were. */
@@ -123,6 +125,32 @@ static void bad_states(mword cpu)
         CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF),
                  E_OK);
     }
+}
+
+/* Run g from its hlt to its hlt again; whether it got there. */
+static bool hlt_again(const struct guest *g)
+{
+    struct ec_info ei;
+    return sys_ec_resume(g->vcpu, EC_RESUME_RIP, g_addr(g_after_beyond), 0) == E_OK &&
+           guest_next(g, &ei, NULL) == E_OK && ei.exit.reason == VM_EXIT_HLT;
+}
+
+/* More vCPUs on cpu than the CPU has ASIDs (QEMU: 16): new generations, and a vCPU made
+   before them runs on with a new ASID. */
+static void asid_wrap(mword cpu)
+{
+    struct guest old, g;
+    CHECK_ST(guest_make(&old, cpu, g_addr(g_after_beyond)), E_OK);
+    tap_check(hlt_again(&old), "a first vCPU runs to its hlt");
+    unsigned bad = 0;
+    for (unsigned i = 0; i < VCPUS; i++) {
+        bad += guest_make(&g, cpu, g_addr(g_after_beyond)) != E_OK || !hlt_again(&g);
+        bad += sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF) != E_OK;
+    }
+    tap_check(bad == 0, "%u more vCPUs on core %lu, one after the other, each ran (%u failed)",
+              VCPUS, (unsigned long)cpu, bad);
+    tap_check(hlt_again(&old), "the first vCPU runs again after the ASID generations");
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, old.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
 /* The guest's main path on cpu: every exit checked and emulated. */
@@ -369,6 +397,7 @@ int main(mword arg)
     main_path(other);
     main_path(0);
     bad_states(other);
+    asid_wrap(other);
     other_pd(other);
     if (utest_need_cores(2, "the revoke and destroy races on another core")) {
         revoke_race(other);

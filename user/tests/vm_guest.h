@@ -112,6 +112,17 @@ static inline bool cpu_has_svm(void)
     return c & (1u << 2);
 }
 
+/* Whether CPUID says the CPU has AMD SVM with nested paging. */
+static inline bool cpu_has_npt(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+    if (a < 0x8000000au || !cpu_has_svm())
+        return false;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x8000000au), "c"(0));
+    return d & 1u;
+}
+
 /* Whether CPUID says the CPU has Intel VMX. */
 static inline bool cpu_has_vmx(void)
 {
