@@ -543,7 +543,8 @@ static void nested_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, 
     struct ptab_dfree df;
     struct ptab_result res;
     ptab_dfree_init(&df);
-    int err = ptab_update(&n->npt, va, size, pa, (struct ptab_attr){ perm, PTAB_WB }, &df, &res);
+    struct ptab_attr a = { perm, perm && device_mmio(pa, size) ? PTAB_UC : PTAB_WB };
+    int err = ptab_update(&n->npt, va, size, pa, a, &df, &res);
     if (res.flush || res.detached) {
         __atomic_add_fetch(&n->gen, 1, __ATOMIC_SEQ_CST);
         bool added;

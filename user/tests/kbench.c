@@ -11,9 +11,9 @@
  * EC's first write to a page it lacks faults, its pager on the same core wakes from
  * ec_status(EC_WAIT), delegates the page, resumes it and waits again, the write retried and
  * done: timed by the EC around its write), a VM exit round trip (a guest's vmmcall, its VMM
- * woken, the resume past it: user/tests/vm_guest.h), and the scaling rows: instructions per call (all
- * cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke calls in
- * PDs of their own, and k's largest against 1. In make test each
+ * woken, the resume past it: user/tests/vm_guest.h), and the scaling rows: instructions per
+ * call (all cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke
+ * calls in PDs of their own, and k's largest against 1. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */

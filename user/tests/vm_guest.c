@@ -88,6 +88,20 @@ static void arg_checks(void)
               "the reset state fetches at 0xfffffff0: nested fault (reason %u, addr %lx, "
               "access %u)", ei.exit.reason, (unsigned long)ei.exit.addr, ei.exit.access);
     (void)ec;
+    /* A PD whose quota cannot hold a vCPU: E_NOMEM, nothing changed. */
+    mword small = sel_alloc(), v2 = sel_alloc();
+    struct pd_info a, b;
+    CHECK_ST(sys_create_pd(small, SEL_ROOT_PD, PD_OBJ_FRAMES + 2), E_OK);
+    sys_pd_info(small, &a);
+    CHECK_ST(sys_create_vcpu(v2, small, 0), E_NOMEM);
+    sys_pd_info(small, &b);
+    struct lookup_info li;
+    tap_check(a.frames == b.frames && a.used == b.used && a.heap_pages == b.heap_pages &&
+                  sys_lookup(SEL_ROOT_PD, SPACE_OBJ, v2, &li) == E_NOENT,
+              "create_vcpu in a PD without the quota for it: E_NOMEM, nothing changed (frames "
+              "%lu -> %lu, used %lu -> %lu)", (unsigned long)a.frames, (unsigned long)b.frames,
+              (unsigned long)a.used, (unsigned long)b.used);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, small, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
 /* Refused guest states: VMRUN / VM entry fails, reported as VM_EXIT_INVALID. The first is the
@@ -286,6 +300,52 @@ static void revoke_race(mword cpu)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
+/* Resume whichever of the n vCPUs vs of g stopped on a host interrupt (non-blocking). */
+static void resume_interrupted(const struct guest *g, const mword *vs, unsigned n)
+{
+    (void)g;
+    for (unsigned i = 0; i < n; i++) {
+        struct ec_info ei;
+        if (sys_ec_status(vs[i], 0, &ei) == E_OK && ei.state == EC_VMEXIT &&
+            ei.exit.reason == VM_EXIT_INTR)
+            sys_ec_resume(vs[i], 0, 0, 0);
+    }
+    cpu_pause();
+}
+
+/* Two vCPUs of one VM read REV_GPA on cores 1 and 2; the revoke returns when neither can use
+   the page any more: each one's next read faults. */
+static void revoke_two(void)
+{
+    struct guest g;
+    CHECK_ST(guest_make(&g, 1, g_addr(g_spin)), E_OK);
+    mword vs[2] = { g.vcpu, sel_alloc() };
+    CHECK_ST(sys_create_vcpu(vs[1], g.pd, 2), E_OK);
+    struct vcpu_regs r = guest_regs(g_addr(g_spin));
+    CHECK_ST(sys_vcpu_regs(vs[1], VCPU_REGS_SET, &r), E_OK);
+    mword rev = mem_alloc(1);
+    CHECK_ST(sys_delegate(SEL_ROOT_PD, g.pd, SPACE_MEM, rev, REV_GPA, 1, MEM_R | MEM_G), E_OK);
+    CHECK_ST(sys_ec_resume(vs[0], 0, 0, 0), E_OK);
+    CHECK_ST(sys_ec_resume(vs[1], 0, 0, 0), E_OK);
+    volatile uint64_t *count = g_data(&g, D_SPIN);
+    while (*count < SPIN_READS)
+        resume_interrupted(&g, vs, 2);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_MEM, rev, 1, MEM_R, 0), E_OK);
+    uint64_t at = *count;
+    unsigned faulted = 0;
+    for (unsigned i = 0; i < 2; i++) {
+        struct guest one = { .pd = g.pd, .vcpu = vs[i] };
+        struct ec_info ei;
+        faulted += guest_next(&one, &ei, NULL) == E_OK && ei.exit.reason == VM_EXIT_NPF &&
+                   ei.exit.addr == REV_GPA && ei.cpu == 1 + i;
+    }
+    tap_check(faulted == 2 && *count - at <= 2,
+              "two vCPUs of one VM on cores 1 and 2: after the revoke each one's next read "
+              "faults (%u of 2), %lu reads after it returned", faulted,
+              (unsigned long)(*count - at));
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
 /* EC of another PD: try to resume and read the root's vCPU at selector sel; exit with the
    statuses (resume in bits 0..7, vcpu_regs in 8..15). */
 static void intruder(mword sel)
@@ -403,6 +463,8 @@ int main(mword arg)
         revoke_race(other);
         destroy_running(other);
     }
+    if (utest_need_cores(3, "two vCPUs of one VM on two other cores"))
+        revoke_two();
     round_trip();
     return utest_done("vm_guest");
 }
