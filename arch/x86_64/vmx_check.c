@@ -4,7 +4,8 @@
  * built by the engine, runs on the boot core and exits with CPUID, an EPT violation on a page
  * not yet mapped (mapped, then resumed at the same instruction), OUT and IN (the IN result
  * emulated), VMCALL (its data page is revoked then and the Ept flushed on every core), an EPT
- * violation on the revoked page, a MOV to CR8 (an exit: the host's TPR stays), HLT, and a spin
+ * violation on the revoked page, swapgs and a WRMSR of LSTAR (an exit: the host's LSTAR and
+ * kernel GS base stay), a MOV to CR8 (an exit: the host's TPR stays), HLT, and a spin
  * that only the preemption timer or an interrupt ends; then a state the hardware refuses is
  * VM_EXIT_INVALID. Without VMX the check
  * only says so.
@@ -41,6 +42,8 @@
 #define G_ATTR_DATA 0xC93       /* data, present, D/B, G */
 #define G_ATTR_TSS  0x08B       /* busy 64-bit TSS, present */
 #define G_TSS_LIMIT 0x67
+#define G_KGS       0x1111      /* the guest's kernel GS base and GS base: swapgs swaps them */
+#define G_GS        0x2222
 
 /* The guest: runs at G_CODE with the data page at G_DATA (absolute addresses). */
 extern const char vmx_test_guest[], vmx_test_guest_end[], vmx_test_guest_spin[];
@@ -59,6 +62,11 @@ __asm__(".pushsection .rodata\n"
         "\tmovl $42, %eax\n"
         "\tvmcall\n"                        /* exit: VMCALL (G_DATA revoked then) */
         "\tmovq 0x5000, %rcx\n"             /* exit: EPT violation (read of G_DATA) */
+        "\tswapgs\n"                        /* the guest's kernel GS base, not the host's */
+        "\tmovl $0xc0000082, %ecx\n"
+        "\txorl %eax, %eax\n"
+        "\txorl %edx, %edx\n"
+        "\twrmsr\n"                         /* exit: WRMSR of LSTAR (the host's stays) */
         "\tmovl $15, %eax\n"
         "\tmovq %rax, %cr8\n"               /* exit: MOV CR8 (the host's TPR stays) */
         "\thlt\n"                           /* exit: HLT */
@@ -181,6 +189,8 @@ static int t_build(struct t_guest *g)
     r->efer = EFER_LME | EFER_LMA | EFER_NXE;
     const struct vcpu_seg data = { SEL_KDATA, G_ATTR_DATA, 0xFFFFFFFF, 0 };
     r->es = r->ss = r->ds = r->fs = r->gs = data;
+    r->gs.base = G_GS;
+    r->kernel_gs_base = G_KGS;
     r->cs = (struct vcpu_seg){ SEL_KCODE, G_ATTR_CODE, 0xFFFFFFFF, 0 };
     r->ldtr = (struct vcpu_seg){ 0, 0, 0, 0 };
     r->tr = (struct vcpu_seg){ 0, G_ATTR_TSS, G_TSS_LIMIT, 0 };
@@ -270,6 +280,18 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
         return SELFTEST_FAIL("EPT violation at %lx after the revoke", x.addr);
     }
     t_map(&g, G_DATA, g.page[G_DATA / PAGE_SIZE], PTAB_R | PTAB_W);
+    uint64_t lstar = rdmsr(MSR_LSTAR);
+    t_run(&g, &x, false, &intrs);
+    EXPECT(x, VM_EXIT_OTHER, "wrmsr");
+    if (x.qual != VMX_EXIT_WRMSR || rdmsr(MSR_LSTAR) != lstar || rdmsr(MSR_KERNEL_GS_BASE) ||
+        g.r.kernel_gs_base != G_GS || g.r.gs.base != G_KGS) {
+        t_free_guest(&g);
+        return SELFTEST_FAIL("wrmsr after swapgs: exit code %lx, host LSTAR %lx (was %lx) and "
+                             "kernel GS base %lx, guest's %lx and GS base %lx", x.qual,
+                             rdmsr(MSR_LSTAR), lstar, rdmsr(MSR_KERNEL_GS_BASE),
+                             g.r.kernel_gs_base, g.r.gs.base);
+    }
+    g.r.rip += x.len;
     t_run(&g, &x, false, &intrs);
     EXPECT(x, VM_EXIT_OTHER, "mov to CR8");
     if (x.qual != VMX_EXIT_CR || host_cr8() != 0) {
@@ -298,7 +320,8 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
         return SELFTEST_FAIL("pool: %lu KiB free before, %lu after", free0,
                              kernel_pool_free_kib());
     printk("# vmx: guest ran: CPUID, EPT violation at %lx (rip %lx) mapped and resumed, OUT, IN, "
-           "VMCALL, EPT violation after the revoke, MOV CR8, HLT, spin ended, refused CR0 "
-           "(qual %lx); %u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual, intrs);
+           "VMCALL, EPT violation after the revoke, swapgs, WRMSR, MOV CR8, HLT, spin ended, "
+           "refused CR0 (qual %lx); %u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual,
+           intrs);
     return true;
 }
