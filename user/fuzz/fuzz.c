@@ -453,6 +453,11 @@ static void gen_call(struct fz *f, struct call *c)
         c->a[1] = below(f, 2) ? below(f, EC_RESUME_ALL + 1) : rnd(f);
         c->a[2] = PICK(f, rips);
         c->a[3] = rnd(f);
+    } else if (r < 95) {
+        c->nr = SYS_VCPU_REGS;              /* no vCPU here: never reaches a copy */
+        c->a[0] = arg_pd(f);
+        c->a[1] = below(f, 2) ? below(f, VCPU_REGS_SET + 1) : rnd(f);
+        c->a[2] = arg_out(f);
     } else if (r < 97 && cfg.kcov) {
         c->nr = SYS_KCOV;
         c->a[0] = arg_out(f);
@@ -852,6 +857,7 @@ static unsigned allowed_status(mword nr)
     case SYS_LOOKUP:    return B(E_OK) | B(E_CAP) | B(E_ARG) | B(E_RANGE) | B(E_NOENT);
     case SYS_EC_STATUS: return B(E_OK) | B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_RANGE);
     case SYS_EC_RESUME: return B(E_CAP) | B(E_PERM) | B(E_ARG);   /* flags made invalid */
+    case SYS_VCPU_REGS: return B(E_CAP) | B(E_PERM) | B(E_ARG) | B(E_RANGE);  /* no vCPUs */
     case SYS_YIELD:     return B(E_OK);
     case SYS_CONSOLE_WRITE: return B(E_OK) | B(E_ARG) | B(E_RANGE);
     case SYS_COUNTERS:  return B(E_OK) | B(E_CPU) | B(E_RANGE);

@@ -22,6 +22,7 @@
 #define SPIN_READS  2000u               /* reads the guest makes before the revoke */
 #define ROUNDS      16u                 /* round trips timed */
 #define VCPUS       40u                 /* vCPUs of the ASID case */
+#define TRIALS      96u                 /* random guest states */
 
 /* Whether the kernel should run vCPUs here: CPUID has SVM with nested paging or VMX (whose
    EPT only the kernel can see), and no "novirt". */
@@ -346,6 +347,71 @@ static void revoke_two(void)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
+/* The next number of a xorshift sequence. */
+static uint64_t rnd(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* The guest's valid state with random bits flipped in control registers, EFER, RFLAGS, the
+   segments and rip (trial t of the sequence x). */
+static struct vcpu_regs mangled(uint64_t *x)
+{
+    struct vcpu_regs r = guest_regs(g_addr(g_main));
+    uint64_t *w = (uint64_t *)&r;
+    unsigned flips = 1 + (unsigned)(rnd(x) % 8);
+    for (unsigned i = 0; i < flips; i++) {
+        unsigned word = VCPU_GPRS + (unsigned)(rnd(x) % (sizeof(r) / 8 - VCPU_GPRS));
+        w[word] ^= 1UL << (rnd(x) % 64);
+    }
+    return r;
+}
+
+/* Random guest states: each trial ends in some exit (or runs until its VM is destroyed); the
+   kernel never panics, and every frame of the trials is back (the same two selectors and the
+   same guest memory for each, so the root's own books stay as they were). */
+static void random_states(mword cpu)
+{
+    uint64_t x = 0x9e3779b97f4a7c15UL, before = 0;
+    unsigned seen[VM_EXIT_REASONS + 1] = { 0 }, bad = 0;
+    struct guest g = { .pd = sel_alloc(), .vcpu = sel_alloc(), .mem = mem_alloc(GUEST_PAGES) };
+    for (unsigned t = 0; t < TRIALS; t++) {
+        struct vcpu_regs r = mangled(&x);
+        guest_image(g.mem);
+        if (t == 1)
+            before = books();           /* after the first trial's slot pages */
+        bad += sys_create_pd(g.pd, SEL_ROOT_PD, PD_QUOTA_SHARED) != E_OK;
+        bad += sys_create_vcpu(g.vcpu, g.pd, cpu) != E_OK;
+        bad += sys_delegate(SEL_ROOT_PD, g.pd, SPACE_MEM, g.mem, 0, GUEST_PAGES,
+                            MEM_RWX | MEM_G) != E_OK;
+        bad += sys_vcpu_regs(g.vcpu, VCPU_REGS_SET, &r) != E_OK;
+        bad += sys_ec_resume(g.vcpu, 0, 0, 0) != E_OK;
+        unsigned reason = VM_EXIT_REASONS;      /* still running */
+        for (unsigned i = 0; i < 2000 && reason == VM_EXIT_REASONS; i++) {
+            struct ec_info ei;
+            if (sys_ec_status(g.vcpu, 0, &ei) == E_OK && ei.state == EC_VMEXIT) {
+                if (ei.exit.reason == VM_EXIT_INTR)
+                    sys_ec_resume(g.vcpu, 0, 0, 0);
+                else
+                    reason = MIN(ei.exit.reason, (uint32_t)VM_EXIT_REASONS);
+            }
+            cpu_pause();
+        }
+        seen[reason]++;
+        bad += sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF) != E_OK;
+    }
+    tap_check(bad == 0 && books() == before,
+              "%u random states: npf %u hlt %u io %u cpuid %u vmcall %u shutdown %u invalid %u "
+              "other %u running %u; %u bad calls, books %lu -> %lu", TRIALS, seen[VM_EXIT_NPF],
+              seen[VM_EXIT_HLT], seen[VM_EXIT_IO], seen[VM_EXIT_CPUID], seen[VM_EXIT_VMCALL],
+              seen[VM_EXIT_SHUTDOWN], seen[VM_EXIT_INVALID], seen[VM_EXIT_OTHER],
+              seen[VM_EXIT_REASONS], bad,
+              (unsigned long)before, (unsigned long)books());
+}
+
 /* EC of another PD: try to resume and read the root's vCPU at selector sel; exit with the
    statuses (resume in bits 0..7, vcpu_regs in 8..15). */
 static void intruder(mword sel)
@@ -458,6 +524,7 @@ int main(mword arg)
     main_path(0);
     bad_states(other);
     asid_wrap(other);
+    random_states(other);
     other_pd(other);
     if (utest_need_cores(2, "the revoke and destroy races on another core")) {
         revoke_race(other);
