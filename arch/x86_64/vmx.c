@@ -450,6 +450,25 @@ static const uint32_t guest_msrs[VMX_MSRS] = {
     [VMX_MSR_SFMASK] = MSR_SFMASK, [VMX_MSR_KGS] = MSR_KERNEL_GS_BASE,
 };
 
+#define CANONICAL_BITS 48               /* 4-level paging (layout.h: HPT_LEVELS, no LA57) */
+_Static_assert(HPT_LEVELS == 4, "canonical addresses have 48 bits");
+#define SFMASK_RESERVED BITS(63, 32)    /* IA32_FMASK bits that must be 0 */
+
+/* Whether v is a canonical address (bits 63:47 all equal). */
+static bool canonical(uint64_t v)
+{
+    return (uint64_t)((int64_t)(v << (64 - CANONICAL_BITS)) >> (64 - CANONICAL_BITS)) == v;
+}
+
+/* Whether WRMSR takes h's guest MSRs (what the MSR-load checks of a VM entry would demand of
+ * them, SDM Vol. 3, 26.4): LSTAR, CSTAR and the kernel GS base canonical, SFMASK's upper half
+ * 0. */
+static bool msrs_loadable(const struct vcpu_hw *h)
+{
+    return canonical(h->msr[VMX_MSR_LSTAR]) && canonical(h->msr[VMX_MSR_CSTAR]) &&
+           canonical(h->msr[VMX_MSR_KGS]) && !(h->msr[VMX_MSR_SFMASK] & SFMASK_RESERVED);
+}
+
 /* What exit e of h's vCPU (its VMCS current, after the exit) means, into *x. */
 static void exit_decode(const struct vcpu_hw *h, uint32_t reason, struct vm_exit *x)
 {
@@ -509,14 +528,21 @@ static void exit_decode(const struct vcpu_hw *h, uint32_t reason, struct vm_exit
 /* Run h's vCPU on this core (interrupts off) in the Ept at nroot until a VM exit, described in
  * *x; flush: the Ept lost translations since the vCPU's last entry. A state the hardware
  * refuses (SDM Vol. 3, 27.2 and 27.3) is VM_EXIT_INVALID with the VM-instruction error (VMfail)
- * or the exit reason (a VM-entry failure) in qual. An NMI that exits is the host's: delivered
- * here (it halts the core, trap.c). */
+ * or the exit reason (a VM-entry failure) in qual; guest MSRs WRMSR would refuse are the exit
+ * reason of a failed MSR load (0x80000022), the guest not entered. An NMI that exits is the
+ * host's: delivered here (it halts the core, trap.c). */
 static void vmx_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit *x)
 {
     const struct vmx_caps *k = &vmx_caps;
     struct vmx_core *c = &cores[cpu_id()];
     if (!vmptrld(h->ctl))
         panic("vmx: VMPTRLD of %lx failed", h->ctl);
+    if (!msrs_loadable(h)) {            /* a VM-entry failure in MSR loading, as the hardware's */
+        *x = (struct vm_exit){ .reason = VM_EXIT_INVALID, .rip = vmread(VMCS_GUEST_RIP),
+                               .qual = VMX_EXIT_REASON_ENTRY_FAIL | VMX_EXIT_BAD_MSR };
+        vmclear(h->ctl);
+        return;
+    }
     uint32_t vpid = vpid_prepare(c, h);
     uint32_t proc2 = vpid ? k->proc2 : k->proc2 & ~(uint32_t)PROC2_VPID;
     vmw(VMCS_PROC_CTLS2, proc2);

@@ -6,9 +6,8 @@
  * emulated), VMCALL (its data page is revoked then and the Ept flushed on every core), an EPT
  * violation on the revoked page, swapgs and a WRMSR of LSTAR (an exit: the host's LSTAR and
  * kernel GS base stay), a MOV to CR8 (an exit: the host's TPR stays), HLT, and a spin
- * that only the preemption timer or an interrupt ends; then a state the hardware refuses is
- * VM_EXIT_INVALID. Without VMX the check
- * only says so.
+ * that only the preemption timer or an interrupt ends; then a state the hardware refuses, and
+ * a guest MSR that WRMSR refuses, are VM_EXIT_INVALID. Without VMX the check only says so.
  */
 #include "vmx.h"
 #include "virt_ops.h"
@@ -311,6 +310,16 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
     g.r.cr0 &= ~CR0_PE;
     t_run(&g, &x, true, &intrs);
     EXPECT(x, VM_EXIT_INVALID, "CR0.PG without PE");
+    uint64_t cr0_qual = x.qual;
+    /* A guest MSR that WRMSR refuses (a non-canonical LSTAR) is refused the same way. */
+    g.r.cr0 |= CR0_PE;
+    g.r.lstar = BIT(63);
+    t_run(&g, &x, true, &intrs);
+    EXPECT(x, VM_EXIT_INVALID, "a non-canonical LSTAR");
+    if (x.qual != (VMX_EXIT_REASON_ENTRY_FAIL | VMX_EXIT_BAD_MSR)) {
+        t_free_guest(&g);
+        return SELFTEST_FAIL("a non-canonical LSTAR: code %lx", x.qual);
+    }
     bool same = g.r.rip == spin_rip;
     t_free_guest(&g);
     if (!same || spin_rip != G_CODE + (uint64_t)(vmx_test_guest_spin - vmx_test_guest))
@@ -321,7 +330,7 @@ SELFTEST(vmx_guest_exits_cpuid_ept_violation_io_vmcall_revoke_hlt_timer_and_inva
                              kernel_pool_free_kib());
     printk("# vmx: guest ran: CPUID, EPT violation at %lx (rip %lx) mapped and resumed, OUT, IN, "
            "VMCALL, EPT violation after the revoke, swapgs, WRMSR, MOV CR8, HLT, spin ended, "
-           "refused CR0 (qual %lx); %u interrupt exits\n", (uint64_t)G_LATE, fault_rip, x.qual,
-           intrs);
+           "refused CR0 (qual %lx) and LSTAR; %u interrupt exits\n", (uint64_t)G_LATE, fault_rip,
+           cr0_qual, intrs);
     return true;
 }
