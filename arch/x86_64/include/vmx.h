@@ -103,7 +103,7 @@
 /*      secondary processor-based   value        meaning */
 #define PROC2_EPT                   BIT(1)          /* enable EPT */
 #define PROC2_VPID                  BIT(5)          /* enable VPID */
-#define PROC2_UNRESTRICTED          BIT(7)          /* unrestricted guest (not used) */
+#define PROC2_UNRESTRICTED          BIT(7)          /* unrestricted guest (real mode, no paging) */
 
 /*      VM-exit control             value        meaning */
 #define EXIT_SAVE_DEBUG             BIT(2)          /* save DR7, IA32_DEBUGCTL */
@@ -205,9 +205,6 @@
 #define VMCS_SEG_STRIDE             2               /* encoding step from one segment to next */
 
 /*      segment access rights       value        meaning */
-#define VMX_AR_CODE64               0xA09B  /* code exec/read accessed, S, DPL 0, P, L, G */
-#define VMX_AR_DATA                 0xC093  /* data read/write accessed, S, DPL 0, P, D/B, G */
-#define VMX_AR_TSS64_BUSY           0x008B  /* busy 64-bit TSS, P */
 #define VMX_AR_UNUSABLE             0x10000 /* bit 16: segment unusable */
 #define VMX_AR_P                    0x80    /* bit 7: present (also in the ABI's attributes) */
 
