@@ -12,6 +12,7 @@
 #define DESC_UDATA      0x0000F20000000000UL    /* present, ring 3, data, writable */
 #define DESC_UCODE      0x0020FA0000000000UL    /* present, ring 3, code, long mode */
 #define DESC_TSS_TYPE   0x0000890000000000UL    /* present, ring 0, available 64-bit TSS */
+#define DESC_TSS_BUSY   0x0000020000000000UL    /* type bit 1: the TSS is busy (ltr sets it) */
 
 #define GATE_INTR       0x8E    /* present, ring 0, 64-bit interrupt gate */
 #define STUB_SIZE       16      /* entry.S: bytes per stub */
@@ -108,6 +109,19 @@ void cpu_tables_init(void)
         "lldt %w5"
         :: "m"(gdtr), "i"(SEL_KCODE), "r"(SEL_KDATA), "r"(SEL_TSS), "m"(idtr), "r"(SEL_NO_LDT)
         : "rax", "memory");
+}
+
+/* Load this core's GDTR, IDTR and TR again: a VM exit leaves the limits of GDTR and IDTR at
+ * 0xFFFF and TR's at 0x67, which would cut off the TSS's I/O bitmap (SDM Vol. 3, 28.5.2). */
+void cpu_tables_reload(void)
+{
+    struct cpu_local *c = this_cpu();
+    struct dtr gdtr = { sizeof(c->gdt) - 1, (vaddr_t)c->gdt };
+    struct dtr idtr = { 256 * sizeof(struct idt_gate) - 1, c->idt };
+
+    c->gdt[SEL_TSS / 8] &= ~DESC_TSS_BUSY;      /* ltr faults on a busy TSS */
+    __asm__ __volatile__("lgdt %0\n\tlidt %1\n\tltr %w2"
+                         :: "m"(gdtr), "m"(idtr), "r"(SEL_TSS) : "memory");
 }
 
 /* Touch the unmapped guard page below the stack: the exception path must report it. */

@@ -4,11 +4,6 @@
 #include "ptab.h"
 #include "syscall.h"
 
-/*      MSR             number         meaning */
-#define MSR_STAR        0xC0000081  /* segment bases of syscall/sysret */
-#define MSR_LSTAR       0xC0000082  /* 64-bit syscall entry point */
-#define MSR_PAT         0x277       /* page attribute table */
-
 #define STAR_KERNEL_SHIFT 32        /* syscall: CS = this, SS = this + 8 */
 #define STAR_USER_SHIFT   48        /* sysret: SS = this + 8, CS = this + 16 (RPL 3) */
 #define STAR_USER_BASE    (SEL_UDATA - 8)   /* 0x13: user data 0x1B, user code 0x23 */

@@ -7,7 +7,7 @@
 #include "bootinfo.h"
 #include "printk.h"
 
-static const struct virt_ops *const vendors[] = { &svm_ops };
+static const struct virt_ops *const vendors[] = { &svm_ops, &vmx_ops };
 static const struct virt_ops *ops;      /* NULL: none */
 static bool probed;
 

@@ -105,17 +105,21 @@ static void arg_checks(void)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, small, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
-/* Refused guest states: VMRUN / VM entry fails, reported as VM_EXIT_INVALID. */
+/* Refused guest states: VMRUN / VM entry fails, reported as VM_EXIT_INVALID. The first is the
+ * vendor's: VMX ignores CR0.NW and CD at entry (SDM Vol. 3, 26.3.2.1), SVM does not check TR. */
 static void bad_states(mword cpu)
 {
-    static const char *what[] = { "CR0.NW without CD", "long mode without CR4.PAE",
-                                  "CS with both L and D in long mode" };
+    bool svm = cpu_has_svm();
+    const char *what[] = { svm ? "CR0.NW without CD" : "an unusable TR",
+                           "long mode without CR4.PAE", "CS with both L and D in long mode" };
     for (unsigned i = 0; i < ARRAY_SIZE(what); i++) {
         struct guest g;
         CHECK_ST(guest_make(&g, cpu, g_addr(g_main)), E_OK);
         struct vcpu_regs r = guest_regs(g_addr(g_main));
-        if (i == 0)
+        if (i == 0 && svm)
             r.cr0 |= 0x20000000UL;
+        if (i == 0 && !svm)
+            r.tr.attr &= ~0x80u;                /* P clear: unusable */
         if (i == 1)
             r.cr4 = 0;
         if (i == 2)

@@ -23,6 +23,7 @@
 #define CR4_OSFXSR      UL_(0x00000200)     /*  9   FXSAVE/FXRSTOR and SSE enabled */
 #define CR4_OSXMMEXCPT  UL_(0x00000400)     /* 10   unmasked SIMD exceptions raise #XM */
 #define CR4_UMIP        UL_(0x00000800)     /* 11   sgdt/sidt/sldt/str/smsw fault in ring 3 */
+#define CR4_VMXE        UL_(0x00002000)     /* 13   VMX operation allowed (arch/x86_64/vmx.c) */
 #define CR4_FSGSBASE    UL_(0x00010000)     /* 16   rd/wr{fs,gs}base in ring 3 (never set) */
 #define CR4_PCIDE       UL_(0x00020000)     /* 17   process-context identifiers */
 #define CR4_OSXSAVE     UL_(0x00040000)     /* 18   XSAVE/XRSTOR and XCR0 enabled */
@@ -45,7 +46,11 @@
 #define DR6_RESET       UL_(0xFFFF0FF0)     /* DR6 with no debug condition recorded */
 
 #define MSR_APIC_BASE   0x1B                /* IA32_APIC_BASE */
+#define MSR_PAT         0x277               /* page attribute table */
 #define MSR_EFER        0xC0000080          /* extended feature enable */
+#define MSR_STAR        0xC0000081          /* segment bases of syscall/sysret */
+#define MSR_LSTAR       0xC0000082          /* 64-bit syscall entry point */
+#define MSR_CSTAR       0xC0000083          /* compatibility-mode syscall entry (unused) */
 #define MSR_SFMASK      0xC0000084          /* RFLAGS bits cleared on syscall */
 #define EFER_SCE        UL_(0x001)          /*  0   syscall enable */
 #define EFER_LME        UL_(0x100)          /*  8   long mode enable */
@@ -70,6 +75,7 @@
 #define XCR_AVX512      (XCR_OPMASK | XCR_ZMM_HI256 | XCR_HI16_ZMM)
 
 #define CPUID_1_ECX_X2APIC      (1u << 21)  /* leaf 1 ECX: x2APIC */
+#define CPUID_1_ECX_VMX         (1u << 5)   /* leaf 1 ECX: Intel VMX */
 #define CPUID_1_ECX_PCID        (1u << 17)  /* leaf 1 ECX: process-context identifiers */
 #define CPUID_1_ECX_XSAVE       (1u << 26)  /* leaf 1 ECX: XSAVE/XRSTOR, XCR0 */
 #define CPUID_1_ECX_AVX         (1u << 28)  /* leaf 1 ECX: AVX */

@@ -52,4 +52,5 @@ noreturn void trap_exit_shifted(struct trap_frame *f);
 void cpu_user_init(void);
 
 void cpu_tables_init(void);
+void cpu_tables_reload(void);
 void trap_dispatch(struct trap_frame *f);

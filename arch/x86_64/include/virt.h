@@ -29,13 +29,16 @@ enum virt_kind {
     VIRT_VMX  = 2,  /* Intel VMX, EPT, VPIDs */
 };
 
+#define VCPU_HW_MSRS 5                  /* VMX: STAR, LSTAR, CSTAR, SFMASK, kernel GS base */
+
 /* Per vCPU, arch state outside the control page. Zero-filled before vcpu_hw_init. */
 struct vcpu_hw {
     paddr_t ctl;                    /* control page (VMCB / VMCS), 4 KiB, from the generic side */
     uint64_t gpr[VCPU_GPRS];        /* guest registers the control page does not hold */
     uint32_t tag;                   /* ASID / VPID on its core (0: none yet) */
     uint64_t tag_gen;               /* the core's tag generation tag belongs to */
-    bool launched;                  /* VMX: VMLAUNCH done, VMRESUME next */
+    bool launched;                  /* VMX: entered once (its first entry flushes the EPTP) */
+    uint64_t msr[VCPU_HW_MSRS];     /* VMX: guest MSRs the VMCS has no field for (vmx.h) */
 };
 
 enum virt_kind virt_kind(void);

@@ -22,3 +22,4 @@ struct virt_ops {
 };
 
 extern const struct virt_ops svm_ops;
+extern const struct virt_ops vmx_ops;
