@@ -97,8 +97,8 @@ static void send_icr(uint32_t dest, uint32_t lo)
     irq_restore(flags);
 }
 
-/* Switch this core's LAPIC to x2APIC mode if chosen. */
-static void enable_mode(void)
+/* Enable this core's LAPIC, in x2APIC mode if chosen (idempotent). */
+void lapic_enable_mode(void)
 {
     uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_EN;
     if (x2apic)
@@ -173,7 +173,7 @@ void lapic_choose(bool allow_x2apic)
 void lapic_setup(void)
 {
     pic_disable();
-    enable_mode();
+    lapic_enable_mode();
     wr(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
     wr(LAPIC_TIMER_DCR, DCR_DIV16);
     wr(LAPIC_LVT_TIMER, LVT_MASKED);
@@ -192,7 +192,7 @@ void lapic_setup(void)
 /* This core: enable the LAPIC, set the spurious vector, start the periodic timer. */
 void lapic_init(void)
 {
-    enable_mode();
+    lapic_enable_mode();
     wr(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
     wr(LAPIC_TIMER_DCR, DCR_DIV16);
     wr(LAPIC_LVT_TIMER, LVT_PERIODIC | VEC_TIMER);
@@ -205,7 +205,7 @@ void lapic_eoi(void)
     wr(LAPIC_EOI, 0);
 }
 
-/* This core's APIC id, read from the LAPIC (start-up and checks only, never a hot path). */
+/* This core's APIC id, read from the LAPIC (start-up and checks; PERCPU=lapic and hash: this_cpu). */
 uint32_t lapic_id(void)
 {
     uint32_t v = rd(LAPIC_ID);
