@@ -44,12 +44,12 @@
 /*
  * PERCPU=gs: the kernel runs with GS base = its core's data page, user code with its own
  * (KERNEL_GS_BASE holds the other one). Every entry from user mode swaps, every exit to it
- * swaps back. An NMI, #DB or #MC that arrives in kernel mode at one of the three instructions
+ * swaps back. An NMI, #DB or #MC that arrives in kernel mode at one of the five instructions
  * where GS still (or already) holds the user's base -- the first of syscall_entry, the sysretq,
- * the user iretq and the two of percpu_load_user_gs -- swaps as well; its saved rip says so (gs_window). A user cannot make
- * its GS base a kernel address (CR4.FSGSBASE is clear, descriptor bases are 0), but the rip
- * test does not depend on that.
- * gs_window: ZF set if the frame's rip (at off(%rsp)) is one of the three; clobbers flags.
+ * the user iretq and the two of percpu_load_user_gs -- swaps as well; its saved rip says so
+ * (gs_window). A user cannot make its GS base a kernel address (CR4.FSGSBASE is clear,
+ * descriptor bases are 0), but the rip test does not depend on that.
+ * gs_window: ZF set if the frame's rip (at off(%rsp)) is one of the five; clobbers flags.
  */
 .macro gs_window off
     cmpq    $syscall_entry, \off(%rsp)

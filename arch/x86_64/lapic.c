@@ -205,7 +205,7 @@ void lapic_eoi(void)
     wr(LAPIC_EOI, 0);
 }
 
-/* This core's APIC id, read from the LAPIC (start-up and checks; PERCPU=lapic and hash: this_cpu). */
+/* This core's APIC id, read from the LAPIC (start-up, checks; this_cpu with PERCPU=lapic, hash). */
 uint32_t lapic_id(void)
 {
     uint32_t v = rd(LAPIC_ID);
