@@ -8,9 +8,11 @@
 #   make fuzz       bounded libFuzzer runs of the pure kernel logic
 #   make iso        GRUB rescue ISO (build/tessera.iso)
 #   make inspect    pictures of the page tables before and after a lazy sync (build/inspect/)
+#   make lab        every lab variant (bench/lab/variants.txt) measured: bench/results/lab/
 #   make CC=clang   build the kernel with clang instead of gcc
 #   make NUM_CPU=n  kernel for at most n cores (default: layout.h); PTAB_QUARANTINE=1, KCOV=1,
 #                   INSPECT=1: test builds (mk/kernel.mk); BUILD=dir: another build directory
+#   make TLB_TARGETS=all ...  a lab variant: the switches of mk/lab.conf (docs/lab.md)
 #
 # The build, one fragment per part:
 #   mk/kernel.mk       the kernel: every source of arch/x86_64/, kernel/, lib/; its one flag set
@@ -30,7 +32,7 @@ BUILD    := build
 SMP      ?= 4
 MEM      ?= 512M
 
-.PHONY: all run test bench fuzz iso clean setup host-tests soak
+.PHONY: all run test bench fuzz iso clean setup host-tests soak lab
 .DEFAULT_GOAL := all
 
 HOST_TESTS    :=   # names of host test binaries (build/host/<name>)

@@ -180,6 +180,10 @@ struct core_counters {
                                    between two steps, a wait for a lock, the idle loop) */
     uint64_t pcid_recycled;     /* global: PCIDs handed to a new space while their last owner's
                                    entries may still be in TLBs (flushed on every core first) */
+    uint64_t cr3_loads;         /* CR3 writes: address-space switches and full flushes, with or
+                                   without the no-flush bit (PCID) */
+    uint64_t tlb_deferred;      /* shootdown IPIs acknowledged before the flush, which is left to
+                                   the next make_current (lab switch TLB_ACK=deferred; else 0) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -214,7 +218,7 @@ _Static_assert(sizeof(struct dev_faults) == 24, "ABI: dev_faults is 24 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 208, "ABI: core_counters is 208 bytes");
+_Static_assert(sizeof(struct core_counters) == 224, "ABI: core_counters is 224 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

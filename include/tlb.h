@@ -11,7 +11,14 @@
 
 struct pd;
 
-#define TLB_INVLPG_MAX  33              /* pages above which one full flush beats INVLPGs (Linux) */
+/* Pages above which one full flush beats INVLPGs (Linux: 33); lab switch TLB_INVLPG_MAX. */
+#if defined(TLB_INVLPG_MAX_1)
+#define TLB_INVLPG_MAX  1
+#elif defined(TLB_INVLPG_MAX_unlimited)
+#define TLB_INVLPG_MAX  UINT64_MAX
+#else
+#define TLB_INVLPG_MAX  33
+#endif
 
 /* What the local core must flush: pages [va, +pages), or everything if full. */
 struct tlb_range {
@@ -29,3 +36,14 @@ extern void (*tlb_shootdown_hook)(struct pd *pd);
 void tlb_flush_pd(struct pd *pd);
 void tlb_poll(void);
 void tlb_ipi(void);
+
+/* Lab switch TLB_ACK=deferred (NOVA): the IPI handler acknowledges at once and leaves the flush
+   to this hook, called before every use of user translations (return to user, user copies) and
+   by make_current through the htlb mark; without the switch it is empty. */
+#ifdef TLB_ACK_deferred
+void tlb_hazard(void);
+#else
+static inline void tlb_hazard(void)
+{
+}
+#endif

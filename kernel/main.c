@@ -20,6 +20,10 @@
 #include "sched.h"
 #include "selftest.h"
 
+#ifndef LAB_CHANGED
+#define LAB_CHANGED ""          /* mk/lab.conf: the lab switches that differ from their default */
+#endif
+
 void serial_init(void);
 noreturn void kernel_main(uint32_t magic, paddr_t info);
 
@@ -70,6 +74,8 @@ noreturn void kernel_main(uint32_t magic, paddr_t info)
     kcov_init();
     serial_init();
     printk("\ntessera: booting\n");
+    if (LAB_CHANGED[0])
+        printk("tessera: lab %s\n", LAB_CHANGED);     /* the switches off their default */
     smap_patch();               /* before the first interrupt entry or user copy, before the APs */
     if (!multiboot_parse(magic, info))
         panic("not started by a multiboot loader (eax=%x)", magic);

@@ -23,10 +23,15 @@
 
 static uint64_t did_used[DID_MAX / 64];  /* domain ids of live dpts (bit 0: reserved) */
 
-/* Leaf levels the CPU supports: 4 KiB, 2 MiB, and 1 GiB if it has 1 GiB pages. */
+/* Leaf levels of user mappings: 4 KiB, 2 MiB, and 1 GiB if the CPU has 1 GiB pages; 4 KiB
+   only with the lab switch HPT_LEAVES=4k (mk/lab.conf). */
 static unsigned hpt_leaf_mask(void)
 {
+#ifdef HPT_LEAVES_4k
+    return BIT(0);
+#else
     return arch_has_1g_pages() ? ptab_hpt.leaf_mask : ptab_hpt.leaf_mask & ~BIT(2);
+#endif
 }
 
 /* hpt's frame source (ctx: its space): a table frame charged to its PD, counted in the space. */

@@ -821,7 +821,8 @@ static noinline int locked_call(struct trap_frame *f, const struct call *c)
     return st;
 }
 
-/* C side of the syscall entry: f is the caller's user state; rax gets the status. */
+/* C side of the syscall entry: f is the caller's user state; rax gets the status. Before the
+   return to user mode, a flush a shootdown left due (lab switch TLB_ACK=deferred). */
 void syscall_dispatch(struct trap_frame *f)
 {
     this_cpu()->counters.syscalls++;
@@ -832,4 +833,5 @@ void syscall_dispatch(struct trap_frame *f)
         f->rax = (mword)c->run(f);
     else
         f->rax = (mword)locked_call(f, c);
+    tlb_hazard();
 }

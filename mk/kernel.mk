@@ -1,7 +1,7 @@
 # The kernel: build/kernel.elf (multiboot, 32-bit ELF for qemu -kernel) from
 # build/kernel/kernel64.elf (linked at KERNEL_BASE).
 #
-#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1] [INSPECT=1] [PERCPU=v] [PTSYNC=v]
+#   make [NUM_CPU=n] [CC=clang] [PTAB_QUARANTINE=1] [KCOV=1] [INSPECT=1] [lab switches]
 #   make ptab-kcheck | mdb-kcheck    the pure logic alone, freestanding, with gcc and clang
 #
 # Sources: every C and assembly file of arch/x86_64/, kernel/ and lib/ (kernel/kcov.c only with
@@ -28,16 +28,9 @@ endif
 # build/kcov/kernel/kernel.map locates each object's guards.
 # INSPECT=1: SYS_INSPECT prints a PD's page tables to the serial console (make inspect,
 # tests/qemu/inspect.sh); a test build, in its own build directory (build/inspect).
-# PERCPU=map|lapic|cpuid|cpuidb|rdpid|gs|hash: how this_cpu() finds the core's data
-# (arch/x86_64/include/percpu.h; map, the core-local mapping, is the default).
 PTAB_QUARANTINE ?= 0
 KCOV            ?= 0
 INSPECT         ?= 0
-PERCPU          ?= map
-PERCPU_VARIANTS := map lapic cpuid cpuidb rdpid gs hash
-ifeq ($(filter $(PERCPU),$(PERCPU_VARIANTS)),)
-$(error PERCPU=$(PERCPU): one of $(PERCPU_VARIANTS))
-endif
 
 # make fuzz-kernel KCOV=1 builds the coverage kernel in build/kcov itself (tests/qemu/fuzz.sh);
 # the default build directory stays a normal build.
@@ -46,12 +39,14 @@ FUZZ_KCOV := $(KCOV)
 override KCOV := 0
 endif
 
+# The lab switches (TLB_TARGETS=..., PCID=0, ...; mk/lab.conf, docs/lab.md): LAB_CFLAGS.
+include mk/lab.conf
+
 # ---- the one flag set (kernel objects, ptab-kcheck, mdb-kcheck) -----------------------------
 KERNEL_CFLAGS := -std=gnu17 -ffreestanding -fno-pic -fno-pie -mcmodel=kernel -mno-red-zone \
                  -mgeneral-regs-only -fno-stack-protector -nostdlib -fno-omit-frame-pointer \
                  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -O2 -g \
-                 -DNUM_CPU=$(NUM_CPU) -Iinclude -Iarch/x86_64/include
-KERNEL_CFLAGS += -DPERCPU_VARIANT=PERCPU_$(shell echo $(PERCPU) | tr a-z A-Z)
+                 -DNUM_CPU=$(NUM_CPU) -Iinclude -Iarch/x86_64/include $(LAB_CFLAGS)
 ifeq ($(PTAB_QUARANTINE),1)
 KERNEL_CFLAGS += -DPTAB_QUARANTINE
 endif
@@ -82,7 +77,7 @@ KERNEL_LD      ?= ld
 KERNEL_LDFLAGS := -nostdlib -static -z max-page-size=0x1000 -z noexecstack -T $(KOBJ)/kernel.ld
 
 # Record the compiler and options; touch the stamp only when they change.
-KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE) $(INSPECT) $(PERCPU)
+KERNEL_CONFIG := $(CC) $(NUM_CPU) $(KCOV) $(PTAB_QUARANTINE) $(INSPECT) $(LAB_CONFIG)
 $(shell mkdir -p $(KOBJ) && echo '$(KERNEL_CONFIG)' | cmp -s - $(KERNEL_STAMP) || \
         echo '$(KERNEL_CONFIG)' > $(KERNEL_STAMP))
 

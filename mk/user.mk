@@ -15,7 +15,7 @@
 USER_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -O2 -g -ffreestanding -fno-builtin \
                -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
                -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
-               -Iinclude -Iuser/include
+               -Iinclude -Iuser/include $(LAB_CFLAGS)
 USER_LDFLAGS := -nostdlib -static -Wl,-T,user/user.ld -Wl,-z,max-page-size=4096 \
                 -Wl,--build-id=none -Wl,--fatal-warnings
 
@@ -28,9 +28,11 @@ USER_ROOT_OBJS := $(patsubst user/%,$(BUILD)/user/%.o,$(wildcard user/root/*.c))
 USER_TEST_ELFS := $(patsubst user/tests/%.c,$(BUILD)/user/tests/%.elf,$(wildcard user/tests/*.c))
 USER_HDRS      := $(wildcard include/*.h user/include/*.h user/tests/*.h)
 
-# Rebuild everything when CC changes, so gcc and clang objects never mix.
+# Rebuild everything when CC or a lab switch changes, so gcc and clang objects never mix.
 USER_STAMP := $(BUILD)/user/config.stamp
-$(shell mkdir -p $(BUILD)/user && echo '$(CC)' | cmp -s - $(USER_STAMP) || echo '$(CC)' > $(USER_STAMP))
+USER_CONFIG := $(CC) $(LAB_CONFIG)
+$(shell mkdir -p $(BUILD)/user && echo '$(USER_CONFIG)' | cmp -s - $(USER_STAMP) || \
+        echo '$(USER_CONFIG)' > $(USER_STAMP))
 
 FUZZ_ELF := $(BUILD)/user/fuzz/fuzz.elf
 

@@ -68,8 +68,10 @@ static void config_detect(void)
 
     struct cpu_config k = { .cr0 = CR0_KERNEL, .efer = EFER_KERNEL };
     k.cr4 = CR4_BOOT | CR4_OSFXSR | CR4_OSXMMEXCPT;
+#ifndef PCID_0
     if (l1c & CPUID_1_ECX_PCID)
         k.cr4 |= CR4_PCIDE;                 /* tlb_pcid_init then uses PCIDs */
+#endif                                      /* PCID=0 (lab switch): never */
     if (l7b & CPUID_7_EBX_SMEP)
         k.cr4 |= CR4_SMEP;
     if (l7b & CPUID_7_EBX_SMAP)

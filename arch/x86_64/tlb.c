@@ -29,6 +29,20 @@
  * and acknowledge, take no lock), and two cores can never wait for each other:
  * shootdowns are issued under pd_lock, whose waiters poll (pd_lock_take) or go
  * back to user mode with interrupts on.
+ *
+ * Lab switches (mk/lab.conf, docs/lab.md); the defaults are the policy above.
+ * TLB_TARGETS=htlb IPIs every core marked in htlb (it ran pd), running pd or not;
+ * =all every other online core: the protocol is the same, a core that does not run
+ * pd only answers. TLB_IPI=serial waits for each core's answer before the next
+ * IPI. TLB_INVLPG_MAX (include/tlb.h) is the ceiling of the local flush. TLB_ACK=
+ * deferred is NOVA's answer: the handler acknowledges at once and sets a hazard
+ * word; the flush comes in tlb_hazard before the core uses a user translation again
+ * (return to user mode, user copies) or in make_current (the htlb mark stays set).
+ * That keeps the promise for every access the kernel makes on purpose, but not for
+ * the page walker: between the answer and the flush the core's CR3 still reaches
+ * the tables the revoker frees once the answers are in, and the walker may walk them
+ * (speculatively too, and set accessed flags in them: SDM 4.10.3) after their frames
+ * were reused. So it is a lab variant, never the default.
  */
 #include "tlb.h"
 #include "pcid.h"
@@ -59,6 +73,7 @@ void tlb_pcid_init(void)
 static void flush_all(void)
 {
     this_cpu()->counters.full_flushes++;
+    this_cpu()->counters.cr3_loads++;
     write_cr3(read_cr3());
 }
 
@@ -107,31 +122,68 @@ static void wait_ack(unsigned c, uint64_t req)
 
 /* Whether core rc's CR3 may hold pd's root: pd is its current PD, or the one it is leaving in
    make_current. pd before pd_leaving: make_current writes them the other way round. */
-static bool runs_or_leaves(struct cpu_local *rc, struct pd *pd)
+static unused bool runs_or_leaves(struct cpu_local *rc, struct pd *pd)
 {
     return __atomic_load_n(&rc->pd, __ATOMIC_SEQ_CST) == pd ||
            __atomic_load_n(&rc->pd_leaving, __ATOMIC_SEQ_CST) == pd;
 }
 
-/* Step 2: IPI every other core marked here that runs pd or is leaving it, each with its request
-   number in req[c], into sent. A mark found clear again was taken, but its flush may still be
-   ahead: such a core is asked too. */
+/* Whether core c gets an IPI for pd: by default if it runs pd or is leaving it; TLB_TARGETS=htlb
+   if it is marked (ran pd); =all always (c online). */
+static bool target(struct pd *pd, unsigned c)
+{
+#if defined(TLB_TARGETS_all)
+    (void)pd;
+    return cpu_remote(c)->online;
+#elif defined(TLB_TARGETS_htlb)
+    return marked(pd, c);
+#else
+    return marked(pd, c) && runs_or_leaves(cpu_remote(c), pd);
+#endif
+}
+
+#ifdef TLB_IPI_serial
+/* Wait until core c answered request req, with interrupts on (a nested request only flushes
+   and acks). */
+static void wait_one(unsigned c, uint64_t req)
+{
+    mword fl = irq_save();
+    cpu_sti();
+    wait_ack(c, req);
+    irq_restore(fl);
+}
+#endif
+
+/* Step 2: IPI every other core that target() picks, each with its request number in req[c],
+   into sent; TLB_IPI=serial waits for each answer before the next IPI. A marked core that gets
+   none stays marked and flushes in make_current. A mark found clear again was taken, but its
+   flush may still be ahead: such a core is asked too. */
 static void send_ipis(struct pd *pd, uint64_t req[NUM_CPU], struct cpuset *sent)
 {
     struct cpu_local *me = this_cpu();
     unsigned c;
+#if defined(TLB_TARGETS_all)
+    for (c = 0; c < smp_cpus.count && c < NUM_CPU; c++) {
+#else
     cpuset_for_each(c, &pd->mem.rooted) {
+#endif
         struct cpu_local *rc = cpu_remote(c);
-        if (c == me->id || !marked(pd, c))
+        if (c == me->id)
             continue;
-        if (!runs_or_leaves(rc, pd)) {
-            me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
+        if (!target(pd, c)) {
+            if (marked(pd, c))
+                me->counters.flushes_avoided++;     /* stays marked: flushes in make_current */
             continue;
         }
         req[c] = __atomic_add_fetch(&rc->tlb_reqs, 1, __ATOMIC_SEQ_CST);    /* after the mark */
-        cpuset_set(sent, c);
         me->counters.ipis_sent++;
         lapic_send_ipi(rc->apic_id, VEC_IPI_TLB);
+#ifdef TLB_IPI_serial
+        (void)sent;
+        wait_one(c, req[c]);                        /* answered: not in sent */
+#else
+        cpuset_set(sent, c);
+#endif
     }
 }
 
@@ -207,9 +259,42 @@ void tlb_poll(void)
     irq_restore(fl);
 }
 
+#ifdef TLB_ACK_deferred
+/* IPI handler of TLB_ACK=deferred (NOVA): answer every request so far at once, before any flush,
+   and set the hazard word; tlb_hazard or make_current flushes (see the switches above). */
+void tlb_ipi(void)
+{
+    struct cpu_local *c = this_cpu();
+    c->counters.ipis_received++;
+    mword fl = irq_save();
+    uint64_t req = __atomic_load_n(&c->tlb_reqs, __ATOMIC_SEQ_CST);
+    c->tlb_hazard = true;                                               /* before the answer */
+    if (req > c->tlb_acks) {
+        __atomic_store_n(&c->tlb_acks, req, __ATOMIC_RELEASE);
+        c->counters.tlb_deferred++;
+    }
+    irq_restore(fl);
+}
+
+/* The deferred flush: if an answer went out before its flush, flush when the current PD is
+   marked stale here (make_current clears the mark of the PD it loads, and flushes). */
+void tlb_hazard(void)
+{
+    struct cpu_local *c = this_cpu();
+    if (!c->tlb_hazard)
+        return;
+    mword fl = irq_save();
+    c->tlb_hazard = false;
+    struct pd *cur = c->pd;
+    if (cur && cpuset_tst_clr(&cur->mem.htlb, c->id))
+        flush_all();
+    irq_restore(fl);
+}
+#else
 /* IPI handler: flush this core's TLB if its current PD is marked stale, then acknowledge. */
 void tlb_ipi(void)
 {
     this_cpu()->counters.ipis_received++;
     tlb_poll();
 }
+#endif

@@ -112,8 +112,8 @@ static void other_vector(struct cpu_local *c, struct trap_frame *f)
     lapic_eoi();
 }
 
-/* C side of every interrupt and exception. */
-void trap_dispatch(struct trap_frame *f)
+/* Every interrupt and exception: the handler of f's vector. */
+static void dispatch(struct trap_frame *f)
 {
     struct cpu_local *c = this_cpu();
 
@@ -143,4 +143,13 @@ void trap_dispatch(struct trap_frame *f)
         return;
     }
     other_vector(c, f);
+}
+
+/* C side of every interrupt and exception; before a return to user mode, a flush a shootdown
+   left due (tlb_hazard: lab switch TLB_ACK=deferred, else nothing). */
+void trap_dispatch(struct trap_frame *f)
+{
+    dispatch(f);
+    if (from_user(f))
+        tlb_hazard();
 }

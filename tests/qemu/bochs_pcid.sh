@@ -16,7 +16,12 @@
 #   BOCHS_TIMEOUT=s    limit per run (default 240)
 #   BOCHS_CMDLINE="…"  kernel command line (default "selftest"; e.g. "selftest nox2apic": xAPIC)
 #   BOCHS_LABEL=name   first word of the TAP names (default "bochs"); logs in build/test-logs/name/
+#   BOCHS_BUILD=dir    the build directory of kernel and programs (default build; make lab: a
+#                      variant's build/lab/<name>), BOCHS_MAKE="A=b C=d" its make variables
 set -u
+BUILD=${BOCHS_BUILD:-build}
+# shellcheck disable=SC2206
+MAKEVARS=(${BOCHS_MAKE:-})
 LABEL=${BOCHS_LABEL:-bochs}
 LOGS=build/test-logs/$LABEL
 TIMEOUT=${BOCHS_TIMEOUT:-240}
@@ -33,7 +38,7 @@ if ! command -v bochs >/dev/null || [ ! -f /usr/share/bochs/BIOS-bochs-latest ] 
    [ ! -f /usr/share/bochs/VGABIOS-lgpl-latest ]; then
     echo "not ok - bochs: bochs not installed (run scripts/setup.sh)"; exit 0
 fi
-[ -f build/kernel.elf ] || { echo "not ok - bochs: build/kernel.elf missing (run make)"; exit 0; }
+[ -f "$BUILD/kernel.elf" ] || { echo "not ok - bochs: $BUILD/kernel.elf missing (run make)"; exit 0; }
 mkdir -p "$LOGS"
 
 # Core counts a program runs with: the shootdowns to many cores and the revocation tree also on 4.
@@ -47,7 +52,7 @@ smps_for() {
 # bochs_default: the default programs (see BOCHS_TESTS above).
 bochs_default() {
     local e
-    for e in build/user/tests/*.elf; do basename "$e" .elf; done |
+    for e in "$BUILD"/user/tests/*.elf; do basename "$e" .elf; done |
         grep -xE 'tlb_.*|destroy_.*|revoke_(tree|restart|wide|busy)|lazy_sync|mem_isolation|core_sched|abi_errors|entry_attack|fault_isolation|xregs'
 }
 
@@ -85,8 +90,9 @@ stop() {
 # mkiso <prog>: the GRUB ISO with "selftest" (or $BOCHS_CMDLINE) and <prog> as the root task;
 # status of make.
 mkiso() {
-    make --no-print-directory -s iso ISO="$LOGS/$1.iso" ISO_CMDLINE="${BOCHS_CMDLINE:-selftest}" \
-        ISO_ROOT="build/user/tests/$1.elf" >"$LOGS/$1.iso-build.log" 2>&1
+    make --no-print-directory -s BUILD="$BUILD" "${MAKEVARS[@]}" iso ISO="$LOGS/$1.iso" \
+        ISO_CMDLINE="${BOCHS_CMDLINE:-selftest}" ISO_ROOT="$BUILD/user/tests/$1.elf" \
+        >"$LOGS/$1.iso-build.log" 2>&1
 }
 
 # boot <prog> <cores>: run Bochs on <prog>'s ISO until the serial log ends a run or TIMEOUT
@@ -156,10 +162,10 @@ else
 fi
 runs=()
 for prog in $names; do
-    if [ ! -f "build/user/tests/$prog.elf" ]; then
-        tap 1 "$LABEL/$prog: build/user/tests/$prog.elf missing (run make)"
+    if [ ! -f "$BUILD/user/tests/$prog.elf" ]; then
+        tap 1 "$LABEL/$prog: $BUILD/user/tests/$prog.elf missing (run make)"
     elif ! mkiso "$prog"; then
-        tap 1 "$LABEL/$prog: make iso ISO_ROOT=build/user/tests/$prog.elf"
+        tap 1 "$LABEL/$prog: make iso ISO_ROOT=$BUILD/user/tests/$prog.elf"
     else
         for n in $(smps_for "$prog"); do
             rm -f "$LOGS/$prog-smp$n.serial.txt" "$LOGS/$prog-smp$n.result"

@@ -35,8 +35,12 @@
 #define WORK_SEL    64u                 /* scaling workers: their own PD's capability */
 #define WORK_ROUNDS 48u                 /* delegate, lookup, revoke rounds per worker */
 #define WORK_CALLS  3u                  /* calls per round */
+#define SELF_VA     (176 * GIB)         /* root: its own pages, revoked from itself */
+#define LARGE_VA    (192 * GIB)         /* L: a 16 MiB delegation, 2 MiB aligned */
+#define LARGE_PAGES 4096u               /* 16 MiB: 8 leaves of 2 MiB, or 8 tables of 4 KiB ones */
 
 static mword src;                       /* root: 1024 pages to delegate */
+static unsigned ncores;                 /* cores the benchmark uses (at most MAX_CORES) */
 static volatile uint64_t beats[MAX_CORES] aligned(64);
 static volatile uint64_t stop;
 static volatile uint64_t pager_t[SAMPLES];      /* shared: the EC's time for each served write */
@@ -66,6 +70,49 @@ static uint64_t median(uint64_t *v, unsigned n)
 static void row(const char *name, uint64_t v)
 {
     printf("# kbench: %s %lu\n", name, (unsigned long)v);
+}
+
+/* The per-core counters of cores 0..n-1 added up, word by word (the global words are then n
+   times theirs: the rows use per-core words only). */
+static struct core_counters all_counters(unsigned n)
+{
+    struct core_counters sum = { 0 };
+    uint64_t *w = (uint64_t *)&sum;
+    for (unsigned c = 0; c < n; c++) {
+        struct core_counters cc = utest_counters(c);
+        const uint64_t *x = (const uint64_t *)&cc;
+        for (unsigned i = 0; i < sizeof(sum) / sizeof(uint64_t); i++)
+            w[i] += x[i];
+    }
+    return sum;
+}
+
+/* Add to *acc what the per-core TLB counters of cores 0..n-1 grew by since *before. */
+static void tlb_delta(struct core_counters *acc, const struct core_counters *before, unsigned n)
+{
+    struct core_counters now = all_counters(n);
+    acc->ipis_sent += now.ipis_sent - before->ipis_sent;
+    acc->full_flushes += now.full_flushes - before->full_flushes;
+    acc->invlpgs += now.invlpgs - before->invlpgs;
+    acc->flushes_avoided += now.flushes_avoided - before->flushes_avoided;
+    acc->cr3_loads += now.cr3_loads - before->cr3_loads;
+    acc->tlb_deferred += now.tlb_deferred - before->tlb_deferred;
+}
+
+/* The counter rows of one scenario (the lab, docs/lab.md): each counter summed over the
+   scenario's SAMPLES operations and all cores, as "ctr_<scenario>_<counter>". */
+static void counter_rows(const char *scenario, const struct core_counters *acc)
+{
+    char name[64];
+    const struct { const char *n; uint64_t v; } r[] = {
+        { "ipis", acc->ipis_sent }, { "full_flushes", acc->full_flushes },
+        { "invlpgs", acc->invlpgs }, { "flushes_avoided", acc->flushes_avoided },
+        { "cr3_loads", acc->cr3_loads }, { "deferred", acc->tlb_deferred },
+    };
+    for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+        snprintf(name, sizeof(name), "ctr_%s_%s", scenario, r[i].n);
+        row(name, r[i].v);
+    }
 }
 
 /* Delegate n root pages from src + i pages into pd at va with rights. */
@@ -133,6 +180,7 @@ static void bench_entry(void)
 static void bench_bulk(mword c)
 {
     uint64_t d[SAMPLES], r[SAMPLES], d2[SAMPLES], r2[SAMPLES];
+    struct core_counters acc = { 0 }, before;
     unsigned bad = give(c, 1023, BULK_VA, 1, MEM_R) != E_OK;
     bad += give(c, 1023, FRESH_KEEP, 1, MEM_R) != E_OK;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
@@ -140,9 +188,11 @@ static void bench_bulk(mword c)
         bad += give(c, 0, BULK_VA + PAGE_SIZE_USER, 511, MEM_R | MEM_W) != E_OK;
         d[s] = (tsc() - t) / 511;
         bad += !holds(c, BULK_VA + 511 * PAGE_SIZE_USER);
+        before = all_counters(ncores);
         t = tsc();
         bad += take(c, BULK_VA + PAGE_SIZE_USER, 511, MEM_RWX) != E_OK;
         r[s] = (tsc() - t) / 511;
+        tlb_delta(&acc, &before, ncores);
         bad += holds(c, BULK_VA + PAGE_SIZE_USER) || !holds(c, BULK_VA);
         t = tsc();
         bad += give(c, 0, FRESH_VA + PAGE_SIZE_USER, 512, MEM_R | MEM_W) != E_OK;
@@ -157,12 +207,14 @@ static void bench_bulk(mword c)
     row("revoke_511_per_page", median(r, SAMPLES));
     row("delegate_512_tables_per_page", median(d2, SAMPLES));
     row("revoke_512_tables_per_page", median(r2, SAMPLES));
+    counter_rows("revoke_511", &acc);
 }
 
 /* One page per call: delegate, revoke, revoke the write right, revoke emptying its tables. */
 static void bench_single(mword c)
 {
     uint64_t d[SAMPLES], r[SAMPLES], w[SAMPLES], e[SAMPLES];
+    struct core_counters acc = { 0 }, before;
     unsigned bad = give(c, 1023, ONE_VA, 1, MEM_R) != E_OK;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
         mword va = ONE_VA + (s + 1) * PAGE_SIZE_USER;
@@ -174,9 +226,11 @@ static void bench_single(mword c)
         w[s] = tsc() - t;
         struct lookup_info li;
         bad += sys_lookup(c, SPACE_MEM, va, &li) != E_OK || li.rights != MEM_R;
+        before = all_counters(ncores);
         t = tsc();
         bad += take(c, va, 1, MEM_RWX) != E_OK;
         r[s] = tsc() - t;
+        tlb_delta(&acc, &before, ncores);
         bad += holds(c, va);
         mword alone = EMPTY_VA + s * GIB;
         bad += give(c, s, alone, 1, MEM_R) != E_OK;
@@ -190,6 +244,7 @@ static void bench_single(mword c)
     row("revoke_one", median(r, SAMPLES));
     row("revoke_write_right", median(w, SAMPLES));
     row("revoke_one_emptying_tables", median(e, SAMPLES));
+    counter_rows("revoke_one", &acc);
 }
 
 /* Revoke one of SIBLINGS delegations of one root page. */
@@ -249,48 +304,142 @@ static unsigned stop_spinners(unsigned k, const mword *ec)
     return bad;
 }
 
+/* Whether a shootdown also IPIs cores that run another PD (lab switch TLB_TARGETS, mk/lab.conf):
+   every core marked in htlb, or every other core; by default only the cores running the PD. */
+#if defined(TLB_TARGETS_htlb) || defined(TLB_TARGETS_all)
+#define IPI_OTHER_PD true
+#else
+#define IPI_OTHER_PD false
+#endif
+
 /* The median cost of revoking one page of c while k other cores run spinners of pd (c itself:
-   each gets a shootdown IPI; another PD: none); ~0 on a failure. */
-static uint64_t shootdown(mword c, mword pd, unsigned k)
+   each gets a shootdown IPI; another PD: none by default); the TLB counters of the revokes
+   added to *acc; ~0 on a failure. */
+static uint64_t shootdown(mword c, mword pd, unsigned k, struct core_counters *acc)
 {
     uint64_t v[SAMPLES];
     mword ec[MAX_CORES];
+    struct core_counters before;
     unsigned bad = start_spinners(pd, k, ec);
     uint64_t ipis = utest_counters(0).ipis_sent;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
         mword va = ONE_VA + (s + 1) * PAGE_SIZE_USER;
         bad += give(c, s, va, 1, MEM_R) != E_OK;
+        before = all_counters(ncores);
         uint64_t t = tsc();
         bad += take(c, va, 1, MEM_RWX) != E_OK;
         v[s] = tsc() - t;
+        tlb_delta(acc, &before, ncores);
     }
     ipis = utest_counters(0).ipis_sent - ipis;
     bad += stop_spinners(k, ec);
-    bad += pd == c ? ipis < (uint64_t)k * SAMPLES : ipis != 0;
+    bad += pd == c || IPI_OTHER_PD ? ipis < (uint64_t)k * SAMPLES : ipis != 0;
     return bad ? ~0UL : median(v, SAMPLES);
 }
 
-/* The shootdown rows for k = 1..n-1 other cores, running c (IPIs) and running d (none). */
+/* The shootdown rows for k = 1..n-1 other cores, running c (IPIs) and running d (none); the
+   counter rows of k = n-1. */
 static void bench_shootdown(mword c, mword d, unsigned n)
 {
+    struct core_counters acc = { 0 };
     unsigned bad = give(c, 1021, SPIN_VA, 1, MEM_R) != E_OK;
     bad += give(d, 1021, SPIN_VA, 1, MEM_R) != E_OK;
-    uint64_t base = bad ? ~0UL : shootdown(c, c, 0);
+    uint64_t base = bad ? ~0UL : shootdown(c, c, 0, &acc);
     bad += base == ~0UL;
     char name[48];
     for (unsigned k = 1; k < n && !bad; k++) {
-        uint64_t same = shootdown(c, c, k), other = shootdown(c, d, k);
+        struct core_counters same_acc = { 0 }, other_acc = { 0 };
+        uint64_t same = shootdown(c, c, k, &same_acc), other = shootdown(c, d, k, &other_acc);
         bad += same == ~0UL || other == ~0UL;
         snprintf(name, sizeof(name), "shootdown_running_pd_k%u", k);
         row(name, same);
         snprintf(name, sizeof(name), "shootdown_other_pd_k%u", k);
         row(name, other);
-        if (k == n - 1)
+        if (k == n - 1) {
             row("shootdown_per_further_core", (same - base) / k);
+            counter_rows("shootdown_running", &same_acc);
+            counter_rows("shootdown_other", &other_acc);
+        }
     }
-    tap_check(!bad, "shootdown: a revoke IPIs each core running the PD at least once, none "
-              "running another PD (%u cores)", n);
+    tap_check(!bad, "shootdown: a revoke IPIs each core running the PD at least once, %s "
+              "(%u cores)", IPI_OTHER_PD ? "and each core running another PD (TLB_TARGETS)" :
+              "none running another PD", n);
     row("shootdown_k0", base);
+}
+
+/* Revoke n of the root's own pages from itself (it runs on core 0, so the flush is local: INVLPG
+   per page up to the kernel's ceiling, else one full flush); the rows for n = 1, 8, 32, 64, 511. */
+static void bench_self_revoke(void)
+{
+    static const unsigned ns[] = { 1, 8, 32, 64, 511 };
+    unsigned bad = give(SEL_ROOT_PD, 1023, SELF_VA, 1, MEM_R) != E_OK;     /* keeps the tables */
+    char name[48];
+    for (unsigned i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+        uint64_t v[SAMPLES];
+        struct core_counters acc = { 0 }, before;
+        for (unsigned s = 0; s < SAMPLES && !bad; s++) {
+            mword va = SELF_VA + PAGE_SIZE_USER;
+            bad += give(SEL_ROOT_PD, 0, va, ns[i], MEM_R) != E_OK;
+            for (unsigned p = 0; p < ns[i]; p++)
+                (void)*(volatile uint64_t *)(va + p * PAGE_SIZE_USER);
+            before = all_counters(ncores);
+            uint64_t t = tsc();
+            bad += take(SEL_ROOT_PD, va, ns[i], MEM_RWX) != E_OK;
+            v[s] = tsc() - t;
+            tlb_delta(&acc, &before, ncores);
+            bad += holds(SEL_ROOT_PD, va) || !holds(SEL_ROOT_PD, SELF_VA);
+        }
+        snprintf(name, sizeof(name), "self_revoke_%u", ns[i]);
+        row(name, median(v, SAMPLES));
+        counter_rows(name, &acc);
+    }
+    tap_check(!bad, "self revoke: the root revoked 1 to 511 of its own pages from itself");
+}
+
+/* EC of the large-page row: read the middle of the delegation, exit. */
+static void large_child(mword arg)
+{
+    (void)arg;
+    (void)*(volatile uint64_t *)(LARGE_VA + LARGE_PAGES / 2 * PAGE_SIZE_USER);
+    sys_exit(0);
+}
+
+/* A 16 MiB, 2 MiB-aligned delegation to a fresh PD in one call: its instructions per call, the
+   page-table frames it added to the PD, the leaf size lookup reports and the levels a TLB miss
+   walks to it (not instructions: the walker's work), the child reading it, and its revoke. */
+static void bench_large(void)
+{
+    mword l = 0, ec, w = mem_take(LARGE_PAGES, 2UL << 20);
+    struct pd_info before, after;
+    struct lookup_info li;
+    struct ec_info ei;
+    unsigned bad = 0;                   /* the step that failed */
+    if (w == 0 || child_pd(&l) != E_OK || sys_pd_info(l, &before) != E_OK)
+        bad = 1;
+    uint64_t t = tsc();
+    if (!bad && sys_delegate(SEL_ROOT_PD, l, SPACE_MEM, w, LARGE_VA, LARGE_PAGES,
+                             MEM_R | MEM_W) != E_OK)
+        bad = 2;
+    uint64_t d = tsc() - t;
+    if (!bad && (sys_pd_info(l, &after) != E_OK || sys_lookup(l, SPACE_MEM, LARGE_VA, &li) != E_OK))
+        bad = 3;
+    if (!bad && (child_ec(l, 0, large_child, 0, &ec) != E_OK || ec_wait(ec, &ei) != E_OK ||
+                 !exited_with(&ei, 0)))
+        bad = 4;
+    t = tsc();
+    if (!bad && take(l, LARGE_VA, LARGE_PAGES, MEM_RWX) != E_OK)
+        bad = 5;
+    uint64_t r = tsc() - t;
+    tap_check(!bad, "large: 16 MiB delegated in one call, touched by the child, revoked "
+              "(failed step: %u)", bad);
+    if (bad)
+        return;
+    unsigned leaf = li.size >= GIB ? 2 : li.size >= (2UL << 20) ? 1 : 0;
+    row("large_delegate_16m", d);
+    row("large_revoke_16m", r);
+    row("large_tables", after.hpt_tables - before.hpt_tables);
+    row("large_leaf_kib", li.size / 1024);
+    row("large_walk_levels", 4 - leaf);         /* 4-level paging (docs/lab.md, switch 5) */
 }
 
 static volatile uint64_t work_want, work_arrived, work_go, work_done, work_t0, work_t1, work_bad;
@@ -387,10 +536,14 @@ static void bench_round_trip(mword c)
     while (!bad && beats[0] == 0)
         sys_yield_pause();
     uint64_t v[SAMPLES], sw = utest_counters(0).ctx_switches;
+    struct core_counters acc = { 0 }, before;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
-        uint64_t b = beats[0], t = tsc();
+        uint64_t b = beats[0];
+        before = all_counters(ncores);
+        uint64_t t = tsc();
         sys_yield();
         v[s] = tsc() - t;
+        tlb_delta(&acc, &before, ncores);
         bad += beats[0] != b + 1;
     }
     sw = utest_counters(0).ctx_switches - sw;
@@ -400,6 +553,7 @@ static void bench_round_trip(mword c)
     tap_check(!bad && sw >= 2 * SAMPLES, "round trip: each yield ran the other PD's EC once (%lu "
               "switches)", (unsigned long)sw);
     row("round_trip_yield", median(v, SAMPLES));
+    counter_rows("round_trip", &acc);
 }
 
 /* EC of the pager row: read the sentinel, then time the first write to each of n pages after
@@ -442,6 +596,7 @@ int main(mword arg)
     if (!utest_init(arg))
         return utest_done("kbench");
     unsigned n = MIN(info_page()->num_cpus, MAX_CORES);
+    ncores = n;
     mword c, d;
     src = mem_alloc(1024);
     tap_check(src != 0 && child_pd(&c) == E_OK && child_pd(&d) == E_OK,
@@ -449,6 +604,7 @@ int main(mword arg)
     if (tap_failures())
         return utest_done("kbench");
     row("cores", n);
+    row("samples", SAMPLES);
     bench_entry();
     bench_bulk(c);
     bench_single(c);
@@ -456,6 +612,8 @@ int main(mword arg)
     bench_shootdown(c, d, n);
     bench_round_trip(c);
     bench_pager(c);
+    bench_self_revoke();
+    bench_large();
     bench_scaling(n);
     return utest_done("kbench");
 }

@@ -28,6 +28,7 @@
  * without PCIDs); keep_tlb keeps that PCID's cached translations, else they are flushed. */
 static inline void arch_root_load(paddr_t root, unsigned pcid, bool keep_tlb)
 {
+    this_cpu()->counters.cr3_loads++;
     write_cr3(root | pcid | (keep_tlb ? CR3_NOFLUSH : 0));
 }
 
@@ -42,6 +43,7 @@ static inline paddr_t arch_root_loaded(void)
 static inline mword arch_root_swap(paddr_t root)
 {
     mword old = read_cr3();
+    this_cpu()->counters.cr3_loads++;
     write_cr3(root | (old & ~CR3_ADDR));
     return old;
 }
@@ -49,6 +51,7 @@ static inline mword arch_root_swap(paddr_t root)
 /* Load again what arch_root_swap returned. */
 static inline void arch_root_restore(mword saved)
 {
+    this_cpu()->counters.cr3_loads++;
     write_cr3(saved);
 }
 

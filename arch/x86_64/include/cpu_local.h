@@ -58,6 +58,7 @@ struct cpu_local {
     struct ec *ec;                  /* EC running on this core; NULL while idle */
     volatile uint64_t tlb_reqs;     /* shootdown requests sent to this core (senders add 1) */
     volatile uint64_t tlb_acks;     /* highest request answered by a check made after it */
+    bool tlb_hazard;                /* TLB_ACK=deferred: answered, flush still due (tlb.c) */
     struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
 };

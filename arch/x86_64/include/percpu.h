@@ -1,6 +1,6 @@
 /*
  * How a core finds its own data (lecture slides "Per-Core Data Structures", "Determining
- * Core ID"): the build option PERCPU=name (mk/kernel.mk) picks the body of this_cpu()
+ * Core ID"): the lab switch PERCPU=name (mk/lab.conf) picks the body of this_cpu()
  * (cpu_local.h), the one accessor every other file uses. Values of PERCPU_VARIANT:
  *
  *   map     the page at CPU_LOCAL, mapped in each core's own root (default): one constant
@@ -27,7 +27,20 @@
 #define PERCPU_GS       5
 #define PERCPU_HASH     6
 
-#ifndef PERCPU_VARIANT
+/* The lab switch PERCPU=v (mk/lab.conf) arrives as the macro PERCPU_v. */
+#if defined(PERCPU_lapic)
+#define PERCPU_VARIANT  PERCPU_LAPIC
+#elif defined(PERCPU_cpuid)
+#define PERCPU_VARIANT  PERCPU_CPUID
+#elif defined(PERCPU_cpuidb)
+#define PERCPU_VARIANT  PERCPU_CPUIDB
+#elif defined(PERCPU_rdpid)
+#define PERCPU_VARIANT  PERCPU_RDPID
+#elif defined(PERCPU_gs)
+#define PERCPU_VARIANT  PERCPU_GS
+#elif defined(PERCPU_hash)
+#define PERCPU_VARIANT  PERCPU_HASH
+#else
 #define PERCPU_VARIANT  PERCPU_MAP
 #endif
 
