@@ -184,6 +184,8 @@ struct core_counters {
                                    without the no-flush bit (PCID) */
     uint64_t tlb_deferred;      /* shootdown IPIs acknowledged before the flush, which is left to
                                    the next make_current (lab switch TLB_ACK=deferred; else 0) */
+    uint64_t eager_syncs;       /* top-level user entries copied from hpt into a loc[cpu] when a
+                                   map made them or the root was created (lab: PTSYNC=eager) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -218,7 +220,7 @@ _Static_assert(sizeof(struct dev_faults) == 24, "ABI: dev_faults is 24 bytes");
 _Static_assert(sizeof(struct lookup_info) == 32, "ABI: lookup_info is 32 bytes");
 _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes");
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
-_Static_assert(sizeof(struct core_counters) == 224, "ABI: core_counters is 224 bytes");
+_Static_assert(sizeof(struct core_counters) == 232, "ABI: core_counters is 232 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u
