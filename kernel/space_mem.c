@@ -376,7 +376,7 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
     pd->mem.hpt_kept += res->rooted;    /* PDPTs: never detached (keep_level) */
-    if (res->rooted) {                  /* new root entries: PTSYNC=eager copies them now */
+    if (res->rooted) {                  /* root entries made: PTSYNC=eager copies them */
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
         eager_sync(&pd->mem, va, size);
     }

@@ -4,6 +4,7 @@
  */
 #include "cpu_local.h"
 #include "panic.h"
+#include "printk.h"
 
 struct cpu_local *percpu_by_apic[PERCPU_APIC_SLOTS];
 struct percpu_slot percpu_hash[PERCPU_HASH_SLOTS];
@@ -70,6 +71,8 @@ void percpu_bind(void)
         percpu_rdpid_ok = rdpid;
         percpu_rdtscp_ok = rdtscp;
         detected = true;
+        printk("tessera: this_cpu() reads the core id with %s\n",
+               rdpid ? "RDPID" : rdtscp ? "RDTSCP" : "CPUID leaf 1 (no RDPID, no RDTSCP)");
     }
 #elif PERCPU_VARIANT == PERCPU_GS
     wrmsr(MSR_GS_BASE, (vaddr_t)c);
