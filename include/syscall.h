@@ -260,6 +260,8 @@ struct core_counters {
                                    without the no-flush bit (PCID) */
     uint64_t tlb_deferred;      /* shootdown IPIs acknowledged before the flush, which is left to
                                    the next make_current (lab switch TLB_ACK=deferred; else 0) */
+    uint64_t eager_syncs;       /* top-level user entries copied from hpt into a loc[cpu] when a
+                                   map made them or the root was created (lab: PTSYNC=eager) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -296,7 +298,7 @@ _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
 _Static_assert(sizeof(struct vm_exit) == 32, "ABI: vm_exit is 32 bytes");
 _Static_assert(sizeof(struct vcpu_regs) == 416, "ABI: vcpu_regs is 416 bytes");
-_Static_assert(sizeof(struct core_counters) == 232, "ABI: core_counters is 232 bytes");
+_Static_assert(sizeof(struct core_counters) == 240, "ABI: core_counters is 240 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

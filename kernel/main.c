@@ -41,6 +41,7 @@ static void check_wx_all(void)
 static noreturn void bsp_main(void)
 {
     lapic_setup();
+    percpu_bind();              /* before the first this_cpu() of a PERCPU lookup variant */
     printk("tessera: LAPIC in %s mode, timer %u Hz per core\n", lapic_x2apic() ? "x2APIC" : "xAPIC",
            TIMER_HZ);
     pci_discover();

@@ -262,13 +262,33 @@ int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
     return E_OK;
 }
 
-/* Make t (from space_mem_loc_build for cpu) m's root for core cpu, which has none. */
+/* The lab switch PTSYNC=eager: copy the root entries over [va, +size) of the user region from
+ * hpt into every per-core root m has, counted on this core. Root entries of the user half are
+ * never taken out of hpt (keep_level), so a copy stays valid and two cores that copy the same
+ * entry store the same value. */
+static void eager_sync(struct space_mem *m, vaddr_t va, uint64_t size)
+{
+#ifdef PTSYNC_eager
+    const vaddr_t span = PTAB_LEVEL_SIZE(HPT_LEVELS - 1);
+    for (vaddr_t a = ALIGN_DOWN(va, span); a < va + size && a < USER_ADDR; a += span)
+        for (unsigned c = 0; c < NUM_CPU; c++)
+            if (cpuset_chk(&m->rooted, c) && ptab_sync_root(&m->loc[c], &m->hpt, a) == E_OK)
+                this_cpu()->counters.eager_syncs++;
+#else
+    (void)m, (void)va, (void)size;
+#endif
+}
+
+/* Make t (from space_mem_loc_build for cpu) m's root for core cpu, which has none (PTSYNC=eager:
+ * then fill it with every user root entry of hpt). */
 void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab *t)
 {
     ASSERT(!m->loc[cpu].root);
     m->loc[cpu] = *t;
     m->loc_roots++;
     cpuset_set(&m->rooted, cpu);        /* after the root: a shootdown that sees it asks cpu */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* a map after this sees cpu in rooted */
+    eager_sync(m, 0, USER_ADDR);
 }
 
 /* Create loc[cpu], which does not exist yet: PML4 + kernel PDPT with the PD's kdir; E_NOMEM. */
@@ -417,6 +437,10 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
     pd->mem.hpt_kept += res->rooted;    /* PDPTs: never detached (keep_level) */
+    if (res->rooted) {                  /* root entries made: PTSYNC=eager copies them */
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        eager_sync(&pd->mem, va, size);
+    }
     batch_quarantine(b, pd, n0, chain0);
     if (res->flush || res->detached) {
         b->lo[i] = MIN(b->lo[i], va);

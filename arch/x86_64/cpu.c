@@ -9,6 +9,7 @@
  */
 #include "xregs.h"
 #include "cpu.h"
+#include "cpu_local.h"
 #include "kstring.h"
 #include "panic.h"
 #include "printk.h"
@@ -111,7 +112,7 @@ void cpu_control_init(void)
             cpu_config.xstate_size = xsave_size();
     }
     wrmsr(MSR_FS_BASE, 0);
-    wrmsr(MSR_GS_BASE, 0);
+    wrmsr(MSR_GS_BASE, 0);                  /* PERCPU=gs: percpu_bind loads it next */
     wrmsr(MSR_KERNEL_GS_BASE, 0);
     if (first)
         printk("tessera: CR0 %lx CR4 %lx EFER %lx XCR0 %lx; %s, %u-byte EC register image%s\n",
@@ -174,8 +175,14 @@ void xregs_switch(struct xregs *from, const struct xregs *to)
     else
         __asm__ __volatile__("fxrstor64 (%0)" :: "r"(to->image) : "memory");
     /* The kernel uses none of them; user selectors are null or DPL 3, which ring 0 may load. */
+#if PERCPU_VARIANT == PERCPU_GS
+    __asm__ __volatile__("mov %0, %%ds; mov %1, %%es; mov %2, %%fs"
+                         :: "r"(to->ds), "r"(to->es), "r"(to->fs) : "memory");
+    percpu_load_user_gs(to->gs);            /* the kernel's GS base is the core's data page */
+#else
     __asm__ __volatile__("mov %0, %%ds; mov %1, %%es; mov %2, %%fs; mov %3, %%gs"
                          :: "r"(to->ds), "r"(to->es), "r"(to->fs), "r"(to->gs) : "memory");
+#endif
 }
 
 /* Read this core's data segment selectors (self-checks). */

@@ -24,6 +24,7 @@
 #include "layout.h"
 #include "smap.h"
 #include "x86_vectors.h"
+#include "percpu.h"
 
 #define STUB_SIZE 16
 #define VEC_SYSCALL 0x100               /* trap.h: frame built by syscall_entry */
@@ -42,6 +43,42 @@
 #define TF_RIP 136
 #define TF_RFLAGS 152
 #define TF_RSP 160
+
+/*
+ * PERCPU=gs: the kernel runs with GS base = its core's data page, user code with its own
+ * (KERNEL_GS_BASE holds the other one). Every entry from user mode swaps, every exit to it
+ * swaps back. An NMI, #DB or #MC that arrives in kernel mode at one of the five instructions
+ * where GS still (or already) holds the user's base -- the first of syscall_entry, the sysretq,
+ * the user iretq and the two of percpu_load_user_gs -- swaps as well; its saved rip says so
+ * (gs_window). A user cannot make its GS base a kernel address (CR4.FSGSBASE is clear,
+ * descriptor bases are 0), but the rip test does not depend on that.
+ * gs_window: ZF set if the frame's rip (at off(%rsp)) is one of the five; clobbers flags.
+ */
+.macro gs_window off
+    cmpq    $syscall_entry, \off(%rsp)
+    je      2f
+    cmpq    $sysret_insn, \off(%rsp)
+    je      2f
+    cmpq    $gs_load_insn, \off(%rsp)
+    je      2f
+    cmpq    $gs_load_back, \off(%rsp)
+    je      2f
+    cmpq    $iret_user, \off(%rsp)
+2:
+.endm
+
+/* gs_entry: swapgs if the frame at rsp (vector, error, rip, cs, ...) came from user mode or from
+ * a gs_window instruction. */
+.macro gs_entry
+#if PERCPU_VARIANT == PERCPU_GS
+    testb   $3, 24(%rsp)
+    jnz     1f
+    gs_window 16
+    jne     3f
+1:  swapgs
+3:
+#endif
+.endm
 
 /* Push the general registers in struct trap_frame order (r15 ends lowest). */
 .macro push_regs
@@ -118,6 +155,7 @@ isr_ist:
     mov     $(CPU_STACK_TOP - IST_WORDS * 8), %rsp
 isr_common:
     smap_clac
+    gs_entry
     cld
     push_regs
     mov     %rsp, %rdi
@@ -133,6 +171,19 @@ trap_exit:
     pop     %rcx
     pop     %rbx
     pop     %rax
+#if PERCPU_VARIANT == PERCPU_GS
+    testb   $3, 24(%rsp)
+    jz      1f
+    swapgs
+    add     $16, %rsp                   /* vector and error code */
+    .global iret_user
+iret_user:
+    iretq
+1:  gs_window 16                        /* interrupted at a window: GS back to the user's */
+    jne     3f
+    swapgs
+3:
+#endif
     add     $16, %rsp                   /* vector and error code */
     iretq
 
@@ -168,10 +219,18 @@ trap_exit_shifted:
  */
     .global syscall_entry
 syscall_entry:
+#if PERCPU_VARIANT == PERCPU_GS
+    swapgs
+    mov     %rsp, %gs:CPU_LOCAL_USER_RSP
+    mov     %gs:CPU_LOCAL_FRAME_END, %rsp
+    pushq   $SEL_UDATA                  /* ss */
+    pushq   %gs:CPU_LOCAL_USER_RSP      /* rsp */
+#else
     mov     %rsp, CPU_LOCAL + CPU_LOCAL_USER_RSP
     mov     CPU_LOCAL + CPU_LOCAL_FRAME_END, %rsp
     pushq   $SEL_UDATA                  /* ss */
     pushq   CPU_LOCAL + CPU_LOCAL_USER_RSP  /* rsp */
+#endif
     push    %r11                        /* rflags */
     pushq   $SEL_UCODE                  /* cs */
     push    %rcx                        /* rip */
@@ -190,7 +249,11 @@ syscall_entry:
      * rbx, rbp and r12-r15 still hold the caller's values (C preserved them, and
      * no call returning here changes them in its frame), so only the rest reload.
      */
+#if PERCPU_VARIANT == PERCPU_GS
+    mov     %gs:CPU_LOCAL_FRAME_END, %rsp
+#else
     mov     CPU_LOCAL + CPU_LOCAL_FRAME_END, %rsp
+#endif
     mov     %rax, TF_RAX - TRAP_FRAME_SIZE(%rsp)
     mov     TF_R10 - TRAP_FRAME_SIZE(%rsp), %r10
     mov     TF_R9 - TRAP_FRAME_SIZE(%rsp), %r9
@@ -201,7 +264,25 @@ syscall_entry:
     mov     TF_RIP - TRAP_FRAME_SIZE(%rsp), %rcx
     mov     TF_RFLAGS - TRAP_FRAME_SIZE(%rsp), %r11
     mov     TF_RSP - TRAP_FRAME_SIZE(%rsp), %rsp    /* user rsp (ss is implied by STAR) */
+#if PERCPU_VARIANT == PERCPU_GS
+    swapgs
+#endif
+    .global sysret_insn
+sysret_insn:
     sysretq
+
+#if PERCPU_VARIANT == PERCPU_GS
+/* percpu_load_user_gs(sel): load the user's GS selector (and so its base) with the user's base
+ * swapped in, so the kernel's GS base survives. */
+    .global percpu_load_user_gs
+percpu_load_user_gs:
+    swapgs
+gs_load_insn:
+    mov     %di, %gs
+gs_load_back:
+    swapgs
+    ret
+#endif
 
 /*
  * resume_frame(src): return to user mode through the trap frame src (an EC's saved state)

@@ -80,7 +80,7 @@ static void tss_init(struct cpu_local *c)
 /* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
 void cpu_tables_init(void)
 {
-    struct cpu_local *c = this_cpu();
+    struct cpu_local *c = cpu_local_mapped();  /* the TSS must sit right below PD_IOBMP */
     struct dtr gdtr = { sizeof(c->gdt) - 1, (vaddr_t)c->gdt };
     struct dtr idtr = { 256 * sizeof(struct idt_gate) - 1, c->idt };
 

@@ -100,8 +100,8 @@ static void send_icr(uint32_t dest, uint32_t lo)
     irq_restore(flags);
 }
 
-/* Switch this core's LAPIC to x2APIC mode if chosen. */
-static void enable_mode(void)
+/* Enable this core's LAPIC, in x2APIC mode if chosen (idempotent). */
+void lapic_enable_mode(void)
 {
     uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_EN;
     if (x2apic)
@@ -176,7 +176,7 @@ void lapic_choose(bool allow_x2apic)
 void lapic_setup(void)
 {
     pic_disable();
-    enable_mode();
+    lapic_enable_mode();
     wr(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
     wr(LAPIC_TIMER_DCR, DCR_DIV16);
     wr(LAPIC_LVT_TIMER, LVT_MASKED);
@@ -195,7 +195,7 @@ void lapic_setup(void)
 /* This core: enable the LAPIC, set the spurious vector, start the periodic timer. */
 void lapic_init(void)
 {
-    enable_mode();
+    lapic_enable_mode();
     wr(LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
     wr(LAPIC_TIMER_DCR, DCR_DIV16);
     wr(LAPIC_LVT_TIMER, LVT_PERIODIC | VEC_TIMER);
@@ -223,7 +223,7 @@ bool lapic_nmi_stopping(void)
     return __atomic_load_n(&nmi_stop, __ATOMIC_SEQ_CST);
 }
 
-/* This core's APIC id, read from the LAPIC (start-up and checks only, never a hot path). */
+/* This core's APIC id, read from the LAPIC (start-up, checks; this_cpu with PERCPU=lapic, hash). */
 uint32_t lapic_id(void)
 {
     uint32_t v = rd(LAPIC_ID);

@@ -162,14 +162,18 @@ static struct control_regs {
     uint64_t cr0, cr4, efer, xcr0, bases;   /* bases: FS | GS | kernel GS base */
 } control[NUM_CPU];
 
-/* Record this core's CR0, CR4, EFER, XCR0 and FS/GS bases. */
+/* Record this core's CR0, CR4, EFER, XCR0 and FS/GS bases (PERCPU=gs: the GS base less this
+ * core's data page, which it must hold in the kernel). */
 static void read_control(void *arg)
 {
     (void)arg;
+    uint64_t gs = rdmsr(MSR_GS_BASE);
+    if (PERCPU_VARIANT == PERCPU_GS)
+        gs ^= (vaddr_t)cpu_local_mapped()->self;
     control[cpu_id()] = (struct control_regs){
         .cr0 = read_cr0(), .cr4 = read_cr4(), .efer = rdmsr(MSR_EFER),
         .xcr0 = read_cr4() & CR4_OSXSAVE ? xgetbv(0) : 0,
-        .bases = rdmsr(MSR_FS_BASE) | rdmsr(MSR_GS_BASE) | rdmsr(MSR_KERNEL_GS_BASE),
+        .bases = rdmsr(MSR_FS_BASE) | gs | rdmsr(MSR_KERNEL_GS_BASE),
     };
 }
 
@@ -463,7 +467,7 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
 
 SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
 {
-    struct cpu_local *c = this_cpu();
+    struct cpu_local *c = cpu_local_mapped();  /* the TSS is addressed there */
     uint32_t limit;
     __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
     if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)

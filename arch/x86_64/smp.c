@@ -172,9 +172,10 @@ void smp_install_trampoline(void)
  * MSRs and PAT, LAPIC and timer; print its line and mark it online. */
 void smp_setup_core(void)
 {
-    struct cpu_local *c = this_cpu();
     cpu_tables_init();
     cpu_control_init();
+    percpu_bind();              /* after the segment reloads and the zeroed GS base */
+    struct cpu_local *c = this_cpu();
     virt_init_cpu();
     tlb_pcid_init();
     cpu_user_init();

@@ -62,8 +62,9 @@
 #define EFER_BOOT       (EFER_LME | EFER_NXE)
 #define EFER_KERNEL     (EFER_LME | EFER_LMA | EFER_NXE | EFER_SCE)
 #define MSR_FS_BASE     0xC0000100          /* FS base (0 on every core, cpu.c) */
-#define MSR_GS_BASE     0xC0000101          /* GS base (0) */
-#define MSR_KERNEL_GS_BASE 0xC0000102       /* swapgs partner (0; the kernel never swaps) */
+#define MSR_GS_BASE     0xC0000101          /* GS base (0; PERCPU=gs: the core's data page) */
+#define MSR_KERNEL_GS_BASE 0xC0000102       /* swapgs partner (0, or the user's with PERCPU=gs) */
+#define MSR_TSC_AUX     0xC0000103          /* read by RDPID and RDTSCP (PERCPU=rdpid: core id) */
 
 /*      XCR0 bit        value                    state component */
 #define XCR_X87         UL_(0x01)           /*  0   x87 and MMX */
@@ -82,6 +83,7 @@
 #define CPUID_1_EDX_FXSR        (1u << 24)  /* leaf 1 EDX: FXSAVE/FXRSTOR */
 #define CPUID_1_EDX_SSE2        (1u << 26)  /* leaf 1 EDX: SSE2 */
 #define CPUID_7_ECX_UMIP        (1u << 2)   /* leaf 7 ECX: user-mode instruction prevention */
+#define CPUID_7_ECX_RDPID       (1u << 22)  /* leaf 7 ECX: RDPID */
 #define CPUID_7_EBX_AVX512F     (1u << 16)  /* leaf 7 EBX: AVX-512 foundation */
 #define CPUID_D1_EAX_XSAVEOPT   (1u << 0)   /* leaf 0xD sub-leaf 1 EAX: XSAVEOPT */
 #define CPUID_LEAF_XSTATE       0xD         /* EAX/EDX: XCR0 bits supported; EBX: size for XCR0 */
@@ -92,6 +94,7 @@
 #define CPUID_7_EBX_SMAP        (1u << 20)  /* leaf 7 EBX: SMAP */
 #define CPUID_EXT_EDX_NX        (1 << 20)   /* leaf 0x80000001 EDX: NX */
 #define CPUID_EXT_EDX_1G        (1 << 26)   /* leaf 0x80000001 EDX: 1 GiB pages */
+#define CPUID_EXT_EDX_RDTSCP    (1 << 27)   /* leaf 0x80000001 EDX: RDTSCP, IA32_TSC_AUX */
 #define CPUID_EXT_EDX_LM        (1 << 29)   /* leaf 0x80000001 EDX: long mode */
 
 /* Segment selectors of the per-core GDT (arch/x86_64/gdt.c). */

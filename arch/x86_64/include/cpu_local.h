@@ -14,6 +14,8 @@
 #include "cpu.h"
 #include "syscall.h"
 #include "trap.h"
+#include "percpu.h"
+#include "lapic.h"
 
 struct pd;
 struct ec;
@@ -67,10 +69,89 @@ _Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_
 _Static_assert(__builtin_offsetof(struct cpu_local, frame_end) == CPU_LOCAL_FRAME_END,
                "entry.S offset");
 
-/* The running core's data, through the core-local mapping. */
-static inline struct cpu_local *this_cpu(void)
+/* The core's data page at CPU_LOCAL in its own root: what the hardware structures that must sit
+ * at one address per core use (TSS and I/O bitmap, syscall scratch), whatever PERCPU says. */
+static inline struct cpu_local *cpu_local_mapped(void)
 {
     return (struct cpu_local *)CPU_LOCAL;
+}
+
+/* percpu.c: the tables the lookup variants read (written once per core at boot). */
+extern struct cpu_local *percpu_by_apic[PERCPU_APIC_SLOTS];
+struct percpu_slot {
+    uint32_t key;                   /* APIC id + 1 (0: empty) */
+    struct cpu_local *cpu;
+};
+extern struct percpu_slot percpu_hash[PERCPU_HASH_SLOTS];
+extern bool percpu_rdpid_ok, percpu_rdtscp_ok;
+extern char percpu_gs_order;            /* PERCPU=gs: never written, orders the %gs:0 load */
+void percpu_bind(void);
+void percpu_load_user_gs(uint16_t sel);     /* entry.S, PERCPU=gs only */
+
+/* Home slot of APIC id a in percpu_hash (multiplicative hash). */
+static inline uint32_t percpu_hash_index(uint32_t a)
+{
+    return (a * 0x9E3779B1u) >> (32 - __builtin_ctz(PERCPU_HASH_SLOTS));
+}
+
+/* The data of the core with APIC id a, from percpu_hash (linear probing; a core that is not in
+ * the table traps with #UD: it used this_cpu() before percpu_bind). */
+static inline struct cpu_local *percpu_hash_find(uint32_t a)
+{
+    for (uint32_t i = percpu_hash_index(a), n = 0; n < PERCPU_HASH_SLOTS; n++) {
+        const struct percpu_slot *s = &percpu_hash[(i + n) % PERCPU_HASH_SLOTS];
+        if (s->key == a + 1)
+            return s->cpu;
+        if (!s->key)
+            break;
+    }
+    __builtin_trap();
+}
+
+/* CPUID leaf 1 EBX[31:24]: the initial APIC id. */
+static inline uint32_t percpu_cpuid_apic(void)
+{
+    uint32_t r[4];
+    cpuid(1, 0, r);
+    return r[1] >> 24;
+}
+
+/* The running core's data: the one accessor; PERCPU (percpu.h) chooses its body. */
+static inline struct cpu_local *this_cpu(void)
+{
+#if PERCPU_VARIANT == PERCPU_MAP
+    return cpu_local_mapped();
+#elif PERCPU_VARIANT == PERCPU_LAPIC
+    return percpu_by_apic[lapic_id() % PERCPU_APIC_SLOTS];
+#elif PERCPU_VARIANT == PERCPU_CPUID
+    return percpu_by_apic[percpu_cpuid_apic()];
+#elif PERCPU_VARIANT == PERCPU_CPUIDB
+    uint32_t r[4];
+    cpuid(0xB, 0, r);
+    return percpu_by_apic[r[3] % PERCPU_APIC_SLOTS];
+#elif PERCPU_VARIANT == PERCPU_RDPID
+    uint64_t aux;
+    if (likely(percpu_rdpid_ok)) {
+        __asm__ __volatile__("rdpid %0" : "=r"(aux));
+    } else if (percpu_rdtscp_ok) {
+        uint32_t lo, hi, c;
+        __asm__ __volatile__("rdtscp" : "=a"(lo), "=d"(hi), "=c"(c));
+        aux = c;
+    } else {
+        return percpu_by_apic[percpu_cpuid_apic()];
+    }
+    return (struct cpu_local *)(CPU_GLOBAL + (aux % NUM_CPU) * PAGE_SIZE);
+#elif PERCPU_VARIANT == PERCPU_GS
+    /* self at %gs:0. The memory input keeps the load after the wrmsr that set the GS base (a
+     * "memory" clobber) and still lets the compiler reuse it between such barriers. */
+    struct cpu_local *c;
+    __asm__("mov %%gs:0, %0" : "=r"(c) : "m"(percpu_gs_order));
+    return c;
+#elif PERCPU_VARIANT == PERCPU_HASH
+    return percpu_hash_find(lapic_id());
+#else
+#error "PERCPU: unknown variant (percpu.h)"
+#endif
 }
 
 /* The running core's id (MADT index): one load from a constant address. */

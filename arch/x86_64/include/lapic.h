@@ -12,6 +12,7 @@ void lapic_preset_x2apic(void);
 void lapic_choose(bool allow_x2apic);
 void lapic_setup(void);
 void lapic_init(void);
+void lapic_enable_mode(void);
 void lapic_eoi(void);
 
 uint32_t lapic_id(void);
