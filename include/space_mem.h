@@ -64,8 +64,8 @@ int space_mem_dpt(struct space_mem *m, bool *built);
 void space_mem_dpt_drop(struct space_mem *m);
 int space_mem_nested(struct space_mem *m, bool *built);
 void space_mem_nested_drop(struct space_mem *m);
-int space_mem_nested_room(const struct space_mem *m, uint64_t va, uint64_t pages);
-int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages);
+int space_mem_dpt_span(uint64_t va, uint64_t pages);
+int space_mem_side_room(const struct space_mem *m, uint64_t pages, bool dma, bool guest);
 void space_mem_destroy(struct space_mem *m);
 int space_mem_loc_create(struct space_mem *m, unsigned cpu);
 

@@ -19,6 +19,6 @@ struct vcpu {
 };
 
 bool vcpu_supported(void);
-noreturn void vcpu_enter(struct ec *ec);
+noreturn void vcpu_enter(void);
 struct vcpu *vcpu_alloc(struct pd *pd);
 void vcpu_free(struct pd *pd, struct vcpu *v);

@@ -272,8 +272,8 @@ noreturn void sched_resume(struct ec *ec)
     if (space_mem_loc(&ec->pd->mem, c->id) != E_OK)
         panic("sched: no memory for the per-core root of a PD");  /* reserved at create_ec */
     make_current(ec->pd);
-    if (ec->vcpu)
-        vcpu_enter(ec);          /* guest code until a VM exit stops it */
+    if (ec->vcpu)   /* guest code until a VM exit stops it, from the top of the stack */
+        switch_stack((vaddr_t)USER_FRAME, vcpu_enter);
     if (ec->wait_status >= 0)
         finish_wait(ec);
     resume_frame(&ec->regs);

@@ -705,27 +705,21 @@ static int mem_tables_room(struct mdb_space *s, uint64_t base, uint64_t size)
     return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 
-/* Can pages [va, +pages) be mapped in m's dpt as well as in its hpt: E_RANGE beyond the
-   addresses a dpt translates, E_NOMEM if m's PD cannot be charged both tables' bound and, if m
-   has no dpt yet, its root (a check under pd_lock, as mem_tables_room's). */
-int space_mem_dpt_room(const struct space_mem *m, uint64_t va, uint64_t pages)
+/* Do pages [va, +pages) lie within the addresses a dpt translates: E_OK, else E_RANGE. */
+int space_mem_dpt_span(uint64_t va, uint64_t pages)
 {
     uint64_t limit = iommu_dpt_span();
-    if (va >= limit || pages > (limit - va) / PAGE_SIZE)
-        return E_RANGE;
-    const struct quota *q = &container_of(m, struct pd, mem)->quota;
-    size_t need = 2 * table_bound(pages) + (m->dpt ? 0 : 1) +
-                  (q->payer->parent ? 0 : RESERVE_MARGIN);
-    return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
+    return va >= limit || pages > (limit - va) / PAGE_SIZE ? E_RANGE : E_OK;
 }
 
-/* Can pages [va, +pages) be mapped in m's nested table as well as in its hpt: E_NOMEM if m's PD
-   cannot be charged both tables' bound (a check under pd_lock, as mem_tables_room's). */
-int space_mem_nested_room(const struct space_mem *m, uint64_t va, uint64_t pages)
+/* Can pages [va, +pages) be mapped in m's hpt and also in its dpt (dma) and its nested table
+   (guest): E_NOMEM if m's PD cannot be charged every table's bound together and, with dma and
+   no dpt yet, the dpt's root (a check under pd_lock, as mem_tables_room's). */
+int space_mem_side_room(const struct space_mem *m, uint64_t pages, bool dma, bool guest)
 {
-    (void)va;
     const struct quota *q = &container_of(m, struct pd, mem)->quota;
-    size_t need = 2 * table_bound(pages) + (q->payer->parent ? 0 : RESERVE_MARGIN);
+    size_t need = (1 + (size_t)dma + (size_t)guest) * table_bound(pages) +
+                  (dma && !m->dpt ? 1 : 0) + (q->payer->parent ? 0 : RESERVE_MARGIN);
     return quota_room(q) >= need && kframes_free_total() >= need ? E_OK : E_NOMEM;
 }
 

@@ -279,18 +279,15 @@ static int decode_delegate(struct trap_frame *f, struct delegate_inv *inv)
         return err;
     if (dma && !iommu_present())
         return E_NOENT;
-    if (dma && ((err = space_mem_dpt_room(&dst->mem, x.dst * PAGE_SIZE, n)) ||
-                (err = space_mem_dpt(&dst->mem, &built))))
+    if (dma && (err = space_mem_dpt_span(x.dst * PAGE_SIZE, n)))
         return err;
     if (guest && !dst->mem.nested)
-        err = E_NOENT;                  /* not a VM: no create_vcpu in dst yet */
-    else if (guest)
-        err = space_mem_nested_room(&dst->mem, x.dst * PAGE_SIZE, n);
-    if (err) {
-        if (built)
-            space_mem_dpt_drop(&dst->mem);
+        return E_NOENT;                 /* not a VM: no create_vcpu in dst yet */
+    /* One check for every table the pages go into: they are charged together. */
+    if ((dma || guest) && (err = space_mem_side_room(&dst->mem, n, dma, guest)))
         return err;
-    }
+    if (dma && (err = space_mem_dpt(&dst->mem, &built)))
+        return err;
     if (x.kind == SPACE_OBJ)
         err = space_obj_delegate_decode(&kernel_mdb, &inv->d, &src->obj, x.src, &dst->obj, x.dst,
                                         n, x.rights);

@@ -45,21 +45,24 @@ void vcpu_free(struct pd *pd, struct vcpu *v)
 }
 
 /*
- * Run vCPU ec (this core's EC, its PD current, interrupts off) in the guest until a VM exit
- * that stops it; never returns. The nested TLB is flushed at the entry when the PD's nested
+ * Run this core's EC, a vCPU (its PD current, interrupts off), in the guest until a VM exit
+ * that stops it; never returns. It runs at the top of the core's stack (sched_resume), so
+ * exits that stop one vCPU and enter another on the same core never nest. The nested TLB is flushed at the entry when the PD's nested
  * table lost translations since the vCPU's last entry: the revoke raised nested_gen before
  * its shootdown, whose IPI forces every core running the PD out of the guest, so no core
  * enters the guest again with a stale translation. A host interrupt that ended the guest is
  * taken before the exit is reported; a vCPU killed meanwhile leaves instead.
  */
-noreturn void vcpu_enter(struct ec *ec)
+noreturn void vcpu_enter(void)
 {
+    struct ec *ec = this_cpu()->ec;
     struct vcpu *v = ec->vcpu;
     struct space_mem *m = &ec->pd->mem;
     uint64_t gen = __atomic_load_n(&m->nested->gen, __ATOMIC_SEQ_CST);
     struct vm_exit x;
     vcpu_hw_run(&v->hw, m->nested->npt.root, gen != v->flushed_gen, &x);
-    v->flushed_gen = gen;
+    if (x.reason != VM_EXIT_INVALID)
+        v->flushed_gen = gen;           /* a refused entry may not have flushed */
     if (x.reason == VM_EXIT_INTR)
         irq_window();
     if (__atomic_load_n(&ec->killed, __ATOMIC_SEQ_CST)) {

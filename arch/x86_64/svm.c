@@ -327,13 +327,16 @@ static void svm_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit
 {
     struct svm_core *c = &cores[cpu_id()];
     paddr_t v = h->ctl;
-    VMCB8(v, VMCB_TLB_CONTROL) = asid_prepare(c, h, flush);
+    uint8_t tlb = asid_prepare(c, h, flush);
+    VMCB8(v, VMCB_TLB_CONTROL) = tlb;
     VMCB64(v, VMCB_N_CR3) = nroot;
     VMCB32(v, VMCB_CLEAN) = 0;
     vmcb_controls(v);                   /* what the kernel forces, whatever happened */
     svm_vmrun(v, h->gpr, c->host);
     VMCB8(v, VMCB_TLB_CONTROL) = TLB_NOTHING;
     exit_decode(h, x);
+    if (x->reason == VM_EXIT_INVALID && tlb == TLB_FLUSH_ALL)
+        c->flush_all = true;            /* a refused VMRUN flushed nothing: the next one does */
 }
 
 /* Nothing of the hardware holds an SVM vCPU once it left its core. */

@@ -15,6 +15,7 @@
 #include "vm_guest.h"
 #include "words.h"
 
+#define TWO_ON_ONE_EXITS 64u             /* over 3 s at 20 timer ticks a second */
 #define CPUID_B     0x756e6547u         /* the VMM's answer to leaf 0x40000000 */
 #define CPUID_C     0x6c65746eu
 #define CPUID_D     0x49656e69u
@@ -347,6 +348,34 @@ static void revoke_two(void)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
+/* Two spinning vCPUs of one VM on core cpu, resumed at once after every host interrupt: the
+   core goes from one guest to the other without ever idling or running user code, for many
+   more exits than a kernel stack would hold if each entry nested in the exit before it. */
+static void two_on_one_core(mword cpu)
+{
+    struct guest g;
+    CHECK_ST(guest_make(&g, cpu, g_addr(g_plain)), E_OK);
+    mword vs[2] = { g.vcpu, sel_alloc() };
+    CHECK_ST(sys_create_vcpu(vs[1], g.pd, cpu), E_OK);
+    struct vcpu_regs r = guest_regs(g_addr(g_plain));
+    CHECK_ST(sys_vcpu_regs(vs[1], VCPU_REGS_SET, &r), E_OK);
+    CHECK_ST(sys_ec_resume(vs[0], 0, 0, 0), E_OK);
+    CHECK_ST(sys_ec_resume(vs[1], 0, 0, 0), E_OK);
+    unsigned resumed = 0;
+    while (resumed < TWO_ON_ONE_EXITS) {
+        for (unsigned i = 0; i < 2; i++) {
+            struct ec_info ei;
+            if (sys_ec_status(vs[i], 0, &ei) == E_OK && ei.state == EC_VMEXIT &&
+                ei.exit.reason == VM_EXIT_INTR && sys_ec_resume(vs[i], 0, 0, 0) == E_OK)
+                resumed++;
+        }
+        cpu_pause();
+    }
+    tap_check(*g_data(&g, D_PLAIN) > 0, "two vCPUs on core %lu, each resumed at once after "
+              "its host interrupts: %u exits and entries, the kernel holds", cpu, resumed);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
 /* The next number of a xorshift sequence. */
 static uint64_t rnd(uint64_t *x)
 {
@@ -529,6 +558,7 @@ int main(mword arg)
     if (utest_need_cores(2, "the revoke and destroy races on another core")) {
         revoke_race(other);
         destroy_running(other);
+        two_on_one_core(other);
     }
     if (utest_need_cores(3, "two vCPUs of one VM on two other cores"))
         revoke_two();
