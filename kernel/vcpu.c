@@ -47,8 +47,9 @@ void vcpu_free(struct pd *pd, struct vcpu *v)
 /*
  * Run this core's EC, a vCPU (its PD current, interrupts off), in the guest until a VM exit
  * that stops it; never returns. It runs at the top of the core's stack (sched_resume), so
- * exits that stop one vCPU and enter another on the same core never nest. The nested TLB is flushed at the entry when the PD's nested
- * table lost translations since the vCPU's last entry: the revoke raised nested_gen before
+ * exits that stop one vCPU and enter another on the same core never nest. The nested TLB is
+ * flushed at the entry when the PD's nested table lost translations since the vCPU's last
+ * entry (a refused entry does not count): the revoke raised nested_gen before
  * its shootdown, whose IPI forces every core running the PD out of the guest, so no core
  * enters the guest again with a stale translation. A host interrupt that ended the guest is
  * taken before the exit is reported; a vCPU killed meanwhile leaves instead.
