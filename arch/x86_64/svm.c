@@ -120,14 +120,18 @@ static struct vcpu_seg seg_get(paddr_t pa, unsigned off)
 #define RFLAGS_RESET 0x2ul
 #define DR6_CLEAR   0xffff0ff0ul
 
-/* The intercepts the kernel forces, permission maps, nested paging, V_INTR_MASKING. */
+/* The intercepts the kernel forces, permission maps, nested paging, V_INTR_MASKING. DR0-DR3
+   are the host's (no VMCB field): their moves exit, as RDPMC (host counters), WBINVD (a long
+   cache flush) and MONITOR/MWAIT do. */
 static void vmcb_controls(paddr_t v)
 {
+    VMCB32(v, VMCB_INTERCEPT_DR) = SVM_I_DR0_3;
     VMCB32(v, VMCB_INTERCEPT_MISC1) = SVM_I_INTR | SVM_I_NMI | SVM_I_SMI | SVM_I_INIT |
-                                      SVM_I_CPUID | SVM_I_INVD | SVM_I_HLT | SVM_I_INVLPGA |
-                                      SVM_I_IOIO | SVM_I_MSR | SVM_I_SHUTDOWN;
+                                      SVM_I_RDPMC | SVM_I_CPUID | SVM_I_INVD | SVM_I_HLT |
+                                      SVM_I_INVLPGA | SVM_I_IOIO | SVM_I_MSR | SVM_I_SHUTDOWN;
     VMCB32(v, VMCB_INTERCEPT_MISC2) = SVM_I_VMRUN | SVM_I_VMMCALL | SVM_I_VMLOAD |
                                       SVM_I_VMSAVE | SVM_I_STGI | SVM_I_CLGI | SVM_I_SKINIT |
+                                      SVM_I_WBINVD | SVM_I_MONITOR | SVM_I_MWAIT |
                                       SVM_I_XSETBV;
     VMCB64(v, VMCB_IOPM_BASE) = iopm;
     VMCB64(v, VMCB_MSRPM_BASE) = msrpm;

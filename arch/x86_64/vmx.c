@@ -108,8 +108,8 @@ static bool vmx_probe(void)
         !adjust(truec ? MSR_VMX_TRUE_ENTRY_CTLS : MSR_VMX_ENTRY_CTLS, entry, entry, &k->entry))
         return false;
     k->why = "no EPT";
-    if (!adjust(MSR_VMX_PROCBASED_CTLS2, PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED, PROC2_EPT,
-                &k->proc2))
+    if (!adjust(MSR_VMX_PROCBASED_CTLS2, PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_WBINVD,
+                PROC2_EPT, &k->proc2))
         return false;
     k->ept_vpid = rdmsr(MSR_VMX_EPT_VPID_CAP);
     uint64_t ept_need = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_INVEPT | EPT_CAP_INVEPT_SINGLE;
@@ -546,7 +546,8 @@ static void vmx_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit
     uint32_t vpid = vpid_prepare(c, h);
     uint32_t proc2 = vpid ? k->proc2 : k->proc2 & ~(uint32_t)PROC2_VPID;
     vmw(VMCS_PROC_CTLS2, proc2);
-    vmw(VMCS_VPID, vpid);
+    if (k->vpid)
+        vmw(VMCS_VPID, vpid);           /* the field exists only where VPIDs do */
     vmw(VMCS_EPTP, nroot | EPTP_WALK4 | EPTP_MT_WB);
     if (flush || !h->launched)
         vmx_invept(nroot);              /* a first entry: the root may be a reused frame */

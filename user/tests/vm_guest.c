@@ -376,6 +376,29 @@ static void two_on_one_core(mword cpu)
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
+/* A guest's wbinvd (a long cache flush of the host's caches) and its write of DR0 (a host
+   register no VMCB or VMCS holds) exit instead of running. */
+static void privileged(mword cpu)
+{
+    struct guest g;
+    struct ec_info ei;
+    CHECK_ST(guest_make(&g, cpu, g_addr(g_priv)), E_OK);
+    CHECK_ST(sys_ec_resume(g.vcpu, 0, 0, 0), E_OK);
+    CHECK_ST(guest_next(&g, &ei, NULL), E_OK);
+    tap_check(ei.exit.reason == VM_EXIT_OTHER && ei.exit.rip == g_addr(g_priv),
+              "the guest's wbinvd exits (reason %u, code %lx)", ei.exit.reason,
+              (unsigned long)ei.exit.qual);
+    CHECK_ST(sys_ec_resume(g.vcpu, EC_RESUME_RIP, g_addr(g_priv_dr), 0), E_OK);
+    CHECK_ST(guest_next(&g, &ei, NULL), E_OK);
+    tap_check(ei.exit.reason == VM_EXIT_OTHER && ei.exit.rip == g_addr(g_priv_dr),
+              "the guest's write of DR0 exits (reason %u, code %lx)", ei.exit.reason,
+              (unsigned long)ei.exit.qual);
+    CHECK_ST(sys_ec_resume(g.vcpu, EC_RESUME_RIP, g_addr(g_priv_dr) + 3, 0), E_OK);
+    CHECK_ST(guest_next(&g, &ei, NULL), E_OK);
+    tap_check(ei.exit.reason == VM_EXIT_HLT, "then it halts (reason %u)", ei.exit.reason);
+    CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
+}
+
 /* The next number of a xorshift sequence. */
 static uint64_t rnd(uint64_t *x)
 {
@@ -552,6 +575,7 @@ int main(mword arg)
     main_path(other);
     main_path(0);
     bad_states(other);
+    privileged(other);
     asid_wrap(other);
     random_states(other);
     other_pd(other);

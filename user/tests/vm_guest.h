@@ -41,11 +41,11 @@ enum { D_TOUCH, D_COPY, D_IN, D_CPUID_B, D_CPUID_C, D_CPUID_D, D_LAZY, D_COUNT }
 
 /* The guest's code; entry points and the vmmcall sites are labels of it. */
 extern const uint8_t g_start[], g_end[], g_main[], g_beyond[], g_after_beyond[], g_spin[],
-    g_call_loop[], g_plain[], g_call1[], g_call2[];
+    g_call_loop[], g_plain[], g_call1[], g_call2[], g_priv[], g_priv_dr[];
 
 __asm__(".pushsection .rodata\n"
         ".globl g_start, g_end, g_main, g_beyond, g_after_beyond, g_spin, g_call_loop\n"
-        ".globl g_plain, g_call1, g_call2\n"
+        ".globl g_plain, g_call1, g_call2, g_priv, g_priv_dr\n"
         "g_start:\n"
         "g_main:\n"
         "    movabs $0x20000, %r8\n"            /* DATA_GPA */
@@ -92,6 +92,11 @@ __asm__(".pushsection .rodata\n"
         "    movabs $0x20000, %r8\n"
         "1:  incq 64(%r8)\n"
         "    jmp 1b\n"
+        "g_priv:\n"                             /* what only the host may do: each exits */
+        "    wbinvd\n"                          /* 2 bytes */
+        "g_priv_dr:\n"
+        "    mov %rax, %dr0\n"                  /* 3 bytes */
+        "    hlt\n"
         "g_end:\n"
         ".popsection\n");
 

@@ -18,6 +18,7 @@
 #define EFER_SVME               UL_(0x1000) /* 12  SVM enable */
 
 /* VMCB control area (offsets). */
+#define VMCB_INTERCEPT_DR       0x004       /* u32: DRn reads (bits 0-15), writes (16-31) */
 #define VMCB_INTERCEPT_MISC1    0x00C       /* u32: intercept bits, word 3 */
 #define VMCB_INTERCEPT_MISC2    0x010       /* u32: intercept bits, word 4 */
 #define VMCB_IOPM_BASE          0x040       /* u64: I/O permission map (12 KiB, all ones) */
@@ -72,6 +73,7 @@
 #define SVM_I_NMI               (1u << 1)
 #define SVM_I_SMI               (1u << 2)
 #define SVM_I_INIT              (1u << 3)
+#define SVM_I_RDPMC             (1u << 15)
 #define SVM_I_CPUID             (1u << 18)
 #define SVM_I_INVD              (1u << 22)
 #define SVM_I_HLT               (1u << 24)
@@ -87,7 +89,11 @@
 #define SVM_I_STGI              (1u << 4)
 #define SVM_I_CLGI              (1u << 5)
 #define SVM_I_SKINIT            (1u << 6)
+#define SVM_I_WBINVD            (1u << 9)
+#define SVM_I_MONITOR           (1u << 10)
+#define SVM_I_MWAIT             (1u << 11)
 #define SVM_I_XSETBV            (1u << 13)
+#define SVM_I_DR0_3             0x000F000Fu /* reads and writes of DR0-DR3 (not in the VMCB) */
 
 #define VINTR_MASKING           (1ul << 24) /* guest RFLAGS.IF masks only virtual interrupts */
 #define TLB_NOTHING             0           /* TLB_CONTROL: keep everything */

@@ -103,6 +103,7 @@
 /*      secondary processor-based   value        meaning */
 #define PROC2_EPT                   BIT(1)          /* enable EPT */
 #define PROC2_VPID                  BIT(5)          /* enable VPID */
+#define PROC2_WBINVD                BIT(6)          /* WBINVD exiting */
 #define PROC2_UNRESTRICTED          BIT(7)          /* unrestricted guest (real mode, no paging) */
 
 /*      VM-exit control             value        meaning */
