@@ -584,7 +584,7 @@ int main(mword arg)
         destroy_running(other);
         if (cpu_has_svm())
             two_on_one_core(other);
-        else    /* open (issue 13): on Bochs' VMX the core hangs in its run queue here */
+        else    /* on Bochs' VMX the core hangs in its run queue here */
             tap_check(true, "two vCPUs on one core resumed after each interrupt # SKIP on VMX "
                       "(open: the core hangs in its run queue under Bochs)");
     }
