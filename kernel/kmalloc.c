@@ -10,6 +10,8 @@ struct kmalloc_free {
 
 /* Object size of each class: as many as fit the slab after its header, 16-byte multiples. */
 static const uint16_t class_size[KMALLOC_CLASSES] = { 32, 64, 128, 256, 576, 1008, 2016 };
+#define KMALLOC_POW2_CLASSES 4          /* classes 0..3 are 32 << c bytes */
+#define KMALLOC_POW2_MAX     256u
 _Static_assert(KMALLOC_SLAB_HDR % KMALLOC_ALIGN == 0, "objects stay aligned");
 _Static_assert(KMALLOC_SLAB_HDR + 2 * KMALLOC_SMALL_MAX <= KMALLOC_PAGE, "two of the largest fit");
 
@@ -22,7 +24,9 @@ size_t kmalloc_class_size(unsigned c)
 /* Index of the smallest class holding size bytes (size <= KMALLOC_SMALL_MAX). */
 static unsigned class_of(size_t size)
 {
-    unsigned c = 0;
+    if (size <= KMALLOC_POW2_MAX)       /* the power-of-two classes: from the bit length */
+        return size <= class_size[0] ? 0 : (unsigned)(64 - __builtin_clzl(size - 1)) - 5;
+    unsigned c = KMALLOC_POW2_CLASSES;
     while (class_size[c] < size)
         c++;
     return c;

@@ -876,6 +876,8 @@ int mdb_delegate(struct mdb *db, struct shootdown_batch *b, struct mdb_space *sr
 uint64_t mdb_delegate_extent(struct mdb_space *src, uint64_t base, uint64_t size, uint64_t pieces)
 {
     uint64_t off = 0;
+    if (size == 1)
+        return 1;                       /* one unit: one node or one hole */
     for (uint64_t k = 0; off < size && k < MAX(pieces, 1); k++) {
         struct mdb_node *n = tree_from(src, base + off);
         if (!n || n->base >= base + size)

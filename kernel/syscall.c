@@ -212,6 +212,8 @@ static uint64_t mem_extent(struct pd *src, struct pd *dst, uint64_t sb, uint64_t
     uint64_t leaf = mask & BIT(2) ? PTAB_ENTRIES * PTAB_ENTRIES : mask & BIT(1) ? PTAB_ENTRIES : 1;
     uint64_t left = DELEGATE_ENTRIES, off = 0;
     struct mdb_info in;
+    if (n == 1)
+        return 1;                       /* one page: one leaf entry at most */
     while (off < n && mdb_lookup(&src->mem.mdb, sb + off, &in) == E_OK) {
         uint64_t len = MIN(in.base + in.size - (sb + off), n - off);
         uint64_t d = db + off, t = in.target + (sb + off - in.base);

@@ -202,6 +202,29 @@ static void objects_name_their_heap(void **st)
     fake_done(&f);
 }
 
+/* Every size up to the largest class gets the smallest class holding it: two objects from a
+   fresh slab lie one object size apart. */
+static void every_size_gets_the_smallest_class(void **st)
+{
+    (void)st;
+    for (size_t size = 1; size <= KMALLOC_SMALL_MAX; size++) {
+        struct fake f = { .left = 1 };
+        struct kmalloc k;
+        kmalloc_init(&k, page_alloc, page_free, &f);
+        unsigned c = 0;
+        while (kmalloc_class_size(c) < size)
+            c++;
+        char *a = kmalloc_alloc(&k, size), *b = kmalloc_alloc(&k, size);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(a > b ? a - b : b - a, kmalloc_class_size(c));
+        kmalloc_free(&k, a);
+        kmalloc_free(&k, b);
+        assert_int_equal(k.pages, 0);
+        fake_done(&f);
+    }
+}
+
 /* Random allocations and frees against a count of live objects: pages never exceed what the
    live objects need per class, and all go back at the end. */
 static void random_use_holds_no_more_pages_than_needed(void **st)
@@ -257,6 +280,7 @@ int main(void)
         cmocka_unit_test(out_of_pages_returns_null_and_keeps_state),
         cmocka_unit_test(an_emptied_slab_goes_back_at_once),
         cmocka_unit_test(every_class_gives_all_its_pages_back),
+        cmocka_unit_test(every_size_gets_the_smallest_class),
         cmocka_unit_test(a_full_slab_is_used_again_before_a_new_page),
         cmocka_unit_test(objects_name_their_heap),
         cmocka_unit_test(random_use_holds_no_more_pages_than_needed),
