@@ -62,11 +62,11 @@ static struct avl_node *insert(struct avl_node *t, struct avl_node *n, uint64_t 
         n->height = 1;
         return n;
     }
-    if (k < key(t))
-        t->left = insert(t->left, n, k, key);
-    else
-        t->right = insert(t->right, n, k, key);
-    return rebalance(t);
+    struct avl_node **side = k < key(t) ? &t->left : &t->right;
+    int h = height(*side);
+    *side = insert(*side, n, k, key);
+    /* A subtree that kept its height leaves every node above it balanced as it was. */
+    return height(*side) == h ? t : rebalance(t);
 }
 
 /* Insert n into the tree at *root; no node of the tree may have n's key. */
@@ -82,8 +82,9 @@ static struct avl_node *take_min(struct avl_node *t, struct avl_node **min)
         *min = t;
         return t->right;
     }
+    int h = height(t->left);
     t->left = take_min(t->left, min);
-    return rebalance(t);
+    return height(t->left) == h ? t : rebalance(t);
 }
 
 /* Remove the node with key k from subtree t (unchanged if absent); returns the new root. */
@@ -92,20 +93,19 @@ static struct avl_node *remove_key(struct avl_node *t, uint64_t k, avl_key_fn ke
     if (!t)
         return NULL;
     uint64_t tk = key(t);
-    if (k < tk) {
-        t->left = remove_key(t->left, k, key);
-    } else if (k > tk) {
-        t->right = remove_key(t->right, k, key);
-    } else {
-        struct avl_node *m;
-        if (!t->right)
-            return t->left;
-        t->right = take_min(t->right, &m);
-        m->left = t->left;
-        m->right = t->right;
-        t = m;
+    if (k != tk) {
+        struct avl_node **side = k < tk ? &t->left : &t->right;
+        int h = height(*side);
+        *side = remove_key(*side, k, key);
+        return height(*side) == h ? t : rebalance(t);
     }
-    return rebalance(t);
+    struct avl_node *m;
+    if (!t->right)
+        return t->left;
+    t->right = take_min(t->right, &m);
+    m->left = t->left;
+    m->right = t->right;
+    return rebalance(m);
 }
 
 /* Remove n from the tree at *root (the tree is unchanged if no node has n's key). */
