@@ -79,6 +79,7 @@ struct mdb_space {
     uint64_t limit;                 /* valid units are [0, limit) */
     struct avl_node *root;          /* internal: tree of nodes keyed by base */
     size_t nodes;                   /* number of nodes in this space */
+    struct mdb_node *finger;        /* internal: the node a search found last, or NULL */
 };
 
 /* A node as reported by lookups and walks. */

@@ -86,38 +86,35 @@ static uint64_t node_end(const struct mdb_node *n)
     return n->base + n->size;
 }
 
-/* The node a search found last (still in its tree), or NULL; serialised like the trees. */
-static struct mdb_node *finger;
-
 /* True if the node n (or NULL) of space s holds unit. */
 static bool holds(const struct mdb_node *n, const struct mdb_space *s, uint64_t unit)
 {
     return n && n->space == s && n->base <= unit && unit < node_end(n);
 }
 
-/* The node of s containing unit, or NULL. A call's checks and effects look up the same source
- * units again and again: the node found last is tried first. */
+/* The node of s containing unit, or NULL. A call's checks and effects look up the same units
+ * again and again: the node of s found last (s->finger) is tried first. */
 static struct mdb_node *tree_find(struct mdb_space *s, uint64_t unit)
 {
-    if (holds(finger, s, unit))
-        return finger;
+    if (holds(s->finger, s, unit))
+        return s->finger;
     struct mdb_node *n = tree_floor(s, unit);
     if (!holds(n, s, unit))
         return NULL;
-    finger = n;
+    s->finger = n;
     return n;
 }
 
 /* The node containing unit, else the first one after it, or NULL. */
 static struct mdb_node *tree_from(struct mdb_space *s, uint64_t unit)
 {
-    if (holds(finger, s, unit))
-        return finger;
+    if (holds(s->finger, s, unit))
+        return s->finger;
     struct avl_node *above;
     struct mdb_node *n = node_of(avl_around(s->root, unit, base_key, &above));
     if (!holds(n, s, unit))
         return node_of(above);
-    finger = n;
+    s->finger = n;
     return n;
 }
 
@@ -137,8 +134,8 @@ static void tree_add(struct mdb_node *n)
 /* Remove n from its space's tree. */
 static void tree_del(struct mdb_node *n)
 {
-    if (finger == n)
-        finger = NULL;
+    if (n->space->finger == n)
+        n->space->finger = NULL;
     avl_remove(&n->space->root, &n->avl, base_key);
     n->space->nodes--;
 }
@@ -470,20 +467,23 @@ static void absorb(struct mdb *db, struct mdb_node *x, struct mdb_node *y)
 }
 
 /* Merge x with its neighbours in its space where nothing distinguishes them; pinned nodes
-   (a pending deep revoke's cursor path) stay split, which no unit can see. */
-static void merge_neighbours(struct mdb *db, struct mdb_node *x)
+   (a pending deep revoke's cursor path) stay split, which no unit can see. Returns the node
+   after x then, or NULL. */
+static struct mdb_node *merge_neighbours(struct mdb *db, struct mdb_node *x)
 {
     if (x->kin && x->kin->refs == 1)
         x->kin->owner = x;
     kin_shrink(db, x->kin);
     if (pinned(x))
-        return;
+        return tree_ceil(x->space, node_end(x));
     struct mdb_node *q = tree_pred(x);
     if (q && !pinned(q) && mergeable(q, x))
         absorb(db, x, q);
     q = tree_ceil(x->space, node_end(x));
-    if (q && !pinned(q) && mergeable(x, q))
-        absorb(db, x, q);
+    if (!q || pinned(q) || !mergeable(x, q))
+        return q;
+    absorb(db, x, q);
+    return tree_ceil(x->space, node_end(x));
 }
 
 /* Merge every node of root's subtree overlapping [t0, t1) with its neighbours. */
@@ -506,7 +506,6 @@ void mdb_init(struct mdb *db, void *(*alloc)(struct mdb_space *, size_t), void (
     db->tokens = MDB_PIN_SHARED + 1;    /* 0: not pinned */
     db->born = 0;
     db->self = 0;
-    finger = NULL;
 }
 
 /* Set up an empty space with valid units [0, limit) and hooks ops. */
@@ -517,7 +516,7 @@ void mdb_space_init(struct mdb_space *s, const struct mdb_ops *ops, void *owner,
     s->limit = limit;
     s->root = NULL;
     s->nodes = 0;
-    finger = NULL;                      /* a space set up anew may reuse a torn-down one */
+    s->finger = NULL;
 }
 
 /* E_ARG for an empty range, E_RANGE if [base, base+size) wraps or leaves s; else E_OK. */
@@ -708,19 +707,41 @@ static void deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, u
     }
 }
 
-/* Perform: derive a node for dst units [d0, d1) from n. */
+/* The node of dst ending at unit d0 that a new child of n at targets t0.. with rights would
+   merge with (mergeable, unpinned), or NULL. */
+static struct mdb_node *deleg_extends(struct mdb_space *dst, struct mdb_node *n, uint64_t d0,
+                                      uint64_t t0, unsigned rights)
+{
+    struct mdb_node *q = d0 && n->kin ? tree_floor(dst, d0 - 1) : NULL;
+    return q && node_end(q) == d0 && q->target + q->size == t0 && q->rights == rights &&
+           q->up == n->kin && !pinned(q) && parent_of(q) == n ? q : NULL;
+}
+
+/* Perform: derive dst units [d0, d1) from n: a new node, or the growth of the one before them
+   that the new node would merge with (consecutive delegations: no tree insert and remove). */
 static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
                          uint64_t t0)
 {
     struct mdb_delegation *a = w->a;
-    struct mdb_node *x = pool_take(w->pool);
-    x->space = a->dst;
-    x->base = d0;
-    x->size = d1 - d0;
-    x->target = t0;
-    x->rights = n->rights & a->mask;
-    tree_add(x);
-    child_link(n->kin ? n->kin : kin_take(w->pool, n), x);
+    unsigned rights = n->rights & a->mask;
+    struct mdb_node *x = deleg_extends(a->dst, n, d0, t0, rights);
+    if (x) {
+        /* As a new node that absorbs x: x becomes n's newest child, so the scans of a pending
+           deep revoke of n that are still to come reach the units it gains. */
+        touch(w->db, x);
+        x->size += d1 - d0;
+        child_unlink(x);
+        child_link(n->kin, x);
+    } else {
+        x = pool_take(w->pool);
+        x->space = a->dst;
+        x->base = d0;
+        x->size = d1 - d0;
+        x->target = t0;
+        x->rights = rights;
+        tree_add(x);
+        child_link(n->kin ? n->kin : kin_take(w->pool, n), x);
+    }
     w->db->born++;
     a->dst->ops->map(a->dst, w->db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
@@ -846,9 +867,8 @@ unsigned mdb_delegate_perform(struct mdb *db, struct shootdown_batch *b, struct 
     a->nodes = NULL;
     a->kins = NULL;
     /* Merge what the delegation created or cut with equal neighbours (O(1) each). */
-    for (struct mdb_node *d = tree_from(a->dst, a->dst_base); d && d->base < a->dst_base + a->size;
-         d = tree_ceil(a->dst, node_end(d)))
-        merge_neighbours(db, d);
+    for (struct mdb_node *d = tree_from(a->dst, a->dst_base); d && d->base < a->dst_base + a->size;)
+        d = merge_neighbours(db, d);
     return a->effect;
 }
 
