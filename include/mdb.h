@@ -138,6 +138,8 @@ struct mdb_delegation {
     size_t need, need_kins;         /* internal: nodes and kins perform takes */
     struct mdb_node *nodes;         /* internal: those nodes, reserved by decode */
     struct mdb_kin *kins;           /* internal: those kins */
+    struct mdb_node *grow;          /* internal: the node that perform grows into a hole at
+                                       dst_base (it merges with one there), or NULL */
 };
 
 /* One delegation's bound (mdb_delegate_decode): source pieces, and destination nodes visited

@@ -694,37 +694,42 @@ static int deleg_raise(struct deleg_walk *w, struct mdb_node *n, struct mdb_node
     return E_OK;
 }
 
-/* Decode: count the node a hole takes, and the kin of n if n has none yet. */
+/* n's newest child if it ends at unit d0 of dst and a new child of n at targets t0.. with
+   rights would merge with it (mergeable, unpinned), or NULL: O(1), no search. */
+static struct mdb_node *deleg_extends(struct mdb_space *dst, struct mdb_node *n, uint64_t d0,
+                                      uint64_t t0, unsigned rights)
+{
+    struct mdb_node *q = n->kin ? n->kin->last : NULL;
+    return q && q->space == dst && node_end(q) == d0 && q->target + q->size == t0 &&
+           q->rights == rights && !pinned(q) && parent_of(q) == n ? q : NULL;
+}
+
+/* Decode: count the node a hole takes, and the kin of n if n has none yet. A hole at the
+   call's first unit that a node before it can grow into takes none (a->grow): nothing changes
+   the destination before perform gets there. */
 static void deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
                         uint64_t t0)
 {
-    (void)d0, (void)d1, (void)t0;
-    w->a->need++;
+    struct mdb_delegation *a = w->a;
+    (void)d1;
     w->work++;
+    if (d0 == a->dst_base && (a->grow = deleg_extends(a->dst, n, d0, t0, n->rights & a->mask)))
+        return;
+    a->need++;
     if (!n->kin && w->kin_for != n) {
         w->a->need_kins++;
         w->kin_for = n;
     }
 }
 
-/* The node of dst ending at unit d0 that a new child of n at targets t0.. with rights would
-   merge with (mergeable, unpinned), or NULL. */
-static struct mdb_node *deleg_extends(struct mdb_space *dst, struct mdb_node *n, uint64_t d0,
-                                      uint64_t t0, unsigned rights)
-{
-    struct mdb_node *q = d0 && n->kin ? tree_floor(dst, d0 - 1) : NULL;
-    return q && node_end(q) == d0 && q->target + q->size == t0 && q->rights == rights &&
-           q->up == n->kin && !pinned(q) && parent_of(q) == n ? q : NULL;
-}
-
-/* Perform: derive dst units [d0, d1) from n: a new node, or the growth of the one before them
-   that the new node would merge with (consecutive delegations: no tree insert and remove). */
+/* Perform: derive dst units [d0, d1) from n: a new node, or at dst_base the growth of the node
+   before it that decode found (consecutive delegations: no tree insert and remove). */
 static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
                          uint64_t t0)
 {
     struct mdb_delegation *a = w->a;
     unsigned rights = n->rights & a->mask;
-    struct mdb_node *x = deleg_extends(a->dst, n, d0, t0, rights);
+    struct mdb_node *x = d0 == a->dst_base ? a->grow : NULL;
     if (x) {
         /* As a new node that absorbs x: x becomes n's newest child, so the scans of a pending
            deep revoke of n that are still to come reach the units it gains. */

@@ -152,6 +152,35 @@ static void delegation_into_a_hole_creates_a_mapping_with_intersected_rights(voi
     assert_int_equal(B.rights[12], 0);
 }
 
+/* Page after page from consecutive source units: the node before each grows (no node is
+   allocated), and a revoke of the source reaches every unit. */
+static void consecutive_delegations_grow_one_node_without_allocating(void **state)
+{
+    (void)state;
+    struct mdb_info in;
+    assert_int_equal(deleg(&A, 8, &B, 20, 1, MEM_RW), E_OK);
+    for (uint64_t i = 1; i < 6; i++) {
+        long allocs = fake_allocs;
+        assert_int_equal(deleg(&A, 8 + i, &B, 20 + i, 1, MEM_RW), E_OK);
+        assert_int_equal(effect, MDB_CREATED);
+        assert_int_equal(fake_allocs, allocs);
+        assert_int_equal(nodes(&B), 1);
+    }
+    assert_int_equal(mdb_lookup(&B.s, 25, &in), E_OK);
+    assert_int_equal(in.base, 20);
+    assert_int_equal(in.size, 6);
+    assert_int_equal(in.target + 5, ROOT_TARGET + 13);
+    /* Not consecutive in the source, or other rights: a node of its own. */
+    assert_int_equal(deleg(&A, 30, &B, 26, 1, MEM_RW), E_OK);
+    assert_int_equal(deleg(&A, 31, &B, 27, 1, MEM_R), E_OK);
+    assert_int_equal(nodes(&B), 3);
+    assert_int_equal(mdb_revoke(&db, NULL, &A.s, 8, 6, MEM_RWX, false), E_OK);
+    for (uint64_t u = 20; u < 26; u++)
+        assert_int_equal(B.rights[u], 0);
+    assert_int_equal(B.rights[26], MEM_RW);
+    assert_int_equal(nodes(&B), 2);
+}
+
 static void revoking_at_a_removes_access_in_b_and_c(void **state)
 {
     (void)state;
@@ -902,6 +931,7 @@ int main(void)
         T(lookup_of_an_empty_unit_is_noent),
         T(a_range_is_empty_exactly_when_no_node_overlaps_it),
         T(delegation_into_a_hole_creates_a_mapping_with_intersected_rights),
+        T(consecutive_delegations_grow_one_node_without_allocating),
         T(revoking_at_a_removes_access_in_b_and_c),
         T(revoking_at_b_leaves_a_intact),
         T(revoke_without_include_self_keeps_the_callers_mapping),
