@@ -262,6 +262,10 @@ struct core_counters {
                                    the next make_current (lab switch TLB_ACK=deferred; else 0) */
     uint64_t eager_syncs;       /* top-level user entries copied from hpt into a loc[cpu] when a
                                    map made them or the root was created (lab: PTSYNC=eager) */
+    uint64_t pt_window_ops;     /* page-table operations of a PD loaded on this core that reached
+                                   its tables through the recursive window (PTACCESS=recursive) */
+    uint64_t pt_linear_ops;     /* ... of a PD not loaded here: through the linear map instead */
+    uint64_t pt_window_flushes; /* full flushes after a table detached from a window's tables */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -298,7 +302,7 @@ _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
 _Static_assert(sizeof(struct vm_exit) == 32, "ABI: vm_exit is 32 bytes");
 _Static_assert(sizeof(struct vcpu_regs) == 416, "ABI: vcpu_regs is 416 bytes");
-_Static_assert(sizeof(struct core_counters) == 240, "ABI: core_counters is 240 bytes");
+_Static_assert(sizeof(struct core_counters) == 264, "ABI: core_counters is 264 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

@@ -36,6 +36,7 @@ struct upd {
     pte_t bits[PTAB_MAX_LEVELS];        /* leaf bits per level, encoded once */
     struct ptab_dfree *df;
     struct ptab_result *res;
+    unsigned wmin;                      /* lowest level reached through the window (win_from) */
 };
 
 /* The table in frame pa through env's linear range; NULL if the range does not hold it. */
@@ -53,6 +54,33 @@ static inline pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
 {
     pte_t *va = lin_tab(t->env, pa);
     return va ? va : t->env->p2v(t->env->ctx, pa, l);
+}
+
+/* The lowest level of t's tables that tabv may reach through t's recursive window now (the
+   lab switch PTACCESS=recursive; else none: PTAB_MAX_LEVELS). */
+static inline unsigned win_from(const struct ptab *t)
+{
+#ifdef PTACCESS_recursive
+    return t->env->win ? t->env->win->from(t) : PTAB_MAX_LEVELS;
+#else
+    (void)t;
+    return PTAB_MAX_LEVELS;
+#endif
+}
+
+/* The live table at level l in frame pa that translates va: through the recursive window if l
+   is wmin or above (win_from), else as tab(). */
+static inline pte_t *tabv(const struct ptab *t, paddr_t pa, unsigned l, vaddr_t va, unsigned wmin)
+{
+#ifdef PTACCESS_recursive
+    if (l >= wmin) {
+        vaddr_t above = (va & (ptab_span(t) - 1)) >> LEVEL_SHIFT(l + 1);
+        return (pte_t *)(t->env->win->table[l] + (above << PTAB_PAGE_BITS));
+    }
+#else
+    (void)va, (void)wmin;
+#endif
+    return tab(t, pa, l);
 }
 
 /* Read an entry that other cores may be writing. */
@@ -174,8 +202,9 @@ static pte_t install(const struct ptab *t, pte_t *p, size_t *won)
 pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached)
 {
     paddr_t tpa = t->root;
+    unsigned wmin = win_from(t);
     for (unsigned l = t->levels - 1;; l--) {
-        pte_t *p = tab(t, tpa, l) + LEVEL_INDEX(va, l);
+        pte_t *p = tabv(t, tpa, l, va, wmin) + LEVEL_INDEX(va, l);
         pte_t e = load(p);
         *reached = l;
         if (l <= level)
@@ -475,16 +504,16 @@ static bool empty(const pte_t *tb, unsigned near)
     return true;
 }
 
-/* After an update below the table entry p at level l: drop the table if the update emptied it
+/* After an update below the table entry p at level l (it maps lo): drop the table if the update emptied it
  * (unmap or failure), or collapse it into one large leaf if a map made it uniform.
  * Kept tables (keep_level) stay. */
-static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
+static void tidy(struct upd *u, pte_t *p, unsigned l, vaddr_t lo, int r)
 {
     const struct ptab *t = u->t;
     pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
-    const pte_t *tb = tab(t, child_table(t, e), l - 1);
+    const pte_t *tb = tabv(t, child_table(t, e), l - 1, lo, u->wmin);
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
     if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->va, l - 1))))
@@ -532,14 +561,14 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return r;
     }
     r = update_table(u, child_table(u->t, load(p)), l - 1, lo);
-    tidy(u, p, l, r);
+    tidy(u, p, l, lo, r);
     return r;
 }
 
 /* Apply the update to the entries of the table at level l in frame tpa, whose entry 0 maps base. */
 static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
 {
-    pte_t *tb = tab(u->t, tpa, l);
+    pte_t *tb = tabv(u->t, tpa, l, base, u->wmin);
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
     if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */
@@ -565,7 +594,7 @@ static int update_one(struct upd *u, unsigned lvl)
     unsigned l = t->levels - 1;
     int r = E_OK;
     for (; l > lvl; l--) {
-        p = path[l] = tab(t, tpa, l) + LEVEL_INDEX(u->va, l);
+        p = path[l] = tabv(t, tpa, l, u->va, u->wmin) + LEVEL_INDEX(u->va, l);
         pte_t e = load(p);
         if (!e && u->unmap)
             break;                  /* a hole above: nothing to unmap; tidy as the recursion */
@@ -578,7 +607,7 @@ static int update_one(struct upd *u, unsigned lvl)
         tpa = child_table(t, e);
     }
     if (l == lvl) {                 /* reached the entry (no hole above an unmap, no E_NOMEM) */
-        p = tab(t, tpa, lvl) + LEVEL_INDEX(u->va, lvl);
+        p = tabv(t, tpa, lvl, u->va, u->wmin) + LEVEL_INDEX(u->va, lvl);
         pte_t old = load(p);
         if (lvl > 0 && is_table(t, lvl, old))
             return GENERAL;
@@ -590,7 +619,7 @@ static int update_one(struct upd *u, unsigned lvl)
     /* Tidy the tables on the path, bottom up, while each one goes (emptied or collapsed). */
     for (l++; l < t->levels; l++) {
         pte_t before = load(path[l]);
-        tidy(u, path[l], l, r);
+        tidy(u, path[l], l, u->va, r);
         if (load(path[l]) == before)
             break;
     }
@@ -607,7 +636,8 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
                      .pa = pa,
                      .attr = attr,
                      .df = df,
-                     .res = res };
+                     .res = res,
+                     .wmin = win_from(t) };
     res->flush = res->detached = false;
     res->changed = res->rooted = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
@@ -677,14 +707,17 @@ static int sync_slot(struct ptab *dst, pte_t e, pte_t *p)
     return E_OK;
 }
 
-/* ptab_sync_root for roots that are not both in their environments' linear ranges. */
+/* ptab_sync_root for roots that are not both in their environments' linear ranges, or that
+   the recursive window shows (PTACCESS=recursive). */
 static noinline int sync_root_far(struct ptab *dst, const struct ptab *src, unsigned i)
 {
     unsigned l = src->levels - 1;
-    pte_t e = load(tab(src, src->root, l) + i);
+    vaddr_t va = (vaddr_t)i << LEVEL_SHIFT(l);
+    pte_t e = load(tabv(src, src->root, l, va, win_from(src)) + i);
     if (!e)
         return E_NOENT;
-    return sync_slot(dst, e, tab(dst, dst->root, l) + i);  /* after the load: a shared slot */
+    /* After the load: a shared slot. */
+    return sync_slot(dst, e, tabv(dst, dst->root, l, va, win_from(dst)) + i);
 }
 
 /* ptab_sync_from at the root level (a region of several root entries, e.g. [0, USER_ADDR) of a
@@ -694,6 +727,10 @@ int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
 {
     unsigned i = LEVEL_INDEX(addr, src->levels - 1);
     pte_t *s = lin_tab(src->env, src->root), *d = lin_tab(dst->env, dst->root);
+#ifdef PTACCESS_recursive
+    if (src->env->win || dst->env->win)
+        return sync_root_far(dst, src, i);
+#endif
     if (!s || !d)
         return sync_root_far(dst, src, i);
     return sync_slot(dst, load(s + i), d + i);

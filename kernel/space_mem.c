@@ -55,6 +55,79 @@ static void hpt_frame_free(void *ctx, paddr_t pa)
     env->free(env->ctx, pa);
 }
 
+#ifdef PTACCESS_recursive
+/*
+ * The lab switch PTACCESS=recursive (docs/lab.md, switch 1). Every per-core root of a PD has
+ * PML4_RECURSIVE -> itself and PML4_MASTER -> the PD's master hpt (kmem_root_windows). Taking
+ * the recursive slot l times and then slot s makes the CPU's walker stop at the level-l table
+ * of the root s points to: WIN_TABLE(l, s) is that table for address 0.
+ */
+#define WIN_FIELD(k, slot)  ((vaddr_t)(slot) << PTAB_LEVEL_SHIFT(k))
+#define WIN_HIGH            (~(vaddr_t)0 << PTAB_LEVEL_SHIFT(HPT_LEVELS))  /* sign extension */
+#define WIN_SELF(n)         ((n) ? WIN_FIELD(HPT_LEVELS - 1, PML4_RECURSIVE) : 0)
+#define WIN_R(l)            (WIN_SELF((l) >= 1) | ((l) >= 2 ? WIN_FIELD(2, PML4_RECURSIVE) : 0) | \
+                             ((l) >= 3 ? WIN_FIELD(1, PML4_RECURSIVE) : 0))
+#define WIN_TABLE(l, s)     (WIN_HIGH | WIN_R(l) | WIN_FIELD(HPT_LEVELS - 1 - (l), s))
+_Static_assert(HPT_LEVELS == 4, "the window macros spell out 4 levels");
+_Static_assert(WIN_TABLE(0, PML4_RECURSIVE) == PT_WINDOW && WIN_TABLE(0, PML4_MASTER) ==
+               PT_MASTER_WIN, "the window's level-0 tables start at the layout's addresses");
+
+/* Whether this core has root loaded. */
+static bool root_loaded(paddr_t root)
+{
+    return arch_root_loaded() == root;
+}
+
+/* The master hpt t's lowest level the window shows now: every level if t's PD is loaded here
+   and this core holds pd_lock (no other core changes a master table then), else the kept
+   levels only (root and PDPTs are never detached while the PD lives); none if t's PD is not
+   loaded here (then p2v: the linear map or the temporal window). Counted per operation. */
+static unsigned master_from(const struct ptab *t)
+{
+    struct cpu_local *c = this_cpu();
+    const struct space_mem *m = container_of(t, struct space_mem, hpt);
+    if (!m->loc[c->id].root || !root_loaded(m->loc[c->id].root)) {
+        c->counters.pt_linear_ops++;
+        return PTAB_MAX_LEVELS;
+    }
+    c->counters.pt_window_ops++;
+    return pd_lock_mine() ? 0 : t->keep_level;
+}
+
+/* A per-core root t's lowest level the window shows now: its root, if it is loaded here. */
+static unsigned loc_from(const struct ptab *t)
+{
+    struct cpu_local *c = this_cpu();
+    if (!root_loaded(t->root)) {
+        c->counters.pt_linear_ops++;
+        return PTAB_MAX_LEVELS;
+    }
+    c->counters.pt_window_ops++;
+    return t->levels - 1;
+}
+
+static const struct ptab_window master_window = {
+    { WIN_TABLE(0, PML4_MASTER), WIN_TABLE(1, PML4_MASTER), WIN_TABLE(2, PML4_MASTER),
+      WIN_TABLE(3, PML4_MASTER) }, master_from };
+static const struct ptab_window loc_window = {
+    { WIN_TABLE(0, PML4_RECURSIVE), WIN_TABLE(1, PML4_RECURSIVE), WIN_TABLE(2, PML4_RECURSIVE),
+      WIN_TABLE(3, PML4_RECURSIVE) }, loc_from };
+
+/* After an update of pd's hpt that detached a table: if the window showed it (pd loaded here),
+   drop this core's translations of pd's PCID, so that a later update in the same batch cannot
+   reach a detached table through a stale window translation (the batch's shootdown covers the
+   other cores; under pd_lock none of them updates a master table meanwhile). */
+static void window_flush(struct pd *pd)
+{
+    struct cpu_local *c = this_cpu();
+    if (!pd->mem.loc[c->id].root || !root_loaded(pd->mem.loc[c->id].root))
+        return;
+    c->counters.full_flushes++;
+    c->counters.pt_window_flushes++;
+    arch_root_swap(pd->mem.loc[c->id].root);
+}
+#endif
+
 /* Set up an empty memory space whose roots will use kdir; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
@@ -63,6 +136,10 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
     m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .lin = &kmem_linear,
                                 .alloc = hpt_frame_alloc, .free = hpt_frame_free, .flush = NULL,
                                 .trace = NULL };
+#ifdef PTACCESS_recursive
+    m->env.win = &master_window;
+    container_of(m, struct pd, mem)->tables_env.win = &loc_window;  /* the per-core roots' */
+#endif
     int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
         return err;
@@ -259,6 +336,9 @@ int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
         space_mem_loc_discard(t);
         return E_NOMEM;
     }
+#ifdef PTACCESS_recursive
+    kmem_root_windows(t, m->hpt.root);
+#endif
     return E_OK;
 }
 
@@ -434,6 +514,10 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     paddr_t chain0 = b->df.chain;
     size_t count0 = b->df.count;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
+#ifdef PTACCESS_recursive
+    if (res->detached)
+        window_flush(pd);
+#endif
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
     pd->mem.hpt_kept += res->rooted;    /* PDPTs: never detached (keep_level) */
