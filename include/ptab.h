@@ -213,6 +213,10 @@ int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct p
                  struct ptab_dfree *df, struct ptab_result *res);
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
 int  ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr);
+int  ptab_sync_entry(struct ptab *dst, const pte_t *s, pte_t *d);
+#ifdef PTCOUNT_1
+void ptab_touch(const void *table);     /* the lab test build PTCOUNT=1: the kernel counts it */
+#endif
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
 size_t ptab_tables(const struct ptab *t);

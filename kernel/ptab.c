@@ -39,6 +39,16 @@ struct upd {
     unsigned wmin;                      /* lowest level reached through the window (win_from) */
 };
 
+/* The lab test build PTCOUNT=1: tell the kernel which table page the engine reaches. */
+static inline void touch(const void *table)
+{
+#ifdef PTCOUNT_1
+    ptab_touch(table);
+#else
+    (void)table;
+#endif
+}
+
 /* The table in frame pa through env's linear range; NULL if the range does not hold it. */
 static inline pte_t *lin_tab(const struct ptab_env *env, paddr_t pa)
 {
@@ -53,7 +63,9 @@ static inline pte_t *lin_tab(const struct ptab_env *env, paddr_t pa)
 static inline pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
 {
     pte_t *va = lin_tab(t->env, pa);
-    return va ? va : t->env->p2v(t->env->ctx, pa, l);
+    va = va ? va : t->env->p2v(t->env->ctx, pa, l);
+    touch(va);
+    return va;
 }
 
 /* The lowest level of t's tables that tabv may reach through t's recursive window now (the
@@ -75,7 +87,9 @@ static inline pte_t *tabv(const struct ptab *t, paddr_t pa, unsigned l, vaddr_t 
 #ifdef PTACCESS_recursive
     if (l >= wmin) {
         vaddr_t above = (va & (ptab_span(t) - 1)) >> LEVEL_SHIFT(l + 1);
-        return (pte_t *)(t->env->win->table[l] + (above << PTAB_PAGE_BITS));
+        pte_t *w = (pte_t *)(t->env->win->table[l] + (above << PTAB_PAGE_BITS));
+        touch(w);
+        return w;
     }
 #else
     (void)va, (void)wmin;
@@ -260,7 +274,9 @@ static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, 
 /* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f)
 {
-    pte_t link = *(const pte_t *)env->p2v(env->ctx, f, PTAB_SLOT_LINK);
+    const pte_t *p = env->p2v(env->ctx, f, PTAB_SLOT_LINK);
+    touch(p);
+    pte_t link = *p;
     return link ? (~link & LINK_MASK) : 0;
 }
 
@@ -707,6 +723,15 @@ static int sync_slot(struct ptab *dst, pte_t e, pte_t *p)
     return E_OK;
 }
 
+/* ptab_sync_root with the two root entries given (s in src's root, d the same slot of dst's,
+   e.g. through a recursive window): E_OK if dst changed, E_NOENT. */
+int ptab_sync_entry(struct ptab *dst, const pte_t *s, pte_t *d)
+{
+    touch(s);
+    touch(d);
+    return sync_slot(dst, load(s), d);
+}
+
 /* ptab_sync_root for roots that are not both in their environments' linear ranges, or that
    the recursive window shows (PTACCESS=recursive). */
 static noinline int sync_root_far(struct ptab *dst, const struct ptab *src, unsigned i)
@@ -733,6 +758,8 @@ int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
 #endif
     if (!s || !d)
         return sync_root_far(dst, src, i);
+    touch(s);
+    touch(d);
     return sync_slot(dst, load(s + i), d + i);
 }
 

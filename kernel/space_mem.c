@@ -128,6 +128,48 @@ static void window_flush(struct pd *pd)
 }
 #endif
 
+#ifdef PTCOUNT_1
+#define SEEN_MAX 64                     /* distinct pages one operation is expected to reach */
+
+/* The lab test build PTCOUNT=1: per core, the table pages (4 KiB) and TLB entries (2 MiB of
+   the linear map, else 4 KiB) reached since the operation began (space_mem_count_begin). */
+static struct seen {
+    unsigned pages, entries;
+    vaddr_t page[SEEN_MAX], entry[SEEN_MAX];
+} seen[NUM_CPU];
+
+/* Add x to the set v[0..*n) (no room: counted as new each time); true if it was new. */
+static bool seen_add(vaddr_t *v, unsigned *n, vaddr_t x)
+{
+    for (unsigned i = 0; i < *n && i < SEEN_MAX; i++)
+        if (v[i] == x)
+            return false;
+    if (*n < SEEN_MAX)
+        v[*n] = x;
+    ++*n;
+    return true;
+}
+
+/* The engine reached the table at table: count its page and TLB entry if new this operation. */
+void ptab_touch(const void *table)
+{
+    struct cpu_local *c = this_cpu();
+    struct seen *s = &seen[c->id];
+    vaddr_t va = (vaddr_t)table;
+    bool linear = va >= KERNEL_BASE && va < KERNEL_LINEAR_END;
+    c->counters.pt_pages += seen_add(s->page, &s->pages, ALIGN_DOWN(va, PAGE_SIZE));
+    c->counters.pt_tlb += seen_add(s->entry, &s->entries,
+                                   ALIGN_DOWN(va, linear ? LARGE_SIZE : PAGE_SIZE));
+}
+
+/* PTCOUNT=1: a system call or page fault begins on this core (a new set of pages reached). */
+void space_mem_count_begin(void)
+{
+    struct seen *s = &seen[this_cpu()->id];
+    s->pages = s->entries = 0;
+}
+#endif
+
 /* Set up an empty memory space whose roots will use kdir; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
@@ -438,11 +480,26 @@ void make_current_none(void)
 /* The user region spans several root entries, so ptab_sync_level puts its entries at the root. */
 _Static_assert(USER_ADDR - 1 >= PTAB_LEVEL_SIZE(HPT_LEVELS - 1), "user slots are root entries");
 
+/* ptab_sync_root of loc[c] from hpt for addr: PTACCESS=recursive reads and writes both roots
+   through the window when loc[c] is loaded (a fault of m's user code: always). */
+static int sync_root(struct space_mem *m, struct cpu_local *c, vaddr_t addr)
+{
+#ifdef PTACCESS_recursive
+    if (root_loaded(m->loc[c->id].root)) {
+        unsigned i = ptab_index(addr, HPT_LEVELS - 1);
+        c->counters.pt_window_ops++;
+        return ptab_sync_entry(&m->loc[c->id], (const pte_t *)WIN_TABLE(3, PML4_MASTER) + i,
+                               (pte_t *)WIN_TABLE(3, PML4_RECURSIVE) + i);
+    }
+#endif
+    return ptab_sync_root(&m->loc[c->id], &m->hpt, addr);
+}
+
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr)
 {
     struct cpu_local *c = this_cpu();
-    if (ptab_sync_root(&m->loc[c->id], &m->hpt, addr) != E_OK)
+    if (sync_root(m, c, addr) != E_OK)
         return false;
     c->counters.lazy_syncs++;
     return true;
