@@ -137,6 +137,7 @@ static struct seen {
     unsigned pages, entries;
     vaddr_t page[SEEN_MAX], entry[SEEN_MAX];
 } seen[NUM_CPU];
+static bool counting;                   /* from the first system call on: every core is up */
 
 /* Add x to the set v[0..*n) (no room: counted as new each time); true if it was new. */
 static bool seen_add(vaddr_t *v, unsigned *n, vaddr_t x)
@@ -153,6 +154,8 @@ static bool seen_add(vaddr_t *v, unsigned *n, vaddr_t x)
 /* The engine reached the table at table: count its page and TLB entry if new this operation. */
 void ptab_touch(const void *table)
 {
+    if (!__atomic_load_n(&counting, __ATOMIC_RELAXED))
+        return;                         /* boot: a core's data may not be mapped yet */
     struct cpu_local *c = this_cpu();
     struct seen *s = &seen[c->id];
     vaddr_t va = (vaddr_t)table;
@@ -167,6 +170,7 @@ void space_mem_count_begin(void)
 {
     struct seen *s = &seen[this_cpu()->id];
     s->pages = s->entries = 0;
+    __atomic_store_n(&counting, true, __ATOMIC_RELAXED);
 }
 #endif
 
