@@ -38,6 +38,7 @@
 #define WORK_ROUNDS 48u                 /* delegate, lookup, revoke rounds per worker */
 #define WORK_CALLS  3u                  /* calls per round */
 #define SELF_VA     (176 * GIB)         /* root: its own pages, revoked from itself */
+#define SELF_EMPTY_VA (1024 * GIB)      /* root: a page alone in its tables, one GiB per sample */
 #define LARGE_VA    (192 * GIB)         /* L: a 16 MiB delegation, 2 MiB aligned */
 #define LARGE_PAGES 4096u               /* 16 MiB: 8 leaves of 2 MiB, or 8 tables of 4 KiB ones */
 
@@ -424,6 +425,21 @@ static void bench_self_revoke(void)
         row(name, median(g, SAMPLES));
         counter_rows(name, &gacc);
     }
+    uint64_t v[SAMPLES];
+    struct core_counters acc = { 0 }, before;
+    for (unsigned s = 0; s < SAMPLES && !bad; s++) {
+        mword va = SELF_EMPTY_VA + s * GIB;
+        bad += give(SEL_ROOT_PD, 0, va, 1, MEM_R) != E_OK;
+        (void)*(volatile uint64_t *)va;
+        before = all_counters(ncores);
+        uint64_t t = tsc();
+        bad += take(SEL_ROOT_PD, va, 1, MEM_RWX) != E_OK;
+        v[s] = tsc() - t;
+        tlb_delta(&acc, &before, ncores);
+        bad += holds(SEL_ROOT_PD, va);
+    }
+    row("self_revoke_emptying", median(v, SAMPLES));
+    counter_rows("self_revoke_emptying", &acc);
     tap_check(!bad, "self revoke: the root revoked 1 to 511 of its own pages from itself");
 }
 
