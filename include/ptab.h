@@ -123,8 +123,8 @@ extern const struct ptab_fmt ptab_dpt;  /* VT-d second-level tables, 3, 4 or 5 l
  * through a recursive window, a range of virtual addresses where the CPU's own walker finds
  * the tables (the root mapped into a slot of itself). table[l] is the window address of the
  * level-l table that translates address 0; the table for va is at table[l] plus va's indices
- * above level l, shifted down by (l + 1) levels. from() says, now and on this core, the lowest
- * level whose tables the window shows without a race (t->levels: none, use p2v).
+ * above level l, shifted down by (l + 1) levels. from() says, at the call and on this core, the
+ * lowest level whose tables the window shows without a race (t->levels: none, use p2v).
  */
 struct ptab;
 struct ptab_window {
@@ -215,7 +215,7 @@ int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vadd
 int  ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr);
 int  ptab_sync_entry(struct ptab *dst, const pte_t *s, pte_t *d);
 #ifdef PTCOUNT_1
-void ptab_touch(const void *table);     /* the lab test build PTCOUNT=1: the kernel counts it */
+void ptab_touch(const void *table);
 #endif
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);

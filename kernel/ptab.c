@@ -68,8 +68,8 @@ static inline pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
     return va;
 }
 
-/* The lowest level of t's tables that tabv may reach through t's recursive window now (the
-   lab switch PTACCESS=recursive; else none: PTAB_MAX_LEVELS). */
+/* The lowest level of t's tables that tabv may reach through t's recursive window during this
+   operation (the lab switch PTACCESS=recursive; else none: PTAB_MAX_LEVELS). */
 static inline unsigned win_from(const struct ptab *t)
 {
 #ifdef PTACCESS_recursive
@@ -520,8 +520,8 @@ static bool empty(const pte_t *tb, unsigned near)
     return true;
 }
 
-/* After an update below the table entry p at level l (it maps lo): drop the table if the update emptied it
- * (unmap or failure), or collapse it into one large leaf if a map made it uniform.
+/* After an update below the table entry p at level l (it maps lo): drop the table if the update
+ * emptied it (unmap or failure), or collapse it into one large leaf if a map made it uniform.
  * Kept tables (keep_level) stay. */
 static void tidy(struct upd *u, pte_t *p, unsigned l, vaddr_t lo, int r)
 {

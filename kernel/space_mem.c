@@ -78,10 +78,10 @@ static bool root_loaded(paddr_t root)
     return arch_root_loaded() == root;
 }
 
-/* The master hpt t's lowest level the window shows now: every level if t's PD is loaded here
-   and this core holds pd_lock (no other core changes a master table then), else the kept
-   levels only (root and PDPTs are never detached while the PD lives); none if t's PD is not
-   loaded here (then p2v: the linear map or the temporal window). Counted per operation. */
+/* The master hpt t's lowest level the window shows at the call: every level if t's PD is
+   loaded here and this core holds pd_lock (no other core changes a master table then), else
+   the kept levels only (root and PDPTs are never detached while the PD lives); none if t's PD
+   is not loaded here (then p2v: the linear map or the temporal window). Counted per call. */
 static unsigned master_from(const struct ptab *t)
 {
     struct cpu_local *c = this_cpu();
@@ -94,7 +94,7 @@ static unsigned master_from(const struct ptab *t)
     return pd_lock_mine() ? 0 : t->keep_level;
 }
 
-/* A per-core root t's lowest level the window shows now: its root, if it is loaded here. */
+/* A per-core root t's lowest level the window shows at the call: its root, if loaded here. */
 static unsigned loc_from(const struct ptab *t)
 {
     struct cpu_local *c = this_cpu();
