@@ -36,8 +36,21 @@ struct upd {
     pte_t bits[PTAB_MAX_LEVELS];        /* leaf bits per level, encoded once */
     struct ptab_dfree *df;
     struct ptab_result *res;
+#ifdef PTACCESS_recursive
     unsigned wmin;                      /* lowest level reached through the window (win_from) */
+#endif
 };
+
+/* The lowest level u reaches through a recursive window (none by default). */
+static inline unsigned upd_wmin(const struct upd *u)
+{
+#ifdef PTACCESS_recursive
+    return u->wmin;
+#else
+    (void)u;
+    return PTAB_MAX_LEVELS;
+#endif
+}
 
 /* The lab test build PTCOUNT=1: tell the kernel which table page the engine reaches. */
 static inline void touch(const void *table)
@@ -520,16 +533,37 @@ static bool empty(const pte_t *tb, unsigned near)
     return true;
 }
 
-/* After an update below the table entry p at level l (it maps lo): drop the table if the update
- * emptied it (unmap or failure), or collapse it into one large leaf if a map made it uniform.
+/* The live table the table entry p of t at level l (holding e) points to. Through the window
+ * when p's table came through it and the child's level (wmin: upd_wmin) is shown too: a window
+ * address shifted by one level's index bits is the window address of the table its entry points
+ * to (the top index, a recursive slot, drops out; p's index becomes the lowest). */
+static inline pte_t *child_tabv(const struct ptab *t, unsigned wmin, pte_t *p, unsigned l,
+                                pte_t e)
+{
+#ifdef PTACCESS_recursive
+    if (l - 1 >= wmin) {
+        unsigned high = 64 - LEVEL_SHIFT(t->levels);        /* sign-extension bits */
+        vaddr_t w = (vaddr_t)p << PTAB_LEVEL_BITS;
+        pte_t *c = (pte_t *)(vaddr_t)((int64_t)(w << high) >> high);
+        touch(c);
+        return c;
+    }
+#else
+    (void)p, (void)wmin;
+#endif
+    return tab(t, child_table(t, e), l - 1);
+}
+
+/* After an update below the table entry p at level l: drop the table if the update emptied it
+ * (unmap or failure), or collapse it into one large leaf if a map made it uniform.
  * Kept tables (keep_level) stay. */
-static void tidy(struct upd *u, pte_t *p, unsigned l, vaddr_t lo, int r)
+static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
 {
     const struct ptab *t = u->t;
     pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
-    const pte_t *tb = tabv(t, child_table(t, e), l - 1, lo, u->wmin);
+    const pte_t *tb = child_tabv(t, upd_wmin(u), p, l, e);
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
     if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->va, l - 1))))
@@ -577,14 +611,14 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
             return r;
     }
     r = update_table(u, child_table(u->t, load(p)), l - 1, lo);
-    tidy(u, p, l, lo, r);
+    tidy(u, p, l, r);
     return r;
 }
 
 /* Apply the update to the entries of the table at level l in frame tpa, whose entry 0 maps base. */
 static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
 {
-    pte_t *tb = tabv(u->t, tpa, l, base, u->wmin);
+    pte_t *tb = tabv(u->t, tpa, l, base, upd_wmin(u));
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
     if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */
@@ -610,7 +644,7 @@ static int update_one(struct upd *u, unsigned lvl)
     unsigned l = t->levels - 1;
     int r = E_OK;
     for (; l > lvl; l--) {
-        p = path[l] = tabv(t, tpa, l, u->va, u->wmin) + LEVEL_INDEX(u->va, l);
+        p = path[l] = tabv(t, tpa, l, u->va, upd_wmin(u)) + LEVEL_INDEX(u->va, l);
         pte_t e = load(p);
         if (!e && u->unmap)
             break;                  /* a hole above: nothing to unmap; tidy as the recursion */
@@ -623,7 +657,7 @@ static int update_one(struct upd *u, unsigned lvl)
         tpa = child_table(t, e);
     }
     if (l == lvl) {                 /* reached the entry (no hole above an unmap, no E_NOMEM) */
-        p = tabv(t, tpa, lvl, u->va, u->wmin) + LEVEL_INDEX(u->va, lvl);
+        p = tabv(t, tpa, lvl, u->va, upd_wmin(u)) + LEVEL_INDEX(u->va, lvl);
         pte_t old = load(p);
         if (lvl > 0 && is_table(t, lvl, old))
             return GENERAL;
@@ -635,7 +669,7 @@ static int update_one(struct upd *u, unsigned lvl)
     /* Tidy the tables on the path, bottom up, while each one goes (emptied or collapsed). */
     for (l++; l < t->levels; l++) {
         pte_t before = load(path[l]);
-        tidy(u, path[l], l, u->va, r);
+        tidy(u, path[l], l, r);
         if (load(path[l]) == before)
             break;
     }
@@ -652,8 +686,10 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
                      .pa = pa,
                      .attr = attr,
                      .df = df,
-                     .res = res,
-                     .wmin = win_from(t) };
+                     .res = res };
+#ifdef PTACCESS_recursive
+    u.wmin = win_from(t);
+#endif
     res->flush = res->detached = false;
     res->changed = res->rooted = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
