@@ -13,7 +13,9 @@
  * done: timed by the EC around its write), a VM exit round trip (a guest's vmmcall, its VMM
  * woken, the resume past it: user/tests/vm_guest.h), and the scaling rows: instructions per
  * call (all cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke
- * calls in PDs of their own, and k's largest against 1. In make test each
+ * calls in PDs of their own, and k's largest against 1. The lab's rows (docs/lab.md): the
+ * root's own revokes and delegations of 1 to 511 pages, its revoke emptying its tables, and
+ * counter rows per scenario. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */
