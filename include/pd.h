@@ -56,6 +56,7 @@ extern struct mdb kernel_mdb;       /* the one mapping database (nodes from kmal
 
 void pd_lock_take(void);
 bool pd_lock_try(void);
+bool pd_lock_mine(void);
 void pd_lock_give(void);
 
 struct trap_frame;

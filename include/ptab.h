@@ -118,6 +118,20 @@ extern const struct ptab_fmt ptab_dpt;  /* VT-d second-level tables, 3, 4 or 5 l
 #define PTAB_SLOT_LINK  PTAB_MAX_LEVELS         /* a frame that is not a table being walked */
 #define PTAB_SLOTS      (PTAB_MAX_LEVELS + 1)
 
+/*
+ * The lab switch PTACCESS=recursive (docs/lab.md, switch 1): a table the kernel may reach
+ * through a recursive window, a range of virtual addresses where the CPU's own walker finds
+ * the tables (the root mapped into a slot of itself). table[l] is the window address of the
+ * level-l table that translates address 0; the table for va is at table[l] plus va's indices
+ * above level l, shifted down by (l + 1) levels. from() says, at the call and on this core, the
+ * lowest level whose tables the window shows without a race (t->levels: none, use p2v).
+ */
+struct ptab;
+struct ptab_window {
+    vaddr_t table[PTAB_MAX_LEVELS];
+    unsigned (*from)(const struct ptab *t);
+};
+
 /* Everything hardware-specific the engine needs; the host tests supply fakes. */
 /* Frames in [base, end) that an environment reaches at pa + off without its p2v. */
 struct ptab_linear {
@@ -134,6 +148,9 @@ struct ptab_env {
     void    (*flush)(void *ctx, const void *va);           /* write back a cache line (or NULL) */
     /* Observe an entry write (NULL in the kernel). */
     void    (*trace)(void *ctx, const pte_t *entry, pte_t val);
+#ifdef PTACCESS_recursive
+    const struct ptab_window *win;      /* tables also reached through it (NULL: p2v only) */
+#endif
 };
 
 /* A page table (lecture: Hpt, Ept, Dpt objects). */
@@ -196,6 +213,10 @@ int  ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct p
                  struct ptab_dfree *df, struct ptab_result *res);
 int  ptab_sync_from(struct ptab *dst, const struct ptab *src, vaddr_t addr, vaddr_t lo, vaddr_t hi);
 int  ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr);
+int  ptab_sync_entry(struct ptab *dst, const pte_t *s, pte_t *d);
+#ifdef PTCOUNT_1
+void ptab_touch(const void *table);
+#endif
 unsigned ptab_sync_level(const struct ptab *t, vaddr_t lo, vaddr_t hi);
 void ptab_visit(const struct ptab *t, vaddr_t va, uint64_t size, ptab_visitor fn, void *arg);
 size_t ptab_tables(const struct ptab *t);

@@ -80,6 +80,14 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
 void space_mem_loc_discard(struct ptab *t);
 void make_current(struct pd *pd);
 void make_current_none(void);
+#ifdef PTCOUNT_1
+void space_mem_count_begin(void);
+#else
+/* Nothing to count outside the lab test build PTCOUNT=1. */
+static inline void space_mem_count_begin(void)
+{
+}
+#endif
 bool space_mem_sync(struct space_mem *m, vaddr_t addr);
 int space_mem_map(struct shootdown_batch *b, struct space_mem *m, vaddr_t va, uint64_t size,
                   paddr_t pa, unsigned rights);

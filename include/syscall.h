@@ -262,6 +262,15 @@ struct core_counters {
                                    the next make_current (lab switch TLB_ACK=deferred; else 0) */
     uint64_t eager_syncs;       /* top-level user entries copied from hpt into a loc[cpu] when a
                                    map made them or the root was created (lab: PTSYNC=eager) */
+    uint64_t pt_window_ops;     /* page-table operations of a PD loaded on this core that reached
+                                   its tables through the recursive window (PTACCESS=recursive) */
+    uint64_t pt_linear_ops;     /* ... of a PD not loaded here: through the linear map instead */
+    uint64_t pt_window_flushes; /* full flushes after a table detached from a window's tables */
+    uint64_t pt_pages;          /* lab test build PTCOUNT=1 (else 0), summed over system calls
+                                   and page faults: distinct 4 KiB pages of page tables the
+                                   kernel read or wrote in each */
+    uint64_t pt_tlb;            /* ... the TLB entries they take: a 2 MiB page of the linear
+                                   map, or a 4 KiB page (recursive window, temporal window) */
 };
 
 /* pd_info() result: how much kernel memory a PD's spaces use (for tests). */
@@ -298,7 +307,7 @@ _Static_assert(sizeof(struct fault_record) == 32, "ABI: fault_record is 32 bytes
 _Static_assert(sizeof(struct ec_info) == 48, "ABI: ec_info is 48 bytes");
 _Static_assert(sizeof(struct vm_exit) == 32, "ABI: vm_exit is 32 bytes");
 _Static_assert(sizeof(struct vcpu_regs) == 416, "ABI: vcpu_regs is 416 bytes");
-_Static_assert(sizeof(struct core_counters) == 240, "ABI: core_counters is 240 bytes");
+_Static_assert(sizeof(struct core_counters) == 280, "ABI: core_counters is 280 bytes");
 
 /* Largest len console_write() accepts in one call. */
 #define CONSOLE_MAX   4096u

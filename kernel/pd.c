@@ -66,6 +66,30 @@ static bool lock_turn(void *arg)
     return !w->deadline || time_us() < w->deadline || !others;
 }
 
+#ifdef PTACCESS_recursive
+static bool lock_mine[NUM_CPU];         /* core c holds pd_lock (PTACCESS=recursive) */
+#endif
+
+/* Note that this core took pd_lock (taken) or gives it back (!taken): pd_lock_mine. */
+static inline void lock_mark(bool taken)
+{
+#ifdef PTACCESS_recursive
+    lock_mine[cpu_id()] = taken;
+#else
+    (void)taken;
+#endif
+}
+
+/* Whether this core holds pd_lock (only the lab switch PTACCESS=recursive keeps track). */
+bool pd_lock_mine(void)
+{
+#ifdef PTACCESS_recursive
+    return lock_mine[cpu_id()];
+#else
+    return false;
+#endif
+}
+
 /* Wait for pd_lock for at most us microseconds (0: for good), as lock_turn says; true if
    taken. Returns with interrupts off. */
 static bool lock_spin(uint64_t us)
@@ -81,6 +105,7 @@ static bool lock_spin(uint64_t us)
     }
     if (taken && bypassed > c->counters.lock_bypass_max)
         c->counters.lock_bypass_max = bypassed;
+    lock_mark(taken);
     irq_restore(fl);
     return taken;
 }
@@ -103,7 +128,10 @@ void pd_lock_take(void)
    true if taken. */
 bool pd_lock_try(void)
 {
-    return fair_lock_try(&pd_lock);
+    bool taken = fair_lock_try(&pd_lock);
+    if (taken)
+        lock_mark(true);
+    return taken;
 }
 
 /* Release pd_lock (held by this core): it goes to the next core waiting for it, if any, which
@@ -111,6 +139,7 @@ bool pd_lock_try(void)
 void pd_lock_give(void)
 {
     unsigned me = cpu_id();
+    lock_mark(false);
     int to = fair_lock_release(&pd_lock, me);
     if (to >= 0) {
         kick((unsigned)to);             /* the grant's compare-and-swap fences */

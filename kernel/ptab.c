@@ -36,7 +36,31 @@ struct upd {
     pte_t bits[PTAB_MAX_LEVELS];        /* leaf bits per level, encoded once */
     struct ptab_dfree *df;
     struct ptab_result *res;
+#ifdef PTACCESS_recursive
+    unsigned wmin;                      /* lowest level reached through the window (win_from) */
+#endif
 };
+
+/* The lowest level u reaches through a recursive window (none by default). */
+static inline unsigned upd_wmin(const struct upd *u)
+{
+#ifdef PTACCESS_recursive
+    return u->wmin;
+#else
+    (void)u;
+    return PTAB_MAX_LEVELS;
+#endif
+}
+
+/* The lab test build PTCOUNT=1: tell the kernel which table page the engine reaches. */
+static inline void touch(const void *table)
+{
+#ifdef PTCOUNT_1
+    ptab_touch(table);
+#else
+    (void)table;
+#endif
+}
 
 /* The table in frame pa through env's linear range; NULL if the range does not hold it. */
 static inline pte_t *lin_tab(const struct ptab_env *env, paddr_t pa)
@@ -52,7 +76,38 @@ static inline pte_t *lin_tab(const struct ptab_env *env, paddr_t pa)
 static inline pte_t *tab(const struct ptab *t, paddr_t pa, unsigned l)
 {
     pte_t *va = lin_tab(t->env, pa);
-    return va ? va : t->env->p2v(t->env->ctx, pa, l);
+    va = va ? va : t->env->p2v(t->env->ctx, pa, l);
+    touch(va);
+    return va;
+}
+
+/* The lowest level of t's tables that tabv may reach through t's recursive window during this
+   operation (the lab switch PTACCESS=recursive; else none: PTAB_MAX_LEVELS). */
+static inline unsigned win_from(const struct ptab *t)
+{
+#ifdef PTACCESS_recursive
+    return t->env->win ? t->env->win->from(t) : PTAB_MAX_LEVELS;
+#else
+    (void)t;
+    return PTAB_MAX_LEVELS;
+#endif
+}
+
+/* The live table at level l in frame pa that translates va: through the recursive window if l
+   is wmin or above (win_from), else as tab(). */
+static inline pte_t *tabv(const struct ptab *t, paddr_t pa, unsigned l, vaddr_t va, unsigned wmin)
+{
+#ifdef PTACCESS_recursive
+    if (l >= wmin) {
+        vaddr_t above = (va & (ptab_span(t) - 1)) >> LEVEL_SHIFT(l + 1);
+        pte_t *w = (pte_t *)(t->env->win->table[l] + (above << PTAB_PAGE_BITS));
+        touch(w);
+        return w;
+    }
+#else
+    (void)va, (void)wmin;
+#endif
+    return tab(t, pa, l);
 }
 
 /* Read an entry that other cores may be writing. */
@@ -174,8 +229,9 @@ static pte_t install(const struct ptab *t, pte_t *p, size_t *won)
 pte_t *ptab_walk(const struct ptab *t, vaddr_t va, unsigned level, bool alloc, unsigned *reached)
 {
     paddr_t tpa = t->root;
+    unsigned wmin = win_from(t);
     for (unsigned l = t->levels - 1;; l--) {
-        pte_t *p = tab(t, tpa, l) + LEVEL_INDEX(va, l);
+        pte_t *p = tabv(t, tpa, l, va, wmin) + LEVEL_INDEX(va, l);
         pte_t e = load(p);
         *reached = l;
         if (l <= level)
@@ -231,7 +287,9 @@ static bool dfree_push(struct ptab_dfree *df, const struct ptab *t, paddr_t pa, 
 /* The frame after f on df's chain of frames detached by unmaps (0 at the end). */
 paddr_t ptab_dfree_next(const struct ptab_env *env, paddr_t f)
 {
-    pte_t link = *(const pte_t *)env->p2v(env->ctx, f, PTAB_SLOT_LINK);
+    const pte_t *p = env->p2v(env->ctx, f, PTAB_SLOT_LINK);
+    touch(p);
+    pte_t link = *p;
     return link ? (~link & LINK_MASK) : 0;
 }
 
@@ -475,6 +533,27 @@ static bool empty(const pte_t *tb, unsigned near)
     return true;
 }
 
+/* The live table the table entry p of t at level l (holding e) points to. Through the window
+ * when p's table came through it and the child's level (wmin: upd_wmin) is shown too: a window
+ * address shifted by one level's index bits is the window address of the table its entry points
+ * to (the top index, a recursive slot, drops out; p's index becomes the lowest). */
+static inline pte_t *child_tabv(const struct ptab *t, unsigned wmin, pte_t *p, unsigned l,
+                                pte_t e)
+{
+#ifdef PTACCESS_recursive
+    if (l - 1 >= wmin) {
+        unsigned high = 64 - LEVEL_SHIFT(t->levels);        /* sign-extension bits */
+        vaddr_t w = (vaddr_t)p << PTAB_LEVEL_BITS;
+        pte_t *c = (pte_t *)(vaddr_t)((int64_t)(w << high) >> high);
+        touch(c);
+        return c;
+    }
+#else
+    (void)p, (void)wmin;
+#endif
+    return tab(t, child_table(t, e), l - 1);
+}
+
 /* After an update below the table entry p at level l: drop the table if the update emptied it
  * (unmap or failure), or collapse it into one large leaf if a map made it uniform.
  * Kept tables (keep_level) stay. */
@@ -484,7 +563,7 @@ static void tidy(struct upd *u, pte_t *p, unsigned l, int r)
     pte_t e = load(p), leaf = 0;
     if (!is_table(t, l, e) || l - 1 >= t->keep_level)
         return;
-    const pte_t *tb = tab(t, child_table(t, e), l - 1);
+    const pte_t *tb = child_tabv(t, upd_wmin(u), p, l, e);
     if (!u->unmap && r == E_OK)
         leaf = collapsed(t, tb, l);
     if (!leaf && (!(u->unmap || r != E_OK) || !empty(tb, LEVEL_INDEX(u->va, l - 1))))
@@ -539,7 +618,7 @@ static int update_entry(struct upd *u, pte_t *p, unsigned l, vaddr_t lo)
 /* Apply the update to the entries of the table at level l in frame tpa, whose entry 0 maps base. */
 static int update_table(struct upd *u, paddr_t tpa, unsigned l, vaddr_t base)
 {
-    pte_t *tb = tab(u->t, tpa, l);
+    pte_t *tb = tabv(u->t, tpa, l, base, upd_wmin(u));
     vaddr_t size = LEVEL_SIZE(l);
     vaddr_t lo = MAX(u->va, base), hi = MIN(u->end - 1, base + PTAB_ENTRIES * size - 1);
     if (l == 0) {   /* fast path: every level-0 entry is a leaf or a hole */
@@ -565,7 +644,7 @@ static int update_one(struct upd *u, unsigned lvl)
     unsigned l = t->levels - 1;
     int r = E_OK;
     for (; l > lvl; l--) {
-        p = path[l] = tab(t, tpa, l) + LEVEL_INDEX(u->va, l);
+        p = path[l] = tabv(t, tpa, l, u->va, upd_wmin(u)) + LEVEL_INDEX(u->va, l);
         pte_t e = load(p);
         if (!e && u->unmap)
             break;                  /* a hole above: nothing to unmap; tidy as the recursion */
@@ -578,7 +657,7 @@ static int update_one(struct upd *u, unsigned lvl)
         tpa = child_table(t, e);
     }
     if (l == lvl) {                 /* reached the entry (no hole above an unmap, no E_NOMEM) */
-        p = tab(t, tpa, lvl) + LEVEL_INDEX(u->va, lvl);
+        p = tabv(t, tpa, lvl, u->va, upd_wmin(u)) + LEVEL_INDEX(u->va, lvl);
         pte_t old = load(p);
         if (lvl > 0 && is_table(t, lvl, old))
             return GENERAL;
@@ -608,6 +687,9 @@ int ptab_update(struct ptab *t, vaddr_t va, uint64_t size, paddr_t pa, struct pt
                      .attr = attr,
                      .df = df,
                      .res = res };
+#ifdef PTACCESS_recursive
+    u.wmin = win_from(t);
+#endif
     res->flush = res->detached = false;
     res->changed = res->rooted = 0;
     if (!IS_ALIGNED(va | size | pa, PTAB_PAGE_SIZE))
@@ -677,14 +759,26 @@ static int sync_slot(struct ptab *dst, pte_t e, pte_t *p)
     return E_OK;
 }
 
-/* ptab_sync_root for roots that are not both in their environments' linear ranges. */
+/* ptab_sync_root with the two root entries given (s in src's root, d the same slot of dst's,
+   e.g. through a recursive window): E_OK if dst changed, E_NOENT. */
+int ptab_sync_entry(struct ptab *dst, const pte_t *s, pte_t *d)
+{
+    touch(s);
+    touch(d);
+    return sync_slot(dst, load(s), d);
+}
+
+/* ptab_sync_root for roots that are not both in their environments' linear ranges, or that
+   the recursive window shows (PTACCESS=recursive). */
 static noinline int sync_root_far(struct ptab *dst, const struct ptab *src, unsigned i)
 {
     unsigned l = src->levels - 1;
-    pte_t e = load(tab(src, src->root, l) + i);
+    vaddr_t va = (vaddr_t)i << LEVEL_SHIFT(l);
+    pte_t e = load(tabv(src, src->root, l, va, win_from(src)) + i);
     if (!e)
         return E_NOENT;
-    return sync_slot(dst, e, tab(dst, dst->root, l) + i);  /* after the load: a shared slot */
+    /* After the load: a shared slot. */
+    return sync_slot(dst, e, tabv(dst, dst->root, l, va, win_from(dst)) + i);
 }
 
 /* ptab_sync_from at the root level (a region of several root entries, e.g. [0, USER_ADDR) of a
@@ -694,8 +788,14 @@ int ptab_sync_root(struct ptab *dst, const struct ptab *src, vaddr_t addr)
 {
     unsigned i = LEVEL_INDEX(addr, src->levels - 1);
     pte_t *s = lin_tab(src->env, src->root), *d = lin_tab(dst->env, dst->root);
+#ifdef PTACCESS_recursive
+    if (src->env->win || dst->env->win)
+        return sync_root_far(dst, src, i);
+#endif
     if (!s || !d)
         return sync_root_far(dst, src, i);
+    touch(s);
+    touch(d);
     return sync_slot(dst, load(s + i), d + i);
 }
 

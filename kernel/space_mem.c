@@ -55,6 +55,125 @@ static void hpt_frame_free(void *ctx, paddr_t pa)
     env->free(env->ctx, pa);
 }
 
+#ifdef PTACCESS_recursive
+/*
+ * The lab switch PTACCESS=recursive (docs/lab.md, switch 1). Every per-core root of a PD has
+ * PML4_RECURSIVE -> itself and PML4_MASTER -> the PD's master hpt (kmem_root_windows). Taking
+ * the recursive slot l times and then slot s makes the CPU's walker stop at the level-l table
+ * of the root s points to: WIN_TABLE(l, s) is that table for address 0.
+ */
+#define WIN_FIELD(k, slot)  ((vaddr_t)(slot) << PTAB_LEVEL_SHIFT(k))
+#define WIN_HIGH            (~(vaddr_t)0 << PTAB_LEVEL_SHIFT(HPT_LEVELS))  /* sign extension */
+#define WIN_SELF(n)         ((n) ? WIN_FIELD(HPT_LEVELS - 1, PML4_RECURSIVE) : 0)
+#define WIN_R(l)            (WIN_SELF((l) >= 1) | ((l) >= 2 ? WIN_FIELD(2, PML4_RECURSIVE) : 0) | \
+                             ((l) >= 3 ? WIN_FIELD(1, PML4_RECURSIVE) : 0))
+#define WIN_TABLE(l, s)     (WIN_HIGH | WIN_R(l) | WIN_FIELD(HPT_LEVELS - 1 - (l), s))
+_Static_assert(HPT_LEVELS == 4, "the window macros spell out 4 levels");
+_Static_assert(WIN_TABLE(0, PML4_RECURSIVE) == PT_WINDOW && WIN_TABLE(0, PML4_MASTER) ==
+               PT_MASTER_WIN, "the window's level-0 tables start at the layout's addresses");
+
+/* Whether this core has root loaded. */
+static bool root_loaded(paddr_t root)
+{
+    return arch_root_loaded() == root;
+}
+
+/* The master hpt t's lowest level the window shows at the call: every level if t's PD is
+   loaded here and this core holds pd_lock (no other core changes a master table then), else
+   the kept levels only (root and PDPTs are never detached while the PD lives); none if t's PD
+   is not loaded here (then p2v: the linear map or the temporal window). Counted per call. */
+static unsigned master_from(const struct ptab *t)
+{
+    struct cpu_local *c = this_cpu();
+    const struct space_mem *m = container_of(t, struct space_mem, hpt);
+    if (!m->loc[c->id].root || !root_loaded(m->loc[c->id].root)) {
+        c->counters.pt_linear_ops++;
+        return PTAB_MAX_LEVELS;
+    }
+    c->counters.pt_window_ops++;
+    return pd_lock_mine() ? 0 : t->keep_level;
+}
+
+/* A per-core root t's lowest level the window shows at the call: its root, if loaded here. */
+static unsigned loc_from(const struct ptab *t)
+{
+    struct cpu_local *c = this_cpu();
+    if (!root_loaded(t->root)) {
+        c->counters.pt_linear_ops++;
+        return PTAB_MAX_LEVELS;
+    }
+    c->counters.pt_window_ops++;
+    return t->levels - 1;
+}
+
+static const struct ptab_window master_window = {
+    { WIN_TABLE(0, PML4_MASTER), WIN_TABLE(1, PML4_MASTER), WIN_TABLE(2, PML4_MASTER),
+      WIN_TABLE(3, PML4_MASTER) }, master_from };
+static const struct ptab_window loc_window = {
+    { WIN_TABLE(0, PML4_RECURSIVE), WIN_TABLE(1, PML4_RECURSIVE), WIN_TABLE(2, PML4_RECURSIVE),
+      WIN_TABLE(3, PML4_RECURSIVE) }, loc_from };
+
+/* After an update of pd's hpt that detached a table: if the window showed it (pd loaded here),
+   drop this core's translations of pd's PCID, so that a later update in the same batch cannot
+   reach a detached table through a stale window translation (the batch's shootdown covers the
+   other cores; under pd_lock none of them updates a master table meanwhile). */
+static void window_flush(struct pd *pd)
+{
+    struct cpu_local *c = this_cpu();
+    if (!pd->mem.loc[c->id].root || !root_loaded(pd->mem.loc[c->id].root))
+        return;
+    c->counters.full_flushes++;
+    c->counters.pt_window_flushes++;
+    arch_root_swap(pd->mem.loc[c->id].root);
+}
+#endif
+
+#ifdef PTCOUNT_1
+#define SEEN_MAX 64                     /* distinct pages one operation is expected to reach */
+
+/* The lab test build PTCOUNT=1: per core, the table pages (4 KiB) and TLB entries (2 MiB of
+   the linear map, else 4 KiB) reached since the operation began (space_mem_count_begin). */
+static struct seen {
+    unsigned pages, entries;
+    vaddr_t page[SEEN_MAX], entry[SEEN_MAX];
+} seen[NUM_CPU];
+static bool counting;                   /* from the first system call on: every core is up */
+
+/* Add x to the set v[0..*n) (no room: counted as new each time); true if it was new. */
+static bool seen_add(vaddr_t *v, unsigned *n, vaddr_t x)
+{
+    for (unsigned i = 0; i < *n && i < SEEN_MAX; i++)
+        if (v[i] == x)
+            return false;
+    if (*n < SEEN_MAX)
+        v[*n] = x;
+    ++*n;
+    return true;
+}
+
+/* The engine reached the table at table: count its page and TLB entry if new this operation. */
+void ptab_touch(const void *table)
+{
+    if (!__atomic_load_n(&counting, __ATOMIC_RELAXED))
+        return;                         /* boot: a core's data may not be mapped yet */
+    struct cpu_local *c = this_cpu();
+    struct seen *s = &seen[c->id];
+    vaddr_t va = (vaddr_t)table;
+    bool linear = va >= KERNEL_BASE && va < KERNEL_LINEAR_END;
+    c->counters.pt_pages += seen_add(s->page, &s->pages, ALIGN_DOWN(va, PAGE_SIZE));
+    c->counters.pt_tlb += seen_add(s->entry, &s->entries,
+                                   ALIGN_DOWN(va, linear ? LARGE_SIZE : PAGE_SIZE));
+}
+
+/* PTCOUNT=1: a system call or page fault begins on this core (a new set of pages reached). */
+void space_mem_count_begin(void)
+{
+    struct seen *s = &seen[this_cpu()->id];
+    s->pages = s->entries = 0;
+    __atomic_store_n(&counting, true, __ATOMIC_RELAXED);
+}
+#endif
+
 /* Set up an empty memory space whose roots will use kdir; E_NOMEM. */
 int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
@@ -63,6 +182,10 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
     m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .lin = &kmem_linear,
                                 .alloc = hpt_frame_alloc, .free = hpt_frame_free, .flush = NULL,
                                 .trace = NULL };
+#ifdef PTACCESS_recursive
+    m->env.win = &master_window;
+    container_of(m, struct pd, mem)->tables_env.win = &loc_window;  /* the per-core roots' */
+#endif
     int err = ptab_init(&m->hpt, &ptab_hpt, &m->env, HPT_LEVELS, 0);
     if (err)
         return err;
@@ -259,6 +382,9 @@ int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
         space_mem_loc_discard(t);
         return E_NOMEM;
     }
+#ifdef PTACCESS_recursive
+    kmem_root_windows(t, m->hpt.root);
+#endif
     return E_OK;
 }
 
@@ -358,11 +484,26 @@ void make_current_none(void)
 /* The user region spans several root entries, so ptab_sync_level puts its entries at the root. */
 _Static_assert(USER_ADDR - 1 >= PTAB_LEVEL_SIZE(HPT_LEVELS - 1), "user slots are root entries");
 
+/* ptab_sync_root of loc[c] from hpt for addr: PTACCESS=recursive reads and writes both roots
+   through the window when loc[c] is loaded (a fault of m's user code: always). */
+static int sync_root(struct space_mem *m, struct cpu_local *c, vaddr_t addr)
+{
+#ifdef PTACCESS_recursive
+    if (root_loaded(m->loc[c->id].root)) {
+        unsigned i = ptab_index(addr, HPT_LEVELS - 1);
+        c->counters.pt_window_ops++;
+        return ptab_sync_entry(&m->loc[c->id], (const pte_t *)WIN_TABLE(3, PML4_MASTER) + i,
+                               (pte_t *)WIN_TABLE(3, PML4_RECURSIVE) + i);
+    }
+#endif
+    return ptab_sync_root(&m->loc[c->id], &m->hpt, addr);
+}
+
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr)
 {
     struct cpu_local *c = this_cpu();
-    if (ptab_sync_root(&m->loc[c->id], &m->hpt, addr) != E_OK)
+    if (sync_root(m, c, addr) != E_OK)
         return false;
     c->counters.lazy_syncs++;
     return true;
@@ -434,6 +575,10 @@ static int batch_update(struct shootdown_batch *b, struct pd *pd, vaddr_t va, ui
     paddr_t chain0 = b->df.chain;
     size_t count0 = b->df.count;
     int err = ptab_update(&pd->mem.hpt, va, size, pa, a, &b->df, res);
+#ifdef PTACCESS_recursive
+    if (res->detached)
+        window_flush(pd);
+#endif
     pd->mem.hpt_tables -= b->df.count - count0;    /* detached: out of hpt */
     b->tables[i] += b->df.count - count0;           /* still charged to pd until freed */
     pd->mem.hpt_kept += res->rooted;    /* PDPTs: never detached (keep_level) */

@@ -969,6 +969,7 @@ static noinline int locked_call(struct trap_frame *f, const struct call *c)
 mword syscall_dispatch(struct trap_frame *f)
 {
     this_cpu()->counters.syscalls++;
+    space_mem_count_begin();
     const struct call *c = call_of(f->rax);
     int st;
     if (!c)

@@ -99,6 +99,7 @@ bool fault_user_sync(const struct trap_frame *f)
     struct cpu_local *c = this_cpu();
     vaddr_t addr = read_cr2();
     c->counters.page_faults++;
+    space_mem_count_begin();
     if (!c->pd || addr >= USER_ADDR || (f->error & PFERR_RSVD))
         return false;
     return space_mem_sync(&c->pd->mem, addr);

@@ -19,6 +19,7 @@
 #include "smp.h"
 #include "spinlock.h"
 #include "multiboot.h"
+#include "paging.h"
 
 /* Attributes: kernel pages are global; only text is executable. */
 #define KERNEL_TEXT     (struct ptab_attr){ PTAB_R | PTAB_XS | PTAB_G, PTAB_WB }
@@ -252,6 +253,27 @@ int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir)
     return err;
 }
 
+#ifdef PTACCESS_recursive
+/* Put entry e into root slot `slot` of the root t: a table entry without user access. */
+static void root_slot(const struct ptab *t, unsigned slot, paddr_t pa)
+{
+    struct ptab k = kmem_view(t->root);
+    k.env = t->env;
+    unsigned l;
+    vaddr_t va = (vaddr_t)slot << PTAB_LEVEL_SHIFT(HPT_LEVELS - 1);
+    ptab_entry_swap(&k, ptab_walk(&k, va, HPT_LEVELS - 1, false, &l),
+                    pa ? ptab_table_entry(&k, pa) | PTE_NX : 0);
+}
+
+/* The lab switch PTACCESS=recursive: point the per-core root t's recursive slot to t itself
+   and its master slot to the PD's master table in frame master (supervisor, no-execute). */
+void kmem_root_windows(struct ptab *t, paddr_t master)
+{
+    root_slot(t, PML4_RECURSIVE, t->root);
+    root_slot(t, PML4_MASTER, master);
+}
+#endif
+
 /* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t)
 {
@@ -302,9 +324,13 @@ static bool wx_visit(void *arg, const struct ptab_entry *e)
     struct wx_check *w = arg;
     unsigned p = ptab_entry_attr(w->t, e->level, e->e).perm;
     bool bad = (p & PTAB_U) || (e->leaf && (p & PTAB_W) && (p & PTAB_XS));
+    /* The recursive slots (PTACCESS=recursive) map tables only: no-execute, not walked. */
+    unsigned slot = (unsigned)LAYOUT_IDX(e->va, HPT_LEVELS - 1);
+    bool window = e->level == HPT_LEVELS - 1 && (slot == PML4_RECURSIVE || slot == PML4_MASTER);
+    bad |= window && (p & PTAB_XS);
     if (bad && !w->n++ && w->first)
         *w->first = e->va;
-    return !bad;
+    return !bad && !window;
 }
 
 /* Walk the kernel half of root; count W+X and user-accessible entries, *first_bad the first. */

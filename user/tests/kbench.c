@@ -13,7 +13,9 @@
  * done: timed by the EC around its write), a VM exit round trip (a guest's vmmcall, its VMM
  * woken, the resume past it: user/tests/vm_guest.h), and the scaling rows: instructions per
  * call (all cores counted) while k = 1, 2, 4, 8 cores make independent delegate/lookup/revoke
- * calls in PDs of their own, and k's largest against 1. In make test each
+ * calls in PDs of their own, and k's largest against 1. The lab's rows (docs/lab.md): the
+ * root's own revokes and delegations of 1 to 511 pages, its revoke emptying its tables, and
+ * counter rows per scenario. In make test each
  * scenario is checked to do what it claims (statuses, lookups, IPI and switch counts).
  * Root task; TAP output.
  */
@@ -38,6 +40,7 @@
 #define WORK_ROUNDS 48u                 /* delegate, lookup, revoke rounds per worker */
 #define WORK_CALLS  3u                  /* calls per round */
 #define SELF_VA     (176 * GIB)         /* root: its own pages, revoked from itself */
+#define SELF_EMPTY_VA (1024 * GIB)      /* root: a page alone in its tables, one GiB per sample */
 #define LARGE_VA    (192 * GIB)         /* L: a 16 MiB delegation, 2 MiB aligned */
 #define LARGE_PAGES 4096u               /* 16 MiB: 8 leaves of 2 MiB, or 8 tables of 4 KiB ones */
 
@@ -99,6 +102,11 @@ static void tlb_delta(struct core_counters *acc, const struct core_counters *bef
     acc->flushes_avoided += now.flushes_avoided - before->flushes_avoided;
     acc->cr3_loads += now.cr3_loads - before->cr3_loads;
     acc->tlb_deferred += now.tlb_deferred - before->tlb_deferred;
+    acc->pt_window_ops += now.pt_window_ops - before->pt_window_ops;
+    acc->pt_linear_ops += now.pt_linear_ops - before->pt_linear_ops;
+    acc->pt_window_flushes += now.pt_window_flushes - before->pt_window_flushes;
+    acc->pt_pages += now.pt_pages - before->pt_pages;
+    acc->pt_tlb += now.pt_tlb - before->pt_tlb;
 }
 
 /* The counter rows of one scenario (the lab, docs/lab.md): each counter summed over the
@@ -110,6 +118,9 @@ static void counter_rows(const char *scenario, const struct core_counters *acc)
         { "ipis", acc->ipis_sent }, { "full_flushes", acc->full_flushes },
         { "invlpgs", acc->invlpgs }, { "flushes_avoided", acc->flushes_avoided },
         { "cr3_loads", acc->cr3_loads }, { "deferred", acc->tlb_deferred },
+        { "pt_window", acc->pt_window_ops }, { "pt_linear", acc->pt_linear_ops },
+        { "pt_window_flushes", acc->pt_window_flushes }, { "pt_pages", acc->pt_pages },
+        { "pt_tlb", acc->pt_tlb },
     };
     for (unsigned i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
         snprintf(name, sizeof(name), "ctr_%s_%s", scenario, r[i].n);
@@ -166,13 +177,16 @@ static void bench_entry(void)
     }
     tap_check(!bad, "null call: E_NOSYS each time");
     row("null_call", median(v, SAMPLES));
+    struct core_counters acc = { 0 }, all;
     for (unsigned s = 0; s < SAMPLES; s++) {
         mword va = (mword)(SELF_SLOT + s) << 39;
         *(volatile uint64_t *)(src + s * PAGE_SIZE_USER) = 0xbe00 + s;
         bad += give(SEL_ROOT_PD, s, va, 1, MEM_R) != E_OK;
+        all = all_counters(ncores);
         uint64_t before = utest_counters(0).lazy_syncs, t = tsc();
         uint64_t x = *(volatile uint64_t *)va;
         v[s] = tsc() - t;
+        tlb_delta(&acc, &all, ncores);
         uint64_t synced = utest_counters(0).lazy_syncs - before;
         if (x != 0xbe00 + s || synced != FAULT_SYNCS)
             printf("# sample %u: read %lx, %lu syncs\n", s, (unsigned long)x,
@@ -183,6 +197,7 @@ static void bench_entry(void)
     tap_check(!bad, "lazy-sync fault: each first touch synced %d entries and read its page",
               FAULT_SYNCS);
     row("fault_lazy_sync", median(v, SAMPLES));
+    counter_rows("fault_lazy_sync", &acc);
 }
 
 /* Delegate and revoke many pages in one call: with the tables there, and building them. */
@@ -223,13 +238,15 @@ static void bench_bulk(mword c)
 static void bench_single(mword c)
 {
     uint64_t d[SAMPLES], r[SAMPLES], w[SAMPLES], e[SAMPLES];
-    struct core_counters acc = { 0 }, before;
+    struct core_counters acc = { 0 }, dacc = { 0 }, before;
     unsigned bad = give(c, 1023, ONE_VA, 1, MEM_R) != E_OK;
     for (unsigned s = 0; s < SAMPLES && !bad; s++) {
         mword va = ONE_VA + (s + 1) * PAGE_SIZE_USER;
+        before = all_counters(ncores);
         uint64_t t = tsc();
         bad += give(c, s, va, 1, MEM_R | MEM_W) != E_OK;
         d[s] = tsc() - t;
+        tlb_delta(&dacc, &before, ncores);
         t = tsc();
         bad += take(c, va, 1, MEM_W) != E_OK;
         w[s] = tsc() - t;
@@ -254,6 +271,7 @@ static void bench_single(mword c)
     row("revoke_write_right", median(w, SAMPLES));
     row("revoke_one_emptying_tables", median(e, SAMPLES));
     counter_rows("revoke_one", &acc);
+    counter_rows("delegate_one", &dacc);
 }
 
 /* Revoke one of SIBLINGS delegations of one root page. */
@@ -384,11 +402,15 @@ static void bench_self_revoke(void)
     unsigned bad = give(SEL_ROOT_PD, 1023, SELF_VA, 1, MEM_R) != E_OK;     /* keeps the tables */
     char name[48];
     for (unsigned i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
-        uint64_t v[SAMPLES];
-        struct core_counters acc = { 0 }, before;
+        uint64_t v[SAMPLES], g[SAMPLES];
+        struct core_counters acc = { 0 }, gacc = { 0 }, before;
         for (unsigned s = 0; s < SAMPLES && !bad; s++) {
             mword va = SELF_VA + PAGE_SIZE_USER;
+            before = all_counters(ncores);
+            uint64_t t0 = tsc();
             bad += give(SEL_ROOT_PD, 0, va, ns[i], MEM_R) != E_OK;
+            g[s] = tsc() - t0;
+            tlb_delta(&gacc, &before, ncores);
             for (unsigned p = 0; p < ns[i]; p++)
                 (void)*(volatile uint64_t *)(va + p * PAGE_SIZE_USER);
             before = all_counters(ncores);
@@ -401,7 +423,25 @@ static void bench_self_revoke(void)
         snprintf(name, sizeof(name), "self_revoke_%u", ns[i]);
         row(name, median(v, SAMPLES));
         counter_rows(name, &acc);
+        snprintf(name, sizeof(name), "self_delegate_%u", ns[i]);
+        row(name, median(g, SAMPLES));
+        counter_rows(name, &gacc);
     }
+    uint64_t v[SAMPLES];
+    struct core_counters acc = { 0 }, before;
+    for (unsigned s = 0; s < SAMPLES && !bad; s++) {
+        mword va = SELF_EMPTY_VA + s * GIB;
+        bad += give(SEL_ROOT_PD, 0, va, 1, MEM_R) != E_OK;
+        (void)*(volatile uint64_t *)va;
+        before = all_counters(ncores);
+        uint64_t t = tsc();
+        bad += take(SEL_ROOT_PD, va, 1, MEM_RWX) != E_OK;
+        v[s] = tsc() - t;
+        tlb_delta(&acc, &before, ncores);
+        bad += holds(SEL_ROOT_PD, va);
+    }
+    row("self_revoke_emptying", median(v, SAMPLES));
+    counter_rows("self_revoke_emptying", &acc);
     tap_check(!bad, "self revoke: the root revoked 1 to 511 of its own pages from itself");
 }
 

@@ -17,6 +17,9 @@
 #define SEL_A     100u              /* object spaces: where A, B hold a delegated capability */
 #define SEL_B     200u
 
+#define WIN_ROOT  0xFFFFFF7FBFDFE000UL /* the root's own table in its recursive window */
+#define WIN_PT_A  0xFFFFFE8000080000UL /* the master's level-0 table of VA_A, in its window */
+
 static mword cpu;                   /* core the probing children run on: the last one */
 
 /* Child: read the word at a, exit 0. */
@@ -179,6 +182,20 @@ static void test_revoking_a_port_at_a_removes_it_from_b(void)
     tap_check(works(a, child_port, PORT), "A still reads the port");
 }
 
+/* The recursive windows (lab switch PTACCESS=recursive; else the slots are empty) are kernel
+   memory: a user read of the root's own table or of a master table there faults, also when
+   the table maps the reader's own memory. */
+static void test_the_page_table_windows_are_closed_to_user_mode(void)
+{
+    mword a;
+    CHECK_ST(child_pd(&a), E_OK);
+    CHECK_ST(child_give(a, VA_A, 1, MEM_R, NULL), E_OK);
+    tap_check(works(a, child_read, VA_A), "A reads its page (its tables exist)");
+    tap_check(faults(a, child_read, WIN_ROOT, FAULT_R), "A faults reading its root's window");
+    tap_check(faults(a, child_read, WIN_PT_A, FAULT_R),
+              "A faults reading the window of the table that maps its page");
+}
+
 static void test_revoking_a_capability_at_a_removes_it_from_b(void)
 {
     mword a, b, target;
@@ -210,5 +227,6 @@ int main(mword arg)
     test_a_revoke_in_the_middle_of_a_range_leaves_its_neighbours();
     test_revoking_a_port_at_a_removes_it_from_b();
     test_revoking_a_capability_at_a_removes_it_from_b();
+    test_the_page_table_windows_are_closed_to_user_mode();
     return utest_done("revoke_tree");
 }

@@ -25,6 +25,8 @@
 #define CPU_TMAP      UL_(0xFFFFFFFFDF000000) /*  511  511 248   0 16 MiB   Temporal mappings */
 #define CPU_TMAP_LAST UL_(0xFFFFFFFFDFFFFFFF)
 #define PD_CAPS       UL_(0xFFFFFFFFE0000000) /*  511  511 256   0 512 MiB  Capabilities */
+#define PT_MASTER_WIN UL_(0xFFFFFE8000000000) /*  509    0   0   0 512 GiB  PD's master table */
+#define PT_WINDOW     UL_(0xFFFFFF0000000000) /*  510    0   0   0 512 GiB  Recursive window */
 #define PD_CAPS_LAST  UL_(0xFFFFFFFFFFFFFFFF)
 
 #define KERNEL_SIZE     (KERNEL_LAST - KERNEL_BASE + 1)
@@ -69,6 +71,14 @@
  * PML4_KERNEL ..   The table slots of the kernel half that every root shares:
  *   PDPT_KDIR      PML4 511 -> a PDPT per root whose entry 510 is the core's
  *                  kernel PD and whose entry 511 is the PD's kernel directory.
+ * PT_WINDOW ..     Only with the lab switch PTACCESS=recursive (docs/lab.md,
+ *   PT_MASTER_WIN  switch 1): in every per-core root of a PD, PML4 510 points to
+ *                  the root itself (the recursive slot) and PML4 509 to the PD's
+ *                  master table, both supervisor-only and no-execute. The CPU's
+ *                  walker then shows the loaded root's tables in PT_WINDOW and,
+ *                  through the recursive slot taken l times before slot 509, the
+ *                  master's level-l tables (kernel/space_mem.c: master_window).
+ *                  The default build leaves both slots empty.
  */
 #define KERNEL_LOAD         UL_(0x200000)               /* physical */
 #define TRAMPOLINE_LO       UL_(0x1000)                 /* physical: lowest AP start-up page */
@@ -93,6 +103,8 @@
 #define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
 #define PDPT_KERNEL         510                 /* its PDPT entry of the kernel region */
 #define PDPT_KDIR            511                /* its PDPT entry of the per-PD kdir (PD_IOBMP) */
+#define PML4_RECURSIVE      510                 /* PTACCESS=recursive: root -> itself */
+#define PML4_MASTER         509                 /* PTACCESS=recursive: root -> PD's master */
 
 #ifndef NUM_CPU
 #define NUM_CPU 64
@@ -113,13 +125,17 @@ _Static_assert(LAYOUT_AT(USER_ADDR, 255, 511, 511, 511) && LAYOUT_AT(KERNEL_BASE
                LAYOUT_AT(PD_IOBMP, 511, 511, 0, 0) && LAYOUT_AT(CPU_TMAP, 511, 511, 248, 0) &&
                LAYOUT_AT(PD_CAPS, 511, 511, 256, 0) && LAYOUT_AT(CPU_GLOBAL, 511, 510, 496, 0) &&
                LAYOUT_AT(KERNEL_LINEAR_END, 511, 510, 495, 0) &&
-               LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508),
+               LAYOUT_AT(CPU_STACK_GUARD, 511, 510, 511, 508) &&
+               LAYOUT_AT(PT_MASTER_WIN, 509, 0, 0, 0) && LAYOUT_AT(PT_WINDOW, 510, 0, 0, 0),
                "the index columns of the table are right");
 
 _Static_assert(LAYOUT_IDX(KERNEL_BASE, 3) == PML4_KERNEL &&
                    LAYOUT_IDX(KERNEL_BASE, 2) == PDPT_KERNEL &&
                    LAYOUT_IDX(PD_IOBMP, 3) == PML4_KERNEL && LAYOUT_IDX(PD_IOBMP, 2) == PDPT_KDIR &&
-                   LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1,
+                   LAYOUT_IDX(USER_ADDR - 1, 3) == PML4_USER_SLOTS - 1 &&
+                   LAYOUT_IDX(PT_WINDOW, 3) == PML4_RECURSIVE &&
+                   LAYOUT_IDX(PT_MASTER_WIN, 3) == PML4_MASTER &&
+                   PML4_MASTER >= PML4_USER_SLOTS,
                "the kernel half's shared slots are the ones the layout uses");
 _Static_assert(PAGE_SHIFT == PTAB_PAGE_BITS && PAGE_SIZE == PTAB_PAGE_SIZE &&
                LARGE_SIZE == PTAB_LEVEL_SIZE(1),
