@@ -93,7 +93,8 @@ static void test_tables_are_counted_exactly(void)
     CHECK_ST(sys_create_pd(pd, SEL_ROOT_PD, PD_QUOTA_SHARED), E_OK);
     sys_counters(0, &c1);
     tap_check(
-        c1.pd_frames - c0.pd_frames == info(pd).frames && info(pd).frames == PD_OBJ_FRAMES + 1 + ROOT_EXTRA,
+        c1.pd_frames - c0.pd_frames == info(pd).frames &&
+            info(pd).frames == PD_OBJ_FRAMES + 1 + ROOT_EXTRA,
         "a new PD holds its object and its master root (%lu frames), all counted in pd_frames",
         (unsigned long)info(pd).frames);
     expect(pd, total, 1, 1, 0, "a fresh PD");

@@ -101,7 +101,7 @@
 #define CPU_AREA_STACK_TOP(c) (CPU_AREA(c) + CPU_AREA_STACK_OFF + PAGE_SIZE)
 #define CPU_TSS             (PD_IOBMP - 12 * PAGE_SIZE) /* 511 510 511 500: core c's at c * 128 */
 #define CPU_TSS_STRIDE      128
-#define CPU_TSS_PAGES       2                           /* NUM_CPU * CPU_TSS_STRIDE bytes */
+#define CPU_TSS_PAGES       ((NUM_CPU * CPU_TSS_STRIDE + PAGE_SIZE - 1) / PAGE_SIZE)
 #ifdef PTSYNC_shared
 #define CORE_STACK_TOP(c)   CPU_AREA_STACK_TOP(c)
 #define CORE_IST_TOP(c, s)  CPU_AREA_IST_TOP(c, s)
@@ -173,6 +173,7 @@ _Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) &&
                    CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
                "IST stacks with their guards fill the private PT just below the stack guard");
 _Static_assert(CPU_LOCAL + PAGE_SIZE == PD_IOBMP, "I/O bitmap follows core-local data");
+#ifdef PTSYNC_shared
 _Static_assert(CPU_AREA_BASE >= CPU_GLOBAL + LARGE_SIZE && CPU_AREA_BASE % CPU_AREA_SIZE == 0 &&
                    CPU_AREA(NUM_CPU) <= CPU_PRIVATE_PD_BASE &&
                    CPU_AREA_STACK_OFF + PAGE_SIZE <= CPU_AREA_SIZE,
@@ -181,6 +182,7 @@ _Static_assert(CPU_TSS >= CPU_PRIVATE_PD_BASE && CPU_TSS + CPU_TSS_PAGES * PAGE_
                    NUM_CPU * CPU_TSS_STRIDE <= CPU_TSS_PAGES * PAGE_SIZE &&
                    PD_IOBMP - CPU_TSS <= 0xFFFF,
                "PTSYNC=shared: every TSS reaches PD_IOBMP with a 16-bit iomap_base");
+#endif
 _Static_assert(PD_IOBMP_LAST < CPU_TMAP && CPU_TMAP_LAST + 1 == PD_CAPS,
                "temporal mappings, then capabilities");
 _Static_assert(PD_IOBMP % (1UL << 30) == 0, "per-PD slot is PDPT entry 511");
