@@ -698,7 +698,7 @@ int main(mword arg)
     bench_vm_exit();
     bench_self_revoke();
     bench_large();
-    bench_roots(n);
     bench_scaling(n);
+    bench_roots(n);
     return utest_done("kbench");
 }
