@@ -29,7 +29,8 @@
 #endif
 
 struct space_mem {
-    struct ptab hpt;                /* master table: user half only, never loaded */
+    struct ptab hpt;                /* master table: user half only, never loaded
+                                       (PTSYNC=shared: also the kernel half, every core's root) */
     struct ptab_env env;            /* hpt's frames: pool frames counted in hpt_tables */
     size_t hpt_tables;              /* table frames hpt holds (root included; detached: not) */
     size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */
