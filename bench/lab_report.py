@@ -50,7 +50,7 @@ METRICS = [
     ("tables_16m", "table frames for 16 MiB (2M-aligned)", "large_tables"),
     ("leaf_kib", "leaf size of that mapping (KiB)", "large_leaf_kib"),
     ("walk_levels", "levels a TLB miss walks to it", "large_walk_levels"),
-    ("pd_kept", "frames a fresh PD's master keeps", "roots_pd_kept"),
+    ("pd_kept", "master tables kept per PD, 3 entries used", "roots_pd_kept"),
     ("core_roots", "per-core roots per (PD, core)", "roots_per_core"),
     ("core_frames", "frames per (PD, core)", "roots_frames_per_core"),
     ("core_faults", "lazy-sync faults per (PD, core), 3 entries", "roots_lazy_syncs_per_core"),
