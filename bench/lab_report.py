@@ -74,6 +74,11 @@ METRICS = [
     ("tables_16m", "table frames for 16 MiB (2M-aligned)", "large_tables"),
     ("leaf_kib", "leaf size of that mapping (KiB)", "large_leaf_kib"),
     ("walk_levels", "levels a TLB miss walks to it", "large_walk_levels"),
+    ("pd_kept", "master tables kept per PD, 3 entries used", "roots_pd_kept"),
+    ("core_roots", "per-core roots per (PD, core)", "roots_per_core"),
+    ("core_frames", "frames per (PD, core)", "roots_frames_per_core"),
+    ("core_faults", "lazy-sync faults per (PD, core), 3 entries", "roots_lazy_syncs_per_core"),
+    ("core_eager", "eager copies per (PD, core), 3 entries", "roots_eager_syncs_per_core"),
 ]
 
 # Rows kbench computes as a difference of two medians (unsigned there): negative if it wrapped.

@@ -9,15 +9,28 @@
  * their guest-physical addresses, 4 KiB leaves, built by the PD's first vCPU; root 0 before,
  * format by CPUID: virt_nested_fmt); htlb is
  * the set of cores whose TLB must be flushed before they run this space again (lecture:
- * Pd::make_current, the shootdown loop).
+ * Pd::make_current, the shootdown loop). Lab switch PTSYNC=shared (docs/lab.md): one root per
+ * PD, hpt's, which every core loads (it holds the kernel half too); loc[cpu] then names it and
+ * holds no frame, and nothing is synced.
  */
 #pragma once
 #include "ptab.h"
 #include "cpuset.h"
 #include "mdb.h"
 
+/* Frames a PD's master table keeps from its creation: its root (PTSYNC=shared: and the PDPT of
+   its kernel half); frames a core's first run of the PD adds: its root (PTSYNC=shared: none). */
+#ifdef PTSYNC_shared
+#define SPACE_MEM_ROOT_FRAMES 2
+#define SPACE_MEM_CORE_FRAMES 0
+#else
+#define SPACE_MEM_ROOT_FRAMES 1
+#define SPACE_MEM_CORE_FRAMES PD_LOC_ROOT_FRAMES
+#endif
+
 struct space_mem {
-    struct ptab hpt;                /* master table: user half only, never loaded */
+    struct ptab hpt;                /* master table: user half only, never loaded
+                                       (PTSYNC=shared: also the kernel half, every core's root) */
     struct ptab_env env;            /* hpt's frames: pool frames counted in hpt_tables */
     size_t hpt_tables;              /* table frames hpt holds (root included; detached: not) */
     size_t hpt_kept;                /* of them at the kept levels: the root and its PDPTs */

@@ -70,8 +70,8 @@ SELFTEST(a_pd_and_its_objects_are_made_when_no_two_free_frames_are_adjacent)
         return SELFTEST_FAIL("frames not given back: %lu -> %lu, %lu -> %lu", (unsigned long)free1,
                              (unsigned long)free2, (unsigned long)free0,
                              (unsigned long)kernel_pool.nfree);
-    if (used != PD_OBJ_FRAMES + 1 + PD_LOC_ROOT_FRAMES + 1)
+    if (used != PD_OBJ_FRAMES + SPACE_MEM_ROOT_FRAMES + SPACE_MEM_CORE_FRAMES + 1)
         return SELFTEST_FAIL("the PD was charged %lu frames, want %u", (unsigned long)used,
-                             PD_OBJ_FRAMES + 1 + PD_LOC_ROOT_FRAMES + 1);
+                             PD_OBJ_FRAMES + SPACE_MEM_ROOT_FRAMES + SPACE_MEM_CORE_FRAMES + 1);
     return true;
 }

@@ -26,6 +26,14 @@
 #define KERNEL_KEEP_MIN  MiB(32)    /* the kernel pool keeps at least this much ... */
 #define KERNEL_KEEP_DIV  4          /* ... or a quarter of RAM, whichever is more */
 #define ROOT_CHUNK       512        /* frames per chunk taken from the pool: 2 MiB */
+#define ROOT_RUNS        16         /* contiguous runs of chunks taken before they are mapped */
+/* With 4 KiB leaves (lab switch HPT_LEAVES=4k) mapping a chunk takes a page table from the pool,
+   which would split the next chunk: so the chunks are all taken first and mapped as runs. */
+#ifdef HPT_LEAVES_4k
+#define ROOT_DEFER       1
+#else
+#define ROOT_DEFER       0          /* each chunk mapped as soon as it is taken */
+#endif
 
 static struct info_page *info;
 
@@ -59,6 +67,19 @@ static bool give_window(struct pd *pd, paddr_t pa, uint64_t size, unsigned right
     return err == E_OK;
 }
 
+/* Give pd the n runs of pool chunks in run[] (free RAM in its window); *n = 0. False if no
+   memory. */
+static bool give_runs(struct pd *pd, const struct mem_range *run, unsigned *n)
+{
+    for (unsigned i = 0; i < *n; i++) {
+        if (!give_window(pd, run[i].start, run[i].end - run[i].start, MEM_ALL))
+            return false;
+        info_mem(run[i].start, run[i].end - run[i].start, INFO_MEM_FREE);
+    }
+    *n = 0;
+    return true;
+}
+
 /* Move free pool memory above the kernel's share to the root, then RAM outside the pool. */
 static bool give_ram(struct pd *pd)
 {
@@ -67,13 +88,23 @@ static bool give_ram(struct pd *pd)
         if (boot_info.mmap[i].type == MB_MEM_AVAILABLE)
             ram += boot_info.mmap[i].end - boot_info.mmap[i].start;
     uint64_t keep = MAX(KERNEL_KEEP_MIN, ram / KERNEL_KEEP_DIV);
+    struct mem_range run[ROOT_RUNS];
+    unsigned n = 0;
     paddr_t pa;
     while (kernel_pool.nfree * PAGE_SIZE > keep + ROOT_CHUNK * PAGE_SIZE &&
            frame_alloc(&kernel_pool, ROOT_CHUNK, ROOT_CHUNK * PAGE_SIZE, &pa) == 0) {
-        if (!give_window(pd, pa, ROOT_CHUNK * PAGE_SIZE, MEM_ALL))
+        if (n && run[n - 1].end == pa) {
+            run[n - 1].end += ROOT_CHUNK * PAGE_SIZE;
+        } else {
+            if (n == ROOT_RUNS && !give_runs(pd, run, &n))
+                return false;
+            run[n++] = (struct mem_range){ pa, pa + ROOT_CHUNK * PAGE_SIZE };
+        }
+        if (!ROOT_DEFER && !give_runs(pd, run, &n))
             return false;
-        info_mem(pa, ROOT_CHUNK * PAGE_SIZE, INFO_MEM_FREE);
     }
+    if (!give_runs(pd, run, &n))
+        return false;
     for (unsigned i = 0; i < kernel_pool.nuser; i++) {
         struct mem_range r = kernel_pool.user[i];
         if (!give_window(pd, r.start, r.end - r.start, MEM_ALL))

@@ -178,7 +178,7 @@ void space_mem_count_begin(void)
 int space_mem_init(struct space_mem *m, paddr_t kdir)
 {
     m->hpt_tables = 0;
-    m->hpt_kept = 1;                        /* the root */
+    m->hpt_kept = SPACE_MEM_ROOT_FRAMES;    /* the root (and its kernel half's PDPT) */
     m->env = (struct ptab_env){ .ctx = m, .p2v = kmem_p2v, .lin = &kmem_linear,
                                 .alloc = hpt_frame_alloc, .free = hpt_frame_free, .flush = NULL,
                                 .trace = NULL };
@@ -191,6 +191,15 @@ int space_mem_init(struct space_mem *m, paddr_t kdir)
         return err;
     m->hpt.leaf_mask = hpt_leaf_mask();
     m->hpt.keep_level = HPT_LEVELS - 2;     /* top-level user entries are shared by loc[] */
+#ifdef PTSYNC_shared
+    /* One root per PD: every core loads hpt's root, which so takes the kernel half (a PDPT,
+       counted in hpt_tables and kept while the PD lives). */
+    if (kmem_root_init(&m->hpt, 0, kdir) != E_OK) {
+        kmem_root_fini(&m->hpt);
+        ptab_release(&m->hpt);
+        return E_NOMEM;
+    }
+#endif
     cpuset_init(&m->htlb);
     m->pcid = pcid_assign(&m->htlb);
     mdb_space_init(&m->mdb, &space_mem_ops, m, USER_LIMIT / PAGE_SIZE);
@@ -339,11 +348,16 @@ void space_mem_nested_drop(struct space_mem *m)
     kheap_free(&container_of(m, struct pd, mem)->heap, n);
 }
 
-/* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped). */
+/* Free a per-core root built by space_mem_loc_build (installed in no space_mem, or dropped);
+   PTSYNC=shared: it names hpt's root, nothing to free. */
 void space_mem_loc_discard(struct ptab *t)
 {
+#ifdef PTSYNC_shared
+    (void)t;
+#else
     kmem_root_fini(t);                              /* the root's kernel-half PDPT */
     ptab_release(t);
+#endif
 }
 
 /* Free loc[cpu], if any. */
@@ -354,7 +368,9 @@ static void loc_drop(struct space_mem *m, unsigned cpu)
     space_mem_loc_discard(&m->loc[cpu]);
     cpuset_clr(&m->rooted, cpu);
     m->loc[cpu].root = 0;
+#ifndef PTSYNC_shared
     m->loc_roots--;
+#endif
 }
 
 /* Free all tables (caller has shot down the TLBs and unmapped everything through the mdb). */
@@ -365,14 +381,23 @@ void space_mem_destroy(struct space_mem *m)
     space_mem_nested_drop(m);
     for (unsigned c = 0; c < NUM_CPU; c++)
         loc_drop(m, c);
+#ifdef PTSYNC_shared
+    kmem_root_fini(&m->hpt);                /* the kernel half is the kernel's, but its PDPT */
+#endif
     ptab_release(&m->hpt);
     pcid_release(m->pcid);
 }
 
 /* Build a root for core cpu in *t (PML4 + kernel PDPT with m's kdir, charged to m's PD), not
-   installed: E_NOMEM. */
+   installed: E_NOMEM. PTSYNC=shared: *t names hpt's root, which every core loads (no frame). */
 int space_mem_loc_build(struct space_mem *m, unsigned cpu, struct ptab *t)
 {
+#ifdef PTSYNC_shared
+    (void)cpu;
+    *t = m->hpt;
+    t->own_level = HPT_LEVELS;              /* owns no table: release frees nothing */
+    return E_OK;
+#endif
     if (ptab_init(t, &ptab_hpt, &container_of(m, struct pd, mem)->tables_env, HPT_LEVELS, 0) !=
         E_OK)
         return E_NOMEM;
@@ -411,7 +436,9 @@ void space_mem_loc_install(struct space_mem *m, unsigned cpu, const struct ptab 
 {
     ASSERT(!m->loc[cpu].root);
     m->loc[cpu] = *t;
-    m->loc_roots++;
+#ifndef PTSYNC_shared
+    m->loc_roots++;                     /* PTSYNC=shared: hpt's root, no root of the core's */
+#endif
     cpuset_set(&m->rooted, cpu);        /* after the root: a shootdown that sees it asks cpu */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);    /* a map after this sees cpu in rooted */
     eager_sync(m, 0, USER_ADDR);
@@ -502,6 +529,10 @@ static int sync_root(struct space_mem *m, struct cpu_local *c, vaddr_t addr)
 /* Page fault at user address addr below USER_ADDR: sync loc[cpu] from hpt; true if resolved. */
 bool space_mem_sync(struct space_mem *m, vaddr_t addr)
 {
+#ifdef PTSYNC_shared
+    (void)m, (void)addr;
+    return false;                       /* the core runs on hpt itself: nothing to copy */
+#endif
     struct cpu_local *c = this_cpu();
     if (sync_root(m, c, addr) != E_OK)
         return false;
@@ -930,7 +961,11 @@ bool space_mem_restore(struct shootdown_batch *b, struct space_mem *m, vaddr_t v
 /* Table frames the master hpt holds (root included), counted by walking every table. */
 size_t space_mem_hpt_tables(const struct space_mem *m)
 {
+#ifdef PTSYNC_shared
+    return ptab_tables(&m->hpt) - kmem_root_kernel_tables(&m->hpt);  /* the PDPT is m's */
+#else
     return ptab_tables(&m->hpt);
+#endif
 }
 
 /* Table frames the master hpt holds (root included), from the counter its updates keep: O(1). */

@@ -37,6 +37,36 @@ static uint64_t cr3_loads(const struct cpu_local *c)
     return c->counters.full_flushes + c->counters.flushes_avoided;
 }
 
+#ifdef PTSYNC_shared
+SELFTEST(ptsync_shared_gives_every_core_the_master_root_with_its_kernel_half_and_no_frame)
+{
+    size_t before;
+    struct pd *pd = scratch_pd(&before);
+    if (!pd)
+        return SELFTEST_FAIL("out of memory");
+    size_t frames = space_mem_frames(&pd->mem);
+    unsigned same = 0;
+    for (unsigned c = 0; c < smp_cpus.count; c++)
+        same += space_mem_loc(&pd->mem, c) == E_OK && pd->mem.loc[c].root == pd->mem.hpt.root &&
+                cpuset_chk(&pd->mem.rooted, c);
+    bool grew = space_mem_frames(&pd->mem) != frames || pd->mem.loc_roots;
+    struct ptab_map m;
+    bool kernel = kmem_lookup(pd->mem.hpt.root, CORE_STACK_TOP(smp_cpus.count - 1) - PAGE_SIZE, &m);
+    bool local = kmem_lookup(pd->mem.hpt.root, CPU_LOCAL, &m);
+    pd_destroy_empty(pd);
+    if (same != smp_cpus.count)
+        return SELFTEST_FAIL("%u of %u cores got the master's root", same, smp_cpus.count);
+    if (grew)
+        return SELFTEST_FAIL("a core's first root cost frames (%lu)", (unsigned long)frames);
+    if (!kernel || local)
+        return SELFTEST_FAIL("the master's kernel half: stacks %d, core-local slot %d", kernel,
+                             local);
+    if (kernel_pool.nfree != before)
+        return SELFTEST_FAIL("leaked %ld frames", (long)(before - kernel_pool.nfree));
+    return true;
+}
+#endif
+
 SELFTEST(make_current_reloads_only_when_the_pd_changes_or_is_marked_stale)
 {
     struct cpu_local *c = this_cpu();
@@ -92,8 +122,10 @@ SELFTEST(a_lazy_sync_copies_one_top_level_entry_once_and_is_counted)
     shootdown_batch_flush(&check_batch);
     kframe_free(page);
     pd_destroy_empty(pd);
-#ifdef PTSYNC_eager
+#if defined(PTSYNC_eager)
     const bool lazy = false;    /* the map copied the entry into loc[cpu]: no sync is left */
+#elif defined(PTSYNC_shared)
+    const bool lazy = false;    /* loc[cpu] is hpt's root: no entry to copy, no fault to take */
 #else
     const bool lazy = true;
 #endif

@@ -161,7 +161,11 @@ boot_high:
 ap_entry64:
     mov     ap_boot_root(%rip), %rax
     mov     %rax, %cr3
+#ifdef PTSYNC_shared
+    mov     ap_boot_stack(%rip), %rsp
+#else
     movabs  $CPU_STACK_TOP, %rsp
+#endif
     xor     %ebp, %ebp
     call    ap_main
 1:  cli
@@ -194,6 +198,9 @@ boot_gdtr:
     .data
     .global ap_boot_root
 ap_boot_root:
+    .quad   0
+    .global ap_boot_stack
+ap_boot_stack:                          /* PTSYNC=shared: the AP's stack top (no core-local one) */
     .quad   0
 
     .bss

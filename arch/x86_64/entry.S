@@ -31,6 +31,7 @@
 #define E_RANGE 3                       /* abi.h */
 #define CPU_LOCAL_USER_RSP 8            /* cpu_local.h (static assertion there) */
 #define CPU_LOCAL_FRAME_END 16          /* cpu_local.h (static assertion there) */
+#define CPU_LOCAL_STACK_TOP 24          /* cpu_local.h (static assertion there), PTSYNC=shared */
 #define TRAP_FRAME_SIZE 176             /* sizeof(struct trap_frame) (static assertion in trap.h) */
 /* Offsets in struct trap_frame of what the sysret path reloads (static assertions in trap.h). */
 #define TF_R10 40
@@ -146,13 +147,25 @@ isr_ist:
     push    %rdi
     cld
     lea     24(%rsp), %rsi              /* above the three saved registers */
+#ifdef PTSYNC_shared
+    /* The core's stack lies in the 64 KiB area of the IST stack we are on. */
+    mov     %rsp, %rdi
+    and     $~(CPU_AREA_SIZE - 1), %rdi
+    add     $(CPU_AREA_STACK_OFF + PAGE_SIZE - IST_WORDS * 8), %rdi
+#else
     mov     $(CPU_STACK_TOP - IST_WORDS * 8), %rdi
+#endif
     mov     $IST_WORDS, %ecx
     rep movsq
     pop     %rdi
     pop     %rsi
     pop     %rcx
+#ifdef PTSYNC_shared
+    and     $~(CPU_AREA_SIZE - 1), %rsp
+    add     $(CPU_AREA_STACK_OFF + PAGE_SIZE - IST_WORDS * 8), %rsp
+#else
     mov     $(CPU_STACK_TOP - IST_WORDS * 8), %rsp
+#endif
 isr_common:
     smap_clac
     gs_entry
@@ -238,7 +251,11 @@ syscall_entry:
     pushq   $VEC_SYSCALL                /* vector */
     push_regs
     mov     %rsp, %rdi
+#ifdef PTSYNC_shared
+    mov     %gs:CPU_LOCAL_STACK_TOP, %rsp
+#else
     mov     $CPU_STACK_TOP, %rsp
+#endif
     call    syscall_dispatch
     /*
      * Back to the caller with sysret (calls that switch ECs left through

@@ -48,17 +48,17 @@ static void check_core(void *arg)
     if ((rdmsr(MSR_SFMASK) & SYSCALL_RFLAGS_MASK) != SYSCALL_RFLAGS_MASK)
         bad |= BAD_SFMASK;
     for (unsigned i = 0; i < sizeof(vec); i++) {
-        uint64_t top = c->tss.ist[slot[i] - 1];
+        uint64_t top = cpu_tss(c)->ist[slot[i] - 1];
         uint8_t ist = ((const uint8_t *)c->idt)[vec[i] * IDT_GATE_SIZE + IDT_IST_BYTE] & 7;
-        if (ist != slot[i] || !top || top == CPU_STACK_TOP || top != c->ist[slot[i] - 1])
+        if (ist != slot[i] || !top || top == CORE_STACK_TOP(c->id) || top != c->ist[slot[i] - 1])
             bad |= BAD_IST;
         for (unsigned j = 0; j < i; j++)
-            if (c->tss.ist[slot[j] - 1] == top)
+            if (cpu_tss(c)->ist[slot[j] - 1] == top)
                 bad |= BAD_IST;
         if (!guarded(read_cr3() & CR3_ADDR, top))
             bad |= BAD_GUARD;
     }
-    if (!guarded(read_cr3() & CR3_ADDR, CPU_STACK_TOP))
+    if (!guarded(read_cr3() & CR3_ADDR, CORE_STACK_TOP(c->id)))
         bad |= BAD_GUARD;
     if (keep && (read_rflags() & RFL_AC))
         bad |= BAD_RFLAGS_AC;

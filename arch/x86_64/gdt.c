@@ -63,18 +63,20 @@ static void idt_fill(struct idt_gate *idt)
     }
 }
 
-/* Core c's TSS (addressed through CPU_LOCAL: each core sees its own) and its GDT descriptor:
-   the kernel stack, the IST stacks, and the running PD's I/O bitmap. */
+/* Core c's TSS (cpu_tss: addressed through CPU_LOCAL, each core sees its own; PTSYNC=shared: its
+   slot at CPU_TSS) and its GDT descriptor: the kernel stack, the IST stacks, and the running
+   PD's I/O bitmap. */
 static void tss_init(struct cpu_local *c)
 {
-    memset(&c->tss, 0, sizeof(c->tss));
-    c->tss.rsp[0] = CPU_STACK_TOP;
+    struct tss *t = cpu_tss(c);
+    memset(t, 0, sizeof(*t));
+    t->rsp[0] = CORE_STACK_TOP(c->id);
     for (unsigned i = 0; i < IST_STACKS; i++)
-        c->tss.ist[i] = c->ist[i];
-    /* I/O bitmap: the running PD's, at PD_IOBMP right after this page (space_pio.h). The limit
+        t->ist[i] = c->ist[i];
+    /* I/O bitmap: the running PD's, at PD_IOBMP above the TSS (space_pio.h). The limit
      * also covers the byte after the bitmap, which the SDM requires to read 0xFF. */
-    c->tss.iomap_base = PD_IOBMP - (vaddr_t)&c->tss;
-    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)&c->tss, c->tss.iomap_base + PD_IOBMP_SIZE);
+    t->iomap_base = (uint16_t)(PD_IOBMP - (vaddr_t)t);
+    tss_desc(&c->gdt[SEL_TSS / 8], (vaddr_t)t, t->iomap_base + PD_IOBMP_SIZE);
 }
 
 /* Load this core's GDT, TSS and IDT (all set up in its core-local data). */
@@ -127,8 +129,9 @@ void cpu_tables_reload(void)
 /* Touch the unmapped guard page below the stack: the exception path must report it. */
 noreturn void arch_fault_test(void)
 {
-    printk("tessera: fault-test: reading %lx (stack guard page)\n", (vaddr_t)CPU_STACK_GUARD);
-    (void)*(volatile uint64_t *)CPU_STACK_GUARD;
+    vaddr_t guard = CORE_STACK_TOP(cpu_id()) - 2 * PAGE_SIZE;
+    printk("tessera: fault-test: reading %lx (stack guard page)\n", guard);
+    (void)*(volatile uint64_t *)guard;
     panic("fault-test: the read of the guard page did not fault");
 }
 
@@ -142,7 +145,7 @@ static noreturn void push_forever(void)
 /* Push on the NMI's IST stack until it overflows: the guard page below it must stop it. */
 noreturn void arch_fault_test_ist(void)
 {
-    vaddr_t top = this_cpu()->tss.ist[IST_NMI - 1];
+    vaddr_t top = cpu_tss(this_cpu())->ist[IST_NMI - 1];
     printk("tessera: fault-test-ist: pushing below %lx (IST stack %u)\n", top, IST_NMI);
     cpu_cli();
     switch_stack(top, push_forever);

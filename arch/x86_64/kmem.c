@@ -160,9 +160,22 @@ static void build_master(unsigned ncpu)
     }
 }
 
+#ifdef PTSYNC_shared
+/* PTSYNC=shared: map into the master, so into every root, the LAPIC (uncached) at CPU_LAPIC
+ * (each core reaches its own LAPIC at the one address) and the pages of the TSS array. */
+static void build_shared(paddr_t lapic)
+{
+    kmap(&master, CPU_LAPIC, CPU_LAPIC + PAGE_SIZE, lapic, KERNEL_MMIO_ATTR);
+    for (unsigned i = 0; i < CPU_TSS_PAGES; i++)
+        kmap(&master, CPU_TSS + i * PAGE_SIZE, CPU_TSS + (i + 1) * PAGE_SIZE, kmem_alloc_zeroed(),
+             KERNEL_DATA);
+}
+#endif
+
 /* Core c's root: the master's PD entries in a private PD, plus a private PT with the IST
  * stacks and the stack (each above an unmapped guard), LAPIC (uncached) and data page.
- * Returns the root frame. */
+ * PTSYNC=shared: the stacks go into the master at CPU_AREA(c), and the root takes the master's
+ * PD itself (no slot of it is the core's). Returns the root frame. */
 static paddr_t build_core_root(unsigned c, paddr_t lapic)
 {
     struct ptab r;
@@ -170,6 +183,19 @@ static paddr_t build_core_root(unsigned c, paddr_t lapic)
         panic("kmem: kernel pool exhausted");
     r.keep_level = 0;
     r.leaf_mask = master.leaf_mask;
+#ifdef PTSYNC_shared
+    (void)lapic;
+    for (unsigned s = 1; s <= IST_STACKS; s++)
+        kmap(&master, CORE_IST_TOP(c, s) - PAGE_SIZE, CORE_IST_TOP(c, s), kmem_alloc_zeroed(),
+             KERNEL_DATA);
+    kmap(&master, CORE_STACK_TOP(c) - PAGE_SIZE, CORE_STACK_TOP(c), kmem_alloc_zeroed(),
+         KERNEL_DATA);
+    core_pd[c] = table_below(&master, KERNEL_BASE, HPT_LEVELS - 2);
+    if (ptab_attach(&r, KERNEL_BASE, HPT_LEVELS - 2, core_pd[c]) != E_OK ||
+        ptab_attach(&r, PD_IOBMP, HPT_LEVELS - 2, tmap_dir()) != E_OK)
+        panic("kmem: kernel pool exhausted");
+    return r.root;
+#else
     /* Share every PD entry of the master (the tables below them, or its 2 MiB leaves). */
     for (vaddr_t va = KERNEL_BASE; va < CPU_PRIVATE_PD_BASE; va += LARGE_SIZE)
         if (ptab_sync_from(&r, &master, va, va, va + LARGE_SIZE) == E_NOMEM)
@@ -184,6 +210,7 @@ static paddr_t build_core_root(unsigned c, paddr_t lapic)
         panic("kmem: kernel pool exhausted");
     core_pd[c] = table_below(&r, KERNEL_BASE, HPT_LEVELS - 2);
     return r.root;
+#endif
 }
 
 /* Allocate core c's root, IDT and IST stacks and fill in its data page. */
@@ -196,7 +223,10 @@ static void build_core(unsigned c, paddr_t lapic)
     cl->pd_phys = core_pd[c];
     cl->idt = (vaddr_t)phys_to_virt(kmem_alloc_zeroed());
     for (unsigned i = 0; i < IST_STACKS; i++)
-        cl->ist[i] = CPU_IST_TOP(i + 1);
+        cl->ist[i] = CORE_IST_TOP(c, i + 1);
+#ifdef PTSYNC_shared
+    cl->stack_top = CORE_STACK_TOP(c);
+#endif
 }
 
 /* Build the master kernel tables and, for each of the ncpu cores, its data page and private
@@ -205,6 +235,9 @@ void kmem_init_cores(unsigned ncpu, paddr_t lapic)
 {
     build_master(ncpu);
     tmap_init();
+#ifdef PTSYNC_shared
+    build_shared(lapic);
+#endif
     for (unsigned c = 0; c < ncpu; c++)
         build_core(c, lapic);
 }
@@ -274,6 +307,20 @@ void kmem_root_windows(struct ptab *t, paddr_t master)
 }
 #endif
 
+/* Tables below the kernel-half PDPT of the root t (its PD's kdir, the kernel's PD and tables):
+ * the kernel's, not t's, though a walk of t from its root counts them. */
+size_t kmem_root_kernel_tables(const struct ptab *t)
+{
+    struct ptab k = kmem_view(t->root);
+    paddr_t pdpt = table_below(&k, KERNEL_BASE, HPT_LEVELS - 1);
+    if (!pdpt)
+        return 0;
+    struct ptab below = *t;
+    below.root = pdpt;
+    below.levels = HPT_LEVELS - 1;
+    return ptab_tables(&below) - 1;
+}
+
 /* Undo kmem_root_init on t (not loaded on any core): free its kernel-half PDPT. */
 void kmem_root_fini(struct ptab *t)
 {
@@ -308,7 +355,7 @@ noreturn void kmem_switch_bsp(unsigned bsp, void (*fn)(void))
     /* The boot root (used by APs to enter long mode) shares the master PD too. */
     if (ptab_attach(&boot, KERNEL_BASE, HPT_LEVELS - 2, master_pd) != E_OK)
         panic("kmem: boot root without its kernel PDPT");
-    switch_stack(CPU_STACK_TOP, fn);
+    switch_stack(CORE_STACK_TOP(bsp), fn);
 }
 
 /* W+X and user-accessible kernel mappings kmem_check_wx found. */

@@ -227,6 +227,26 @@ SELFTEST(core_id_read_through_core_local_mapping_equals_madt_index)
     return true;
 }
 
+#ifdef PTSYNC_shared
+SELFTEST(every_root_shares_one_kernel_pd_and_maps_no_core_local_slot)
+{
+    for (unsigned c = 0; c < smp_cpus.count; c++) {
+        struct cpu_local *r = cpu_remote(c);
+        struct ptab_map m;
+        if (r->pd_phys != kmem_core_pd(0))
+            return SELFTEST_FAIL("core %u has a kernel PD of its own", c);
+        if (kmem_lookup(r->root, CPU_LOCAL, &m) || kmem_lookup(r->root, CPU_STACK, &m))
+            return SELFTEST_FAIL("core %u maps a core-local slot", c);
+        /* Every core's stacks, each above its guard, in every root (the one kernel PD). */
+        for (unsigned d = 0; d < smp_cpus.count; d++)
+            if (!kmem_lookup(r->root, CORE_STACK_TOP(d) - PAGE_SIZE, &m) ||
+                kmem_lookup(r->root, CORE_STACK_TOP(d) - 2 * PAGE_SIZE, &m) ||
+                !kmem_lookup(r->root, CORE_IST_TOP(d, 1) - PAGE_SIZE, &m))
+                return SELFTEST_FAIL("core %u: the stacks of core %u are not as laid out", c, d);
+    }
+    return true;
+}
+#else
 /* A core's kernel PD entries below its core-local slot, as a visit shows them. */
 struct pd_entries {
     unsigned n;
@@ -285,6 +305,8 @@ SELFTEST(each_root_is_private_and_shares_the_kernel_pd_except_core_local_slot)
     }
     return true;
 }
+
+#endif
 
 /* Write this core's marker into its core-local page at CPU_LOCAL. */
 static void write_marker(void *arg)
@@ -467,12 +489,12 @@ SELFTEST(low_memory_kernel_image_and_modules_are_not_in_the_free_pool)
 
 SELFTEST(tss_io_bitmap_is_at_pd_iobmp_and_the_limit_covers_the_terminating_byte)
 {
-    struct cpu_local *c = cpu_local_mapped();  /* the TSS is addressed there */
+    const struct tss *t = cpu_tss(cpu_local_mapped());     /* the TSS is addressed there */
     uint32_t limit;
     __asm__ __volatile__("lsl %1, %0" : "=r"(limit) : "r"((uint32_t)SEL_TSS));
-    if ((vaddr_t)&c->tss + c->tss.iomap_base != PD_IOBMP)
-        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", c->tss.iomap_base);
-    if ((vaddr_t)&c->tss + limit != PIO_BITMAP_END)
-        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)&c->tss + limit);
+    if ((vaddr_t)t + t->iomap_base != PD_IOBMP)
+        return SELFTEST_FAIL("iomap_base %u does not reach PD_IOBMP", t->iomap_base);
+    if ((vaddr_t)t + limit != PIO_BITMAP_END)
+        return SELFTEST_FAIL("TSS limit %x ends at %lx", limit, (vaddr_t)t + limit);
     return true;
 }

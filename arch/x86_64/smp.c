@@ -34,7 +34,7 @@ int smp_dmar_status = ACPI_E_NOTABLE;
 unsigned smp_bsp;
 static unsigned online;
 static struct spinlock call_lock = SPINLOCK_INIT;
-extern uint64_t ap_boot_root;
+extern uint64_t ap_boot_root, ap_boot_stack;
 extern const char tramp_start[], tramp_root[], tramp_end[];
 extern const uint16_t tramp_fixups[], tramp_fixups_end[];
 paddr_t smp_tramp_pa;
@@ -200,6 +200,7 @@ static bool start_ap(unsigned c)
     uint64_t t0 = time_us();
 
     ap_boot_root = r->root;
+    ap_boot_stack = CORE_STACK_TOP(c);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     lapic_start_ap(r->apic_id, smp_tramp_pa / PAGE_SIZE);
     while (!__atomic_load_n(&r->online, __ATOMIC_ACQUIRE))

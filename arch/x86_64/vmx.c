@@ -437,7 +437,7 @@ static void host_state(void)
     vmw(VMCS_HOST_CR4, read_cr4());
     vmw(VMCS_HOST_FS_BASE, 0);
     vmw(VMCS_HOST_GS_BASE, 0);
-    vmw(VMCS_HOST_TR_BASE, (vaddr_t)&c->tss);
+    vmw(VMCS_HOST_TR_BASE, (vaddr_t)cpu_tss(c));
     vmw(VMCS_HOST_GDTR_BASE, (vaddr_t)c->gdt);
     vmw(VMCS_HOST_IDTR_BASE, c->idt);
     vmw(VMCS_HOST_EFER, rdmsr(MSR_EFER));

@@ -43,6 +43,8 @@
 #define SELF_EMPTY_VA (1024 * GIB)      /* root: a page alone in its tables, one GiB per sample */
 #define LARGE_VA    (192 * GIB)         /* L: a 16 MiB delegation, 2 MiB aligned */
 #define LARGE_PAGES 4096u               /* 16 MiB: 8 leaves of 2 MiB, or 8 tables of 4 KiB ones */
+#define ROOTS_A     (1UL << 39)         /* R: pages under two more top-level entries than the */
+#define ROOTS_B     (2UL << 39)         /* program's slot 0 */
 
 static mword src;                       /* root: 1024 pages to delegate */
 static unsigned ncores;                 /* cores the benchmark uses (at most MAX_CORES) */
@@ -158,13 +160,16 @@ static inline mword null_call(void)
     return nr;
 }
 
-#ifdef PTSYNC_eager
+#if defined(PTSYNC_eager)
 #define FAULT_SYNCS 0               /* the map copied the root entry: the touch takes no fault */
+#elif defined(PTSYNC_shared)
+#define FAULT_SYNCS 0               /* the core runs on the master table: nothing to sync */
 #else
 #define FAULT_SYNCS 1
 #endif
 
-/* The null call and the lazy-sync fault (PTSYNC=eager: the first touch, which takes no fault). */
+/* The null call and the lazy-sync fault (PTSYNC=eager, shared: the first touch, which takes no
+   fault). */
 static void bench_entry(void)
 {
     uint64_t v[SAMPLES];
@@ -491,6 +496,44 @@ static void bench_large(void)
     row("large_walk_levels", 4 - leaf);         /* 4-level paging (docs/lab.md, switch 5) */
 }
 
+/* EC of the per-core root rows: read a page under each of two top-level entries, exit. */
+static void roots_child(mword arg)
+{
+    (void)arg;
+    (void)*(volatile uint64_t *)ROOTS_A;
+    (void)*(volatile uint64_t *)ROOTS_B;
+    sys_exit(0);
+}
+
+/* Switch 3 (docs/lab.md): a fresh PD with pages under 3 top-level entries runs one EC on each of
+   the n cores. Its frames before any run (the master root and what it keeps), the per-core roots
+   and the frames they hold after the runs, per core, and the top-level entries copied into them
+   (lazy syncs, i.e. page faults, and eager copies) per core. */
+static void bench_roots(unsigned n)
+{
+    mword p, ec;
+    struct pd_info a, b;
+    struct ec_info ei;
+    unsigned bad = child_pd(&p) != E_OK;
+    bad += child_give(p, ROOTS_A, 1, MEM_R, NULL) != E_OK;
+    bad += child_give(p, ROOTS_B, 1, MEM_R, NULL) != E_OK;
+    bad += sys_pd_info(p, &a) != E_OK;
+    struct core_counters before = all_counters(n);
+    for (unsigned c = 0; c < n && !bad; c++)
+        bad += child_ec(p, c, roots_child, 0, &ec) != E_OK || ec_wait(ec, &ei) != E_OK ||
+               !exited_with(&ei, 0);
+    struct core_counters after = all_counters(n);
+    bad += sys_pd_info(p, &b) != E_OK;
+    tap_check(!bad, "per-core roots: a fresh PD ran one EC on each of %u cores", n);
+    if (bad)
+        return;
+    row("roots_pd_kept", a.hpt_kept);
+    row("roots_per_core", b.loc_roots / n);
+    row("roots_frames_per_core", b.loc_roots * PD_LOC_ROOT_FRAMES / n);
+    row("roots_lazy_syncs_per_core", (after.lazy_syncs - before.lazy_syncs) / n);
+    row("roots_eager_syncs_per_core", (after.eager_syncs - before.eager_syncs) / n);
+}
+
 static volatile uint64_t work_want, work_arrived, work_go, work_done, work_t0, work_t1, work_bad;
 
 /* Scaling worker, in a PD of its own: once all workers are there, WORK_ROUNDS rounds of lending
@@ -696,5 +739,6 @@ int main(mword arg)
     bench_self_revoke();
     bench_large();
     bench_scaling(n);
+    bench_roots(n);
     return utest_done("kbench");
 }

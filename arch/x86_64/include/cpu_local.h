@@ -22,6 +22,7 @@ struct ec;
 
 #define CPU_LOCAL_USER_RSP  8           /* offsetof(struct cpu_local, user_rsp): syscall entry */
 #define CPU_LOCAL_FRAME_END 16          /* offsetof(struct cpu_local, frame_end): syscall entry */
+#define CPU_LOCAL_STACK_TOP 24          /* PTSYNC=shared: offsetof(.., stack_top): syscall entry */
 
 /* 64-bit task state segment (Intel SDM Vol. 3, 8.7). */
 struct tss {
@@ -40,6 +41,9 @@ struct cpu_local {
     struct cpu_local *self;         /* this page through the global alias */
     mword user_rsp;                 /* syscall entry: user rsp until it is in the frame */
     vaddr_t frame_end;              /* syscall entry: end of the running EC's regs (sched.c) */
+#ifdef PTSYNC_shared
+    vaddr_t stack_top;              /* syscall entry: top of this core's stack, CORE_STACK_TOP */
+#endif
     uint32_t id;                    /* core id = index of the core in the MADT */
     uint32_t apic_id;               /* LAPIC id (x2APIC id when in x2APIC mode) */
     volatile uint32_t online;       /* set by the core when it finished start-up */
@@ -62,18 +66,47 @@ struct cpu_local {
     volatile uint64_t tlb_acks;     /* highest request answered by a check made after it */
     bool tlb_hazard;                /* TLB_ACK=deferred: answered, flush still due (tlb.c) */
     struct core_counters counters;  /* event counters (SYS_COUNTERS), written only by this core */
+#ifndef PTSYNC_shared
     struct tss tss aligned(16);     /* last: the I/O bitmap at PD_IOBMP follows this page */
+#endif
 };
 _Static_assert(__builtin_offsetof(struct cpu_local, user_rsp) == CPU_LOCAL_USER_RSP,
                "entry.S offset");
 _Static_assert(__builtin_offsetof(struct cpu_local, frame_end) == CPU_LOCAL_FRAME_END,
                "entry.S offset");
+#ifdef PTSYNC_shared
+_Static_assert(__builtin_offsetof(struct cpu_local, stack_top) == CPU_LOCAL_STACK_TOP,
+               "entry.S offset");
+_Static_assert(sizeof(struct tss) <= CPU_TSS_STRIDE, "a TSS fits its slot");
+#if PERCPU_VARIANT != PERCPU_GS
+#error "PTSYNC=shared has no core-local slot: this_cpu() and the syscall entry need PERCPU=gs"
+#endif
+#endif
 
 /* The core's data page at CPU_LOCAL in its own root: what the hardware structures that must sit
- * at one address per core use (TSS and I/O bitmap, syscall scratch), whatever PERCPU says. */
+ * at one address per core use (TSS and I/O bitmap, syscall scratch), whatever PERCPU says.
+ * PTSYNC=shared has no such slot: the page through its global alias, found from the stack
+ * pointer (on the core's stack, in the core's CPU_AREA). */
 static inline struct cpu_local *cpu_local_mapped(void)
 {
+#ifdef PTSYNC_shared
+    vaddr_t sp;
+    __asm__ __volatile__("mov %%rsp, %0" : "=r"(sp));
+    return (struct cpu_local *)(CPU_GLOBAL + (sp - CPU_AREA_BASE) / CPU_AREA_SIZE * PAGE_SIZE);
+#else
     return (struct cpu_local *)CPU_LOCAL;
+#endif
+}
+
+/* Core c's TSS: in its data page, so at CPU_LOCAL in its own root; PTSYNC=shared: its slot of
+ * the TSS array at CPU_TSS, which every root maps. */
+static inline struct tss *cpu_tss(struct cpu_local *c)
+{
+#ifdef PTSYNC_shared
+    return (struct tss *)(CPU_TSS + (vaddr_t)c->id * CPU_TSS_STRIDE);
+#else
+    return &c->tss;
+#endif
 }
 
 /* percpu.c: the tables the lookup variants read (written once per core at boot). */

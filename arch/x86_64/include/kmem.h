@@ -47,6 +47,7 @@ paddr_t kmem_core_pd(unsigned c);
 int kmem_root_init(struct ptab *t, unsigned c, paddr_t kdir);
 void kmem_root_fini(struct ptab *t);
 void kmem_root_windows(struct ptab *t, paddr_t master);
+size_t kmem_root_kernel_tables(const struct ptab *t);
 struct ptab kmem_view(paddr_t root);
 unsigned kmem_check_wx(paddr_t root, vaddr_t *first_bad);
 unsigned kmem_check_wx_cores(unsigned *core, vaddr_t *first_bad);

@@ -98,6 +98,27 @@
 #define CPU_IST             (CPU_STACK_GUARD - 2 * CPU_IST_SLOTS * PAGE_SIZE) /* 511 510 511 500 */
 #define CPU_IST_GUARD(s)    (CPU_IST + (2 * ((s) - 1)) * PAGE_SIZE) /* slot s = 1..CPU_IST_SLOTS */
 #define CPU_IST_TOP(s)      (CPU_IST_GUARD(s) + 2 * PAGE_SIZE)
+/* Lab switch PTSYNC=shared (docs/lab.md, switch 3): one root per PD on every core, so no slot
+ * can differ between cores. Each core's stacks then lie in a 64 KiB area of its own that every
+ * root maps (the layout of CPU_IST .. CPU_STACK: guard, IST 1, ..., guard, IST 4, guard, stack),
+ * and every core's TSS in one array less than 64 KiB below PD_IOBMP (the TSS's 16-bit
+ * iomap_base must reach the running PD's bitmap from each of them). */
+#define CPU_AREA_BASE       UL_(0xFFFFFFFFBE200000)     /* 511 510 497 0 */
+#define CPU_AREA_SIZE       UL_(0x10000)                /* per core, aligned: rsp finds it */
+#define CPU_AREA(c)         (CPU_AREA_BASE + (vaddr_t)(c) * CPU_AREA_SIZE)
+#define CPU_AREA_IST_TOP(c, s) (CPU_AREA(c) + 2 * (s) * PAGE_SIZE)     /* s = 1..CPU_IST_SLOTS */
+#define CPU_AREA_STACK_OFF  ((2 * CPU_IST_SLOTS + 1) * PAGE_SIZE)      /* above its guard */
+#define CPU_AREA_STACK_TOP(c) (CPU_AREA(c) + CPU_AREA_STACK_OFF + PAGE_SIZE)
+#define CPU_TSS             (PD_IOBMP - 12 * PAGE_SIZE) /* 511 510 511 500: core c's at c * 128 */
+#define CPU_TSS_STRIDE      128
+#define CPU_TSS_PAGES       ((NUM_CPU * CPU_TSS_STRIDE + PAGE_SIZE - 1) / PAGE_SIZE)
+#ifdef PTSYNC_shared
+#define CORE_STACK_TOP(c)   CPU_AREA_STACK_TOP(c)
+#define CORE_IST_TOP(c, s)  CPU_AREA_IST_TOP(c, s)
+#else
+#define CORE_STACK_TOP(c)   CPU_STACK_TOP               /* core-local: one address for all */
+#define CORE_IST_TOP(c, s)  CPU_IST_TOP(s)
+#endif
 #define HPT_LEVELS          4                   /* 4-level paging (no LA57) */
 #define PML4_USER_SLOTS     256                 /* PML4 entries of the user half */
 #define PML4_KERNEL         511                 /* PML4 entry of KERNEL_BASE .. PD_CAPS_LAST */
@@ -168,6 +189,16 @@ _Static_assert(LAYOUT_AT(CPU_IST, 511, 510, 511, 500) &&
                    CPU_IST_TOP(CPU_IST_SLOTS) == CPU_STACK_GUARD,
                "IST stacks with their guards fill the private PT just below the stack guard");
 _Static_assert(CPU_LOCAL + PAGE_SIZE == PD_IOBMP, "I/O bitmap follows core-local data");
+#ifdef PTSYNC_shared
+_Static_assert(CPU_AREA_BASE >= CPU_GLOBAL + LARGE_SIZE && CPU_AREA_BASE % CPU_AREA_SIZE == 0 &&
+                   CPU_AREA(NUM_CPU) <= CPU_PRIVATE_PD_BASE &&
+                   CPU_AREA_STACK_OFF + PAGE_SIZE <= CPU_AREA_SIZE,
+               "PTSYNC=shared: the stack areas lie between the global alias and the private PD");
+_Static_assert(CPU_TSS >= CPU_PRIVATE_PD_BASE && CPU_TSS + CPU_TSS_PAGES * PAGE_SIZE <= CPU_LAPIC &&
+                   NUM_CPU * CPU_TSS_STRIDE <= CPU_TSS_PAGES * PAGE_SIZE &&
+                   PD_IOBMP - CPU_TSS <= 0xFFFF,
+               "PTSYNC=shared: every TSS reaches PD_IOBMP with a 16-bit iomap_base");
+#endif
 _Static_assert(PD_IOBMP_LAST < CPU_TMAP && CPU_TMAP_LAST + 1 == PD_CAPS,
                "temporal mappings, then capabilities");
 _Static_assert(PD_IOBMP % (1UL << 30) == 0, "per-PD slot is PDPT entry 511");

@@ -36,7 +36,8 @@ struct trap_frame {
 #define SYSCALL_INSN_LEN 2              /* bytes of the syscall instruction (0f 05) */
 
 /* The user state of the running EC: the frame at the top of the core's kernel stack. */
-#define USER_FRAME      ((struct trap_frame *)(CPU_STACK_TOP - sizeof(struct trap_frame)))
+#define USER_FRAME \
+    ((struct trap_frame *)(CORE_STACK_TOP(cpu_id()) - sizeof(struct trap_frame)))
 
 _Static_assert(sizeof(struct trap_frame) == 176, "entry.S: TRAP_FRAME_SIZE");
 #define TF_AT(reg, off) _Static_assert(__builtin_offsetof(struct trap_frame, reg) == (off), \
