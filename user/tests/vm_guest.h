@@ -37,6 +37,7 @@
 #define G_DS_ATTR   0xc93u              /* data, present, D/B, G */
 #define G_TR_ATTR   0x08bu              /* busy 64-bit TSS */
 #define G_PAT       0x0007040600070406UL
+#define G_RFLAGS_IF 0x200UL                 /* the guest's interrupt flag */
 #define G_GDT_CODE  0x00af9b000000ffffUL    /* GDT 0x08: 64-bit code, present, accessed */
 #define G_GDT_DATA  0x00cf93000000ffffUL    /* GDT 0x10: data, writable, accessed */
 #define G_GATE_INTR 0x8e00UL                /* IDT gate: present 64-bit interrupt gate */
