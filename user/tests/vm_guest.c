@@ -424,8 +424,9 @@ static void privileged(mword cpu)
 /* The guest single-steps into a #DB whose delivery reads its IDT, which is not delegated: the
    exit comes in the middle of the delivery. The VMM delegates the IDT and resumes: the #DB in
    flight is delivered (its handler sees the return rip of the trap), not lost (the guest
-   would go on at that rip with the trap forgotten and halt there). */
-static void event_in_flight(mword cpu)
+   would go on at that rip with the trap forgotten and halt there). With set, the VMM gives
+   the vCPU its registers (as read) before the resume: a new state, the event dropped. */
+static void event_in_flight(mword cpu, bool set)
 {
     struct guest g;
     struct ec_info ei;
@@ -444,14 +445,20 @@ static void event_in_flight(mword cpu)
     gate[0] = (h & 0xffff) | 0x08UL << 16 | G_GATE_INTR << 32 | (h >> 16 & 0xffff) << 48;
     gate[1] = h >> 32;
     CHECK_ST(sys_delegate(SEL_ROOT_PD, g.pd, SPACE_MEM, idt, IDT_GPA, 1, MEM_R | MEM_G), E_OK);
+    if (set) {
+        CHECK_ST(sys_vcpu_regs(g.vcpu, 0, &r), E_OK);
+        CHECK_ST(sys_vcpu_regs(g.vcpu, VCPU_REGS_SET, &r), E_OK);
+    }
     CHECK_ST(sys_ec_resume(g.vcpu, 0, 0, 0), E_OK);
     CHECK_ST(guest_next(&g, &ei, NULL), E_OK);
-    tap_check(ei.exit.reason == VM_EXIT_HLT && ei.exit.rip == g_addr(g_db_done) &&
-                  *g_data(&g, D_EVENT) == g_addr(g_event_ret),
-              "the IDT delegated, the #DB in flight is delivered on resume: its handler ran "
-              "(exit %u at %lx, want hlt at %lx; return rip %lx, want %lx)", ei.exit.reason,
-              (unsigned long)ei.exit.rip, (unsigned long)g_addr(g_db_done),
-              (unsigned long)*g_data(&g, D_EVENT), (unsigned long)g_addr(g_event_ret));
+    uint64_t stop = set ? g_addr(g_event_ret) : g_addr(g_db_done);
+    uint64_t seen = set ? 0 : g_addr(g_event_ret);
+    tap_check(ei.exit.reason == VM_EXIT_HLT && ei.exit.rip == stop && *g_data(&g, D_EVENT) == seen,
+              "%s (exit %u at %lx, want hlt at %lx; return rip %lx, want %lx)",
+              set ? "the vCPU's registers set after the exit: the #DB in flight is dropped" :
+                    "the IDT delegated, the #DB in flight is delivered on resume: its handler ran",
+              ei.exit.reason, (unsigned long)ei.exit.rip, (unsigned long)stop,
+              (unsigned long)*g_data(&g, D_EVENT), (unsigned long)seen);
     CHECK_ST(sys_revoke(SEL_ROOT_PD, SPACE_OBJ, g.pd, 1, OBJ_R_ALL, REVOKE_SELF), E_OK);
 }
 
@@ -683,7 +690,8 @@ int main(mword arg)
     main_path(0);
     bad_states(other);
     privileged(other);
-    event_in_flight(other);
+    event_in_flight(other, false);
+    event_in_flight(other, true);
     tpr_kept(other);
     in_sizes(other);
     asid_wrap(other);
