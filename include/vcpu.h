@@ -22,3 +22,4 @@ bool vcpu_supported(void);
 noreturn void vcpu_enter(void);
 struct vcpu *vcpu_alloc(struct pd *pd);
 void vcpu_free(struct pd *pd, struct vcpu *v);
+void vcpu_set_rax(struct vcpu *v, const struct vm_exit *x, uint64_t rax);

@@ -565,7 +565,7 @@ static void perform_ec_resume(const struct ec_resume_inv *inv)
     if (v && (inv->flags & EC_RESUME_RIP))
         vcpu_hw_set_rip(&v->hw, inv->rip);
     if (v && (inv->flags & EC_RESUME_RAX))
-        vcpu_hw_set_rax(&v->hw, inv->rax);
+        vcpu_set_rax(v, &inv->ec->vmexit, inv->rax);
     if (!v && (inv->flags & EC_RESUME_RIP))
         inv->ec->regs.rip = inv->rip;
     if (!v && (inv->flags & EC_RESUME_RAX))

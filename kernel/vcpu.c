@@ -44,6 +44,20 @@ void vcpu_free(struct pd *pd, struct vcpu *v)
     kheap_free(&pd->heap, v);
 }
 
+/* Give stopped vCPU v, whose last exit was x, the rax its VMM emulated: after an in, only the
+   low size bytes, as the instruction writes them (4: the upper half cleared, as by any 32-bit
+   write); after any other exit all of rax. */
+void vcpu_set_rax(struct vcpu *v, const struct vm_exit *x, uint64_t rax)
+{
+    if (x->reason == VM_EXIT_IO && x->access == VM_IO_IN && x->size < 4) {
+        uint64_t low = (1UL << (8 * x->size)) - 1;
+        rax = (vcpu_hw_rax(&v->hw) & ~low) | (rax & low);
+    } else if (x->reason == VM_EXIT_IO && x->access == VM_IO_IN) {
+        rax = (uint32_t)rax;
+    }
+    vcpu_hw_set_rax(&v->hw, rax);
+}
+
 /*
  * Run this core's EC, a vCPU (its PD current, interrupts off), in the guest until a VM exit
  * that stops it; never returns. It runs at the top of the core's stack (sched_resume), so

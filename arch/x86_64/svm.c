@@ -17,7 +17,8 @@
  * CPUID, HLT, every port (I/O map all ones), every MSR (MSR map all ones), INVD, INVLPGA,
  * shutdown, and VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, XSETBV. Guest
  * exceptions and interrupts are the guest's own; RFLAGS.IF of the guest masks only virtual
- * interrupts (V_INTR_MASKING), so a host interrupt always ends the guest's turn.
+ * interrupts (V_INTR_MASKING), so a host interrupt always ends the guest's turn. An event the
+ * guest was delivering when it exited is delivered at its next VMRUN (event_keep).
  */
 #include "virt_ops.h"
 #include "svm.h"
@@ -120,9 +121,9 @@ static struct vcpu_seg seg_get(paddr_t pa, unsigned off)
 #define RFLAGS_RESET 0x2ul
 #define DR6_CLEAR   0xffff0ff0ul
 
-/* The intercepts the kernel forces, permission maps, nested paging, V_INTR_MASKING. DR0-DR3
-   are the host's (no VMCB field): their moves exit, as RDPMC (host counters), WBINVD (a long
-   cache flush) and MONITOR/MWAIT do. */
+/* The intercepts the kernel forces, permission maps, nested paging, V_INTR_MASKING (V_TPR, the
+   guest's CR8, is the guest's: kept). DR0-DR3 are the host's (no VMCB field): their moves
+   exit, as RDPMC (host counters), WBINVD (a long cache flush) and MONITOR/MWAIT do. */
 static void vmcb_controls(paddr_t v)
 {
     VMCB32(v, VMCB_INTERCEPT_DR) = SVM_I_DR0_3;
@@ -135,9 +136,8 @@ static void vmcb_controls(paddr_t v)
                                       SVM_I_XSETBV;
     VMCB64(v, VMCB_IOPM_BASE) = iopm;
     VMCB64(v, VMCB_MSRPM_BASE) = msrpm;
-    VMCB64(v, VMCB_VINTR) = VINTR_MASKING;
+    VMCB64(v, VMCB_VINTR) = (VMCB64(v, VMCB_VINTR) & VINTR_TPR) | VINTR_MASKING;
     VMCB64(v, VMCB_NP_ENABLE) = 1;
-    VMCB64(v, VMCB_EVENTINJ) = 0;
 }
 
 /* Put h (control page ctl, zeroed) in the x86 reset state (docs/abi.md, create_vcpu). */
@@ -237,6 +237,12 @@ static void svm_set_rip(struct vcpu_hw *h, uint64_t rip)
     VMCB64(h->ctl, VMCB_RIP) = rip;
 }
 
+/* The guest rax of h. */
+static uint64_t svm_rax(const struct vcpu_hw *h)
+{
+    return VMCB64(h->ctl, VMCB_RAX);
+}
+
 /* Give h the guest rax. */
 static void svm_set_rax(struct vcpu_hw *h, uint64_t rax)
 {
@@ -326,7 +332,23 @@ static void exit_decode(const struct vcpu_hw *h, struct vm_exit *x)
     }
 }
 
-/* Run h on this core (interrupts off) until a #VMEXIT, described in *x. */
+/* After h's exit x: the event its guest was delivering when it exited (EXITINTINFO), which
+   its next VMRUN delivers (h->event; 0: none). A refused VMRUN delivered nothing: h's event
+   stays. INTn, INT3 and INTO are not kept: the guest's rip is at the instruction, which raises
+   them again. */
+static void event_keep(struct vcpu_hw *h, const struct vm_exit *x)
+{
+    if (x->reason == VM_EXIT_INVALID)
+        return;
+    uint64_t e = VMCB64(h->ctl, VMCB_EXITINTINFO), type = e & EVENT_TYPE_MASK;
+    unsigned vec = (unsigned)(e & EVENT_VECTOR);
+    bool again = type == EVENT_TYPE_SOFT ||
+                 (type == EVENT_TYPE_EXC && (vec == EVENT_VEC_BP || vec == EVENT_VEC_OF));
+    h->event = (e & EVENT_VALID) && !again ? e : 0;
+}
+
+/* Run h on this core (interrupts off) until a #VMEXIT, described in *x; an event in flight at
+   the last exit is delivered first (event_keep). */
 static void svm_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit *x)
 {
     struct svm_core *c = &cores[cpu_id()];
@@ -336,9 +358,11 @@ static void svm_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit
     VMCB64(v, VMCB_N_CR3) = nroot;
     VMCB32(v, VMCB_CLEAN) = 0;
     vmcb_controls(v);                   /* what the kernel forces, whatever happened */
+    VMCB64(v, VMCB_EVENTINJ) = h->event;
     svm_vmrun(v, h->gpr, c->host);
     VMCB8(v, VMCB_TLB_CONTROL) = TLB_NOTHING;
     exit_decode(h, x);
+    event_keep(h, x);
     if (x->reason == VM_EXIT_INVALID && tlb == TLB_FLUSH_ALL)
         c->flush_all = true;            /* a refused VMRUN flushed nothing: the next one does */
 }
@@ -353,5 +377,5 @@ const struct virt_ops svm_ops = {
     .kind = VIRT_SVM, .name = "SVM", .probe = svm_probe, .init_cpu = svm_init_cpu,
     .fmt = &ptab_npt, .levels = HPT_LEVELS, .caps = 0,
     .init = svm_init, .get = svm_get, .set = svm_set, .set_rip = svm_set_rip,
-    .set_rax = svm_set_rax, .run = svm_run, .fini = svm_fini,
+    .rax = svm_rax, .set_rax = svm_set_rax, .run = svm_run, .fini = svm_fini,
 };

@@ -62,9 +62,11 @@ void vcpu_hw_get(const struct vcpu_hw *h, struct vcpu_regs *r)
     ops->get(h, r);
 }
 
-/* Give h (not running) the guest registers *r. */
+/* Give h (not running) the guest registers *r: a new state, without the event that was in
+   flight at its last exit. */
 void vcpu_hw_set(struct vcpu_hw *h, const struct vcpu_regs *r)
 {
+    h->event = 0;
     ops->set(h, r);
 }
 
@@ -72,6 +74,12 @@ void vcpu_hw_set(struct vcpu_hw *h, const struct vcpu_regs *r)
 void vcpu_hw_set_rip(struct vcpu_hw *h, uint64_t rip)
 {
     ops->set_rip(h, rip);
+}
+
+/* The guest rax of h (not running). */
+uint64_t vcpu_hw_rax(const struct vcpu_hw *h)
+{
+    return ops->rax(h);
 }
 
 /* Give h (not running) the guest rax. */

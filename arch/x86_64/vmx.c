@@ -5,7 +5,8 @@
  * its core; NMIs are the host's), HLT, every I/O instruction, MOV CR8, MOV DR, MWAIT/MONITOR and
  * RDPMC exit; RDMSR/WRMSR, CPUID, XSETBV, VMCALL and the VMX instructions exit unconditionally;
  * EPT on, VPID where the CPU has INVVPID, unrestricted guest where it has it (real mode, the
- * reset state); the guest runs in IA-32e mode when its EFER.LMA is set.
+ * reset state); the guest runs in IA-32e mode when its EFER.LMA is set. An event the guest was
+ * delivering when it exited is delivered at its next entry (event_keep).
  */
 #include "vmx.h"
 #include "virt_ops.h"
@@ -332,6 +333,12 @@ static void vmx_set_rip(struct vcpu_hw *h, uint64_t rip)
     vmcs_put(h, fl);
 }
 
+/* The guest rax of h's vCPU (not running). */
+static uint64_t vmx_rax(const struct vcpu_hw *h)
+{
+    return h->gpr[VCPU_RAX];
+}
+
 /* Give h's vCPU (not running) the guest rax. */
 static void vmx_set_rax(struct vcpu_hw *h, uint64_t rax)
 {
@@ -525,8 +532,27 @@ static void exit_decode(const struct vcpu_hw *h, uint32_t reason, struct vm_exit
     }
 }
 
+/* After h's exit with reason (its VMCS current): the event its guest was delivering when it
+ * exited (IDT-vectoring information, SDM Vol. 3, 27.2.4 and 31.7.1.1), which its next entry
+ * delivers: h->event holds the interruption information with bits 30:12 clear (bit 12 is
+ * undefined, the entry refuses it) and the error code in bits 63:32, h->event_len the
+ * instruction length a software interrupt or exception needs. A failed entry delivered
+ * nothing: h's event stays. */
+static void event_keep(struct vcpu_hw *h, uint32_t reason)
+{
+    if (reason & VMX_EXIT_REASON_ENTRY_FAIL)
+        return;
+    uint32_t info = (uint32_t)vmread(VMCS_IDT_VEC_INFO);
+    h->event = 0;
+    if (!(info & VMX_INTR_VALID))
+        return;
+    h->event = (info & VMX_INTR_ENTRY_BITS) | (vmread(VMCS_IDT_VEC_ERR) << 32);
+    h->event_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+}
+
 /* Run h's vCPU on this core (interrupts off) in the Ept at nroot until a VM exit, described in
- * *x; flush: the Ept lost translations since the vCPU's last entry. A state the hardware
+ * *x; flush: the Ept lost translations since the vCPU's last entry. An event in flight at the
+ * last exit is delivered first (event_keep). A state the hardware
  * refuses (SDM Vol. 3, 27.2 and 27.3) is VM_EXIT_INVALID with the VM-instruction error (VMfail)
  * or the exit reason (a VM-entry failure) in qual; guest MSRs WRMSR would refuse are the exit
  * reason of a failed MSR load (0x80000022), the guest not entered. An NMI that exits is the
@@ -554,7 +580,11 @@ static void vmx_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit
     h->launched = true;
     bool lma = vmread(VMCS_GUEST_EFER) & EFER_LMA;
     vmw(VMCS_ENTRY_CTLS, lma ? k->entry : k->entry & ~(uint32_t)ENTRY_IA32E);
-    vmw(VMCS_ENTRY_INTR, 0);
+    vmw(VMCS_ENTRY_INTR, (uint32_t)h->event);
+    if (h->event & VMX_INTR_VALID) {
+        vmw(VMCS_ENTRY_ERR, h->event >> 32);
+        vmw(VMCS_ENTRY_INSN_LEN, h->event_len);
+    }
     uint64_t ticks = VMX_TIMER_BUDGET >> k->timer_rate;
     if (k->pin & PIN_PREEMPT_TIMER)
         vmw(VMCS_PREEMPT_TIMER, ticks);
@@ -586,6 +616,7 @@ static void vmx_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit
     }
     uint32_t reason = (uint32_t)vmread(VMCS_EXIT_REASON);
     exit_decode(h, reason, x);
+    event_keep(h, reason);
     uint32_t intr = (uint32_t)vmread(VMCS_EXIT_INTR);
     vmclear(h->ctl);
     if ((reason & VMX_EXIT_REASON_BASIC) == VMX_EXIT_EXC_NMI && (intr & VMX_INTR_VALID) &&
@@ -603,5 +634,5 @@ const struct virt_ops vmx_ops = {
     .kind = VIRT_VMX, .name = "VMX", .probe = vmx_probe, .init_cpu = vmx_init_cpu,
     .fmt = &ptab_ept, .levels = 4, .caps = 0,
     .init = vmx_init, .get = vmx_get, .set = vmx_set, .set_rip = vmx_set_rip,
-    .set_rax = vmx_set_rax, .run = vmx_run, .fini = vmx_fini,
+    .rax = vmx_rax, .set_rax = vmx_set_rax, .run = vmx_run, .fini = vmx_fini,
 };

@@ -5,7 +5,7 @@
 # QEMU runs on SVM in tests/qemu/vm.sh: it patches vmmcall into vmcall on VMX) on 2 cores through
 # bochs_pcid.sh, TAP names "bochs-vm/...", then the kernel's own VMX lines: the backend found
 # VMX and EPT, and its self-check guest (arch/x86_64/vmx_check.c) ran through every exit.
-# About 75 s.
+# About 45 s.
 set -u
 export BOCHS_LABEL=bochs-vm BOCHS_TESTS=${BOCHS_VM_TESTS:-vm_guest} BOCHS_SMP=${BOCHS_SMP:-2}
 bash "$(dirname "$0")/bochs_pcid.sh"

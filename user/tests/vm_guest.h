@@ -9,6 +9,7 @@
  *   CODE_GPA   the code                     DATA_GPA  results the VMM reads
  *   STACK_GPA  its stack page               LAZY_GPA  not delegated: the first touch faults
  *   REV_GPA    delegated, revoked under it  BEYOND_GPA  never delegated (its tables map it)
+ *   0          its GDT (flat code and data)  IDT_GPA   an IDT the VMM delegates on demand
  * The guest's vmmcall (SVM) becomes vmcall (VMX) where vm_patch_calls finds a VMX machine.
  */
 #pragma once
@@ -24,6 +25,7 @@
 #define LAZY_GPA    0x100000UL
 #define REV_GPA     0x101000UL
 #define BEYOND_GPA  0x20000000UL        /* 512 MiB: far beyond the guest's memory */
+#define IDT_GPA     0x102000UL
 
 #define G_PTE_P     0x1UL               /* guest page-table bits: present */
 #define G_PTE_W     0x2UL               /* writable */
@@ -35,17 +37,23 @@
 #define G_DS_ATTR   0xc93u              /* data, present, D/B, G */
 #define G_TR_ATTR   0x08bu              /* busy 64-bit TSS */
 #define G_PAT       0x0007040600070406UL
+#define G_RFLAGS_IF 0x200UL                 /* the guest's interrupt flag */
+#define G_GDT_CODE  0x00af9b000000ffffUL    /* GDT 0x08: 64-bit code, present, accessed */
+#define G_GDT_DATA  0x00cf93000000ffffUL    /* GDT 0x10: data, writable, accessed */
+#define G_GATE_INTR 0x8e00UL                /* IDT gate: present 64-bit interrupt gate */
 
 /* Guest data words (DATA_GPA + 8 * i). */
 enum { D_TOUCH, D_COPY, D_IN, D_CPUID_B, D_CPUID_C, D_CPUID_D, D_LAZY, D_COUNT };
 
 /* The guest's code; entry points and the vmmcall sites are labels of it. */
 extern const uint8_t g_start[], g_end[], g_main[], g_beyond[], g_after_beyond[], g_spin[],
-    g_call_loop[], g_plain[], g_call1[], g_call2[], g_priv[], g_priv_dr[];
+    g_call_loop[], g_plain[], g_call1[], g_call2[], g_priv[], g_priv_dr[], g_event[],
+    g_event_ret[], g_db[], g_db_done[], g_tpr[], g_tpr_read[], g_in[];
 
 __asm__(".pushsection .rodata\n"
         ".globl g_start, g_end, g_main, g_beyond, g_after_beyond, g_spin, g_call_loop\n"
-        ".globl g_plain, g_call1, g_call2, g_priv, g_priv_dr\n"
+        ".globl g_plain, g_call1, g_call2, g_priv, g_priv_dr, g_event, g_event_ret, g_db\n"
+        ".globl g_db_done, g_tpr, g_tpr_read, g_in\n"
         "g_start:\n"
         "g_main:\n"
         "    movabs $0x20000, %r8\n"            /* DATA_GPA */
@@ -97,11 +105,51 @@ __asm__(".pushsection .rodata\n"
         "g_priv_dr:\n"
         "    mov %rax, %dr0\n"                  /* 3 bytes */
         "    hlt\n"
+        "g_event:\n"                           /* a #DB trap after the nop (TF) */
+        "    movabs $0x20000, %r8\n"
+        "    pushfq\n"
+        "    orq $0x100, (%rsp)\n"
+        "    popfq\n"
+        "    nop\n"
+        "g_event_ret:\n"
+        "    hlt\n"                            /* reached only if the #DB was lost */
+        "g_db:\n"                              /* the #DB handler: its return rip */
+        "    mov (%rsp), %rax\n"
+        "    mov %rax, 72(%r8)\n"
+        "g_db_done:\n"
+        "    hlt\n"
+        "g_tpr:\n"                             /* cr8 = 5 across an exit */
+        "    movabs $0x20000, %r8\n"
+        "    mov $5, %eax\n"
+        "    mov %rax, %cr8\n"
+        "    hlt\n"
+        "g_tpr_read:\n"
+        "    mov %cr8, %rax\n"
+        "    mov %rax, 80(%r8)\n"
+        "    hlt\n"
+        "g_in:\n"                              /* in of 1, 2, 4 bytes over a full rax */
+        "    movabs $0x20000, %r8\n"
+        "    movabs $0x1122334455667788, %rax\n"
+        "    in $0x60, %al\n"
+        "    mov %rax, 88(%r8)\n"
+        "    mov $0x61, %dx\n"
+        "    movabs $0x1122334455667788, %rax\n"
+        "    in %dx, %ax\n"
+        "    mov %rax, 96(%r8)\n"
+        "    movabs $0x1122334455667788, %rax\n"
+        "    in %dx, %eax\n"
+        "    mov %rax, 104(%r8)\n"
+        "    hlt\n"
         "g_end:\n"
         ".popsection\n");
 
 #define D_SPIN  7u                      /* g_spin's counter: DATA_GPA + 56 */
 #define D_PLAIN 8u                      /* g_plain's counter: DATA_GPA + 64 */
+#define D_EVENT 9u                      /* g_db: the return rip of the #DB it handled */
+#define D_TPR   10u                     /* g_tpr: cr8 read after the exit */
+#define D_IN1   11u                     /* g_in: rax after the in of 1, 2 and 4 bytes */
+#define D_IN2   12u
+#define D_IN4   13u
 
 /* Guest-physical address of guest code label l. */
 static inline uint64_t g_addr(const uint8_t *l)
@@ -148,9 +196,12 @@ static inline volatile uint64_t *g_data(const struct guest *g, unsigned i)
     return (volatile uint64_t *)(g->mem + DATA_GPA) + i;
 }
 
-/* Fill the guest memory at mem: page tables, code (vmcall on VMX). */
+/* Fill the guest memory at mem: GDT, page tables, code (vmcall on VMX). */
 static inline void guest_image(mword mem)
 {
+    uint64_t *gdt = (uint64_t *)mem;
+    gdt[1] = G_GDT_CODE;
+    gdt[2] = G_GDT_DATA;
     uint64_t *pml4 = (uint64_t *)(mem + PML4_GPA), *pdpt = (uint64_t *)(mem + PDPT_GPA);
     uint64_t *pd = (uint64_t *)(mem + PD_GPA);
     pml4[0] = PDPT_GPA | G_PTE_P | G_PTE_W;

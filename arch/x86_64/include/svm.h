@@ -25,12 +25,13 @@
 #define VMCB_MSRPM_BASE         0x048       /* u64: MSR permission map (8 KiB, all ones) */
 #define VMCB_GUEST_ASID         0x058       /* u32 */
 #define VMCB_TLB_CONTROL        0x05C       /* u8: TLB_* */
-#define VMCB_VINTR              0x060       /* u64: V_INTR_MASKING at bit 24 */
+#define VMCB_VINTR              0x060       /* u64: V_TPR in bits 7:0, V_INTR_MASKING at bit 24 */
 #define VMCB_EXITCODE           0x070       /* u64 */
 #define VMCB_EXITINFO1          0x078       /* u64 */
 #define VMCB_EXITINFO2          0x080       /* u64 */
+#define VMCB_EXITINTINFO        0x088       /* u64: the event the exit interrupted (EVENT_*) */
 #define VMCB_NP_ENABLE          0x090       /* u64: bit 0 nested paging */
-#define VMCB_EVENTINJ           0x0A8       /* u64: event to inject (never used: 0) */
+#define VMCB_EVENTINJ           0x0A8       /* u64: event delivered at VMRUN (EVENT_*) */
 #define VMCB_N_CR3              0x0B0       /* u64: nested table root */
 #define VMCB_CLEAN              0x0C0       /* u32: clean bits (0: the CPU reloads everything) */
 #define VMCB_NRIP               0x0C8       /* u64: next rip (with NRIPS) */
@@ -96,6 +97,17 @@
 #define SVM_I_DR0_3             0x000F000Fu /* reads and writes of DR0-DR3 (not in the VMCB) */
 
 #define VINTR_MASKING           (1ul << 24) /* guest RFLAGS.IF masks only virtual interrupts */
+#define VINTR_TPR               0xFFul      /* V_TPR: the guest's CR8 (its own, kept across runs) */
+
+/* EXITINTINFO and EVENTINJ (APM Vol. 2, 15.20): vector, type, error code valid, valid, and
+   the error code in bits 63:32. */
+#define EVENT_VECTOR            0xFFul
+#define EVENT_TYPE_MASK         0x700ul     /* bits 10:8 */
+#define EVENT_TYPE_EXC          0x300ul     /* exception */
+#define EVENT_TYPE_SOFT         0x400ul     /* software interrupt (INTn) */
+#define EVENT_VALID             (1ul << 31)
+#define EVENT_VEC_BP            3           /* #BP: raised by INT3 */
+#define EVENT_VEC_OF            4           /* #OF: raised by INTO */
 #define TLB_NOTHING             0           /* TLB_CONTROL: keep everything */
 #define TLB_FLUSH_ALL           1           /* flush every ASID's entries */
 #define TLB_FLUSH_ASID          3           /* flush this guest's ASID (FLUSHASID) */

@@ -10,7 +10,9 @@
  *
  * Protocol, all on the vCPU's own core with interrupts off:
  *   vcpu_hw_init(h, ctl)               once, before anything else: reset state in h
- *   vcpu_hw_get / vcpu_hw_set          while the vCPU does not run
+ *   vcpu_hw_get / vcpu_hw_set          while the vCPU does not run (a set drops the event
+ *                                      in flight at the last exit, which the next entry
+ *                                      would deliver: vcpu_hw.event)
  *   vcpu_hw_run(h, nroot, flush, &x)   enter the guest until the next VM exit, x filled;
  *                                      flush: the nested table lost translations since the
  *                                      vCPU last ran (revoke): no stale guest translation
@@ -38,6 +40,9 @@ struct vcpu_hw {
     uint32_t tag;                   /* ASID / VPID on its core (0: none yet) */
     uint64_t tag_gen;               /* the core's tag generation tag belongs to */
     bool launched;                  /* VMX: entered once (its first entry flushes the EPTP) */
+    uint64_t event;                 /* the event the guest was delivering at its last exit, to
+                                       deliver at the next entry (vendor format; 0: none) */
+    uint32_t event_len;             /* VMX: its instruction length (software interrupts) */
     uint64_t msr[VCPU_HW_MSRS];     /* VMX: guest MSRs the VMCS has no field for (vmx.h) */
 };
 
@@ -50,6 +55,7 @@ void vcpu_hw_init(struct vcpu_hw *h, paddr_t ctl);
 void vcpu_hw_get(const struct vcpu_hw *h, struct vcpu_regs *r);
 void vcpu_hw_set(struct vcpu_hw *h, const struct vcpu_regs *r);
 void vcpu_hw_set_rip(struct vcpu_hw *h, uint64_t rip);
+uint64_t vcpu_hw_rax(const struct vcpu_hw *h);
 void vcpu_hw_set_rax(struct vcpu_hw *h, uint64_t rax);
 void vcpu_hw_run(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit *x);
 void vcpu_hw_fini(struct vcpu_hw *h);

@@ -16,6 +16,7 @@ struct virt_ops {
     void (*get)(const struct vcpu_hw *h, struct vcpu_regs *r);
     void (*set)(struct vcpu_hw *h, const struct vcpu_regs *r);
     void (*set_rip)(struct vcpu_hw *h, uint64_t rip);
+    uint64_t (*rax)(const struct vcpu_hw *h);
     void (*set_rax)(struct vcpu_hw *h, uint64_t rax);
     void (*run)(struct vcpu_hw *h, paddr_t nroot, bool flush, struct vm_exit *x);
     void (*fini)(struct vcpu_hw *h);

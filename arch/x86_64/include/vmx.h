@@ -157,11 +157,15 @@
 #define VMCS_EXIT_MSR_LOAD          0x4010
 #define VMCS_ENTRY_CTLS             0x4012
 #define VMCS_ENTRY_MSR_LOAD         0x4014
-#define VMCS_ENTRY_INTR             0x4016
+#define VMCS_ENTRY_INTR             0x4016          /* the event the entry delivers */
+#define VMCS_ENTRY_ERR              0x4018          /* its error code */
+#define VMCS_ENTRY_INSN_LEN         0x401A          /* its instruction length (software) */
 #define VMCS_PROC_CTLS2             0x401E
 #define VMCS_INSN_ERROR             0x4400          /* read-only: why VMLAUNCH failed */
 #define VMCS_EXIT_REASON            0x4402
 #define VMCS_EXIT_INTR              0x4404          /* interruption information of the exit */
+#define VMCS_IDT_VEC_INFO           0x4408          /* the event the exit interrupted */
+#define VMCS_IDT_VEC_ERR            0x440A          /* its error code */
 #define VMCS_EXIT_INSN_LEN          0x440C
 #define VMCS_GUEST_ES_LIMIT         0x4800          /* limits: +2 per segment as selectors */
 #define VMCS_GUEST_GDTR_LIMIT       0x4810
@@ -259,7 +263,10 @@
 #define VMX_INTR_TYPE_SHIFT         8               /* bits 10:8: type */
 #define VMX_INTR_TYPE_MASK          BITS(10, 8)
 #define VMX_INTR_TYPE_NMI           2
+#define VMX_INTR_DELIVER_ERR        BIT(11)         /* an error code is pushed */
 #define VMX_INTR_VALID              BIT(31)
+#define VMX_INTR_ENTRY_BITS         (VMX_INTR_VALID | VMX_INTR_DELIVER_ERR | VMX_INTR_TYPE_MASK | \
+                                     VMX_INTR_VECTOR)   /* 30:12 reserved at entry */
 
 /*      I/O exit qualification      value        meaning */
 #define VMX_IO_SIZE                 BITS(2, 0)      /* bytes - 1 */
