@@ -118,9 +118,10 @@ isr_stubs:
     .set vec, 0
     .rept 256
     .align STUB_SIZE
-    /* Vectors with a CPU error code (VEC_ERRCODE_MASK). */
-    .if (vec < 32) && ((VEC_ERRCODE_MASK >> vec) & 1)
-    .else
+    /* A zero where the CPU pushes no error code (all but the vectors of VEC_ERRCODE_MASK). */
+    .if vec >= 32
+    pushq   $0
+    .elseif ((VEC_ERRCODE_MASK >> vec) & 1) == 0
     pushq   $0
     .endif
     pushq   $vec
