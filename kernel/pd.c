@@ -90,21 +90,26 @@ bool pd_lock_mine(void)
 #endif
 }
 
-/* Wait for pd_lock for at most us microseconds (0: for good), as lock_turn says; true if
-   taken. Returns with interrupts off. */
-static bool lock_spin(uint64_t us)
+/* Wait for busy pd_lock for at most us microseconds (0: for good), as lock_turn says, interrupts
+   off; true if taken. */
+static noinline bool lock_wait(uint64_t us)
 {
-    mword fl = irq_save();
     struct lock_wait w = { us ? time_us() + us : 0, 0 };
     uint32_t bypassed = 0;
     struct cpu_local *c = this_cpu();
-    bool taken = fair_lock_try(&pd_lock);
-    if (!taken) {
-        c->counters.lock_waits++;
-        taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &w, &bypassed);
-    }
+    c->counters.lock_waits++;
+    bool taken = fair_lock_wait(&pd_lock, c->id, lock_turn, &w, &bypassed);
     if (taken && bypassed > c->counters.lock_bypass_max)
         c->counters.lock_bypass_max = bypassed;
+    return taken;
+}
+
+/* Take pd_lock, waiting for at most us microseconds (0: for good) if it is busy; true if taken.
+   Interrupts as they were. */
+static bool lock_spin(uint64_t us)
+{
+    mword fl = irq_save();
+    bool taken = fair_lock_try(&pd_lock) || lock_wait(us);
     lock_mark(taken);
     irq_restore(fl);
     return taken;
