@@ -644,18 +644,32 @@ struct deleg_walk {
     struct pool *pool;                  /* perform: the reserved nodes */
     const struct mdb_node *kin_for;     /* decode: the last source piece counted a kin for */
     uint64_t work;                      /* decode: destination nodes visited and upgrade walks */
-    uint64_t stop;                      /* decode: where a call cut short by work ends */
+    uint64_t stop;                      /* decode: where a call cut short ends */
+    bool holes, cuts;                   /* decode: a hole seen, an upgrade that cuts seen */
     /* dst node d holds dst units from d0 on that receive targets [t0, t1) from piece n. */
     int (*occupied)(struct deleg_walk *w, struct mdb_node *n, struct mdb_node *d, uint64_t d0,
                     uint64_t t0, uint64_t t1);
-    /* dst units [d0, d1) are empty and receive targets t0.. from piece n. */
-    void (*hole)(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1, uint64_t t0);
+    /* dst units [d0, d1) are empty and receive targets t0.. from piece n; E_OK, or MDB_MORE
+       (decode: the call ends at stop). */
+    int (*hole)(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1, uint64_t t0);
 };
 
 /* Whether an upgrade of d's targets [t0, t1) must cut d (and what derives from it). */
 static bool upgrade_cuts(const struct mdb_node *d, uint64_t t0, uint64_t t1)
 {
     return straddles(d, t0) || straddles(d, t1);
+}
+
+/*
+ * Decode: end the call before dst unit d0 (not its first). A call either fills holes or upgrades
+ * with cuts, never both: decode counts the cuts in the tree as it stands, and a node perform
+ * makes or grows for a hole of the same call could straddle one of them.
+ */
+static int deleg_defer(struct deleg_walk *w, uint64_t d0)
+{
+    ASSERT(d0 > w->a->dst_base);
+    w->stop = d0;
+    return MDB_MORE;
 }
 
 /* Decode: E_BUSY unless d holds the units derived from n with the same targets; count the
@@ -668,6 +682,9 @@ static int deleg_check(struct deleg_walk *w, struct mdb_node *n, struct mdb_node
         return E_BUSY;
     if ((d->rights | (n->rights & w->a->mask)) == d->rights || !upgrade_cuts(d, t0, t1))
         return E_OK;
+    if (w->holes)
+        return deleg_defer(w, d0);
+    w->cuts = true;
     w->work += count_upto(d, t0, t1, MDB_DELEGATE_WORK);
     if (w->work <= MDB_DELEGATE_WORK)
         w->a->need += split_count(d, t0, t1);
@@ -707,25 +724,29 @@ static struct mdb_node *deleg_extends(struct mdb_space *dst, struct mdb_node *n,
 /* Decode: count the node a hole takes, and the kin of n if n has none yet. A hole at the
    call's first unit that a node before it can grow into takes none (a->grow): nothing changes
    the destination before perform gets there. */
-static void deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
-                        uint64_t t0)
+static int deleg_count(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
+                       uint64_t t0)
 {
     struct mdb_delegation *a = w->a;
     (void)d1;
+    if (w->cuts)
+        return deleg_defer(w, d0);
+    w->holes = true;
     w->work++;
     if (d0 == a->dst_base && (a->grow = deleg_extends(a->dst, n, d0, t0, n->rights & a->mask)))
-        return;
+        return E_OK;
     a->need++;
     if (!n->kin && w->kin_for != n) {
         w->a->need_kins++;
         w->kin_for = n;
     }
+    return E_OK;
 }
 
 /* Perform: derive dst units [d0, d1) from n: a new node, or at dst_base the growth of the node
    before it that decode found (consecutive delegations: no tree insert and remove). */
-static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
-                         uint64_t t0)
+static int deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, uint64_t d1,
+                        uint64_t t0)
 {
     struct mdb_delegation *a = w->a;
     unsigned rights = n->rights & a->mask;
@@ -750,6 +771,7 @@ static void deleg_derive(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, 
     w->db->born++;
     a->dst->ops->map(a->dst, w->db->batch, d0, d1 - d0, t0, x->rights);
     a->effect |= MDB_CREATED;
+    return E_OK;
 }
 
 /* Walk the destination units [d0, d1) that receive targets t0.. from n (see deleg_pass). */
@@ -758,13 +780,13 @@ static int deleg_piece(struct deleg_walk *w, struct mdb_node *n, uint64_t d0, ui
 {
     while (d0 < d1) {
         struct mdb_node *d = tree_from(w->a->dst, d0);
-        if (!d || d->base >= d1) {
-            w->hole(w, n, d0, d1, t0);
-            return E_OK;
-        }
+        if (!d || d->base >= d1)
+            return w->hole(w, n, d0, d1, t0);
         if (d->base > d0) {
             uint64_t gap = d->base - d0;
-            w->hole(w, n, d0, d->base, t0);
+            int err = w->hole(w, n, d0, d->base, t0);
+            if (err)
+                return err;
             d0 += gap;
             t0 += gap;
             continue;
@@ -816,7 +838,8 @@ static int deleg_pass(struct deleg_walk *w)
  * (source & mask) into *a: every check, then the nodes and the destination's reserve hook.
  * The delegation is bounded: a->size becomes the longest prefix of at most
  * MDB_DELEGATE_PIECES source pieces (mdb_delegate_extent) whose destination nodes and
- * upgrade walks cost at most MDB_DELEGATE_WORK (at least the first destination node).
+ * upgrade walks cost at most MDB_DELEGATE_WORK (at least the first destination node) and that
+ * does not both fill holes and cut nodes for an upgrade (deleg_defer).
  * Errors, nothing changed or held: E_ARG (size or mask 0), E_RANGE (wrap or beyond a
  * space's limit), E_NOENT (a source unit is empty), E_PERM (a source unit has none of
  * mask), E_BUSY (a destination unit holds something else, or the upgrade of the first

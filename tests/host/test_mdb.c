@@ -181,6 +181,42 @@ static void consecutive_delegations_grow_one_node_without_allocating(void **stat
     assert_int_equal(nodes(&B), 2);
 }
 
+/* Delegate C[cs, +n) to D[dbase..] with mask as a caller does: call after call until every unit
+   is done; the status of the last call, *calls the number of calls. */
+static int deleg_all(uint64_t cs, uint64_t dbase, uint64_t n, unsigned mask, unsigned *calls)
+{
+    int err = E_OK;
+    for (*calls = 0; !err && n; ++*calls) {
+        err = mdb_delegate(&db, NULL, &C.s, cs, &D.s, dbase, n, mask, &effect, &done_units);
+        cs += done_units, dbase += done_units, n -= err ? 0 : done_units;
+    }
+    return err;
+}
+
+/* A call whose first piece fills a hole (a new node, or the growth of one) and whose second
+   upgrades a node with a cut that the hole's node would straddle: the upgrade goes to a call of
+   its own, so its cuts are counted on the tree it finds (too few nodes reserved otherwise). */
+static void a_hole_and_a_cutting_upgrade_take_two_calls(void **state)
+{
+    (void)state;
+    for (int grow = 0; grow < 2; grow++) {
+        unsigned calls;
+        uint64_t base = grow * 100, t = 5000 + grow * 100;
+        assert_int_equal(mdb_insert_root(&db, NULL, &C.s, base + 30, 10, t, MEM_RW), E_OK);
+        assert_int_equal(deleg_s(&C.s, base + 30, &D.s, base + 50, 10, MEM_R), E_OK);
+        assert_int_equal(deleg_s(&D.s, base + 50, &C.s, base + 20, 10, MEM_R), E_OK);
+        if (grow)       /* D[40, 45) from C[20, 25): the hole below grows it */
+            assert_int_equal(deleg_s(&C.s, base + 20, &D.s, base + 40, 5, MEM_R), E_OK);
+        uint64_t from = grow ? 25 : 20;
+        assert_int_equal(deleg_all(base + from, base + from + 20, 35 - from, MEM_RW, &calls),
+                         E_OK);
+        assert_int_equal(calls, 2);
+        assert_true(mdb_check(&C.s) && mdb_check(&D.s));
+        for (uint64_t u = 40; u < 60; u++)
+            assert_int_equal(D.rights[base + u], u >= 50 && u < 55 ? MEM_RW : MEM_R);
+    }
+}
+
 static void revoking_at_a_removes_access_in_b_and_c(void **state)
 {
     (void)state;
@@ -932,6 +968,7 @@ int main(void)
         T(a_range_is_empty_exactly_when_no_node_overlaps_it),
         T(delegation_into_a_hole_creates_a_mapping_with_intersected_rights),
         T(consecutive_delegations_grow_one_node_without_allocating),
+        T(a_hole_and_a_cutting_upgrade_take_two_calls),
         T(revoking_at_a_removes_access_in_b_and_c),
         T(revoking_at_b_leaves_a_intact),
         T(revoke_without_include_self_keeps_the_callers_mapping),

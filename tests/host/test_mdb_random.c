@@ -59,10 +59,11 @@ static void random_sequences_match_the_reference_model(void **state)
     for (uint64_t sd = 1; sd <= SEEDS; sd++)
         run_sequence(sd);
     printf("# delegations: ok %ld, busy %ld, noent %ld, perm %ld, range %ld, arg %ld, nomem %ld;"
-           " created %ld, upgraded %ld; max nodes per space %ld; between revoke steps %ld\n",
+           " created %ld, upgraded %ld; prefixes %ld; max nodes per space %ld; between revoke"
+           " steps %ld\n",
            model_seen[E_OK], model_seen[E_BUSY], model_seen[E_NOENT], model_seen[E_PERM],
            model_seen[E_RANGE], model_seen[E_ARG], model_nomems, model_creates, model_upgrades,
-           model_max_nodes, model_interleaved);
+           model_prefixes, model_max_nodes, model_interleaved);
     /* The sequence must reach every outcome, or the comparison proves little. */
     assert_true(model_seen[E_OK] > 1000 && model_seen[E_BUSY] > 100 && model_seen[E_NOENT] > 100);
     assert_true(model_seen[E_PERM] > 10 && model_upgrades > 100 && model_nomems > 100 &&
